@@ -1,0 +1,113 @@
+// Package convert reads official hustvl/Vim PyTorch checkpoints, maps their
+// state-dict keys to canonical tensors and infers the architecture from the
+// weights alone.
+//
+// The types in this file are the contract between convert/ and the packages
+// that consume a loaded model (verify/ for the pure-Go reference, graph/ for
+// the ONNX export). All tensors are float32 in row-major order with the
+// official PyTorch shapes (no transposes are applied here).
+package convert
+
+// Tensor is a dense float32 tensor in row-major (C) order.
+//
+// DType records the storage dtype found in the checkpoint ("float32",
+// "float16", "bfloat16", ...); Data is always converted to float32.
+type Tensor struct {
+	Name  string // official state-dict key without any "module." prefix
+	Shape []int
+	DType string
+	Data  []float32
+}
+
+// NumElements returns the product of the shape (1 for a scalar).
+func (t *Tensor) NumElements() int {
+	n := 1
+	for _, d := range t.Shape {
+		n *= d
+	}
+	return n
+}
+
+// Cls token placements. Middle is what every released checkpoint uses; it
+// cannot be seen in the weights.
+const (
+	ClsMiddle = "middle" // one token inserted at M//2 (use_middle_cls_token=True)
+	ClsHead   = "head"   // one token at index 0
+	ClsDouble = "double" // cls_token_head at 0 and cls_token_tail at the end
+	ClsNone   = "none"   // no cls token; readout by FinalPoolType
+)
+
+// Bimamba mixer types (mamba_simple.py bimamba_type).
+const (
+	BimambaV2   = "v2"   // two full inner paths (conv1d_b, x_proj_b, dt_proj_b, A_b_log, D_b)
+	BimambaV1   = "v1"   // shared conv/x_proj/dt_proj, A_b_log only, no /2
+	BimambaNone = "none" // forward-only Mamba
+)
+
+// Config is the architecture of a Vim model, inferred from the weights
+// (and overridden by user flags where the weights cannot tell).
+type Config struct {
+	EmbedDim   int `json:"embed_dim"`
+	Depth      int `json:"depth"`
+	DState     int `json:"d_state"`
+	DInner     int `json:"d_inner"`
+	DtRank     int `json:"dt_rank"`
+	DConv      int `json:"d_conv"`
+	PatchSize  int `json:"patch_size"`
+	Stride     int `json:"stride"`
+	ImgSize    int `json:"img_size"`
+	GridSize   int `json:"grid_size"` // patches per side: (ImgSize-PatchSize)/Stride + 1
+	NumPatches int `json:"num_patches"`
+	SeqLen     int `json:"seq_len"` // NumPatches + number of cls tokens
+
+	ClsToken         string `json:"cls_token"`          // ClsMiddle, ClsHead, ClsDouble or ClsNone
+	ClsTokenPosition int    `json:"cls_token_position"` // index of the (first) cls token; -1 when none
+	FinalPoolType    string `json:"final_pool_type"`    // used only without cls token: "mean" (default), "none", "max", "all"
+
+	NumClasses  int     `json:"num_classes"`
+	BimambaType string  `json:"bimamba_type"` // BimambaV2, BimambaV1 or BimambaNone
+	DivideOut   bool    `json:"if_divide_out"`
+	NormEps     float64 `json:"norm_eps"` // 1e-5 for every official config
+	HasGamma    bool    `json:"has_layer_scale"`
+}
+
+// Mixer holds one direction's parameters of a Mamba mixer.
+// For bimamba v1 the backward direction reuses the forward Conv/XProj/DtProj
+// and D; only A_b_log is separate (see Layer.ABLog).
+type Mixer struct {
+	ConvWeight *Tensor // conv1d.weight  [DInner, 1, DConv]
+	ConvBias   *Tensor // conv1d.bias    [DInner]
+	XProj      *Tensor // x_proj.weight  [DtRank+2*DState, DInner], rows ordered [dt | B | C]
+	DtProjW    *Tensor // dt_proj.weight [DInner, DtRank]
+	DtProjB    *Tensor // dt_proj.bias   [DInner] (delta_bias, added inside the scan before softplus)
+	ALog       *Tensor // A_log          [DInner, DState]; A = -exp(A_log) in float32
+	D          *Tensor // D              [DInner]
+}
+
+// Layer is one Vim block: RMSNorm then the (bi)Mamba mixer.
+type Layer struct {
+	NormWeight *Tensor // layers.{i}.norm.weight           [EmbedDim]
+	InProj     *Tensor // layers.{i}.mixer.in_proj.weight  [2*DInner, EmbedDim], no bias
+	OutProj    *Tensor // layers.{i}.mixer.out_proj.weight [EmbedDim, DInner], no bias
+	Fwd        Mixer   // conv1d, x_proj, dt_proj, A_log, D
+	Bwd        *Mixer  // v2: conv1d_b, x_proj_b, dt_proj_b, A_b_log, D_b; nil otherwise
+	ABLog      *Tensor // v1 only: A_b_log [DInner, DState]
+	Gamma      *Tensor // layers.{i}.mixer.gamma [EmbedDim] when init_layer_scale was set; else nil
+}
+
+// Model is a fully mapped Vim checkpoint: every state-dict tensor of the
+// chosen weight set appears exactly once below.
+type Model struct {
+	Config Config
+
+	PatchWeight  *Tensor // patch_embed.proj.weight [EmbedDim, 3, PatchSize, PatchSize]
+	PatchBias    *Tensor // patch_embed.proj.bias   [EmbedDim]
+	PosEmbed     *Tensor // pos_embed [1, SeqLen, EmbedDim]
+	ClsToken     *Tensor // cls_token [1, 1, EmbedDim] (middle/head), else nil
+	ClsTokenHead *Tensor // cls_token_head [1, 1, EmbedDim] (double), else nil
+	ClsTokenTail *Tensor // cls_token_tail [1, 1, EmbedDim] (double), else nil
+	Layers       []Layer
+	NormF        *Tensor // norm_f.weight [EmbedDim]
+	HeadWeight   *Tensor // head.weight [NumClasses, EmbedDim]; nil when the head is Identity (num_classes 0)
+	HeadBias     *Tensor // head.bias   [NumClasses]
+}

@@ -1,0 +1,3 @@
+module github.com/vimconvert/vimconvert
+
+go 1.26.0
