@@ -1,0 +1,173 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/vimconvert/vimconvert/internal/repo"
+)
+
+// ORTVersion is the ONNX Runtime release the bindings are built for
+// (onnxruntime_go v1.36.0 asks for C API 29). `make setup` fetches it.
+const ORTVersion = "1.29.0"
+
+// Environment variables that override the default file locations.
+const (
+	EnvLibrary = "ONNXRUNTIME_SHARED_LIBRARY_PATH" // path of libonnxruntime.so.1
+	EnvPlugin  = "VIMCONVERT_PLUGIN"               // path of libvimconvert_ops.so
+)
+
+// Errors callers can branch on with errors.Is.
+var (
+	// ErrLibraryMissing: the ONNX Runtime shared library does not exist.
+	ErrLibraryMissing = errors.New("ONNX Runtime library not found")
+	// ErrPluginMissing: the vimconvert custom-op plugin does not exist.
+	ErrPluginMissing = errors.New("vimconvert plugin not found")
+	// ErrModelMissing: the .onnx file does not exist.
+	ErrModelMissing = errors.New("ONNX model not found")
+	// ErrOtherLibrary: Init was asked for a different library than the one
+	// already loaded in this process (ONNX Runtime cannot be loaded twice).
+	ErrOtherLibrary = errors.New("a different ONNX Runtime library is already loaded")
+)
+
+// Options configures a Session. The zero value uses DefaultLibraryPath,
+// DefaultPluginPath and ONNX Runtime's default thread counts.
+type Options struct {
+	// LibraryPath is the libonnxruntime.so.1 to load; "" = DefaultLibraryPath().
+	// Only one library can be loaded per process (see Init).
+	LibraryPath string
+	// PluginPath is the custom-op plugin to register; "" = DefaultPluginPath().
+	// Set NoPlugin to run a model without custom ops.
+	PluginPath string
+	// NoPlugin skips registering the plugin (for models without custom ops).
+	NoPlugin bool
+	// IntraOpThreads and InterOpThreads set ORT's thread pools; 0 = ORT default.
+	IntraOpThreads int
+	InterOpThreads int
+}
+
+func firstExisting(candidates []string) string {
+	for _, c := range candidates {
+		if c == "" {
+			continue
+		}
+		if fi, err := os.Stat(c); err == nil && !fi.IsDir() {
+			return c
+		}
+	}
+	for _, c := range candidates {
+		if c != "" {
+			return c
+		}
+	}
+	return ""
+}
+
+// exeRelative returns filepath.Join(dir(executable)/.., elem...), for a binary
+// in bin/ beside third_party/ and build/; "" when the executable is unknown.
+func exeRelative(elem ...string) string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	if real, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = real
+	}
+	return filepath.Join(append([]string{filepath.Dir(filepath.Dir(exe))}, elem...)...)
+}
+
+// DefaultLibraryPath returns $ONNXRUNTIME_SHARED_LIBRARY_PATH when set, else
+// third_party/onnxruntime/<ORTVersion>/libonnxruntime.so.1 in the checkout
+// (found from the working directory or the executable), else the same path
+// relative to the executable's parent directory (bin/../third_party/...).
+// The returned file may not exist; Init reports that clearly.
+func DefaultLibraryPath() string {
+	if p := os.Getenv(EnvLibrary); p != "" {
+		return p
+	}
+	rel := []string{"third_party", "onnxruntime", ORTVersion, "libonnxruntime.so.1"}
+	return firstExisting([]string{repo.Path(rel...), exeRelative(rel...)})
+}
+
+// DefaultPluginPath returns $VIMCONVERT_PLUGIN when set, else
+// build/libvimconvert_ops.so in the checkout, else bin/../build/... relative
+// to the executable. The returned file may not exist; NewSession reports it.
+func DefaultPluginPath() string {
+	if p := os.Getenv(EnvPlugin); p != "" {
+		return p
+	}
+	rel := []string{"build", "libvimconvert_ops.so"}
+	return firstExisting([]string{repo.Path(rel...), exeRelative(rel...)})
+}
+
+var (
+	initMu     sync.Mutex
+	loadedPath string // absolute path of the library loaded by Init
+)
+
+// Init loads the ONNX Runtime shared library at libPath ("" =
+// DefaultLibraryPath()) and creates the process-wide ORT environment. It is
+// idempotent: calling it again with the same library (or "") is a no-op.
+// Asking for a different library once one is loaded returns ErrOtherLibrary.
+// The environment lives until the process exits.
+func Init(libPath string) error {
+	initMu.Lock()
+	defer initMu.Unlock()
+	if libPath == "" {
+		if loadedPath != "" {
+			return nil
+		}
+		libPath = DefaultLibraryPath()
+	}
+	if libPath == "" {
+		return fmt.Errorf("%w: no path (set %s or run `make setup` in the checkout)", ErrLibraryMissing, EnvLibrary)
+	}
+	abs, err := filepath.Abs(libPath)
+	if err != nil {
+		return fmt.Errorf("runtime: library path %q: %w", libPath, err)
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return fmt.Errorf("%w at %s (run `make setup` to fetch ONNX Runtime %s, or set %s): %w",
+			ErrLibraryMissing, abs, ORTVersion, EnvLibrary, err)
+	}
+	if loadedPath != "" {
+		if abs == loadedPath {
+			return nil
+		}
+		return fmt.Errorf("%w: loaded %s, asked for %s", ErrOtherLibrary, loadedPath, abs)
+	}
+	ort.SetSharedLibraryPath(abs)
+	if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
+		msg := err.Error()
+		if strings.Contains(msg, "ORT API base: 2") {
+			return fmt.Errorf("runtime: %s is too old: the Go bindings need ONNX Runtime %s (C API 29): %w", abs, ORTVersion, err)
+		}
+		return fmt.Errorf("runtime: initialising ONNX Runtime from %s: %w", abs, err)
+	}
+	loadedPath = abs
+	return nil
+}
+
+// LoadedLibrary returns the absolute path of the library Init loaded, or "".
+func LoadedLibrary() string {
+	initMu.Lock()
+	defer initMu.Unlock()
+	return loadedPath
+}
+
+// Version returns the loaded ONNX Runtime's version string ("" before Init).
+func Version() string {
+	if LoadedLibrary() == "" {
+		return ""
+	}
+	return ort.GetVersion()
+}
