@@ -11,12 +11,15 @@ package convert
 // Tensor is a dense float32 tensor in row-major (C) order.
 //
 // DType records the storage dtype found in the checkpoint ("float32",
-// "float16", "bfloat16", ...); Data is always converted to float32.
+// "float16", "bfloat16", "float64"); Data is always converted to float32.
+// For float64 storages F64 additionally holds the full-precision values
+// (same length and order as Data); it is nil for every other dtype.
 type Tensor struct {
 	Name  string // official state-dict key without any "module." prefix
 	Shape []int
 	DType string
 	Data  []float32
+	F64   []float64 // float64 storages only: the exact values; else nil
 }
 
 // NumElements returns the product of the shape (1 for a scalar).

@@ -1,0 +1,636 @@
+package convert
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/big"
+	"os"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/x448/float16"
+)
+
+// This file reads the two container formats of torch.save: the zip archive
+// (default since PyTorch 1.6: <name>/data.pkl + <name>/data/<key>) and the
+// legacy stream (magic, protocol, sys_info and main pickles, the storage key
+// list, then every storage as an int64 element count + raw little-endian
+// data). Tensor data is read lazily: only the tensors a caller asks for are
+// converted, and every read is bounds-checked against the file.
+
+// ErrNotCheckpoint is wrapped by the error for a file that is neither a
+// torch.save zip archive nor a legacy torch.save stream.
+var ErrNotCheckpoint = errors.New("not a PyTorch checkpoint")
+
+// storageType describes one torch.*Storage class.
+type storageType struct {
+	dtype    string
+	elemSize int
+}
+
+var storageTypes = map[string]*storageType{
+	"FloatStorage":         {"float32", 4},
+	"DoubleStorage":        {"float64", 8},
+	"HalfStorage":          {"float16", 2},
+	"BFloat16Storage":      {"bfloat16", 2},
+	"LongStorage":          {"int64", 8},
+	"IntStorage":           {"int32", 4},
+	"ShortStorage":         {"int16", 2},
+	"CharStorage":          {"int8", 1},
+	"ByteStorage":          {"uint8", 1},
+	"BoolStorage":          {"bool", 1},
+	"ComplexFloatStorage":  {"complex64", 8},
+	"ComplexDoubleStorage": {"complex128", 16},
+}
+
+// storageRef is one storage referenced by the pickle (persistent id).
+type storageRef struct {
+	file  *torchFile
+	typ   *storageType
+	key   string
+	numel int64 // declared element count
+}
+
+// tensorRef is a tensor rebuilt by the pickle: a strided view of a storage.
+// Its data is converted only by materialize.
+type tensorRef struct {
+	storage *storageRef
+	offset  int64
+	size    []int64
+	stride  []int64
+}
+
+// legacyStorage locates one storage's data in a legacy-format file.
+type legacyStorage struct {
+	offset int64 // first data byte
+	numel  int64
+}
+
+// torchFile is an opened torch.save file.
+type torchFile struct {
+	format string // "zip" or "legacy"
+	ra     io.ReaderAt
+	size   int64
+
+	zipPrefix  string
+	zipEntries map[string]*zip.File
+
+	legacy map[string]legacyStorage
+
+	storages map[string]*storageRef
+	data     map[string][]byte // raw storage bytes read so far
+	budget   int64             // float32 elements that may still be materialized
+}
+
+// maxDeflateRatio bounds the uncompressed size of a compressed zip entry
+// (deflate cannot exceed ~1032:1), so memory stays bounded by the file size.
+const maxDeflateRatio = 1032
+
+// openTorchFile parses the container and the main pickle. It returns the
+// unpickled root object; storages are resolved but not read.
+func openTorchFile(ra io.ReaderAt, size int64) (*torchFile, any, error) {
+	f := &torchFile{
+		ra:       ra,
+		size:     size,
+		storages: map[string]*storageRef{},
+		data:     map[string][]byte{},
+		budget:   2*size + 1<<16,
+	}
+	var head [8]byte
+	n, err := ra.ReadAt(head[:], 0)
+	if n < 2 {
+		if err == nil || err == io.EOF {
+			return nil, nil, fmt.Errorf("%w: file is %d bytes long", ErrNotCheckpoint, size)
+		}
+		return nil, nil, fmt.Errorf("reading header: %w", err)
+	}
+	switch {
+	case bytes.HasPrefix(head[:n], []byte("PK\x03\x04")), bytes.HasPrefix(head[:n], []byte("PK\x05\x06")):
+		f.format = "zip"
+		root, err := f.openZip()
+		return f, root, err
+	case head[0] == opProto:
+		f.format = "legacy"
+		root, err := f.openLegacy()
+		return f, root, err
+	}
+	return nil, nil, fmt.Errorf("%w: neither a zip archive nor a pickle stream (first bytes % x)", ErrNotCheckpoint, head[:n])
+}
+
+func (f *torchFile) openZip() (any, error) {
+	zr, err := zip.NewReader(f.ra, f.size)
+	if err != nil {
+		return nil, fmt.Errorf("%w: bad zip archive: %v", ErrNotCheckpoint, err)
+	}
+	f.zipEntries = make(map[string]*zip.File, len(zr.File))
+	var pkl []string
+	for _, e := range zr.File {
+		if _, dup := f.zipEntries[e.Name]; dup {
+			return nil, fmt.Errorf("zip archive has the entry %q twice", e.Name)
+		}
+		f.zipEntries[e.Name] = e
+		if path.Base(e.Name) == "data.pkl" && strings.Count(e.Name, "/") == 1 {
+			pkl = append(pkl, e.Name)
+		}
+	}
+	if len(pkl) == 0 {
+		return nil, fmt.Errorf("%w: zip archive has no <name>/data.pkl entry", ErrNotCheckpoint)
+	}
+	if len(pkl) > 1 {
+		sort.Strings(pkl)
+		return nil, fmt.Errorf("zip archive has %d data.pkl entries (%s)", len(pkl), strings.Join(pkl, ", "))
+	}
+	f.zipPrefix = strings.TrimSuffix(pkl[0], "data.pkl")
+	if bo, ok := f.zipEntries[f.zipPrefix+"byteorder"]; ok {
+		b, err := f.readZipEntry(bo, 16)
+		if err != nil {
+			return nil, err
+		}
+		if s := strings.TrimSpace(string(b)); s != "little" {
+			return nil, fmt.Errorf("checkpoint byte order %q is not supported (only little-endian)", s)
+		}
+	}
+	e := f.zipEntries[pkl[0]]
+	limit, err := f.entryLimit(e)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := e.Open()
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", e.Name, err)
+	}
+	defer rc.Close()
+	u := newUnpickler(rc, limit, f.persistentLoadZip)
+	root, err := u.load()
+	if err != nil {
+		return nil, fmt.Errorf("unpickling %s: %w", e.Name, err)
+	}
+	return root, nil
+}
+
+// entryLimit returns the uncompressed size of a zip entry after checking
+// it is plausible for this file.
+func (f *torchFile) entryLimit(e *zip.File) (int64, error) {
+	u := e.UncompressedSize64
+	bound := uint64(f.size)
+	if e.Method != zip.Store {
+		bound = e.CompressedSize64 * maxDeflateRatio
+	}
+	if u > bound || u > math.MaxInt64 {
+		return 0, fmt.Errorf("zip entry %s declares %d bytes, more than the file can hold", e.Name, u)
+	}
+	return int64(u), nil
+}
+
+// readZipEntry reads a whole (small) zip entry of at most max bytes.
+func (f *torchFile) readZipEntry(e *zip.File, max int64) ([]byte, error) {
+	n, err := f.entryLimit(e)
+	if err != nil {
+		return nil, err
+	}
+	if n > max {
+		return nil, fmt.Errorf("zip entry %s is %d bytes, expected at most %d", e.Name, n, max)
+	}
+	rc, err := e.Open()
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", e.Name, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, n+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", e.Name, err)
+	}
+	return b, nil
+}
+
+// parseStoragePID validates the common part of a storage persistent id:
+// ('storage', storage_type, key, location, numel, ...).
+func parseStoragePID(pid any, want int) (*storageType, string, int64, pyTuple, error) {
+	t, ok := pid.(pyTuple)
+	if !ok || len(t) != want {
+		return nil, "", 0, nil, fmt.Errorf("persistent id is a %s of length %d, want a %d-tuple ('storage', type, key, location, numel)", typeName(pid), len(t), want)
+	}
+	if s, ok := t[0].(string); !ok || s != "storage" {
+		return nil, "", 0, nil, fmt.Errorf("persistent id of kind %s is not supported (only 'storage')", typeName(t[0]))
+	}
+	g, ok := t[1].(*pyGlobal)
+	if !ok || g.kind != globalStorageClass {
+		return nil, "", 0, nil, fmt.Errorf("storage type is a %s, not a torch storage class", typeName(t[1]))
+	}
+	key, ok := t[2].(string)
+	if !ok || key == "" || len(key) > 64 {
+		return nil, "", 0, nil, fmt.Errorf("storage key is a %s, want a short str", typeName(t[2]))
+	}
+	if _, ok := t[3].(string); !ok {
+		return nil, "", 0, nil, fmt.Errorf("storage location is a %s, want a str", typeName(t[3]))
+	}
+	numel, ok := t[4].(int64)
+	if !ok || numel < 0 {
+		return nil, "", 0, nil, fmt.Errorf("storage %s element count is not a non-negative int", key)
+	}
+	return g.storage, key, numel, t, nil
+}
+
+// addStorage registers a storage reference; references to one key share it.
+func (f *torchFile) addStorage(typ *storageType, key string, numel int64) (*storageRef, error) {
+	if numel > f.size {
+		return nil, fmt.Errorf("storage %s declares %d elements, more than the %d-byte file can hold", key, numel, f.size)
+	}
+	if s, ok := f.storages[key]; ok {
+		if s.typ != typ || s.numel != numel {
+			return nil, fmt.Errorf("storage %s is referenced as %s[%d] and as %s[%d]", key, s.typ.dtype, s.numel, typ.dtype, numel)
+		}
+		return s, nil
+	}
+	s := &storageRef{file: f, typ: typ, key: key, numel: numel}
+	f.storages[key] = s
+	return s, nil
+}
+
+func (f *torchFile) persistentLoadZip(pid any) (any, error) {
+	typ, key, numel, _, err := parseStoragePID(pid, 5)
+	if err != nil {
+		return nil, err
+	}
+	s, err := f.addStorage(typ, key, numel)
+	if err != nil {
+		return nil, err
+	}
+	name := f.zipPrefix + "data/" + key
+	e, ok := f.zipEntries[name]
+	if !ok {
+		return nil, fmt.Errorf("storage %s: zip entry %s is missing", key, name)
+	}
+	n, err := f.entryLimit(e)
+	if err != nil {
+		return nil, err
+	}
+	if need := numel * int64(typ.elemSize); n < need {
+		return nil, fmt.Errorf("storage %s is shorter than declared: %d bytes, need %d (%d × %s)", key, n, need, numel, typ.dtype)
+	}
+	return s, nil
+}
+
+// legacyMagic is the magic number of the legacy torch.save stream.
+var legacyMagic, _ = new(big.Int).SetString("1950a86a20f9469cfc6c", 16)
+
+func (f *torchFile) openLegacy() (any, error) {
+	off := int64(0)
+	next := func(what string, pl func(any) (any, error)) (any, error) {
+		u := newUnpickler(io.NewSectionReader(f.ra, off, f.size-off), f.size-off, pl)
+		v, err := u.load()
+		if err != nil {
+			return nil, fmt.Errorf("legacy checkpoint, %s pickle: %w", what, err)
+		}
+		off += u.pos
+		return v, nil
+	}
+	magic, err := next("magic number", nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNotCheckpoint, err)
+	}
+	if m, ok := magic.(*big.Int); !ok || m.Cmp(legacyMagic) != 0 {
+		return nil, fmt.Errorf("%w: a pickle without the torch.save magic number (a plain pickle file?)", ErrNotCheckpoint)
+	}
+	proto, err := next("protocol version", nil)
+	if err != nil {
+		return nil, err
+	}
+	if p, ok := proto.(int64); !ok || p != 1001 {
+		return nil, fmt.Errorf("legacy checkpoint protocol version is not 1001")
+	}
+	sys, err := next("sys_info", nil)
+	if err != nil {
+		return nil, err
+	}
+	if d, ok := sys.(*pyDict); ok {
+		if le, ok := d.get("little_endian"); ok && le != true {
+			return nil, fmt.Errorf("big-endian legacy checkpoints are not supported")
+		}
+	} else {
+		return nil, fmt.Errorf("legacy checkpoint sys_info is a %s, not a dict", typeName(sys))
+	}
+	pending := map[string]bool{}
+	root, err := next("main", func(pid any) (any, error) {
+		typ, key, numel, t, err := parseStoragePID(pid, 6)
+		if err != nil {
+			return nil, err
+		}
+		if t[5] != nil {
+			return nil, fmt.Errorf("storage %s: legacy storage views are not supported", key)
+		}
+		pending[key] = true
+		return f.addStorage(typ, key, numel)
+	})
+	if err != nil {
+		return nil, err
+	}
+	keysV, err := next("storage keys", nil)
+	if err != nil {
+		return nil, err
+	}
+	keys, ok := keysV.(*pyList)
+	if !ok {
+		return nil, fmt.Errorf("legacy checkpoint storage key list is a %s", typeName(keysV))
+	}
+	f.legacy = make(map[string]legacyStorage, len(keys.items))
+	for _, kv := range keys.items {
+		key, ok := kv.(string)
+		if !ok {
+			return nil, fmt.Errorf("legacy checkpoint storage key is a %s", typeName(kv))
+		}
+		s, ok := f.storages[key]
+		if !ok {
+			return nil, fmt.Errorf("legacy checkpoint lists storage %s that no tensor uses", key)
+		}
+		if _, dup := f.legacy[key]; dup {
+			return nil, fmt.Errorf("legacy checkpoint lists storage %s twice", key)
+		}
+		var hdr [8]byte
+		if off+8 > f.size {
+			return nil, fmt.Errorf("storage %s: truncated file (header at offset %d, file is %d bytes)", key, off, f.size)
+		}
+		if _, err := f.ra.ReadAt(hdr[:], off); err != nil {
+			return nil, fmt.Errorf("storage %s: reading header: %w", key, err)
+		}
+		numel := int64(binary.LittleEndian.Uint64(hdr[:]))
+		if numel != s.numel {
+			return nil, fmt.Errorf("storage %s: file has %d elements, the pickle declares %d", key, numel, s.numel)
+		}
+		off += 8
+		need := numel * int64(s.typ.elemSize)
+		if need > f.size-off {
+			return nil, fmt.Errorf("storage %s is shorter than declared: needs %d bytes at offset %d, file is %d bytes (truncated?)", key, need, off, f.size)
+		}
+		f.legacy[key] = legacyStorage{offset: off, numel: numel}
+		off += need
+		delete(pending, key)
+	}
+	if len(pending) > 0 {
+		missing := make([]string, 0, len(pending))
+		for k := range pending {
+			missing = append(missing, k)
+		}
+		sort.Strings(missing)
+		return nil, fmt.Errorf("legacy checkpoint has no data for storages %s", strings.Join(missing, ", "))
+	}
+	return root, nil
+}
+
+// bytes returns the raw data of a storage (read once, then cached).
+func (s *storageRef) bytes() ([]byte, error) {
+	f := s.file
+	if b, ok := f.data[s.key]; ok {
+		return b, nil
+	}
+	need := s.numel * int64(s.typ.elemSize)
+	buf := make([]byte, need)
+	switch f.format {
+	case "zip":
+		e := f.zipEntries[f.zipPrefix+"data/"+s.key]
+		total, err := f.entryLimit(e)
+		if err != nil {
+			return nil, err
+		}
+		rc, err := e.Open()
+		if err != nil {
+			return nil, fmt.Errorf("storage %s: %w", s.key, err)
+		}
+		defer rc.Close()
+		if _, err := io.ReadFull(rc, buf); err != nil {
+			return nil, fmt.Errorf("storage %s: reading %d bytes: %w", s.key, need, err)
+		}
+		if total == need {
+			// Reach EOF so archive/zip verifies the CRC-32.
+			var one [1]byte
+			if _, err := rc.Read(one[:]); err != io.EOF {
+				if err == nil {
+					err = errors.New("entry longer than declared")
+				}
+				return nil, fmt.Errorf("storage %s: %w", s.key, err)
+			}
+		}
+	case "legacy":
+		ls := f.legacy[s.key]
+		if _, err := f.ra.ReadAt(buf, ls.offset); err != nil {
+			return nil, fmt.Errorf("storage %s: reading %d bytes at offset %d: %w", s.key, need, ls.offset, err)
+		}
+	}
+	f.data[s.key] = buf
+	return buf, nil
+}
+
+// rebuildTensor implements torch._utils._rebuild_tensor_v2(storage,
+// storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
+// and the older _rebuild_tensor(storage, storage_offset, size, stride).
+func rebuildTensor(g *pyGlobal, args pyTuple) (*tensorRef, error) {
+	if g.kind == globalRebuildTensorV2 && (len(args) < 6 || len(args) > 7) || g.kind == globalRebuildTensor && len(args) != 4 {
+		return nil, fmt.Errorf("%s called with %d arguments", g, len(args))
+	}
+	s, ok := args[0].(*storageRef)
+	if !ok {
+		return nil, fmt.Errorf("%s: storage is a %s", g, typeName(args[0]))
+	}
+	off, ok := args[1].(int64)
+	if !ok || off < 0 {
+		return nil, fmt.Errorf("%s: storage offset is not a non-negative int", g)
+	}
+	size, err := intTuple(args[2], "size")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", g, err)
+	}
+	stride, err := intTuple(args[3], "stride")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", g, err)
+	}
+	if len(size) != len(stride) {
+		return nil, fmt.Errorf("%s: size has %d dims but stride has %d", g, len(size), len(stride))
+	}
+	if len(size) > 16 {
+		return nil, fmt.Errorf("%s: %d dimensions (at most 16 supported)", g, len(size))
+	}
+	t := &tensorRef{storage: s, offset: off, size: size, stride: stride}
+	if _, err := t.checkBounds(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func intTuple(v any, what string) ([]int64, error) {
+	t, ok := v.(pyTuple)
+	if !ok {
+		return nil, fmt.Errorf("%s is a %s, not a tuple", what, typeName(v))
+	}
+	out := make([]int64, len(t))
+	for i, e := range t {
+		n, ok := e.(int64)
+		if !ok {
+			return nil, fmt.Errorf("%s[%d] is a %s, not an int", what, i, typeName(e))
+		}
+		if n < 0 {
+			return nil, fmt.Errorf("%s[%d] is negative (%d)", what, i, n)
+		}
+		out[i] = n
+	}
+	return out, nil
+}
+
+// checkBounds validates that every element of the view lies inside its
+// storage and returns the element count.
+func (t *tensorRef) checkBounds() (int64, error) {
+	numel := int64(1)
+	for _, d := range t.size {
+		if d == 0 {
+			numel = 0
+			break
+		}
+		if numel > math.MaxInt64/d {
+			return 0, fmt.Errorf("tensor size %v overflows", t.size)
+		}
+		numel *= d
+	}
+	if numel == 0 {
+		if t.offset > t.storage.numel {
+			return 0, fmt.Errorf("storage offset %d is beyond storage %s of %d elements", t.offset, t.storage.key, t.storage.numel)
+		}
+		return 0, nil
+	}
+	last := t.offset
+	for i, d := range t.size {
+		// (d-1)*stride must stay inside the storage; check without overflow.
+		if t.stride[i] != 0 && (d-1) > (t.storage.numel)/t.stride[i] {
+			return 0, fmt.Errorf("tensor of size %v, stride %v, offset %d reaches past the end of storage %s (%d elements)", t.size, t.stride, t.offset, t.storage.key, t.storage.numel)
+		}
+		last += (d - 1) * t.stride[i]
+		if last >= t.storage.numel || last < 0 {
+			return 0, fmt.Errorf("tensor of size %v, stride %v, offset %d reaches past the end of storage %s (%d elements)", t.size, t.stride, t.offset, t.storage.key, t.storage.numel)
+		}
+	}
+	return numel, nil
+}
+
+// floatDTypes are the storage dtypes converted to float32.
+var floatDTypes = map[string]bool{"float32": true, "float16": true, "bfloat16": true, "float64": true}
+
+// materialize converts the view to a float32 Tensor (and F64 for float64
+// storages), honouring offset and strides.
+func (t *tensorRef) materialize(name string) (*Tensor, error) {
+	dt := t.storage.typ.dtype
+	if !floatDTypes[dt] {
+		return nil, fmt.Errorf("tensor %s has dtype %s; only float32, float16, bfloat16 and float64 are supported", name, dt)
+	}
+	numel, err := t.checkBounds()
+	if err != nil {
+		return nil, fmt.Errorf("tensor %s: %w", name, err)
+	}
+	f := t.storage.file
+	if numel > f.budget {
+		return nil, fmt.Errorf("tensor %s: %d elements exceed what a %d-byte file can plausibly hold", name, numel, f.size)
+	}
+	f.budget -= numel
+	raw, err := t.storage.bytes()
+	if err != nil {
+		return nil, fmt.Errorf("tensor %s: %w", name, err)
+	}
+	out := &Tensor{Name: name, DType: dt, Shape: make([]int, len(t.size)), Data: make([]float32, numel)}
+	for i, d := range t.size {
+		out.Shape[i] = int(d)
+	}
+	if dt == "float64" {
+		out.F64 = make([]float64, numel)
+	}
+	if numel == 0 {
+		return out, nil
+	}
+	es := int64(t.storage.typ.elemSize)
+	put := func(dst int, src int64) {
+		b := raw[src*es : src*es+es]
+		switch dt {
+		case "float32":
+			out.Data[dst] = math.Float32frombits(binary.LittleEndian.Uint32(b))
+		case "float16":
+			out.Data[dst] = float16.Frombits(binary.LittleEndian.Uint16(b)).Float32()
+		case "bfloat16":
+			out.Data[dst] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(b)) << 16)
+		case "float64":
+			v := math.Float64frombits(binary.LittleEndian.Uint64(b))
+			out.F64[dst] = v
+			out.Data[dst] = float32(v)
+		}
+	}
+	// Walk the view in row-major order with an index odometer.
+	nd := len(t.size)
+	idx := make([]int64, nd)
+	src := t.offset
+	for dst := 0; dst < int(numel); dst++ {
+		put(dst, src)
+		for d := nd - 1; d >= 0; d-- {
+			idx[d]++
+			src += t.stride[d]
+			if idx[d] < t.size[d] {
+				break
+			}
+			src -= t.stride[d] * idx[d]
+			idx[d] = 0
+		}
+	}
+	return out, nil
+}
+
+// ReadTensorFile loads a torch.save'd flat dict of tensors (such as the
+// fixtures' input.pth, expected.pth and scan/*.pth) into Tensors keyed by
+// the dict key (Tensor.Name is the key). Storages of any float dtype are
+// converted to float32 in Data; float64 storages additionally keep their
+// full-precision values in Tensor.F64. A value that is not a tensor is an
+// error naming its key.
+func ReadTensorFile(path string) (map[string]*Tensor, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return nil, err
+	}
+	m, err := readTensorDict(fh, st.Size())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
+}
+
+func readTensorDict(ra io.ReaderAt, size int64) (map[string]*Tensor, error) {
+	f, root, err := openTorchFile(ra, size)
+	if err != nil {
+		return nil, err
+	}
+	d, ok := root.(*pyDict)
+	if !ok {
+		return nil, fmt.Errorf("top-level object is a %s, not a dict of tensors", typeName(root))
+	}
+	_ = f
+	out := make(map[string]*Tensor, len(d.keys))
+	for i, k := range d.keys {
+		name, ok := k.(string)
+		if !ok {
+			return nil, fmt.Errorf("dict key #%d is a %s, not a str", i, typeName(k))
+		}
+		tr, ok := d.values[i].(*tensorRef)
+		if !ok {
+			return nil, fmt.Errorf("entry %q is a %s, not a tensor", name, typeName(d.values[i]))
+		}
+		t, err := tr.materialize(name)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = t
+	}
+	return out, nil
+}
