@@ -1,37 +1,77 @@
-# vimconvert build. `make` builds bin/vimconvert and the plugin;
-# `make demo` sets up and converts + verifies the bundled checkpoint;
-# `make test` runs every test.
-ORT_VERSION ?= 1.29.0
+# vimconvert build.
+#   make          build bin/vimconvert and the plugin (build/libvimconvert_ops.so)
+#   make setup    install system packages (gcc, make, npm, python3-onnx) if missing and
+#                 fetch ONNX Runtime 1.29.0 (+ 1.24.3 for the plugin's old-runtime test)
+#   make demo     setup + convert the bundled fixtures/vim_t_d2 checkpoint + verify it
+#   make test     setup + build + gofmt/vet + every test (+ -race and a short fuzz run)
+ORT_VERSION     ?= 1.29.0
+ORT_OLD_VERSION ?= 1.24.3
 ORT_LIB     := third_party/onnxruntime/$(ORT_VERSION)/libonnxruntime.so.1
+ORT_OLD_LIB := third_party/onnxruntime/$(ORT_OLD_VERSION)/libonnxruntime.so.1
 PLUGIN      := build/libvimconvert_ops.so
+BIN         := bin/vimconvert
 GO          ?= go
+# Packages fast enough to run again under the race detector.
+RACE_PKGS   ?= ./runtime ./internal/... ./cmd/... ./convert ./graph
+FUZZ_TIME   ?= 10s
+DEMO_CKPT   := fixtures/vim_t_d2/checkpoint.pth
+DEMO_OUT    := out/vim_t_d2.onnx
 export CGO_ENABLED := 1
 
-.PHONY: all setup plugin vimconvert demo test fmt-check clean
+.PHONY: all setup deps ort plugin vimconvert demo test test-go test-race fuzz fmt-check vet clean
 
-all: setup plugin vimconvert
+all: plugin vimconvert
 
-setup: $(ORT_LIB)
+setup: deps ort
+
+deps:
+	@bash scripts/install-deps.sh
+
+ort: $(ORT_LIB) $(ORT_OLD_LIB)
 
 $(ORT_LIB):
 	bash scripts/fetch-onnxruntime.sh $(ORT_VERSION)
 
+$(ORT_OLD_LIB):
+	bash scripts/fetch-onnxruntime.sh $(ORT_OLD_VERSION)
+
 plugin:
 	$(MAKE) -C ops
 
+# Always rebuilt: go build is incremental and knows the dependencies.
 vimconvert:
-	$(GO) build -o bin/vimconvert ./cmd/vimconvert
+	$(GO) build -o $(BIN) ./cmd/vimconvert
 
-demo: all
-	./bin/vimconvert inspect fixtures/vim_t_d2/checkpoint.pth
+demo: setup all
+	@mkdir -p out
+	./$(BIN) convert $(DEMO_CKPT) -o $(DEMO_OUT)
+	./$(BIN) verify $(DEMO_CKPT) $(DEMO_OUT)
+	./$(BIN) predict --model $(DEMO_OUT) fixtures/vim_t_d2/input.pth
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-test: all fmt-check
+vet:
 	$(GO) vet ./...
-	$(GO) test -count=1 ./...
+
+test-go:
+	$(GO) test -count=1 -timeout 20m ./...
+
+test-race:
+	$(GO) test -count=1 -race -short -timeout 15m $(RACE_PKGS)
+
+# A short run of every fuzz target of the checkpoint reader.
+fuzz:
+	@for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' convert/*_test.go 2>/dev/null | cut -c6-); do \
+		echo "fuzz $$f ($(FUZZ_TIME))"; \
+		$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZ_TIME) ./convert || exit 1; \
+	done
+
+test: setup all fmt-check vet
+	$(MAKE) test-go
+	$(MAKE) test-race
+	$(MAKE) fuzz
 
 clean:
-	rm -rf bin build
+	rm -rf bin build out
 	$(MAKE) -C ops clean
