@@ -1,0 +1,202 @@
+// Package graphtest makes small random but valid convert.Models for tests
+// of any package that consumes them (graph export, runtime, reference).
+package graphtest
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/vimconvert/vimconvert/convert"
+)
+
+// Spec is the architecture of a synthetic model. Zero fields take small
+// defaults; derived Config fields (d_inner, grid, seq_len, cls position) are
+// computed as the official code does.
+type Spec struct {
+	EmbedDim      int    // default 8
+	Depth         int    // default 2
+	DState        int    // default 4
+	DtRank        int    // default ceil(EmbedDim/16)
+	DConv         int    // default 4
+	PatchSize     int    // default 4
+	Stride        int    // default PatchSize
+	ImgSize       int    // default 16
+	ClsToken      string // default convert.ClsMiddle
+	FinalPoolType string // default "mean"
+	NumClasses    int    // default 5; use NoHead for num_classes 0
+	NoHead        bool   // num_classes 0 (Identity head)
+	Bimamba       string // default convert.BimambaV2
+	DivideOut     *bool  // default true
+	Gamma         bool   // add layers.*.mixer.gamma
+	Seed          uint64
+}
+
+// Config returns the full Config of s with defaults applied.
+func (s Spec) Config() convert.Config {
+	def := func(v, d int) int {
+		if v == 0 {
+			return d
+		}
+		return v
+	}
+	c := convert.Config{
+		EmbedDim:      def(s.EmbedDim, 8),
+		Depth:         def(s.Depth, 2),
+		DState:        def(s.DState, 4),
+		DConv:         def(s.DConv, 4),
+		PatchSize:     def(s.PatchSize, 4),
+		ImgSize:       def(s.ImgSize, 16),
+		ClsToken:      s.ClsToken,
+		FinalPoolType: s.FinalPoolType,
+		NumClasses:    def(s.NumClasses, 5),
+		BimambaType:   s.Bimamba,
+		DivideOut:     true,
+		NormEps:       1e-5,
+		HasGamma:      s.Gamma,
+	}
+	c.DInner = 2 * c.EmbedDim
+	c.DtRank = def(s.DtRank, (c.EmbedDim+15)/16)
+	c.Stride = def(s.Stride, c.PatchSize)
+	if s.NoHead {
+		c.NumClasses = 0
+	}
+	if c.ClsToken == "" {
+		c.ClsToken = convert.ClsMiddle
+	}
+	if c.FinalPoolType == "" {
+		c.FinalPoolType = "mean"
+	}
+	if c.BimambaType == "" {
+		c.BimambaType = convert.BimambaV2
+	}
+	if s.DivideOut != nil {
+		c.DivideOut = *s.DivideOut
+	}
+	c.GridSize = (c.ImgSize-c.PatchSize)/c.Stride + 1
+	c.NumPatches = c.GridSize * c.GridSize
+	c.SeqLen = c.NumPatches
+	c.ClsTokenPosition = -1
+	switch c.ClsToken {
+	case convert.ClsMiddle:
+		c.SeqLen++
+		c.ClsTokenPosition = c.NumPatches / 2
+	case convert.ClsHead:
+		c.SeqLen++
+		c.ClsTokenPosition = 0
+	case convert.ClsDouble:
+		c.SeqLen += 2
+		c.ClsTokenPosition = 0
+	}
+	return c
+}
+
+// Model returns a random model of spec s. Magnitudes follow the official
+// initialisation plus noise like the fixtures (A = -exp(A_log) negative,
+// D ≈ 1, softplus(dt bias) in ~[1e-3, 0.3], norm weights ≈ 1), so
+// activations stay O(1) through the blocks.
+func Model(s Spec) *convert.Model {
+	c := s.Config()
+	r := rand.New(rand.NewPCG(s.Seed, 0x5eed))
+	D, Din, N, R, K := c.EmbedDim, c.DInner, c.DState, c.DtRank, c.DConv
+	normal := func(name string, std, mean float64, shape ...int) *convert.Tensor {
+		t := &convert.Tensor{Name: name, Shape: shape, DType: "float32"}
+		t.Data = make([]float32, t.NumElements())
+		for i := range t.Data {
+			t.Data[i] = float32(mean + std*r.NormFloat64())
+		}
+		return t
+	}
+	aLog := func(name string) *convert.Tensor {
+		t := normal(name, 0.25, 0, Din, N)
+		for i := range t.Data {
+			t.Data[i] += float32(math.Log(float64(i%N + 1))) // S4D-real init A = -[1..N]
+		}
+		return t
+	}
+	dtBias := func(name string) *convert.Tensor {
+		t := normal(name, 0.5, 0, Din)
+		for i := range t.Data {
+			dt := math.Exp(math.Log(1e-3) + r.Float64()*(math.Log(1e-1)-math.Log(1e-3)))
+			t.Data[i] += float32(dt + math.Log(-math.Expm1(-dt))) // inverse softplus
+		}
+		return t
+	}
+	fan := func(in int) float64 { return 1 / math.Sqrt(float64(in)) }
+	mixer := func(p, suffix string) convert.Mixer {
+		return convert.Mixer{
+			ConvWeight: normal(p+"conv1d"+suffix+".weight", fan(K), 0, Din, 1, K),
+			ConvBias:   normal(p+"conv1d"+suffix+".bias", 0.1, 0, Din),
+			XProj:      normal(p+"x_proj"+suffix+".weight", fan(Din), 0, R+2*N, Din),
+			DtProjW:    normal(p+"dt_proj"+suffix+".weight", fan(R), 0, Din, R),
+			DtProjB:    dtBias(p + "dt_proj" + suffix + ".bias"),
+			ALog:       aLog(p + "A" + suffix + "_log"),
+			D:          normal(p+"D"+suffix, 0.25, 1, Din),
+		}
+	}
+	m := &convert.Model{
+		Config:      c,
+		PatchWeight: normal("patch_embed.proj.weight", fan(3*c.PatchSize*c.PatchSize), 0, D, 3, c.PatchSize, c.PatchSize),
+		PatchBias:   normal("patch_embed.proj.bias", 0.02, 0, D),
+		PosEmbed:    normal("pos_embed", 0.02, 0, 1, c.SeqLen, D),
+		NormF:       normal("norm_f.weight", 0.1, 1, D),
+	}
+	switch c.ClsToken {
+	case convert.ClsMiddle, convert.ClsHead:
+		m.ClsToken = normal("cls_token", 0.02, 0, 1, 1, D)
+	case convert.ClsDouble:
+		m.ClsTokenHead = normal("cls_token_head", 0.02, 0, 1, 1, D)
+		m.ClsTokenTail = normal("cls_token_tail", 0.02, 0, 1, 1, D)
+	}
+	for i := 0; i < c.Depth; i++ {
+		p := fmt.Sprintf("layers.%d.mixer.", i)
+		l := convert.Layer{
+			NormWeight: normal(fmt.Sprintf("layers.%d.norm.weight", i), 0.1, 1, D),
+			InProj:     normal(p+"in_proj.weight", fan(D), 0, 2*Din, D),
+			OutProj:    normal(p+"out_proj.weight", fan(Din), 0, D, Din),
+			Fwd:        mixer(p, ""),
+		}
+		switch c.BimambaType {
+		case convert.BimambaV2:
+			bwd := mixer(p, "_b")
+			l.Bwd = &bwd
+		case convert.BimambaV1:
+			l.ABLog = aLog(p + "A_b_log")
+		}
+		if s.Gamma {
+			l.Gamma = normal(p+"gamma", 0.1, 0.5, D)
+		}
+		m.Layers = append(m.Layers, l)
+	}
+	if c.NumClasses > 0 {
+		m.HeadWeight = normal("head.weight", fan(D), 0, c.NumClasses, D)
+		m.HeadBias = normal("head.bias", 0.02, 0, c.NumClasses)
+	}
+	return m
+}
+
+// Tensors lists every tensor of m (the state dict it stands for).
+func Tensors(m *convert.Model) []*convert.Tensor {
+	var ts []*convert.Tensor
+	add := func(t ...*convert.Tensor) {
+		for _, x := range t {
+			if x != nil {
+				ts = append(ts, x)
+			}
+		}
+	}
+	add(m.PatchWeight, m.PatchBias, m.PosEmbed, m.ClsToken, m.ClsTokenHead, m.ClsTokenTail)
+	for i := range m.Layers {
+		l := &m.Layers[i]
+		add(l.NormWeight, l.InProj, l.OutProj, l.ABLog, l.Gamma)
+		mixers := []*convert.Mixer{&l.Fwd}
+		if l.Bwd != nil {
+			mixers = append(mixers, l.Bwd)
+		}
+		for _, mx := range mixers {
+			add(mx.ConvWeight, mx.ConvBias, mx.XProj, mx.DtProjW, mx.DtProjB, mx.ALog, mx.D)
+		}
+	}
+	add(m.NormF, m.HeadWeight, m.HeadBias)
+	return ts
+}
