@@ -1,0 +1,460 @@
+// Package verify is the independent half of vimconvert's parity checks: a
+// pure-Go forward pass of the official Vision Mamba (hustvl/Vim
+// VisionMamba.forward), written from the official semantics and sharing
+// nothing with the ONNX graph or ONNX Runtime.
+//
+// Forward runs a model loaded by convert/ in float32 (mirroring the
+// official fp32 run) or float64 (mirroring model.double(), where
+// A = -exp(A_log) is still evaluated in float32) and can return every
+// per-block intermediate under the key names of the golden fixtures.
+// SelectiveScan is the official selective_scan_ref on its own.
+//
+// Supported: patch embedding with any stride, cls token middle / head /
+// double / none, absolute pos_embed (or none), bimamba v2, v1 and none,
+// if_divide_out, layer scale (gamma), final_pool_type none / mean / max /
+// all without a cls token, and a head or Identity. Refused with an error:
+// final_pool_type "max" or "all" together with a cls token (the official
+// code then reduces over classes, see Forward).
+package verify
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/vimconvert/vimconvert/convert"
+)
+
+// Precision selects the arithmetic of a reference run.
+type Precision int
+
+const (
+	// Float32 computes in float32, like the official fp32 model.
+	Float32 Precision = iota
+	// Float64 computes in float64, like the official model.double() run.
+	Float64
+)
+
+// String returns "float32" or "float64".
+func (p Precision) String() string {
+	switch p {
+	case Float32:
+		return "float32"
+	case Float64:
+		return "float64"
+	}
+	return fmt.Sprintf("Precision(%d)", int(p))
+}
+
+// ParsePrecision maps "float32"/"fp32" and "float64"/"fp64" to a Precision.
+func ParsePrecision(s string) (Precision, error) {
+	switch s {
+	case "float32", "fp32":
+		return Float32, nil
+	case "float64", "fp64":
+		return Float64, nil
+	}
+	return 0, fmt.Errorf("unknown precision %q (want float32 or float64)", s)
+}
+
+// Options configures Forward.
+type Options struct {
+	Precision Precision
+	// Intermediates keeps every per-layer tensor in Result.Intermediates.
+	Intermediates bool
+	// Workers bounds the goroutines of the element-wise stages (conv,
+	// scan, im2col); ≤ 0 means GOMAXPROCS. Matrix products use gonum's own
+	// GOMAXPROCS-wide parallelism.
+	Workers int
+}
+
+// Tensor is a dense row-major result tensor. Values of a float32 run are
+// stored exactly (every float32 is a float64).
+type Tensor struct {
+	Shape []int
+	Data  []float64
+}
+
+// Float32 returns the data rounded to float32.
+func (t *Tensor) Float32() []float32 {
+	out := make([]float32, len(t.Data))
+	for i, v := range t.Data {
+		out[i] = float32(v)
+	}
+	return out
+}
+
+// Intermediate key names, identical to the keys of fixtures/*/expected.pth.
+const (
+	KeyPatchEmbed  = "patch_embed_out"     // [B, NumPatches, D] conv output, row-major patches
+	KeyEmbedTokens = "embed_tokens"        // [B, L, D] tokens with cls inserted, plus pos_embed
+	KeyFinalNormed = "final_hidden_normed" // [B, L, D] norm_f(residual + hidden) over all tokens
+	KeyFeatures    = "features"            // head input
+	KeyLogits      = "logits"              // head output
+)
+
+// KeyHidden is layers.{i}.hidden_states: block i's mixer output, not yet
+// added to the residual stream, [B, L, D].
+func KeyHidden(i int) string { return fmt.Sprintf("layers.%d.hidden_states", i) }
+
+// KeyResidual is layers.{i}.residual: the residual stream entering block
+// i's norm (block 0: the embedded tokens), [B, L, D].
+func KeyResidual(i int) string { return fmt.Sprintf("layers.%d.residual", i) }
+
+// Result is the output of Forward.
+type Result struct {
+	// Logits is the model output: [B, NumClasses]; [B, L, NumClasses] for
+	// final_pool_type "all"; the features themselves when the head is
+	// Identity (num_classes 0).
+	Logits *Tensor
+	// Features is forward_features(x), the head input: [B, D], or
+	// [B, L, D] for final_pool_type "max" and "all".
+	Features *Tensor
+	// Intermediates holds, with Options.Intermediates, every tensor under
+	// its fixture key (KeyPatchEmbed, KeyEmbedTokens, KeyHidden(i),
+	// KeyResidual(i), KeyFinalNormed, KeyFeatures, KeyLogits).
+	Intermediates map[string]*Tensor
+}
+
+// ErrInput is wrapped by errors about the input image batch.
+var ErrInput = errors.New("verify: bad input")
+
+// ErrModel is wrapped by errors about an inconsistent or unsupported model.
+var ErrModel = errors.New("verify: unsupported or inconsistent model")
+
+// Forward runs VisionMamba.forward (models_mamba.py forward_features and
+// forward) on x, a float32 NCHW image batch of the given shape
+// [B, C, H, W] with H = W = Config.ImgSize (the official model asserts the
+// size and does not interpolate pos_embed). The model is not modified.
+//
+// The computation follows the official code step by step:
+// patch embed conv → cls token insertion → + pos_embed → per block fused
+// add + RMSNorm (residual kept, block 0: residual = tokens) → mixer →
+// final add + RMSNorm → readout → head. See mixer for the Mamba mixer.
+func Forward(m *convert.Model, x []float32, shape [4]int, opts Options) (*Result, error) {
+	if err := CheckModel(m); err != nil {
+		return nil, err
+	}
+	if err := checkInput(m, x, shape); err != nil {
+		return nil, err
+	}
+	switch opts.Precision {
+	case Float32:
+		return forward[float32](m, x, shape, opts), nil
+	case Float64:
+		return forward[float64](m, x, shape, opts), nil
+	}
+	return nil, fmt.Errorf("verify: unknown precision %v", opts.Precision)
+}
+
+func checkInput(m *convert.Model, x []float32, shape [4]int) error {
+	cfg := &m.Config
+	cin := m.PatchWeight.Shape[1]
+	if shape[0] < 1 {
+		return fmt.Errorf("%w: batch size %d, want ≥ 1", ErrInput, shape[0])
+	}
+	if shape[1] != cin || shape[2] != cfg.ImgSize || shape[3] != cfg.ImgSize {
+		return fmt.Errorf("%w: input shape %v, the model takes [B, %d, %d, %d] (img_size %d; pos_embed is not interpolated)",
+			ErrInput, shape, cin, cfg.ImgSize, cfg.ImgSize, cfg.ImgSize)
+	}
+	if n := shape[0] * shape[1] * shape[2] * shape[3]; len(x) != n {
+		return fmt.Errorf("%w: shape %v needs %d values, got %d", ErrInput, shape, n, len(x))
+	}
+	return nil
+}
+
+// tokenSource tells where token l of a sequence comes from: a patch index
+// ≥ 0, or clsHead/clsTail for a cls token.
+const (
+	clsHead = -1 // ClsToken (middle/head) or ClsTokenHead (double)
+	clsTail = -2 // ClsTokenTail (double)
+)
+
+// tokenSources returns, for every one of the L tokens, its source
+// (MM 385-412): middle puts the cls token at M//2 before the patches
+// M//2.., head at 0, double a head token at 0 and a tail token at L-1.
+func tokenSources(cfg *convert.Config) []int {
+	src := make([]int, cfg.SeqLen)
+	np := cfg.NumPatches
+	for l := range src {
+		switch cfg.ClsToken {
+		case convert.ClsMiddle:
+			pos := np / 2
+			switch {
+			case l < pos:
+				src[l] = l
+			case l == pos:
+				src[l] = clsHead
+			default:
+				src[l] = l - 1
+			}
+		case convert.ClsHead:
+			src[l] = l - 1 // l = 0 gives clsHead
+		case convert.ClsDouble:
+			src[l] = l - 1
+			if l == cfg.SeqLen-1 {
+				src[l] = clsTail
+			}
+		default:
+			src[l] = l
+		}
+	}
+	return src
+}
+
+func forward[T Float](m *convert.Model, x []float32, shape [4]int, opts Options) *Result {
+	cfg := &m.Config
+	bt, d, l := shape[0], cfg.EmbedDim, cfg.SeqLen
+	res := &Result{}
+	if opts.Intermediates {
+		res.Intermediates = map[string]*Tensor{}
+	}
+	keep := func(key string, data []T, shape ...int) *Tensor {
+		t := &Tensor{Shape: shape, Data: make([]float64, len(data))}
+		for i, v := range data {
+			t.Data[i] = float64(v)
+		}
+		if res.Intermediates != nil {
+			res.Intermediates[key] = t
+		}
+		return t
+	}
+
+	// Patch embedding (MM 39-63): Conv2d(kernel P, stride S), then
+	// flatten(2).transpose(1, 2): [B, C, H, W] -> [B, NumPatches, D].
+	patches := patchEmbed[T](m, x, shape, opts.Workers)
+	if opts.Intermediates {
+		keep(KeyPatchEmbed, patches, bt, cfg.NumPatches, d)
+	}
+
+	// Cls token(s) inserted before the pos_embed add (MM 385-422):
+	// [B, NumPatches, D] -> [B, L, D].
+	tokens := make([]T, bt*l*d)
+	src := tokenSources(cfg)
+	var pos []T
+	if m.PosEmbed != nil {
+		pos = toT[T](m.PosEmbed.Data) // [1, L, D]
+	}
+	var head, tail []T
+	switch cfg.ClsToken {
+	case convert.ClsMiddle, convert.ClsHead:
+		head = toT[T](m.ClsToken.Data)
+	case convert.ClsDouble:
+		head, tail = toT[T](m.ClsTokenHead.Data), toT[T](m.ClsTokenTail.Data)
+	}
+	for b := 0; b < bt; b++ {
+		for t, s := range src {
+			row := tokens[(b*l+t)*d : (b*l+t+1)*d]
+			switch s {
+			case clsHead:
+				copy(row, head)
+			case clsTail:
+				copy(row, tail)
+			default:
+				copy(row, patches[(b*cfg.NumPatches+s)*d:])
+			}
+			if pos != nil {
+				for j := range row {
+					row[j] += pos[t*d+j]
+				}
+			}
+		}
+	}
+	if opts.Intermediates {
+		keep(KeyEmbedTokens, tokens, bt, l, d)
+	}
+
+	// Blocks (MM 66-136, 486-520): Add -> RMSNorm -> mixer. Block 0's
+	// residual is the token sequence; later ones add the previous mixer
+	// output. The residual stream is float32 in an fp32 run
+	// (residual_in_fp32) and float64 in the float64 run.
+	dm := mixerDims{
+		batch: bt, length: l, model: d, inner: cfg.DInner,
+		dtRank: cfg.DtRank, dstate: cfg.DState, dcv: cfg.DConv,
+		bimamba: cfg.BimambaType, divideOut: cfg.DivideOut, workers: opts.Workers,
+	}
+	rows := bt * l
+	hidden := tokens
+	var residual []T
+	normed := make([]T, rows*d)
+	for i := range m.Layers {
+		p := newLayerParams[T](&m.Layers[i])
+		if residual == nil {
+			residual = tokens
+		} else {
+			next := make([]T, rows*d)
+			for j := range next {
+				next[j] = residual[j] + hidden[j]
+			}
+			residual = next
+		}
+		rmsNorm(normed, residual, p.norm, rows, d, cfg.NormEps)
+		hidden = mixer(normed, &p, dm, nil)
+		if opts.Intermediates {
+			keep(KeyResidual(i), residual, bt, l, d)
+			keep(KeyHidden(i), hidden, bt, l, d)
+		}
+	}
+	// norm_f(residual + hidden), prenorm=False (MM 503-520); with no
+	// blocks the residual is None and norm_f sees the tokens.
+	final := hidden
+	if residual != nil {
+		final = make([]T, rows*d)
+		for j := range final {
+			final[j] = residual[j] + hidden[j]
+		}
+	}
+	rmsNorm(normed, final, toT[T](m.NormF.Data), rows, d, cfg.NormEps)
+	if opts.Intermediates {
+		keep(KeyFinalNormed, normed, bt, l, d)
+	}
+
+	// Readout (MM 522-539) and head (MM 541-551).
+	feat, featShape := readout(cfg, normed, bt)
+	res.Features = keep(KeyFeatures, feat, featShape...)
+	logits, logitShape := applyHead(m, cfg, feat, featShape)
+	res.Logits = keep(KeyLogits, logits, logitShape...)
+	return res
+}
+
+// patchEmbed computes the patch-embedding Conv2d as im2col + one matrix
+// product: [B, C, H, W] -> cols [B·NumPatches, C·P·P] -> [B·NumPatches, D].
+// Patches are in row-major grid order (flatten(2).transpose(1, 2), MM 61).
+func patchEmbed[T Float](m *convert.Model, x []float32, shape [4]int, workers int) []T {
+	cfg := &m.Config
+	bt, cin, h, w := shape[0], shape[1], shape[2], shape[3]
+	p, s, g, d := cfg.PatchSize, cfg.Stride, cfg.GridSize, cfg.EmbedDim
+	k := cin * p * p
+	np := g * g
+	cols := make([]T, bt*np*k)
+	parallelFor(bt*g, workers, func(i int) {
+		b, gy := i/g, i%g
+		for gx := 0; gx < g; gx++ {
+			row := cols[((b*g+gy)*g+gx)*k:]
+			for c := 0; c < cin; c++ {
+				for ky := 0; ky < p; ky++ {
+					in := x[((b*cin+c)*h+gy*s+ky)*w+gx*s:]
+					dst := row[(c*p+ky)*p : (c*p+ky+1)*p]
+					for kx := range dst {
+						dst[kx] = T(in[kx])
+					}
+				}
+			}
+		}
+	})
+	out := make([]T, bt*np*d)
+	// weight [D, C, P, P] is [D, C·P·P] row-major.
+	linear(out, cols, k, toT[T](m.PatchWeight.Data), bt*np, d, k)
+	addBias(out, toT[T](m.PatchBias.Data), bt*np, d)
+	return out
+}
+
+// rmsNorm writes y = x / sqrt(mean(x²) + eps) · w per row of x [rows, d]
+// (LN 118-119, 266-278; RMSNorm has no bias). The mean of squares is
+// accumulated in float64.
+func rmsNorm[T Float](out, x, w []T, rows, d int, eps float64) {
+	for r := 0; r < rows; r++ {
+		xr := x[r*d : (r+1)*d]
+		var ss float64
+		for _, v := range xr {
+			ss += float64(v) * float64(v)
+		}
+		rstd := T(1 / math.Sqrt(ss/float64(d)+eps))
+		or := out[r*d : (r+1)*d]
+		for j, v := range xr {
+			or[j] = (v * rstd) * w[j]
+		}
+	}
+}
+
+// readout implements forward_features' return (MM 522-539) on the normed
+// tokens [B, L, D]: the cls token(s) when present, else by FinalPoolType.
+func readout[T Float](cfg *convert.Config, hidden []T, bt int) ([]T, []int) {
+	l, d := cfg.SeqLen, cfg.EmbedDim
+	feat := make([]T, bt*d)
+	tok := func(b, t int) []T { return hidden[(b*l+t)*d : (b*l+t+1)*d] }
+	switch cfg.ClsToken {
+	case convert.ClsMiddle, convert.ClsHead:
+		pos := 0
+		if cfg.ClsToken == convert.ClsMiddle {
+			pos = cfg.NumPatches / 2
+		}
+		for b := 0; b < bt; b++ {
+			copy(feat[b*d:], tok(b, pos))
+		}
+		return feat, []int{bt, d}
+	case convert.ClsDouble:
+		// (hidden[:, 0] + hidden[:, -1]) / 2 (MM 524-525)
+		for b := 0; b < bt; b++ {
+			h0, h1 := tok(b, 0), tok(b, l-1)
+			for j := 0; j < d; j++ {
+				feat[b*d+j] = (h0[j] + h1[j]) / 2
+			}
+		}
+		return feat, []int{bt, d}
+	}
+	switch poolType(cfg) {
+	case "none": // last token (MM 535)
+		for b := 0; b < bt; b++ {
+			copy(feat[b*d:], tok(b, l-1))
+		}
+	case "mean": // hidden.mean(dim=1) (MM 537)
+		for b := 0; b < bt; b++ {
+			for j := 0; j < d; j++ {
+				var s float64
+				for t := 0; t < l; t++ {
+					s += float64(hidden[(b*l+t)*d+j])
+				}
+				feat[b*d+j] = T(s / float64(l))
+			}
+		}
+	default: // "max", "all": every token goes to the head (MM 538-539)
+		return hidden, []int{bt, l, d}
+	}
+	return feat, []int{bt, d}
+}
+
+func poolType(cfg *convert.Config) string {
+	if cfg.FinalPoolType == "" {
+		return "mean" // VisionMamba's default
+	}
+	return cfg.FinalPoolType
+}
+
+// applyHead applies head = Linear(D, NumClasses) with bias (no softmax,
+// MM 541-551) to the features; for final_pool_type "max" the per-token
+// logits are reduced by a max over tokens. An absent head is Identity.
+func applyHead[T Float](m *convert.Model, cfg *convert.Config, feat []T, fshape []int) ([]T, []int) {
+	d := cfg.EmbedDim
+	rows := len(feat) / d
+	logits, nc := feat, d
+	if m.HeadWeight != nil {
+		nc = m.HeadWeight.Shape[0]
+		logits = make([]T, rows*nc)
+		linear(logits, feat, d, toT[T](m.HeadWeight.Data), rows, nc, d)
+		if m.HeadBias != nil {
+			addBias(logits, toT[T](m.HeadBias.Data), rows, nc)
+		}
+	}
+	if len(fshape) == 2 {
+		return logits, []int{fshape[0], nc}
+	}
+	bt, l := fshape[0], fshape[1]
+	if poolType(cfg) == "max" {
+		// x.max(dim=1)[0]: [B, L, NC] -> [B, NC]
+		out := make([]T, bt*nc)
+		for b := 0; b < bt; b++ {
+			o := out[b*nc : (b+1)*nc]
+			copy(o, logits[b*l*nc:])
+			for t := 1; t < l; t++ {
+				for j, v := range logits[(b*l+t)*nc : (b*l+t+1)*nc] {
+					if v > o[j] {
+						o[j] = v
+					}
+				}
+			}
+		}
+		return out, []int{bt, nc}
+	}
+	return logits, []int{bt, l, nc}
+}

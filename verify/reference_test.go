@@ -1,0 +1,237 @@
+package verify
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/internal/repo"
+)
+
+// loadTensors reads a bundled fixture file (fixtures/ is part of the
+// checkout, so a missing file is a failure, not a skip).
+func loadTensors(t testing.TB, elem ...string) map[string]*convert.Tensor {
+	t.Helper()
+	p := repo.Fixture(elem...)
+	if p == "" {
+		t.Fatal("checkout root not found (run the tests inside the repository)")
+	}
+	m, err := convert.ReadTensorFile(p)
+	if err != nil {
+		t.Fatalf("reading fixture: %v", err)
+	}
+	return m
+}
+
+func need(t testing.TB, m map[string]*convert.Tensor, key string, shape ...int) *convert.Tensor {
+	t.Helper()
+	v, ok := m[key]
+	if !ok {
+		t.Fatalf("fixture lacks %q", key)
+	}
+	if len(shape) > 0 && !slices.Equal(v.Shape, shape) {
+		t.Fatalf("fixture %q has shape %v, want %v", key, v.Shape, shape)
+	}
+	return v
+}
+
+// widen returns the tensor's values as []T (the exact float64 values for
+// float64 storages).
+func widen[T Float](t *convert.Tensor) []T {
+	if t.F64 != nil {
+		out := make([]T, len(t.F64))
+		for i, v := range t.F64 {
+			out[i] = T(v)
+		}
+		return out
+	}
+	out := make([]T, len(t.Data))
+	for i, v := range t.Data {
+		out[i] = T(v)
+	}
+	return out
+}
+
+// scanCase is one entry of manifest.json's scan_cases.
+type scanCase struct {
+	File       string  `json:"file"`
+	NoiseFloor float64 `json:"noise_floor_fp32_vs_fp64_max_abs"`
+}
+
+func readScanCases(t *testing.T) map[string]scanCase {
+	raw, err := os.ReadFile(repo.Fixture("manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var man struct {
+		ScanCases map[string]scanCase `json:"scan_cases"`
+	}
+	if err := json.Unmarshal(raw, &man); err != nil {
+		t.Fatalf("manifest.json: %v", err)
+	}
+	if len(man.ScanCases) != 16 {
+		t.Fatalf("manifest lists %d scan cases, want 16", len(man.ScanCases))
+	}
+	return man.ScanCases
+}
+
+func scanInputFrom[T Float](m map[string]*convert.Tensor) ScanInput[T] {
+	u := m["u"]
+	bt, d, l := u.Shape[0], u.Shape[1], u.Shape[2]
+	return ScanInput[T]{
+		Batch: bt, Dim: d, DState: m["A"].Shape[1], Len: l,
+		U: widen[T](u), Delta: widen[T](m["delta"]), Z: widen[T](m["z"]),
+		A: widen[T](m["A"]), B: widen[T](m["B"]), C: widen[T](m["C"]),
+		D: widen[T](m["D"]), DeltaBias: widen[T](m["delta_bias"]),
+	}
+}
+
+// TestScanFixtures runs every official selective_scan_ref case (batch 1
+// and 3, L 1/2/7/197, d 8/384). The expected values are the official fp32
+// run: our float32 scan must match it to 1e-5, and our float64 scan must
+// sit within the case's fp32-vs-fp64 noise floor of it (plus one float32
+// ulp of the output scale).
+func TestScanFixtures(t *testing.T) {
+	cases := readScanCases(t)
+	names := make([]string, 0, len(cases))
+	for k := range cases {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		sc := cases[name]
+		t.Run(name, func(t *testing.T) {
+			m := loadTensors(t, filepath.FromSlash(sc.File))
+			for _, k := range []string{"u", "delta", "A", "B", "C", "D", "z", "delta_bias", "out", "last_state"} {
+				need(t, m, k)
+			}
+			wantOut, wantLast := m["out"].Data, m["last_state"].Data
+
+			got32, last32, err := SelectiveScan(scanInputFrom[float32](m))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := maxAbsDiff(got32, wantOut); d > 1e-5 {
+				t.Errorf("float32 out max|Δ| = %.3g > 1e-5", d)
+			}
+			if d := maxAbsDiff(last32, wantLast); d > 1e-5 {
+				t.Errorf("float32 last_state max|Δ| = %.3g > 1e-5", d)
+			}
+
+			got64, last64, err := SelectiveScan(scanInputFrom[float64](m))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tol := sc.NoiseFloor + 1e-6
+			if d := maxAbsDiff(got64, wantOut); d > tol {
+				t.Errorf("float64 out max|Δ| = %.3g > noise floor %.3g + 1e-6", d, sc.NoiseFloor)
+			}
+			if d := maxAbsDiff(last64, wantLast); d > 1e-5 {
+				t.Errorf("float64 last_state max|Δ| = %.3g", d)
+			}
+		})
+	}
+}
+
+// channelMajor converts a token-major [L, C] buffer (column offset off,
+// row stride ld) to the official channel-major [C, L] layout, optionally
+// flipping time (the bwd.* fixture pieces are in flipped order).
+func channelMajor[T Float](s []T, l, c, off, ld int, flip bool) []float64 {
+	out := make([]float64, l*c)
+	for t := 0; t < l; t++ {
+		tt := t
+		if flip {
+			tt = l - 1 - t
+		}
+		for j := 0; j < c; j++ {
+			out[j*l+tt] = float64(s[t*ld+off+j])
+		}
+	}
+	return out
+}
+
+// TestBimambaV2MixerFixture checks one official Vim-tiny v2 mixer piece by
+// piece: xz, each direction's conv output, delta (before bias), B, C and
+// gated scan output (bwd in flipped order), the combined (fwd+bwd)/2 and
+// the out_proj output.
+func TestBimambaV2MixerFixture(t *testing.T) {
+	m := loadTensors(t, "scan", "bimamba_v2_mixer.pth")
+	p := func(k string) *convert.Tensor { return need(t, m, "param."+k) }
+	layer := convert.Layer{
+		NormWeight: &convert.Tensor{Shape: []int{192}, Data: make([]float32, 192)},
+		InProj:     p("in_proj.weight"),
+		OutProj:    p("out_proj.weight"),
+		Fwd: convert.Mixer{ConvWeight: p("conv1d.weight"), ConvBias: p("conv1d.bias"), XProj: p("x_proj.weight"),
+			DtProjW: p("dt_proj.weight"), DtProjB: p("dt_proj.bias"), ALog: p("A_log"), D: p("D")},
+		Bwd: &convert.Mixer{ConvWeight: p("conv1d_b.weight"), ConvBias: p("conv1d_b.bias"), XProj: p("x_proj_b.weight"),
+			DtProjW: p("dt_proj_b.weight"), DtProjB: p("dt_proj_b.bias"), ALog: p("A_b_log"), D: p("D_b")},
+	}
+	hs := need(t, m, "hidden_states", 1, 65, 192)
+	const l, d, di, n, r = 65, 192, 384, 16, 12
+	dm := mixerDims{batch: 1, length: l, model: d, inner: di, dtRank: r, dstate: n, dcv: 4,
+		bimamba: convert.BimambaV2, divideOut: true}
+
+	t.Run("float32", func(t *testing.T) { checkMixerPieces[float32](t, m, &layer, hs, dm, 2e-5) })
+	t.Run("float64", func(t *testing.T) { checkMixerPieces[float64](t, m, &layer, hs, dm, 2e-5) })
+}
+
+func checkMixerPieces[T Float](t *testing.T, m map[string]*convert.Tensor, layer *convert.Layer, hs *convert.Tensor, dm mixerDims, tol float64) {
+	p := newLayerParams[T](layer)
+	// A = -exp(A_log) in float32 must equal the official A exactly (up to
+	// the exp rounding of the platform: allow one float32 ulp).
+	for _, c := range []struct {
+		got  []T
+		want *convert.Tensor
+	}{{p.fwd.a, m["A"]}, {p.bwd.a, m["A_b"]}} {
+		for i, v := range c.want.Data {
+			if g := float32(c.got[i]); g != v && math.Abs(float64(g-v)) > math.Abs(float64(v))*1.2e-7 {
+				t.Fatalf("A[%d] = %v, official %v", i, g, v)
+			}
+		}
+	}
+	var tr mixerTrace[T]
+	out := mixer(widen[T](hs), &p, dm, &tr)
+	l, di, n, r := dm.length, dm.inner, dm.dstate, dm.dtRank
+	nx := r + 2*n
+	pieces := []struct {
+		key  string
+		got  []float64
+		want []float32
+	}{
+		{"xz", channelMajor(tr.xz, l, 2*di, 0, 2*di, false), m["xz"].Data},
+		{"fwd.conv_out", channelMajor(tr.convFwd, l, di, 0, di, false), m["fwd.conv_out"].Data},
+		{"fwd.delta_raw", channelMajor(tr.deltaFwd, l, di, 0, di, false), m["fwd.delta_raw"].Data},
+		{"fwd.B", channelMajor(tr.xDblFwd, l, n, r, nx, false), m["fwd.B"].Data},
+		{"fwd.C", channelMajor(tr.xDblFwd, l, n, r+n, nx, false), m["fwd.C"].Data},
+		{"fwd.y", channelMajor(tr.yFwd, l, di, 0, di, false), m["fwd.y"].Data},
+		{"bwd.conv_out", channelMajor(tr.convBwd, l, di, 0, di, true), m["bwd.conv_out"].Data},
+		{"bwd.delta_raw", channelMajor(tr.deltaBwd, l, di, 0, di, true), m["bwd.delta_raw"].Data},
+		{"bwd.B", channelMajor(tr.xDblBwd, l, n, r, nx, true), m["bwd.B"].Data},
+		{"bwd.C", channelMajor(tr.xDblBwd, l, n, r+n, nx, true), m["bwd.C"].Data},
+		{"bwd.y", channelMajor(tr.yBwd, l, di, 0, di, true), m["bwd.y"].Data},
+		{"combined", widen[float64](&convert.Tensor{Data: toFloat32(tr.combined)}), m["combined"].Data},
+		{"out", widen[float64](&convert.Tensor{Data: toFloat32(out)}), m["out"].Data},
+	}
+	for _, pc := range pieces {
+		if d := maxAbsDiff(pc.got, pc.want); d > tol {
+			t.Errorf("%s: max|Δ| = %.3g > %g", pc.key, d, tol)
+		} else {
+			t.Logf("%s: max|Δ| = %.3g", pc.key, d)
+		}
+	}
+}
+
+func toFloat32[T Float](s []T) []float32 {
+	out := make([]float32, len(s))
+	for i, v := range s {
+		out[i] = float32(v)
+	}
+	return out
+}
+
+var _ = fmt.Sprintf
