@@ -47,6 +47,12 @@ const (
 	BimambaNone = "none" // forward-only Mamba
 )
 
+// Norm types (VisionMamba rms_norm=True/False).
+const (
+	NormRMS   = "rmsnorm"   // weight only; every official config
+	NormLayer = "layernorm" // weight and bias
+)
+
 // Config is the architecture of a Vim model, inferred from the weights
 // (and overridden by user flags where the weights cannot tell).
 type Config struct {
@@ -61,11 +67,17 @@ type Config struct {
 	ImgSize    int `json:"img_size"`
 	GridSize   int `json:"grid_size"` // patches per side: (ImgSize-PatchSize)/Stride + 1
 	NumPatches int `json:"num_patches"`
-	SeqLen     int `json:"seq_len"` // NumPatches + number of cls tokens
+	// AbsPosEmbed is true when the checkpoint has pos_embed (every official
+	// config, if_abs_pos_embed=True); it is added after the cls insertion.
+	AbsPosEmbed bool `json:"abs_pos_embed"`
+	SeqLen      int  `json:"seq_len"` // NumPatches + number of cls tokens
 
 	ClsToken         string `json:"cls_token"`          // ClsMiddle, ClsHead, ClsDouble or ClsNone
 	ClsTokenPosition int    `json:"cls_token_position"` // index of the (first) cls token; -1 when none
 	FinalPoolType    string `json:"final_pool_type"`    // used only without cls token: "mean" (default), "none", "max", "all"
+
+	InChans int    `json:"in_chans"` // image channels (3 for every official config)
+	Norm    string `json:"norm"`     // NormRMS (every official config) or NormLayer
 
 	NumClasses  int     `json:"num_classes"`
 	BimambaType string  `json:"bimamba_type"` // BimambaV2, BimambaV1 or BimambaNone
@@ -90,6 +102,7 @@ type Mixer struct {
 // Layer is one Vim block: RMSNorm then the (bi)Mamba mixer.
 type Layer struct {
 	NormWeight *Tensor // layers.{i}.norm.weight           [EmbedDim]
+	NormBias   *Tensor // layers.{i}.norm.bias             [EmbedDim], NormLayer only; else nil
 	InProj     *Tensor // layers.{i}.mixer.in_proj.weight  [2*DInner, EmbedDim], no bias
 	OutProj    *Tensor // layers.{i}.mixer.out_proj.weight [EmbedDim, DInner], no bias
 	Fwd        Mixer   // conv1d, x_proj, dt_proj, A_log, D
@@ -105,12 +118,13 @@ type Model struct {
 
 	PatchWeight  *Tensor // patch_embed.proj.weight [EmbedDim, 3, PatchSize, PatchSize]
 	PatchBias    *Tensor // patch_embed.proj.bias   [EmbedDim]
-	PosEmbed     *Tensor // pos_embed [1, SeqLen, EmbedDim]
+	PosEmbed     *Tensor // pos_embed [1, SeqLen, EmbedDim]; nil when the checkpoint has none (if_abs_pos_embed=False)
 	ClsToken     *Tensor // cls_token [1, 1, EmbedDim] (middle/head), else nil
 	ClsTokenHead *Tensor // cls_token_head [1, 1, EmbedDim] (double), else nil
 	ClsTokenTail *Tensor // cls_token_tail [1, 1, EmbedDim] (double), else nil
 	Layers       []Layer
 	NormF        *Tensor // norm_f.weight [EmbedDim]
+	NormFBias    *Tensor // norm_f.bias   [EmbedDim], NormLayer only; else nil
 	HeadWeight   *Tensor // head.weight [NumClasses, EmbedDim]; nil when the head is Identity (num_classes 0)
 	HeadBias     *Tensor // head.bias   [NumClasses]
 }

@@ -144,15 +144,3 @@ func TestReadTensorFileValues(t *testing.T) {
 		}
 	}
 }
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}

@@ -1,0 +1,513 @@
+package convert
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// This file infers a Vim architecture from state-dict names and shapes and
+// maps every tensor, through one exact name table, to the Model fields.
+
+// tensorSpec is one row of the name table: an official state-dict key (with
+// "{i}" standing for the layer index), where the tensor goes, its expected
+// shape and whether this configuration has it.
+type tensorSpec struct {
+	key   string
+	slot  func(m *Model, i int) **Tensor
+	shape func(c *Config) []int
+	when  func(c *Config) bool
+}
+
+func always(*Config) bool { return true }
+func isV2(c *Config) bool { return c.BimambaType == BimambaV2 }
+
+// modelSpecs are the tensors outside the layers (models_mamba.py
+// VisionMamba.__init__).
+var modelSpecs = []tensorSpec{
+	{"patch_embed.proj.weight", func(m *Model, _ int) **Tensor { return &m.PatchWeight },
+		func(c *Config) []int { return []int{c.EmbedDim, c.InChans, c.PatchSize, c.PatchSize} }, always},
+	{"patch_embed.proj.bias", func(m *Model, _ int) **Tensor { return &m.PatchBias },
+		func(c *Config) []int { return []int{c.EmbedDim} }, always},
+	{"pos_embed", func(m *Model, _ int) **Tensor { return &m.PosEmbed },
+		func(c *Config) []int { return []int{1, c.SeqLen, c.EmbedDim} }, func(c *Config) bool { return c.AbsPosEmbed }},
+	{"cls_token", func(m *Model, _ int) **Tensor { return &m.ClsToken },
+		func(c *Config) []int { return []int{1, 1, c.EmbedDim} },
+		func(c *Config) bool { return c.ClsToken == ClsMiddle || c.ClsToken == ClsHead }},
+	{"cls_token_head", func(m *Model, _ int) **Tensor { return &m.ClsTokenHead },
+		func(c *Config) []int { return []int{1, 1, c.EmbedDim} }, func(c *Config) bool { return c.ClsToken == ClsDouble }},
+	{"cls_token_tail", func(m *Model, _ int) **Tensor { return &m.ClsTokenTail },
+		func(c *Config) []int { return []int{1, 1, c.EmbedDim} }, func(c *Config) bool { return c.ClsToken == ClsDouble }},
+	{"norm_f.weight", func(m *Model, _ int) **Tensor { return &m.NormF },
+		func(c *Config) []int { return []int{c.EmbedDim} }, always},
+	{"norm_f.bias", func(m *Model, _ int) **Tensor { return &m.NormFBias },
+		func(c *Config) []int { return []int{c.EmbedDim} }, func(c *Config) bool { return c.Norm == NormLayer }},
+	{"head.weight", func(m *Model, _ int) **Tensor { return &m.HeadWeight },
+		func(c *Config) []int { return []int{c.NumClasses, c.EmbedDim} }, func(c *Config) bool { return c.NumClasses > 0 }},
+	{"head.bias", func(m *Model, _ int) **Tensor { return &m.HeadBias },
+		func(c *Config) []int { return []int{c.NumClasses} }, func(c *Config) bool { return c.NumClasses > 0 }},
+}
+
+// layerSpecs are the tensors of block {i} (models_mamba.py Block and
+// mamba_simple.py Mamba with bimamba_type none/v1/v2).
+var layerSpecs = []tensorSpec{
+	{"layers.{i}.norm.weight", func(m *Model, i int) **Tensor { return &m.Layers[i].NormWeight }, dimD, always},
+	{"layers.{i}.norm.bias", func(m *Model, i int) **Tensor { return &m.Layers[i].NormBias }, dimD,
+		func(c *Config) bool { return c.Norm == NormLayer }},
+	{"layers.{i}.mixer.in_proj.weight", func(m *Model, i int) **Tensor { return &m.Layers[i].InProj },
+		func(c *Config) []int { return []int{2 * c.DInner, c.EmbedDim} }, always},
+	{"layers.{i}.mixer.out_proj.weight", func(m *Model, i int) **Tensor { return &m.Layers[i].OutProj },
+		func(c *Config) []int { return []int{c.EmbedDim, c.DInner} }, always},
+	{"layers.{i}.mixer.gamma", func(m *Model, i int) **Tensor { return &m.Layers[i].Gamma }, dimD,
+		func(c *Config) bool { return c.HasGamma }},
+	// forward direction (every bimamba type)
+	{"layers.{i}.mixer.conv1d.weight", func(m *Model, i int) **Tensor { return &m.Layers[i].Fwd.ConvWeight }, dimConvW, always},
+	{"layers.{i}.mixer.conv1d.bias", func(m *Model, i int) **Tensor { return &m.Layers[i].Fwd.ConvBias }, dimDI, always},
+	{"layers.{i}.mixer.x_proj.weight", func(m *Model, i int) **Tensor { return &m.Layers[i].Fwd.XProj }, dimXProj, always},
+	{"layers.{i}.mixer.dt_proj.weight", func(m *Model, i int) **Tensor { return &m.Layers[i].Fwd.DtProjW }, dimDtProj, always},
+	{"layers.{i}.mixer.dt_proj.bias", func(m *Model, i int) **Tensor { return &m.Layers[i].Fwd.DtProjB }, dimDI, always},
+	{"layers.{i}.mixer.A_log", func(m *Model, i int) **Tensor { return &m.Layers[i].Fwd.ALog }, dimA, always},
+	{"layers.{i}.mixer.D", func(m *Model, i int) **Tensor { return &m.Layers[i].Fwd.D }, dimDI, always},
+	// bimamba v1: only a second A
+	{"layers.{i}.mixer.A_b_log", func(m *Model, i int) **Tensor { return &m.Layers[i].ABLog }, dimA,
+		func(c *Config) bool { return c.BimambaType == BimambaV1 }},
+	// bimamba v2: a full second inner path
+	{"layers.{i}.mixer.conv1d_b.weight", func(m *Model, i int) **Tensor { return &m.Layers[i].Bwd.ConvWeight }, dimConvW, isV2},
+	{"layers.{i}.mixer.conv1d_b.bias", func(m *Model, i int) **Tensor { return &m.Layers[i].Bwd.ConvBias }, dimDI, isV2},
+	{"layers.{i}.mixer.x_proj_b.weight", func(m *Model, i int) **Tensor { return &m.Layers[i].Bwd.XProj }, dimXProj, isV2},
+	{"layers.{i}.mixer.dt_proj_b.weight", func(m *Model, i int) **Tensor { return &m.Layers[i].Bwd.DtProjW }, dimDtProj, isV2},
+	{"layers.{i}.mixer.dt_proj_b.bias", func(m *Model, i int) **Tensor { return &m.Layers[i].Bwd.DtProjB }, dimDI, isV2},
+	{"layers.{i}.mixer.A_b_log", func(m *Model, i int) **Tensor { return &m.Layers[i].Bwd.ALog }, dimA, isV2},
+	{"layers.{i}.mixer.D_b", func(m *Model, i int) **Tensor { return &m.Layers[i].Bwd.D }, dimDI, isV2},
+}
+
+func dimD(c *Config) []int      { return []int{c.EmbedDim} }
+func dimDI(c *Config) []int     { return []int{c.DInner} }
+func dimA(c *Config) []int      { return []int{c.DInner, c.DState} }
+func dimConvW(c *Config) []int  { return []int{c.DInner, 1, c.DConv} }
+func dimXProj(c *Config) []int  { return []int{c.DtRank + 2*c.DState, c.DInner} }
+func dimDtProj(c *Config) []int { return []int{c.DInner, c.DtRank} }
+
+// standardImgSizes are the input sizes of the official training and
+// fine-tuning recipes; they break ties when pos_embed allows several
+// (img_size, stride) pairs.
+var standardImgSizes = map[int]bool{224: true, 384: true, 448: true, 512: true}
+
+// shapeOf returns a tensor's shape, or an error naming it when it is
+// missing or has the wrong rank.
+func shapeOf(sd map[string]*Tensor, key string, rank int) ([]int, error) {
+	t, ok := sd[key]
+	if !ok {
+		return nil, fmt.Errorf("missing tensor %s (needed to infer the architecture)", key)
+	}
+	if len(t.Shape) != rank {
+		return nil, fmt.Errorf("tensor %s has shape %v, want %d dimensions", key, t.Shape, rank)
+	}
+	return t.Shape, nil
+}
+
+// inferConfig derives the architecture from tensor names and shapes, then
+// applies the options for what the weights cannot tell. It returns the
+// defaults it assumed, as sentences for the user.
+func inferConfig(sd map[string]*Tensor, opts Options) (Config, []string, error) {
+	var c Config
+	var assumed []string
+	pw, err := shapeOf(sd, "patch_embed.proj.weight", 4)
+	if err != nil {
+		return c, nil, err
+	}
+	if pw[2] != pw[3] {
+		return c, nil, fmt.Errorf("patch_embed.proj.weight %v has a non-square kernel", pw)
+	}
+	c.EmbedDim, c.InChans, c.PatchSize = pw[0], pw[1], pw[2]
+
+	// depth: layer indices must be 0..n-1
+	idx := map[int]bool{}
+	for k := range sd {
+		if rest, ok := strings.CutPrefix(k, "layers."); ok {
+			n, _, _ := strings.Cut(rest, ".")
+			i, err := strconv.Atoi(n)
+			if err != nil || i < 0 || i > 1<<16 || strconv.Itoa(i) != n {
+				return c, nil, fmt.Errorf("tensor %s: layer index %q is not a number", k, n)
+			}
+			idx[i] = true
+		}
+	}
+	if len(idx) == 0 {
+		return c, nil, fmt.Errorf("no layers.{i}.* tensors: not a Vim state dict")
+	}
+	c.Depth = len(idx)
+	for i := 0; i < c.Depth; i++ {
+		if !idx[i] {
+			return c, nil, fmt.Errorf("layer indices are not contiguous: layers.%d is missing of %d layers", i, c.Depth)
+		}
+	}
+
+	in, err := shapeOf(sd, "layers.0.mixer.in_proj.weight", 2)
+	if err != nil {
+		return c, nil, err
+	}
+	if in[0]%2 != 0 {
+		return c, nil, fmt.Errorf("layers.0.mixer.in_proj.weight %v: first dimension is not 2*d_inner", in)
+	}
+	c.DInner = in[0] / 2
+	a, err := shapeOf(sd, "layers.0.mixer.A_log", 2)
+	if err != nil {
+		return c, nil, err
+	}
+	c.DState = a[1]
+	dt, err := shapeOf(sd, "layers.0.mixer.dt_proj.weight", 2)
+	if err != nil {
+		return c, nil, err
+	}
+	c.DtRank = dt[1]
+	cw, err := shapeOf(sd, "layers.0.mixer.conv1d.weight", 3)
+	if err != nil {
+		return c, nil, err
+	}
+	c.DConv = cw[2]
+
+	switch {
+	case sd["layers.0.mixer.conv1d_b.weight"] != nil:
+		c.BimambaType = BimambaV2
+		c.DivideOut = true
+		assumed = append(assumed, "if_divide_out=True for bimamba v2 (every registry entry; not stored in the weights)")
+	case sd["layers.0.mixer.A_b_log"] != nil:
+		c.BimambaType = BimambaV1
+	default:
+		c.BimambaType = BimambaNone
+	}
+	c.Norm = NormRMS
+	if sd["layers.0.norm.bias"] != nil || sd["norm_f.bias"] != nil {
+		c.Norm = NormLayer
+	}
+	c.NormEps = 1e-5
+	assumed = append(assumed, "norm eps 1e-5 (norm_epsilon of every official config; not stored in the weights)")
+	c.HasGamma = sd["layers.0.mixer.gamma"] != nil
+	if h, ok := sd["head.weight"]; ok {
+		if len(h.Shape) != 2 {
+			return c, nil, fmt.Errorf("tensor head.weight has shape %v, want [num_classes, embed_dim]", h.Shape)
+		}
+		c.NumClasses = h.Shape[0]
+	}
+
+	// cls token
+	single := sd["cls_token"] != nil
+	double := sd["cls_token_head"] != nil || sd["cls_token_tail"] != nil
+	if single && double {
+		return c, nil, fmt.Errorf("checkpoint has both cls_token and cls_token_head/cls_token_tail")
+	}
+	nTok := 0
+	switch opts.ClsToken {
+	case "":
+		switch {
+		case single:
+			c.ClsToken = ClsMiddle
+			assumed = append(assumed, "cls token in the middle (use_middle_cls_token=True, as every released checkpoint; not visible in the weights; --cls-token head overrides)")
+		case double:
+			c.ClsToken = ClsDouble
+		default:
+			c.ClsToken = ClsNone
+		}
+	case ClsMiddle, ClsHead:
+		if !single {
+			return c, nil, fmt.Errorf("--cls-token %s needs a cls_token tensor, which this checkpoint does not have", opts.ClsToken)
+		}
+		c.ClsToken = opts.ClsToken
+	case ClsDouble:
+		if !double {
+			return c, nil, fmt.Errorf("--cls-token double needs cls_token_head and cls_token_tail, which this checkpoint does not have")
+		}
+		c.ClsToken = ClsDouble
+	case ClsNone:
+		if single || double {
+			return c, nil, fmt.Errorf("--cls-token none, but the checkpoint has a cls token tensor")
+		}
+		c.ClsToken = ClsNone
+	default:
+		return c, nil, fmt.Errorf("unknown cls token placement %q (want middle, head, double or none)", opts.ClsToken)
+	}
+	switch c.ClsToken {
+	case ClsMiddle, ClsHead:
+		nTok = 1
+	case ClsDouble:
+		nTok = 2
+	}
+	c.FinalPoolType = "mean"
+	if c.ClsToken == ClsNone {
+		assumed = append(assumed, "readout: mean over tokens (final_pool_type='mean' of every registry name; not stored in the weights)")
+	}
+
+	// geometry
+	if pe, ok := sd["pos_embed"]; ok {
+		if len(pe.Shape) != 3 || pe.Shape[0] != 1 || pe.Shape[2] != c.EmbedDim {
+			return c, nil, fmt.Errorf("tensor pos_embed has shape %v, want [1, seq_len, %d]", pe.Shape, c.EmbedDim)
+		}
+		c.AbsPosEmbed = true
+		c.NumPatches = pe.Shape[1] - nTok
+		if c.NumPatches < 1 {
+			return c, nil, fmt.Errorf("pos_embed has %d rows, fewer than the %d cls tokens plus one patch", pe.Shape[1], nTok)
+		}
+		g := int(math.Round(math.Sqrt(float64(c.NumPatches))))
+		if g*g != c.NumPatches {
+			return c, nil, fmt.Errorf("pos_embed has %d rows = %d patches + %d cls tokens; %d is not a square grid", pe.Shape[1], c.NumPatches, nTok, c.NumPatches)
+		}
+		c.GridSize = g
+		img, stride, note, err := inferGeometry(g, c.PatchSize, opts)
+		if err != nil {
+			return c, nil, err
+		}
+		c.ImgSize, c.Stride = img, stride
+		if note != "" {
+			assumed = append(assumed, note)
+		}
+	} else {
+		c.ImgSize, c.Stride = opts.ImgSize, opts.Stride
+		if c.Stride == 0 {
+			c.Stride = c.PatchSize
+			assumed = append(assumed, fmt.Sprintf("stride %d = patch size (no pos_embed to infer it from)", c.Stride))
+		}
+		if c.ImgSize == 0 {
+			c.ImgSize = 224
+			assumed = append(assumed, "img_size 224 (no pos_embed to infer it from; --img-size overrides)")
+		}
+		if c.ImgSize < c.PatchSize {
+			return c, nil, fmt.Errorf("img_size %d is smaller than the patch size %d", c.ImgSize, c.PatchSize)
+		}
+		c.GridSize = (c.ImgSize-c.PatchSize)/c.Stride + 1
+		c.NumPatches = c.GridSize * c.GridSize
+	}
+	c.SeqLen = c.NumPatches + nTok
+	switch c.ClsToken {
+	case ClsMiddle:
+		c.ClsTokenPosition = c.NumPatches / 2
+	case ClsHead, ClsDouble:
+		c.ClsTokenPosition = 0
+	default:
+		c.ClsTokenPosition = -1
+	}
+	if c.DInner != 2*c.EmbedDim {
+		assumed = append(assumed, fmt.Sprintf("note: d_inner %d is not 2*embed_dim (expand=%g)", c.DInner, float64(c.DInner)/float64(c.EmbedDim)))
+	}
+	return c, assumed, nil
+}
+
+// inferGeometry picks (img_size, stride) for a g×g patch grid, following
+// grid = (img - patch)//stride + 1 (models_mamba.py PatchEmbed). Explicit
+// options win and are checked; otherwise the official configurations are
+// preferred: stride = patch at a standard size (196 patches = 224/16, 784
+// = 448/16), then stride = patch/2 at a standard size (729 = 224 with
+// stride 8), then stride = patch with img = g*patch.
+func inferGeometry(g, patch int, opts Options) (img, stride int, note string, err error) {
+	gridOf := func(img, stride int) int {
+		if img < patch || stride < 1 {
+			return -1
+		}
+		return (img-patch)/stride + 1
+	}
+	if opts.ImgSize < 0 || opts.Stride < 0 {
+		return 0, 0, "", fmt.Errorf("negative --img-size or --stride")
+	}
+	switch {
+	case opts.ImgSize > 0 && opts.Stride > 0:
+		if gg := gridOf(opts.ImgSize, opts.Stride); gg != g {
+			return 0, 0, "", fmt.Errorf("--img-size %d --stride %d with patch %d give a %d×%d grid, but pos_embed holds a %d×%d grid", opts.ImgSize, opts.Stride, patch, gg, gg, g, g)
+		}
+		return opts.ImgSize, opts.Stride, "", nil
+	case opts.Stride > 0:
+		img = (g-1)*opts.Stride + patch
+		return img, opts.Stride, fmt.Sprintf("img_size %d: the smallest size giving a %d×%d grid at stride %d", img, g, g, opts.Stride), nil
+	case opts.ImgSize > 0:
+		if gridOf(opts.ImgSize, patch) == g {
+			return opts.ImgSize, patch, fmt.Sprintf("stride %d = patch size (fits --img-size %d)", patch, opts.ImgSize), nil
+		}
+		if g > 1 && (opts.ImgSize-patch)%(g-1) == 0 {
+			s := (opts.ImgSize - patch) / (g - 1)
+			if gridOf(opts.ImgSize, s) == g {
+				return opts.ImgSize, s, "", nil
+			}
+		}
+		return 0, 0, "", fmt.Errorf("--img-size %d with patch %d cannot give the %d×%d grid of pos_embed at any stride", opts.ImgSize, patch, g, g)
+	}
+	if standardImgSizes[g*patch] {
+		return g * patch, patch, fmt.Sprintf("img_size %d, stride %d from the %d×%d pos_embed grid (--img-size/--stride override)", g*patch, patch, g, g), nil
+	}
+	if half := patch / 2; patch%2 == 0 && standardImgSizes[(g-1)*half+patch] {
+		img = (g-1)*half + patch
+		return img, half, fmt.Sprintf("img_size %d, stride %d from the %d×%d pos_embed grid (official stride-8 layout; --img-size/--stride override)", img, half, g, g), nil
+	}
+	return g * patch, patch, fmt.Sprintf("img_size %d, stride %d (non-overlapping patches) from the %d×%d pos_embed grid; not an official size, check --img-size/--stride", g*patch, patch, g, g), nil
+}
+
+// mapTensors assigns every tensor to its Model slot through the name
+// table, checking shapes. Every tensor must be used exactly once: missing,
+// unexpected and mis-shaped tensors are reported together.
+func mapTensors(sd map[string]*Tensor, c Config) (*Model, error) {
+	m := &Model{Config: c, Layers: make([]Layer, c.Depth)}
+	if c.BimambaType == BimambaV2 {
+		for i := range m.Layers {
+			m.Layers[i].Bwd = &Mixer{}
+		}
+	}
+	used := make(map[string]bool, len(sd))
+	var missing, badShape []string
+	place := func(s tensorSpec, key string, i int) {
+		t, ok := sd[key]
+		if !ok {
+			missing = append(missing, key)
+			return
+		}
+		used[key] = true
+		if want := s.shape(&c); !equalInts(t.Shape, want) {
+			badShape = append(badShape, fmt.Sprintf("%s %v (want %v)", key, t.Shape, want))
+			return
+		}
+		*s.slot(m, i) = t
+	}
+	for _, s := range modelSpecs {
+		if s.when(&c) {
+			place(s, s.key, 0)
+		}
+	}
+	for i := 0; i < c.Depth; i++ {
+		for _, s := range layerSpecs {
+			if s.when(&c) {
+				place(s, strings.ReplaceAll(s.key, "{i}", strconv.Itoa(i)), i)
+			}
+		}
+	}
+	var unexpected []string
+	for k := range sd {
+		if !used[k] {
+			unexpected = append(unexpected, k)
+		}
+	}
+	if len(missing)+len(unexpected)+len(badShape) == 0 {
+		return m, nil
+	}
+	sort.Strings(missing)
+	sort.Strings(unexpected)
+	var parts []string
+	if len(missing) > 0 {
+		parts = append(parts, fmt.Sprintf("missing %d: %s", len(missing), listSome(missing)))
+	}
+	if len(unexpected) > 0 {
+		parts = append(parts, fmt.Sprintf("unexpected %d: %s", len(unexpected), listSome(unexpected)))
+	}
+	if len(badShape) > 0 {
+		parts = append(parts, fmt.Sprintf("wrong shape %d: %s", len(badShape), listSome(badShape)))
+	}
+	return nil, fmt.Errorf("state dict does not match a %s Vim (embed_dim %d, depth %d, bimamba %s, cls %s): %s",
+		c.Norm, c.EmbedDim, c.Depth, c.BimambaType, c.ClsToken, strings.Join(parts, "; "))
+}
+
+// listSome joins up to 20 names.
+func listSome(s []string) string {
+	if len(s) > 20 {
+		return strings.Join(s[:20], ", ") + fmt.Sprintf(", ... (%d more)", len(s)-20)
+	}
+	return strings.Join(s, ", ")
+}
+
+// registryEntry is one @register_model function of models_mamba.py.
+type registryEntry struct {
+	name     string
+	embedDim int
+	stride   int
+}
+
+// officialRegistry lists the official registry entries (models_mamba.py
+// 555-618). All have depth 24, patch 16, img 224, d_state 16, bimamba v2,
+// a middle cls token, RMSNorm and no layer scale.
+var officialRegistry = []registryEntry{
+	{"vim_tiny_patch16_224_bimambav2_final_pool_mean_abs_pos_embed_with_midclstok_div2", 192, 16},
+	{"vim_tiny_patch16_stride8_224_bimambav2_final_pool_mean_abs_pos_embed_with_midclstok_div2", 192, 8},
+	{"vim_small_patch16_224_bimambav2_final_pool_mean_abs_pos_embed_with_midclstok_div2", 384, 16},
+	{"vim_small_patch16_stride8_224_bimambav2_final_pool_mean_abs_pos_embed_with_midclstok_div2", 384, 8},
+	{"vim_base_patch16_224_bimambav2_final_pool_mean_abs_pos_embed_with_middle_cls_token_div2", 768, 16},
+}
+
+// matchRegistry returns the registry name whose configuration the model
+// has exactly (any num_classes), or "" and a note naming the closest entry
+// and the differences.
+func matchRegistry(c Config) (name, note string) {
+	best, bestDiff := "", []string(nil)
+	for _, e := range officialRegistry {
+		var diff []string
+		check := func(what string, got, want any) {
+			if got != want {
+				diff = append(diff, fmt.Sprintf("%s %v instead of %v", what, got, want))
+			}
+		}
+		check("embed_dim", c.EmbedDim, e.embedDim)
+		check("depth", c.Depth, 24)
+		check("patch_size", c.PatchSize, 16)
+		check("stride", c.Stride, e.stride)
+		check("img_size", c.ImgSize, 224)
+		check("d_state", c.DState, 16)
+		check("d_inner", c.DInner, 2*e.embedDim)
+		check("dt_rank", c.DtRank, (e.embedDim+15)/16)
+		check("d_conv", c.DConv, 4)
+		check("bimamba", c.BimambaType, BimambaV2)
+		check("cls_token", c.ClsToken, ClsMiddle)
+		check("norm", c.Norm, NormRMS)
+		check("layer scale", c.HasGamma, false)
+		check("in_chans", c.InChans, 3)
+		if len(diff) == 0 {
+			return e.name, ""
+		}
+		if best == "" || len(diff) < len(bestDiff) {
+			best, bestDiff = e.name, diff
+		}
+	}
+	return "", fmt.Sprintf("no official registry entry; closest is %s with %s", best, strings.Join(bestDiff, ", "))
+}
+
+// configJSON is Config as JSON, with cls_token_position null when there
+// is no cls token.
+type configJSON struct {
+	configAlias
+	ClsTokenPosition *int `json:"cls_token_position"`
+}
+
+type configAlias Config
+
+// MarshalJSON writes the config with cls_token_position null when
+// ClsToken is ClsNone (ClsTokenPosition -1).
+func (c Config) MarshalJSON() ([]byte, error) {
+	j := configJSON{configAlias: configAlias(c)}
+	if c.ClsTokenPosition >= 0 {
+		p := c.ClsTokenPosition
+		j.ClsTokenPosition = &p
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes (null position -> -1).
+func (c *Config) UnmarshalJSON(b []byte) error {
+	var j configJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*c = Config(j.configAlias)
+	c.ClsTokenPosition = -1
+	if j.ClsTokenPosition != nil {
+		c.ClsTokenPosition = *j.ClsTokenPosition
+	}
+	return nil
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

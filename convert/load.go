@@ -1,0 +1,362 @@
+package convert
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// Weight sets a checkpoint may hold.
+const (
+	WeightsModel = "model"     // the trained weights (default)
+	WeightsEMA   = "model_ema" // the EMA copy of a training checkpoint
+)
+
+// Options are the user's choices for what the weights cannot tell.
+type Options struct {
+	// Weights picks the weight set: WeightsModel (default when "") or
+	// WeightsEMA. A set the checkpoint lacks is an error.
+	Weights string
+	// ClsToken is the cls placement: "" infers it (middle for a single
+	// cls_token, double for cls_token_head/tail, none without), or one of
+	// ClsMiddle, ClsHead, ClsDouble, ClsNone, checked against the weights.
+	ClsToken string
+	// ImgSize and Stride override the geometry inferred from pos_embed
+	// (0 = infer); they are checked against pos_embed.
+	ImgSize, Stride int
+}
+
+// Info describes where a Model came from and what was assumed.
+type Info struct {
+	Path       string `json:"path"`
+	Format     string `json:"format"`      // "zip" or "legacy"
+	Layout     string `json:"layout"`      // "training", "model", "state_dict" or "bare"
+	Weights    string `json:"weights"`     // WeightsModel or WeightsEMA
+	WeightsKey string `json:"weights_key"` // top-level key read; "" for a bare state dict
+	// StrippedPrefix is the key prefix removed from every tensor name
+	// ("module." for DDP checkpoints), or "".
+	StrippedPrefix string `json:"stripped_prefix"`
+	// Variant is the official registry name the architecture matches
+	// exactly (any num_classes), or "".
+	Variant string `json:"variant"`
+	// VariantNote names the closest registry entry and the differences
+	// when Variant is "".
+	VariantNote string         `json:"variant_note,omitempty"`
+	ParamCount  int64          `json:"param_count"`
+	TensorCount int            `json:"tensor_count"`
+	DType       string         `json:"dtype"`  // storage dtype of every tensor, or "mixed"
+	DTypes      map[string]int `json:"dtypes"` // storage dtype -> tensor count
+	// Ignored lists top-level entries that were not used (optimizer, the
+	// other weight set, args, ...), each with a short description.
+	Ignored []string `json:"ignored"`
+	// Assumed lists every default applied for what the weights cannot tell.
+	Assumed []string `json:"assumed"`
+	// ArgsModel and ArgsInputSize are args.model and args.input_size of a
+	// training checkpoint ("" / 0 when absent).
+	ArgsModel     string `json:"args_model,omitempty"`
+	ArgsInputSize int    `json:"args_input_size,omitempty"`
+}
+
+// Load reads an official Vim checkpoint, picks the weight set, infers the
+// architecture and maps every tensor. The file is untrusted: see the
+// package's reader for what is checked.
+func Load(path string, opts Options) (*Model, *Info, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	if st.IsDir() {
+		return nil, nil, fmt.Errorf("%s is a directory, not a checkpoint file", path)
+	}
+	m, info, err := loadFrom(fh, st.Size(), opts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	info.Path = path
+	return m, info, nil
+}
+
+// ErrNoWeightSet is wrapped when the requested weight set is absent.
+var ErrNoWeightSet = errors.New("weight set not in checkpoint")
+
+func loadFrom(ra io.ReaderAt, size int64, opts Options) (*Model, *Info, error) {
+	if opts.Weights == "" {
+		opts.Weights = WeightsModel
+	}
+	if opts.Weights != WeightsModel && opts.Weights != WeightsEMA {
+		return nil, nil, fmt.Errorf("unknown weight set %q (want %s or %s)", opts.Weights, WeightsModel, WeightsEMA)
+	}
+	f, root, err := openTorchFile(ra, size)
+	if err != nil {
+		return nil, nil, err
+	}
+	info := &Info{Format: f.format, Weights: opts.Weights, DTypes: map[string]int{}}
+	sdObj, err := selectWeights(root, opts.Weights, info)
+	if err != nil {
+		return nil, nil, err
+	}
+	sd, err := stateDict(sdObj, info)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, t := range sd {
+		info.ParamCount += int64(t.NumElements())
+		info.DTypes[t.DType]++
+	}
+	info.TensorCount = len(sd)
+	info.DType = "mixed"
+	if len(info.DTypes) == 1 {
+		for d := range info.DTypes {
+			info.DType = d
+		}
+	}
+	if info.DType != "float32" {
+		info.Assumed = append(info.Assumed, fmt.Sprintf("%s weights upcast to float32", info.DType))
+	}
+	c, assumed, err := inferConfig(sd, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	info.Assumed = append(info.Assumed, assumed...)
+	m, err := mapTensors(sd, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	info.Variant, info.VariantNote = matchRegistry(c)
+	if info.ArgsInputSize > 0 && info.ArgsInputSize != c.ImgSize {
+		return nil, nil, fmt.Errorf("args.input_size is %d but the weights give img_size %d (pass --img-size/--stride)", info.ArgsInputSize, c.ImgSize)
+	}
+	return m, info, nil
+}
+
+// describeEntry says in a few words what an ignored top-level entry is.
+func describeEntry(k string, v any) string {
+	switch x := v.(type) {
+	case *pyObject:
+		return fmt.Sprintf("%s (%s, %d attributes)", k, x.class, len(x.attrs.keys))
+	case *pyDict:
+		return fmt.Sprintf("%s (%s, %d entries)", k, typeName(v), len(x.keys))
+	case int64:
+		return fmt.Sprintf("%s (int %d)", k, x)
+	case string:
+		if len(x) > 40 {
+			x = x[:40] + "..."
+		}
+		return fmt.Sprintf("%s (str %q)", k, x)
+	}
+	return fmt.Sprintf("%s (%s)", k, typeName(v))
+}
+
+// isStateDict reports whether d maps str keys to tensors only (and is
+// non-empty).
+func isStateDict(v any) bool {
+	d, ok := v.(*pyDict)
+	if !ok || len(d.keys) == 0 {
+		return false
+	}
+	for i, k := range d.keys {
+		if _, ok := k.(string); !ok {
+			return false
+		}
+		if _, ok := d.values[i].(*tensorRef); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// selectWeights finds the requested weight set in the checkpoint's
+// top-level object and records the layout and ignored entries.
+func selectWeights(root any, weights string, info *Info) (any, error) {
+	d, ok := root.(*pyDict)
+	if !ok {
+		return nil, fmt.Errorf("top-level object is a %s, not a dict (not a Vim checkpoint)", typeName(root))
+	}
+	if isStateDict(d) {
+		info.Layout = "bare"
+		if weights != WeightsModel {
+			return nil, fmt.Errorf("%w: a bare state dict has only one weight set; --weights %s is not available", ErrNoWeightSet, weights)
+		}
+		return d, nil
+	}
+	var key string
+	switch {
+	case weights == WeightsEMA:
+		key = WeightsEMA
+	case hasKey(d, "model"):
+		key = "model"
+	case hasKey(d, "state_dict"):
+		key = "state_dict"
+	}
+	var available []string
+	for _, k := range []string{"model", "state_dict", WeightsEMA} {
+		if hasKey(d, k) {
+			available = append(available, k)
+		}
+	}
+	if key == "" || !hasKey(d, key) {
+		if len(available) == 0 {
+			return nil, fmt.Errorf("no weights found: the top-level dict has neither tensors nor a model/state_dict/model_ema entry (keys: %s)", topKeys(d))
+		}
+		return nil, fmt.Errorf("%w: --weights %s is not in this checkpoint (available: %s)", ErrNoWeightSet, weights, strings.Join(available, ", "))
+	}
+	info.WeightsKey = key
+	switch {
+	case hasKey(d, "optimizer") || hasKey(d, "args") || hasKey(d, "epoch"):
+		info.Layout = "training"
+	case key == "state_dict":
+		info.Layout = "state_dict"
+	default:
+		info.Layout = "model"
+	}
+	for i, k := range d.keys {
+		ks, _ := k.(string)
+		if ks == key {
+			continue
+		}
+		desc := describeEntry(fmt.Sprint(ks), d.values[i])
+		if ks == WeightsEMA || (key == WeightsEMA && ks == "model") {
+			desc += ": other weight set, see --weights"
+		}
+		info.Ignored = append(info.Ignored, desc)
+		if ks == "args" {
+			if ns, ok := d.values[i].(*pyObject); ok {
+				if v, ok := ns.attrs.get("model"); ok {
+					info.ArgsModel, _ = v.(string)
+				}
+				if v, ok := ns.attrs.get("input_size"); ok {
+					if n, ok := v.(int64); ok && n > 0 && n < 1<<20 {
+						info.ArgsInputSize = int(n)
+					}
+				}
+			}
+		}
+	}
+	v, _ := d.get(key)
+	return v, nil
+}
+
+func hasKey(d *pyDict, k string) bool {
+	_, ok := d.get(k)
+	return ok
+}
+
+func topKeys(d *pyDict) string {
+	var ks []string
+	for _, k := range d.keys {
+		if s, ok := k.(string); ok {
+			ks = append(ks, fmt.Sprintf("%q", s))
+		} else {
+			ks = append(ks, "<"+typeName(k)+">")
+		}
+	}
+	return listSome(ks)
+}
+
+// stateDict materializes the weight set, stripping a common "module."
+// prefix. Non-tensor entries are errors.
+func stateDict(v any, info *Info) (map[string]*Tensor, error) {
+	d, ok := v.(*pyDict)
+	if !ok {
+		return nil, fmt.Errorf("%s weights are a %s, not a state dict", info.Weights, typeName(v))
+	}
+	if len(d.keys) == 0 {
+		return nil, fmt.Errorf("%s weights are an empty dict", info.Weights)
+	}
+	if d.attrs != nil {
+		if _, ok := d.attrs["_metadata"]; ok {
+			info.Ignored = append(info.Ignored, info.WeightsKey+"._metadata (module versions)")
+		}
+	}
+	names := make([]string, len(d.keys))
+	var bad []string
+	prefixed := 0
+	for i, k := range d.keys {
+		s, ok := k.(string)
+		if !ok {
+			return nil, fmt.Errorf("state dict key #%d is a %s, not a str", i, typeName(k))
+		}
+		names[i] = s
+		if _, ok := d.values[i].(*tensorRef); !ok {
+			bad = append(bad, fmt.Sprintf("%s (%s)", s, typeName(d.values[i])))
+		}
+		if strings.HasPrefix(s, "module.") {
+			prefixed++
+		}
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("state dict entries that are not tensors: %s", listSome(bad))
+	}
+	if prefixed == len(names) {
+		info.StrippedPrefix = "module."
+	}
+	sd := make(map[string]*Tensor, len(names))
+	for i, s := range names {
+		name := strings.TrimPrefix(s, info.StrippedPrefix)
+		if _, dup := sd[name]; dup {
+			return nil, fmt.Errorf("tensor %s appears twice", name)
+		}
+		t, err := d.values[i].(*tensorRef).materialize(name)
+		if err != nil {
+			return nil, err
+		}
+		sd[name] = t
+	}
+	return sd, nil
+}
+
+// InspectObject returns the object `vimconvert inspect --json` prints: the
+// config's keys (cls_token_position null without a cls token) plus
+// param_count, weights, dtype and the provenance fields of info.
+func InspectObject(c Config, info *Info) (map[string]any, error) {
+	b, err := c.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	obj := map[string]any{}
+	if err := jsonUnmarshalNumber(b, &obj); err != nil {
+		return nil, err
+	}
+	obj["param_count"] = info.ParamCount
+	obj["weights"] = info.Weights
+	obj["dtype"] = info.DType
+	obj["dtypes"] = info.DTypes
+	obj["variant"] = info.Variant
+	if info.VariantNote != "" {
+		obj["variant_note"] = info.VariantNote
+	}
+	obj["format"] = info.Format
+	obj["layout"] = info.Layout
+	obj["weights_key"] = info.WeightsKey
+	obj["stripped_prefix"] = info.StrippedPrefix
+	obj["tensor_count"] = info.TensorCount
+	obj["ignored"] = nonNil(info.Ignored)
+	obj["assumed"] = nonNil(info.Assumed)
+	if info.ArgsModel != "" {
+		obj["args_model"] = info.ArgsModel
+	}
+	return obj, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// jsonUnmarshalNumber decodes JSON keeping numbers exact (json.Number).
+func jsonUnmarshalNumber(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	return dec.Decode(v)
+}
