@@ -1,0 +1,81 @@
+/* Shared declarations of the vimconvert custom-op plugin (ops/README.md).
+ *
+ * plugin.c owns the entry point and the CPU ops; an execution provider's ops
+ * (cuda/) reuse the op description and input validation declared here and
+ * only supply a compute function. */
+#ifndef VIMCONVERT_OPS_COMMON_PLUGIN_H
+#define VIMCONVERT_OPS_COMMON_PLUGIN_H
+
+#include "../include/onnxruntime/onnxruntime_c_api.h"
+#include "../cpu/scan_cpu.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Custom op domain of every op here. */
+#define VC_DOMAIN "ai.vimconvert"
+
+/* ORT C API version the plugin asks for (GetApi) and puts in
+ * OrtCustomOp.version. 17 (ONNX Runtime 1.17) is the lowest that has
+ * everything used: CreateKernelV2/KernelComputeV2 (16), InferOutputShapeFn,
+ * the ShapeInferContext_* functions and KernelContext_ParallelFor (17).
+ * A runtime older than 1.17 refuses the plugin with a clear error. Ops of
+ * other providers must use the same number. */
+#define VC_ORT_API_VERSION 17
+
+/* Names of the ops. */
+#define VC_OP_BIDIRECTIONAL "SelectiveScanBidirectional"
+#define VC_OP_UNIDIRECTIONAL "SelectiveScan"
+
+/* Input counts: 15 for the bidirectional op (u_f..delta_bias_f, u_b..
+ * delta_bias_b, z), 8 for the unidirectional one (u..delta_bias, z). */
+#define VC_BI_INPUTS 15
+#define VC_UNI_INPUTS 8
+
+/* One kernel instance (one node of a session). */
+typedef struct vc_scan_kernel {
+  const OrtApi *api;
+  int bidirectional;
+  float out_scale; /* 0.5 when divide_out = 1 (bidirectional default), else 1 */
+} vc_scan_kernel;
+
+/* Compute function of one execution provider. It receives the kernel and the
+ * context; vc_scan_prepare does the validation and output allocation. */
+typedef OrtStatus *(*vc_scan_compute_fn)(const vc_scan_kernel *k, OrtKernelContext *ctx);
+
+/* An op as registered with ORT. base must stay the first member: ORT hands
+ * back &base, which the callbacks cast to vc_scan_op. */
+typedef struct vc_scan_op {
+  OrtCustomOp base;
+  int bidirectional;
+  const char *provider; /* NULL = CPUExecutionProvider, or e.g. "CUDAExecutionProvider" */
+  vc_scan_compute_fn compute;
+  const OrtApi *api; /* for shape inference, which gets no api argument */
+} vc_scan_op;
+
+/* vc_scan_op_init fills op (which must live as long as any session using it;
+ * static storage in practice) for the bidirectional or unidirectional op on
+ * the given provider. Kernel creation (divide_out), shape inference and
+ * kernel destruction are common; compute is the provider's. */
+void vc_scan_op_init(vc_scan_op *op, const OrtApi *api, int bidirectional, const char *provider,
+                     vc_scan_compute_fn compute);
+
+/* vc_scan_prepare validates the inputs of one call (count, element types,
+ * ranks and consistent B, L, D, N), allocates output 0 as [B, L, D] and fills
+ * a with the sizes and data pointers (device pointers for a GPU provider).
+ * Errors are ORT_INVALID_ARGUMENT statuses naming the op, input and shapes.
+ * A zero-size problem (B, L or D = 0) is valid: the output is allocated
+ * empty and vc_scan_cpu_num_items(a) is 0. */
+OrtStatus *vc_scan_prepare(const vc_scan_kernel *k, OrtKernelContext *ctx, vc_scan_args *a);
+
+/* Registers the CUDA ops into domain. Defined by cuda/ when the plugin is
+ * built with nvcc, else by cuda_stub.c, which registers nothing. Returns
+ * NULL on success. */
+OrtStatus *vc_register_cuda_ops(OrtCustomOpDomain *domain, const OrtApi *api);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,350 @@
+/* The op description shared by every provider: ORT callbacks, attribute
+ * handling, shape inference and validation of a call's inputs. */
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugin.h"
+
+/* Role of an input: which of the symbolic sizes {B, L, D, N} its dims are. */
+enum { ROLE_ACT, ROLE_A, ROLE_BC, ROLE_VEC };
+
+static const int role_rank[] = {3, 2, 3, 1};
+static const int role_dims[][3] = {{0, 1, 2}, {2, 3, -1}, {0, 1, 3}, {2, -1, -1}};
+static const char *const role_text[] = {"[B, L, D]", "[D, N]", "[B, L, N]", "[D]"};
+static const char *const sym_name = "BLDN";
+
+typedef struct input_desc {
+  const char *name;
+  int role;
+} input_desc;
+
+static const input_desc bi_inputs[VC_BI_INPUTS] = {
+    {"u_f", ROLE_ACT}, {"delta_f", ROLE_ACT}, {"A_f", ROLE_A},        {"B_f", ROLE_BC},
+    {"C_f", ROLE_BC},  {"D_f", ROLE_VEC},     {"delta_bias_f", ROLE_VEC}, {"u_b", ROLE_ACT},
+    {"delta_b", ROLE_ACT}, {"A_b", ROLE_A},   {"B_b", ROLE_BC},       {"C_b", ROLE_BC},
+    {"D_b", ROLE_VEC}, {"delta_bias_b", ROLE_VEC}, {"z", ROLE_ACT},
+};
+
+static const input_desc uni_inputs[VC_UNI_INPUTS] = {
+    {"u", ROLE_ACT}, {"delta", ROLE_ACT}, {"A", ROLE_A},          {"B", ROLE_BC},
+    {"C", ROLE_BC},  {"D", ROLE_VEC},     {"delta_bias", ROLE_VEC}, {"z", ROLE_ACT},
+};
+
+/* Shape and type of one input as far as known: dims -1 are unknown
+ * (symbolic, during shape inference). */
+#define VC_MAX_RANK 8
+typedef struct vc_dims {
+  size_t rank;
+  int64_t d[VC_MAX_RANK];
+  ONNXTensorElementDataType type;
+} vc_dims;
+
+static const char *op_name(int bidirectional) {
+  return bidirectional ? VC_OP_BIDIRECTIONAL : VC_OP_UNIDIRECTIONAL;
+}
+
+static OrtStatus *errorf(const OrtApi *api, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static OrtStatus *errorf(const OrtApi *api, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  return api->CreateStatus(ORT_INVALID_ARGUMENT, msg);
+}
+
+static void format_dims(char *buf, size_t n, const vc_dims *d) {
+  size_t off = (size_t)snprintf(buf, n, "[");
+  for (size_t i = 0; i < d->rank && off < n; i++) {
+    if (d->d[i] < 0)
+      off += (size_t)snprintf(buf + off, n - off, "%s?", i ? ", " : "");
+    else
+      off += (size_t)snprintf(buf + off, n - off, "%s%lld", i ? ", " : "", (long long)d->d[i]);
+  }
+  if (off < n) snprintf(buf + off, n - off, "]");
+}
+
+/* Checks element types, ranks and that all inputs agree on B, L, D, N
+ * (unknown dims are skipped). sym receives {B, L, D, N}, -1 where unknown. */
+static OrtStatus *check_inputs(const OrtApi *api, int bidirectional, size_t n, const vc_dims *in,
+                               int64_t sym[4]) {
+  const input_desc *desc = bidirectional ? bi_inputs : uni_inputs;
+  const size_t want = bidirectional ? VC_BI_INPUTS : VC_UNI_INPUTS;
+  const char *op = op_name(bidirectional);
+  if (n != want)
+    return errorf(api, "%s: got %zu inputs, want %zu (see ops/README.md)", op, n, want);
+  for (int k = 0; k < 4; k++) sym[k] = -1;
+  /* First source of each size, for the message. */
+  const char *from[4] = {NULL, NULL, NULL, NULL};
+  for (size_t i = 0; i < n; i++) {
+    const input_desc *d = &desc[i];
+    char got[128];
+    if (in[i].type != ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED &&
+        in[i].type != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT)
+      return errorf(api, "%s: input %zu (%s) has element type %d, want float32 (%d)", op, i,
+                    d->name, (int)in[i].type, (int)ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT);
+    if (in[i].rank != (size_t)role_rank[d->role]) {
+      format_dims(got, sizeof got, &in[i]);
+      return errorf(api, "%s: input %zu (%s) has rank %zu (shape %s), want rank %d %s", op, i,
+                    d->name, in[i].rank, got, role_rank[d->role], role_text[d->role]);
+    }
+    for (int j = 0; j < role_rank[d->role]; j++) {
+      int k = role_dims[d->role][j];
+      int64_t v = in[i].d[j];
+      if (v < 0) continue;
+      if (sym[k] < 0) {
+        sym[k] = v;
+        from[k] = d->name;
+      } else if (sym[k] != v) {
+        format_dims(got, sizeof got, &in[i]);
+        return errorf(api, "%s: input %zu (%s) has shape %s, want %s with %c = %lld (from %s)",
+                      op, i, d->name, got, role_text[d->role], sym_name[k], (long long)sym[k],
+                      from[k]);
+      }
+    }
+  }
+  return NULL;
+}
+
+static OrtStatus *dims_of(const OrtApi *api, const OrtTensorTypeAndShapeInfo *info, vc_dims *out,
+                          const char *op, size_t index) {
+  OrtStatus *st;
+  if ((st = api->GetTensorElementType(info, &out->type))) return st;
+  if ((st = api->GetDimensionsCount(info, &out->rank))) return st;
+  if (out->rank > VC_MAX_RANK)
+    return errorf(api, "%s: input %zu has rank %zu, far above any the op takes", op, index,
+                  out->rank);
+  return api->GetDimensions(info, out->d, out->rank);
+}
+
+OrtStatus *vc_scan_prepare(const vc_scan_kernel *k, OrtKernelContext *ctx, vc_scan_args *a) {
+  const OrtApi *api = k->api;
+  const char *op = op_name(k->bidirectional);
+  OrtStatus *st;
+  size_t n = 0;
+  if ((st = api->KernelContext_GetInputCount(ctx, &n))) return st;
+  if (n > VC_BI_INPUTS) n = VC_BI_INPUTS + 1; /* enough to report the mismatch */
+  vc_dims dims[VC_BI_INPUTS + 1];
+  const OrtValue *vals[VC_BI_INPUTS + 1];
+  size_t want = k->bidirectional ? VC_BI_INPUTS : VC_UNI_INPUTS;
+  if (n != want) return errorf(api, "%s: got %zu inputs, want %zu", op, n, want);
+  for (size_t i = 0; i < n; i++) {
+    if ((st = api->KernelContext_GetInput(ctx, i, &vals[i]))) return st;
+    if (!vals[i]) return errorf(api, "%s: input %zu is missing", op, i);
+    OrtTensorTypeAndShapeInfo *info = NULL;
+    if ((st = api->GetTensorTypeAndShape(vals[i], &info))) return st;
+    st = dims_of(api, info, &dims[i], op, i);
+    api->ReleaseTensorTypeAndShapeInfo(info);
+    if (st) return st;
+  }
+  int64_t sym[4];
+  if ((st = check_inputs(api, k->bidirectional, n, dims, sym))) return st;
+
+  memset(a, 0, sizeof *a);
+  a->batch = sym[0], a->seqlen = sym[1], a->dim = sym[2], a->dstate = sym[3];
+  a->out_scale = k->out_scale;
+  int64_t out_dims[3] = {sym[0], sym[1], sym[2]};
+  OrtValue *out = NULL;
+  if ((st = api->KernelContext_GetOutput(ctx, 0, out_dims, 3, &out))) return st;
+  if (sym[0] == 0 || sym[1] == 0 || sym[2] == 0) return NULL; /* empty output, nothing to do */
+
+  const float *p[VC_BI_INPUTS];
+  for (size_t i = 0; i < n; i++) {
+    void *d = NULL;
+    /* Inputs are only read; GetTensorData (const) needs API 23. */
+    if ((st = api->GetTensorMutableData((OrtValue *)vals[i], &d))) return st;
+    p[i] = d;
+  }
+  void *y = NULL;
+  if ((st = api->GetTensorMutableData(out, &y))) return st;
+  a->y = y;
+  a->u_f = p[0], a->delta_f = p[1], a->A_f = p[2], a->B_f = p[3], a->C_f = p[4];
+  a->D_f = p[5], a->delta_bias_f = p[6];
+  if (k->bidirectional) {
+    a->u_b = p[7], a->delta_b = p[8], a->A_b = p[9], a->B_b = p[10], a->C_b = p[11];
+    a->D_b = p[12], a->delta_bias_b = p[13], a->z = p[14];
+  } else {
+    a->z = p[7];
+  }
+  return NULL;
+}
+
+/* ---- ORT callbacks ---- */
+
+/* What ORT keeps per node: the provider-neutral kernel and its compute. */
+typedef struct kernel_box {
+  vc_scan_kernel k; /* first: the compute function gets &k */
+  vc_scan_compute_fn compute;
+} kernel_box;
+
+static const vc_scan_op *op_of(const OrtCustomOp *op) { return (const vc_scan_op *)op; }
+
+static const char *ORT_API_CALL get_name(const OrtCustomOp *op) {
+  return op_name(op_of(op)->bidirectional);
+}
+
+static const char *ORT_API_CALL get_provider(const OrtCustomOp *op) {
+  return op_of(op)->provider;
+}
+
+static ONNXTensorElementDataType ORT_API_CALL get_float_type(const OrtCustomOp *op, size_t i) {
+  (void)op, (void)i;
+  return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+}
+
+static size_t ORT_API_CALL get_input_count(const OrtCustomOp *op) {
+  return op_of(op)->bidirectional ? VC_BI_INPUTS : VC_UNI_INPUTS;
+}
+
+static size_t ORT_API_CALL get_output_count(const OrtCustomOp *op) {
+  (void)op;
+  return 1;
+}
+
+static OrtCustomOpInputOutputCharacteristic ORT_API_CALL get_required(const OrtCustomOp *op,
+                                                                      size_t i) {
+  (void)op, (void)i;
+  return INPUT_OUTPUT_REQUIRED;
+}
+
+static OrtMemType ORT_API_CALL get_mem_type(const OrtCustomOp *op, size_t i) {
+  (void)op, (void)i;
+  return OrtMemTypeDefault;
+}
+
+static int ORT_API_CALL get_one(const OrtCustomOp *op) {
+  (void)op;
+  return 1;
+}
+
+static int ORT_API_CALL get_end_version(const OrtCustomOp *op) {
+  (void)op;
+  return INT_MAX;
+}
+
+static OrtStatus *ORT_API_CALL create_kernel(const OrtCustomOp *op, const OrtApi *api,
+                                             const OrtKernelInfo *info, void **kernel) {
+  const vc_scan_op *o = op_of(op);
+  float scale = 1.0f;
+  if (o->bidirectional) {
+    int64_t divide_out = 1;
+    OrtStatus *st = api->KernelInfoGetAttribute_int64(info, "divide_out", &divide_out);
+    if (st) { /* absent: the default */
+      api->ReleaseStatus(st);
+      divide_out = 1;
+    }
+    if (divide_out != 0 && divide_out != 1)
+      return errorf(api, "%s: attribute divide_out = %lld, want 0 or 1", VC_OP_BIDIRECTIONAL,
+                    (long long)divide_out);
+    scale = divide_out ? 0.5f : 1.0f;
+  }
+  kernel_box *b = malloc(sizeof *b);
+  if (!b) return api->CreateStatus(ORT_FAIL, "vimconvert ops: out of memory");
+  b->k.api = api;
+  b->k.bidirectional = o->bidirectional;
+  b->k.out_scale = scale;
+  b->compute = o->compute;
+  *kernel = b;
+  return NULL;
+}
+
+static OrtStatus *ORT_API_CALL compute(void *kernel, OrtKernelContext *ctx) {
+  kernel_box *b = kernel;
+  return b->compute(&b->k, ctx);
+}
+
+static void ORT_API_CALL destroy_kernel(void *kernel) { free(kernel); }
+
+/* Output 0 gets input 0's type and shape ([B, L, D], symbolic dims kept).
+ * Sizes known from the model are validated here already, so a bad static
+ * shape fails at session creation rather than at the first run. */
+static OrtStatus *ORT_API_CALL infer_shape(const OrtCustomOp *op, OrtShapeInferContext *ctx) {
+  const vc_scan_op *o = op_of(op);
+  const OrtApi *api = o->api;
+  const char *name = op_name(o->bidirectional);
+  OrtStatus *st;
+  size_t n = 0;
+  if ((st = api->ShapeInferContext_GetInputCount(ctx, &n))) return st;
+  size_t want = o->bidirectional ? VC_BI_INPUTS : VC_UNI_INPUTS;
+  if (n != want) return errorf(api, "%s: got %zu inputs, want %zu", name, n, want);
+  vc_dims dims[VC_BI_INPUTS];
+  OrtTensorTypeAndShapeInfo *first = NULL;
+  for (size_t i = 0; i < n; i++) {
+    OrtTensorTypeAndShapeInfo *info = NULL;
+    if ((st = api->ShapeInferContext_GetInputTypeShape(ctx, i, &info))) break;
+    if (!info) {
+      st = errorf(api, "%s: input %zu has no tensor type", name, i);
+      break;
+    }
+    st = dims_of(api, info, &dims[i], name, i);
+    if (!st && dims[i].rank == 0) {
+      /* No shape information (ORT reports it as rank 0): all unknown.
+       * A true scalar is rejected at compute time. */
+      const input_desc *d = &(o->bidirectional ? bi_inputs : uni_inputs)[i];
+      dims[i].rank = (size_t)role_rank[d->role];
+      for (size_t j = 0; j < dims[i].rank; j++) dims[i].d[j] = -1;
+    }
+    if (i == 0)
+      first = info;
+    else
+      api->ReleaseTensorTypeAndShapeInfo(info);
+    if (st) break;
+  }
+  if (!st) {
+    int64_t sym[4];
+    st = check_inputs(api, o->bidirectional, n, dims, sym);
+  }
+  size_t first_rank = 0;
+  if (!st) st = api->GetDimensionsCount(first, &first_rank);
+  if (!st && first_rank == 3) {
+    st = api->ShapeInferContext_SetOutputTypeShape(ctx, 0, first);
+  } else if (!st) {
+    /* Input 0's shape is unknown: say [?, ?, ?] float32 rather than copy
+     * its empty shape, which would read as a scalar. */
+    OrtTensorTypeAndShapeInfo *out = NULL;
+    const int64_t unknown[3] = {-1, -1, -1};
+    st = api->CreateTensorTypeAndShapeInfo(&out);
+    if (!st) st = api->SetTensorElementType(out, ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT);
+    if (!st) st = api->SetDimensions(out, unknown, 3);
+    if (!st) st = api->ShapeInferContext_SetOutputTypeShape(ctx, 0, out);
+    if (out) api->ReleaseTensorTypeAndShapeInfo(out);
+  }
+  if (first) api->ReleaseTensorTypeAndShapeInfo(first);
+  return st;
+}
+
+void vc_scan_op_init(vc_scan_op *op, const OrtApi *api, int bidirectional, const char *provider,
+                     vc_scan_compute_fn compute_fn) {
+  memset(op, 0, sizeof *op);
+  op->bidirectional = bidirectional;
+  op->provider = provider;
+  op->compute = compute_fn;
+  op->api = api;
+  OrtCustomOp *c = &op->base;
+  c->version = VC_ORT_API_VERSION;
+  c->GetName = get_name;
+  c->GetExecutionProviderType = get_provider;
+  c->GetInputType = get_float_type;
+  c->GetInputTypeCount = get_input_count;
+  c->GetOutputType = get_float_type;
+  c->GetOutputTypeCount = get_output_count;
+  c->GetInputCharacteristic = get_required;
+  c->GetOutputCharacteristic = get_required;
+  c->GetInputMemoryType = get_mem_type;
+  c->GetVariadicInputMinArity = get_one;
+  c->GetVariadicInputHomogeneity = get_one;
+  c->GetVariadicOutputMinArity = get_one;
+  c->GetVariadicOutputHomogeneity = get_one;
+  c->CreateKernelV2 = create_kernel;
+  c->KernelComputeV2 = compute;
+  c->KernelDestroy = destroy_kernel;
+  c->InferOutputShapeFn = infer_shape;
+  c->GetStartVersion = get_one;
+  c->GetEndVersion = get_end_version;
+  /* CreateKernel/KernelCompute (pre-V2) stay NULL: ORT uses the V2 pair for
+   * version >= 16. Fields after GetEndVersion belong to versions > 17. */
+}
