@@ -163,7 +163,11 @@ func buildVim(b *builder, m *convert.Model, opts Options, lower scanLowering) er
 	G := int64(c.GridSize)
 	img := int64(c.ImgSize)
 
-	x := b.input(InputName, []int64{Batch, 3, img, img})
+	chans := int64(c.InChans)
+	if chans == 0 {
+		chans = 3
+	}
+	x := b.input(InputName, []int64{Batch, chans, img, img})
 
 	// PatchEmbed (MM 39-63): Conv2d(kernel=patch, stride=stride, no padding),
 	// then flatten(2).transpose(1, 2): row-major patch order.
@@ -185,8 +189,10 @@ func buildVim(b *builder, m *convert.Model, opts Options, lower scanLowering) er
 	if err != nil {
 		return err
 	}
-	pos := b.initializer(m.PosEmbed)
-	h := b.op1("Add", "pos_embed/add", []string{tokens, pos}, []int64{Batch, L, D}) // [B, L, D] + [1, L, D]
+	h := tokens
+	if m.PosEmbed != nil { // if_abs_pos_embed (every official config)
+		h = b.op1("Add", "pos_embed/add", []string{tokens, b.initializer(m.PosEmbed)}, []int64{Batch, L, D}) // [B, L, D] + [1, L, D]
+	}
 	if opts.PerLayer {
 		b.output("embed_tokens", h)
 	}
@@ -203,7 +209,7 @@ func buildVim(b *builder, m *convert.Model, opts Options, lower scanLowering) er
 		} else {
 			residual = b.op1("Add", prefix+"/add_residual", []string{residual, hidden}, []int64{Batch, L, D})
 		}
-		normed := b.rmsNorm(prefix+"/norm", residual, b.initializer(layer.NormWeight), c.NormEps)
+		normed := b.norm(c, prefix+"/norm", residual, layer.NormWeight, layer.NormBias)
 		hidden, err = buildMixer(b, c, layer, prefix+"/mixer", normed, opts, lower)
 		if err != nil {
 			return fmt.Errorf("graph: layer %d: %w", i, err)
@@ -219,7 +225,7 @@ func buildVim(b *builder, m *convert.Model, opts Options, lower scanLowering) er
 
 	// Final fused add + norm_f, prenorm=False (MM 503-520).
 	last := b.op1("Add", "norm_f/add_residual", []string{residual, hidden}, []int64{Batch, L, D})
-	normed := b.rmsNorm("norm_f", last, b.initializer(m.NormF), c.NormEps)
+	normed := b.norm(c, "norm_f", last, m.NormF, m.NormFBias)
 	if opts.PerLayer {
 		b.output("final_hidden_normed", normed)
 	}
@@ -227,6 +233,15 @@ func buildVim(b *builder, m *convert.Model, opts Options, lower scanLowering) er
 		b.output(TokensName, normed)
 	}
 	return buildReadoutAndHead(b, m, normed, opts)
+}
+
+// norm emits the block / final norm: RMSNorm (every official config) or
+// LayerNorm (rms_norm=False).
+func (b *builder) norm(c convert.Config, prefix, x string, weight, bias *convert.Tensor) string {
+	if c.Norm == convert.NormLayer {
+		return b.layerNorm(prefix, x, b.initializer(weight), b.initializer(bias), c.NormEps)
+	}
+	return b.rmsNorm(prefix, x, b.initializer(weight), c.NormEps)
 }
 
 // insertClsTokens reproduces MM 386-412 on tokens [B, M, D] -> [B, L, D]:

@@ -95,6 +95,12 @@ func TestBuildVariantsStructure(t *testing.T) {
 			scanOp:  graph.OpScan,
 		},
 		{
+			reason:  "LayerNorm (rms_norm=False), no pos_embed",
+			spec:    graphtest.Spec{LayerNorm: true, NoPosEmbed: true},
+			outputs: []ioDesc{{"logits", "[batch,5]"}},
+			scanOp:  graph.OpScanBidirectional, divide: 1,
+		},
+		{
 			reason:  "Identity head outputs features only",
 			spec:    graphtest.Spec{NoHead: true},
 			outputs: []ioDesc{{"features", "[batch,8]"}},

@@ -34,6 +34,15 @@ func (b *builder) rmsNorm(prefix, x, weight string, eps float64) string {
 	return b.op1("Mul", prefix+"/scale", []string{n, weight}, shape)
 }
 
+// layerNorm emits LayerNormalization over the last axis with weight and
+// bias: the rms_norm=False variant of VisionMamba (nn.LayerNorm with
+// eps = norm_epsilon, MM 166-168; fused layer_norm_fn, LN 231-278). No
+// released Vim uses it.
+func (b *builder) layerNorm(prefix, x, weight, bias string, eps float64) string {
+	return b.op1("LayerNormalization", prefix, []string{x, weight, bias}, b.shape(x),
+		attrInt("axis", -1), attrFloat("epsilon", float32(eps)))
+}
+
 // reduce emits a Reduce* op over axes. The axes are an attribute up to
 // opset 17 and an input from opset 18 on.
 func (b *builder) reduce(op, name, x string, axes []int64, keepdims bool, outShape []int64) string {

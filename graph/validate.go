@@ -45,6 +45,16 @@ func Validate(m *convert.Model) error {
 		return fmt.Errorf("graph: config depth %d but %d layers", c.Depth, len(m.Layers))
 	}
 
+	switch c.Norm {
+	case "", convert.NormRMS, convert.NormLayer:
+	default:
+		return fmt.Errorf("graph: config: unknown norm %q", c.Norm)
+	}
+	layerNorm := c.Norm == convert.NormLayer
+	chans := c.InChans
+	if chans == 0 {
+		chans = 3
+	}
 	D, Din, N, R, K := c.EmbedDim, c.DInner, c.DState, c.DtRank, c.DConv
 	check := func(what string, t *convert.Tensor, shape ...int) error {
 		if t == nil {
@@ -67,10 +77,17 @@ func Validate(m *convert.Model) error {
 		shape []int
 	}
 	reqs := []req{
-		{"patch_embed.proj.weight", m.PatchWeight, []int{D, 3, c.PatchSize, c.PatchSize}},
+		{"patch_embed.proj.weight", m.PatchWeight, []int{D, chans, c.PatchSize, c.PatchSize}},
 		{"patch_embed.proj.bias", m.PatchBias, []int{D}},
-		{"pos_embed", m.PosEmbed, []int{1, c.SeqLen, D}},
 		{"norm_f.weight", m.NormF, []int{D}},
+	}
+	if m.PosEmbed != nil {
+		reqs = append(reqs, req{"pos_embed", m.PosEmbed, []int{1, c.SeqLen, D}})
+	}
+	if layerNorm {
+		reqs = append(reqs, req{"norm_f.bias", m.NormFBias, []int{D}})
+	} else if m.NormFBias != nil {
+		return fmt.Errorf("graph: RMSNorm model has a norm_f.bias")
 	}
 	switch c.ClsToken {
 	case convert.ClsMiddle, convert.ClsHead:
@@ -101,6 +118,11 @@ func Validate(m *convert.Model) error {
 			req{p + "norm.weight", l.NormWeight, []int{D}},
 			req{p + "mixer.in_proj.weight", l.InProj, []int{2 * Din, D}},
 			req{p + "mixer.out_proj.weight", l.OutProj, []int{D, Din}})
+		if layerNorm {
+			reqs = append(reqs, req{p + "norm.bias", l.NormBias, []int{D}})
+		} else if l.NormBias != nil {
+			return fmt.Errorf("graph: RMSNorm model has a layers.%d.norm.bias", i)
+		}
 		reqs = append(reqs, mixer(p+"mixer.", &l.Fwd)...)
 		switch c.BimambaType {
 		case convert.BimambaV2:

@@ -29,6 +29,8 @@ type Spec struct {
 	Bimamba       string // default convert.BimambaV2
 	DivideOut     *bool  // default true
 	Gamma         bool   // add layers.*.mixer.gamma
+	LayerNorm     bool   // rms_norm=False: LayerNorm with weight and bias
+	NoPosEmbed    bool   // if_abs_pos_embed=False
 	Seed          uint64
 }
 
@@ -54,6 +56,11 @@ func (s Spec) Config() convert.Config {
 		DivideOut:     true,
 		NormEps:       1e-5,
 		HasGamma:      s.Gamma,
+		InChans:       3,
+		Norm:          convert.NormRMS,
+	}
+	if s.LayerNorm {
+		c.Norm = convert.NormLayer
 	}
 	c.DInner = 2 * c.EmbedDim
 	c.DtRank = def(s.DtRank, (c.EmbedDim+15)/16)
@@ -138,8 +145,13 @@ func Model(s Spec) *convert.Model {
 		Config:      c,
 		PatchWeight: normal("patch_embed.proj.weight", fan(3*c.PatchSize*c.PatchSize), 0, D, 3, c.PatchSize, c.PatchSize),
 		PatchBias:   normal("patch_embed.proj.bias", 0.02, 0, D),
-		PosEmbed:    normal("pos_embed", 0.02, 0, 1, c.SeqLen, D),
 		NormF:       normal("norm_f.weight", 0.1, 1, D),
+	}
+	if !s.NoPosEmbed {
+		m.PosEmbed = normal("pos_embed", 0.02, 0, 1, c.SeqLen, D)
+	}
+	if s.LayerNorm {
+		m.NormFBias = normal("norm_f.bias", 0.02, 0, D)
 	}
 	switch c.ClsToken {
 	case convert.ClsMiddle, convert.ClsHead:
@@ -162,6 +174,9 @@ func Model(s Spec) *convert.Model {
 			l.Bwd = &bwd
 		case convert.BimambaV1:
 			l.ABLog = aLog(p + "A_b_log")
+		}
+		if s.LayerNorm {
+			l.NormBias = normal(fmt.Sprintf("layers.%d.norm.bias", i), 0.02, 0, D)
 		}
 		if s.Gamma {
 			l.Gamma = normal(p+"gamma", 0.1, 0.5, D)
@@ -188,7 +203,7 @@ func Tensors(m *convert.Model) []*convert.Tensor {
 	add(m.PatchWeight, m.PatchBias, m.PosEmbed, m.ClsToken, m.ClsTokenHead, m.ClsTokenTail)
 	for i := range m.Layers {
 		l := &m.Layers[i]
-		add(l.NormWeight, l.InProj, l.OutProj, l.ABLog, l.Gamma)
+		add(l.NormWeight, l.NormBias, l.InProj, l.OutProj, l.ABLog, l.Gamma)
 		mixers := []*convert.Mixer{&l.Fwd}
 		if l.Bwd != nil {
 			mixers = append(mixers, l.Bwd)
@@ -197,6 +212,6 @@ func Tensors(m *convert.Model) []*convert.Tensor {
 			add(mx.ConvWeight, mx.ConvBias, mx.XProj, mx.DtProjW, mx.DtProjB, mx.ALog, mx.D)
 		}
 	}
-	add(m.NormF, m.HeadWeight, m.HeadBias)
+	add(m.NormF, m.NormFBias, m.HeadWeight, m.HeadBias)
 	return ts
 }

@@ -1,0 +1,302 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/graph"
+	"github.com/vimconvert/vimconvert/graph/onnxpb"
+	"github.com/vimconvert/vimconvert/runtime"
+)
+
+func init() {
+	register(command{
+		name:    "convert",
+		summary: "convert a Vim checkpoint to ONNX (CKPT -o OUT.onnx)",
+		run:     runConvert,
+	})
+}
+
+// convertFlags are the flags of `vimconvert convert`.
+type convertFlags struct {
+	output   string
+	weights  string
+	clsToken string
+	imgSize  int
+	stride   int
+	opset    int
+	features bool
+	tokens   bool
+	perLayer bool
+	scan     string
+}
+
+func newConvertFlagSet(stderr io.Writer) (*flag.FlagSet, *convertFlags) {
+	f := &convertFlags{}
+	fs := flag.NewFlagSet("convert", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.output, "o", "", "output ONNX file (required)")
+	fs.StringVar(&f.output, "output", "", "same as -o")
+	fs.StringVar(&f.weights, "weights", "model", "weight set of a training checkpoint: model or model_ema")
+	fs.StringVar(&f.clsToken, "cls-token", "", "cls token placement when the weights cannot tell: middle, head, double or none (default: inferred; middle for released models)")
+	fs.IntVar(&f.imgSize, "img-size", 0, "input image size (default: inferred from pos_embed)")
+	fs.IntVar(&f.stride, "stride", 0, "patch stride (default: inferred from pos_embed; 8 for the stride-8 models)")
+	fs.IntVar(&f.opset, "opset", graph.DefaultOpset, fmt.Sprintf("ONNX opset, %d to %d", graph.MinOpset, graph.MaxOpset))
+	fs.BoolVar(&f.features, "features", false, "add the output 'features' [batch, D] (input of the head)")
+	fs.BoolVar(&f.tokens, "tokens", false, "add the output 'tokens' [batch, L, D] (all tokens after the final norm)")
+	fs.BoolVar(&f.perLayer, "per-layer", false, "add per-block outputs named like the fixture keys (for verify --per-layer)")
+	fs.StringVar(&f.scan, "scan", graph.ScanPlugin, "scan lowering: "+strings.Join(graph.ScanLowerings(), ", "))
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `Usage: vimconvert convert CKPT.pth -o OUT.onnx [flags]
+       vimconvert CKPT.pth -o OUT.onnx [flags]
+
+Converts an official hustvl/Vim checkpoint (training checkpoint, {'model': sd}
+or a bare state dict) to an ONNX model whose selective scans run in the
+vimconvert ONNX Runtime plugin.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	return fs, f
+}
+
+// parseInterspersed parses flags that may come before or after positional
+// arguments ("CKPT -o OUT" and "-o OUT CKPT" both work).
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func runConvert(args []string, stdout, stderr io.Writer) error {
+	fs, f := newConvertFlagSet(stderr)
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	usageErr := func(format string, a ...any) error {
+		fmt.Fprintf(stderr, "vimconvert convert: "+format+"\n\n", a...)
+		fs.Usage()
+		return errUsage
+	}
+	switch {
+	case len(pos) == 0:
+		return usageErr("missing the checkpoint argument")
+	case len(pos) > 1:
+		return usageErr("one checkpoint expected, got %d arguments: %s", len(pos), strings.Join(pos, " "))
+	case f.output == "":
+		return usageErr("missing -o OUT.onnx")
+	case f.weights != "model" && f.weights != "model_ema":
+		return usageErr("--weights %q: want model or model_ema", f.weights)
+	}
+	ckpt := pos[0]
+	if err := checkOutputPath(ckpt, f.output); err != nil {
+		return err
+	}
+
+	tty := isTerminal(stderr)
+	status := func(format string, a ...any) {
+		if tty {
+			fmt.Fprintf(stderr, format+"\n", a...)
+		}
+	}
+
+	status("loading %s ...", ckpt)
+	m, info, err := convert.Load(ckpt, convert.Options{
+		Weights: f.weights, ClsToken: f.clsToken, ImgSize: f.imgSize, Stride: f.stride,
+	})
+	if err != nil {
+		return fmt.Errorf("load checkpoint: %w", err)
+	}
+
+	opts := graph.Options{
+		Opset:    f.opset,
+		Features: f.features,
+		Tokens:   f.tokens,
+		PerLayer: f.perLayer,
+		Scan:     f.scan,
+	}
+	var bar *progressbar.ProgressBar
+	if tty {
+		bar = progressbar.NewOptions(len(m.Layers),
+			progressbar.OptionSetWriter(stderr),
+			progressbar.OptionSetDescription("building graph"),
+			progressbar.OptionShowCount(),
+			progressbar.OptionClearOnFinish())
+		opts.Progress = func(done, _ int) { _ = bar.Set(done) }
+	}
+	model, err := graph.Build(m, opts)
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	if err != nil {
+		return fmt.Errorf("build graph for %s: %w", ckpt, err)
+	}
+
+	var progress func(written, total int64)
+	if tty {
+		var wbar *progressbar.ProgressBar
+		progress = func(written, total int64) {
+			if wbar == nil {
+				wbar = progressbar.NewOptions64(total,
+					progressbar.OptionSetWriter(stderr),
+					progressbar.OptionSetDescription("writing "+filepath.Base(f.output)),
+					progressbar.OptionShowBytes(true),
+					progressbar.OptionClearOnFinish())
+			}
+			_ = wbar.Set64(written)
+			if written == total {
+				_ = wbar.Finish()
+			}
+		}
+	}
+	if err := graph.WriteFileProgress(model, f.output, progress); err != nil {
+		return err
+	}
+	fi, err := os.Stat(f.output)
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", f.output, err)
+	}
+	printSummary(stdout, f, m, info, model, fi.Size())
+	return nil
+}
+
+// checkOutputPath refuses an output that is a directory, sits in a missing
+// directory, or is the input checkpoint itself.
+func checkOutputPath(ckpt, out string) error {
+	in, err := os.Stat(ckpt)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if in.IsDir() {
+		return fmt.Errorf("checkpoint %s is a directory", ckpt)
+	}
+	if fi, err := os.Stat(out); err == nil {
+		if fi.IsDir() {
+			return fmt.Errorf("output %s is a directory; give a file name such as %s", out, filepath.Join(out, "model.onnx"))
+		}
+		if os.SameFile(in, fi) {
+			return fmt.Errorf("output %s is the input checkpoint; refusing to overwrite it", out)
+		}
+	}
+	dir := filepath.Dir(out)
+	if fi, err := os.Stat(dir); err != nil {
+		return fmt.Errorf("output directory %s: %w", dir, err)
+	} else if !fi.IsDir() {
+		return fmt.Errorf("output directory %s is not a directory", dir)
+	}
+	return nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// printSummary tells what was written and how to run it.
+func printSummary(w io.Writer, f *convertFlags, m *convert.Model, info *convert.Info, model *onnxpb.ModelProto, size int64) {
+	c := m.Config
+	var params int64
+	for _, t := range model.GetGraph().GetInitializer() {
+		n := int64(1)
+		for _, d := range t.GetDims() {
+			n *= d
+		}
+		params += n
+	}
+	fmt.Fprintf(w, "converted %s (%s checkpoint, %q weights)\n", info.Path, info.Layout, info.Weights)
+	variant := info.Variant
+	if variant == "" {
+		variant = "custom (" + info.VariantNote + ")"
+	}
+	fmt.Fprintf(w, "  variant:  %s\n", variant)
+	fmt.Fprintf(w, "  config:   %s\n", configSummary(c))
+	fmt.Fprintf(w, "  params:   %d (%.2fM)\n", params, float64(params)/1e6)
+	for _, n := range info.Assumed {
+		fmt.Fprintf(w, "  assumed:  %s\n", n)
+	}
+	for _, v := range model.GetGraph().GetInput() {
+		fmt.Fprintf(w, "  input:    %s %s float32\n", v.GetName(), shapeString(v))
+	}
+	for _, v := range model.GetGraph().GetOutput() {
+		fmt.Fprintf(w, "  output:   %s %s float32\n", v.GetName(), shapeString(v))
+	}
+	fmt.Fprintf(w, "  opset:    %d (IR %d) + %s v%d\n", f.opset, model.GetIrVersion(), graph.Domain, graph.DomainVersion)
+	fmt.Fprintf(w, "wrote %s (%s)\n\n", f.output, humanBytes(size))
+
+	plugin := runtime.DefaultPluginPath()
+	if plugin == "" {
+		plugin = "build/libvimconvert_ops.so"
+	}
+	if abs, err := filepath.Abs(plugin); err == nil {
+		plugin = abs
+	}
+	missing := ""
+	if _, err := os.Stat(plugin); err != nil {
+		missing = " (not built yet)"
+	}
+	fmt.Fprintf(w, `The model uses custom ops of domain %s (selective scan); register the
+plugin %s%s before creating a session
+(build it with 'make plugin' in the checkout; the VIMCONVERT_PLUGIN environment variable overrides the path):
+  Go:          opts, _ := ort.NewSessionOptions(); opts.RegisterCustomOpsLibrary(%q)
+               (github.com/yalue/onnxruntime_go), or runtime.NewSession from this module
+  C/C++:       api->RegisterCustomOpsLibrary_V2(session_options, "%s");
+               (C++: session_options.RegisterCustomOpsLibrary("%s"))
+  Python:      so = onnxruntime.SessionOptions(); so.register_custom_ops_library(%q)
+               onnxruntime.InferenceSession(%q, so)
+`, graph.Domain, plugin, missing, plugin, plugin, plugin, plugin, f.output)
+}
+
+func configSummary(c convert.Config) string {
+	return fmt.Sprintf("Vim d%d depth %d, patch %d stride %d at %d×%d (%d tokens, cls %s), bimamba %s, %d classes",
+		c.EmbedDim, c.Depth, c.PatchSize, c.Stride, c.ImgSize, c.ImgSize, c.SeqLen, c.ClsToken, c.BimambaType, c.NumClasses)
+}
+
+func shapeString(v *onnxpb.ValueInfoProto) string {
+	var dims []string
+	for _, d := range v.GetType().GetTensorType().GetShape().GetDim() {
+		if p := d.GetDimParam(); p != "" {
+			dims = append(dims, p)
+		} else {
+			dims = append(dims, fmt.Sprint(d.GetDimValue()))
+		}
+	}
+	return "[" + strings.Join(dims, ", ") + "]"
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
