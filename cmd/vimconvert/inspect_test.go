@@ -1,0 +1,91 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vimconvert/vimconvert/internal/repo"
+)
+
+// TestInspectJSONMatchesManifest runs `vimconvert inspect --json` on every
+// fixture checkpoint and compares the required keys with the manifest.
+func TestInspectJSONMatchesManifest(t *testing.T) {
+	b, err := os.ReadFile(repo.Fixture("manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var man struct {
+		Fixtures map[string]struct {
+			EffectiveConfig map[string]any `json:"effective_config"`
+		} `json:"fixtures"`
+	}
+	if err := json.Unmarshal(b, &man); err != nil {
+		t.Fatal(err)
+	}
+	for name, fx := range man.Fixtures {
+		t.Run(name, func(t *testing.T) {
+			p := repo.Fixture(name, "checkpoint.pth")
+			if _, err := os.Stat(p); err != nil {
+				if p = repo.SharedFixture(name, "checkpoint.pth"); p == "" {
+					t.Skipf("%s/checkpoint.pth is neither bundled nor in ../shared/fixtures", name)
+				}
+			}
+			var out, errb bytes.Buffer
+			if code := run([]string{"inspect", "--json", p}, &out, &errb); code != 0 {
+				t.Fatalf("exit %d: %s", code, errb.String())
+			}
+			var got map[string]any
+			if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+				t.Fatalf("output is not one JSON object: %v\n%s", err, out.String())
+			}
+			ec := fx.EffectiveConfig
+			first := func(v any) any {
+				if s, ok := v.([]any); ok {
+					return s[0]
+				}
+				return v
+			}
+			want := map[string]any{
+				"embed_dim": ec["embed_dim"], "depth": ec["depth"], "d_state": ec["d_state"],
+				"d_inner": ec["d_inner"], "dt_rank": ec["dt_rank"], "d_conv": ec["d_conv"],
+				"patch_size": first(ec["patch_size"]), "stride": ec["stride"], "img_size": first(ec["img_size"]),
+				"num_patches": ec["num_patches"], "seq_len": ec["seq_len"], "cls_token": "middle",
+				"cls_token_position": ec["cls_token_position"], "num_classes": ec["num_classes"],
+				"bimamba_type": ec["bimamba_type"], "param_count": ec["param_count"],
+				"weights": "model", "dtype": "float32",
+			}
+			for k, w := range want {
+				if got[k] != w {
+					t.Errorf("%s = %v, manifest says %v", k, got[k], w)
+				}
+			}
+		})
+	}
+}
+
+// TestInspectText checks the human report names the variant facts and the
+// assumed defaults, and that usage errors exit 2.
+func TestInspectText(t *testing.T) {
+	p := repo.Fixture("vim_t_d2", "checkpoint.pth")
+	var out, errb bytes.Buffer
+	if code := run([]string{"inspect", p}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for _, s := range []string{"942,952 parameters", "cls token middle at 98", "optimizer", "model_ema", "argparse.Namespace", "assumed:", "depth 2 instead of 24"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("report lacks %q:\n%s", s, out.String())
+		}
+	}
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"inspect", "--weights", "model_ema", "--json", filepath.Join(filepath.Dir(p), "..", "vim_t_stride8_d2", "checkpoint.pth")}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "model_ema") {
+		t.Errorf("model_ema of a {'model'} checkpoint: exit %d, stderr %q", code, errb.String())
+	}
+	if code := run([]string{"inspect"}, &out, &errb); code != 2 {
+		t.Errorf("no argument: exit %d, want 2", code)
+	}
+}
