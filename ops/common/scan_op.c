@@ -260,8 +260,9 @@ static OrtStatus *ORT_API_CALL compute(void *kernel, OrtKernelContext *ctx) {
 static void ORT_API_CALL destroy_kernel(void *kernel) { free(kernel); }
 
 /* Output 0 gets input 0's type and shape ([B, L, D], symbolic dims kept).
- * Sizes known from the model are validated here already, so a bad static
- * shape fails at session creation rather than at the first run. */
+ * Sizes known from the model are validated here too, but ORT (1.24-1.29)
+ * drops an error returned from here and creates the session anyway: the
+ * check that counts is the one in vc_scan_prepare at run time. */
 static OrtStatus *ORT_API_CALL infer_shape(const OrtCustomOp *op, OrtShapeInferContext *ctx) {
   const vc_scan_op *o = op_of(op);
   const OrtApi *api = o->api;
@@ -272,6 +273,7 @@ static OrtStatus *ORT_API_CALL infer_shape(const OrtCustomOp *op, OrtShapeInferC
   size_t want = o->bidirectional ? VC_BI_INPUTS : VC_UNI_INPUTS;
   if (n != want) return errorf(api, "%s: got %zu inputs, want %zu", name, n, want);
   vc_dims dims[VC_BI_INPUTS];
+  /* The infos belong to the context (ORT frees them): not released here. */
   OrtTensorTypeAndShapeInfo *first = NULL;
   for (size_t i = 0; i < n; i++) {
     OrtTensorTypeAndShapeInfo *info = NULL;
@@ -288,10 +290,7 @@ static OrtStatus *ORT_API_CALL infer_shape(const OrtCustomOp *op, OrtShapeInferC
       dims[i].rank = (size_t)role_rank[d->role];
       for (size_t j = 0; j < dims[i].rank; j++) dims[i].d[j] = -1;
     }
-    if (i == 0)
-      first = info;
-    else
-      api->ReleaseTensorTypeAndShapeInfo(info);
+    if (i == 0) first = info;
     if (st) break;
   }
   if (!st) {
@@ -313,7 +312,6 @@ static OrtStatus *ORT_API_CALL infer_shape(const OrtCustomOp *op, OrtShapeInferC
     if (!st) st = api->ShapeInferContext_SetOutputTypeShape(ctx, 0, out);
     if (out) api->ReleaseTensorTypeAndShapeInfo(out);
   }
-  if (first) api->ReleaseTensorTypeAndShapeInfo(first);
   return st;
 }
 
