@@ -169,6 +169,17 @@ func inferConfig(sd map[string]*Tensor, opts Options) (Config, []string, error) 
 		return c, nil, err
 	}
 	c.DConv = cw[2]
+	for _, d := range []struct {
+		name string
+		v    int
+	}{{"embed_dim", c.EmbedDim}, {"in_chans", c.InChans}, {"patch_size", c.PatchSize}, {"d_inner", c.DInner}, {"d_state", c.DState}, {"dt_rank", c.DtRank}, {"d_conv", c.DConv}} {
+		if d.v < 1 {
+			return c, nil, fmt.Errorf("%s is %d in the weights; a Vim model needs at least 1", d.name, d.v)
+		}
+	}
+	if opts.ImgSize < 0 || opts.Stride < 0 || opts.ImgSize > 1<<16 || opts.Stride > 1<<16 {
+		return c, nil, fmt.Errorf("--img-size %d / --stride %d out of range", opts.ImgSize, opts.Stride)
+	}
 
 	switch {
 	case sd["layers.0.mixer.conv1d_b.weight"] != nil:

@@ -730,9 +730,16 @@ func dictKey(k any) (any, error) {
 	case *big.Int:
 		return "i:" + v.String(), nil
 	case pyTuple:
-		// tuples of scalars are hashable in Python; encode them as a string
+		// Flat tuples of scalars only: nested tuple keys could make the
+		// encoding exponential in the input size.
+		if len(v) > 64 {
+			return nil, fmt.Errorf("tuple dict key of %d items (at most 64 supported)", len(v))
+		}
 		parts := make([]string, len(v))
 		for i, e := range v {
+			if _, nested := e.(pyTuple); nested {
+				return nil, fmt.Errorf("nested tuple dict keys are not supported")
+			}
 			ek, err := dictKey(e)
 			if err != nil {
 				return nil, err
@@ -873,7 +880,8 @@ func callGlobal(g *pyGlobal, args pyTuple) (any, error) {
 			fn, ok := args[0].(*pyGlobal)
 			typ, ok2 := args[1].(*pyGlobal)
 			inner, ok3 := args[2].(pyTuple)
-			if !ok || !ok2 || !ok3 || (typ.kind != globalTensorClass && typ.kind != globalParameterClass) {
+			if !ok || !ok2 || !ok3 || (typ.kind != globalTensorClass && typ.kind != globalParameterClass) ||
+				(fn.kind != globalRebuildTensorV2 && fn.kind != globalRebuildTensor && fn.kind != globalRebuildParameter) {
 				return nil, fmt.Errorf("%s: only torch.Tensor and Parameter are supported", g)
 			}
 			return callGlobal(fn, inner)

@@ -501,6 +501,9 @@ func (t *tensorRef) checkBounds() (int64, error) {
 		}
 		return 0, nil
 	}
+	if t.offset >= t.storage.numel {
+		return 0, fmt.Errorf("storage offset %d is beyond storage %s of %d elements", t.offset, t.storage.key, t.storage.numel)
+	}
 	last := t.offset
 	for i, d := range t.size {
 		// (d-1)*stride must stay inside the storage; check without overflow.
