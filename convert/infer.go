@@ -337,11 +337,12 @@ func inferGeometry(g, patch int, opts Options) (img, stride int, note string, er
 		}
 		if g > 1 && (opts.ImgSize-patch)%(g-1) == 0 {
 			s := (opts.ImgSize - patch) / (g - 1)
-			if gridOf(opts.ImgSize, s) == g {
+			// strides beyond the patch would skip pixels: never inferred
+			if s <= patch && gridOf(opts.ImgSize, s) == g {
 				return opts.ImgSize, s, "", nil
 			}
 		}
-		return 0, 0, "", fmt.Errorf("--img-size %d with patch %d cannot give the %d×%d grid of pos_embed at any stride", opts.ImgSize, patch, g, g)
+		return 0, 0, "", fmt.Errorf("--img-size %d with patch %d cannot give the %d×%d grid of pos_embed at any stride up to the patch size (pass --stride)", opts.ImgSize, patch, g, g)
 	}
 	if standardImgSizes[g*patch] {
 		return g * patch, patch, fmt.Sprintf("img_size %d, stride %d from the %d×%d pos_embed grid (--img-size/--stride override)", g*patch, patch, g, g), nil
