@@ -64,16 +64,15 @@ func addBias[T Float](out []T, bias []T, m, n int) {
 	}
 }
 
-// expf returns e^x computed in float64 and rounded to T: the correctly
-// rounded float32 exp for T = float32.
+// expf returns e^x computed in float64 (fastExp) and rounded to T.
 func expf[T Float](x T) T {
-	return T(math.Exp(float64(x)))
+	return T(fastExp(float64(x)))
 }
 
 // silu returns x·sigmoid(x) = x / (1 + e^-x) (torch.nn.functional.silu).
 func silu[T Float](x T) T {
 	v := float64(x)
-	return T(v / (1 + math.Exp(-v)))
+	return T(v / (1 + fastExp(-v)))
 }
 
 // softplus returns log(1 + e^x), or x itself above the threshold 20, as
@@ -82,7 +81,7 @@ func softplus[T Float](x T) T {
 	if x > 20 {
 		return x
 	}
-	return T(math.Log1p(math.Exp(float64(x))))
+	return T(math.Log1p(fastExp(float64(x))))
 }
 
 // negExpF32 returns A = -exp(A_log) evaluated in float32, as the official

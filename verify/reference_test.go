@@ -2,11 +2,11 @@ package verify
 
 import (
 	"encoding/json"
-	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/vimconvert/vimconvert/convert"
@@ -234,4 +234,192 @@ func toFloat32[T Float](s []T) []float32 {
 	return out
 }
 
-var _ = fmt.Sprintf
+// noiseFloors reads manifest.json's per-tensor fp32-vs-fp64 noise floor of
+// the official model for one fixture.
+func noiseFloors(t *testing.T, fixture string) map[string]float64 {
+	raw, err := os.ReadFile(repo.Fixture("manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var man struct {
+		Fixtures map[string]struct {
+			NoiseFloor map[string]float64 `json:"noise_floor_fp32_vs_fp64_max_abs"`
+		} `json:"fixtures"`
+	}
+	if err := json.Unmarshal(raw, &man); err != nil {
+		t.Fatalf("manifest.json: %v", err)
+	}
+	f, ok := man.Fixtures[fixture]
+	if !ok || len(f.NoiseFloor) == 0 {
+		t.Fatalf("manifest has no noise floors for %s", fixture)
+	}
+	return f.NoiseFloor
+}
+
+func top1Rows(logits []float64, rows int) []int {
+	nc := len(logits) / rows
+	out := make([]int, rows)
+	for r := range out {
+		best := 0
+		for j := 1; j < nc; j++ {
+			if logits[r*nc+j] > logits[r*nc+best] {
+				best = j
+			}
+		}
+		out[r] = best
+	}
+	return out
+}
+
+// TestModelFixtures runs the reference on every model fixture against the
+// official outputs: float32 logits within 1e-4 with the same top-1,
+// float64 logits/features within 1e-8 of the official float64 run, and
+// (small models) every per-block intermediate of the float32 run within
+// 1e-4 and of the float64 run within the official fp32-vs-fp64 noise
+// floor (+1e-7).
+func TestModelFixtures(t *testing.T) {
+	tests := []struct {
+		name          string
+		dir           string // "" = not available
+		opts          convert.Options
+		wantSeqLen    int
+		intermediates bool
+		reason        string
+	}{
+		{"vim_t_d2", repo.Fixture("vim_t_d2"), convert.Options{}, 197, true,
+			"training checkpoint, middle cls at 98, per-block intermediates"},
+		{"vim_t_stride8_d2", repo.Fixture("vim_t_stride8_d2"), convert.Options{}, 730, true,
+			"stride 8: 27×27 overlapping patches, cls at 364"},
+		{"vim_t", repo.SharedFixture("vim_t"), convert.Options{}, 197, false,
+			"full-depth official Vim-tiny (24 blocks)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.dir == "" {
+				t.Skipf("skipping: %s not present (../shared/fixtures is absent in this checkout)", tc.name)
+			}
+			m, _, err := convert.Load(filepath.Join(tc.dir, "checkpoint.pth"), tc.opts)
+			if err != nil {
+				t.Fatalf("%s: loading: %v", tc.reason, err)
+			}
+			if m.Config.SeqLen != tc.wantSeqLen {
+				t.Fatalf("%s: seq_len %d, want %d", tc.reason, m.Config.SeqLen, tc.wantSeqLen)
+			}
+			in, err := convert.ReadTensorFile(filepath.Join(tc.dir, "input.pth"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			exp, err := convert.ReadTensorFile(filepath.Join(tc.dir, "expected.pth"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := need(t, in, "x")
+			shape := [4]int{x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]}
+			bt := shape[0]
+
+			r32, err := Forward(m, x.Data, shape, Options{Precision: Float32, Intermediates: tc.intermediates})
+			if err != nil {
+				t.Fatalf("%s: float32: %v", tc.reason, err)
+			}
+			want := need(t, exp, "logits")
+			if !slices.Equal(r32.Logits.Shape, want.Shape) {
+				t.Fatalf("logits shape %v, want %v", r32.Logits.Shape, want.Shape)
+			}
+			d := maxAbsDiff(r32.Logits.Data, want.Data)
+			t.Logf("float32 logits max|Δ| = %.3g", d)
+			if d > 1e-4 {
+				t.Errorf("%s: float32 logits max|Δ| = %.3g > 1e-4", tc.reason, d)
+			}
+			wantF := widen[float64](want)
+			if got, w := top1Rows(r32.Logits.Data, bt), top1Rows(wantF, bt); !slices.Equal(got, w) {
+				t.Errorf("%s: top-1 %v, official %v", tc.reason, got, w)
+			}
+			if d := maxAbsDiff(r32.Features.Data, need(t, exp, "features").Data); d > 1e-4 {
+				t.Errorf("%s: float32 features max|Δ| = %.3g", tc.reason, d)
+			}
+
+			if testing.Short() && !tc.intermediates {
+				t.Log("float64 run of the full-depth model skipped in -short mode")
+				return
+			}
+			r64, err := Forward(m, x.Data, shape, Options{Precision: Float64, Intermediates: tc.intermediates})
+			if err != nil {
+				t.Fatalf("%s: float64: %v", tc.reason, err)
+			}
+			for _, k := range []string{"logits", "features"} {
+				w := need(t, exp, k+"_fp64")
+				if w.F64 == nil {
+					t.Fatalf("%s_fp64 was not read as float64", k)
+				}
+				got := r64.Logits
+				if k == "features" {
+					got = r64.Features
+				}
+				d := maxAbsDiff(got.Data, w.F64)
+				t.Logf("float64 %s max|Δ| vs %s_fp64 = %.3g", k, k, d)
+				if d > 1e-8 {
+					t.Errorf("%s: float64 %s max|Δ| = %.3g > 1e-8", tc.reason, k, d)
+				}
+			}
+			if !tc.intermediates {
+				return
+			}
+			floors := noiseFloors(t, tc.name)
+			checked := 0
+			for key, w := range exp {
+				if strings.HasSuffix(key, "_fp64") || key == "logits_model_ema" {
+					continue
+				}
+				g32, ok := r32.Intermediates[key]
+				if !ok {
+					t.Errorf("reference has no intermediate %q", key)
+					continue
+				}
+				if !slices.Equal(g32.Shape, w.Shape) {
+					t.Errorf("%s: shape %v, want %v", key, g32.Shape, w.Shape)
+					continue
+				}
+				d32 := maxAbsDiff(g32.Data, w.Data)
+				d64 := maxAbsDiff(r64.Intermediates[key].Data, w.Data)
+				floor, ok := floors[key]
+				if !ok {
+					t.Fatalf("manifest has no noise floor for %s", key)
+				}
+				t.Logf("%-24s float32 max|Δ| %.3g, float64 %.3g (official noise floor %.3g)", key, d32, d64, floor)
+				if d32 > 1e-4 {
+					t.Errorf("%s: float32 max|Δ| = %.3g > 1e-4", key, d32)
+				}
+				if d64 > floor+1e-7 {
+					t.Errorf("%s: float64 max|Δ| = %.3g > noise floor %.3g + 1e-7", key, d64, floor)
+				}
+				checked++
+			}
+			if want := 2*m.Config.Depth + 4; checked < want {
+				t.Errorf("checked %d intermediates, want at least %d", checked, want)
+			}
+		})
+	}
+}
+
+// TestEMAWeights runs the model_ema weight set of the training checkpoint
+// against logits_model_ema (1.29 away from logits).
+func TestEMAWeights(t *testing.T) {
+	dir := repo.Fixture("vim_t_d2")
+	m, _, err := convert.Load(filepath.Join(dir, "checkpoint.pth"), convert.Options{Weights: convert.WeightsEMA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, _ := convert.ReadTensorFile(filepath.Join(dir, "input.pth"))
+	exp, _ := convert.ReadTensorFile(filepath.Join(dir, "expected.pth"))
+	x := need(t, in, "x")
+	r, err := Forward(m, x.Data, [4]int{x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := maxAbsDiff(r.Logits.Data, need(t, exp, "logits_model_ema").Data); d > 1e-4 {
+		t.Fatalf("EMA logits max|Δ| = %.3g > 1e-4", d)
+	}
+	if d := maxAbsDiff(r.Logits.Data, exp["logits"].Data); d < 0.1 {
+		t.Fatalf("EMA logits equal the model logits (max|Δ| %.3g): wrong weight set", d)
+	}
+}

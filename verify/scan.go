@@ -1,6 +1,9 @@
 package verify
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // strided addresses a 2-D [time, channel] view of a flat slice:
 // element (t, c) is data[off + t*ts + c*cs]. It lets one scan kernel read
@@ -46,6 +49,7 @@ func (s *scanSeq[T]) run(c0, c1 int) {
 	h := make([]T, (c1-c0)*n)
 	bt := make([]T, n)
 	ct := make([]T, n)
+	ex := make([]T, n) // exp(dt·A[c, :]) of the current step
 	for step := 0; step < s.length; step++ {
 		t := step
 		if s.reverse {
@@ -63,12 +67,14 @@ func (s *scanSeq[T]) run(c0, c1 int) {
 			dt = softplus(dt)
 			u := s.u.at(t, c)
 			dtu := dt * u
+			expScaled(ex, s.a[c*n:(c+1)*n], dt)
 			hc := h[(c-c0)*n : (c-c0+1)*n]
-			ac := s.a[c*n : (c+1)*n]
+			bt, ct, ex := bt[:len(hc)], ct[:len(hc)], ex[:len(hc)]
 			var y T
-			for j := range hc {
-				hc[j] = expf(dt*ac[j])*hc[j] + dtu*bt[j]
-				y += hc[j] * ct[j]
+			for j, e := range ex {
+				v := e*hc[j] + dtu*bt[j]
+				hc[j] = v
+				y += v * ct[j]
 			}
 			if s.d != nil {
 				y += u * s.d[c]
@@ -81,6 +87,28 @@ func (s *scanSeq[T]) run(c0, c1 int) {
 	}
 	if s.lastState != nil {
 		copy(s.lastState[c0*n:c1*n], h)
+	}
+}
+
+// expScaled sets out[j] = exp(dt·a[j]) (the product rounded to T, as the
+// official einsum does, the exponential by fastExp written out inline:
+// this loop is the cost of the whole forward pass).
+func expScaled[T Float](out, a []T, dt T) {
+	a = a[:len(out)]
+	for j, aj := range a {
+		x := float64(dt * aj)
+		if !(x > -708 && x < 709) {
+			out[j] = T(math.Exp(x))
+			continue
+		}
+		kf := x*invLn2N + roundShift
+		k := int64(math.Float64bits(kf))
+		kf -= roundShift
+		r := x - kf*ln2NHi - kf*ln2NLo
+		r2 := r * r
+		p := (1 + r) + r2*((0.5+r*(1.0/6))+r2*((1.0/24)+r*(1.0/120)))
+		scale := math.Float64frombits(uint64(int64(int32(int32(k)>>expTableBits))+1023) << 52)
+		out[j] = T(expTable[k&(expTableSize-1)] * scale * p)
 	}
 }
 
