@@ -3,15 +3,19 @@
 # in this folder). Variables that may be overridden on the make command line:
 #   NVCC        the compiler (default: nvcc from PATH)
 #   CUDA_HOME   toolkit root (default: the folder above nvcc's bin/)
-#   CUDA_ARCHS  compute capabilities to emit machine code for (default 70 75 80 90;
-#               PTX for the newest one is embedded too, for later GPUs)
+#   CUDA_ARCHS  compute capabilities to emit machine code for (default: those of
+#               70 75 80 90 that nvcc supports; PTX for the last one is embedded too)
 
 # ops/Makefile includes this before its `all` rule: keep `all` the default goal.
 vc_cuda_saved_goal := $(.DEFAULT_GOAL)
 
 NVCC       ?= nvcc
 CUDA_HOME  ?= $(patsubst %/bin/,%,$(dir $(shell command -v $(NVCC))))
-CUDA_ARCHS ?= 70 75 80 90
+# Machine code for these compute capabilities where this nvcc still supports
+# them (CUDA 13 dropped 7.0), plus PTX of the newest for later GPUs.
+VC_CUDA_WANT := 70 75 80 90
+VC_CUDA_HAVE := $(patsubst compute_%,%,$(shell $(NVCC) --list-gpu-arch 2>/dev/null))
+CUDA_ARCHS ?= $(if $(VC_CUDA_HAVE),$(filter $(VC_CUDA_HAVE),$(VC_CUDA_WANT)),75 80 90)
 
 NVCC_GENCODE := $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a),code=sm_$(a)) \
                 -gencode arch=compute_$(lastword $(CUDA_ARCHS)),code=compute_$(lastword $(CUDA_ARCHS))

@@ -58,40 +58,6 @@ const char *cuda_fail(const char *what, cudaError_t e) {
   return g_err;
 }
 
-size_t elem_bytes(vc_cuda_dtype t) { return t == VC_CUDA_F32 ? 4 : 2; }
-
-template <class T>
-Params<T> make_params(const vc_scan_cuda_args *a, const vc_scan_cuda_plan_t *plan) {
-  Params<T> p;
-  p.B = a->batch;
-  p.L = a->seqlen;
-  p.D = a->dim;
-  p.N = (int)a->dstate;
-  p.ndir = a->u_b ? 2 : 1;
-  p.nchunks = plan->nchunks;
-  p.cbase = a->seqlen / plan->nchunks;
-  p.crem = a->seqlen % plan->nchunks;
-  p.u[0] = (const T *)a->u_f;
-  p.delta[0] = (const T *)a->delta_f;
-  p.Bm[0] = (const T *)a->B_f;
-  p.Cm[0] = (const T *)a->C_f;
-  p.A[0] = a->A_f;
-  p.Dv[0] = a->D_f;
-  p.bias[0] = a->delta_bias_f;
-  const bool bi = a->u_b != NULL;
-  p.u[1] = bi ? (const T *)a->u_b : p.u[0];
-  p.delta[1] = bi ? (const T *)a->delta_b : p.delta[0];
-  p.Bm[1] = bi ? (const T *)a->B_b : p.Bm[0];
-  p.Cm[1] = bi ? (const T *)a->C_b : p.Cm[0];
-  p.A[1] = bi ? a->A_b : p.A[0];
-  p.Dv[1] = bi ? a->D_b : p.Dv[0];
-  p.bias[1] = bi ? a->delta_bias_b : p.bias[0];
-  p.z = (const T *)a->z;
-  p.y = (T *)a->y;
-  p.out_scale = a->out_scale;
-  return p;
-}
-
 bool aligned16(const void *q) { return ((uintptr_t)q & 15u) == 0; }
 
 template <class T, int kN, bool kVec>
@@ -128,15 +94,7 @@ const char *launch_type(const vc_scan_cuda_args *a, const vc_scan_cuda_plan_t *p
 }  // namespace vc
 
 extern "C" const char *vc_scan_cuda_check(const vc_scan_cuda_args *a) {
-  if (a->batch < 0 || a->seqlen < 0 || a->dim < 0) return "SelectiveScan CUDA: negative dimension";
-  if (a->dstate < 1 || a->dstate > VC_CUDA_MAX_DSTATE)
-    return "SelectiveScan CUDA: dstate (last dim of A) must be between 1 and 16";
-  if (a->dtype != VC_CUDA_F32 && a->dtype != VC_CUDA_F16 && a->dtype != VC_CUDA_BF16)
-    return "SelectiveScan CUDA: unsupported activation type";
-  // Index arithmetic is int64; the grid is one-dimensional (< 2^31 blocks).
-  if (a->batch > (int64_t)1 << 31 || a->dim > (int64_t)1 << 31 || a->seqlen > (int64_t)1 << 40)
-    return "SelectiveScan CUDA: tensor too large";
-  return NULL;
+  return vc::check_args(a);
 }
 
 extern "C" int vc_scan_cuda_num_sms(void) {
@@ -148,42 +106,7 @@ extern "C" int vc_scan_cuda_num_sms(void) {
 
 extern "C" const char *vc_scan_cuda_plan(const vc_scan_cuda_args *a, int num_sms,
                                          int64_t want_chunks, vc_scan_cuda_plan_t *plan) {
-  const char *err = vc_scan_cuda_check(a);
-  if (err) return err;
-  const int ndir = a->u_b ? 2 : 1;
-  const size_t eb = vc::elem_bytes(a->dtype);
-  const int64_t L = a->seqlen;
-  const int64_t need = vc::need_rows((int)a->dstate, ndir, eb);
-  // 128 threads per block for float32, 64 for 16-bit types, so that the
-  // forward partials of the longest allowed chunk (2 * need rows) take the same
-  // shared memory (34.8 KB at N = 16) whatever the type.
-  plan->threads = eb == 4 ? 128 : 64;
-  // Chunk length bounds: >= need (room for the parked states) when there is
-  // more than one chunk; <= cap (shared memory) in the bidirectional case.
-  const int64_t cap = ndir == 2 ? 2 * need : (L > 1 ? L : 1);
-  const int64_t cmin = L > 0 ? (L + cap - 1) / cap : 1;
-  const int64_t cmax = L >= need ? L / need : 1;
-  if (cmin > cmax) return "SelectiveScan CUDA: internal error: no valid chunking";
-  int64_t want = want_chunks;
-  if (want <= 0) {
-    // Enough threads for ~1024 resident per multiprocessor; each thread costs
-    // registers for its N states, so more than that only adds chunk overhead.
-    const int64_t per_chunk = a->batch * a->dim;
-    const int64_t target = (int64_t)(num_sms > 0 ? num_sms : 1) * 1024;
-    want = per_chunk > 0 ? (target + per_chunk - 1) / per_chunk : 1;
-  }
-  if (want < cmin) want = cmin;
-  if (want > cmax) want = cmax;
-  plan->nchunks = want;
-  plan->chunk_min = L / want;
-  plan->chunk_max = (L + want - 1) / want;
-  plan->smem_bytes = ndir == 2 ? (size_t)plan->chunk_max * plan->threads * sizeof(float) : 0;
-  const int64_t ntiles = (a->dim + plan->threads - 1) / plan->threads;
-  if (a->batch * want * ntiles > INT32_MAX ||
-      a->batch * ndir * a->dstate * a->dim / 256 + 1 > INT32_MAX)
-    return "SelectiveScan CUDA: too many blocks for one launch";
-  if (plan->smem_bytes > 48 * 1024) return "SelectiveScan CUDA: internal error: shared memory";
-  return NULL;
+  return vc::plan_chunks(a, num_sms, want_chunks, plan);
 }
 
 extern "C" const char *vc_scan_cuda_launch(const vc_scan_cuda_args *a,

@@ -30,8 +30,10 @@
 #include <cuda_fp16.h>
 #include <cuda_bf16.h>
 #define VC_HD __host__ __device__ __forceinline__
+#define VC_UNROLL _Pragma("unroll")
 #else
 #define VC_HD inline
+#define VC_UNROLL
 #endif
 
 #include "scan_cuda.h"
@@ -226,11 +228,11 @@ VC_HD void load_row(const T *row, int n_rt, float *out) {
 #if defined(__CUDA_ARCH__)
   if constexpr (kVec && kN > 0) {
     constexpr int kPer = 16 / (int)sizeof(T);  // elements per 16-byte load
-#pragma unroll
+VC_UNROLL
     for (int v = 0; v < kMax / kPer; ++v) {
       const uint4 q = __ldg((const uint4 *)row + v);
       const uint32_t w[4] = {q.x, q.y, q.z, q.w};
-#pragma unroll
+VC_UNROLL
       for (int j = 0; j < 4; ++j) {
         if constexpr (sizeof(T) == 4) {
           out[v * kPer + j] = __uint_as_float(w[j]);
@@ -243,7 +245,7 @@ VC_HD void load_row(const T *row, int n_rt, float *out) {
   } else
 #endif
   {
-#pragma unroll
+VC_UNROLL
     for (int n = 0; n < kMax; ++n) out[n] = (kN > 0 || n < n_rt) ? Elem<T>::load(row + n) : 0.0f;
   }
 }
@@ -261,7 +263,7 @@ VC_HD void state_body(const Params<T> &p, int64_t b, int64_t c, int64_t d) {
   for (int dir = 0; dir < p.ndir; ++dir) {
     if (dir == 0 ? c == p.nchunks - 1 : c == 0) continue;  // never used
     float A2[kMax], h[kMax];
-#pragma unroll
+VC_UNROLL
     for (int n = 0; n < kMax; ++n) {
       A2[n] = (kN > 0 || n < N) ? p.A[dir][d * N + n] * kLog2e : 0.0f;
       h[n] = 0.0f;
@@ -277,10 +279,10 @@ VC_HD void state_body(const Params<T> &p, int64_t b, int64_t c, int64_t d) {
       float Bv[kMax];
       load_row<T, kN, kVec>(Bm + row * N, N, Bv);
       sdt += dt;
-#pragma unroll
+VC_UNROLL
       for (int n = 0; n < kMax; ++n) h[n] = vc_exp2(dt * A2[n]) * h[n] + x * Bv[n];
     }
-#pragma unroll
+VC_UNROLL
     for (int n = 0; n < kMax; ++n)
       if (kN > 0 || n < N) ws_store(p, b, t0, d, dir * (N + 1) + n, h[n]);
     ws_store(p, b, t0, d, dir * (N + 1) + N, sdt);
@@ -307,7 +309,7 @@ VC_HD void combine_body(const Params<T> &p, int64_t b, int dir, int n, int64_t d
       sdt = ws_load(p, b, t0, d, tslot);
     }
     if (i > 0) ws_store(p, b, t0, d, sslot, h);
-    if (i < C - 1) h = vc_exp2(A2 * sdt) * h + S;
+    if (i < C - 1) h = h + S;
   }
 }
 
@@ -326,7 +328,7 @@ VC_HD void output_body(const Params<T> &p, int64_t b, int64_t c, int64_t d, floa
   for (int dir = 0; dir < p.ndir; ++dir) {
     float A2[kMax], h[kMax];
     const bool has_h0 = dir == 0 ? c > 0 : c < p.nchunks - 1;
-#pragma unroll
+VC_UNROLL
     for (int n = 0; n < kMax; ++n) {
       const bool live = kN > 0 || n < N;
       A2[n] = live ? p.A[dir][d * N + n] * kLog2e : 0.0f;
@@ -346,7 +348,7 @@ VC_HD void output_body(const Params<T> &p, int64_t b, int64_t c, int64_t d, floa
       load_row<T, kN, kVec>(Bm + row * N, N, Bv);
       load_row<T, kN, kVec>(Cm + row * N, N, Cv);
       float acc = 0.0f;
-#pragma unroll
+VC_UNROLL
       for (int n = 0; n < kMax; ++n) {
         h[n] = vc_exp2(dt * A2[n]) * h[n] + x * Bv[n];
         acc += h[n] * Cv[n];
@@ -361,6 +363,100 @@ VC_HD void output_body(const Params<T> &p, int64_t b, int64_t c, int64_t d, floa
       }
     }
   }
+}
+
+// ---- Host-side helpers shared by the launcher (scan_cuda.cu) and the host
+// emulation (emulate.h). ----
+
+inline size_t elem_bytes(vc_cuda_dtype t) { return t == VC_CUDA_F32 ? 4 : 2; }
+
+inline const char *check_args(const vc_scan_cuda_args *a) {
+  if (a->batch < 0 || a->seqlen < 0 || a->dim < 0) return "SelectiveScan CUDA: negative dimension";
+  if (a->dstate < 1 || a->dstate > VC_CUDA_MAX_DSTATE)
+    return "SelectiveScan CUDA: dstate (last dim of A) must be between 1 and 16";
+  if (a->dtype != VC_CUDA_F32 && a->dtype != VC_CUDA_F16 && a->dtype != VC_CUDA_BF16)
+    return "SelectiveScan CUDA: unsupported activation type";
+  // Index arithmetic is int64 and the grid one-dimensional (< 2^31 blocks):
+  // refuse sizes no GPU memory holds rather than risk overflow.
+  const int64_t lim = (int64_t)1 << 40;
+  if (a->batch > lim || a->seqlen > lim || a->dim > lim ||
+      (a->batch > 0 && a->seqlen > 0 && a->dim > 0 &&
+       a->batch * a->seqlen > lim / a->dim))
+    return "SelectiveScan CUDA: tensor too large (more than 2^40 elements)";
+  return NULL;
+}
+
+// The chunking (see vc_scan_cuda_plan in scan_cuda.h).
+inline const char *plan_chunks(const vc_scan_cuda_args *a, int num_sms, int64_t want_chunks,
+                               vc_scan_cuda_plan_t *plan) {
+  const char *err = check_args(a);
+  if (err) return err;
+  const int ndir = a->u_b ? 2 : 1;
+  const size_t eb = elem_bytes(a->dtype);
+  const int64_t L = a->seqlen;
+  const int64_t need = need_rows((int)a->dstate, ndir, eb);
+  // 128 threads per block for float32, 64 for 16-bit types, so that the
+  // forward partials of the longest allowed chunk (2 * need rows) take the same
+  // shared memory (34.8 KB at N = 16) whatever the type.
+  plan->threads = eb == 4 ? 128 : 64;
+  // Chunk length bounds: >= need (room for the parked states) when there is
+  // more than one chunk; <= cap (shared memory) in the bidirectional case.
+  const int64_t cap = ndir == 2 ? 2 * need : (L > 1 ? L : 1);
+  const int64_t cmin = L > 0 ? (L + cap - 1) / cap : 1;
+  const int64_t cmax = L >= need ? L / need : 1;
+  if (cmin > cmax) return "SelectiveScan CUDA: internal error: no valid chunking";
+  int64_t want = want_chunks;
+  if (want <= 0) {
+    // Enough threads for ~1024 resident per multiprocessor; each thread costs
+    // registers for its N states, so more than that only adds chunk overhead.
+    const int64_t per_chunk = a->batch * a->dim;
+    const int64_t target = (int64_t)(num_sms > 0 ? num_sms : 1) * 1024;
+    want = per_chunk > 0 ? (target + per_chunk - 1) / per_chunk : 1;
+  }
+  if (want < cmin) want = cmin;
+  if (want > cmax) want = cmax;
+  plan->nchunks = want;
+  plan->chunk_min = L / want;
+  plan->chunk_max = (L + want - 1) / want;
+  plan->smem_bytes = ndir == 2 ? (size_t)plan->chunk_max * plan->threads * sizeof(float) : 0;
+  const int64_t ntiles = (a->dim + plan->threads - 1) / plan->threads;
+  if (a->batch * want * ntiles > INT32_MAX ||
+      a->batch * ndir * a->dstate * a->dim / 256 + 1 > INT32_MAX)
+    return "SelectiveScan CUDA: too many blocks for one launch";
+  if (plan->smem_bytes > 48 * 1024) return "SelectiveScan CUDA: internal error: shared memory";
+  return NULL;
+}
+
+template <class T>
+inline Params<T> make_params(const vc_scan_cuda_args *a, const vc_scan_cuda_plan_t *plan) {
+  Params<T> p;
+  p.B = a->batch;
+  p.L = a->seqlen;
+  p.D = a->dim;
+  p.N = (int)a->dstate;
+  p.ndir = a->u_b ? 2 : 1;
+  p.nchunks = plan->nchunks;
+  p.cbase = a->seqlen / plan->nchunks;
+  p.crem = a->seqlen % plan->nchunks;
+  p.u[0] = (const T *)a->u_f;
+  p.delta[0] = (const T *)a->delta_f;
+  p.Bm[0] = (const T *)a->B_f;
+  p.Cm[0] = (const T *)a->C_f;
+  p.A[0] = a->A_f;
+  p.Dv[0] = a->D_f;
+  p.bias[0] = a->delta_bias_f;
+  const bool bi = a->u_b != NULL;
+  p.u[1] = bi ? (const T *)a->u_b : p.u[0];
+  p.delta[1] = bi ? (const T *)a->delta_b : p.delta[0];
+  p.Bm[1] = bi ? (const T *)a->B_b : p.Bm[0];
+  p.Cm[1] = bi ? (const T *)a->C_b : p.Cm[0];
+  p.A[1] = bi ? a->A_b : p.A[0];
+  p.Dv[1] = bi ? a->D_b : p.Dv[0];
+  p.bias[1] = bi ? a->delta_bias_b : p.bias[0];
+  p.z = (const T *)a->z;
+  p.y = (T *)a->y;
+  p.out_scale = a->out_scale;
+  return p;
 }
 
 }  // namespace vc

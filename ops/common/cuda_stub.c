@@ -1,5 +1,5 @@
 /* Built instead of cuda/ when nvcc is unavailable: no CUDA ops. */
-#include "common/plugin.h"
+#include "plugin.h"
 
 OrtStatus *vc_register_cuda_ops(OrtCustomOpDomain *domain, const OrtApi *api) {
   (void)domain;

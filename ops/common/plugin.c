@@ -7,7 +7,7 @@
 #include <pthread.h>
 #include <stddef.h>
 
-#include "common/plugin.h"
+#include "plugin.h"
 
 /* CPU compute: validate, then run the work items on ORT's intra-op threads. */
 static void cpu_work_item(void *args, size_t i) {
