@@ -81,17 +81,32 @@ func CheckModel(m *convert.Model) error {
 	default:
 		return fmt.Errorf("%w: bimamba_type %q (want v2, v1 or none)", ErrModel, c.BimambaType)
 	}
+	layerNorm := false
+	switch c.Norm {
+	case "", convert.NormRMS:
+	case convert.NormLayer:
+		layerNorm = true
+	default:
+		return fmt.Errorf("%w: norm %q (want %s or %s)", ErrModel, c.Norm, convert.NormRMS, convert.NormLayer)
+	}
+	if c.AbsPosEmbed && m.PosEmbed == nil {
+		return fmt.Errorf("%w: config has abs_pos_embed but pos_embed is missing", ErrModel)
+	}
 
 	d, di, n := c.EmbedDim, c.DInner, c.DState
 	if m.PatchWeight == nil || len(m.PatchWeight.Shape) != 4 {
 		return fmt.Errorf("%w: patch_embed.proj.weight missing or not 4-D", ErrModel)
 	}
 	cin := m.PatchWeight.Shape[1]
+	if c.InChans > 0 && cin != c.InChans {
+		return fmt.Errorf("%w: patch_embed.proj.weight has %d input channels, config in_chans %d", ErrModel, cin, c.InChans)
+	}
 	checks := []tensorCheck{
 		{m.PatchWeight, "patch_embed.proj.weight", []int{d, cin, c.PatchSize, c.PatchSize}, false},
 		{m.PatchBias, "patch_embed.proj.bias", []int{d}, false},
 		{m.PosEmbed, "pos_embed", []int{1, c.SeqLen, d}, true},
 		{m.NormF, "norm_f.weight", []int{d}, false},
+		{m.NormFBias, "norm_f.bias", []int{d}, true},
 	}
 	switch c.ClsToken {
 	case convert.ClsMiddle, convert.ClsHead:
@@ -110,6 +125,17 @@ func CheckModel(m *convert.Model) error {
 			tensorCheck{m.HeadWeight, "head.weight", []int{nc[0], d}, false},
 			tensorCheck{m.HeadBias, "head.bias", []int{nc[0]}, true})
 	}
+	if !layerNorm {
+		// RMSNorm has no bias (LN 964); a bias here means a mislabelled model.
+		if m.NormFBias != nil {
+			return fmt.Errorf("%w: norm_f.bias present but norm is RMSNorm", ErrModel)
+		}
+		for i := range m.Layers {
+			if m.Layers[i].NormBias != nil {
+				return fmt.Errorf("%w: layers.%d.norm.bias present but norm is RMSNorm", ErrModel, i)
+			}
+		}
+	}
 	for _, ck := range checks {
 		if err := checkTensor(ck.t, ck.name, ck.shape, ck.optional); err != nil {
 			return err
@@ -120,6 +146,7 @@ func CheckModel(m *convert.Model) error {
 		pre := fmt.Sprintf("layers.%d.", i)
 		ts := []tensorCheck{
 			{ly.NormWeight, "norm.weight", []int{d}, false},
+			{ly.NormBias, "norm.bias", []int{d}, true},
 			{ly.InProj, "mixer.in_proj.weight", []int{2 * di, d}, false},
 			{ly.OutProj, "mixer.out_proj.weight", []int{d, di}, false},
 			{ly.Gamma, "mixer.gamma", []int{d}, true},

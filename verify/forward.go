@@ -9,8 +9,9 @@
 // per-block intermediate under the key names of the golden fixtures.
 // SelectiveScan is the official selective_scan_ref on its own.
 //
-// Supported: patch embedding with any stride, cls token middle / head /
-// double / none, absolute pos_embed (or none), bimamba v2, v1 and none,
+// Supported: patch embedding with any stride and channel count, cls token
+// middle / head / double / none, absolute pos_embed (or none), RMSNorm or
+// LayerNorm (rms_norm=False), bimamba v2, v1 and none,
 // if_divide_out, layer scale (gamma), final_pool_type none / mean / max /
 // all without a cls token, and a head or Identity. Refused with an error:
 // final_pool_type "max" or "all" together with a cls token (the official
@@ -129,8 +130,9 @@ var ErrModel = errors.New("verify: unsupported or inconsistent model")
 //
 // The computation follows the official code step by step:
 // patch embed conv → cls token insertion → + pos_embed → per block fused
-// add + RMSNorm (residual kept, block 0: residual = tokens) → mixer →
-// final add + RMSNorm → readout → head. See mixer for the Mamba mixer.
+// add + RMSNorm (LayerNorm for rms_norm=False; residual kept, block 0:
+// residual = tokens) → mixer → final add + norm → readout → head. See
+// mixer for the Mamba mixer.
 func Forward(m *convert.Model, x []float32, shape [4]int, opts Options) (*Result, error) {
 	if err := CheckModel(m); err != nil {
 		return nil, err
@@ -264,7 +266,7 @@ func forward[T Float](m *convert.Model, x []float32, shape [4]int, opts Options)
 		keep(KeyEmbedTokens, tokens, bt, l, d)
 	}
 
-	// Blocks (MM 66-136, 486-520): Add -> RMSNorm -> mixer. Block 0's
+	// Blocks (MM 66-136, 486-520): Add -> norm -> mixer. Block 0's
 	// residual is the token sequence; later ones add the previous mixer
 	// output. The residual stream is float32 in an fp32 run
 	// (residual_in_fp32) and float64 in the float64 run.
@@ -274,6 +276,7 @@ func forward[T Float](m *convert.Model, x []float32, shape [4]int, opts Options)
 		bimamba: cfg.BimambaType, divideOut: cfg.DivideOut, workers: opts.Workers,
 	}
 	rows := bt * l
+	layerNorm := cfg.Norm == convert.NormLayer
 	hidden := tokens
 	var residual []T
 	normed := make([]T, rows*d)
@@ -288,7 +291,7 @@ func forward[T Float](m *convert.Model, x []float32, shape [4]int, opts Options)
 			}
 			residual = next
 		}
-		rmsNorm(normed, residual, p.norm, rows, d, cfg.NormEps)
+		normRows(normed, residual, p.norm, p.normBias, rows, d, cfg.NormEps, layerNorm)
 		hidden = mixer(normed, &p, dm, nil)
 		if opts.Intermediates {
 			keep(KeyResidual(i), residual, bt, l, d)
@@ -304,7 +307,11 @@ func forward[T Float](m *convert.Model, x []float32, shape [4]int, opts Options)
 			final[j] = residual[j] + hidden[j]
 		}
 	}
-	rmsNorm(normed, final, toT[T](m.NormF.Data), rows, d, cfg.NormEps)
+	var normFBias []T
+	if m.NormFBias != nil {
+		normFBias = toT[T](m.NormFBias.Data)
+	}
+	normRows(normed, final, toT[T](m.NormF.Data), normFBias, rows, d, cfg.NormEps, layerNorm)
 	if opts.Intermediates {
 		keep(KeyFinalNormed, normed, bt, l, d)
 	}
@@ -349,20 +356,50 @@ func patchEmbed[T Float](m *convert.Model, x []float32, shape [4]int, workers in
 	return out
 }
 
-// rmsNorm writes y = x / sqrt(mean(x²) + eps) · w per row of x [rows, d]
-// (LN 118-119, 266-278; RMSNorm has no bias). The mean of squares is
-// accumulated in float64.
-func rmsNorm[T Float](out, x, w []T, rows, d int, eps float64) {
+// normRows normalises every row of x [rows, d] into out.
+//
+// RMSNorm (every official config, LN 118-119, 266-278; weight, no bias):
+//
+//	y = x · 1/sqrt(mean(x²) + eps) · w
+//
+// LayerNorm (rms_norm=False, F.layer_norm): with the biased variance,
+//
+//	y = (x - mean(x)) · 1/sqrt(var(x) + eps) · w + b
+//
+// Moments are accumulated in float64.
+func normRows[T Float](out, x, w, b []T, rows, d int, eps float64, layerNorm bool) {
 	for r := 0; r < rows; r++ {
 		xr := x[r*d : (r+1)*d]
+		or := out[r*d : (r+1)*d]
+		if !layerNorm {
+			var ss float64
+			for _, v := range xr {
+				ss += float64(v) * float64(v)
+			}
+			rstd := T(1 / math.Sqrt(ss/float64(d)+eps))
+			for j, v := range xr {
+				or[j] = (v * rstd) * w[j]
+			}
+			continue
+		}
+		var sum float64
+		for _, v := range xr {
+			sum += float64(v)
+		}
+		mean := sum / float64(d)
 		var ss float64
 		for _, v := range xr {
-			ss += float64(v) * float64(v)
+			dv := float64(v) - mean
+			ss += dv * dv
 		}
 		rstd := T(1 / math.Sqrt(ss/float64(d)+eps))
-		or := out[r*d : (r+1)*d]
+		mt := T(mean)
 		for j, v := range xr {
-			or[j] = (v * rstd) * w[j]
+			y := ((v - mt) * rstd) * w[j]
+			if b != nil {
+				y += b[j]
+			}
+			or[j] = y
 		}
 	}
 }

@@ -18,13 +18,14 @@ type mixerParams[T Float] struct {
 
 // layerParams is one Vim block in the compute precision.
 type layerParams[T Float] struct {
-	norm    []T // [EmbedDim]
-	inProj  []T // [2·DInner, EmbedDim]
-	outProj []T // [EmbedDim, DInner]
-	fwd     mixerParams[T]
-	bwd     mixerParams[T] // v2 only (hasDir false otherwise)
-	aBwd    []T            // v1 only: -exp(A_b_log)
-	gamma   []T            // [EmbedDim] or nil
+	norm     []T // [EmbedDim]
+	normBias []T // [EmbedDim], LayerNorm only; else nil
+	inProj   []T // [2·DInner, EmbedDim]
+	outProj  []T // [EmbedDim, DInner]
+	fwd      mixerParams[T]
+	bwd      mixerParams[T] // v2 only (hasDir false otherwise)
+	aBwd     []T            // v1 only: -exp(A_b_log)
+	gamma    []T            // [EmbedDim] or nil
 }
 
 func newMixerParams[T Float](m *convert.Mixer) mixerParams[T] {
@@ -64,6 +65,9 @@ func newLayerParams[T Float](l *convert.Layer) layerParams[T] {
 		for i, v := range l.ABLog.Data {
 			p.aBwd[i] = T(negExpF32(v))
 		}
+	}
+	if l.NormBias != nil {
+		p.normBias = toT[T](l.NormBias.Data)
 	}
 	if l.Gamma != nil {
 		p.gamma = toT[T](l.Gamma.Data)

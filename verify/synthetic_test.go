@@ -26,6 +26,7 @@ func synthConfig(d, depth, imgSize, patch, stride, numClasses int, cls, bimamba 
 		PatchSize: patch, Stride: stride, ImgSize: imgSize, GridSize: g, NumPatches: np,
 		SeqLen: np + ncls, ClsToken: cls, ClsTokenPosition: pos, FinalPoolType: "mean",
 		NumClasses: numClasses, BimambaType: bimamba, DivideOut: true, NormEps: 1e-5,
+		AbsPosEmbed: true, InChans: 3, Norm: convert.NormRMS,
 	}
 }
 
@@ -99,12 +100,18 @@ func synthModel(seed uint64, cfg convert.Config) *convert.Model {
 		case convert.BimambaV1:
 			ly.ABLog = tensor(pre+"A_b_log", []int{di, n}, func(i int) float64 { return math.Log(float64(i%n+1)) + rng.NormFloat64()*0.25 })
 		}
+		if cfg.Norm == convert.NormLayer {
+			ly.NormBias = tensor(fmt.Sprintf("layers.%d.norm.bias", i), []int{d}, normal(0.1))
+		}
 		if cfg.HasGamma {
 			ly.Gamma = tensor(pre+"gamma", []int{d}, around(0.5, 0.1))
 		}
 		m.Layers = append(m.Layers, ly)
 	}
 	m.NormF = tensor("norm_f.weight", []int{d}, around(1, 0.1))
+	if cfg.Norm == convert.NormLayer {
+		m.NormFBias = tensor("norm_f.bias", []int{d}, normal(0.1))
+	}
 	if cfg.NumClasses > 0 {
 		m.HeadWeight = tensor("head.weight", []int{cfg.NumClasses, d}, normal(1/math.Sqrt(float64(d))))
 		m.HeadBias = tensor("head.bias", []int{cfg.NumClasses}, normal(0.02))
