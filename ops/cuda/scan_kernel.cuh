@@ -309,7 +309,7 @@ VC_HD void combine_body(const Params<T> &p, int64_t b, int dir, int n, int64_t d
       sdt = ws_load(p, b, t0, d, tslot);
     }
     if (i > 0) ws_store(p, b, t0, d, sslot, h);
-    if (i < C - 1) h = h + S;
+    if (i < C - 1) h = vc_exp2(A2 * sdt) * h + S;
   }
 }
 
