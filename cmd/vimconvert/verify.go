@@ -1,0 +1,457 @@
+package main
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/graph"
+	"github.com/vimconvert/vimconvert/graph/onnxpb"
+	"github.com/vimconvert/vimconvert/internal/npy"
+	"github.com/vimconvert/vimconvert/runtime"
+	"github.com/vimconvert/vimconvert/verify"
+)
+
+func init() {
+	register(command{
+		name:    "verify",
+		summary: "run an exported model in ONNX Runtime and compare it with the Go reference (CKPT OUT.onnx)",
+		run:     runVerify,
+	})
+}
+
+// verifyFlags are the flags of `vimconvert verify`.
+type verifyFlags struct {
+	input     string
+	batch     int
+	seed      uint64
+	tol       float64
+	perLayer  bool
+	json      bool
+	weights   string
+	precision string
+	threads   int
+}
+
+func newVerifyFlagSet(stderr io.Writer) (*flag.FlagSet, *verifyFlags) {
+	f := &verifyFlags{}
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.input, "input", "", "input batch [B, 3, H, W] float32: a .npy file, or a torch .pth dict holding 'x' (default: N(0,1) noise)")
+	fs.IntVar(&f.batch, "batch", 2, "batch size of the random input")
+	fs.Uint64Var(&f.seed, "seed", 1, "seed of the random input")
+	fs.Float64Var(&f.tol, "tol", 1e-4, "tolerance on max |reference - onnx| of the logits (and of each per-layer tensor)")
+	fs.BoolVar(&f.perLayer, "per-layer", false, "compare every block's intermediates and say where the divergence starts (builds a per-layer copy of the model in a temp dir when needed)")
+	fs.BoolVar(&f.json, "json", false, "print the reports as JSON")
+	fs.StringVar(&f.weights, "weights", "model", "weight set of a training checkpoint: model or model_ema (the one the model was converted from)")
+	fs.StringVar(&f.precision, "precision", "float32", "arithmetic of the Go reference: float32 or float64")
+	fs.IntVar(&f.threads, "threads", 0, "ONNX Runtime intra-op threads (0 = ORT default)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `Usage: vimconvert verify CKPT.pth OUT.onnx [flags]
+
+Runs OUT.onnx in ONNX Runtime with the vimconvert plugin and the pure-Go
+reference forward pass of CKPT on the same input, prints how far apart they
+are (max abs/rel error, cosine, top-1 agreement, worst element, error
+histogram) and exits with status 1 when max |Δ| of the logits exceeds --tol or
+a top-1 class differs.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	return fs, f
+}
+
+// verifyNamed is one compared tensor.
+type verifyNamed struct {
+	Name   string        `json:"name"`
+	Report verify.Report `json:"report"`
+}
+
+// verifyResult is what --json prints.
+type verifyResult struct {
+	Checkpoint      string        `json:"checkpoint"`
+	Model           string        `json:"model"`
+	Weights         string        `json:"weights"`
+	Input           string        `json:"input"`
+	InputShape      []int         `json:"input_shape"`
+	Tol             float64       `json:"tol"`
+	Precision       string        `json:"reference_precision"`
+	ORTVersion      string        `json:"onnxruntime_version"`
+	SessionMS       float64       `json:"session_ms"`
+	RunMS           float64       `json:"onnx_run_ms"`
+	ReferenceMS     float64       `json:"reference_ms"`
+	Outputs         []verifyNamed `json:"outputs"`
+	Layers          []verifyNamed `json:"layers,omitempty"`
+	FirstDivergence string        `json:"first_divergence,omitempty"`
+	Warnings        []string      `json:"warnings,omitempty"`
+	Pass            bool          `json:"pass"`
+}
+
+func runVerify(args []string, stdout, stderr io.Writer) error {
+	fs, f := newVerifyFlagSet(stderr)
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	usageErr := func(format string, a ...any) error {
+		fmt.Fprintf(stderr, "vimconvert verify: "+format+"\n\n", a...)
+		fs.Usage()
+		return errUsage
+	}
+	prec, perr := verify.ParsePrecision(f.precision)
+	switch {
+	case len(pos) != 2:
+		return usageErr("want CKPT.pth and OUT.onnx, got %d arguments", len(pos))
+	case f.batch < 1 || f.batch > 1024:
+		return usageErr("--batch %d: want 1 to 1024", f.batch)
+	case !(f.tol >= 0) || math.IsInf(f.tol, 0):
+		return usageErr("--tol %g: want a finite value >= 0", f.tol)
+	case f.weights != convert.WeightsModel && f.weights != convert.WeightsEMA:
+		return usageErr("--weights %q: want model or model_ema", f.weights)
+	case perr != nil:
+		return usageErr("--precision: %v", perr)
+	case f.threads < 0:
+		return usageErr("--threads %d: want >= 0", f.threads)
+	}
+	ckpt, onnxPath := pos[0], pos[1]
+	res := &verifyResult{Checkpoint: ckpt, Model: onnxPath, Weights: f.weights, Tol: f.tol, Precision: prec.String()}
+
+	mp, err := readONNXModel(onnxPath)
+	if err != nil {
+		return err
+	}
+	meta := map[string]string{}
+	for _, p := range mp.GetMetadataProps() {
+		meta[p.GetKey()] = p.GetValue()
+	}
+	// The geometry the model was built for (stride and cls placement
+	// cannot be seen in the weights) comes from the model's metadata.
+	var built convert.Config
+	if s, ok := meta["vimconvert.config"]; ok {
+		if err := json.Unmarshal([]byte(s), &built); err != nil {
+			return fmt.Errorf("%s: metadata vimconvert.config: %w", onnxPath, err)
+		}
+	}
+	m, _, err := convert.Load(ckpt, convert.Options{
+		Weights: f.weights, ClsToken: built.ClsToken, ImgSize: built.ImgSize, Stride: built.Stride,
+	})
+	if err != nil {
+		return fmt.Errorf("load checkpoint: %w", err)
+	}
+	if w := checkSameWeights(mp, m, f.weights); w != "" {
+		res.Warnings = append(res.Warnings, w)
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
+
+	c := m.Config
+	x, shape, desc, err := verifyInput(f, c, m.PatchWeight.Shape[1])
+	if err != nil {
+		return err
+	}
+	res.Input, res.InputShape = desc, shape[:]
+
+	outputNames := map[string]bool{}
+	for _, o := range mp.GetGraph().GetOutput() {
+		outputNames[o.GetName()] = true
+	}
+	runPath := onnxPath
+	if f.perLayer && !outputNames[verify.KeyHidden(0)] {
+		dir, err := os.MkdirTemp("", "vimconvert-verify-")
+		if err != nil {
+			return fmt.Errorf("temp dir for the per-layer model: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		runPath = filepath.Join(dir, "per_layer.onnx")
+		if err := buildPerLayerCopy(m, mp, meta, outputNames, runPath); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "%s has no per-layer outputs: built a per-layer copy from %s\n", onnxPath, ckpt)
+	}
+
+	start := time.Now()
+	sess, err := runtime.NewSession(runPath, runtime.Options{IntraOpThreads: f.threads})
+	if err != nil {
+		return err
+	}
+	defer sess.Destroy()
+	res.SessionMS = ms(time.Since(start))
+	res.ORTVersion = runtime.Version()
+	inName := graph.InputName
+	if names := sess.InputNames(); !slices.Contains(names, inName) {
+		return fmt.Errorf("%s has no input %q (inputs: %v)", runPath, inName, names)
+	}
+	start = time.Now()
+	got, err := sess.Run(map[string]*runtime.Tensor{inName: {
+		Shape: []int64{int64(shape[0]), int64(shape[1]), int64(shape[2]), int64(shape[3])}, Data: x,
+	}})
+	if err != nil {
+		return err
+	}
+	res.RunMS = ms(time.Since(start))
+
+	start = time.Now()
+	ref, err := verify.Forward(m, x, shape, verify.Options{Precision: prec, Intermediates: f.perLayer})
+	if err != nil {
+		return fmt.Errorf("reference forward: %w", err)
+	}
+	res.ReferenceMS = ms(time.Since(start))
+
+	compare := func(name string, want *verify.Tensor) (verify.Report, bool) {
+		g, ok := got[name]
+		if !ok || want == nil {
+			return verify.Report{}, false
+		}
+		gs := make([]int, len(g.Shape))
+		for i, d := range g.Shape {
+			gs[i] = int(d)
+		}
+		if !slices.Equal(gs, want.Shape) {
+			return verify.Report{Shape: want.Shape, Mismatch: fmt.Sprintf("reference shape %v, onnx shape %v", want.Shape, gs)}, true
+		}
+		return verify.Compare(want.Data, g.Data, want.Shape), true
+	}
+	var failures []string
+	logits, ok := compare(graph.LogitsName, ref.Logits)
+	if !ok {
+		return fmt.Errorf("%s has no output %q (outputs: %v)", runPath, graph.LogitsName, sess.OutputNames())
+	}
+	res.Outputs = append(res.Outputs, verifyNamed{graph.LogitsName, logits})
+	if !logits.Pass(f.tol) {
+		failures = append(failures, fmt.Sprintf("logits max |Δ| %.3g > tol %g", logits.MaxAbs, f.tol))
+	}
+	if !logits.Top1OK() {
+		failures = append(failures, fmt.Sprintf("top-1 differs in %d of %d rows", logits.Top1Rows-logits.Top1Agree, logits.Top1Rows))
+	}
+	if feats, ok := compare(graph.FeaturesName, ref.Features); ok {
+		res.Outputs = append(res.Outputs, verifyNamed{graph.FeaturesName, feats})
+		if !feats.Pass(f.tol) {
+			failures = append(failures, fmt.Sprintf("features max |Δ| %.3g > tol %g", feats.MaxAbs, f.tol))
+		}
+	}
+	if f.perLayer {
+		for _, key := range perLayerKeys(len(m.Layers)) {
+			r, ok := compare(key, ref.Intermediates[key])
+			if !ok {
+				continue
+			}
+			res.Layers = append(res.Layers, verifyNamed{key, r})
+			if res.FirstDivergence == "" && !r.Pass(f.tol) {
+				res.FirstDivergence = key
+			}
+		}
+	}
+	res.Pass = len(failures) == 0
+
+	if f.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return fmt.Errorf("encode JSON: %w", err)
+		}
+	} else {
+		printVerify(stdout, res)
+	}
+	if !res.Pass {
+		msg := strings.Join(failures, "; ")
+		if res.FirstDivergence != "" {
+			msg += "; divergence starts at " + res.FirstDivergence
+		}
+		return errors.New("FAIL: " + msg)
+	}
+	return nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
+
+// perLayerKeys lists the intermediate names in the order the network
+// computes them.
+func perLayerKeys(depth int) []string {
+	keys := []string{verify.KeyPatchEmbed, verify.KeyEmbedTokens}
+	for i := range depth {
+		keys = append(keys, verify.KeyResidual(i), verify.KeyHidden(i))
+	}
+	return append(keys, verify.KeyFinalNormed, verify.KeyFeatures, verify.KeyLogits)
+}
+
+func printVerify(w io.Writer, r *verifyResult) {
+	fmt.Fprintf(w, "checkpoint %s (%s weights) vs %s\n", r.Checkpoint, r.Weights, r.Model)
+	fmt.Fprintf(w, "input      %s %v\n", r.Input, r.InputShape)
+	fmt.Fprintf(w, "onnx       onnxruntime %s + plugin: session %.0f ms, run %.1f ms\n", r.ORTVersion, r.SessionMS, r.RunMS)
+	fmt.Fprintf(w, "reference  pure Go, %s: %.1f ms\n", r.Precision, r.ReferenceMS)
+	for _, o := range r.Outputs {
+		fmt.Fprintf(w, "\n%s (reference = expected, onnx = actual): %s", o.Name, o.Report.String())
+	}
+	if len(r.Layers) > 0 {
+		fmt.Fprintf(w, "\nper layer:\n  %-28s %10s %10s %14s\n", "tensor", "max |Δ|", "max rel", "cosine")
+		for _, l := range r.Layers {
+			mark := ""
+			if l.Name == r.FirstDivergence {
+				mark = "  <- divergence starts here"
+			}
+			if l.Report.Mismatch != "" {
+				fmt.Fprintf(w, "  %-28s cannot compare: %s%s\n", l.Name, l.Report.Mismatch, mark)
+				continue
+			}
+			fmt.Fprintf(w, "  %-28s %10.3g %10.3g %14.10f%s\n", l.Name, l.Report.MaxAbs, l.Report.MaxRel, l.Report.Cosine, mark)
+		}
+		if r.FirstDivergence == "" {
+			fmt.Fprintf(w, "  every intermediate within %g\n", r.Tol)
+		}
+	}
+	verdict := "PASS"
+	if !r.Pass {
+		verdict = "FAIL"
+	}
+	fmt.Fprintf(w, "\n%s (tol %g)\n", verdict, r.Tol)
+}
+
+// readONNXModel parses the whole model file (to read its metadata, outputs
+// and initializers).
+func readONNXModel(path string) (*onnxpb.ModelProto, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s", runtime.ErrModelMissing, path)
+		}
+		return nil, fmt.Errorf("read model: %w", err)
+	}
+	mp := &onnxpb.ModelProto{}
+	if err := proto.Unmarshal(data, mp); err != nil {
+		return nil, fmt.Errorf("%s is not an ONNX model: %w", path, err)
+	}
+	if mp.GetGraph() == nil {
+		return nil, fmt.Errorf("%s is not an ONNX model: no graph", path)
+	}
+	return mp, nil
+}
+
+// checkSameWeights compares a few initializers of the ONNX model (named by
+// their official state-dict keys) with the loaded checkpoint and returns a
+// warning when they differ, which usually means the model was converted from
+// another checkpoint or weight set.
+func checkSameWeights(mp *onnxpb.ModelProto, m *convert.Model, weights string) string {
+	inits := map[string]*onnxpb.TensorProto{}
+	for _, t := range mp.GetGraph().GetInitializer() {
+		inits[t.GetName()] = t
+	}
+	for _, want := range []*convert.Tensor{m.NormF, m.PatchBias, m.PosEmbed} {
+		if want == nil {
+			continue
+		}
+		t, ok := inits[want.Name]
+		if !ok {
+			continue
+		}
+		data := t.GetFloatData()
+		if raw := t.GetRawData(); raw != nil {
+			if len(raw)%4 != 0 {
+				continue
+			}
+			data = make([]float32, len(raw)/4)
+			for i := range data {
+				data[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+			}
+		}
+		if t.GetDataType() != int32(onnxpb.TensorProto_FLOAT) || len(data) != len(want.Data) {
+			continue
+		}
+		r := verify.Compare(want.Data, data, nil)
+		if r.MaxAbs != 0 {
+			other := convert.WeightsEMA
+			if weights == convert.WeightsEMA {
+				other = convert.WeightsModel
+			}
+			return fmt.Sprintf("initializer %s of the model differs from the checkpoint's %q weights (max |Δ| %.3g): was it converted from another checkpoint, or with --weights %s?",
+				want.Name, weights, r.MaxAbs, other)
+		}
+	}
+	return ""
+}
+
+// buildPerLayerCopy writes a per-layer variant of the given model (same
+// opset, scan lowering and extra outputs) to path.
+func buildPerLayerCopy(m *convert.Model, mp *onnxpb.ModelProto, meta map[string]string, outputs map[string]bool, path string) error {
+	opts := graph.Options{
+		PerLayer: true,
+		Features: outputs[graph.FeaturesName],
+		Tokens:   outputs[graph.TokensName],
+		Scan:     meta["vimconvert.scan"],
+	}
+	for _, o := range mp.GetOpsetImport() {
+		if o.GetDomain() == "" || o.GetDomain() == "ai.onnx" {
+			opts.Opset = int(o.GetVersion())
+		}
+	}
+	model, err := graph.Build(m, opts)
+	if err != nil {
+		return fmt.Errorf("build the per-layer model: %w", err)
+	}
+	if err := graph.WriteFile(model, path); err != nil {
+		return fmt.Errorf("write the per-layer model: %w", err)
+	}
+	return nil
+}
+
+// verifyInput returns the input batch: --input, or N(0,1) noise of shape
+// [--batch, C, H, W] from --seed (C = the patch conv's input channels).
+func verifyInput(f *verifyFlags, c convert.Config, channels int) ([]float32, [4]int, string, error) {
+	want := [4]int{f.batch, channels, c.ImgSize, c.ImgSize}
+	if f.input == "" {
+		rng := rand.New(rand.NewPCG(f.seed, 0x76696d63))
+		x := make([]float32, want[0]*want[1]*want[2]*want[3])
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		return x, want, fmt.Sprintf("N(0,1) noise, seed %d", f.seed), nil
+	}
+	var shape []int
+	var x []float32
+	if strings.EqualFold(filepath.Ext(f.input), ".npy") {
+		a, err := npy.ReadFile(f.input)
+		if err != nil {
+			return nil, want, "", fmt.Errorf("--input: %w", err)
+		}
+		shape, x = a.Shape, a.Float32()
+	} else {
+		ts, err := convert.ReadTensorFile(f.input)
+		if err != nil {
+			return nil, want, "", fmt.Errorf("--input %s (want .npy, or a torch .pth dict with 'x'): %w", f.input, err)
+		}
+		t, ok := ts["x"]
+		if !ok && len(ts) == 1 {
+			for _, v := range ts {
+				t = v
+			}
+		}
+		if t == nil {
+			keys := make([]string, 0, len(ts))
+			for k := range ts {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			return nil, want, "", fmt.Errorf("--input %s: no tensor 'x' (keys: %v)", f.input, keys)
+		}
+		shape, x = t.Shape, t.Data
+	}
+	if len(shape) != 4 || shape[0] < 1 || shape[1] != channels || shape[2] != c.ImgSize || shape[3] != c.ImgSize {
+		return nil, want, "", fmt.Errorf("--input %s has shape %v, the model takes [B, %d, %d, %d]", f.input, shape, channels, c.ImgSize, c.ImgSize)
+	}
+	return x, [4]int{shape[0], shape[1], shape[2], shape[3]}, f.input, nil
+}
