@@ -145,7 +145,18 @@ void vc_scan_cpu_range(const vc_scan_args *a, int64_t begin, int64_t end) {
   if (begin < 0) begin = 0;
   if (end > n) end = n;
   if (begin >= end) return;
+#ifdef VC_HAVE_X86
+  /* Flush denormals to zero while the scan runs: a state that decays for
+   * many steps with u = 0 would otherwise crawl through denormal numbers,
+   * which cost ~100x on x86. Changes only values below 1.2e-38. The caller's
+   * mode is restored. */
+  unsigned int csr = _mm_getcsr();
+  _mm_setcsr(csr | 0x8040); /* FTZ | DAZ */
   vc_current()->fn(a, begin, end);
+  _mm_setcsr(csr);
+#else
+  vc_current()->fn(a, begin, end);
+#endif
 }
 
 void vc_scan_cpu(const vc_scan_args *a) { vc_scan_cpu_range(a, 0, vc_scan_cpu_num_items(a)); }
