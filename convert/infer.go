@@ -333,7 +333,7 @@ func inferGeometry(g, patch int, opts Options) (img, stride int, note string, er
 		return img, opts.Stride, fmt.Sprintf("img_size %d: the smallest size giving a %d×%d grid at stride %d", img, g, g, opts.Stride), nil
 	case opts.ImgSize > 0:
 		if gridOf(opts.ImgSize, patch) == g {
-			return opts.ImgSize, patch, fmt.Sprintf("stride %d = patch size (fits --img-size %d)", patch, opts.ImgSize), nil
+			return opts.ImgSize, patch, fmt.Sprintf("stride %d = patch size (fits img_size %d)", patch, opts.ImgSize), nil
 		}
 		if g > 1 && (opts.ImgSize-patch)%(g-1) == 0 {
 			s := (opts.ImgSize - patch) / (g - 1)

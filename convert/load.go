@@ -122,6 +122,17 @@ func loadFrom(ra io.ReaderAt, size int64, opts Options) (*Model, *Info, error) {
 	if info.DType != "float32" {
 		info.Assumed = append(info.Assumed, fmt.Sprintf("%s weights upcast to float32", info.DType))
 	}
+	if opts.ImgSize == 0 && info.ArgsInputSize > 0 {
+		// A training checkpoint records its input size: use it to pick
+		// the geometry, and say so.
+		o2 := opts
+		o2.ImgSize = info.ArgsInputSize
+		if _, _, err := inferConfig(sd, o2); err != nil {
+			return nil, nil, fmt.Errorf("args.input_size %d does not fit the weights: %w", info.ArgsInputSize, err)
+		}
+		opts = o2
+		info.Assumed = append(info.Assumed, fmt.Sprintf("img_size %d from args.input_size of the training checkpoint", o2.ImgSize))
+	}
 	c, assumed, err := inferConfig(sd, opts)
 	if err != nil {
 		return nil, nil, err
@@ -132,9 +143,6 @@ func loadFrom(ra io.ReaderAt, size int64, opts Options) (*Model, *Info, error) {
 		return nil, nil, err
 	}
 	info.Variant, info.VariantNote = matchRegistry(c)
-	if info.ArgsInputSize > 0 && info.ArgsInputSize != c.ImgSize {
-		return nil, nil, fmt.Errorf("args.input_size is %d but the weights give img_size %d (pass --img-size/--stride)", info.ArgsInputSize, c.ImgSize)
-	}
 	return m, info, nil
 }
 

@@ -14,7 +14,17 @@ import (
 // stateDictZip builds a torch-style zip holding {'model': sd} with zero
 // float32 tensors of the given shapes.
 func stateDictZip(t testing.TB, names []string, shapes map[string][]int) []byte {
-	p := newPK().op(opEmptyDict).str("model").op(opEmptyDict, opMark)
+	return stateDictZipArgs(t, names, shapes, 0)
+}
+
+// stateDictZipArgs is stateDictZip plus, when inputSize > 0, an 'args'
+// argparse.Namespace with that input_size (as a training checkpoint).
+func stateDictZipArgs(t testing.TB, names []string, shapes map[string][]int, inputSize int64) []byte {
+	p := newPK().op(opEmptyDict)
+	if inputSize > 0 {
+		p.str("args").global("argparse", "Namespace").op(opEmptyTuple, opNewObj, opEmptyDict).str("input_size").int(inputSize).op(opSetItem, opBuild, opSetItem)
+	}
+	p.str("model").op(opEmptyDict, opMark)
 	entries := map[string][]byte{}
 	for i, name := range names {
 		shape := shapes[name]
@@ -57,6 +67,10 @@ func TestLoadErrors(t *testing.T) {
 	if _, _, err := loadFrom(bytes.NewReader(with(func(n []string, _ map[string][]int) []string { return n })), int64(len(stateDictZip(t, names, shapes))), Options{}); err != nil {
 		t.Fatalf("unedited state dict rejected: %v", err)
 	}
+	// args.input_size that fits is used and reported
+	if _, info, err := loadFrom(bytes.NewReader(stateDictZipArgs(t, names, shapes, 8)), int64(len(stateDictZipArgs(t, names, shapes, 8))), Options{}); err != nil || info.ArgsInputSize != 8 || info.Layout != "training" {
+		t.Errorf("args.input_size 8: err %v, info %+v", err, info)
+	}
 	dir := repo.Fixture("synthetic")
 	file := func(name string) []byte { return readSynthetic(t, name) }
 	tests := []struct {
@@ -96,6 +110,7 @@ func TestLoadErrors(t *testing.T) {
 			}
 			return out
 		}), Options{}, "layers.1 is missing", "layers 0 and 2 without 1"},
+		{"args.input_size mismatch", stateDictZipArgs(t, names, shapes, 224), Options{}, "args.input_size 224 does not fit", "training args disagree with pos_embed"},
 		{"no patch embed", with(func(n []string, _ map[string][]int) []string { return remove(n, "patch_embed.proj.weight") }), Options{}, "missing tensor patch_embed.proj.weight", "not inferable"},
 		{"pos_embed not square", with(func(n []string, s map[string][]int) []string { s["pos_embed"] = []int{1, 6, 16}; return n }), Options{}, "not a square grid", "5 patches"},
 		{"zero d_state", with(func(n []string, s map[string][]int) []string {
