@@ -1,0 +1,170 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/internal/npy"
+	"github.com/vimconvert/vimconvert/verify"
+)
+
+func init() {
+	register(command{
+		name:    "predict",
+		summary: "run a checkpoint (pure-Go reference) or an exported ONNX model on a .npy image batch",
+		run:     runPredict,
+	})
+}
+
+// predictONNX runs an exported model in ONNX Runtime; set by predict_onnx.go (helper E).
+//
+// x is the float32 NCHW batch of the given shape; features asks for the
+// pre-head features output instead of the logits. Progress or warnings go
+// to stderr. It returns the output data and shape.
+var predictONNX func(modelPath string, x []float32, shape []int, features bool, stderr io.Writer) (out []float32, outShape []int, err error)
+
+// predictFlags are the flags of `vimconvert predict`.
+type predictFlags struct {
+	checkpoint string
+	model      string
+	input      string
+	output     string
+	features   bool
+	precision  string
+	weights    string
+	clsToken   string
+	imgSize    int
+	stride     int
+}
+
+func newPredictFlagSet(stderr io.Writer) (*flag.FlagSet, *predictFlags) {
+	f := &predictFlags{}
+	fs := flag.NewFlagSet("predict", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.checkpoint, "checkpoint", "", "Vim checkpoint to run with the pure-Go reference forward pass")
+	fs.StringVar(&f.model, "model", "", "exported ONNX model to run in ONNX Runtime (instead of --checkpoint)")
+	fs.StringVar(&f.input, "input", "", "input .npy: float32 images [B, 3, H, W] (required)")
+	fs.StringVar(&f.output, "output", "", "output .npy: float32 logits [B, num_classes] (required)")
+	fs.BoolVar(&f.features, "features", false, "write the pre-head features [B, D] instead of the logits")
+	fs.StringVar(&f.precision, "precision", "float32", "reference arithmetic: float32 or float64 (--checkpoint only; the output is float32 either way)")
+	fs.StringVar(&f.weights, "weights", convert.WeightsModel, "weight set of a training checkpoint: model or model_ema")
+	fs.StringVar(&f.clsToken, "cls-token", "", "cls token placement: middle, head, double or none (default: inferred)")
+	fs.IntVar(&f.imgSize, "img-size", 0, "input image size (default: inferred from pos_embed)")
+	fs.IntVar(&f.stride, "stride", 0, "patch stride (default: inferred from pos_embed)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `Usage: vimconvert predict (--checkpoint CKPT.pth | --model OUT.onnx) --input x.npy --output y.npy [flags]
+
+Runs a Vim model on a NumPy image batch (np.save of a float32 [B, 3, H, W]
+array, H = W = the model's img_size, normalised as for training) and writes
+the logits [B, num_classes] (or with --features the head input [B, D]) as a
+float32 .npy. --checkpoint uses the pure-Go reference forward pass of the
+official model; --model runs an exported ONNX model in ONNX Runtime.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	return fs, f
+}
+
+func runPredict(args []string, stdout, stderr io.Writer) error {
+	fs, f := newPredictFlagSet(stderr)
+	pos, err := parseFlagsAnywhere(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	usageErr := func(format string, a ...any) error {
+		fmt.Fprintf(stderr, "vimconvert predict: "+format+"\n\n", a...)
+		fs.Usage()
+		return errUsage
+	}
+	if len(pos) > 0 {
+		return usageErr("unexpected arguments %q (the files are given with --checkpoint/--model, --input and --output)", pos)
+	}
+	if (f.checkpoint == "") == (f.model == "") {
+		return usageErr("exactly one of --checkpoint and --model is required")
+	}
+	if f.input == "" || f.output == "" {
+		return usageErr("--input and --output are required")
+	}
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	prec, err := verify.ParsePrecision(f.precision)
+	if err != nil {
+		return usageErr("--precision: %v", err)
+	}
+	if f.model != "" {
+		for _, name := range []string{"precision", "weights", "cls-token", "img-size", "stride"} {
+			if set[name] {
+				return usageErr("--%s applies to --checkpoint only; an ONNX model fixes it at export", name)
+			}
+		}
+	}
+
+	in, err := npy.ReadFile(f.input)
+	if err != nil {
+		return fmt.Errorf("reading input: %w", err)
+	}
+	if in.DType != "float32" {
+		return fmt.Errorf("input %s has dtype %s, want float32 (save x.astype(np.float32))", f.input, in.DType)
+	}
+	if len(in.Shape) != 4 {
+		return fmt.Errorf("input %s has shape %v, want 4-D [B, 3, H, W] (NCHW)", f.input, in.Shape)
+	}
+	if in.Shape[0] < 1 {
+		return fmt.Errorf("input %s has an empty batch (shape %v)", f.input, in.Shape)
+	}
+
+	start := time.Now()
+	var out []float32
+	var outShape []int
+	what := "logits"
+	if f.features {
+		what = "features"
+	}
+	var engine string
+	if f.model != "" {
+		if predictONNX == nil {
+			return errors.New("this build has no ONNX Runtime support (use --checkpoint for the pure-Go reference)")
+		}
+		out, outShape, err = predictONNX(f.model, in.F32, in.Shape, f.features, stderr)
+		if err != nil {
+			return err
+		}
+		engine = "ONNX Runtime"
+	} else {
+		m, _, err := convert.Load(f.checkpoint, convert.Options{
+			Weights: f.weights, ClsToken: f.clsToken, ImgSize: f.imgSize, Stride: f.stride,
+		})
+		if err != nil {
+			return err
+		}
+		shape := [4]int{in.Shape[0], in.Shape[1], in.Shape[2], in.Shape[3]}
+		res, err := verify.Forward(m, in.F32, shape, verify.Options{Precision: prec})
+		if err != nil {
+			if errors.Is(err, verify.ErrInput) {
+				return fmt.Errorf("input %s: %w", f.input, err)
+			}
+			return err
+		}
+		t := res.Logits
+		if f.features {
+			t = res.Features
+		}
+		out, outShape = t.Float32(), t.Shape
+		engine = "pure-Go reference, " + prec.String()
+	}
+	elapsed := time.Since(start)
+	if err := npy.WriteFileFloat32(f.output, outShape, out); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s: %s %v float32 (%s, %.2fs)\n", f.output, what, outShape, engine, elapsed.Seconds())
+	return nil
+}

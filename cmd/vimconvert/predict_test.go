@@ -1,0 +1,194 @@
+package main
+
+import (
+	"bytes"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/internal/npy"
+	"github.com/vimconvert/vimconvert/internal/repo"
+)
+
+// predictInput is fixtures/vim_t_d2/input.pth's first image, written by
+// NumPy (testdata/make_predict_input.py).
+const predictInput = "testdata/predict_vim_t_d2_x0.npy"
+
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var o, e bytes.Buffer
+	code = run(args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+func maxAbs(a []float32, b []float32) float64 {
+	if len(a) != len(b) {
+		return math.Inf(1)
+	}
+	m := 0.0
+	for i := range a {
+		m = max(m, math.Abs(float64(a[i])-float64(b[i])))
+	}
+	return m
+}
+
+// TestPredictCheckpointRoundTrip runs predict on a NumPy-written image and
+// compares the written .npy with the official outputs for that image.
+func TestPredictCheckpointRoundTrip(t *testing.T) {
+	ckpt := repo.Fixture("vim_t_d2", "checkpoint.pth")
+	exp, err := convert.ReadTensorFile(repo.Fixture("vim_t_d2", "expected.pth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args   []string
+		key    string
+		tol    float64
+		reason string
+	}{
+		{nil, "logits", 1e-4, "float32 reference vs official fp32 logits"},
+		{[]string{"--precision", "float64"}, "logits_fp64", 1e-6, "float64 reference, rounded to float32 on output"},
+		{[]string{"--features"}, "features", 1e-4, "pre-head features"},
+	}
+	for _, tc := range tests {
+		out := filepath.Join(t.TempDir(), "y.npy")
+		args := append([]string{"predict", "--checkpoint", ckpt, "--input", predictInput, "--output", out}, tc.args...)
+		code, stdout, stderr := runCLI(t, args...)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", tc.reason, code, stderr)
+		}
+		if !strings.Contains(stdout, "wrote "+out) {
+			t.Errorf("%s: stdout %q", tc.reason, stdout)
+		}
+		a, err := npy.ReadFile(out)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.reason, err)
+		}
+		w := exp[tc.key]
+		want := w.Data[:w.NumElements()/w.Shape[0]] // row 0
+		wantShape := []int{1, w.Shape[1]}
+		if a.DType != "float32" || !slices.Equal(a.Shape, wantShape) {
+			t.Fatalf("%s: wrote %s %v, want float32 %v", tc.reason, a.DType, a.Shape, wantShape)
+		}
+		if d := maxAbs(a.F32, want); d > tc.tol {
+			t.Errorf("%s: max|Δ| = %.3g > %g", tc.reason, d, tc.tol)
+		}
+	}
+}
+
+// TestPredictOutputReadableByNumPy checks the written file with np.load,
+// when a NumPy interpreter is installed.
+func TestPredictOutputReadableByNumPy(t *testing.T) {
+	py := "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import numpy").Run(); err != nil {
+		t.Skipf("skipping: %s with numpy not available: %v", py, err)
+	}
+	out := filepath.Join(t.TempDir(), "y.npy")
+	if code, _, stderr := runCLI(t, "predict", "--checkpoint", repo.Fixture("vim_t_d2", "checkpoint.pth"),
+		"--input", predictInput, "--output", out); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	a, err := npy.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := 0
+	for i, v := range a.F32 {
+		if v > a.F32[top] {
+			top = i
+		}
+	}
+	res, err := exec.Command(py, "-c", `import numpy as np, sys
+y = np.load(sys.argv[1])
+assert y.dtype == np.float32 and y.shape == (1, 1000), (y.dtype, y.shape)
+print(int(y.argmax()), repr(float(y.sum())))`, out).CombinedOutput()
+	if err != nil {
+		t.Fatalf("np.load failed: %v\n%s", err, res)
+	}
+	var sum float64
+	for _, v := range a.F32 {
+		sum += float64(v)
+	}
+	fields := strings.Fields(string(res))
+	if len(fields) != 2 || fields[0] != strconv.Itoa(top) {
+		t.Fatalf("numpy argmax/sum %q, Go argmax %d", res, top)
+	}
+	if npSum, err := strconv.ParseFloat(fields[1], 64); err != nil || math.Abs(npSum-sum) > 1e-3 {
+		t.Fatalf("numpy sum %q, Go sum %v", fields[1], sum)
+	}
+}
+
+func TestPredictErrors(t *testing.T) {
+	ckpt := repo.Fixture("vim_t_d2", "checkpoint.pth")
+	dir := t.TempDir()
+	small := filepath.Join(dir, "small.npy")
+	if err := npy.WriteFileFloat32(small, []int{1, 3, 16, 16}, make([]float32, 3*16*16)); err != nil {
+		t.Fatal(err)
+	}
+	rank3 := filepath.Join(dir, "rank3.npy")
+	if err := npy.WriteFileFloat32(rank3, []int{3, 224, 224}, make([]float32, 3*224*224)); err != nil {
+		t.Fatal(err)
+	}
+	chans := filepath.Join(dir, "chans.npy")
+	if err := npy.WriteFileFloat32(chans, []int{1, 1, 224, 224}, make([]float32, 224*224)); err != nil {
+		t.Fatal(err)
+	}
+	junk := filepath.Join(dir, "junk.npy")
+	os.WriteFile(junk, []byte("not a numpy file"), 0o644)
+	out := filepath.Join(dir, "out.npy")
+	tests := []struct {
+		args     []string
+		wantCode int
+		wantMsg  string
+		reason   string
+	}{
+		{[]string{"--checkpoint", ckpt, "--input", small, "--output", out}, 1, "img_size 224", "image size differs from the model's"},
+		{[]string{"--checkpoint", ckpt, "--input", chans, "--output", out}, 1, "[B, 3, 224, 224]", "one channel"},
+		{[]string{"--checkpoint", ckpt, "--input", rank3, "--output", out}, 1, "want 4-D", "missing batch axis"},
+		{[]string{"--checkpoint", ckpt, "--input", "testdata/predict_f64_1x3x2x2.npy", "--output", out}, 1, "dtype float64, want float32", "float64 input"},
+		{[]string{"--checkpoint", ckpt, "--input", junk, "--output", out}, 1, "bad magic", "not a .npy"},
+		{[]string{"--checkpoint", ckpt, "--input", filepath.Join(dir, "missing.npy"), "--output", out}, 1, "no such file", "missing input"},
+		{[]string{"--checkpoint", filepath.Join(dir, "none.pth"), "--input", predictInput, "--output", out}, 1, "no such file", "missing checkpoint"},
+		{[]string{"--input", predictInput, "--output", out}, 2, "exactly one of --checkpoint and --model", "no model given"},
+		{[]string{"--checkpoint", ckpt, "--model", "m.onnx", "--input", predictInput, "--output", out}, 2, "exactly one", "both given"},
+		{[]string{"--checkpoint", ckpt, "--output", out}, 2, "--input and --output are required", "no input"},
+		{[]string{"--checkpoint", ckpt, "--input", predictInput, "--output", out, "--precision", "float16"}, 2, "float16", "bad precision"},
+		{[]string{"--model", "m.onnx", "--input", predictInput, "--output", out, "--precision", "float64"}, 2, "--checkpoint only", "precision with an ONNX model"},
+		{[]string{"--checkpoint", ckpt, "--input", predictInput, "--output", out, "extra"}, 2, "unexpected arguments", "stray positional argument"},
+		{[]string{"--checkpoint", ckpt, "--input", predictInput, "--output", out, "--weights", "ema"}, 1, "weight set", "unknown weight set"},
+		{[]string{"--checkpoint", ckpt, "--input", predictInput, "--output", filepath.Join(dir, "nodir", "y.npy")}, 1, "nodir", "output directory missing"},
+	}
+	for _, tc := range tests {
+		code, _, stderr := runCLI(t, append([]string{"predict"}, tc.args...)...)
+		if code != tc.wantCode || !strings.Contains(stderr, tc.wantMsg) {
+			t.Errorf("%s: exit %d, stderr %q; want exit %d mentioning %q", tc.reason, code, stderr, tc.wantCode, tc.wantMsg)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Fatalf("%s: a failed run left %s", tc.reason, out)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			t.Errorf("temporary file left behind: %s", e.Name())
+		}
+	}
+}
+
+// TestPredictModelWithoutRuntime: --model needs the ONNX Runtime hook.
+func TestPredictModelWithoutRuntime(t *testing.T) {
+	if predictONNX != nil {
+		t.Skip("skipping: this build has ONNX Runtime support (predict_onnx.go); its own tests cover --model")
+	}
+	out := filepath.Join(t.TempDir(), "y.npy")
+	code, _, stderr := runCLI(t, "predict", "--model", "m.onnx", "--input", predictInput, "--output", out)
+	if code != 1 || !strings.Contains(stderr, "no ONNX Runtime support") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}
