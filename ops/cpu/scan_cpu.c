@@ -1,5 +1,6 @@
 /* CPU selective scan: the kernel template compiled for several vector
- * widths and a runtime choice among them (see scan_isa.h).
+ * widths and a runtime choice among them (see scan_isa.h). Define
+ * VC_PORTABLE_ONLY to build only the portable variant (as on non-x86 CPUs).
  *
  * VC_NC = 16 everywhere: all 16 states of a Vim channel stay in one chunk, so
  * softplus(delta) is computed once per (t, d). Splitting the states into two
@@ -10,7 +11,7 @@
 
 #include "scan_isa.h"
 
-#if defined(__x86_64__) || defined(__i386__)
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(VC_PORTABLE_ONLY)
 #define VC_HAVE_X86 1
 #include <immintrin.h>
 #endif
@@ -27,8 +28,8 @@
 #define VC_MAXF(a, b) ((vf)_mm_max_ps((__m128)(a), (__m128)(b)))
 #define VC_MINF(a, b) ((vf)_mm_min_ps((__m128)(a), (__m128)(b)))
 #else
-#define VC_MAXF(a, b) VN(sel)((b) != (b) | (b) > (a), (b), (a))
-#define VC_MINF(a, b) VN(sel)((b) != (b) | (b) < (a), (b), (a))
+#define VC_MAXF(a, b) VN(sel)(((b) != (b)) | ((b) > (a)), (b), (a))
+#define VC_MINF(a, b) VN(sel)(((b) != (b)) | ((b) < (a)), (b), (a))
 #endif
 #include "scan_kernel.inc"
 #undef VC_W
