@@ -73,7 +73,7 @@ type Options struct {
 	PerLayer bool
 	// Scan picks the scan lowering ("" = ScanPlugin); see ScanLowerings.
 	Scan string
-	// DepthwiseConv picks the conv formulation ("" = ConvSlice).
+	// DepthwiseConv picks the conv formulation ("" = ConvONNX).
 	DepthwiseConv string
 	// Progress, if set, is called after each block with (done, total).
 	Progress func(done, total int)
@@ -102,7 +102,7 @@ func Build(m *convert.Model, opts Options) (*onnxpb.ModelProto, error) {
 		return nil, fmt.Errorf("graph: unknown scan lowering %q (have %v)", opts.Scan, ScanLowerings())
 	}
 	if opts.DepthwiseConv == "" {
-		opts.DepthwiseConv = ConvSlice
+		opts.DepthwiseConv = ConvONNX
 	}
 	if opts.DepthwiseConv != ConvSlice && opts.DepthwiseConv != ConvONNX {
 		return nil, fmt.Errorf("graph: unknown depthwise conv formulation %q (have %q, %q)", opts.DepthwiseConv, ConvSlice, ConvONNX)
