@@ -635,3 +635,26 @@ func TestKernelAllISAs(t *testing.T) {
 	}
 	t.Logf("%s", out)
 }
+
+// TestCUDAKernelEmulation runs cuda/'s host emulation test of the CUDA
+// kernel bodies against the CPU kernel (no GPU needed), built by
+// `make -C ops` when cuda/emu.mk exists and a C++ compiler is installed.
+func TestCUDAKernelEmulation(t *testing.T) {
+	if _, err := os.Stat(filepath.Join("cuda", "emu.mk")); err != nil {
+		t.Skipf("no cuda/emu.mk in this checkout: %v", err)
+	}
+	bin := repo.Path("build", "vimconvert_cuda_emu_test")
+	if _, err := os.Stat(bin); err != nil {
+		if _, cxx := exec.LookPath("g++"); cxx != nil {
+			t.Skipf("no C++ compiler (g++) to build the emulation test: %v", cxx)
+		}
+		t.Fatalf("%s not built: run `make -C ops` (%v)", bin, err)
+	}
+	out, err := exec.Command(bin).CombinedOutput()
+	if err != nil {
+		t.Fatalf("CUDA emulation test failed: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "cuda emulation test: all passed") {
+		t.Fatalf("unexpected emulation test output:\n%s", out)
+	}
+}
