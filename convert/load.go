@@ -293,6 +293,9 @@ func stateDict(v any, info *Info) (map[string]*Tensor, error) {
 		if !ok {
 			return nil, fmt.Errorf("state dict key #%d is a %s, not a str", i, typeName(k))
 		}
+		if len(s) > 1024 {
+			return nil, fmt.Errorf("state dict key #%d is %d bytes long (at most 1024)", i, len(s))
+		}
 		names[i] = s
 		if _, ok := d.values[i].(*tensorRef); !ok {
 			bad = append(bad, fmt.Sprintf("%s (%s)", s, typeName(d.values[i])))

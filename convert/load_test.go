@@ -161,3 +161,17 @@ func modelTensors(m *Model) []*Tensor {
 	}
 	return out
 }
+
+// BenchmarkLoadVimT measures Load on the full-depth Vim-tiny fixture
+// (28.7 MB, 415 tensors) when ../shared/fixtures is present.
+func BenchmarkLoadVimT(b *testing.B) {
+	p := repo.SharedFixture("vim_t", "checkpoint.pth")
+	if p == "" {
+		b.Skip("../shared/fixtures/vim_t/checkpoint.pth not present")
+	}
+	for b.Loop() {
+		if _, _, err := Load(p, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

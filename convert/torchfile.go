@@ -518,6 +518,19 @@ func (t *tensorRef) checkBounds() (int64, error) {
 	return numel, nil
 }
 
+// contiguous reports whether the view is dense and row-major (size-1
+// dimensions may have any stride).
+func (t *tensorRef) contiguous() bool {
+	want := int64(1)
+	for d := len(t.size) - 1; d >= 0; d-- {
+		if t.size[d] != 1 && t.stride[d] != want {
+			return false
+		}
+		want *= t.size[d]
+	}
+	return true
+}
+
 // floatDTypes are the storage dtypes converted to float32.
 var floatDTypes = map[string]bool{"float32": true, "float16": true, "bfloat16": true, "float64": true}
 
@@ -566,6 +579,14 @@ func (t *tensorRef) materialize(name string) (*Tensor, error) {
 			out.F64[dst] = v
 			out.Data[dst] = float32(v)
 		}
+	}
+	if t.contiguous() && dt == "float32" {
+		// fast path: a dense row-major float32 view
+		b := raw[t.offset*4 : (t.offset+numel)*4]
+		for i := range out.Data {
+			out.Data[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		}
+		return out, nil
 	}
 	// Walk the view in row-major order with an index odometer.
 	nd := len(t.size)
