@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/vimconvert/vimconvert/graph/onnxpb"
+	"github.com/vimconvert/vimconvert/internal/repo"
+)
+
+func convertCLI(args ...string) (code int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	code = run(args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+func readModel(t *testing.T, path string) *onnxpb.ModelProto {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m onnxpb.ModelProto
+	if err := proto.Unmarshal(data, &m); err != nil {
+		t.Fatalf("%s is not an ONNX model: %v", path, err)
+	}
+	return &m
+}
+
+func outputNames(m *onnxpb.ModelProto) []string {
+	var names []string
+	for _, o := range m.GetGraph().GetOutput() {
+		names = append(names, o.GetName())
+	}
+	return names
+}
+
+func TestConvertCommand(t *testing.T) {
+	ckpt := repo.Fixture("vim_t_d2", "checkpoint.pth")
+	dir := t.TempDir()
+	tests := []struct {
+		reason  string
+		args    []string // OUT is replaced by the output path
+		outputs []string
+		stdout  []string // substrings of the summary
+	}{
+		{
+			reason:  "shorthand form: vimconvert CKPT -o OUT",
+			args:    []string{ckpt, "-o", "OUT"},
+			outputs: []string{"logits"},
+			stdout:  []string{"pixel_values [batch, 3, 224, 224]", "logits [batch, 1000]", "params:   942952", "ai.vimconvert", "register_custom_ops_library", "RegisterCustomOpsLibrary_V2", "RegisterCustomOpsLibrary("},
+		},
+		{
+			reason:  "flags before the checkpoint, extra outputs, newer opset, EMA weights",
+			args:    []string{"convert", "--features", "--tokens", "--opset", "18", "--weights", "model_ema", "-o", "OUT", ckpt},
+			outputs: []string{"tokens", "logits", "features"},
+			stdout:  []string{"opset:    18", `"model_ema" weights`, "features [batch, 192]", "tokens [batch, 197, 192]"},
+		},
+		{
+			reason:  "per-layer outputs for verify --per-layer",
+			args:    []string{"convert", ckpt, "--per-layer", "--output", "OUT"},
+			outputs: []string{"patch_embed_out", "embed_tokens", "layers.0.hidden_states", "layers.0.residual", "layers.1.hidden_states", "layers.1.residual", "final_hidden_normed", "logits"},
+		},
+	}
+	for i, tc := range tests {
+		t.Run(tc.reason, func(t *testing.T) {
+			out := filepath.Join(dir, "m"+string(rune('0'+i))+".onnx")
+			args := append([]string(nil), tc.args...)
+			for j := range args {
+				if args[j] == "OUT" {
+					args[j] = out
+				}
+			}
+			code, stdout, stderr := convertCLI(args...)
+			if code != 0 {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+			}
+			m := readModel(t, out)
+			if got := strings.Join(outputNames(m), ","); got != strings.Join(tc.outputs, ",") {
+				t.Errorf("outputs %s, want %s", got, strings.Join(tc.outputs, ","))
+			}
+			for _, s := range tc.stdout {
+				if !strings.Contains(stdout, s) {
+					t.Errorf("summary lacks %q:\n%s", s, stdout)
+				}
+			}
+			if stderr != "" {
+				t.Errorf("stderr not empty (no TTY, so no progress bar): %q", stderr)
+			}
+		})
+	}
+}
+
+func TestConvertCommandErrors(t *testing.T) {
+	ckpt := repo.Fixture("vim_t_d2", "checkpoint.pth")
+	dir := t.TempDir()
+	outDir := filepath.Join(dir, "adir")
+	if err := os.Mkdir(outDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	notCkpt := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(notCkpt, []byte("not a checkpoint"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		reason string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"missing -o", []string{"convert", ckpt}, 2, "missing -o"},
+		{"missing checkpoint", []string{"convert", "-o", filepath.Join(dir, "x.onnx")}, 2, "missing the checkpoint"},
+		{"two checkpoints", []string{"convert", ckpt, ckpt, "-o", filepath.Join(dir, "x.onnx")}, 2, "one checkpoint expected"},
+		{"unknown weight set", []string{"convert", ckpt, "-o", filepath.Join(dir, "x.onnx"), "--weights", "best"}, 2, "--weights"},
+		{"unknown flag", []string{"convert", ckpt, "-o", filepath.Join(dir, "x.onnx"), "--fp16"}, 2, "fp16"},
+		{"output is a directory", []string{"convert", ckpt, "-o", outDir}, 1, "is a directory"},
+		{"output directory missing", []string{"convert", ckpt, "-o", filepath.Join(dir, "no", "x.onnx")}, 1, "output directory"},
+		{"output is the input", []string{"convert", notCkpt, "-o", notCkpt}, 1, "refusing to overwrite"},
+		{"checkpoint missing", []string{"convert", filepath.Join(dir, "none.pth"), "-o", filepath.Join(dir, "x.onnx")}, 1, "none.pth"},
+		{"not a checkpoint", []string{"convert", notCkpt, "-o", filepath.Join(dir, "x.onnx")}, 1, "load checkpoint"},
+		{"unsupported opset", []string{"convert", ckpt, "-o", filepath.Join(dir, "x.onnx"), "--opset", "12"}, 1, "opset 12"},
+		{"cls placement the weights cannot have", []string{"convert", ckpt, "-o", filepath.Join(dir, "x.onnx"), "--cls-token", "double"}, 1, "cls"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.reason, func(t *testing.T) {
+			code, _, stderr := convertCLI(tc.args...)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d; stderr:\n%s", code, tc.code, stderr)
+			}
+			if !strings.Contains(stderr, tc.stderr) {
+				t.Errorf("stderr lacks %q:\n%s", tc.stderr, stderr)
+			}
+		})
+	}
+	// No failed run left an output or temp file behind.
+	entries, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, ",") != "adir,notes.txt" {
+		t.Errorf("directory holds %v after failed conversions", names)
+	}
+	if data, _ := os.ReadFile(notCkpt); string(data) != "not a checkpoint" {
+		t.Error("the input file was modified")
+	}
+}
