@@ -34,6 +34,13 @@ const (
 	TokensName   = "tokens"       // [batch, L, D], final normed tokens
 )
 
+// Keys of ModelProto.metadata_props written by Build.
+const (
+	MetaConfig        = "vimconvert.config"         // convert.Config as JSON
+	MetaScan          = "vimconvert.scan"           // Options.Scan
+	MetaDepthwiseConv = "vimconvert.depthwise_conv" // Options.DepthwiseConv
+)
+
 // ProducerName is written to ModelProto.producer_name.
 const ProducerName = "vimconvert"
 
@@ -142,8 +149,9 @@ func Build(m *convert.Model, opts Options) (*onnxpb.ModelProto, error) {
 			{Domain: proto.String(Domain), Version: proto.Int64(DomainVersion)},
 		},
 		MetadataProps: []*onnxpb.StringStringEntryProto{
-			{Key: proto.String("vimconvert.config"), Value: proto.String(string(cfgJSON))},
-			{Key: proto.String("vimconvert.scan"), Value: proto.String(opts.Scan)},
+			{Key: proto.String(MetaConfig), Value: proto.String(string(cfgJSON))},
+			{Key: proto.String(MetaScan), Value: proto.String(opts.Scan)},
+			{Key: proto.String(MetaDepthwiseConv), Value: proto.String(opts.DepthwiseConv)},
 		},
 		Graph: g,
 	}, nil

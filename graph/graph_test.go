@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -235,6 +236,17 @@ func TestBuildVariantsStructure(t *testing.T) {
 			}
 			if imports[""] != wantOpset || imports[graph.Domain] != 1 || len(imports) != 2 {
 				t.Errorf("opset imports %v", imports)
+			}
+			meta := map[string]string{}
+			for _, kv := range mp.GetMetadataProps() {
+				meta[kv.GetKey()] = kv.GetValue()
+			}
+			var back convert.Config
+			if err := json.Unmarshal([]byte(meta[graph.MetaConfig]), &back); err != nil || back != c {
+				t.Errorf("metadata %s = %s (err %v), want the model config", graph.MetaConfig, meta[graph.MetaConfig], err)
+			}
+			if meta[graph.MetaScan] != graph.ScanPlugin || meta[graph.MetaDepthwiseConv] != graph.ConvONNX {
+				t.Errorf("metadata %v", meta)
 			}
 			if mp.GetProducerName() != "vimconvert" || mp.GetIrVersion() != graph.IRVersion(int(wantOpset)) {
 				t.Errorf("producer %q ir %d", mp.GetProducerName(), mp.GetIrVersion())
