@@ -144,10 +144,7 @@ func Build(m *convert.Model, opts Options) (*onnxpb.ModelProto, error) {
 		ProducerName:    proto.String(ProducerName),
 		ProducerVersion: proto.String("1"),
 		DocString:       proto.String("Vision Mamba (Vim) from an official hustvl/Vim checkpoint. The selective scan is the custom op " + Domain + "::" + OpScanBidirectional + "; load the vimconvert plugin (libvimconvert_ops.so) with RegisterCustomOpsLibrary."),
-		OpsetImport: []*onnxpb.OperatorSetIdProto{
-			{Domain: proto.String(""), Version: proto.Int64(int64(opts.Opset))},
-			{Domain: proto.String(Domain), Version: proto.Int64(DomainVersion)},
-		},
+		OpsetImport:     opsetImports(g, opts.Opset),
 		MetadataProps: []*onnxpb.StringStringEntryProto{
 			{Key: proto.String(MetaConfig), Value: proto.String(string(cfgJSON))},
 			{Key: proto.String(MetaScan), Value: proto.String(opts.Scan)},
@@ -155,6 +152,34 @@ func Build(m *convert.Model, opts Options) (*onnxpb.ModelProto, error) {
 		},
 		Graph: g,
 	}, nil
+}
+
+// domainVersions are the opset versions imported for the non-default
+// domains a scan lowering may use.
+var domainVersions = map[string]int64{
+	Domain:          DomainVersion,
+	"com.microsoft": 1, // ONNX Runtime contrib ops
+}
+
+// opsetImports imports the default domain at opset and every other domain
+// that a node of g uses (only those: a model without plugin nodes does not
+// ask for the plugin's domain).
+func opsetImports(g *onnxpb.GraphProto, opset int) []*onnxpb.OperatorSetIdProto {
+	imports := []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(int64(opset))}}
+	seen := map[string]bool{"": true, "ai.onnx": true}
+	for _, n := range g.GetNode() {
+		d := n.GetDomain()
+		if seen[d] {
+			continue
+		}
+		seen[d] = true
+		v, ok := domainVersions[d]
+		if !ok {
+			v = 1
+		}
+		imports = append(imports, &onnxpb.OperatorSetIdProto{Domain: proto.String(d), Version: proto.Int64(v)})
+	}
+	return imports
 }
 
 func graphName(m *convert.Model) string {
