@@ -1,0 +1,72 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/vimconvert/vimconvert/runtime"
+)
+
+// Names of the exported graph's input and outputs (graph.InputName,
+// graph.LogitsName, graph.FeaturesName).
+const (
+	onnxInputName    = "pixel_values"
+	onnxLogitsName   = "logits"
+	onnxFeaturesName = "features"
+)
+
+func init() {
+	predictONNX = runONNXModel
+}
+
+// runONNXModel runs the ONNX model at modelPath in ONNX Runtime with the
+// vimconvert plugin on x ([batch, 3, H, W] float32) and returns the logits
+// (or the features when features is set) with their shape. Timings go to
+// stderr.
+func runONNXModel(modelPath string, x []float32, shape []int, features bool, stderr io.Writer) ([]float32, []int, error) {
+	start := time.Now()
+	sess, err := runtime.NewSession(modelPath, runtime.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer sess.Destroy()
+	created := time.Since(start)
+
+	want := onnxLogitsName
+	if features {
+		want = onnxFeaturesName
+	}
+	if !slices.Contains(sess.OutputNames(), want) {
+		hint := ""
+		if features {
+			hint = " (convert with --features to add it)"
+		}
+		return nil, nil, fmt.Errorf("%s has no output %q%s; outputs: %v", modelPath, want, hint, sess.OutputNames())
+	}
+	input := onnxInputName
+	if names := sess.InputNames(); !slices.Contains(names, input) {
+		if len(names) != 1 {
+			return nil, nil, fmt.Errorf("%s has no input %q and %d inputs %v; cannot tell which is the image", modelPath, input, len(names), names)
+		}
+		input = names[0]
+	}
+	dims := make([]int64, len(shape))
+	for i, d := range shape {
+		dims[i] = int64(d)
+	}
+	runStart := time.Now()
+	out, err := sess.RunOutputs(map[string]*runtime.Tensor{input: {Shape: dims, Data: x}}, []string{want})
+	if err != nil {
+		return nil, nil, err
+	}
+	fmt.Fprintf(stderr, "onnxruntime %s: session %.0f ms, run %.1f ms\n", runtime.Version(),
+		float64(created.Microseconds())/1e3, float64(time.Since(runStart).Microseconds())/1e3)
+	t := out[want]
+	outShape := make([]int, len(t.Shape))
+	for i, d := range t.Shape {
+		outShape[i] = int(d)
+	}
+	return t.Data, outShape, nil
+}
