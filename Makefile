@@ -46,7 +46,7 @@ demo: setup all
 	@mkdir -p out
 	./$(BIN) convert $(DEMO_CKPT) -o $(DEMO_OUT)
 	./$(BIN) verify $(DEMO_CKPT) $(DEMO_OUT)
-	./$(BIN) predict --model $(DEMO_OUT) fixtures/vim_t_d2/input.pth
+	./$(BIN) predict --model $(DEMO_OUT) --input cmd/vimconvert/testdata/predict_vim_t_d2_x0.npy --output out/logits.npy
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
+	"github.com/vimconvert/vimconvert/internal/npy"
 	"github.com/vimconvert/vimconvert/internal/repo"
 )
 
@@ -204,6 +205,31 @@ func TestCLI(t *testing.T) {
 		t.Errorf("verify --per-layer on a tampered model: exit %d, want 1 and divergence at layers.1.hidden_states\n%s%s", code, stdout, stderr)
 	}
 	os.Remove(tampered)
+
+	// predict --model on the first fixture image reproduces row 0 of the
+	// official logits; asking for an output the model lacks writes nothing.
+	x0 := repo.Path("cmd", "vimconvert", "testdata", "predict_vim_t_d2_x0.npy")
+	pred := filepath.Join(work, "logits.npy")
+	if stdout, stderr, code := runCLI(t, bin, work, "predict", "--model", model, "--input", x0, "--output", pred); code != 0 {
+		t.Fatalf("predict --model: exit %d\n%s%s", code, stdout, stderr)
+	}
+	a, err := npy.ReadFile(pred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := loadTensors(t, filepath.Join(repo.Fixture("vim_t_d2"), "expected.pth"))["logits"]
+	if len(a.Shape) != 2 || a.Shape[0] != 1 || a.Shape[1] != want.Shape[1] {
+		t.Fatalf("predict wrote shape %v, want [1 %d]", a.Shape, want.Shape[1])
+	}
+	expectParity(t, "predict --model vs official logits row 0", want.Data[:want.Shape[1]], a.Float32(), a.Shape, true)
+	os.Remove(pred)
+	if _, stderr, code := runCLI(t, bin, work, "predict", "--model", model, "--features", "--input", x0, "--output", pred); code != 1 ||
+		!strings.Contains(stderr, "no output \"features\"") {
+		t.Errorf("predict --features on a model without features: exit %d, stderr %q", code, stderr)
+	}
+	if _, err := os.Stat(pred); err == nil {
+		t.Error("a failed predict left its output file")
+	}
 
 	// A training checkpoint converted with --weights model_ema verifies
 	// against the same set.
