@@ -1,0 +1,308 @@
+package graph_test
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+
+	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/graph"
+	"github.com/vimconvert/vimconvert/graph/onnxpb"
+	"github.com/vimconvert/vimconvert/internal/repo"
+	"github.com/vimconvert/vimconvert/runtime"
+	"github.com/vimconvert/vimconvert/verify"
+)
+
+// ortSessionNoPlugin opens path in ONNX Runtime without the vimconvert
+// plugin; it skips only when the ORT library is absent.
+func ortSessionNoPlugin(t *testing.T, path string) *runtime.Session {
+	t.Helper()
+	s, err := runtime.NewSession(path, runtime.Options{NoPlugin: true})
+	if errors.Is(err, runtime.ErrLibraryMissing) {
+		t.Skipf("ONNX Runtime library absent: %v", err)
+	}
+	if err != nil {
+		t.Fatalf("NewSession(%s): %v", path, err)
+	}
+	t.Cleanup(func() { s.Destroy() })
+	return s
+}
+
+func writeModel(t *testing.T, mp *onnxpb.ModelProto, name string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := graph.WriteFile(mp, p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func countOps(mp *onnxpb.ModelProto) map[string]int {
+	n := map[string]int{}
+	for _, nd := range mp.GetGraph().GetNode() {
+		n[nd.GetDomain()+"::"+nd.GetOpType()]++
+	}
+	return n
+}
+
+// randomScanInputs returns inputs for BuildScanOnly with the fixtures'
+// magnitudes: A = -exp(N(0,1)·0.5) in about [-4, -0.2], delta raw N(0, 0.5),
+// delta_bias such that softplus(bias) spans 1e-3 .. 0.3, u/B/C/z N(0,1).
+func randomScanInputs(batch, L, din, n int, seed uint64) map[string]*runtime.Tensor {
+	r := rand.New(rand.NewPCG(seed, 7))
+	in := map[string]*runtime.Tensor{}
+	for _, name := range graph.ScanInputNames {
+		shape := graph.ScanInputShape(name, int64(batch), int64(L), int64(din), int64(n))
+		size := int64(1)
+		for _, d := range shape {
+			size *= d
+		}
+		data := make([]float32, size)
+		for i := range data {
+			g := r.NormFloat64()
+			switch name {
+			case "A_f", "A_b":
+				data[i] = float32(-math.Exp(0.5 * g))
+			case "delta_f", "delta_b":
+				data[i] = float32(0.5 * g)
+			case "delta_bias_f", "delta_bias_b":
+				// softplus^-1 of a log-uniform dt in [1e-3, 0.3]
+				dt := math.Exp(math.Log(1e-3) + r.Float64()*(math.Log(0.3)-math.Log(1e-3)))
+				data[i] = float32(math.Log(math.Expm1(dt)))
+			case "D_f", "D_b":
+				data[i] = float32(1 + 0.25*g)
+			default:
+				data[i] = float32(g)
+			}
+		}
+		in[name] = &runtime.Tensor{Shape: shape, Data: data}
+	}
+	return in
+}
+
+// referenceBidirectional computes the bidirectional scan of the inputs with
+// verify.SelectiveScan in float64: ((y_f + y_b)/2)·SiLU(z) in [B, L, Din].
+func referenceBidirectional(t *testing.T, in map[string]*runtime.Tensor, batch, L, din, n int) []float64 {
+	t.Helper()
+	// [B, L, X] -> [B, X, L] in float64
+	toCM := func(name string, x int) []float64 {
+		src := in[name].Data
+		out := make([]float64, len(src))
+		for b := 0; b < batch; b++ {
+			for l := 0; l < L; l++ {
+				for c := 0; c < x; c++ {
+					out[(b*x+c)*L+l] = float64(src[(b*L+l)*x+c])
+				}
+			}
+		}
+		return out
+	}
+	f64 := func(name string) []float64 {
+		out := make([]float64, len(in[name].Data))
+		for i, v := range in[name].Data {
+			out[i] = float64(v)
+		}
+		return out
+	}
+	run := func(sfx string, reverse bool) []float64 {
+		y, _, err := verify.SelectiveScan(verify.ScanInput[float64]{
+			Batch: batch, Dim: din, DState: n, Len: L,
+			U: toCM("u_"+sfx, din), Delta: toCM("delta_"+sfx, din), A: f64("A_" + sfx),
+			B: toCM("B_"+sfx, n), C: toCM("C_"+sfx, n), D: f64("D_" + sfx), DeltaBias: f64("delta_bias_" + sfx),
+			Reverse: reverse,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return y // [B, Din, L]
+	}
+	yf, yb := run("f", false), run("b", true)
+	z := in["z"].Data
+	out := make([]float64, batch*L*din)
+	for b := 0; b < batch; b++ {
+		for l := 0; l < L; l++ {
+			for c := 0; c < din; c++ {
+				zz := float64(z[(b*L+l)*din+c])
+				silu := zz / (1 + math.Exp(-zz))
+				out[(b*L+l)*din+c] = (yf[(b*din+c)*L+l] + yb[(b*din+c)*L+l]) / 2 * silu
+			}
+		}
+	}
+	return out
+}
+
+// TestScanOnlyLinearAttentionMatchesReference runs the LinearAttention
+// lowering of one bidirectional scan in a stock ONNX Runtime (no plugin) and
+// compares it with the float64 reference scan; the plugin lowering of the
+// same model must agree too (when the plugin is built).
+func TestScanOnlyLinearAttentionMatchesReference(t *testing.T) {
+	cases := []struct {
+		reason           string
+		batch, L, din, n int
+	}{
+		{"small odd sizes, batch 2", 2, 37, 24, 16},
+		{"single token", 1, 1, 8, 16},
+		{"Vim-T shapes (197 tokens, d_inner 384)", 1, 197, 384, 16},
+	}
+	for _, c := range cases {
+		t.Run(c.reason, func(t *testing.T) {
+			in := randomScanInputs(c.batch, c.L, c.din, c.n, uint64(c.L*1000+c.din))
+			want := referenceBidirectional(t, in, c.batch, c.L, c.din, c.n)
+			mp, err := graph.BuildScanOnly(c.L, c.din, c.n, graph.ScanLinearAttention)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ops := countOps(mp)
+			if ops["com.microsoft::LinearAttention"] != 2 || ops[graph.Domain+"::"+graph.OpScanBidirectional] != 0 {
+				t.Fatalf("linear-attention scan model ops = %v, want 2 LinearAttention and no plugin op", ops)
+			}
+			s := ortSessionNoPlugin(t, writeModel(t, mp, "la.onnx"))
+			out, err := s.Run(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := out[graph.ScanOutputName]
+			var d float64
+			for i, w := range want {
+				d = max(d, math.Abs(float64(got.Data[i])-w))
+			}
+			t.Logf("LinearAttention lowering vs float64 reference: max|d| = %.3g", d)
+			if d > 1e-5 || math.IsNaN(d) {
+				t.Errorf("LinearAttention lowering: max|d| = %.3g > 1e-5", d)
+			}
+
+			mpp, err := graph.BuildScanOnly(c.L, c.din, c.n, graph.ScanPlugin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ps := ortSession(t, writeModel(t, mpp, "plugin.onnx"))
+			pout, err := ps.Run(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d = 0
+			for i, w := range want {
+				d = max(d, math.Abs(float64(pout[graph.ScanOutputName].Data[i])-w))
+			}
+			t.Logf("plugin vs float64 reference: max|d| = %.3g", d)
+			if d > 1e-5 || math.IsNaN(d) {
+				t.Errorf("plugin: max|d| = %.3g > 1e-5", d)
+			}
+		})
+	}
+}
+
+// TestLinearAttentionFixtureParityORT exports the depth-2 Vim-T fixture with
+// the LinearAttention lowering and runs it in ONNX Runtime WITHOUT the
+// plugin: logits must meet the official ones to 1e-4.
+func TestLinearAttentionFixtureParityORT(t *testing.T) {
+	dir := repo.Fixture("vim_t_d2")
+	m, _, err := convert.Load(filepath.Join(dir, "checkpoint.pth"), convert.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := convert.ReadTensorFile(filepath.Join(dir, "input.pth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp, err := convert.ReadTensorFile(filepath.Join(dir, "expected.pth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp, err := graph.Build(m, graph.Options{Scan: graph.ScanLinearAttention, Features: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	graph.AddDomainImports(mp)
+	ops := countOps(mp)
+	if got := ops["com.microsoft::LinearAttention"]; got != 2*len(m.Layers) {
+		t.Fatalf("%d LinearAttention nodes, want %d (two per block)", got, 2*len(m.Layers))
+	}
+	for k := range ops {
+		if len(k) > len(graph.Domain) && k[:len(graph.Domain)] == graph.Domain {
+			t.Fatalf("linear-attention export still has plugin op %s", k)
+		}
+	}
+	s := ortSessionNoPlugin(t, writeModel(t, mp, "vim_la.onnx"))
+	x := in["x"]
+	out, err := s.Run(map[string]*runtime.Tensor{graph.InputName: {Shape: toI64(x.Shape), Data: x.Data}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{graph.LogitsName, graph.FeaturesName} {
+		e := exp[name]
+		d := maxAbsDiff(t, name, out[name], e.Data, e.Shape)
+		t.Logf("%s max|d| = %.3g", name, d)
+		if d > parityTol {
+			t.Errorf("%s: max|d| = %.3g > %g", name, d, parityTol)
+		}
+	}
+}
+
+// TestNoScanFloorModel checks that the no-scan floor differs from the plugin
+// export only in the scan nodes (one Sum per block instead of one plugin
+// op) and that it runs without the plugin.
+func TestNoScanFloorModel(t *testing.T) {
+	dir := repo.Fixture("vim_t_d2")
+	m, _, err := convert.Load(filepath.Join(dir, "checkpoint.pth"), convert.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plug, err := graph.Build(m, graph.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	floor, err := graph.Build(m, graph.Options{Scan: graph.ScanNoScanFloor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	po, fo := countOps(plug), countOps(floor)
+	scanKey := graph.Domain + "::" + graph.OpScanBidirectional
+	if po[scanKey] != len(m.Layers) || fo[scanKey] != 0 {
+		t.Fatalf("plugin ops %d, floor ops %d; want %d and 0", po[scanKey], fo[scanKey], len(m.Layers))
+	}
+	if fo["::Sum"] != po["::Sum"]+len(m.Layers) {
+		t.Fatalf("floor has %d Sum nodes, want %d", fo["::Sum"], po["::Sum"]+len(m.Layers))
+	}
+	delete(po, scanKey)
+	fo["::Sum"] -= len(m.Layers)
+	for k, v := range po {
+		if fo[k] != v {
+			t.Errorf("op %s: %d in the plugin export, %d in the floor", k, v, fo[k])
+		}
+	}
+	if len(plug.GetGraph().GetInitializer()) != len(floor.GetGraph().GetInitializer()) {
+		t.Errorf("initializers differ: %d vs %d", len(plug.GetGraph().GetInitializer()), len(floor.GetGraph().GetInitializer()))
+	}
+	s := ortSessionNoPlugin(t, writeModel(t, floor, "floor.onnx"))
+	x := make([]float32, 1*3*224*224)
+	out, err := s.Run(map[string]*runtime.Tensor{graph.InputName: {Shape: []int64{1, 3, 224, 224}, Data: x}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := out[graph.LogitsName].Shape; len(got) != 2 || got[1] != int64(m.Config.NumClasses) {
+		t.Errorf("floor logits shape %v", got)
+	}
+}
+
+func TestScanModelsReject(t *testing.T) {
+	cases := []struct {
+		reason    string
+		L, din, n int
+		lowering  string
+	}{
+		{"unknown lowering", 4, 8, 4, "nope"},
+		{"zero tokens", 0, 8, 4, graph.ScanPlugin},
+		{"zero channels", 4, 0, 4, graph.ScanLinearAttention},
+	}
+	for _, c := range cases {
+		if _, err := graph.BuildScanOnly(c.L, c.din, c.n, c.lowering); err == nil {
+			t.Errorf("%s: BuildScanOnly accepted it", c.reason)
+		}
+	}
+	if _, err := graph.BuildLinearAttentionCall(4, 0, 16); err == nil {
+		t.Error("BuildLinearAttentionCall accepted d_inner 0")
+	}
+}
