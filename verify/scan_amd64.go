@@ -1,0 +1,18 @@
+package verify
+
+import "golang.org/x/sys/cpu"
+
+// useScanAVX2 selects the AVX2/FMA kernel for float32 scans whose d_state
+// is a multiple of 8. Tests switch it off to compare with the Go loop.
+var useScanAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// scanStepF32AVX2 advances nch channels of a float32 scan by one time step
+// (see scan_amd64.s): with e = exp(dt[ch]·a[ch·n+j]) evaluated by a
+// Cephes-style vector expf (≤ 2 float32 ulp),
+//
+//	h[ch·n+j] = e·h[ch·n+j] + dtu[ch]·b[j];  y[ch] = Σ_j h[ch·n+j]·c[j]
+//
+// n must be a positive multiple of 8.
+//
+//go:noescape
+func scanStepF32AVX2(h, a, b, c, dt, dtu, y *float32, nch, n int)
