@@ -58,6 +58,51 @@ func maxAbsDiff(t *testing.T, name string, got *runtime.Tensor, want []float32, 
 	return d
 }
 
+// TestFullVimTinyParityORT converts the full-depth official Vim-tiny
+// fixture (24 blocks) from ../shared/fixtures, which is too large to be
+// bundled in fixtures/, and compares logits and features.
+func TestFullVimTinyParityORT(t *testing.T) {
+	ckpt := repo.SharedFixture("vim_t", "checkpoint.pth")
+	if ckpt == "" || testing.Short() {
+		t.Skip("../shared/fixtures/vim_t not present (full golden set), or -short")
+	}
+	dir := filepath.Dir(ckpt)
+	m, _, err := convert.Load(ckpt, convert.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := convert.ReadTensorFile(filepath.Join(dir, "input.pth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp, err := convert.ReadTensorFile(filepath.Join(dir, "expected.pth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp, err := graph.Build(m, graph.Options{Features: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "model.onnx")
+	if err := graph.WriteFile(mp, p); err != nil {
+		t.Fatal(err)
+	}
+	s := ortSession(t, p)
+	x := in["x"]
+	out, err := s.Run(map[string]*runtime.Tensor{graph.InputName: {Shape: toI64(x.Shape), Data: x.Data}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{graph.LogitsName, graph.FeaturesName} {
+		e := exp[name]
+		d := maxAbsDiff(t, name, out[name], e.Data, e.Shape)
+		t.Logf("Vim-T depth 24: %s max|d| = %.3g", name, d)
+		if d > parityTol {
+			t.Errorf("%s: max|d| = %.3g > %g", name, d, parityTol)
+		}
+	}
+}
+
 // TestFixtureParityORT converts each bundled fixture checkpoint, runs it in
 // ONNX Runtime with the plugin and compares logits, features and every
 // per-layer intermediate with the official PyTorch outputs.
