@@ -118,6 +118,12 @@ func Build(m *convert.Model, opts Options) (*onnxpb.ModelProto, error) {
 		return nil, err
 	}
 	c := m.Config
+	if c.ClsToken != convert.ClsNone && c.FinalPoolType == "max" {
+		// forward_features returns the cls token [B, D]; forward then
+		// takes x.max(dim=1) of the [B, num_classes] logits (MM 550-551),
+		// a max over classes that no released model uses.
+		return nil, fmt.Errorf("graph: final_pool_type \"max\" with a cls token (the official forward then reduces the logits over classes) is not implemented")
+	}
 	if c.ClsToken == convert.ClsNone && (c.FinalPoolType == "max" || c.FinalPoolType == "all") {
 		if c.NumClasses == 0 {
 			return nil, fmt.Errorf("graph: final_pool_type %q with num_classes 0 (Identity head) is not implemented", c.FinalPoolType)
