@@ -1,0 +1,209 @@
+package convert
+
+import (
+	"fmt"
+	"math"
+)
+
+// bicubicA is the cubic convolution coefficient of PyTorch's bicubic
+// interpolation (aten/src/ATen/native/UpSample.h, get_cubic_upsample_coefficients).
+const bicubicA = -0.75
+
+// ResizePosEmbed adapts m to square input images of imgSize pixels: it
+// resamples the patch rows of pos_embed bicubically to the new patch grid and
+// updates the geometry in m.Config (ImgSize, GridSize, NumPatches, SeqLen,
+// ClsTokenPosition). Patch size and stride are unchanged; the new grid is
+// (imgSize - patch)/stride + 1 patches per side, and imgSize must make that
+// integral. The resampling is torch.nn.functional.interpolate(mode="bicubic",
+// align_corners=False) without antialiasing, on the patch rows in row-major
+// grid order, computed in float64.
+//
+// The cls tokens keep their own pos_embed rows and positions:
+//   - middle (every released model): the cls row is row M//2 of the old
+//     pos_embed (M = old patch count, MM 399-403, fixtures/README.md item 14);
+//     it is taken out, the M patch rows are resized, and it is put back at
+//     row M'//2 of the new sequence, where the model inserts the cls token;
+//   - head: row 0; double: row 0 and the last row; none: every row is a patch.
+//
+// This differs from the official fine-tune code (vim/main.py 327-344 and
+// utils.interpolate_pos_embed), which always treats row 0 as the cls row: for
+// a middle-cls model it resizes a grid made of the cls row plus the patches
+// shifted by one from M//2 on, and gives the cls token patch 0's row.
+//
+// A model without pos_embed only gets the new geometry. Resizing to the
+// current size is a no-op.
+func ResizePosEmbed(m *Model, imgSize int) error {
+	if m == nil {
+		return fmt.Errorf("resize pos_embed: nil model")
+	}
+	c := &m.Config
+	p, s := c.PatchSize, c.Stride
+	if p < 1 || s < 1 {
+		return fmt.Errorf("resize pos_embed: model has patch size %d and stride %d", p, s)
+	}
+	if imgSize < p {
+		return fmt.Errorf("resize pos_embed: img size %d is smaller than the patch size %d", imgSize, p)
+	}
+	if (imgSize-p)%s != 0 {
+		return fmt.Errorf("resize pos_embed: img size %d does not fit patch %d and stride %d: (%d - %d) is not a multiple of %d (try %d or %d)",
+			imgSize, p, s, imgSize, p, s, imgSize-(imgSize-p)%s, imgSize-(imgSize-p)%s+s)
+	}
+	newGrid := (imgSize-p)/s + 1
+	if newGrid == c.GridSize && imgSize == c.ImgSize {
+		return nil
+	}
+	oldM := c.NumPatches
+	if oldM != c.GridSize*c.GridSize {
+		return fmt.Errorf("resize pos_embed: config has %d patches, not a %d×%d grid", oldM, c.GridSize, c.GridSize)
+	}
+	newM := newGrid * newGrid
+	var clsBefore, clsAfter int // cls rows before / after the patch rows (head/double)
+	switch c.ClsToken {
+	case ClsMiddle, ClsHead:
+		clsBefore = 1
+	case ClsDouble:
+		clsBefore, clsAfter = 1, 1
+	case ClsNone:
+	default:
+		return fmt.Errorf("resize pos_embed: unknown cls token placement %q", c.ClsToken)
+	}
+	oldL := oldM + clsBefore + clsAfter
+	newL := newM + clsBefore + clsAfter
+
+	if pe := m.PosEmbed; pe != nil {
+		if len(pe.Shape) != 3 || pe.Shape[0] != 1 || pe.Shape[1] != oldL || len(pe.Data) != pe.NumElements() {
+			return fmt.Errorf("resize pos_embed: shape %v (%d values), want [1, %d, D]", pe.Shape, len(pe.Data), oldL)
+		}
+		d := pe.Shape[2]
+		src := make([]float64, len(pe.Data))
+		if pe.F64 != nil && len(pe.F64) == len(pe.Data) {
+			copy(src, pe.F64)
+		} else {
+			for i, v := range pe.Data {
+				src[i] = float64(v)
+			}
+		}
+		row := func(i int) []float64 { return src[i*d : (i+1)*d] }
+		// Split [oldL, D] into cls rows and the patch rows in grid order.
+		var clsRows [][]float64
+		patches := make([]float64, 0, oldM*d)
+		switch c.ClsToken {
+		case ClsMiddle:
+			// [patches 0..M/2-1 | cls | patches M/2..M-1]
+			pos := oldM / 2
+			clsRows = [][]float64{row(pos)}
+			patches = append(append(patches, src[:pos*d]...), src[(pos+1)*d:oldL*d]...)
+		case ClsHead:
+			clsRows = [][]float64{row(0)}
+			patches = append(patches, src[d:oldL*d]...)
+		case ClsDouble:
+			clsRows = [][]float64{row(0), row(oldL - 1)}
+			patches = append(patches, src[d:(oldL-1)*d]...)
+		case ClsNone:
+			patches = append(patches, src...)
+		}
+		resized := BicubicResize(patches, c.GridSize, c.GridSize, d, newGrid, newGrid) // [G·G, D] -> [G'·G', D]
+		out := make([]float64, 0, newL*d)
+		switch c.ClsToken {
+		case ClsMiddle:
+			pos := newM / 2
+			out = append(append(append(out, resized[:pos*d]...), clsRows[0]...), resized[pos*d:]...)
+		case ClsHead:
+			out = append(append(out, clsRows[0]...), resized...)
+		case ClsDouble:
+			out = append(append(append(out, clsRows[0]...), resized...), clsRows[1]...)
+		case ClsNone:
+			out = resized
+		}
+		nt := &Tensor{Name: pe.Name, Shape: []int{1, newL, d}, DType: pe.DType, Data: make([]float32, len(out))}
+		for i, v := range out {
+			nt.Data[i] = float32(v)
+		}
+		if pe.F64 != nil {
+			nt.F64 = out
+		}
+		m.PosEmbed = nt
+	}
+
+	c.ImgSize = imgSize
+	c.GridSize = newGrid
+	c.NumPatches = newM
+	c.SeqLen = newL
+	switch c.ClsToken {
+	case ClsMiddle:
+		c.ClsTokenPosition = newM / 2
+	case ClsHead, ClsDouble:
+		c.ClsTokenPosition = 0
+	default:
+		c.ClsTokenPosition = -1
+	}
+	return nil
+}
+
+// BicubicResize resamples a row-major grid src [inH, inW, C] (channels last)
+// to [outH, outW, C] exactly like torch.nn.functional.interpolate(x,
+// size=(outH, outW), mode="bicubic", align_corners=False) on the same data
+// in [1, C, inH, inW] layout: cubic convolution with a = -0.75, source
+// coordinate (dst + 0.5)·in/out - 0.5, neighbours clamped at the borders,
+// no antialiasing. Separable (rows, then columns), accumulated in float64.
+func BicubicResize(src []float64, inH, inW, ch, outH, outW int) []float64 {
+	// Horizontal pass: [inH, inW, C] -> [inH, outW, C].
+	tmp := make([]float64, inH*outW*ch)
+	for x := 0; x < outW; x++ {
+		idx, w := cubicTaps(x, inW, outW)
+		for y := 0; y < inH; y++ {
+			dst := tmp[(y*outW+x)*ch : (y*outW+x+1)*ch]
+			for k := 0; k < 4; k++ {
+				s := src[(y*inW+idx[k])*ch : (y*inW+idx[k]+1)*ch]
+				for c := range dst {
+					dst[c] += w[k] * s[c]
+				}
+			}
+		}
+	}
+	// Vertical pass: [inH, outW, C] -> [outH, outW, C].
+	out := make([]float64, outH*outW*ch)
+	for y := 0; y < outH; y++ {
+		idx, w := cubicTaps(y, inH, outH)
+		for k := 0; k < 4; k++ {
+			srcRow := tmp[idx[k]*outW*ch : (idx[k]+1)*outW*ch]
+			dstRow := out[y*outW*ch : (y+1)*outW*ch]
+			for i := range dstRow {
+				dstRow[i] += w[k] * srcRow[i]
+			}
+		}
+	}
+	return out
+}
+
+// cubicTaps returns the four clamped source indices and weights of output
+// index dst when resizing in -> out samples (align_corners=False).
+func cubicTaps(dst, in, out int) (idx [4]int, w [4]float64) {
+	scale := float64(in) / float64(out)
+	// area_pixel_compute_source_index with cubic=true: no clamp at 0.
+	src := scale*(float64(dst)+0.5) - 0.5
+	i0 := math.Floor(src)
+	t := src - i0
+	w = [4]float64{
+		cubicFar(t + 1),
+		cubicNear(t),
+		cubicNear(1 - t),
+		cubicFar(2 - t),
+	}
+	for k := 0; k < 4; k++ {
+		idx[k] = min(max(int(i0)-1+k, 0), in-1)
+	}
+	return idx, w
+}
+
+// cubicNear is the cubic convolution kernel for |x| <= 1.
+func cubicNear(x float64) float64 {
+	const a = bicubicA
+	return ((a+2)*x-(a+3))*x*x + 1
+}
+
+// cubicFar is the cubic convolution kernel for 1 < |x| < 2.
+func cubicFar(x float64) float64 {
+	const a = bicubicA
+	return ((a*x-5*a)*x+8*a)*x - 4*a
+}

@@ -1,0 +1,234 @@
+package convert_test
+
+import (
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/internal/npy"
+)
+
+// Golden data: convert/testdata/resize/make_golden.py (real PyTorch 1.13
+// F.interpolate, bicubic, align_corners=False).
+const resizeDir = "testdata/resize"
+
+// torchTol: PyTorch interpolates float32 data in float32 arithmetic, we in
+// float64; the golden values are O(1).
+const torchTol = 2e-6
+
+func readNpy(t *testing.T, name string) *npy.Array {
+	t.Helper()
+	a, err := npy.ReadFile(filepath.Join(resizeDir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func f32(t *testing.T, a *npy.Array) []float32 {
+	t.Helper()
+	return a.Float32()
+}
+
+// nchwToHWC turns [1, C, H, W] into [H, W, C] float64.
+func nchwToHWC(d []float32, c, h, w int) []float64 {
+	out := make([]float64, len(d))
+	for ci := 0; ci < c; ci++ {
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				out[(y*w+x)*c+ci] = float64(d[(ci*h+y)*w+x])
+			}
+		}
+	}
+	return out
+}
+
+func TestBicubicResizeMatchesTorch(t *testing.T) {
+	in := readNpy(t, "grid_in.npy")
+	if len(in.Shape) != 4 || in.Shape[0] != 1 {
+		t.Fatalf("grid_in shape %v", in.Shape)
+	}
+	c, h, w := in.Shape[1], in.Shape[2], in.Shape[3]
+	src := nchwToHWC(f32(t, in), c, h, w)
+	cases := []struct {
+		reason string
+		file   string
+		size   int
+	}{
+		{"upsample 14 -> 28 (224 -> 448 at patch 16)", "grid_28.npy", 28},
+		{"downsample 14 -> 9: neighbours clamped, no antialias", "grid_9.npy", 9},
+		{"same size is the identity", "grid_14.npy", 14},
+	}
+	for _, tc := range cases {
+		want := nchwToHWC(f32(t, readNpy(t, tc.file)), c, tc.size, tc.size)
+		got := convert.BicubicResize(src, h, w, c, tc.size, tc.size)
+		var d float64
+		for i := range want {
+			d = max(d, math.Abs(got[i]-want[i]))
+		}
+		t.Logf("%s: max|d| = %.3g", tc.reason, d)
+		if d > torchTol || len(got) != len(want) {
+			t.Errorf("%s: max|d| = %.3g > %g (len %d, want %d)", tc.reason, d, torchTol, len(got), len(want))
+		}
+	}
+}
+
+// posModel returns a model with only what ResizePosEmbed reads: a 14×14
+// patch-16 geometry and pos_embed rows from the golden input.
+func posModel(t *testing.T, cls string) *convert.Model {
+	t.Helper()
+	pe := readNpy(t, "pos_in.npy") // [1, 197, 8]
+	data := f32(t, pe)
+	c := convert.Config{EmbedDim: 8, PatchSize: 16, Stride: 16, ImgSize: 224, GridSize: 14, NumPatches: 196,
+		AbsPosEmbed: true, ClsToken: cls}
+	L := 196
+	switch cls {
+	case convert.ClsMiddle:
+		L, c.ClsTokenPosition = 197, 98
+	case convert.ClsHead:
+		L, c.ClsTokenPosition = 197, 0
+	case convert.ClsDouble:
+		L, c.ClsTokenPosition = 198, 0
+		data = append(append([]float32(nil), data...), data[8:16]...) // a tail row
+	default:
+		c.ClsTokenPosition = -1
+		data = data[8:] // the 196 rows after the first
+	}
+	c.SeqLen = L
+	return &convert.Model{Config: c, PosEmbed: &convert.Tensor{Name: "pos_embed", Shape: []int{1, L, 8}, DType: "float32", Data: data}}
+}
+
+func TestResizePosEmbedMatchesTorch(t *testing.T) {
+	cases := []struct {
+		reason string
+		cls    string
+		file   string
+	}{
+		{"middle cls: row 98 is the cls row, re-inserted at 392", convert.ClsMiddle, "pos_mid_28.npy"},
+		{"head cls: row 0 (what vim/main.py assumes for every model)", convert.ClsHead, "pos_head_28.npy"},
+	}
+	for _, tc := range cases {
+		m := posModel(t, tc.cls)
+		if err := convert.ResizePosEmbed(m, 448); err != nil {
+			t.Fatal(err)
+		}
+		want := f32(t, readNpy(t, tc.file))
+		if got := m.PosEmbed.Shape; len(got) != 3 || got[1] != 785 || got[2] != 8 {
+			t.Fatalf("%s: pos_embed shape %v, want [1 785 8]", tc.reason, got)
+		}
+		var d float64
+		for i := range want {
+			d = max(d, math.Abs(float64(m.PosEmbed.Data[i])-float64(want[i])))
+		}
+		t.Logf("%s: max|d| = %.3g", tc.reason, d)
+		if d > torchTol {
+			t.Errorf("%s: max|d| = %.3g > %g", tc.reason, d, torchTol)
+		}
+		c := m.Config
+		wantPos := 392
+		if tc.cls == convert.ClsHead {
+			wantPos = 0
+		}
+		if c.ImgSize != 448 || c.GridSize != 28 || c.NumPatches != 784 || c.SeqLen != 785 || c.ClsTokenPosition != wantPos {
+			t.Errorf("%s: config img %d grid %d patches %d seq %d cls@%d", tc.reason, c.ImgSize, c.GridSize, c.NumPatches, c.SeqLen, c.ClsTokenPosition)
+		}
+	}
+	// The two readings of the same weights differ: the official fine-tune
+	// interpolation (row 0 = cls) is wrong for a middle-cls model.
+	mid, head := f32(t, readNpy(t, "pos_mid_28.npy")), f32(t, readNpy(t, "pos_head_28.npy"))
+	var d float64
+	for i := range mid {
+		d = max(d, math.Abs(float64(mid[i]-head[i])))
+	}
+	if d < 0.1 {
+		t.Errorf("middle and head goldens differ by only %.3g: the golden does not tell the two apart", d)
+	}
+}
+
+func TestResizePosEmbedClsPlacements(t *testing.T) {
+	// double: rows 0 and last kept; none: every row resized as the grid.
+	m := posModel(t, convert.ClsDouble)
+	orig := append([]float32(nil), m.PosEmbed.Data...)
+	if err := convert.ResizePosEmbed(m, 144); err != nil { // 9×9 grid
+		t.Fatal(err)
+	}
+	c := m.Config
+	if c.SeqLen != 83 || c.NumPatches != 81 || c.GridSize != 9 || c.ClsTokenPosition != 0 || len(m.PosEmbed.Data) != 83*8 {
+		t.Fatalf("double: config %+v, %d values", c, len(m.PosEmbed.Data))
+	}
+	for j := 0; j < 8; j++ {
+		if m.PosEmbed.Data[j] != orig[j] || m.PosEmbed.Data[82*8+j] != orig[197*8+j] {
+			t.Fatalf("double: cls rows not kept at channel %d", j)
+		}
+	}
+
+	m = posModel(t, convert.ClsNone)
+	src := make([]float64, len(m.PosEmbed.Data))
+	for i, v := range m.PosEmbed.Data {
+		src[i] = float64(v)
+	}
+	want := convert.BicubicResize(src, 14, 14, 8, 9, 9)
+	if err := convert.ResizePosEmbed(m, 144); err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range want {
+		if m.PosEmbed.Data[i] != float32(w) {
+			t.Fatalf("none: row %d differs from the plain grid resize", i/8)
+		}
+	}
+	if m.Config.ClsTokenPosition != -1 || m.Config.SeqLen != 81 {
+		t.Errorf("none: config %+v", m.Config)
+	}
+
+	// Same size: untouched (same tensor).
+	m = posModel(t, convert.ClsMiddle)
+	pe := m.PosEmbed
+	if err := convert.ResizePosEmbed(m, 224); err != nil || m.PosEmbed != pe {
+		t.Errorf("resize to the current size changed the model (err %v)", err)
+	}
+
+	// No pos_embed: geometry only.
+	m = posModel(t, convert.ClsMiddle)
+	m.PosEmbed = nil
+	if err := convert.ResizePosEmbed(m, 1248); err != nil {
+		t.Fatal(err)
+	}
+	if m.Config.NumPatches != 78*78 || m.Config.ClsTokenPosition != 78*78/2 || m.Config.SeqLen != 78*78+1 {
+		t.Errorf("no pos_embed: config %+v", m.Config)
+	}
+}
+
+func TestResizePosEmbedRejects(t *testing.T) {
+	cases := []struct {
+		reason  string
+		img     int
+		mutate  func(m *convert.Model)
+		wantErr string
+	}{
+		{"not a multiple of the stride", 230, nil, "does not fit patch 16 and stride 16"},
+		{"smaller than a patch", 8, nil, "smaller than the patch size"},
+		{"zero", 0, nil, "smaller than the patch size"},
+		{"pos_embed rows disagree with the config", 448, func(m *convert.Model) { m.PosEmbed.Shape = []int{1, 196, 8} }, "want [1, 197, D]"},
+		{"unknown cls placement", 448, func(m *convert.Model) { m.Config.ClsToken = "left" }, "unknown cls token placement"},
+		{"non-square patch count", 448, func(m *convert.Model) { m.Config.NumPatches = 195 }, "not a 14×14 grid"},
+	}
+	for _, tc := range cases {
+		m := posModel(t, convert.ClsMiddle)
+		if tc.mutate != nil {
+			tc.mutate(m)
+		}
+		before := m.Config
+		err := convert.ResizePosEmbed(m, tc.img)
+		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("%s: err = %v, want %q", tc.reason, err, tc.wantErr)
+		}
+		if m.Config != before {
+			t.Errorf("%s: config changed on error", tc.reason)
+		}
+	}
+	if err := convert.ResizePosEmbed(nil, 224); err == nil {
+		t.Error("nil model accepted")
+	}
+}
