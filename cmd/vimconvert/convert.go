@@ -246,8 +246,26 @@ func printSummary(w io.Writer, f *convertFlags, m *convert.Model, info *convert.
 	for _, v := range model.GetGraph().GetOutput() {
 		fmt.Fprintf(w, "  output:   %s %s float32\n", v.GetName(), shapeString(v))
 	}
-	fmt.Fprintf(w, "  opset:    %d (IR %d) + %s v%d\n", f.opset, model.GetIrVersion(), graph.Domain, graph.DomainVersion)
-	fmt.Fprintf(w, "wrote %s (%s)\n\n", f.output, humanBytes(size))
+	var domains []string
+	usesPlugin := false
+	for _, o := range model.GetOpsetImport() {
+		if d := o.GetDomain(); d != "" {
+			domains = append(domains, fmt.Sprintf("%s v%d", d, o.GetVersion()))
+			usesPlugin = usesPlugin || d == graph.Domain
+		}
+	}
+	opset := fmt.Sprintf("%d (IR %d)", f.opset, model.GetIrVersion())
+	if len(domains) > 0 {
+		opset += " + " + strings.Join(domains, ", ")
+	}
+	fmt.Fprintf(w, "  opset:    %s\n", opset)
+	fmt.Fprintf(w, "  scan:     %s\n", f.scan)
+	fmt.Fprintf(w, "wrote %s (%s)\n", f.output, humanBytes(size))
+	if !usesPlugin {
+		fmt.Fprintf(w, "\nThe model uses no %s custom ops: load it in ONNX Runtime as is.\n", graph.Domain)
+		return
+	}
+	fmt.Fprintln(w)
 
 	plugin := runtime.DefaultPluginPath()
 	if plugin == "" {
