@@ -145,12 +145,13 @@ func Build(m *convert.Model, opts Options) (*onnxpb.ModelProto, error) {
 	if err != nil {
 		return nil, fmt.Errorf("graph: encode config: %w", err)
 	}
+	imports := opsetImports(g, opts.Opset)
 	return &onnxpb.ModelProto{
 		IrVersion:       proto.Int64(ir),
 		ProducerName:    proto.String(ProducerName),
 		ProducerVersion: proto.String("1"),
-		DocString:       proto.String("Vision Mamba (Vim) from an official hustvl/Vim checkpoint. The selective scan is the custom op " + Domain + "::" + OpScanBidirectional + "; load the vimconvert plugin (libvimconvert_ops.so) with RegisterCustomOpsLibrary."),
-		OpsetImport:     opsetImports(g, opts.Opset),
+		DocString:       proto.String(modelDoc(imports)),
+		OpsetImport:     imports,
 		MetadataProps: []*onnxpb.StringStringEntryProto{
 			{Key: proto.String(MetaConfig), Value: proto.String(string(cfgJSON))},
 			{Key: proto.String(MetaScan), Value: proto.String(opts.Scan)},
@@ -186,6 +187,17 @@ func opsetImports(g *onnxpb.GraphProto, opset int) []*onnxpb.OperatorSetIdProto 
 		imports = append(imports, &onnxpb.OperatorSetIdProto{Domain: proto.String(d), Version: proto.Int64(v)})
 	}
 	return imports
+}
+
+func modelDoc(imports []*onnxpb.OperatorSetIdProto) string {
+	doc := "Vision Mamba (Vim) converted by vimconvert from an official hustvl/Vim checkpoint."
+	for _, o := range imports {
+		if o.GetDomain() == Domain {
+			doc += " The selective scans are custom ops of domain " + Domain +
+				": register the vimconvert plugin (libvimconvert_ops.so) with RegisterCustomOpsLibrary before loading."
+		}
+	}
+	return doc
 }
 
 func graphName(m *convert.Model) string {
