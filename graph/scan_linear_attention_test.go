@@ -215,7 +215,13 @@ func TestLinearAttentionFixtureParityORT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	graph.AddDomainImports(mp)
+	imports := map[string]int64{}
+	for _, o := range mp.GetOpsetImport() {
+		imports[o.GetDomain()] = o.GetVersion()
+	}
+	if _, plug := imports[graph.Domain]; plug || imports[graph.MicrosoftDomain] != graph.MicrosoftDomainVersion {
+		t.Errorf("opset imports %v: want %s version %d and no %s", imports, graph.MicrosoftDomain, graph.MicrosoftDomainVersion, graph.Domain)
+	}
 	ops := countOps(mp)
 	if got := ops["com.microsoft::LinearAttention"]; got != 2*len(m.Layers) {
 		t.Fatalf("%d LinearAttention nodes, want %d (two per block)", got, 2*len(m.Layers))

@@ -88,7 +88,7 @@ func BuildLinearAttentionCall(L, din, n int) (*onnxpb.ModelProto, error) {
 }
 
 // assembleModel wraps a finished builder into a ModelProto importing the
-// default domain, the vimconvert domain and com.microsoft.
+// default domain and the custom domains its nodes use.
 func assembleModel(b *builder, name, scan string) (*onnxpb.ModelProto, error) {
 	g, err := b.finish(name, "vimconvert scan benchmark model")
 	if err != nil {
@@ -98,42 +98,11 @@ func assembleModel(b *builder, name, scan string) (*onnxpb.ModelProto, error) {
 		IrVersion:       proto.Int64(IRVersion(DefaultOpset)),
 		ProducerName:    proto.String(ProducerName),
 		ProducerVersion: proto.String("1"),
-		OpsetImport: []*onnxpb.OperatorSetIdProto{
-			{Domain: proto.String(""), Version: proto.Int64(DefaultOpset)},
-		},
+		OpsetImport:     opsetImports(g, DefaultOpset),
 		MetadataProps: []*onnxpb.StringStringEntryProto{
-			{Key: proto.String("vimconvert.scan"), Value: proto.String(scan)},
+			{Key: proto.String(MetaScan), Value: proto.String(scan)},
 		},
 		Graph: g,
 	}
-	AddDomainImports(mp)
 	return mp, nil
-}
-
-// AddDomainImports adds an opset import for each custom domain that a node of
-// mp uses and mp does not import yet: ai.vimconvert (DomainVersion) and
-// com.microsoft (MicrosoftDomainVersion). A model exported with
-// ScanLinearAttention needs it for the com.microsoft import.
-func AddDomainImports(mp *onnxpb.ModelProto) {
-	have := map[string]bool{}
-	for _, o := range mp.GetOpsetImport() {
-		have[o.GetDomain()] = true
-	}
-	for _, n := range mp.GetGraph().GetNode() {
-		d := n.GetDomain()
-		if have[d] {
-			continue
-		}
-		var v int64
-		switch d {
-		case Domain:
-			v = DomainVersion
-		case MicrosoftDomain:
-			v = MicrosoftDomainVersion
-		default:
-			continue
-		}
-		have[d] = true
-		mp.OpsetImport = append(mp.OpsetImport, &onnxpb.OperatorSetIdProto{Domain: proto.String(d), Version: proto.Int64(v)})
-	}
 }
