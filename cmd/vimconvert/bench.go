@@ -1,0 +1,538 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/graph"
+	"github.com/vimconvert/vimconvert/graph/onnxpb"
+	"github.com/vimconvert/vimconvert/runtime"
+)
+
+func init() {
+	register(command{
+		name:    "bench",
+		summary: "time the plugin model against its no-scan floor, LinearAttention and the Go reference",
+		run:     runBench,
+	})
+}
+
+// Variants measured by bench (--variants).
+const (
+	variantPlugin  = "plugin"           // the model with the plugin, end to end
+	variantFloor   = "floor"            // same graph, scan replaced by one Sum (graph.ScanNoScanFloor)
+	variantScan    = "scan"             // the plugin scan op alone on the model's shapes, plus one LinearAttention call and the LinearAttention-lowered scan on the same shapes
+	variantLinAttn = "linear-attention" // the model with the scan lowered to com.microsoft.LinearAttention
+	variantRef     = "reference"        // the pure-Go reference forward pass (float32)
+)
+
+var allVariants = []string{variantPlugin, variantFloor, variantScan, variantLinAttn, variantRef}
+
+// benchFlags are the flags of `vimconvert bench`.
+type benchFlags struct {
+	batches    string
+	threads    string
+	imgSizes   string
+	variants   string
+	weights    string
+	warmup     int
+	runs       int
+	maxSeconds float64
+	json       bool
+	keep       string
+}
+
+func newBenchFlagSet(stderr io.Writer) (*flag.FlagSet, *benchFlags) {
+	f := &benchFlags{}
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.batches, "batch", "1", "comma-separated batch sizes")
+	fs.StringVar(&f.threads, "threads", "1", "comma-separated thread counts (ONNX Runtime intra-op threads; reference goroutines)")
+	fs.StringVar(&f.imgSizes, "img-size", "", "comma-separated image sizes; the position embedding is resampled bicubically to each (default: the model's own)")
+	fs.StringVar(&f.variants, "variants", strings.Join(allVariants, ","), "what to measure: "+strings.Join(allVariants, ", "))
+	fs.StringVar(&f.weights, "weights", convert.WeightsModel, "weight set of a training checkpoint: model or model_ema")
+	fs.IntVar(&f.warmup, "warmup", 2, "untimed runs before timing")
+	fs.IntVar(&f.runs, "runs", 10, "timed runs per measurement")
+	fs.Float64Var(&f.maxSeconds, "max-seconds", 20, "stop a measurement after this many seconds of timed runs (at least 3 runs)")
+	fs.BoolVar(&f.json, "json", false, "print one JSON object instead of a table")
+	fs.StringVar(&f.keep, "keep", "", "keep the generated ONNX models in this directory")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `Usage: vimconvert bench MODEL.onnx|CKPT.pth [flags]
+
+Times, in one run and side by side, for every batch size × thread count ×
+image size:
+  plugin            the model with the vimconvert plugin, end to end
+  floor             the same graph with each scan replaced by one Sum of its
+                    inputs (what the model would cost with a free scan)
+  scan              the plugin's scan op alone on one block's shapes, one
+                    com.microsoft.LinearAttention call (one direction) and the
+                    LinearAttention lowering of the bidirectional scan
+  linear-attention  the model with the scan lowered to LinearAttention
+                    (stock ONNX Runtime, no plugin)
+  reference         the pure-Go reference forward pass (float32)
+Each is measured in its own process (warm-up, then timed runs: median and
+spread, peak RSS). A checkpoint is converted on the fly; an ONNX file must
+come from vimconvert (its weights are read back for the other variants).
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	return fs, f
+}
+
+// benchStats summarises one measurement.
+type benchStats struct {
+	MedianMS float64 `json:"median_ms"`
+	MinMS    float64 `json:"min_ms"`
+	MaxMS    float64 `json:"max_ms"`
+	P10MS    float64 `json:"p10_ms"`
+	P90MS    float64 `json:"p90_ms"`
+	// CPUMedianMS is the median process CPU time (user+system, all
+	// threads) of a run: less sensitive than wall time to other load on the
+	// machine, and equal to it for an idle single-threaded run.
+	CPUMedianMS float64 `json:"cpu_median_ms"`
+	Runs        int     `json:"runs"`
+	PeakRSSMB   float64 `json:"peak_rss_mb"`
+}
+
+// benchRecord is one batch × threads × image size.
+type benchRecord struct {
+	Model   string `json:"model"`
+	ImgSize int    `json:"img_size"`
+	Tokens  int    `json:"tokens"`
+	Depth   int    `json:"depth"`
+	DInner  int    `json:"d_inner"`
+	DState  int    `json:"d_state"`
+	Batch   int    `json:"batch"`
+	Threads int    `json:"threads"`
+
+	PluginMS              float64 `json:"plugin_ms,omitempty"`
+	NoScanFloorMS         float64 `json:"noscan_floor_ms,omitempty"`
+	ScanOnlyMS            float64 `json:"scan_only_ms,omitempty"`             // plugin op, both directions of one block
+	LinearAttentionCallMS float64 `json:"linear_attention_call_ms,omitempty"` // one LinearAttention call: one direction of one block
+	LinearAttentionScanMS float64 `json:"linear_attention_scan_ms,omitempty"` // LinearAttention lowering of one block's bidirectional scan
+	LinearAttentionMS     float64 `json:"linear_attention_ms,omitempty"`      // whole model, LinearAttention lowering
+	ReferenceMS           float64 `json:"reference_ms,omitempty"`
+	PeakRSSMB             float64 `json:"peak_rss_mb,omitempty"` // plugin variant's process
+
+	PluginOverFloor                float64 `json:"plugin_over_floor,omitempty"`
+	LinearAttentionOverPlugin      float64 `json:"linear_attention_over_plugin,omitempty"`
+	LinearAttentionCallOverScanDir float64 `json:"linear_attention_call_over_scan_direction,omitempty"` // one LA call / (scan_only/2)
+	LinearAttentionCallOverScan    float64 `json:"linear_attention_call_over_scan,omitempty"`           // one LA call / scan_only (both directions)
+	LinearAttentionScanOverScan    float64 `json:"linear_attention_scan_over_scan,omitempty"`
+	ReferenceOverPlugin            float64 `json:"reference_over_plugin,omitempty"`
+	ScanShareOfPlugin              float64 `json:"scan_share_of_plugin,omitempty"`                // depth·scan_only / plugin
+	ScanGUpdatesPerSecPerCore      float64 `json:"scan_g_state_updates_per_s_per_core,omitempty"` // batch·L·d_inner·N·2 / scan_only / threads
+	PluginUSPerToken               float64 `json:"plugin_us_per_token,omitempty"`                 // plugin_ms / (batch·tokens)
+	PluginUSPerTokenOverFirstSize  float64 `json:"plugin_us_per_token_over_first_size,omitempty"`
+	PeakRSSMBOverFirstSize         float64 `json:"peak_rss_over_first_size,omitempty"`
+
+	Stats  map[string]benchStats `json:"stats"`
+	Errors map[string]string     `json:"errors,omitempty"`
+}
+
+// benchReport is the --json object: the fields of the first record at top
+// level (the only one when a single batch, thread count and size are given)
+// plus every record in Results.
+type benchReport struct {
+	benchRecord
+	Machine benchMachine  `json:"machine"`
+	Warmup  int           `json:"warmup"`
+	Runs    int           `json:"runs_requested"`
+	Results []benchRecord `json:"results"`
+}
+
+type benchMachine struct {
+	CPU        string `json:"cpu"`
+	Cores      int    `json:"cores"`
+	ORTVersion string `json:"onnxruntime"`
+	GoVersion  string `json:"go"`
+	LoadAvg    string `json:"loadavg_at_start"`
+}
+
+func parseIntList(name, s string) ([]int, error) {
+	var out []int
+	for _, p := range strings.Split(s, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		v, err := strconv.Atoi(p)
+		if err != nil || v < 1 {
+			return nil, fmt.Errorf("--%s: %q is not a positive integer", name, p)
+		}
+		out = append(out, v)
+	}
+	if len(out) == 0 && name != "img-size" {
+		return nil, fmt.Errorf("--%s: empty list", name)
+	}
+	return out, nil
+}
+
+func runBench(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == benchWorkerFlag {
+		return runBenchWorker(args[1:], stdout)
+	}
+	fs, f := newBenchFlagSet(stderr)
+	pos, err := parseFlagsAnywhere(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	usageErr := func(format string, a ...any) error {
+		fmt.Fprintf(stderr, "vimconvert bench: "+format+"\n\n", a...)
+		fs.Usage()
+		return errUsage
+	}
+	if len(pos) != 1 {
+		return usageErr("want one MODEL.onnx or CKPT.pth argument, got %d", len(pos))
+	}
+	batches, err := parseIntList("batch", f.batches)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	threads, err := parseIntList("threads", f.threads)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	sizes, err := parseIntList("img-size", f.imgSizes)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	want := map[string]bool{}
+	for _, v := range strings.Split(f.variants, ",") {
+		v = strings.TrimSpace(v)
+		if v == "" {
+			continue
+		}
+		known := false
+		for _, a := range allVariants {
+			known = known || a == v
+		}
+		if !known {
+			return usageErr("--variants: unknown %q (have %s)", v, strings.Join(allVariants, ", "))
+		}
+		want[v] = true
+	}
+	if len(want) == 0 {
+		return usageErr("--variants: nothing to measure")
+	}
+	if f.runs < 1 || f.warmup < 0 {
+		return usageErr("--runs must be ≥ 1 and --warmup ≥ 0")
+	}
+	if f.weights != convert.WeightsModel && f.weights != convert.WeightsEMA {
+		return usageErr("--weights %q: want model or model_ema", f.weights)
+	}
+	source := pos[0]
+	if _, err := os.Stat(source); err != nil {
+		return fmt.Errorf("model: %w", err)
+	}
+	isONNX := strings.HasSuffix(strings.ToLower(source), ".onnx")
+	base, err := loadBenchModel(source, f.weights)
+	if err != nil {
+		return err
+	}
+	if len(sizes) == 0 {
+		sizes = []int{base.Config.ImgSize}
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("bench: cannot re-execute itself: %w", err)
+	}
+
+	dir := f.keep
+	if dir == "" {
+		dir, err = os.MkdirTemp("", "vimconvert-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+
+	progress := func(format string, a ...any) {
+		if !f.json || isTerminal(stderr) {
+			fmt.Fprintf(stderr, format+"\n", a...)
+		}
+	}
+	var records []benchRecord
+	for si, size := range sizes {
+		m := *base // shallow copy: ResizePosEmbed replaces pos_embed and the config only
+		if err := convert.ResizePosEmbed(&m, size); err != nil {
+			return fmt.Errorf("--img-size %d: %w", size, err)
+		}
+		c := m.Config
+		models, err := buildBenchModels(&m, dir, fmt.Sprintf("img%d", size), want)
+		if err != nil {
+			return err
+		}
+		if isONNX && size == base.Config.ImgSize && want[variantPlugin] {
+			models[variantPlugin] = source // time the given file itself
+		}
+		for _, b := range batches {
+			for _, t := range threads {
+				rec := benchRecord{Model: source, ImgSize: size, Tokens: c.SeqLen, Depth: c.Depth, DInner: c.DInner, DState: c.DState, Batch: b, Threads: t,
+					Stats: map[string]benchStats{}, Errors: map[string]string{}}
+				common := workerSpec{ImgSize: size, Batch: b, Threads: t, Warmup: f.warmup, Runs: f.runs, MaxSeconds: f.maxSeconds,
+					L: c.SeqLen, DInner: c.DInner, DState: c.DState}
+				jobs := benchJobs(common, models, source, f.weights, want)
+				for _, j := range jobs {
+					progress("bench: img %d batch %d threads %d: %s ...", size, b, t, j.name)
+					st, err := runWorker(exe, j.spec)
+					if err != nil {
+						rec.Errors[j.name] = err.Error()
+						progress("bench:   %s failed: %v", j.name, err)
+						continue
+					}
+					rec.Stats[j.name] = st
+				}
+				rec.fill()
+				if len(rec.Errors) == 0 {
+					rec.Errors = nil
+				}
+				if si > 0 {
+					first := findRecord(records, sizes[0], b, t)
+					if first != nil && first.PluginUSPerToken > 0 && rec.PluginUSPerToken > 0 {
+						rec.PluginUSPerTokenOverFirstSize = rec.PluginUSPerToken / first.PluginUSPerToken
+					}
+					if first != nil && first.PeakRSSMB > 0 && rec.PeakRSSMB > 0 {
+						rec.PeakRSSMBOverFirstSize = rec.PeakRSSMB / first.PeakRSSMB
+					}
+				}
+				records = append(records, rec)
+			}
+		}
+	}
+	if f.json {
+		rep := benchReport{benchRecord: records[0], Machine: machineInfo(), Warmup: f.warmup, Runs: f.runs, Results: records}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	printBenchTable(stdout, records, machineInfo())
+	for _, r := range records {
+		for name, e := range r.Errors {
+			return fmt.Errorf("img %d batch %d threads %d: %s: %s", r.ImgSize, r.Batch, r.Threads, name, e)
+		}
+	}
+	return nil
+}
+
+func findRecord(rs []benchRecord, size, batch, threads int) *benchRecord {
+	for i := range rs {
+		if rs[i].ImgSize == size && rs[i].Batch == batch && rs[i].Threads == threads {
+			return &rs[i]
+		}
+	}
+	return nil
+}
+
+// Stats keys of the scan sub-measurements.
+const (
+	statScanOnly = "scan_only"
+	statLACall   = "linear_attention_call"
+	statLAScan   = "linear_attention_scan"
+)
+
+// buildBenchModels writes the ONNX models the wanted variants need and
+// returns their paths by variant / stats key.
+func buildBenchModels(m *convert.Model, dir, tag string, want map[string]bool) (map[string]string, error) {
+	out := map[string]string{}
+	c := m.Config
+	write := func(key string, mp *onnxpb.ModelProto, err error) error {
+		if err != nil {
+			return fmt.Errorf("bench: build %s model: %w", key, err)
+		}
+		p := filepath.Join(dir, tag+"_"+strings.ReplaceAll(key, "-", "_")+".onnx")
+		if err := graph.WriteFile(mp, p); err != nil {
+			return err
+		}
+		out[key] = p
+		return nil
+	}
+	type item struct {
+		key, lowering string
+	}
+	for _, it := range []item{{variantPlugin, graph.ScanPlugin}, {variantFloor, graph.ScanNoScanFloor}, {variantLinAttn, graph.ScanLinearAttention}} {
+		if !want[it.key] {
+			continue
+		}
+		mp, err := graph.Build(m, graph.Options{Scan: it.lowering})
+		if err := write(it.key, mp, err); err != nil {
+			return nil, err
+		}
+	}
+	if want[variantScan] {
+		if c.BimambaType != convert.BimambaV2 {
+			return nil, fmt.Errorf("bench: the scan-only measurement needs a bimamba v2 model (this one is %q); leave out --variants scan", c.BimambaType)
+		}
+		mp, err := graph.BuildScanOnly(c.SeqLen, c.DInner, c.DState, graph.ScanPlugin)
+		if err := write(statScanOnly, mp, err); err != nil {
+			return nil, err
+		}
+		mp, err = graph.BuildScanOnly(c.SeqLen, c.DInner, c.DState, graph.ScanLinearAttention)
+		if err := write(statLAScan, mp, err); err != nil {
+			return nil, err
+		}
+		mp, err = graph.BuildLinearAttentionCall(c.SeqLen, c.DInner, c.DState)
+		if err := write(statLACall, mp, err); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+type benchJob struct {
+	name string
+	spec workerSpec
+}
+
+// benchJobs lists the worker runs of one batch × threads × size, in a
+// fixed order.
+func benchJobs(common workerSpec, models map[string]string, source, weights string, want map[string]bool) []benchJob {
+	var jobs []benchJob
+	onnx := func(name string, plugin bool, inputs string) {
+		s := common
+		s.Kind, s.Model, s.Plugin, s.Inputs = "onnx", models[name], plugin, inputs
+		jobs = append(jobs, benchJob{name, s})
+	}
+	if want[variantPlugin] {
+		onnx(variantPlugin, true, inputsImage)
+	}
+	if want[variantFloor] {
+		onnx(variantFloor, false, inputsImage)
+	}
+	if want[variantScan] {
+		onnx(statScanOnly, true, inputsScan)
+		onnx(statLACall, false, inputsLinAttn)
+		onnx(statLAScan, false, inputsScan)
+	}
+	if want[variantLinAttn] {
+		onnx(variantLinAttn, false, inputsImage)
+	}
+	if want[variantRef] {
+		s := common
+		s.Kind, s.Source, s.Weights = "reference", source, weights
+		jobs = append(jobs, benchJob{variantRef, s})
+	}
+	return jobs
+}
+
+// runWorker re-executes exe as a bench worker for spec and summarises its
+// timings.
+func runWorker(exe string, spec workerSpec) (benchStats, error) {
+	js, err := json.Marshal(spec)
+	if err != nil {
+		return benchStats{}, err
+	}
+	cmd := exec.Command(exe, "bench", benchWorkerFlag, string(js))
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return benchStats{}, fmt.Errorf("worker: %w: %s", err, strings.TrimSpace(errb.String()))
+	}
+	var res workerResult
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		return benchStats{}, fmt.Errorf("worker output %q: %w", out.String(), err)
+	}
+	if res.Error != "" {
+		return benchStats{}, errors.New(res.Error)
+	}
+	if len(res.TimesMS) == 0 {
+		return benchStats{}, errors.New("worker timed no run")
+	}
+	return benchStats{
+		MedianMS: quantile(res.TimesMS, 0.5), MinMS: quantile(res.TimesMS, 0), MaxMS: quantile(res.TimesMS, 1),
+		P10MS: quantile(res.TimesMS, 0.1), P90MS: quantile(res.TimesMS, 0.9),
+		CPUMedianMS: quantile(res.CPUMS, 0.5), Runs: len(res.TimesMS), PeakRSSMB: res.PeakRSSMB,
+	}, nil
+}
+
+// fill copies the medians into the named fields and computes the ratios.
+func (r *benchRecord) fill() {
+	med := func(k string) float64 { return r.Stats[k].MedianMS }
+	r.PluginMS = med(variantPlugin)
+	r.NoScanFloorMS = med(variantFloor)
+	r.ScanOnlyMS = med(statScanOnly)
+	r.LinearAttentionCallMS = med(statLACall)
+	r.LinearAttentionScanMS = med(statLAScan)
+	r.LinearAttentionMS = med(variantLinAttn)
+	r.ReferenceMS = med(variantRef)
+	r.PeakRSSMB = r.Stats[variantPlugin].PeakRSSMB
+	ratio := func(a, b float64) float64 {
+		if a <= 0 || b <= 0 {
+			return 0
+		}
+		return a / b
+	}
+	r.PluginOverFloor = ratio(r.PluginMS, r.NoScanFloorMS)
+	r.LinearAttentionOverPlugin = ratio(r.LinearAttentionMS, r.PluginMS)
+	r.LinearAttentionCallOverScanDir = ratio(r.LinearAttentionCallMS, r.ScanOnlyMS/2)
+	r.LinearAttentionCallOverScan = ratio(r.LinearAttentionCallMS, r.ScanOnlyMS)
+	r.LinearAttentionScanOverScan = ratio(r.LinearAttentionScanMS, r.ScanOnlyMS)
+	r.ReferenceOverPlugin = ratio(r.ReferenceMS, r.PluginMS)
+	r.ScanShareOfPlugin = ratio(float64(r.Depth)*r.ScanOnlyMS, r.PluginMS)
+	if r.ScanOnlyMS > 0 {
+		// The plugin op does both directions: 2·batch·L·d_inner·N state updates.
+		updates := 2 * float64(r.Batch) * float64(r.Tokens) * float64(r.DInner) * float64(r.DState)
+		r.ScanGUpdatesPerSecPerCore = updates / (r.ScanOnlyMS / 1000) / float64(r.Threads) / 1e9
+	}
+	r.PluginUSPerToken = ratio(r.PluginMS*1000, float64(r.Batch*r.Tokens))
+}
+
+func machineInfo() benchMachine {
+	m := benchMachine{Cores: goruntime.NumCPU(), GoVersion: goruntime.Version(), ORTVersion: runtime.ORTVersion}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		m.LoadAvg = strings.Join(strings.Fields(string(b))[:3], " ")
+	}
+	return m
+}
+
+func printBenchTable(w io.Writer, rs []benchRecord, mi benchMachine) {
+	fmt.Fprintf(w, "machine: %s, %d cores, ONNX Runtime %s, %s, load %s (%s)\n",
+		mi.CPU, mi.Cores, mi.ORTVersion, mi.GoVersion, mi.LoadAvg, time.Now().UTC().Format(time.RFC3339))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "img\ttokens\tbatch\tthreads\tplugin ms\tfloor ms\tplugin/floor\tscan op ms\tG upd/s/core\tLA call ms\tLA call/scan dir\tLA model ms\tLA/plugin\treference ms\tref/plugin\tµs/token\tpeak RSS MB\t")
+	f := func(v float64, format string) string {
+		if v == 0 {
+			return "-"
+		}
+		return fmt.Sprintf(format, v)
+	}
+	for _, r := range rs {
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+			r.ImgSize, r.Tokens, r.Batch, r.Threads,
+			f(r.PluginMS, "%.2f"), f(r.NoScanFloorMS, "%.2f"), f(r.PluginOverFloor, "%.2fx"),
+			f(r.ScanOnlyMS, "%.3f"), f(r.ScanGUpdatesPerSecPerCore, "%.2f"),
+			f(r.LinearAttentionCallMS, "%.3f"), f(r.LinearAttentionCallOverScanDir, "%.1fx"),
+			f(r.LinearAttentionMS, "%.1f"), f(r.LinearAttentionOverPlugin, "%.1fx"),
+			f(r.ReferenceMS, "%.1f"), f(r.ReferenceOverPlugin, "%.1fx"),
+			f(r.PluginUSPerToken, "%.2f"), f(r.PeakRSSMB, "%.0f"))
+	}
+	tw.Flush()
+}

@@ -1,0 +1,247 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/graph"
+	"github.com/vimconvert/vimconvert/graph/graphtest"
+	"github.com/vimconvert/vimconvert/runtime"
+)
+
+// TestMain lets `bench` re-execute the test binary as its worker: a worker
+// is started as `<exe> bench --internal-worker SPEC`.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 2 && os.Args[1] == "bench" && os.Args[2] == benchWorkerFlag {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// needORT skips when ONNX Runtime or the plugin is truly absent.
+func needORT(t *testing.T) {
+	t.Helper()
+	if err := runtime.Init(""); errors.Is(err, runtime.ErrLibraryMissing) {
+		t.Skipf("ONNX Runtime library absent: %v", err)
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(runtime.DefaultPluginPath()); err != nil {
+		t.Skipf("vimconvert plugin not built (%s): run `make plugin`", runtime.DefaultPluginPath())
+	}
+}
+
+// tinyONNX exports a tiny synthetic Vim (16×16 images, 4×4 patches: 17 tokens).
+func tinyONNX(t *testing.T) (*convert.Model, string) {
+	t.Helper()
+	m := graphtest.Model(graphtest.Spec{Seed: 3})
+	mp, err := graph.Build(m, graph.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "tiny.onnx")
+	if err := graph.WriteFile(mp, p); err != nil {
+		t.Fatal(err)
+	}
+	return m, p
+}
+
+func TestModelFromONNXRoundTrip(t *testing.T) {
+	cases := []struct {
+		reason string
+		spec   graphtest.Spec
+	}{
+		{"v2, middle cls", graphtest.Spec{Seed: 1}},
+		{"v1, head cls, layer scale", graphtest.Spec{Seed: 2, Bimamba: convert.BimambaV1, ClsToken: convert.ClsHead, Gamma: true}},
+		{"double cls, LayerNorm, no pos_embed", graphtest.Spec{Seed: 3, ClsToken: convert.ClsDouble, LayerNorm: true, NoPosEmbed: true}},
+		{"no cls, Identity head", graphtest.Spec{Seed: 4, ClsToken: convert.ClsNone, NoHead: true}},
+	}
+	for _, tc := range cases {
+		m := graphtest.Model(tc.spec)
+		mp, err := graph.Build(m, graph.Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.reason, err)
+		}
+		p := filepath.Join(t.TempDir(), "m.onnx")
+		if err := graph.WriteFile(mp, p); err != nil {
+			t.Fatal(err)
+		}
+		got, err := modelFromONNX(p)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.reason, err)
+		}
+		if got.Config != m.Config {
+			t.Errorf("%s: config %+v, want %+v", tc.reason, got.Config, m.Config)
+		}
+		want := graphtest.Tensors(m)
+		have := map[string]*convert.Tensor{}
+		for _, tt := range graphtest.Tensors(got) {
+			have[tt.Name] = tt
+		}
+		if len(have) != len(want) {
+			t.Errorf("%s: %d tensors read back, want %d", tc.reason, len(have), len(want))
+		}
+		for _, w := range want {
+			h := have[w.Name]
+			if h == nil {
+				t.Errorf("%s: %s not read back", tc.reason, w.Name)
+				continue
+			}
+			for i := range w.Data {
+				if h.Data[i] != w.Data[i] {
+					t.Errorf("%s: %s[%d] = %g, want %g", tc.reason, w.Name, i, h.Data[i], w.Data[i])
+					break
+				}
+			}
+		}
+	}
+}
+
+func TestModelFromONNXRejects(t *testing.T) {
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage.onnx")
+	if err := os.WriteFile(garbage, []byte("not a protobuf \xff\xff\xff"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A valid ONNX model without vimconvert metadata.
+	mp, err := graph.BuildScanOnly(4, 8, 4, graph.ScanPlugin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign := filepath.Join(dir, "foreign.onnx")
+	if err := graph.WriteFile(mp, foreign); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		reason, path, want string
+	}{
+		{"missing file", filepath.Join(dir, "nope.onnx"), "no such file"},
+		{"not protobuf", garbage, "not an ONNX model"},
+		{"not exported by vimconvert", foreign, "no vimconvert.config metadata"},
+	}
+	for _, tc := range cases {
+		if _, err := modelFromONNX(tc.path); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want %q", tc.reason, err, tc.want)
+		}
+	}
+}
+
+func TestBenchFlagErrors(t *testing.T) {
+	_, p := tinyONNX(t)
+	cases := []struct {
+		reason string
+		args   []string
+		want   string
+	}{
+		{"no model", nil, "want one MODEL.onnx"},
+		{"bad batch", []string{p, "--batch", "1,x"}, `"x" is not a positive integer`},
+		{"zero threads", []string{p, "--threads", "0"}, `"0" is not a positive integer`},
+		{"unknown variant", []string{p, "--variants", "plugin,gpu"}, `unknown "gpu"`},
+		{"bad weights", []string{p, "--weights", "ema"}, "want model or model_ema"},
+		{"zero runs", []string{p, "--runs", "0"}, "--runs must be"},
+	}
+	for _, tc := range cases {
+		var out, errb bytes.Buffer
+		if code := run(append([]string{"bench"}, tc.args...), &out, &errb); code != 2 {
+			t.Errorf("%s: exit %d, want 2 (stderr %q)", tc.reason, code, errb.String())
+		}
+		if !strings.Contains(errb.String(), tc.want) {
+			t.Errorf("%s: stderr %q does not say %q", tc.reason, errb.String(), tc.want)
+		}
+	}
+	// An image size that does not fit the patch grid fails before measuring.
+	var out, errb bytes.Buffer
+	if code := run([]string{"bench", p, "--img-size", "18", "--variants", "plugin"}, &out, &errb); code != 1 ||
+		!strings.Contains(errb.String(), "--img-size 18") {
+		t.Errorf("img-size 18: exit %d, stderr %q", code, errb.String())
+	}
+}
+
+// TestBenchJSONTinyModel runs every variant once on a tiny model at two
+// image sizes, two batch sizes and one thread, and checks the JSON report.
+func TestBenchJSONTinyModel(t *testing.T) {
+	needORT(t)
+	m, p := tinyONNX(t)
+	var out, errb bytes.Buffer
+	args := []string{"bench", p, "--json", "--runs", "1", "--warmup", "0", "--batch", "1,2", "--threads", "1", "--img-size", "16,24"}
+	if code := run(args, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var top map[string]any
+	if err := json.Unmarshal(out.Bytes(), &top); err != nil {
+		t.Fatalf("output is not one JSON object: %v\n%s", err, out.String())
+	}
+	for _, k := range []string{"model", "batch", "threads", "plugin_ms", "noscan_floor_ms", "scan_only_ms",
+		"linear_attention_ms", "reference_ms", "peak_rss_mb", "plugin_over_floor", "linear_attention_over_plugin"} {
+		if _, ok := top[k]; !ok {
+			t.Errorf("top-level key %q missing", k)
+		}
+	}
+	var rep benchReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 4 {
+		t.Fatalf("%d results, want 4 (2 sizes × 2 batches)", len(rep.Results))
+	}
+	wantTokens := map[int]int{16: m.Config.SeqLen, 24: 6*6 + 1} // (24-4)/4+1 = 6 per side, middle cls
+	for _, r := range rep.Results {
+		if len(r.Errors) > 0 {
+			t.Errorf("img %d batch %d: errors %v", r.ImgSize, r.Batch, r.Errors)
+		}
+		if r.Tokens != wantTokens[r.ImgSize] {
+			t.Errorf("img %d: %d tokens, want %d", r.ImgSize, r.Tokens, wantTokens[r.ImgSize])
+		}
+		for name, v := range map[string]float64{"plugin": r.PluginMS, "floor": r.NoScanFloorMS, "scan": r.ScanOnlyMS,
+			"la call": r.LinearAttentionCallMS, "la scan": r.LinearAttentionScanMS, "la": r.LinearAttentionMS,
+			"reference": r.ReferenceMS, "rss": r.PeakRSSMB} {
+			if !(v > 0) || math.IsInf(v, 0) {
+				t.Errorf("img %d batch %d: %s = %g, want > 0", r.ImgSize, r.Batch, name, v)
+			}
+		}
+		if math.Abs(r.PluginOverFloor-r.PluginMS/r.NoScanFloorMS) > 1e-9 ||
+			math.Abs(r.LinearAttentionOverPlugin-r.LinearAttentionMS/r.PluginMS) > 1e-9 {
+			t.Errorf("ratios inconsistent with the times: %+v", r)
+		}
+		wantUpd := 2 * float64(r.Batch*r.Tokens*r.DInner*r.DState) / (r.ScanOnlyMS / 1000) / 1e9
+		if math.Abs(r.ScanGUpdatesPerSecPerCore-wantUpd) > 1e-9*wantUpd {
+			t.Errorf("G updates/s %g, want %g", r.ScanGUpdatesPerSecPerCore, wantUpd)
+		}
+		if r.ImgSize == 24 && !(r.PluginUSPerTokenOverFirstSize > 0) {
+			t.Errorf("img 24: no per-token ratio to the first size")
+		}
+		st := r.Stats[variantPlugin]
+		if st.Runs != 1 || st.MinMS > st.MedianMS || st.MedianMS > st.MaxMS {
+			t.Errorf("plugin stats %+v", st)
+		}
+	}
+	if rep.Results[0].Model != p || rep.Batch != 1 || rep.ImgSize != 16 {
+		t.Errorf("top-level record is not the first result: %+v", rep.benchRecord)
+	}
+}
+
+// TestBenchTableCheckpoint runs the text table on a checkpoint (converted on
+// the fly) with a subset of the variants.
+func TestBenchTableCheckpoint(t *testing.T) {
+	needORT(t)
+	ckpt := filepath.Join("..", "..", "fixtures", "vim_t_d2", "checkpoint.pth")
+	if _, err := os.Stat(ckpt); err != nil {
+		t.Fatalf("bundled fixture missing: %v", err)
+	}
+	var out, errb bytes.Buffer
+	args := []string{"bench", ckpt, "--runs", "1", "--warmup", "0", "--variants", "plugin,floor"}
+	if code := run(args, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	s := out.String()
+	if !strings.Contains(s, "plugin/floor") || !strings.Contains(s, " 197 ") {
+		t.Errorf("table does not show the ratio or the 197 tokens:\n%s", s)
+	}
+}
