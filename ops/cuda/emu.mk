@@ -1,8 +1,8 @@
 # Host emulation test of the CUDA kernels (no GPU, no nvcc: any C++17 compiler).
-# Meant to be included by ops/Makefile unconditionally, so CI runs it:
-#   include cuda/emu.mk        (after OBJDIR, BUILD, CFLAGS, HDRS are set)
-#   check: ... cuda-emu-test
-# Standalone: make -C ops -f Makefile -f cuda/emu.mk cuda-emu-test
+# Included by ops/Makefile whether or not nvcc exists (after OBJDIR, BUILD,
+# CFLAGS, HDRS are set); `make -C ops check` runs it:
+#   make -C ops cuda-emu-test        the test (~1 s)
+#   make -C ops cuda-emu-test-long   plus Vim-S/T at 1248x1248 (~15 s)
 
 vc_emu_saved_goal := $(.DEFAULT_GOAL)
 

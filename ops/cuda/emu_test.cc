@@ -6,8 +6,10 @@
 // in CI; what it cannot check (the device's exp2f, the 16-byte loads, the real
 // thread schedule) is left to the GPU harness (harness.cu).
 //
-// Usage: vimconvert_cuda_emu_test [--long]
+// Usage: vimconvert_cuda_emu_test [--long] [--fixtures DIR]
 //   --long adds a Vim-S 1248x1248 shape (L = 6085, D = 768), ~10 s.
+//   --fixtures DIR also checks the official cases dumped by
+//   tools/fixtures_to_raw.py against their expected outputs.
 #include <stdio.h>
 #include <string.h>
 
@@ -125,6 +127,40 @@ void run_case(const Case &c, uint64_t seed) {
     fail("CPU kernel relative L2 error %.3e > %.1e", name, ec.rel_l2, tolerance(VC_CUDA_F32));
 }
 
+void check_fixture(const Problem &p) {
+  const std::vector<double> ref = reference(p);
+  std::vector<float> cpu((size_t)p.act());
+  const vc_scan_args ca = p.cpu_args(cpu.data());
+  vc_scan_cpu(&ca);
+  for (int64_t want : {(int64_t)0, (int64_t)1 << 30}) {
+    Buffers dummy;
+    memset(&dummy, 0, sizeof dummy);
+    vc_scan_cuda_args a = cuda_args(p, VC_CUDA_F32, dummy);
+    if (p.bidir) a.u_b = &a;
+    vc_scan_cuda_plan_t plan;
+    const char *err = vc::plan_chunks(&a, 132, want, &plan);
+    if (err) {
+      printf("FAIL %s: plan: %s\n", p.name.c_str(), err);
+      failures++;
+      return;
+    }
+    const std::vector<float> emu = run_emulated(p, VC_CUDA_F32, plan, 99);
+    const Err eo = compare(emu, p.expected), er = compare(emu, ref),
+              ec = compare(cpu, p.expected);
+    const bool ok = eo.nonfinite == 0 && eo.rel_l2 <= tolerance(VC_CUDA_F32) &&
+                    er.rel_l2 <= tolerance(VC_CUDA_F32);
+    printf("%-8s fixture %-28s chunks=%-4lld vs official rel=%.2e max=%.2e, vs float64 rel=%.2e"
+           " (cpu vs official rel=%.2e)\n",
+           ok ? "ok" : "FAIL", p.name.c_str(), (long long)plan.nchunks, eo.rel_l2, eo.max_abs,
+           er.rel_l2, ec.rel_l2);
+    if (!ok) failures++;
+    if (ec.rel_l2 > tolerance(VC_CUDA_F32)) {
+      printf("FAIL fixture %s: CPU kernel vs official rel=%.2e\n", p.name.c_str(), ec.rel_l2);
+      failures++;
+    }
+  }
+}
+
 void check_errors() {
   Problem p = random_problem("errors", 1, 8, 4, 16, true, 1);
   Buffers b;
@@ -143,7 +179,7 @@ void check_errors() {
   };
   for (auto &t : bad) {
     vc_scan_cuda_args x = a;
-    x.dstate = t.dstate, x.batch = t.batch, x.dtype = (vc_cuda_dtype)t.dtype;
+    x.dstate = t.dstate, x.batch = t.batch, x.dtype = t.dtype;
     const char *err = vc::check_args(&x);
     if (!err || !strstr(err, t.want)) {
       printf("FAIL error case '%s': got %s\n", t.reason, err ? err : "no error");
@@ -167,7 +203,18 @@ void check_errors() {
 }  // namespace
 
 int main(int argc, char **argv) {
-  const bool long_run = argc > 1 && strcmp(argv[1], "--long") == 0;
+  bool long_run = false;
+  std::string fixtures;
+  for (int i = 1; i < argc; ++i) {
+    if (strcmp(argv[i], "--long") == 0) {
+      long_run = true;
+    } else if (strcmp(argv[i], "--fixtures") == 0 && i + 1 < argc) {
+      fixtures = argv[++i];
+    } else {
+      fprintf(stderr, "usage: %s [--long] [--fixtures DIR]\n", argv[0]);
+      return 2;
+    }
+  }
   std::vector<Case> cases = {
       {"single step", 1, 1, 8, 16, true, VC_CUDA_F32, 0, 132},
       {"two steps", 2, 2, 8, 16, true, VC_CUDA_F32, 0, 132},
@@ -198,6 +245,28 @@ int main(int argc, char **argv) {
   uint64_t seed = 20250521;
   for (const Case &c : cases) run_case(c, seed++);
   check_errors();
+  if (!fixtures.empty()) {
+    FILE *f = fopen((fixtures + "/index.txt").c_str(), "r");
+    if (!f) {
+      printf("FAIL cannot open %s/index.txt\n", fixtures.c_str());
+      return 1;
+    }
+    char line[256];
+    while (fgets(line, sizeof line, f)) {
+      std::string n(line);
+      while (!n.empty() && (n.back() == '\n' || n.back() == ' ')) n.pop_back();
+      if (n.empty()) continue;
+      Problem p;
+      std::string err;
+      if (!load_raw_case(fixtures, n, &p, &err)) {
+        printf("FAIL fixture %s: %s\n", n.c_str(), err.c_str());
+        failures++;
+        continue;
+      }
+      check_fixture(p);
+    }
+    fclose(f);
+  }
   if (failures) {
     printf("cuda emulation test: %d failure(s)\n", failures);
     return 1;

@@ -34,7 +34,7 @@ typedef enum vc_cuda_dtype {
  * of one launch it also holds the per-chunk states (see NOTES.md). */
 typedef struct vc_scan_cuda_args {
   int64_t batch, seqlen, dim, dstate;
-  vc_cuda_dtype dtype;
+  int32_t dtype; /* a vc_cuda_dtype value (int: callers from C may pass anything) */
   const void *u_f, *delta_f, *B_f, *C_f;
   const float *A_f, *D_f, *delta_bias_f;
   const void *u_b, *delta_b, *B_b, *C_b;

@@ -211,7 +211,18 @@ VC_HD float ws_load(const Params<T> &p, int64_t b, int64_t t0, int64_t d, int k)
   return bits_f32(lo | (hi << 16));
 }
 
-VC_HD float vc_exp2(float x) { return exp2f(x); }
+// 2^x. On the device the bare MUFU.EX2 instruction (max error 2 ulp, results
+// below 2^-126 flushed to zero, which only ever multiply a state): exp2f adds
+// three instructions per call to handle those denormal results.
+VC_HD float vc_exp2(float x) {
+#if defined(__CUDA_ARCH__)
+  float r;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(x));
+  return r;
+#else
+  return exp2f(x);
+#endif
+}
 
 // torch softplus with threshold 20.
 VC_HD float softplus(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
@@ -271,13 +282,23 @@ VC_UNROLL
     const float bias = p.bias[dir][d];
     const T *u = p.u[dir], *delta = p.delta[dir], *Bm = p.Bm[dir];
     float sdt = 0.0f;
-    for (int64_t k = 0; k < t1 - t0; ++k) {
-      const int64_t t = dir == 0 ? t0 + k : t1 - 1 - k;
-      const int64_t row = b * p.L + t;
-      const float dt = softplus(Elem<T>::load(delta + row * p.D + d) + bias);
-      const float x = dt * Elem<T>::load(u + row * p.D + d);
+    // Walk the rows in scan order with pointers (row stride D, or N for B);
+    // the next row's delta and u are loaded before this row's math.
+    const int64_t len = t1 - t0, first = b * p.L + (dir == 0 ? t0 : t1 - 1);
+    const int64_t step = dir == 0 ? p.D : -p.D, bstep = dir == 0 ? N : -N;
+    const T *dp = delta + first * p.D + d, *up = u + first * p.D + d, *bp = Bm + first * N;
+    float dnext = Elem<T>::load(dp), unext = Elem<T>::load(up);
+    for (int64_t k = 0; k < len; ++k) {
+      const float dcur = dnext, ucur = unext;
+      if (k + 1 < len) {
+        dp += step, up += step;
+        dnext = Elem<T>::load(dp), unext = Elem<T>::load(up);
+      }
+      const float dt = softplus(dcur + bias);
+      const float x = dt * ucur;
       float Bv[kMax];
-      load_row<T, kN, kVec>(Bm + row * N, N, Bv);
+      load_row<T, kN, kVec>(bp, N, Bv);
+      if (k + 1 < len) bp += bstep;  // never past the array
       sdt += dt;
 VC_UNROLL
       for (int n = 0; n < kMax; ++n) h[n] = vc_exp2(dt * A2[n]) * h[n] + x * Bv[n];
@@ -338,15 +359,26 @@ VC_UNROLL
     }
     const float bias = p.bias[dir][d], Dskip = p.Dv[dir][d];
     const T *u = p.u[dir], *delta = p.delta[dir], *Bm = p.Bm[dir], *Cm = p.Cm[dir];
+    // Rows in scan order through pointers, as in state_body; kk is the row
+    // within the chunk (index of the forward partial in buf).
+    const int64_t first = b * p.L + t0 + (dir == 0 ? 0 : len - 1);
+    const int64_t step = dir == 0 ? p.D : -p.D, bstep = dir == 0 ? N : -N;
+    const T *dp = delta + first * p.D + d, *up = u + first * p.D + d;
+    const T *bp = Bm + first * N, *cp = Cm + first * N, *zp = p.z + first * p.D + d;
+    T *yp = p.y + first * p.D + d;
+    float dnext = Elem<T>::load(dp), unext = Elem<T>::load(up);
     for (int64_t k = 0; k < len; ++k) {
-      const int64_t kk = dir == 0 ? k : len - 1 - k;  // row within the chunk
-      const int64_t row = b * p.L + t0 + kk;
-      const float uu = Elem<T>::load(u + row * p.D + d);
-      const float dt = softplus(Elem<T>::load(delta + row * p.D + d) + bias);
+      const int64_t kk = dir == 0 ? k : len - 1 - k;
+      const float dcur = dnext, uu = unext;
+      if (k + 1 < len) {
+        dp += step, up += step;
+        dnext = Elem<T>::load(dp), unext = Elem<T>::load(up);
+      }
+      const float dt = softplus(dcur + bias);
       const float x = dt * uu;
       float Bv[kMax], Cv[kMax];
-      load_row<T, kN, kVec>(Bm + row * N, N, Bv);
-      load_row<T, kN, kVec>(Cm + row * N, N, Cv);
+      load_row<T, kN, kVec>(bp, N, Bv);
+      load_row<T, kN, kVec>(cp, N, Cv);
       float acc = 0.0f;
 VC_UNROLL
       for (int n = 0; n < kMax; ++n) {
@@ -358,9 +390,9 @@ VC_UNROLL
         buf[kk * bstride] = yv;
       } else {
         const float yall = bidir ? buf[kk * bstride] + yv : yv;
-        const float g = silu(Elem<T>::load(p.z + row * p.D + d));
-        Elem<T>::store(p.y + row * p.D + d, yall * g * p.out_scale);
+        Elem<T>::store(yp, yall * silu(Elem<T>::load(zp)) * p.out_scale);
       }
+      if (k + 1 < len) bp += bstep, cp += bstep, zp += step, yp += step;  // never past the array
     }
   }
 }
@@ -368,7 +400,7 @@ VC_UNROLL
 // ---- Host-side helpers shared by the launcher (scan_cuda.cu) and the host
 // emulation (emulate.h). ----
 
-inline size_t elem_bytes(vc_cuda_dtype t) { return t == VC_CUDA_F32 ? 4 : 2; }
+inline size_t elem_bytes(int32_t t) { return t == VC_CUDA_F32 ? 4 : 2; }
 
 inline const char *check_args(const vc_scan_cuda_args *a) {
   if (a->batch < 0 || a->seqlen < 0 || a->dim < 0) return "SelectiveScan CUDA: negative dimension";
