@@ -51,6 +51,7 @@ type benchFlags struct {
 	warmup     int
 	runs       int
 	maxSeconds float64
+	rounds     int
 	json       bool
 	keep       string
 }
@@ -67,6 +68,7 @@ func newBenchFlagSet(stderr io.Writer) (*flag.FlagSet, *benchFlags) {
 	fs.IntVar(&f.warmup, "warmup", 2, "untimed runs before timing")
 	fs.IntVar(&f.runs, "runs", 10, "timed runs per measurement")
 	fs.Float64Var(&f.maxSeconds, "max-seconds", 20, "stop a measurement after this many seconds of timed runs (at least 3 runs)")
+	fs.IntVar(&f.rounds, "rounds", 1, "repeat every measurement this many times, interleaved, and pool the runs (evens out changing load)")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object instead of a table")
 	fs.StringVar(&f.keep, "keep", "", "keep the generated ONNX models in this directory")
 	fs.Usage = func() {
@@ -130,6 +132,7 @@ type benchRecord struct {
 	PeakRSSMB             float64 `json:"peak_rss_mb,omitempty"` // plugin variant's process
 
 	PluginOverFloor                float64 `json:"plugin_over_floor,omitempty"`
+	PluginOverFloorCPU             float64 `json:"plugin_over_floor_cpu,omitempty"` // same ratio of median process CPU times
 	LinearAttentionOverPlugin      float64 `json:"linear_attention_over_plugin,omitempty"`
 	LinearAttentionCallOverScanDir float64 `json:"linear_attention_call_over_scan_direction,omitempty"` // one LA call / (scan_only/2)
 	LinearAttentionCallOverScan    float64 `json:"linear_attention_call_over_scan,omitempty"`           // one LA call / scan_only (both directions)
@@ -233,8 +236,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if len(want) == 0 {
 		return usageErr("--variants: nothing to measure")
 	}
-	if f.runs < 1 || f.warmup < 0 {
-		return usageErr("--runs must be ≥ 1 and --warmup ≥ 0")
+	if f.runs < 1 || f.warmup < 0 || f.rounds < 1 {
+		return usageErr("--runs and --rounds must be ≥ 1 and --warmup ≥ 0")
 	}
 	if f.weights != convert.WeightsModel && f.weights != convert.WeightsEMA {
 		return usageErr("--weights %q: want model or model_ema", f.weights)
@@ -293,15 +296,32 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 				common := workerSpec{ImgSize: size, Batch: b, Threads: t, Warmup: f.warmup, Runs: f.runs, MaxSeconds: f.maxSeconds,
 					L: c.SeqLen, DInner: c.DInner, DState: c.DState}
 				jobs := benchJobs(common, models, source, f.weights, want)
-				for _, j := range jobs {
-					progress("bench: img %d batch %d threads %d: %s ...", size, b, t, j.name)
-					st, err := runWorker(exe, j.spec)
-					if err != nil {
-						rec.Errors[j.name] = err.Error()
-						progress("bench:   %s failed: %v", j.name, err)
-						continue
+				pooled := map[string]*workerResult{}
+				for round := 1; round <= f.rounds; round++ {
+					for _, j := range jobs {
+						if rec.Errors[j.name] != "" {
+							continue
+						}
+						progress("bench: img %d batch %d threads %d round %d/%d: %s ...", size, b, t, round, f.rounds, j.name)
+						res, err := runWorker(exe, j.spec)
+						if err != nil {
+							rec.Errors[j.name] = err.Error()
+							progress("bench:   %s failed: %v", j.name, err)
+							continue
+						}
+						if p := pooled[j.name]; p != nil {
+							p.TimesMS = append(p.TimesMS, res.TimesMS...)
+							p.CPUMS = append(p.CPUMS, res.CPUMS...)
+							p.PeakRSSMB = max(p.PeakRSSMB, res.PeakRSSMB)
+						} else {
+							pooled[j.name] = res
+						}
 					}
-					rec.Stats[j.name] = st
+				}
+				for name, res := range pooled {
+					if rec.Errors[name] == "" {
+						rec.Stats[name] = summarize(res)
+					}
 				}
 				rec.fill()
 				if len(rec.Errors) == 0 {
@@ -435,34 +455,39 @@ func benchJobs(common workerSpec, models map[string]string, source, weights stri
 	return jobs
 }
 
-// runWorker re-executes exe as a bench worker for spec and summarises its
+// runWorker re-executes exe as a bench worker for spec and returns its
 // timings.
-func runWorker(exe string, spec workerSpec) (benchStats, error) {
+func runWorker(exe string, spec workerSpec) (*workerResult, error) {
 	js, err := json.Marshal(spec)
 	if err != nil {
-		return benchStats{}, err
+		return nil, err
 	}
 	cmd := exec.Command(exe, "bench", benchWorkerFlag, string(js))
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
-		return benchStats{}, fmt.Errorf("worker: %w: %s", err, strings.TrimSpace(errb.String()))
+		return nil, fmt.Errorf("worker: %w: %s", err, strings.TrimSpace(errb.String()))
 	}
 	var res workerResult
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
-		return benchStats{}, fmt.Errorf("worker output %q: %w", out.String(), err)
+		return nil, fmt.Errorf("worker output %q: %w", out.String(), err)
 	}
 	if res.Error != "" {
-		return benchStats{}, errors.New(res.Error)
+		return nil, errors.New(res.Error)
 	}
 	if len(res.TimesMS) == 0 {
-		return benchStats{}, errors.New("worker timed no run")
+		return nil, errors.New("worker timed no run")
 	}
+	return &res, nil
+}
+
+// summarize turns the (pooled) timings of one measurement into stats.
+func summarize(res *workerResult) benchStats {
 	return benchStats{
 		MedianMS: quantile(res.TimesMS, 0.5), MinMS: quantile(res.TimesMS, 0), MaxMS: quantile(res.TimesMS, 1),
 		P10MS: quantile(res.TimesMS, 0.1), P90MS: quantile(res.TimesMS, 0.9),
 		CPUMedianMS: quantile(res.CPUMS, 0.5), Runs: len(res.TimesMS), PeakRSSMB: res.PeakRSSMB,
-	}, nil
+	}
 }
 
 // fill copies the medians into the named fields and computes the ratios.
@@ -483,6 +508,7 @@ func (r *benchRecord) fill() {
 		return a / b
 	}
 	r.PluginOverFloor = ratio(r.PluginMS, r.NoScanFloorMS)
+	r.PluginOverFloorCPU = ratio(r.Stats[variantPlugin].CPUMedianMS, r.Stats[variantFloor].CPUMedianMS)
 	r.LinearAttentionOverPlugin = ratio(r.LinearAttentionMS, r.PluginMS)
 	r.LinearAttentionCallOverScanDir = ratio(r.LinearAttentionCallMS, r.ScanOnlyMS/2)
 	r.LinearAttentionCallOverScan = ratio(r.LinearAttentionCallMS, r.ScanOnlyMS)

@@ -145,7 +145,7 @@ func TestBenchFlagErrors(t *testing.T) {
 		{"zero threads", []string{p, "--threads", "0"}, `"0" is not a positive integer`},
 		{"unknown variant", []string{p, "--variants", "plugin,gpu"}, `unknown "gpu"`},
 		{"bad weights", []string{p, "--weights", "ema"}, "want model or model_ema"},
-		{"zero runs", []string{p, "--runs", "0"}, "--runs must be"},
+		{"zero runs", []string{p, "--runs", "0"}, "--runs and --rounds must be"},
 	}
 	for _, tc := range cases {
 		var out, errb bytes.Buffer
