@@ -61,3 +61,28 @@ func BenchmarkMathExp(b *testing.B) {
 	}
 	_ = s
 }
+
+func TestTorchExpF32(t *testing.T) {
+	for _, tc := range []struct {
+		x, want float32
+		reason  string
+	}{
+		{0, 1, "exp(0)"},
+		{-200, 0, "underflow below -104"},
+		{1, float32(math.E), "e (correctly rounded here)"},
+	} {
+		if got := torchExpF32(tc.x); got != tc.want {
+			t.Errorf("%s: torchExpF32(%v) = %v, want %v", tc.reason, tc.x, got, tc.want)
+		}
+	}
+	if !math.IsInf(float64(torchExpF32(200)), 1) || !math.IsNaN(float64(torchExpF32(float32(math.NaN())))) {
+		t.Error("overflow / NaN")
+	}
+	// Within 1 ulp of the correctly rounded exp everywhere in range.
+	for x := float32(-80); x < 80; x += 0.0137 {
+		got, want := torchExpF32(x), float32(math.Exp(float64(x)))
+		if math.Abs(float64(got-want)) > float64(want)*1.2e-7 {
+			t.Fatalf("torchExpF32(%v) = %v, exp = %v", x, got, want)
+		}
+	}
+}
