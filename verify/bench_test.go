@@ -30,6 +30,7 @@ func benchForward(b *testing.B, m *convert.Model, x []float32, shape [4]int, pre
 	if _, err := Forward(m, x, shape, Options{Precision: prec}); err != nil { // warm-up
 		b.Fatal(err)
 	}
+	cpu0 := cpuSeconds()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if _, err := Forward(m, x, shape, Options{Precision: prec}); err != nil {
@@ -37,7 +38,20 @@ func benchForward(b *testing.B, m *convert.Model, x []float32, shape [4]int, pre
 		}
 	}
 	b.StopTimer()
+	// CPU time per run (user+sys over all threads): on a shared machine it
+	// is a steadier figure than ns/op.
+	b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/op")
 	reportPeakRSS(b)
+}
+
+// cpuSeconds returns the process's user+system CPU time.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+	return tv(ru.Utime) + tv(ru.Stime)
 }
 
 // BenchmarkVimT224 runs the full-depth official Vim-tiny fixture

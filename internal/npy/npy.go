@@ -81,9 +81,9 @@ func ReadFile(path string) (*Array, error) {
 }
 
 // Read parses one .npy array from r. It accepts format versions 1.0, 2.0
-// and 3.0 with dtype '<f4' or '<f8' (also '|f4'-style markers are refused:
-// float data always has a byte order) and fortran_order False. The stream
-// must end right after the data.
+// and 3.0 with dtype '<f4' or '<f8' and fortran_order False; every other
+// dtype (including big-endian '>f4') is an error. The stream must end
+// right after the data.
 func Read(r io.Reader) (*Array, error) {
 	var pre [8]byte
 	if _, err := io.ReadFull(r, pre[:]); err != nil {
