@@ -118,11 +118,11 @@ extern "C" const char *vc_scan_cuda_launch(const vc_scan_cuda_args *a,
   if (plan_in) {
     plan = *plan_in;
   } else {
-    const int sms = vc_scan_cuda_num_sms();
-    if (sms < 0) {
-      int dev = 0;
-      return vc::cuda_fail("reading the multiprocessor count", cudaGetDevice(&dev));
-    }
+    int dev = 0, sms = 0;
+    cudaError_t e = cudaGetDevice(&dev);
+    if (e != cudaSuccess) return vc::cuda_fail("cudaGetDevice", e);
+    e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+    if (e != cudaSuccess) return vc::cuda_fail("reading the multiprocessor count", e);
     if ((err = vc_scan_cuda_plan(a, sms, 0, &plan)) != NULL) return err;
   }
   cudaStream_t s = (cudaStream_t)stream;
