@@ -87,7 +87,7 @@ tail -n 3 "$OUTDIR/eager.log"
 echo "== 3. harness (log: harness.log)"
 FIXARG=()
 [ -f "$FIX/index.txt" ] && FIXARG=(--fixtures "$FIX")
-timeout 300 build/vimconvert_cuda_harness "${FIXARG[@]}" --checks --time \
+timeout 300 build/vimconvert_cuda_harness ${FIXARG[@]+"${FIXARG[@]}"} --checks --time \
   --json "$OUTDIR/harness.jsonl" >"$OUTDIR/harness.log" 2>&1
 rc=$?
 [ $rc -ne 0 ] && { echo "harness exit status $rc"; status=1; }
