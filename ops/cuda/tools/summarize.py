@@ -62,7 +62,9 @@ def main():
         ok_s = sp >= 20.0
         print(f"target vim-s-1248 {dt}: x{xf:.2f} of floor ({'MET' if ok_f else 'MISSED'} <= 2), "
               f"{sp:.0f}x eager ({'MET' if ok_s else 'MISSED'} >= 20)")
-    sys.exit(1 if failed else 0)
+    if not checks:
+        print("no correctness results: the harness did not run or crashed")
+    sys.exit(1 if failed or not checks else 0)
 
 
 if __name__ == "__main__":
