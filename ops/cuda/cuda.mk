@@ -10,7 +10,8 @@
 vc_cuda_saved_goal := $(.DEFAULT_GOAL)
 
 NVCC       ?= nvcc
-CUDA_HOME  ?= $(patsubst %/bin/,%,$(dir $(shell command -v $(NVCC))))
+# (nvcc's real path: a symlink in /usr/bin must not make it /usr)
+CUDA_HOME  ?= $(patsubst %/bin/,%,$(dir $(realpath $(shell command -v $(NVCC)))))
 # Machine code for these compute capabilities where this nvcc still supports
 # them (CUDA 13 dropped 7.0), plus PTX of the newest for later GPUs.
 VC_CUDA_WANT := 70 75 80 90
