@@ -12,7 +12,7 @@ PLUGIN      := build/libvimconvert_ops.so
 BIN         := bin/vimconvert
 GO          ?= go
 # Packages fast enough to run again under the race detector.
-RACE_PKGS   ?= ./runtime ./internal/... ./cmd/... ./convert ./graph
+RACE_PKGS   ?= ./runtime ./internal/... ./cmd/... ./convert ./verify ./graph ./ops
 FUZZ_TIME   ?= 10s
 DEMO_CKPT   := fixtures/vim_t_d2/checkpoint.pth
 DEMO_OUT    := out/vim_t_d2.onnx
