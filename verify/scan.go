@@ -94,17 +94,25 @@ func (s *scanSeq[T]) run(c0, c1 int) {
 	}
 }
 
-// runScanAVX2 is scanSeq.run for float32 with the vector kernel doing the exp(dt·A)
-// recurrence and the C contraction of a whole channel block per step.
+// runScanAVX2 is scanSeq.run for float32 with vector kernels: per time
+// step, softplus of the block's deltas, the exp(dt·A) recurrence with the
+// C contraction, and the SiLU(z) gate.
 func runScanAVX2(s *scanSeq[float32], c0, c1 int) {
 	n, nb := s.dstate, c1-c0
+	np := (nb + 7) &^ 7 // channel arrays padded to whole vectors
 	h := make([]float32, nb*n)
 	bt := make([]float32, n)
 	ct := make([]float32, n)
-	dt := make([]float32, nb)
-	dtu := make([]float32, nb)
-	us := make([]float32, nb)
-	ys := make([]float32, nb)
+	raw := make([]float32, np) // delta before bias and softplus
+	bias := make([]float32, np)
+	dt := make([]float32, np)
+	dtu := make([]float32, np)
+	us := make([]float32, np)
+	zs := make([]float32, np)
+	ys := make([]float32, np)
+	if s.deltaBias != nil {
+		copy(bias, s.deltaBias[c0:c1])
+	}
 	a := s.a[c0*n : c1*n]
 	for step := 0; step < s.length; step++ {
 		t := step
@@ -115,26 +123,28 @@ func runScanAVX2(s *scanSeq[float32], c0, c1 int) {
 			bt[j] = s.b.at(t, j)
 			ct[j] = s.c.at(t, j)
 		}
-		for i := range dt {
-			c := c0 + i
-			d := s.delta.at(t, c)
-			if s.deltaBias != nil {
-				d += s.deltaBias[c]
-			}
-			d = softplus(d)
-			u := s.u.at(t, c)
-			dt[i], us[i], dtu[i] = d, u, d*u
+		for i := 0; i < nb; i++ {
+			raw[i] = s.delta.at(t, c0+i)
+			us[i] = s.u.at(t, c0+i)
+		}
+		softplusF32AVX2(&dt[0], &raw[0], &bias[0], np) // dt = softplus(delta + delta_bias)
+		for i := 0; i < nb; i++ {
+			dtu[i] = dt[i] * us[i]
 		}
 		scanStepF32AVX2(&h[0], &a[0], &bt[0], &ct[0], &dt[0], &dtu[0], &ys[0], nb, n)
-		for i, y := range ys {
-			c := c0 + i
-			if s.d != nil {
-				y += us[i] * s.d[c]
+		if s.d != nil {
+			for i := 0; i < nb; i++ {
+				ys[i] += us[i] * s.d[c0+i]
 			}
-			if s.z.data != nil {
-				y *= silu(s.z.at(t, c))
+		}
+		if s.z.data != nil {
+			for i := 0; i < nb; i++ {
+				zs[i] = s.z.at(t, c0+i)
 			}
-			s.out.set(t, c, y)
+			siluMulF32AVX2(&ys[0], &zs[0], np) // y·SiLU(z)
+		}
+		for i := 0; i < nb; i++ {
+			s.out.set(t, c0+i, ys[i])
 		}
 	}
 	if s.lastState != nil {

@@ -16,3 +16,14 @@ var useScanAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 //
 //go:noescape
 func scanStepF32AVX2(h, a, b, c, dt, dtu, y *float32, nch, n int)
+
+// softplusF32AVX2 sets out[i] = softplus(x[i] + bias[i]) (threshold 20)
+// with vector expf/logf (a few float32 ulp). n must be a multiple of 8.
+//
+//go:noescape
+func softplusF32AVX2(out, x, bias *float32, n int)
+
+// siluMulF32AVX2 multiplies y[i] by SiLU(z[i]). n must be a multiple of 8.
+//
+//go:noescape
+func siluMulF32AVX2(y, z *float32, n int)

@@ -257,3 +257,63 @@ func TestScanAVX2MatchesGo(t *testing.T) {
 		}
 	}
 }
+
+// TestVectorSoftplusSiLU compares the AVX2 softplus and SiLU gate with the
+// Go functions over the whole float32 range that matters (and beyond).
+func TestVectorSoftplusSiLU(t *testing.T) {
+	if !useScanAVX2 {
+		t.Skip("skipping: no AVX2/FMA on this CPU")
+	}
+	var xs []float32
+	for x := float32(-120); x <= 120; x += 0.01 {
+		xs = append(xs, x)
+	}
+	xs = append(xs, 0, -0, 19.999, 20, 20.001, 1e-30, -1e-30, 88.7, -88.7, -87.3, 87.3, 1e30, -1e30)
+	for len(xs)%8 != 0 {
+		xs = append(xs, 1)
+	}
+	n := len(xs)
+	bias := make([]float32, n)
+	for i := range bias {
+		bias[i] = float32(i%5) - 2
+	}
+	sp := make([]float32, n)
+	softplusF32AVX2(&sp[0], &xs[0], &bias[0], n)
+	ys := make([]float32, n)
+	for i := range ys {
+		ys[i] = float32(i%7) - 3.5
+	}
+	gated := slices.Clone(ys)
+	siluMulF32AVX2(&gated[0], &xs[0], n)
+	relErr := func(got, want float32) float64 {
+		if got == want {
+			return 0
+		}
+		return math.Abs(float64(got-want)) / max(math.Abs(float64(want)), 1e-30)
+	}
+	worstSp, worstSi := 0.0, 0.0
+	for i, x := range xs {
+		wantSp := softplus(x + bias[i])
+		if e := relErr(sp[i], wantSp); e > worstSp {
+			worstSp = e
+			if e > 5e-7 {
+				t.Fatalf("softplus(%v) = %v, want %v", x+bias[i], sp[i], wantSp)
+			}
+		}
+		wantSi := ys[i] * silu(x)
+		if math.Abs(float64(wantSi)) < 1e-30 {
+			// z < -88: the exp is clamped, the product stays ≈ 0
+			if math.Abs(float64(gated[i])) > 1e-30 {
+				t.Fatalf("%v·silu(%v) = %v, want ≈ 0", ys[i], x, gated[i])
+			}
+			continue
+		}
+		if e := relErr(gated[i], wantSi); e > worstSi {
+			worstSi = e
+			if e > 5e-7 {
+				t.Fatalf("%v·silu(%v) = %v, want %v", ys[i], x, gated[i], wantSi)
+			}
+		}
+	}
+	t.Logf("max relative error: softplus %.3g, silu gate %.3g", worstSp, worstSi)
+}
