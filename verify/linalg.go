@@ -32,6 +32,10 @@ func linear[T Float](out, a []T, lda int, w []T, m, n, k int) {
 	}
 	switch o := any(out).(type) {
 	case []float32:
+		if useAVX2 && k%8 == 0 {
+			linearF32AVX2(o, any(a).([]float32), lda, any(w).([]float32), m, n, k)
+			return
+		}
 		blasImpl.Sgemm(blas.NoTrans, blas.Trans, m, n, k, 1, any(a).([]float32), lda, any(w).([]float32), k, 0, o, n)
 	case []float64:
 		blasImpl.Dgemm(blas.NoTrans, blas.Trans, m, n, k, 1, any(a).([]float64), lda, any(w).([]float64), k, 0, o, n)
@@ -49,6 +53,37 @@ func linear[T Float](out, a []T, lda int, w []T, m, n, k int) {
 			}
 		}
 	}
+}
+
+// linearF32AVX2 is linear for float32 with the AVX2/FMA dot kernels:
+// 4×3 output blocks, edge rows and columns by single dot products, row
+// blocks spread over GOMAXPROCS goroutines. k must be a multiple of 8.
+func linearF32AVX2(out, a []float32, lda int, w []float32, m, n, k int) {
+	const rowsPerTask = 16
+	_ = a[(m-1)*lda+k-1] // bounds: the kernels index without checks
+	_ = w[n*k-1]
+	_ = out[m*n-1]
+	n3 := n - n%3
+	tasks := (m + rowsPerTask - 1) / rowsPerTask
+	parallelFor(tasks, 0, func(task int) {
+		r0, r1 := task*rowsPerTask, min(m, (task+1)*rowsPerTask)
+		r := r0
+		for ; r+4 <= r1; r += 4 {
+			for c := 0; c < n3; c += 3 {
+				dot4x3F32AVX2(&a[r*lda], lda, &w[c*k], k, k, &out[r*n+c], n)
+			}
+			for c := n3; c < n; c++ {
+				for i := r; i < r+4; i++ {
+					out[i*n+c] = dotF32AVX2(&a[i*lda], &w[c*k], k)
+				}
+			}
+		}
+		for ; r < r1; r++ {
+			for c := 0; c < n; c++ {
+				out[r*n+c] = dotF32AVX2(&a[r*lda], &w[c*k], k)
+			}
+		}
+	})
 }
 
 // addBias adds bias[n] to every row of out[m×n].

@@ -421,3 +421,29 @@ func TestEMAWeights(t *testing.T) {
 		t.Fatalf("EMA logits equal the model logits (max|Δ| %.3g): wrong weight set", d)
 	}
 }
+
+// TestPortablePathFixture runs vim_t_d2 in float32 with the AVX2 kernels
+// switched off (the path of CPUs without AVX2/FMA and of other
+// architectures: Go scan loop, gonum products).
+func TestPortablePathFixture(t *testing.T) {
+	saved := useAVX2
+	useAVX2 = false
+	t.Cleanup(func() { useAVX2 = saved })
+	dir := repo.Fixture("vim_t_d2")
+	m, _, err := convert.Load(filepath.Join(dir, "checkpoint.pth"), convert.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, _ := convert.ReadTensorFile(filepath.Join(dir, "input.pth"))
+	exp, _ := convert.ReadTensorFile(filepath.Join(dir, "expected.pth"))
+	x := need(t, in, "x")
+	r, err := Forward(m, x.Data, [4]int{x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]}, Options{Precision: Float32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := maxAbsDiff(r.Logits.Data, need(t, exp, "logits").Data)
+	t.Logf("portable float32 logits max|Δ| = %.3g", d)
+	if d > 1e-4 {
+		t.Fatalf("portable float32 logits max|Δ| = %.3g > 1e-4", d)
+	}
+}

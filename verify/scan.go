@@ -45,7 +45,7 @@ const scanBlock = 16
 
 // run scans channels [c0, c1).
 func (s *scanSeq[T]) run(c0, c1 int) {
-	if f, ok := any(s).(*scanSeq[float32]); ok && useScanAVX2 && s.dstate%8 == 0 {
+	if f, ok := any(s).(*scanSeq[float32]); ok && useAVX2 && s.dstate%8 == 0 {
 		runScanAVX2(f, c0, c1)
 		return
 	}

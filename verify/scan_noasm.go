@@ -2,8 +2,8 @@
 
 package verify
 
-// useScanAVX2 is false without the amd64 kernel.
-var useScanAVX2 = false
+// useAVX2 is false without the amd64 kernels.
+var useAVX2 = false
 
 func scanStepF32AVX2(h, a, b, c, dt, dtu, y *float32, nch, n int) {
 	panic("verify: scanStepF32AVX2 called without amd64 support")

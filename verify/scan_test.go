@@ -205,7 +205,7 @@ func TestSelectiveScanErrors(t *testing.T) {
 // TestScanAVX2MatchesGo compares the float32 vector kernel with the Go
 // loop on the same inputs, including steps where exp(dt·A) underflows.
 func TestScanAVX2MatchesGo(t *testing.T) {
-	if !useScanAVX2 {
+	if !useAVX2 {
 		t.Skip("skipping: no AVX2/FMA on this CPU (the Go loop is the only float32 path)")
 	}
 	for _, tc := range []struct {
@@ -238,9 +238,9 @@ func TestScanAVX2MatchesGo(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			useScanAVX2 = false
+			useAVX2 = false
 			ref, refLast, err := SelectiveScan(in32)
-			useScanAVX2 = true
+			useAVX2 = true
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -261,7 +261,7 @@ func TestScanAVX2MatchesGo(t *testing.T) {
 // TestVectorSoftplusSiLU compares the AVX2 softplus and SiLU gate with the
 // Go functions over the whole float32 range that matters (and beyond).
 func TestVectorSoftplusSiLU(t *testing.T) {
-	if !useScanAVX2 {
+	if !useAVX2 {
 		t.Skip("skipping: no AVX2/FMA on this CPU")
 	}
 	var xs []float32
