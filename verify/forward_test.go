@@ -323,12 +323,16 @@ func TestPrecisionsAgree(t *testing.T) {
 	for _, tc := range []struct {
 		bim, norm string
 		gamma     bool
+		d         int
 	}{
-		{convert.BimambaV2, convert.NormRMS, false},
-		{convert.BimambaV1, convert.NormRMS, true},
-		{convert.BimambaNone, convert.NormLayer, false},
+		{convert.BimambaV2, convert.NormRMS, false, 32},
+		{convert.BimambaV1, convert.NormRMS, true, 32},
+		{convert.BimambaNone, convert.NormLayer, false, 32},
+		// d_inner 20: a partial channel block (vector kernels gather) and
+		// a conv row that is not a whole number of vectors
+		{convert.BimambaV2, convert.NormRMS, false, 10},
 	} {
-		cfg := synthConfig(32, 3, 32, 8, 8, 10, convert.ClsMiddle, tc.bim)
+		cfg := synthConfig(tc.d, 3, 32, 8, 8, 10, convert.ClsMiddle, tc.bim)
 		cfg.Norm, cfg.HasGamma = tc.norm, tc.gamma
 		m := synthModel(61, cfg)
 		x, shape := synthInput(8, 2, 32)

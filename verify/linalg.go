@@ -36,6 +36,21 @@ func linear[T Float](out, a []T, lda int, w []T, m, n, k int) {
 			linearF32AVX2(o, any(a).([]float32), lda, any(w).([]float32), m, n, k)
 			return
 		}
+		if useAVX2 && k < 64 {
+			// Small k (dt_proj: k = dt_rank = 12): zero-pad k to a multiple
+			// of 8; the added products are exact zeros.
+			kp := (k + 7) &^ 7
+			ap, wp := make([]float32, m*kp), make([]float32, n*kp)
+			af, wf := any(a).([]float32), any(w).([]float32)
+			for i := 0; i < m; i++ {
+				copy(ap[i*kp:i*kp+k], af[i*lda:i*lda+k])
+			}
+			for j := 0; j < n; j++ {
+				copy(wp[j*kp:j*kp+k], wf[j*k:j*k+k])
+			}
+			linearF32AVX2(o, ap, kp, wp, m, n, kp)
+			return
+		}
 		blasImpl.Sgemm(blas.NoTrans, blas.Trans, m, n, k, 1, any(a).([]float32), lda, any(w).([]float32), k, 0, o, n)
 	case []float64:
 		blasImpl.Dgemm(blas.NoTrans, blas.Trans, m, n, k, 1, any(a).([]float64), lda, any(w).([]float64), k, 0, o, n)

@@ -190,9 +190,19 @@ func causalConvSiLU[T Float](out, xz []T, p *mixerParams[T], dm mixerDims, rever
 	stride := 2 * di // token stride inside xz
 	const chunk = 64
 	chunks := (l + chunk - 1) / chunk
+	// The float32 AVX2 path applies SiLU to whole rows with the vector
+	// kernel (di a multiple of 8).
+	vecSiLU := false
+	if _, ok := any(out).([]float32); ok && useAVX2 && di%8 == 0 {
+		vecSiLU = true
+	}
 	parallelFor(dm.batch*chunks, dm.workers, func(i int) {
 		b, ch := i/chunks, i%chunks
 		base := b * l
+		var pre, ones []float32
+		if vecSiLU {
+			pre, ones = make([]float32, di), make([]float32, di)
+		}
 		for t := ch * chunk; t < min(l, (ch+1)*chunk); t++ {
 			orow := out[(base+t)*di : (base+t+1)*di]
 			for c := 0; c < di; c++ {
@@ -211,6 +221,20 @@ func causalConvSiLU[T Float](out, xz []T, p *mixerParams[T], dm mixerDims, rever
 					}
 					s += w[j] * xz[(base+src)*stride+c]
 				}
+				orow[c] = s
+			}
+			if vecSiLU {
+				// orow = 1·SiLU(pre)
+				o := any(orow).([]float32)
+				copy(pre, o)
+				for c := range ones {
+					ones[c] = 1
+				}
+				siluMulF32AVX2(&ones[0], &pre[0], di)
+				copy(o, ones)
+				continue
+			}
+			for c, s := range orow {
 				orow[c] = silu(s)
 			}
 		}

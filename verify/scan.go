@@ -103,17 +103,26 @@ func runScanAVX2(s *scanSeq[float32], c0, c1 int) {
 	h := make([]float32, nb*n)
 	bt := make([]float32, n)
 	ct := make([]float32, n)
-	raw := make([]float32, np) // delta before bias and softplus
+	rawBuf := make([]float32, np) // delta before bias and softplus
 	bias := make([]float32, np)
 	dt := make([]float32, np)
 	dtu := make([]float32, np)
-	us := make([]float32, np)
-	zs := make([]float32, np)
-	ys := make([]float32, np)
+	uBuf := make([]float32, np)
+	zBuf := make([]float32, np)
+	yBuf := make([]float32, np)
 	if s.deltaBias != nil {
 		copy(bias, s.deltaBias[c0:c1])
 	}
 	a := s.a[c0*n : c1*n]
+	// In the token-major buffers of the forward pass the block's channels
+	// are contiguous at every step: use them in place instead of copying.
+	direct := func(v strided[float32], t int) []float32 {
+		if v.cs != 1 || nb != np || v.data == nil {
+			return nil
+		}
+		i := v.off + t*v.ts + c0
+		return v.data[i : i+nb : i+nb]
+	}
 	for step := 0; step < s.length; step++ {
 		t := step
 		if s.reverse {
@@ -123,9 +132,21 @@ func runScanAVX2(s *scanSeq[float32], c0, c1 int) {
 			bt[j] = s.b.at(t, j)
 			ct[j] = s.c.at(t, j)
 		}
-		for i := 0; i < nb; i++ {
-			raw[i] = s.delta.at(t, c0+i)
-			us[i] = s.u.at(t, c0+i)
+		raw, us, zs, ys := direct(s.delta, t), direct(s.u, t), direct(s.z, t), direct(s.out, t)
+		if raw == nil {
+			raw = rawBuf
+			for i := 0; i < nb; i++ {
+				raw[i] = s.delta.at(t, c0+i)
+			}
+		}
+		if us == nil {
+			us = uBuf
+			for i := 0; i < nb; i++ {
+				us[i] = s.u.at(t, c0+i)
+			}
+		}
+		if ys == nil {
+			ys = yBuf
 		}
 		softplusF32AVX2(&dt[0], &raw[0], &bias[0], np) // dt = softplus(delta + delta_bias)
 		for i := 0; i < nb; i++ {
@@ -133,18 +154,24 @@ func runScanAVX2(s *scanSeq[float32], c0, c1 int) {
 		}
 		scanStepF32AVX2(&h[0], &a[0], &bt[0], &ct[0], &dt[0], &dtu[0], &ys[0], nb, n)
 		if s.d != nil {
+			d := s.d[c0:c1]
 			for i := 0; i < nb; i++ {
-				ys[i] += us[i] * s.d[c0+i]
+				ys[i] += us[i] * d[i]
 			}
 		}
 		if s.z.data != nil {
-			for i := 0; i < nb; i++ {
-				zs[i] = s.z.at(t, c0+i)
+			if zs == nil {
+				zs = zBuf
+				for i := 0; i < nb; i++ {
+					zs[i] = s.z.at(t, c0+i)
+				}
 			}
 			siluMulF32AVX2(&ys[0], &zs[0], np) // y·SiLU(z)
 		}
-		for i := 0; i < nb; i++ {
-			s.out.set(t, c0+i, ys[i])
+		if &ys[0] == &yBuf[0] {
+			for i := 0; i < nb; i++ {
+				s.out.set(t, c0+i, ys[i])
+			}
 		}
 	}
 	if s.lastState != nil {
