@@ -181,11 +181,12 @@ func TestPredictErrors(t *testing.T) {
 	}
 }
 
-// TestPredictModelWithoutRuntime: --model needs the ONNX Runtime hook.
+// TestPredictModelWithoutRuntime: --model needs the ONNX Runtime hook; a
+// build without it (predictONNX nil) says so.
 func TestPredictModelWithoutRuntime(t *testing.T) {
-	if predictONNX != nil {
-		t.Skip("skipping: this build has ONNX Runtime support (predict_onnx.go); its own tests cover --model")
-	}
+	saved := predictONNX
+	predictONNX = nil
+	t.Cleanup(func() { predictONNX = saved })
 	out := filepath.Join(t.TempDir(), "y.npy")
 	code, _, stderr := runCLI(t, "predict", "--model", "m.onnx", "--input", predictInput, "--output", out)
 	if code != 1 || !strings.Contains(stderr, "no ONNX Runtime support") {
