@@ -2,7 +2,9 @@ package runtime
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -315,5 +317,34 @@ func TestPluginCustomOp(t *testing.T) {
 		if d := float64(got[i]) - want[i]; d > 1e-5 || d < -1e-5 {
 			t.Errorf("y[%d] = %g, want %g", i, got[i], want[i])
 		}
+	}
+}
+
+// TestInitTooOldLibrary loads ORT 1.24.3 (C API 24) in a child process,
+// since one process can load only one ORT: the bindings need API 29 and
+// Init must say so instead of failing obscurely.
+func TestInitTooOldLibrary(t *testing.T) {
+	old := repo.Path("third_party", "onnxruntime", "1.24.3", "libonnxruntime.so.1")
+	if os.Getenv("VIMCONVERT_TEST_INIT_OLD") == "1" {
+		err := Init(old)
+		if err == nil {
+			fmt.Println("RESULT: Init succeeded")
+			return
+		}
+		fmt.Println("RESULT:", err)
+		return
+	}
+	if _, err := os.Stat(old); err != nil {
+		t.Skipf("ONNX Runtime 1.24.3 absent (%s): run `make setup`", old)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestInitTooOldLibrary$", "-test.v")
+	cmd.Env = append(os.Environ(), "VIMCONVERT_TEST_INIT_OLD=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "RESULT: runtime: ") || !strings.Contains(string(out), "too old") ||
+		!strings.Contains(string(out), ORTVersion) {
+		t.Errorf("Init(1.24.3) should fail saying the library is too old and naming %s; child printed:\n%s", ORTVersion, out)
 	}
 }
