@@ -231,3 +231,24 @@ sys.stdout.write(a.astype("<f4").tobytes().hex())`, path).CombinedOutput()
 		t.Fatalf("numpy read %s, want %s", out, want)
 	}
 }
+
+// FuzzRead: any byte string is either a valid array or an error, never a
+// panic, and a valid array's data matches its shape.
+func FuzzRead(f *testing.F) {
+	for _, name := range []string{"f32_2x3x4.npy", "f64_2x3x4.npy", "f32_v2_2x3x4.npy", "f32_scalar.npy", "f32_fortran_3x4.npy"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		a, err := Read(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		if n := a.NumElements(); len(a.F32)+len(a.F64) != n {
+			t.Fatalf("shape %v but %d+%d values", a.Shape, len(a.F32), len(a.F64))
+		}
+	})
+}
