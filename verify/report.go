@@ -278,28 +278,90 @@ func (f jsonFloat) MarshalJSON() ([]byte, error) {
 	return json.Marshal(v)
 }
 
-// MarshalJSON encodes the report; non-finite numbers become strings.
-func (r Report) MarshalJSON() ([]byte, error) {
-	type plain Report
-	hist := make([]struct {
-		Lo    jsonFloat `json:"lo"`
-		Hi    jsonFloat `json:"hi"`
-		Count int       `json:"count"`
-	}, len(r.Hist))
-	for i, h := range r.Hist {
-		hist[i].Lo, hist[i].Hi, hist[i].Count = jsonFloat(h.Lo), jsonFloat(h.Hi), h.Count
+// UnmarshalJSON reads what MarshalJSON writes, strings "NaN", "+Inf" and
+// "-Inf" included.
+func (f *jsonFloat) UnmarshalJSON(b []byte) error {
+	var str string
+	if err := json.Unmarshal(b, &str); err == nil {
+		switch str {
+		case "NaN":
+			*f = jsonFloat(math.NaN())
+		case "+Inf", "Inf":
+			*f = jsonFloat(math.Inf(1))
+		case "-Inf":
+			*f = jsonFloat(math.Inf(-1))
+		default:
+			return fmt.Errorf("verify: bad number %q in report JSON", str)
+		}
+		return nil
 	}
-	return json.Marshal(struct {
-		plain
-		MaxAbs        jsonFloat `json:"max_abs"`
-		MaxRel        jsonFloat `json:"max_rel"`
-		MeanAbs       jsonFloat `json:"mean_abs"`
-		Cosine        jsonFloat `json:"cosine"`
-		WorstExpected jsonFloat `json:"worst_expected"`
-		WorstActual   jsonFloat `json:"worst_actual"`
-		Hist          any       `json:"hist"`
-	}{
-		plain(r), jsonFloat(r.MaxAbs), jsonFloat(r.MaxRel), jsonFloat(r.MeanAbs), jsonFloat(r.Cosine),
-		jsonFloat(r.WorstExpected), jsonFloat(r.WorstActual), hist,
-	})
+	var v float64
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*f = jsonFloat(v)
+	return nil
+}
+
+// reportJSON mirrors Report with the non-finite-safe float type.
+type reportJSON struct {
+	Shape         []int         `json:"shape"`
+	N             int           `json:"n"`
+	Mismatch      string        `json:"mismatch,omitempty"`
+	MaxAbs        jsonFloat     `json:"max_abs"`
+	MaxRel        jsonFloat     `json:"max_rel"`
+	MeanAbs       jsonFloat     `json:"mean_abs"`
+	Cosine        jsonFloat     `json:"cosine"`
+	Top1Rows      int           `json:"top1_rows"`
+	Top1Agree     int           `json:"top1_agree"`
+	FirstTop1Diff int           `json:"first_top1_diff"`
+	WorstIndex    int           `json:"worst_index"`
+	WorstCoord    []int         `json:"worst_coord"`
+	WorstExpected jsonFloat     `json:"worst_expected"`
+	WorstActual   jsonFloat     `json:"worst_actual"`
+	NonFinite     int           `json:"non_finite"`
+	Hist          []histBinJSON `json:"hist"`
+}
+
+type histBinJSON struct {
+	Lo    jsonFloat `json:"lo"`
+	Hi    jsonFloat `json:"hi"`
+	Count int       `json:"count"`
+}
+
+// MarshalJSON encodes the report; non-finite numbers become the strings
+// "NaN", "+Inf" and "-Inf" (encoding/json rejects them as numbers).
+func (r Report) MarshalJSON() ([]byte, error) {
+	j := reportJSON{
+		Shape: r.Shape, N: r.N, Mismatch: r.Mismatch,
+		MaxAbs: jsonFloat(r.MaxAbs), MaxRel: jsonFloat(r.MaxRel), MeanAbs: jsonFloat(r.MeanAbs), Cosine: jsonFloat(r.Cosine),
+		Top1Rows: r.Top1Rows, Top1Agree: r.Top1Agree, FirstTop1Diff: r.FirstTop1Diff,
+		WorstIndex: r.WorstIndex, WorstCoord: r.WorstCoord,
+		WorstExpected: jsonFloat(r.WorstExpected), WorstActual: jsonFloat(r.WorstActual),
+		NonFinite: r.NonFinite,
+	}
+	for _, h := range r.Hist {
+		j.Hist = append(j.Hist, histBinJSON{jsonFloat(h.Lo), jsonFloat(h.Hi), h.Count})
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON decodes what MarshalJSON writes.
+func (r *Report) UnmarshalJSON(b []byte) error {
+	var j reportJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*r = Report{
+		Shape: j.Shape, N: j.N, Mismatch: j.Mismatch,
+		MaxAbs: float64(j.MaxAbs), MaxRel: float64(j.MaxRel), MeanAbs: float64(j.MeanAbs), Cosine: float64(j.Cosine),
+		Top1Rows: j.Top1Rows, Top1Agree: j.Top1Agree, FirstTop1Diff: j.FirstTop1Diff,
+		WorstIndex: j.WorstIndex, WorstCoord: j.WorstCoord,
+		WorstExpected: float64(j.WorstExpected), WorstActual: float64(j.WorstActual),
+		NonFinite: j.NonFinite,
+	}
+	for _, h := range j.Hist {
+		r.Hist = append(r.Hist, HistBin{Lo: float64(h.Lo), Hi: float64(h.Hi), Count: h.Count})
+	}
+	return nil
 }

@@ -196,4 +196,15 @@ func TestReportJSON(t *testing.T) {
 	if m["top1_rows"] != 1.0 || m["first_top1_diff"] != 0.0 {
 		t.Errorf("JSON top-1 fields: %v %v", m["top1_rows"], m["first_top1_diff"])
 	}
+	var back Report
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatalf("Unmarshal of Marshal output: %v", err)
+	}
+	// NaN != NaN: compare the text forms, which print every field.
+	if back.String() != r.String() || !math.IsInf(back.MaxAbs, 1) || !math.IsNaN(back.WorstActual) || len(back.Hist) != len(r.Hist) {
+		t.Errorf("JSON round trip changed the report:\n%s\nvs\n%s", back, r)
+	}
+	if err := json.Unmarshal([]byte(`{"max_abs":"lots"}`), &back); err == nil {
+		t.Error("Unmarshal accepted the string \"lots\" as a number")
+	}
 }
