@@ -60,11 +60,14 @@ test-go:
 test-race:
 	$(GO) test -count=1 -race -short -timeout 15m $(RACE_PKGS)
 
-# A short run of every fuzz target of the checkpoint reader.
+# A short run of every fuzz target of the untrusted-input readers.
+FUZZ_PKGS   ?= convert internal/npy
 fuzz:
-	@for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' convert/*_test.go 2>/dev/null | cut -c6-); do \
-		echo "fuzz $$f ($(FUZZ_TIME))"; \
-		$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZ_TIME) ./convert || exit 1; \
+	@for p in $(FUZZ_PKGS); do \
+		for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$p/*_test.go 2>/dev/null | cut -c6-); do \
+			echo "fuzz ./$$p $$f ($(FUZZ_TIME))"; \
+			$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZ_TIME) ./$$p || exit 1; \
+		done; \
 	done
 
 test: setup all fmt-check vet
