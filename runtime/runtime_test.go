@@ -115,6 +115,12 @@ func TestInitErrors(t *testing.T) {
 	if err := Init(""); err != nil {
 		t.Errorf("Init(\"\") after Init: %v", err)
 	}
+	if v := Version(); v != ORTVersion {
+		t.Errorf("Version() = %q, want %q", v, ORTVersion)
+	}
+	if got, want := LoadedLibrary(), DefaultLibraryPath(); got != want {
+		t.Errorf("LoadedLibrary() = %q, want %q", got, want)
+	}
 	old := repo.Path("third_party", "onnxruntime", "1.24.3", "libonnxruntime.so.1")
 	if _, err := os.Stat(old); err != nil {
 		t.Logf("skipping the other-library check: %s absent", old)
@@ -122,9 +128,6 @@ func TestInitErrors(t *testing.T) {
 	}
 	if err := Init(old); !errors.Is(err, ErrOtherLibrary) {
 		t.Errorf("Init(1.24.3) after 1.29.0 = %v, want ErrOtherLibrary", err)
-	}
-	if v := Version(); v != ORTVersion {
-		t.Errorf("Version() = %q, want %q", v, ORTVersion)
 	}
 }
 
