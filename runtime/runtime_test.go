@@ -118,7 +118,11 @@ func TestInitErrors(t *testing.T) {
 	if v := Version(); v != ORTVersion {
 		t.Errorf("Version() = %q, want %q", v, ORTVersion)
 	}
-	if got, want := LoadedLibrary(), DefaultLibraryPath(); got != want {
+	want, err := filepath.EvalSymlinks(DefaultLibraryPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := LoadedLibrary(); got != want {
 		t.Errorf("LoadedLibrary() = %q, want %q", got, want)
 	}
 	old := repo.Path("third_party", "onnxruntime", "1.24.3", "libonnxruntime.so.1")
