@@ -26,7 +26,11 @@ type Options struct {
 	// ClsMiddle, ClsHead, ClsDouble, ClsNone, checked against the weights.
 	ClsToken string
 	// ImgSize and Stride override the geometry inferred from pos_embed
-	// (0 = infer); they are checked against pos_embed.
+	// (0 = infer). Stride is checked against pos_embed. An ImgSize that
+	// pos_embed's grid cannot have (at any stride up to the patch) is a
+	// resize: the weights' own geometry is inferred without it and
+	// pos_embed is resampled to ImgSize (ResizePosEmbed), noted in
+	// Info.Assumed.
 	ImgSize, Stride int
 }
 
@@ -122,6 +126,14 @@ func loadFrom(ra io.ReaderAt, size int64, opts Options) (*Model, *Info, error) {
 	if info.DType != "float32" {
 		info.Assumed = append(info.Assumed, fmt.Sprintf("%s weights upcast to float32", info.DType))
 	}
+	resizeTo := 0
+	if opts.ImgSize > 0 {
+		if _, _, err := inferConfig(sd, opts); err != nil {
+			// Not a size of these weights: infer their own geometry
+			// and resample pos_embed to the requested size below.
+			resizeTo, opts.ImgSize = opts.ImgSize, 0
+		}
+	}
 	if opts.ImgSize == 0 && info.ArgsInputSize > 0 {
 		// A training checkpoint records its input size: use it to pick
 		// the geometry, and say so.
@@ -143,6 +155,14 @@ func loadFrom(ra io.ReaderAt, size int64, opts Options) (*Model, *Info, error) {
 		return nil, nil, err
 	}
 	info.Variant, info.VariantNote = matchRegistry(c)
+	if resizeTo > 0 && resizeTo != c.ImgSize {
+		if err := ResizePosEmbed(m, resizeTo); err != nil {
+			return nil, nil, fmt.Errorf("--img-size %d: %w", resizeTo, err)
+		}
+		n := m.Config
+		info.Assumed = append(info.Assumed, fmt.Sprintf("pos_embed resampled bicubically from the weights' %d×%d grid (img_size %d) to %d×%d for img_size %d (stride %d; cls token rows kept)",
+			c.GridSize, c.GridSize, c.ImgSize, n.GridSize, n.GridSize, n.ImgSize, n.Stride))
+	}
 	return m, info, nil
 }
 

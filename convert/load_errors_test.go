@@ -87,8 +87,8 @@ func TestLoadErrors(t *testing.T) {
 		{"none cls on single", file("model_zip.pth"), Options{ClsToken: ClsNone}, "has a cls token", "cls_token would be unused"},
 		{"middle cls on none", file("cls_none.pth"), Options{ClsToken: ClsMiddle}, "needs a cls_token", "no cls token in the weights"},
 		{"bad cls", file("model_zip.pth"), Options{ClsToken: "tail"}, "unknown cls token placement", "typo in --cls-token"},
-		{"img size mismatch", file("model_zip.pth"), Options{ImgSize: 224}, "cannot give the 2×2 grid", "224 gives 14x14 patches, pos_embed has 2x2"},
-		{"img+stride mismatch", file("model_zip.pth"), Options{ImgSize: 8, Stride: 2}, "give a 3×3 grid", "stride 2 gives 3x3, pos_embed has 2x2"},
+		{"img size off the stride grid", file("model_zip.pth"), Options{ImgSize: 13}, "--img-size 13: resize pos_embed: img size 13 does not fit patch 4 and stride 4", "not the weights' size, and 13-4 is no multiple of stride 4: no resize possible"},
+		{"img+stride off the grid", file("model_zip.pth"), Options{ImgSize: 9, Stride: 2}, "does not fit patch 4 and stride 2", "9-4 is no multiple of the given stride 2"},
 		{"missing tensor", with(func(n []string, _ map[string][]int) []string { return remove(n, "layers.1.mixer.D_b") }), Options{}, "missing 1: layers.1.mixer.D_b", "one v2 tensor absent"},
 		{"unexpected tensor", with(func(n []string, s map[string][]int) []string {
 			s["layers.0.mixer.in_proj.bias"] = []int{64}

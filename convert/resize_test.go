@@ -8,6 +8,7 @@ import (
 
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/internal/npy"
+	"github.com/vimconvert/vimconvert/internal/repo"
 )
 
 // Golden data: convert/testdata/resize/make_golden.py (real PyTorch 1.13
@@ -230,5 +231,55 @@ func TestResizePosEmbedRejects(t *testing.T) {
 	}
 	if err := convert.ResizePosEmbed(nil, 224); err == nil {
 		t.Error("nil model accepted")
+	}
+}
+
+// TestLoadImgSizeResizes: an --img-size the weights cannot have is a resize
+// (noted in Info); one they can have is not.
+func TestLoadImgSizeResizes(t *testing.T) {
+	ckpt := filepath.Join(repo.Fixture("vim_t_d2"), "checkpoint.pth")
+	base, _, err := convert.Load(ckpt, convert.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, info, err := convert.Load(ckpt, convert.Options{ImgSize: 448})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := m.Config
+	if c.ImgSize != 448 || c.GridSize != 28 || c.NumPatches != 784 || c.SeqLen != 785 || c.ClsTokenPosition != 392 || c.Stride != 16 {
+		t.Errorf("config after --img-size 448: %+v", c)
+	}
+	if err := convert.ResizePosEmbed(base, 448); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range base.PosEmbed.Data {
+		if m.PosEmbed.Data[i] != v {
+			t.Fatalf("pos_embed[%d] = %g, want %g (ResizePosEmbed of the 224 model)", i, m.PosEmbed.Data[i], v)
+		}
+	}
+	noted := false
+	for _, a := range info.Assumed {
+		noted = noted || strings.Contains(a, "resampled bicubically from the weights' 14×14 grid (img_size 224) to 28×28 for img_size 448")
+	}
+	if !noted {
+		t.Errorf("Info.Assumed does not list the resize: %q", info.Assumed)
+	}
+
+	// The stride-8 fixture at its own size: no resize; at 448: 55×55 at stride 8.
+	s8 := filepath.Join(repo.Fixture("vim_t_stride8_d2"), "checkpoint.pth")
+	m, info, err = convert.Load(s8, convert.Options{ImgSize: 224})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Config.GridSize != 27 || m.Config.Stride != 8 || strings.Contains(strings.Join(info.Assumed, "\n"), "resampled") {
+		t.Errorf("stride-8 at 224: grid %d stride %d, assumed %q", m.Config.GridSize, m.Config.Stride, info.Assumed)
+	}
+	m, _, err = convert.Load(s8, convert.Options{ImgSize: 448})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Config.GridSize != 55 || m.Config.Stride != 8 || m.Config.SeqLen != 55*55+1 {
+		t.Errorf("stride-8 at 448: grid %d stride %d seq %d", m.Config.GridSize, m.Config.Stride, m.Config.SeqLen)
 	}
 }
