@@ -223,7 +223,7 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	}
 
 	start := time.Now()
-	ref, err := verify.Forward(m, x, shape, verify.Options{Precision: prec, Intermediates: f.perLayer})
+	ref, err := verify.Forward(m, x, shape, verify.Options{Precision: prec, Intermediates: f.perLayer || outputNames[graph.TokensName]})
 	if err != nil {
 		return fmt.Errorf("reference forward: %w", err)
 	}
@@ -259,6 +259,13 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 		res.Outputs = append(res.Outputs, verifyNamed{graph.FeaturesName, feats})
 		if !feats.Pass(f.tol) {
 			failures = append(failures, fmt.Sprintf("features max |Δ| %.3g > tol %g", feats.MaxAbs, f.tol))
+		}
+	}
+	// "tokens" is every token after the final add + norm_f.
+	if toks, ok := compare(got, graph.TokensName, ref.Intermediates[verify.KeyFinalNormed]); ok {
+		res.Outputs = append(res.Outputs, verifyNamed{graph.TokensName, toks})
+		if !toks.Pass(f.tol) {
+			failures = append(failures, fmt.Sprintf("tokens max |Δ| %.3g > tol %g", toks.MaxAbs, f.tol))
 		}
 	}
 	if f.perLayer {

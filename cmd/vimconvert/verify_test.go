@@ -28,7 +28,7 @@ func verifyModel(t *testing.T) (ckpt, model string) {
 	}
 	ckpt = repo.Fixture("vim_t_d2", "checkpoint.pth")
 	model = filepath.Join(t.TempDir(), "d2.onnx")
-	if code, _, stderr := verifyRun("convert", ckpt, "-o", model, "--features"); code != 0 {
+	if code, _, stderr := verifyRun("convert", ckpt, "-o", model, "--features", "--tokens"); code != 0 {
 		t.Fatalf("convert: exit %d\n%s", code, stderr)
 	}
 	return ckpt, model
@@ -45,11 +45,11 @@ func TestVerifyCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
 		t.Fatalf("verify --json output: %v\n%s", err, stdout)
 	}
-	if !res.Pass || res.Precision != "float64" || len(res.Outputs) != 2 || res.Outputs[1].Name != "features" {
+	if !res.Pass || res.Precision != "float64" || len(res.Outputs) != 3 || res.Outputs[1].Name != "features" || res.Outputs[2].Name != "tokens" {
 		t.Errorf("verify result: pass %v precision %s outputs %d", res.Pass, res.Precision, len(res.Outputs))
 	}
 	for _, o := range res.Outputs {
-		if o.Report.N == 0 || o.Report.MaxAbs > 1e-4 || !o.Report.Top1OK() {
+		if o.Report.N == 0 || o.Report.Mismatch != "" || o.Report.MaxAbs > 1e-4 {
 			t.Errorf("%s: %s", o.Name, o.Report)
 		}
 	}
