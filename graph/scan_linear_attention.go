@@ -14,7 +14,8 @@ import (
 // the backward direction as standard ONNX ops. The model runs in a stock ONNX
 // Runtime without the vimconvert plugin. It is an alternative export (and the
 // baseline of `vimconvert bench`), not the default: the contrib op is not an
-// ONNX standard op, so the onnx 1.12 checker does not know its schema.
+// ONNX standard op and runs only in ONNX Runtime >= 1.25 (the onnx 1.12
+// checker has no schema for it and accepts the node unchecked).
 const ScanLinearAttention = "linear-attention"
 
 // Contrib-op domain and name of ONNX Runtime's gated linear recurrence.
