@@ -344,9 +344,13 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		rep := benchReport{benchRecord: records[0], Machine: machineInfo(), Warmup: f.warmup, Runs: f.runs, Results: records}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		printBenchTable(stdout, records, machineInfo())
 	}
-	printBenchTable(stdout, records, machineInfo())
+	// A failed measurement is in the output (JSON "errors") and fails the command.
 	for _, r := range records {
 		for name, e := range r.Errors {
 			return fmt.Errorf("img %d batch %d threads %d: %s: %s", r.ImgSize, r.Batch, r.Threads, name, e)
