@@ -64,7 +64,7 @@ func newBenchFlagSet(stderr io.Writer) (*flag.FlagSet, *benchFlags) {
 	fs.StringVar(&f.threads, "threads", "1", "comma-separated thread counts (ONNX Runtime intra-op threads; reference goroutines)")
 	fs.StringVar(&f.imgSizes, "img-size", "", "comma-separated image sizes; the position embedding is resampled bicubically to each (default: the model's own)")
 	fs.StringVar(&f.variants, "variants", strings.Join(allVariants, ","), "what to measure: "+strings.Join(allVariants, ", "))
-	fs.StringVar(&f.weights, "weights", convert.WeightsModel, "weight set of a training checkpoint: model or model_ema")
+	addWeightsFlag(fs, &f.weights, "")
 	fs.IntVar(&f.warmup, "warmup", 2, "untimed runs before timing")
 	fs.IntVar(&f.runs, "runs", 10, "timed runs per measurement")
 	fs.Float64Var(&f.maxSeconds, "max-seconds", 20, "stop a measurement after this many seconds of timed runs (at least 3 runs)")
@@ -191,32 +191,24 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return runBenchWorker(args[1:], stdout)
 	}
 	fs, f := newBenchFlagSet(stderr)
-	pos, err := parseFlagsAnywhere(fs, args)
+	pos, err := parseArgs(fs, args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
-	}
-	usageErr := func(format string, a ...any) error {
-		fmt.Fprintf(stderr, "vimconvert bench: "+format+"\n\n", a...)
-		fs.Usage()
-		return errUsage
+		return err
 	}
 	if len(pos) != 1 {
-		return usageErr("want one MODEL.onnx or CKPT.pth argument, got %d", len(pos))
+		return usageError(fs, "want one MODEL.onnx or CKPT.pth argument, got %d", len(pos))
 	}
 	batches, err := parseIntList("batch", f.batches)
 	if err != nil {
-		return usageErr("%v", err)
+		return usageError(fs, "%v", err)
 	}
 	threads, err := parseIntList("threads", f.threads)
 	if err != nil {
-		return usageErr("%v", err)
+		return usageError(fs, "%v", err)
 	}
 	sizes, err := parseIntList("img-size", f.imgSizes)
 	if err != nil {
-		return usageErr("%v", err)
+		return usageError(fs, "%v", err)
 	}
 	want := map[string]bool{}
 	for _, v := range strings.Split(f.variants, ",") {
@@ -229,18 +221,18 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			known = known || a == v
 		}
 		if !known {
-			return usageErr("--variants: unknown %q (have %s)", v, strings.Join(allVariants, ", "))
+			return usageError(fs, "--variants: unknown %q (have %s)", v, strings.Join(allVariants, ", "))
 		}
 		want[v] = true
 	}
 	if len(want) == 0 {
-		return usageErr("--variants: nothing to measure")
+		return usageError(fs, "--variants: nothing to measure")
 	}
 	if f.runs < 1 || f.warmup < 0 || f.rounds < 1 {
-		return usageErr("--runs and --rounds must be ≥ 1 and --warmup ≥ 0")
+		return usageError(fs, "--runs and --rounds must be ≥ 1 and --warmup ≥ 0")
 	}
-	if f.weights != convert.WeightsModel && f.weights != convert.WeightsEMA {
-		return usageErr("--weights %q: want model or model_ema", f.weights)
+	if !validWeights(f.weights) {
+		return usageError(fs, "--weights %q: want model or model_ema", f.weights)
 	}
 	source := pos[0]
 	if _, err := os.Stat(source); err != nil {

@@ -1,12 +1,12 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/schollz/progressbar/v3"
@@ -29,10 +29,7 @@ func init() {
 // convertFlags are the flags of `vimconvert convert`.
 type convertFlags struct {
 	output   string
-	weights  string
-	clsToken string
-	imgSize  int
-	stride   int
+	load     *convert.Options // --weights, --cls-token, --img-size, --stride
 	opset    int
 	features bool
 	tokens   bool
@@ -46,22 +43,20 @@ func newConvertFlagSet(stderr io.Writer) (*flag.FlagSet, *convertFlags) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&f.output, "o", "", "output ONNX file (required)")
 	fs.StringVar(&f.output, "output", "", "same as -o")
-	fs.StringVar(&f.weights, "weights", "model", "weight set of a training checkpoint: model or model_ema")
-	fs.StringVar(&f.clsToken, "cls-token", "", "cls token placement when the weights cannot tell: middle, head, double or none (default: inferred; middle for released models)")
-	fs.IntVar(&f.imgSize, "img-size", 0, "input image size (default: inferred from pos_embed)")
-	fs.IntVar(&f.stride, "stride", 0, "patch stride (default: inferred from pos_embed; 8 for the stride-8 models)")
+	f.load = addCheckpointFlags(fs)
 	fs.IntVar(&f.opset, "opset", graph.DefaultOpset, fmt.Sprintf("ONNX opset, %d to %d", graph.MinOpset, graph.MaxOpset))
 	fs.BoolVar(&f.features, "features", false, "add the output 'features' [batch, D] (input of the head)")
 	fs.BoolVar(&f.tokens, "tokens", false, "add the output 'tokens' [batch, L, D] (all tokens after the final norm)")
 	fs.BoolVar(&f.perLayer, "per-layer", false, "add per-block outputs named like the fixture keys (for verify --per-layer)")
-	fs.StringVar(&f.scan, "scan", graph.ScanPlugin, "scan lowering: "+strings.Join(graph.ScanLowerings(), ", "))
+	fs.StringVar(&f.scan, "scan", graph.ScanPlugin, "scan lowering: "+strings.Join(userScanLowerings(), ", ")+" (plugin: the vimconvert ORT plugin; linear-attention: ONNX Runtime ≥ 1.25 contrib ops, no plugin, slower)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: vimconvert convert CKPT.pth -o OUT.onnx [flags]
        vimconvert CKPT.pth -o OUT.onnx [flags]
 
 Converts an official hustvl/Vim checkpoint (training checkpoint, {'model': sd}
 or a bare state dict) to an ONNX model whose selective scans run in the
-vimconvert ONNX Runtime plugin.
+vimconvert ONNX Runtime plugin (or, with --scan linear-attention, in ONNX
+Runtime's own contrib ops).
 
 Flags:
 `)
@@ -70,49 +65,23 @@ Flags:
 	return fs, f
 }
 
-// parseInterspersed parses flags that may come before or after positional
-// arguments ("CKPT -o OUT" and "-o OUT CKPT" both work).
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-}
-
 func runConvert(args []string, stdout, stderr io.Writer) error {
 	fs, f := newConvertFlagSet(stderr)
-	pos, err := parseInterspersed(fs, args)
+	pos, err := parseArgs(fs, args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
-	}
-	usageErr := func(format string, a ...any) error {
-		fmt.Fprintf(stderr, "vimconvert convert: "+format+"\n\n", a...)
-		fs.Usage()
-		return errUsage
+		return err
 	}
 	switch {
 	case len(pos) == 0:
-		return usageErr("missing the checkpoint argument")
+		return usageError(fs, "missing the checkpoint argument")
 	case len(pos) > 1:
-		return usageErr("one checkpoint expected, got %d arguments: %s", len(pos), strings.Join(pos, " "))
+		return usageError(fs, "one checkpoint expected, got %d arguments: %s", len(pos), strings.Join(pos, " "))
 	case f.output == "":
-		return usageErr("missing -o OUT.onnx")
-	case f.weights != "model" && f.weights != "model_ema":
-		return usageErr("--weights %q: want model or model_ema", f.weights)
+		return usageError(fs, "missing -o OUT.onnx")
+	case !validWeights(f.load.Weights):
+		return usageError(fs, "--weights %q: want model or model_ema", f.load.Weights)
+	case !slices.Contains(userScanLowerings(), f.scan):
+		return usageError(fs, "--scan %q: want one of %s%s", f.scan, strings.Join(userScanLowerings(), ", "), benchOnlyNote(f.scan))
 	}
 	ckpt := pos[0]
 	if err := checkOutputPath(ckpt, f.output); err != nil {
@@ -127,9 +96,7 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 	}
 
 	status("loading %s ...", ckpt)
-	m, info, err := convert.Load(ckpt, convert.Options{
-		Weights: f.weights, ClsToken: f.clsToken, ImgSize: f.imgSize, Stride: f.stride,
-	})
+	m, info, err := convert.Load(ckpt, *f.load)
 	if err != nil {
 		return fmt.Errorf("load checkpoint: %w", err)
 	}

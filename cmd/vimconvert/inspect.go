@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,11 +22,8 @@ func init() {
 
 // inspectFlags are the flags of `vimconvert inspect`.
 type inspectFlags struct {
-	json     bool
-	weights  string
-	clsToken string
-	imgSize  int
-	stride   int
+	json bool
+	load *convert.Options // --weights, --cls-token, --img-size, --stride
 }
 
 func newInspectFlagSet(stderr io.Writer) (*flag.FlagSet, *inspectFlags) {
@@ -35,10 +31,7 @@ func newInspectFlagSet(stderr io.Writer) (*flag.FlagSet, *inspectFlags) {
 	fs := flag.NewFlagSet("inspect", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.BoolVar(&f.json, "json", false, "print one JSON object instead of text")
-	fs.StringVar(&f.weights, "weights", convert.WeightsModel, "weight set of a training checkpoint: model or model_ema")
-	fs.StringVar(&f.clsToken, "cls-token", "", "cls token placement: middle, head, double or none (default: inferred; middle for a single cls_token)")
-	fs.IntVar(&f.imgSize, "img-size", 0, "input image size (default: inferred from pos_embed)")
-	fs.IntVar(&f.stride, "stride", 0, "patch stride (default: inferred from pos_embed)")
+	f.load = addCheckpointFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: vimconvert inspect [--json] [flags] CKPT.pth
 
@@ -52,43 +45,16 @@ Flags:
 	return fs, f
 }
 
-// parseFlagsAnywhere parses flags placed before or after positional
-// arguments.
-func parseFlagsAnywhere(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-}
-
 func runInspect(args []string, stdout, stderr io.Writer) error {
 	fs, f := newInspectFlagSet(stderr)
-	pos, err := parseFlagsAnywhere(fs, args)
+	pos, err := parseArgs(fs, args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
+		return err
 	}
 	if len(pos) != 1 {
-		fmt.Fprintf(stderr, "vimconvert inspect: want one checkpoint, got %d arguments\n\n", len(pos))
-		fs.Usage()
-		return errUsage
+		return usageError(fs, "want one checkpoint, got %d arguments", len(pos))
 	}
-	m, info, err := convert.Load(pos[0], convert.Options{
-		Weights: f.weights, ClsToken: f.clsToken, ImgSize: f.imgSize, Stride: f.stride,
-	})
+	m, info, err := convert.Load(pos[0], *f.load)
 	if err != nil {
 		return err
 	}

@@ -35,10 +35,7 @@ type predictFlags struct {
 	output     string
 	features   bool
 	precision  string
-	weights    string
-	clsToken   string
-	imgSize    int
-	stride     int
+	load       *convert.Options // --weights, --cls-token, --img-size, --stride (--checkpoint only)
 }
 
 func newPredictFlagSet(stderr io.Writer) (*flag.FlagSet, *predictFlags) {
@@ -51,10 +48,7 @@ func newPredictFlagSet(stderr io.Writer) (*flag.FlagSet, *predictFlags) {
 	fs.StringVar(&f.output, "output", "", "output .npy: float32 logits [B, num_classes] (required)")
 	fs.BoolVar(&f.features, "features", false, "write the pre-head features [B, D] instead of the logits")
 	fs.StringVar(&f.precision, "precision", "float32", "reference arithmetic: float32 or float64 (--checkpoint only; the output is float32 either way)")
-	fs.StringVar(&f.weights, "weights", convert.WeightsModel, "weight set of a training checkpoint: model or model_ema")
-	fs.StringVar(&f.clsToken, "cls-token", "", "cls token placement: middle, head, double or none (default: inferred)")
-	fs.IntVar(&f.imgSize, "img-size", 0, "input image size (default: inferred from pos_embed)")
-	fs.IntVar(&f.stride, "stride", 0, "patch stride (default: inferred from pos_embed)")
+	f.load = addCheckpointFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: vimconvert predict (--checkpoint CKPT.pth | --model OUT.onnx) --input x.npy --output y.npy [flags]
 
@@ -73,37 +67,29 @@ Flags:
 
 func runPredict(args []string, stdout, stderr io.Writer) error {
 	fs, f := newPredictFlagSet(stderr)
-	pos, err := parseFlagsAnywhere(fs, args)
+	pos, err := parseArgs(fs, args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
-	}
-	usageErr := func(format string, a ...any) error {
-		fmt.Fprintf(stderr, "vimconvert predict: "+format+"\n\n", a...)
-		fs.Usage()
-		return errUsage
+		return err
 	}
 	if len(pos) > 0 {
-		return usageErr("unexpected arguments %q (the files are given with --checkpoint/--model, --input and --output)", pos)
+		return usageError(fs, "unexpected arguments %q (the files are given with --checkpoint/--model, --input and --output)", pos)
 	}
 	if (f.checkpoint == "") == (f.model == "") {
-		return usageErr("exactly one of --checkpoint and --model is required")
+		return usageError(fs, "exactly one of --checkpoint and --model is required")
 	}
 	if f.input == "" || f.output == "" {
-		return usageErr("--input and --output are required")
+		return usageError(fs, "--input and --output are required")
 	}
 	set := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	prec, err := verify.ParsePrecision(f.precision)
 	if err != nil {
-		return usageErr("--precision: %v", err)
+		return usageError(fs, "--precision: %v", err)
 	}
 	if f.model != "" {
-		for _, name := range []string{"precision", "weights", "cls-token", "img-size", "stride"} {
+		for _, name := range append([]string{"precision"}, checkpointFlagNames...) {
 			if set[name] {
-				return usageErr("--%s applies to --checkpoint only; an ONNX model fixes it at export", name)
+				return usageError(fs, "--%s applies to --checkpoint only; an ONNX model fixes it at export", name)
 			}
 		}
 	}
@@ -140,9 +126,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		}
 		engine = "ONNX Runtime"
 	} else {
-		m, _, err := convert.Load(f.checkpoint, convert.Options{
-			Weights: f.weights, ClsToken: f.clsToken, ImgSize: f.imgSize, Stride: f.stride,
-		})
+		m, _, err := convert.Load(f.checkpoint, *f.load)
 		if err != nil {
 			return err
 		}

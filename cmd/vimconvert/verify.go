@@ -56,7 +56,7 @@ func newVerifyFlagSet(stderr io.Writer) (*flag.FlagSet, *verifyFlags) {
 	fs.Float64Var(&f.tol, "tol", 1e-4, "tolerance on max |reference - onnx| of the logits (and of each per-layer tensor)")
 	fs.BoolVar(&f.perLayer, "per-layer", false, "compare every block's intermediates and say where the divergence starts (builds a per-layer copy of the model in a temp dir when needed)")
 	fs.BoolVar(&f.json, "json", false, "print the reports as JSON")
-	fs.StringVar(&f.weights, "weights", "model", "weight set of a training checkpoint: model or model_ema (the one the model was converted from)")
+	addWeightsFlag(fs, &f.weights, "the one the model was converted from")
 	fs.StringVar(&f.precision, "precision", "float32", "arithmetic of the Go reference: float32 or float64")
 	fs.IntVar(&f.threads, "threads", 0, "ONNX Runtime intra-op threads (0 = ORT default)")
 	fs.Usage = func() {
@@ -103,32 +103,24 @@ type verifyResult struct {
 
 func runVerify(args []string, stdout, stderr io.Writer) error {
 	fs, f := newVerifyFlagSet(stderr)
-	pos, err := parseInterspersed(fs, args)
+	pos, err := parseArgs(fs, args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
-	}
-	usageErr := func(format string, a ...any) error {
-		fmt.Fprintf(stderr, "vimconvert verify: "+format+"\n\n", a...)
-		fs.Usage()
-		return errUsage
+		return err
 	}
 	prec, perr := verify.ParsePrecision(f.precision)
 	switch {
 	case len(pos) != 2:
-		return usageErr("want CKPT.pth and OUT.onnx, got %d arguments", len(pos))
+		return usageError(fs, "want CKPT.pth and OUT.onnx, got %d arguments", len(pos))
 	case f.batch < 1 || f.batch > 1024:
-		return usageErr("--batch %d: want 1 to 1024", f.batch)
+		return usageError(fs, "--batch %d: want 1 to 1024", f.batch)
 	case !(f.tol >= 0) || math.IsInf(f.tol, 0):
-		return usageErr("--tol %g: want a finite value >= 0", f.tol)
-	case f.weights != convert.WeightsModel && f.weights != convert.WeightsEMA:
-		return usageErr("--weights %q: want model or model_ema", f.weights)
+		return usageError(fs, "--tol %g: want a finite value >= 0", f.tol)
+	case !validWeights(f.weights):
+		return usageError(fs, "--weights %q: want model or model_ema", f.weights)
 	case perr != nil:
-		return usageErr("--precision: %v", perr)
+		return usageError(fs, "--precision: %v", perr)
 	case f.threads < 0:
-		return usageErr("--threads %d: want >= 0", f.threads)
+		return usageError(fs, "--threads %d: want >= 0", f.threads)
 	}
 	ckpt, onnxPath := pos[0], pos[1]
 	res := &verifyResult{Checkpoint: ckpt, Model: onnxPath, Weights: f.weights, Tol: f.tol, Precision: prec.String()}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"slices"
+
+	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/graph"
+)
+
+// parseArgs parses flags that may come before or after positional arguments
+// ("CKPT -o OUT" and "-o OUT CKPT" both work; "--" ends the flags) and
+// returns the positional arguments. A bad flag (already reported on
+// fs.Output() with the usage) gives errUsage; -h gives flag.ErrHelp.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, errUsage
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// usageError prints "vimconvert NAME: message", a blank line and the
+// command's usage on fs.Output(), and returns errUsage (exit status 2).
+func usageError(fs *flag.FlagSet, format string, a ...any) error {
+	fmt.Fprintf(fs.Output(), "vimconvert "+fs.Name()+": "+format+"\n\n", a...)
+	fs.Usage()
+	return errUsage
+}
+
+// checkpointFlagNames are the flags registered by addCheckpointFlags.
+var checkpointFlagNames = []string{"weights", "cls-token", "img-size", "stride"}
+
+// addCheckpointFlags registers the flags that pick what convert.Load reads
+// from a checkpoint (--weights, --cls-token, --img-size, --stride) on fs and
+// returns the convert.Options they fill in when fs is parsed.
+func addCheckpointFlags(fs *flag.FlagSet) *convert.Options {
+	o := &convert.Options{}
+	addWeightsFlag(fs, &o.Weights, "")
+	fs.StringVar(&o.ClsToken, "cls-token", "", "cls token placement: middle, head, double or none, checked against the weights (default: inferred; middle for a single cls_token, as in every released model)")
+	fs.IntVar(&o.ImgSize, "img-size", 0, "input image size (default: the checkpoint's own, inferred from pos_embed); a size the pos_embed grid cannot have at any stride up to the patch size resamples pos_embed bicubically to it")
+	fs.IntVar(&o.Stride, "stride", 0, "patch stride, checked against the weights (default: inferred from pos_embed; 8 for the stride-8 models)")
+	return o
+}
+
+// addWeightsFlag registers --weights (the weight set of a training
+// checkpoint) into p; note, when not empty, is appended to the help text.
+func addWeightsFlag(fs *flag.FlagSet, p *string, note string) {
+	help := "weight set of a training checkpoint: model or model_ema"
+	if note != "" {
+		help += " (" + note + ")"
+	}
+	fs.StringVar(p, "weights", convert.WeightsModel, help)
+}
+
+// validWeights reports whether w names a weight set (model or model_ema).
+func validWeights(w string) bool {
+	return w == convert.WeightsModel || w == convert.WeightsEMA
+}
+
+// convertScans are the scan lowerings `convert` offers: those whose model
+// computes the real network. graph.ScanLowerings also lists benchmark-only
+// lowerings (benchOnlyScans), which only `bench` uses.
+var convertScans = []string{graph.ScanPlugin, graph.ScanLinearAttention}
+
+// benchOnlyScans are the lowerings of graph.ScanLowerings whose outputs are
+// meaningless (timing floors); `convert` refuses them.
+var benchOnlyScans = []string{graph.ScanNoScanFloor}
+
+// userScanLowerings lists the lowerings `convert --scan` accepts, in
+// graph.ScanLowerings order.
+func userScanLowerings() []string {
+	var out []string
+	for _, s := range graph.ScanLowerings() {
+		if slices.Contains(convertScans, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// benchOnlyNote explains, for a benchmark-only lowering, why convert
+// refuses it; it is "" for any other name.
+func benchOnlyNote(scan string) string {
+	if !slices.Contains(benchOnlyScans, scan) {
+		return ""
+	}
+	return fmt.Sprintf(" (%s is benchmark-only: it replaces the scan by a cheap stand-in, so the model's outputs are meaningless; 'vimconvert bench' times it as its floor variant)", scan)
+}
