@@ -1,62 +1,14 @@
 package graph_test
 
 import (
-	"errors"
 	"fmt"
-	"math"
-	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/internal/repo"
 	"github.com/vimconvert/vimconvert/runtime"
 )
-
-// parityTol is the project's fp32 logits tolerance against the official
-// PyTorch outputs (fixtures/README.md).
-const parityTol = 1e-4
-
-// ortSession opens path in ONNX Runtime with the vimconvert plugin. It skips
-// the test only when the ORT library or the plugin is truly absent.
-func ortSession(t *testing.T, path string) *runtime.Session {
-	t.Helper()
-	plugin := runtime.DefaultPluginPath()
-	if _, err := os.Stat(plugin); err != nil {
-		t.Skipf("vimconvert plugin not built (%s): run `make plugin`", plugin)
-	}
-	s, err := runtime.NewSession(path, runtime.Options{PluginPath: plugin})
-	if errors.Is(err, runtime.ErrLibraryMissing) {
-		t.Skipf("ONNX Runtime library absent: %v", err)
-	}
-	if err != nil {
-		t.Fatalf("NewSession(%s): %v", path, err)
-	}
-	t.Cleanup(func() { s.Destroy() })
-	return s
-}
-
-func maxAbsDiff(t *testing.T, name string, got *runtime.Tensor, want []float32, wantShape []int) float64 {
-	t.Helper()
-	if len(got.Shape) != len(wantShape) {
-		t.Fatalf("%s: shape %v, want %v", name, got.Shape, wantShape)
-	}
-	for i := range wantShape {
-		if got.Shape[i] != int64(wantShape[i]) {
-			t.Fatalf("%s: shape %v, want %v", name, got.Shape, wantShape)
-		}
-	}
-	var d float64
-	for i, w := range want {
-		e := math.Abs(float64(got.Data[i]) - float64(w))
-		if math.IsNaN(e) {
-			return math.Inf(1)
-		}
-		d = max(d, e)
-	}
-	return d
-}
 
 // TestFullVimTinyParityORT converts the full-depth official Vim-tiny
 // fixture (24 blocks) from ../shared/fixtures, which is too large to be
@@ -66,40 +18,11 @@ func TestFullVimTinyParityORT(t *testing.T) {
 	if ckpt == "" || testing.Short() {
 		t.Skip("../shared/fixtures/vim_t not present (full golden set), or -short")
 	}
-	dir := filepath.Dir(ckpt)
-	m, _, err := convert.Load(ckpt, convert.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := convert.ReadTensorFile(filepath.Join(dir, "input.pth"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	exp, err := convert.ReadTensorFile(filepath.Join(dir, "expected.pth"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mp, err := graph.Build(m, graph.Options{Features: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(t.TempDir(), "model.onnx")
-	if err := graph.WriteFile(mp, p); err != nil {
-		t.Fatal(err)
-	}
-	s := ortSession(t, p)
-	x := in["x"]
-	out, err := s.Run(map[string]*runtime.Tensor{graph.InputName: {Shape: toI64(x.Shape), Data: x.Data}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := loadGolden(t, filepath.Dir(ckpt))
+	s := ortSession(t, buildModelFile(t, g.model, graph.Options{Features: true}))
+	out := runInput(t, s, g.x)
 	for _, name := range []string{graph.LogitsName, graph.FeaturesName} {
-		e := exp[name]
-		d := maxAbsDiff(t, name, out[name], e.Data, e.Shape)
-		t.Logf("Vim-T depth 24: %s max|d| = %.3g", name, d)
-		if d > parityTol {
-			t.Errorf("%s: max|d| = %.3g > %g", name, d, parityTol)
-		}
+		checkExpected(t, "Vim-T depth 24", name, out, g.exp)
 	}
 }
 
@@ -116,42 +39,18 @@ func TestFixtureParityORT(t *testing.T) {
 	}
 	for _, fx := range fixtures {
 		t.Run(fx.dir, func(t *testing.T) {
-			dir := repo.Fixture(fx.dir)
-			m, _, err := convert.Load(filepath.Join(dir, "checkpoint.pth"), convert.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			in, err := convert.ReadTensorFile(filepath.Join(dir, "input.pth"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			exp, err := convert.ReadTensorFile(filepath.Join(dir, "expected.pth"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			g := loadGolden(t, repo.Fixture(fx.dir))
 			for _, conv := range []string{graph.ConvSlice, graph.ConvONNX} {
 				t.Run(conv, func(t *testing.T) {
-					mp, err := graph.Build(m, graph.Options{PerLayer: true, Features: true, Tokens: true, DepthwiseConv: conv})
-					if err != nil {
-						t.Fatal(err)
-					}
-					p := filepath.Join(t.TempDir(), "model.onnx")
-					if err := graph.WriteFile(mp, p); err != nil {
-						t.Fatal(err)
-					}
-					s := ortSession(t, p)
-					x := in["x"]
-					out, err := s.Run(map[string]*runtime.Tensor{graph.InputName: {Shape: toI64(x.Shape), Data: x.Data}})
-					if err != nil {
-						t.Fatal(err)
-					}
+					s := ortSession(t, buildModelFile(t, g.model, graph.Options{PerLayer: true, Features: true, Tokens: true, DepthwiseConv: conv}))
+					out := runInput(t, s, g.x)
 					compared := 0
 					for _, name := range s.OutputNames() {
 						key := name
 						if name == graph.TokensName {
 							key = "final_hidden_normed"
 						}
-						e, ok := exp[key]
+						e, ok := g.exp[key]
 						if !ok {
 							if key == "patch_embed_out" {
 								continue // not saved for every fixture (fixtures/README.md)
@@ -160,16 +59,12 @@ func TestFixtureParityORT(t *testing.T) {
 							continue
 						}
 						compared++
-						d := maxAbsDiff(t, name, out[name], e.Data, e.Shape)
-						t.Logf("%-24s max|d| = %.3g", name, d)
-						if d > parityTol {
-							t.Errorf("%s: max|d| = %.3g > %g", name, d, parityTol)
-						}
+						checkParity(t, fx.dir+"/"+conv, name, out[name], e.Data, e.Shape)
 					}
 					// logits, features, tokens, embed_tokens, final_hidden_normed, 2 per
 					// layer and patch_embed_out where the fixture has it
-					want := 5 + 2*len(m.Layers)
-					if _, ok := exp["patch_embed_out"]; ok {
+					want := 5 + 2*len(g.model.Layers)
+					if _, ok := g.exp["patch_embed_out"]; ok {
 						want++
 					}
 					if compared != want {
@@ -184,31 +79,11 @@ func TestFixtureParityORT(t *testing.T) {
 // TestDynamicBatchORT runs batch 1 and batch 3 through one session: each
 // row must match the official logits of the same image.
 func TestDynamicBatchORT(t *testing.T) {
-	dir := repo.Fixture("vim_t_d2")
-	m, _, err := convert.Load(filepath.Join(dir, "checkpoint.pth"), convert.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := convert.ReadTensorFile(filepath.Join(dir, "input.pth"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	exp, err := convert.ReadTensorFile(filepath.Join(dir, "expected.pth"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mp, err := graph.Build(m, graph.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(t.TempDir(), "model.onnx")
-	if err := graph.WriteFile(mp, p); err != nil {
-		t.Fatal(err)
-	}
-	s := ortSession(t, p)
-	x := in["x"]
+	g := loadGolden(t, repo.Fixture("vim_t_d2"))
+	s := ortSession(t, buildModelFile(t, g.model, graph.Options{}))
+	x := g.x
 	img := x.NumElements() / x.Shape[0]
-	nc := exp["logits"].Shape[1]
+	nc := g.exp["logits"].Shape[1]
 	tests := []struct {
 		reason string
 		images []int // indices into the fixture batch
@@ -221,18 +96,14 @@ func TestDynamicBatchORT(t *testing.T) {
 			var data, want []float32
 			for _, i := range tc.images {
 				data = append(data, x.Data[i*img:(i+1)*img]...)
-				want = append(want, exp["logits"].Data[i*nc:(i+1)*nc]...)
+				want = append(want, g.exp["logits"].Data[i*nc:(i+1)*nc]...)
 			}
 			shape := []int64{int64(len(tc.images)), int64(x.Shape[1]), int64(x.Shape[2]), int64(x.Shape[3])}
 			out, err := s.Run(map[string]*runtime.Tensor{graph.InputName: {Shape: shape, Data: data}})
 			if err != nil {
 				t.Fatal(err)
 			}
-			d := maxAbsDiff(t, "logits", out[graph.LogitsName], want, []int{len(tc.images), nc})
-			t.Logf("batch %d: logits max|d| = %.3g", len(tc.images), d)
-			if d > parityTol {
-				t.Errorf("batch %d: logits max|d| = %.3g > %g", len(tc.images), d, parityTol)
-			}
+			checkParity(t, fmt.Sprintf("batch %d", len(tc.images)), graph.LogitsName, out[graph.LogitsName], want, []int{len(tc.images), nc})
 		})
 	}
 }
@@ -240,36 +111,12 @@ func TestDynamicBatchORT(t *testing.T) {
 // TestOpsetsRunORT checks that every opset Build accepts also loads and
 // gives the same logits in ONNX Runtime.
 func TestOpsetsRunORT(t *testing.T) {
-	dir := repo.Fixture("vim_t_d2")
-	m, _, err := convert.Load(filepath.Join(dir, "checkpoint.pth"), convert.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, _ := convert.ReadTensorFile(filepath.Join(dir, "input.pth"))
-	exp, _ := convert.ReadTensorFile(filepath.Join(dir, "expected.pth"))
-	if in == nil || exp == nil {
-		t.Fatal("cannot read the vim_t_d2 input/expected tensors")
-	}
-	x := in["x"]
+	g := loadGolden(t, repo.Fixture("vim_t_d2"))
 	for opset := graph.MinOpset; opset <= graph.MaxOpset; opset++ {
 		t.Run(fmt.Sprint("opset", opset), func(t *testing.T) {
-			mp, err := graph.Build(m, graph.Options{Opset: opset})
-			if err != nil {
-				t.Fatal(err)
-			}
-			p := filepath.Join(t.TempDir(), "model.onnx")
-			if err := graph.WriteFile(mp, p); err != nil {
-				t.Fatal(err)
-			}
-			s := ortSession(t, p)
-			out, err := s.Run(map[string]*runtime.Tensor{graph.InputName: {Shape: toI64(x.Shape), Data: x.Data}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			e := exp["logits"]
-			if d := maxAbsDiff(t, "logits", out[graph.LogitsName], e.Data, e.Shape); d > parityTol {
-				t.Errorf("opset %d: logits max|d| = %.3g > %g", opset, d, parityTol)
-			}
+			s := ortSession(t, buildModelFile(t, g.model, graph.Options{Opset: opset}))
+			out := runInput(t, s, g.x)
+			checkExpected(t, fmt.Sprint("opset ", opset), graph.LogitsName, out, g.exp)
 		})
 	}
 }

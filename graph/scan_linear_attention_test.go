@@ -1,7 +1,6 @@
 package graph_test
 
 import (
-	"errors"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
@@ -14,30 +13,6 @@ import (
 	"github.com/vimconvert/vimconvert/runtime"
 	"github.com/vimconvert/vimconvert/verify"
 )
-
-// ortSessionNoPlugin opens path in ONNX Runtime without the vimconvert
-// plugin; it skips only when the ORT library is absent.
-func ortSessionNoPlugin(t *testing.T, path string) *runtime.Session {
-	t.Helper()
-	s, err := runtime.NewSession(path, runtime.Options{NoPlugin: true})
-	if errors.Is(err, runtime.ErrLibraryMissing) {
-		t.Skipf("ONNX Runtime library absent: %v", err)
-	}
-	if err != nil {
-		t.Fatalf("NewSession(%s): %v", path, err)
-	}
-	t.Cleanup(func() { s.Destroy() })
-	return s
-}
-
-func writeModel(t *testing.T, mp *onnxpb.ModelProto, name string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := graph.WriteFile(mp, p); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 func countOps(mp *onnxpb.ModelProto) map[string]int {
 	n := map[string]int{}
@@ -198,19 +173,8 @@ func TestScanOnlyLinearAttentionMatchesReference(t *testing.T) {
 // the LinearAttention lowering and runs it in ONNX Runtime WITHOUT the
 // plugin: logits must meet the official ones to 1e-4.
 func TestLinearAttentionFixtureParityORT(t *testing.T) {
-	dir := repo.Fixture("vim_t_d2")
-	m, _, err := convert.Load(filepath.Join(dir, "checkpoint.pth"), convert.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := convert.ReadTensorFile(filepath.Join(dir, "input.pth"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	exp, err := convert.ReadTensorFile(filepath.Join(dir, "expected.pth"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := loadGolden(t, repo.Fixture("vim_t_d2"))
+	m := g.model
 	mp, err := graph.Build(m, graph.Options{Scan: graph.ScanLinearAttention, Features: true})
 	if err != nil {
 		t.Fatal(err)
@@ -235,19 +199,9 @@ func TestLinearAttentionFixtureParityORT(t *testing.T) {
 	// onnx 1.12 has no schema for com.microsoft.LinearAttention: the checker
 	// accepts the node unchecked and checks everything else.
 	onnxChecker(t, path)
-	s := ortSessionNoPlugin(t, path)
-	x := in["x"]
-	out, err := s.Run(map[string]*runtime.Tensor{graph.InputName: {Shape: toI64(x.Shape), Data: x.Data}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := runInput(t, ortSessionNoPlugin(t, path), g.x)
 	for _, name := range []string{graph.LogitsName, graph.FeaturesName} {
-		e := exp[name]
-		d := maxAbsDiff(t, name, out[name], e.Data, e.Shape)
-		t.Logf("%s max|d| = %.3g", name, d)
-		if d > parityTol {
-			t.Errorf("%s: max|d| = %.3g > %g", name, d, parityTol)
-		}
+		checkExpected(t, "linear-attention", name, out, g.exp)
 	}
 }
 

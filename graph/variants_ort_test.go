@@ -2,7 +2,6 @@ package graph_test
 
 import (
 	"math/rand/v2"
-	"path/filepath"
 	"testing"
 
 	"github.com/vimconvert/vimconvert/convert"
@@ -52,15 +51,7 @@ func TestVariantsMatchReferenceORT(t *testing.T) {
 			if err != nil {
 				t.Fatalf("reference: %v", err)
 			}
-			mp, err := graph.Build(m, graph.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			p := filepath.Join(t.TempDir(), "model.onnx")
-			if err := graph.WriteFile(mp, p); err != nil {
-				t.Fatal(err)
-			}
-			s := ortSession(t, p)
+			s := ortSession(t, buildModelFile(t, m, graph.Options{}))
 			out, err := s.Run(map[string]*runtime.Tensor{graph.InputName: {
 				Shape: []int64{batch, 3, int64(c.ImgSize), int64(c.ImgSize)}, Data: x}})
 			if err != nil {
@@ -70,11 +61,7 @@ func TestVariantsMatchReferenceORT(t *testing.T) {
 			if c.NumClasses == 0 {
 				name = graph.FeaturesName
 			}
-			d := maxAbsDiff(t, name, out[name], ref.Logits.Float32(), ref.Logits.Shape)
-			t.Logf("%s max|d| vs float64 reference = %.3g", name, d)
-			if d > parityTol {
-				t.Errorf("%s: max|d| = %.3g > %g", name, d, parityTol)
-			}
+			checkParity(t, "vs float64 reference", name, out[name], ref.Logits.Float32(), ref.Logits.Shape)
 		})
 	}
 }

@@ -58,21 +58,7 @@ type benchFlags struct {
 
 func newBenchFlagSet(stderr io.Writer) (*flag.FlagSet, *benchFlags) {
 	f := &benchFlags{}
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&f.batches, "batch", "1", "comma-separated batch sizes")
-	fs.StringVar(&f.threads, "threads", "1", "comma-separated thread counts (ONNX Runtime intra-op threads; reference goroutines)")
-	fs.StringVar(&f.imgSizes, "img-size", "", "comma-separated image sizes; the position embedding is resampled bicubically to each (default: the model's own)")
-	fs.StringVar(&f.variants, "variants", strings.Join(allVariants, ","), "what to measure: "+strings.Join(allVariants, ", "))
-	addWeightsFlag(fs, &f.weights, "")
-	fs.IntVar(&f.warmup, "warmup", 2, "untimed runs before timing")
-	fs.IntVar(&f.runs, "runs", 10, "timed runs per measurement")
-	fs.Float64Var(&f.maxSeconds, "max-seconds", 20, "stop a measurement after this many seconds of timed runs (at least 3 runs)")
-	fs.IntVar(&f.rounds, "rounds", 1, "repeat every measurement this many times, interleaved, and pool the runs (evens out changing load)")
-	fs.BoolVar(&f.json, "json", false, "print one JSON object instead of a table")
-	fs.StringVar(&f.keep, "keep", "", "keep the generated ONNX models in this directory")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), `Usage: vimconvert bench MODEL.onnx|CKPT.pth [flags]
+	fs := newFlagSet("bench", stderr, `Usage: vimconvert bench MODEL.onnx|CKPT.pth [flags]
 
 Times, in one run and side by side, for every batch size × thread count ×
 image size:
@@ -87,12 +73,18 @@ image size:
   reference         the pure-Go reference forward pass (float32)
 Each is measured in its own process (warm-up, then timed runs: median and
 spread, peak RSS). A checkpoint is converted on the fly; an ONNX file must
-come from vimconvert (its weights are read back for the other variants).
-
-Flags:
-`)
-		fs.PrintDefaults()
-	}
+come from vimconvert (its weights are read back for the other variants).`)
+	fs.StringVar(&f.batches, "batch", "1", "comma-separated batch sizes")
+	fs.StringVar(&f.threads, "threads", "1", "comma-separated thread counts (ONNX Runtime intra-op threads; reference goroutines)")
+	fs.StringVar(&f.imgSizes, "img-size", "", "comma-separated image sizes; the position embedding is resampled bicubically to each (default: the model's own)")
+	fs.StringVar(&f.variants, "variants", strings.Join(allVariants, ","), "what to measure: "+strings.Join(allVariants, ", "))
+	addWeightsFlag(fs, &f.weights, "")
+	fs.IntVar(&f.warmup, "warmup", 2, "untimed runs before timing")
+	fs.IntVar(&f.runs, "runs", 10, "timed runs per measurement")
+	fs.Float64Var(&f.maxSeconds, "max-seconds", 20, "stop a measurement after this many seconds of timed runs (at least 3 runs)")
+	fs.IntVar(&f.rounds, "rounds", 1, "repeat every measurement this many times, interleaved, and pool the runs (evens out changing load)")
+	fs.BoolVar(&f.json, "json", false, "print one JSON object instead of a table")
+	fs.StringVar(&f.keep, "keep", "", "keep the generated ONNX models in this directory")
 	return fs, f
 }
 

@@ -39,8 +39,13 @@ type convertFlags struct {
 
 func newConvertFlagSet(stderr io.Writer) (*flag.FlagSet, *convertFlags) {
 	f := &convertFlags{}
-	fs := flag.NewFlagSet("convert", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("convert", stderr, `Usage: vimconvert convert CKPT.pth -o OUT.onnx [flags]
+       vimconvert CKPT.pth -o OUT.onnx [flags]
+
+Converts an official hustvl/Vim checkpoint (training checkpoint, {'model': sd}
+or a bare state dict) to an ONNX model whose selective scans run in the
+vimconvert ONNX Runtime plugin (or, with --scan linear-attention, in ONNX
+Runtime's own contrib ops).`)
 	fs.StringVar(&f.output, "o", "", "output ONNX file (required)")
 	fs.StringVar(&f.output, "output", "", "same as -o")
 	f.load = addCheckpointFlags(fs)
@@ -49,19 +54,6 @@ func newConvertFlagSet(stderr io.Writer) (*flag.FlagSet, *convertFlags) {
 	fs.BoolVar(&f.tokens, "tokens", false, "add the output 'tokens' [batch, L, D] (all tokens after the final norm)")
 	fs.BoolVar(&f.perLayer, "per-layer", false, "add per-block outputs named like the fixture keys (for verify --per-layer)")
 	fs.StringVar(&f.scan, "scan", graph.ScanPlugin, "scan lowering: "+strings.Join(userScanLowerings(), ", ")+" (plugin: the vimconvert ORT plugin; linear-attention: ONNX Runtime ≥ 1.25 contrib ops, no plugin, slower)")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), `Usage: vimconvert convert CKPT.pth -o OUT.onnx [flags]
-       vimconvert CKPT.pth -o OUT.onnx [flags]
-
-Converts an official hustvl/Vim checkpoint (training checkpoint, {'model': sd}
-or a bare state dict) to an ONNX model whose selective scans run in the
-vimconvert ONNX Runtime plugin (or, with --scan linear-attention, in ONNX
-Runtime's own contrib ops).
-
-Flags:
-`)
-		fs.PrintDefaults()
-	}
 	return fs, f
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"slices"
 
 	"github.com/vimconvert/vimconvert/convert"
@@ -101,4 +102,17 @@ func benchOnlyNote(scan string) string {
 		return ""
 	}
 	return fmt.Sprintf(" (%s is benchmark-only: it replaces the scan by a cheap stand-in, so the model's outputs are meaningless; 'vimconvert bench' times it as its floor variant)", scan)
+}
+
+// newFlagSet makes the flag set of command name: errors and help go to
+// stderr, and -h prints usage (the synopsis and description, without a
+// trailing newline) followed by the flags.
+func newFlagSet(name string, stderr io.Writer, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "%s\n\nFlags:\n", usage)
+		fs.PrintDefaults()
+	}
+	return fs
 }

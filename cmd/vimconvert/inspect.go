@@ -28,20 +28,12 @@ type inspectFlags struct {
 
 func newInspectFlagSet(stderr io.Writer) (*flag.FlagSet, *inspectFlags) {
 	f := &inspectFlags{}
-	fs := flag.NewFlagSet("inspect", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.BoolVar(&f.json, "json", false, "print one JSON object instead of text")
-	f.load = addCheckpointFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), `Usage: vimconvert inspect [--json] [flags] CKPT.pth
+	fs := newFlagSet("inspect", stderr, `Usage: vimconvert inspect [--json] [flags] CKPT.pth
 
 Reads a Vim checkpoint (nothing in it is executed), infers the architecture
-from tensor names and shapes, and prints it with every default assumed.
-
-Flags:
-`)
-		fs.PrintDefaults()
-	}
+from tensor names and shapes, and prints it with every default assumed.`)
+	fs.BoolVar(&f.json, "json", false, "print one JSON object instead of text")
+	f.load = addCheckpointFlags(fs)
 	return fs, f
 }
 

@@ -40,8 +40,13 @@ type predictFlags struct {
 
 func newPredictFlagSet(stderr io.Writer) (*flag.FlagSet, *predictFlags) {
 	f := &predictFlags{}
-	fs := flag.NewFlagSet("predict", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("predict", stderr, `Usage: vimconvert predict (--checkpoint CKPT.pth | --model OUT.onnx) --input x.npy --output y.npy [flags]
+
+Runs a Vim model on a NumPy image batch (np.save of a float32 [B, 3, H, W]
+array, H = W = the model's img_size, normalised as for training) and writes
+the logits [B, num_classes] (or with --features the head input [B, D]) as a
+float32 .npy. --checkpoint uses the pure-Go reference forward pass of the
+official model; --model runs an exported ONNX model in ONNX Runtime.`)
 	fs.StringVar(&f.checkpoint, "checkpoint", "", "Vim checkpoint to run with the pure-Go reference forward pass")
 	fs.StringVar(&f.model, "model", "", "exported ONNX model to run in ONNX Runtime (instead of --checkpoint)")
 	fs.StringVar(&f.input, "input", "", "input .npy: float32 images [B, 3, H, W] (required)")
@@ -49,19 +54,6 @@ func newPredictFlagSet(stderr io.Writer) (*flag.FlagSet, *predictFlags) {
 	fs.BoolVar(&f.features, "features", false, "write the pre-head features [B, D] instead of the logits")
 	fs.StringVar(&f.precision, "precision", "float32", "reference arithmetic: float32 or float64 (--checkpoint only; the output is float32 either way)")
 	f.load = addCheckpointFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), `Usage: vimconvert predict (--checkpoint CKPT.pth | --model OUT.onnx) --input x.npy --output y.npy [flags]
-
-Runs a Vim model on a NumPy image batch (np.save of a float32 [B, 3, H, W]
-array, H = W = the model's img_size, normalised as for training) and writes
-the logits [B, num_classes] (or with --features the head input [B, D]) as a
-float32 .npy. --checkpoint uses the pure-Go reference forward pass of the
-official model; --model runs an exported ONNX model in ONNX Runtime.
-
-Flags:
-`)
-		fs.PrintDefaults()
-	}
 	return fs, f
 }
 

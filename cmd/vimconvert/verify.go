@@ -48,8 +48,13 @@ type verifyFlags struct {
 
 func newVerifyFlagSet(stderr io.Writer) (*flag.FlagSet, *verifyFlags) {
 	f := &verifyFlags{}
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("verify", stderr, `Usage: vimconvert verify CKPT.pth OUT.onnx [flags]
+
+Runs OUT.onnx in ONNX Runtime with the vimconvert plugin and the pure-Go
+reference forward pass of CKPT on the same input, prints how far apart they
+are (max abs/rel error, cosine, top-1 agreement, worst element, error
+histogram) and exits with status 1 when max |Δ| of the logits exceeds --tol or
+a top-1 class differs.`)
 	fs.StringVar(&f.input, "input", "", "input batch [B, 3, H, W] float32: a .npy file, or a torch .pth dict holding 'x' (default: N(0,1) noise)")
 	fs.IntVar(&f.batch, "batch", 2, "batch size of the random input")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the random input")
@@ -59,19 +64,6 @@ func newVerifyFlagSet(stderr io.Writer) (*flag.FlagSet, *verifyFlags) {
 	addWeightsFlag(fs, &f.weights, "the one the model was converted from")
 	fs.StringVar(&f.precision, "precision", "float32", "arithmetic of the Go reference: float32 or float64")
 	fs.IntVar(&f.threads, "threads", 0, "ONNX Runtime intra-op threads (0 = ORT default)")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), `Usage: vimconvert verify CKPT.pth OUT.onnx [flags]
-
-Runs OUT.onnx in ONNX Runtime with the vimconvert plugin and the pure-Go
-reference forward pass of CKPT on the same input, prints how far apart they
-are (max abs/rel error, cosine, top-1 agreement, worst element, error
-histogram) and exits with status 1 when max |Δ| of the logits exceeds --tol or
-a top-1 class differs.
-
-Flags:
-`)
-		fs.PrintDefaults()
-	}
 	return fs, f
 }
 
