@@ -23,6 +23,7 @@ typedef struct shape {
   float scale;
   float delta_shift; /* added to delta: 24 pushes dt past softplus's threshold */
   const char *reason;
+  int odd_A; /* some A entries -inf (exp must give 0) and some positive (growth) */
 } shape;
 
 static int run_case(const shape *s, const char *isa) {
@@ -33,6 +34,12 @@ static int run_case(const shape *s, const char *isa) {
     for (int64_t i = 0; i < act; i++) {
       c.buf[1][i] += s->delta_shift;
       if (s->bidir) c.buf[8][i] += s->delta_shift;
+    }
+  }
+  if (s->odd_A) {
+    for (int dir = 0; dir < (s->bidir ? 2 : 1); dir++) {
+      float *A = c.buf[dir ? 9 : 2];
+      for (int64_t i = 0; i < s->D * s->N; i += 3) A[i] = (i % 2) ? -INFINITY : 0.3f;
     }
   }
   double *want = malloc(sizeof(double) * (act > 0 ? act : 1));
@@ -72,16 +79,17 @@ static int run_case(const shape *s, const char *isa) {
 
 int main(void) {
   static const shape shapes[] = {
-      {1, 197, 384, 16, 1, 0.5f, 0, "Vim-T size, divide_out"},
-      {3, 7, 384, 16, 1, 1.0f, 0, "batch 3, no divide_out"},
-      {1, 1, 8, 16, 1, 0.5f, 0, "L = 1, channel tail of a single block"},
-      {2, 5, 20, 16, 1, 0.5f, 0, "D = 20: full block + 4-channel tail"},
-      {1, 9, 37, 5, 1, 0.5f, 0, "N = 5: partial state chunk"},
-      {1, 9, 24, 21, 0, 1.0f, 0, "N = 21: full + partial chunk, unidirectional"},
-      {2, 33, 16, 16, 0, 1.0f, 0, "unidirectional"},
-      {1, 13, 17, 16, 1, 0.5f, 24.0f, "delta past the softplus threshold"},
-      {0, 5, 16, 16, 1, 0.5f, 0, "empty batch"},
-      {1, 4, 16, 0, 1, 0.5f, 0, "N = 0: skip term only"},
+      {1, 197, 384, 16, 1, 0.5f, 0, "Vim-T size, divide_out", 0},
+      {3, 7, 384, 16, 1, 1.0f, 0, "batch 3, no divide_out", 0},
+      {1, 1, 8, 16, 1, 0.5f, 0, "L = 1, channel tail of a single block", 0},
+      {2, 5, 20, 16, 1, 0.5f, 0, "D = 20: full block + 4-channel tail", 0},
+      {1, 9, 37, 5, 1, 0.5f, 0, "N = 5: partial state chunk", 0},
+      {1, 9, 24, 21, 0, 1.0f, 0, "N = 21: full + partial chunk, unidirectional", 0},
+      {2, 33, 16, 16, 0, 1.0f, 0, "unidirectional", 0},
+      {1, 13, 17, 16, 1, 0.5f, 24.0f, "delta past the softplus threshold", 0},
+      {1, 40, 20, 16, 1, 0.5f, 0, "A = -inf (decay 0) and A > 0 (growth) entries", 1},
+      {0, 5, 16, 16, 1, 0.5f, 0, "empty batch", 0},
+      {1, 4, 16, 0, 1, 0.5f, 0, "N = 0: skip term only", 0},
   };
   static const char *isas[] = {"avx512", "avx2", "generic"};
   int fails = 0, ran = 0;
