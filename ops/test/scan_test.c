@@ -88,6 +88,8 @@ int main(void) {
       {2, 33, 16, 16, 0, 1.0f, 0, "unidirectional", 0},
       {1, 13, 17, 16, 1, 0.5f, 24.0f, "delta past the softplus threshold", 0},
       {1, 40, 20, 16, 1, 0.5f, 0, "A = -inf (decay 0) and A > 0 (growth) entries", 1},
+      {1, 1030, 70, 16, 1, 0.5f, 0, "long sequence, D = 70: 4 blocks + 6-channel tail", 0},
+      {2, 1024, 20, 5, 0, 1.0f, 0, "L = 1024, N = 5, unidirectional, narrow D", 0},
       {0, 5, 16, 16, 1, 0.5f, 0, "empty batch", 0},
       {1, 4, 16, 0, 1, 0.5f, 0, "N = 0: skip term only", 0},
   };
