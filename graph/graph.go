@@ -80,7 +80,8 @@ type Options struct {
 	PerLayer bool
 	// Scan picks the scan lowering ("" = ScanPlugin); see ScanLowerings.
 	Scan string
-	// DepthwiseConv picks the conv formulation ("" = ConvONNX).
+	// DepthwiseConv picks the conv formulation ("" = ConvONNX): ConvONNX,
+	// ConvSlice or ConvPlugin.
 	DepthwiseConv string
 	// Progress, if set, is called after each block with (done, total).
 	Progress func(done, total int)
@@ -111,8 +112,8 @@ func Build(m *convert.Model, opts Options) (*onnxpb.ModelProto, error) {
 	if opts.DepthwiseConv == "" {
 		opts.DepthwiseConv = ConvONNX
 	}
-	if opts.DepthwiseConv != ConvSlice && opts.DepthwiseConv != ConvONNX {
-		return nil, fmt.Errorf("graph: unknown depthwise conv formulation %q (have %q, %q)", opts.DepthwiseConv, ConvSlice, ConvONNX)
+	if opts.DepthwiseConv != ConvSlice && opts.DepthwiseConv != ConvONNX && opts.DepthwiseConv != ConvPlugin {
+		return nil, fmt.Errorf("graph: unknown depthwise conv formulation %q (have %q, %q, %q)", opts.DepthwiseConv, ConvSlice, ConvONNX, ConvPlugin)
 	}
 	if err := Validate(m); err != nil {
 		return nil, err
@@ -344,15 +345,31 @@ func buildMixer(b *builder, c convert.Config, layer *convert.Layer, prefix, norm
 
 	// xz = in_proj(hidden) (MS 184-190); x = first d_inner channels, z = rest (SSI 180).
 	xz := b.linear(prefix+"/in_proj", normed, b.initializer(layer.InProj)) // [B, L, D] -> [B, L, 2·Din]
-	parts := b.split(prefix+"/xz", xz, 2, []int64{Din, Din}, []string{"x", "z"})
-	xIn, z := parts[0], parts[1]
+	// With ConvPlugin a bimamba-v2 block's conv node reads x from xz itself
+	// (conv_plugin.go), so only z is cut out.
+	fusedConv := opts.DepthwiseConv == ConvPlugin && c.BimambaType == convert.BimambaV2
+	var xIn, z string
+	if fusedConv {
+		z = b.op1("Slice", prefix+"/xz/z", []string{xz, b.constI64(false, Din), b.constI64(false, 2*Din), b.constI64(false, 2)},
+			[]int64{Batch, L, Din}) // [B, L, 2·Din] -> [B, L, Din]
+	} else {
+		parts := b.split(prefix+"/xz", xz, 2, []int64{Din, Din}, []string{"x", "z"})
+		xIn, z = parts[0], parts[1]
+	}
+	convMode := opts.DepthwiseConv
+	if convMode == ConvPlugin {
+		convMode = ConvONNX // the per-conv path of v1/none blocks
+	}
 
 	// direction builds conv -> SiLU -> x_proj -> [dt | B | C] -> dt_proj for one
-	// direction's parameters (SSI 182-205).
-	direction := func(name string, mx *convert.Mixer, aLog *convert.Tensor, anti bool) scanDirection {
-		conv := b.depthwiseConv1d(opts.DepthwiseConv, name+"/conv1d", xIn,
-			b.initializer(mx.ConvWeight), b.initializer(mx.ConvBias), anti)
-		u := b.silu(name+"/silu", conv)
+	// direction's parameters (SSI 182-205). u is the conv + SiLU output when
+	// already computed (ConvPlugin), else "".
+	direction := func(name string, mx *convert.Mixer, aLog *convert.Tensor, anti bool, u string) scanDirection {
+		if u == "" {
+			conv := b.depthwiseConv1d(convMode, name+"/conv1d", xIn,
+				b.initializer(mx.ConvWeight), b.initializer(mx.ConvBias), anti)
+			u = b.silu(name+"/silu", conv)
+		}
 		xdbl := b.linear(name+"/x_proj", u, b.initializer(mx.XProj)) // [B, L, Din] -> [B, L, R+2N]
 		dbc := b.split(name+"/x_dbl", xdbl, 2, []int64{R, N, N}, []string{"dt", "B", "C"})
 		// delta = dt_proj.weight @ dt, bias added inside the scan (SSI 187, MS 225-226).
@@ -368,8 +385,14 @@ func buildMixer(b *builder, c convert.Config, layer *convert.Layer, prefix, norm
 	case convert.BimambaV2:
 		// Two full inner paths (MS 213-245); the backward one runs on
 		// xz.flip([-1]), i.e. an anti-causal conv in original order.
-		args.Fwd = direction(prefix, &layer.Fwd, layer.Fwd.ALog, false)
-		bwd := direction(prefix+"/backward", layer.Bwd, layer.Bwd.ALog, true)
+		var uF, uB string
+		if fusedConv {
+			uF, uB = b.convSiLUPlugin(prefix+"/conv1d_silu", xz,
+				b.initializer(layer.Fwd.ConvWeight), b.initializer(layer.Fwd.ConvBias),
+				b.initializer(layer.Bwd.ConvWeight), b.initializer(layer.Bwd.ConvBias))
+		}
+		args.Fwd = direction(prefix, &layer.Fwd, layer.Fwd.ALog, false, uF)
+		bwd := direction(prefix+"/backward", layer.Bwd, layer.Bwd.ALog, true, uB)
 		args.Bwd = &bwd
 		args.DivideOut = c.DivideOut
 	case convert.BimambaV1:
@@ -377,13 +400,13 @@ func buildMixer(b *builder, c convert.Config, layer *convert.Layer, prefix, norm
 		// flipped causal conv output with the same delta/B/C/D/delta_bias
 		// and A_b; the op reverses time itself, so the same tensors are
 		// passed in original order. No /2.
-		args.Fwd = direction(prefix, &layer.Fwd, layer.Fwd.ALog, false)
+		args.Fwd = direction(prefix, &layer.Fwd, layer.Fwd.ALog, false, "")
 		bwd := args.Fwd
 		bwd.A = b.negExp(prefix+"/A_b", b.initializer(layer.ABLog))
 		args.Bwd = &bwd
 		args.DivideOut = false
 	case convert.BimambaNone:
-		args.Fwd = direction(prefix, &layer.Fwd, layer.Fwd.ALog, false)
+		args.Fwd = direction(prefix, &layer.Fwd, layer.Fwd.ALog, false, "")
 	default:
 		return "", fmt.Errorf("bimamba type %q not implemented", c.BimambaType)
 	}

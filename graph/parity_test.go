@@ -40,7 +40,7 @@ func TestFixtureParityORT(t *testing.T) {
 	for _, fx := range fixtures {
 		t.Run(fx.dir, func(t *testing.T) {
 			g := loadGolden(t, repo.Fixture(fx.dir))
-			for _, conv := range []string{graph.ConvSlice, graph.ConvONNX} {
+			for _, conv := range []string{graph.ConvSlice, graph.ConvONNX, graph.ConvPlugin} {
 				t.Run(conv, func(t *testing.T) {
 					s := ortSession(t, buildModelFile(t, g.model, graph.Options{PerLayer: true, Features: true, Tokens: true, DepthwiseConv: conv}))
 					out := runInput(t, s, g.x)

@@ -658,3 +658,221 @@ func TestCUDAKernelEmulation(t *testing.T) {
 		t.Fatalf("unexpected emulation test output:\n%s", out)
 	}
 }
+
+// convCase is one CausalConv1dSiLUBidirectional problem: x [B, L, X] of
+// which channels [0, D) are the conv input, K taps.
+type convCase struct {
+	reason        string
+	b, l, x, d, k int
+}
+
+// convInputs returns deterministic pseudo-random inputs x, w_f, b_f, w_b, b_b.
+func convInputs(c convCase, seed uint64) []array {
+	next := func() float32 { // xorshift, values in [-1, 1)
+		seed ^= seed << 13
+		seed ^= seed >> 7
+		seed ^= seed << 17
+		return float32(seed>>40)/float32(1<<23) - 1
+	}
+	fill := func(shape ...int64) array {
+		a := array{shape: shape}
+		a.data = make([]float32, a.numel())
+		for i := range a.data {
+			a.data[i] = next() * 2
+		}
+		return a
+	}
+	B, L, X, D, K := int64(c.b), int64(c.l), int64(c.x), int64(c.d), int64(c.k)
+	return []array{fill(B, L, X), fill(D, 1, K), fill(D), fill(D, 1, K), fill(D)}
+}
+
+// convRef is the direct loop over the op's definition (ops/README.md), in
+// float64: u_f[t] = SiLU(b_f + Σ_k w_f[k]·x[t-(K-1)+k]), u_b[t] =
+// SiLU(b_b + Σ_j w_b[K-1-j]·x[t+j]), x zero outside [0, L).
+func convRef(c convCase, in []array) (uf, ub array) {
+	x, wf, bf, wb, bb := in[0].data, in[1].data, in[2].data, in[3].data, in[4].data
+	shape := []int64{int64(c.b), int64(c.l), int64(c.d)}
+	uf = array{shape: shape, data: make([]float32, c.b*c.l*c.d)}
+	ub = array{shape: shape, data: make([]float32, c.b*c.l*c.d)}
+	silu := func(v float64) float32 { return float32(v / (1 + math.Exp(-v))) }
+	at := func(b, t, d int) float64 {
+		if t < 0 || t >= c.l {
+			return 0
+		}
+		return float64(x[(b*c.l+t)*c.x+d])
+	}
+	for b := 0; b < c.b; b++ {
+		for t := 0; t < c.l; t++ {
+			for d := 0; d < c.d; d++ {
+				f, r := float64(bf[d]), float64(bb[d])
+				for k := 0; k < c.k; k++ {
+					f += float64(wf[d*c.k+k]) * at(b, t-(c.k-1)+k, d)
+				}
+				for j := 0; j < c.k; j++ {
+					r += float64(wb[d*c.k+c.k-1-j]) * at(b, t+j, d)
+				}
+				uf.data[(b*c.l+t)*c.d+d] = silu(f)
+				ub.data[(b*c.l+t)*c.d+d] = silu(r)
+			}
+		}
+	}
+	return uf, ub
+}
+
+var convInputNames = []string{"x", "w_f", "b_f", "w_b", "b_b"}
+
+// runConv runs testdata/conv_bidirectional.onnx and returns u_f, u_b.
+func runConv(t *testing.T, threads int, in []array) (uf, ub array, err error) {
+	t.Helper()
+	opts, err := ort.NewSessionOptions()
+	if err != nil {
+		t.Fatalf("session options: %v", err)
+	}
+	defer opts.Destroy()
+	if threads > 0 {
+		if err := opts.SetIntraOpNumThreads(threads); err != nil {
+			t.Fatalf("SetIntraOpNumThreads: %v", err)
+		}
+	}
+	if err := opts.RegisterCustomOpsLibrary(pluginLibrary()); err != nil {
+		t.Fatalf("registering plugin %s: %v", pluginLibrary(), err)
+	}
+	s, err := ort.NewDynamicAdvancedSession(filepath.Join("testdata", "conv_bidirectional.onnx"),
+		convInputNames, []string{"u_f", "u_b"}, opts)
+	if err != nil {
+		t.Fatalf("session: %v", err)
+	}
+	defer s.Destroy()
+	vals := make([]ort.Value, len(in))
+	for i, a := range in {
+		v, err := ort.NewTensor(ort.NewShape(a.shape...), a.data)
+		if err != nil {
+			t.Fatalf("input %d: %v", i, err)
+		}
+		defer v.Destroy()
+		vals[i] = v
+	}
+	outs := []ort.Value{nil, nil}
+	if err := s.Run(vals, outs); err != nil {
+		return array{}, array{}, err
+	}
+	var res [2]array
+	for i, o := range outs {
+		defer o.Destroy()
+		y, ok := o.(*ort.Tensor[float32])
+		if !ok {
+			t.Fatalf("output %d is %T, want *Tensor[float32]", i, o)
+		}
+		res[i] = array{shape: append([]int64(nil), y.GetShape()...), data: append([]float32(nil), y.GetData()...)}
+	}
+	return res[0], res[1], nil
+}
+
+// TestCausalConv1dSiLU compares CausalConv1dSiLUBidirectional with the
+// direct loop on edge shapes (L < K, L = 1, channel counts that are not a
+// multiple of any vector width, several token blocks, x wider than D as
+// when the op reads x from in_proj's [B, L, 2D] output), with 1 and 2
+// threads (which must agree exactly). The ISA variant is the CPU's best or
+// $VIMCONVERT_CPU_ISA.
+func TestCausalConv1dSiLU(t *testing.T) {
+	needORT(t)
+	cases := []convCase{
+		{"Vim-T block shape", 1, 197, 384, 384, 4},
+		{"x read from xz [B, L, 2D]", 2, 197, 768, 384, 4},
+		{"batch 3, D = 19 (vector tails), several token blocks", 3, 150, 19, 19, 4},
+		{"L = 1", 2, 1, 8, 8, 4},
+		{"L = 3 < K = 4", 3, 3, 24, 24, 4},
+		{"L = 2 < K = 6, X = D + 5", 1, 2, 21, 16, 6},
+		{"K = 1 (pointwise)", 1, 70, 33, 33, 1},
+		{"L = 64 and 65 around the token-block edge", 2, 65, 40, 40, 4},
+	}
+	for i, c := range cases {
+		t.Run(c.reason, func(t *testing.T) {
+			in := convInputs(c, uint64(1000+i))
+			wf, wb := convRef(c, in)
+			var first [2]array
+			for _, threads := range []int{1, 2} {
+				uf, ub, err := runConv(t, threads, in)
+				if err != nil {
+					t.Fatalf("%d threads: %v", threads, err)
+				}
+				// SiLU of sums of up to K products of values in [-2, 2].
+				if d := maxDiff(t, uf, wf); !(d <= 2e-5) {
+					t.Errorf("%d threads: u_f max|d| = %g vs the direct loop", threads, d)
+				}
+				if d := maxDiff(t, ub, wb); !(d <= 2e-5) {
+					t.Errorf("%d threads: u_b max|d| = %g vs the direct loop", threads, d)
+				}
+				if threads == 1 {
+					first = [2]array{uf, ub}
+				} else if maxDiff(t, uf, first[0]) != 0 || maxDiff(t, ub, first[1]) != 0 {
+					t.Errorf("1 and 2 threads differ, want identical")
+				}
+			}
+		})
+	}
+}
+
+// TestCausalConv1dSiLUBadInputs checks that malformed calls give an error
+// naming the problem, never a crash, and that empty inputs give empty
+// outputs.
+func TestCausalConv1dSiLUBadInputs(t *testing.T) {
+	needORT(t)
+	c := convCase{"", 1, 7, 8, 8, 4}
+	tests := []struct {
+		reason string
+		edit   func([]array) []array
+		want   string
+	}{
+		{"w_b has K = 3 while w_f has 4", func(in []array) []array {
+			in[3] = array{shape: []int64{8, 1, 3}, data: in[3].data[:24]}
+			return in
+		}, "input 3 (w_b) has shape [8, 1, 3], want [D, 1, K] with D = 8, K = 4 (from w_f)"},
+		{"b_f has D = 6", func(in []array) []array {
+			in[2] = array{shape: []int64{6}, data: in[2].data[:6]}
+			return in
+		}, "input 2 (b_f) has shape [6]"},
+		{"w_f with 2 input channels per group", func(in []array) []array {
+			in[1] = array{shape: []int64{4, 2, 4}, data: in[1].data}
+			in[2] = array{shape: []int64{4}, data: in[2].data[:4]}
+			return in
+		}, "input 1 (w_f) has shape [4, 2, 4], want [D, 1, K]"},
+		{"x has fewer channels than the weights", func(in []array) []array {
+			in[0] = array{shape: []int64{1, 14, 4}, data: in[0].data}
+			return in
+		}, "input 0 (x) has shape [1, 14, 4], want [B, L, X] with X >= D = 8"},
+		{"K = 0 taps", func(in []array) []array {
+			in[1] = array{shape: []int64{8, 1, 0}}
+			in[3] = array{shape: []int64{8, 1, 0}}
+			return in
+		}, "K = 0 taps"},
+		{"x of rank 2", func(in []array) []array {
+			in[0] = array{shape: []int64{7, 8}, data: in[0].data}
+			return in
+		}, "rank"},
+	}
+	for i, tc := range tests {
+		t.Run(tc.reason, func(t *testing.T) {
+			_, _, err := runConv(t, 0, tc.edit(convInputs(c, uint64(i))))
+			if err == nil {
+				t.Fatalf("no error, want one containing %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not contain %q", err, tc.want)
+			}
+		})
+	}
+	in := convInputs(c, 9)
+	in[0] = array{shape: []int64{0, 7, 8}}
+	uf, ub, err := runConv(t, 0, in)
+	if err != nil {
+		t.Fatalf("B = 0: %v", err)
+	}
+	if fmt.Sprint(uf.shape, ub.shape) != "[0 7 8] [0 7 8]" || len(uf.data)+len(ub.data) != 0 {
+		t.Errorf("B = 0: outputs %v, %v, want empty [0 7 8]", uf.shape, ub.shape)
+	}
+	// A good call still works afterwards.
+	if _, _, err := runConv(t, 0, convInputs(c, 10)); err != nil {
+		t.Fatalf("good call after bad ones: %v", err)
+	}
+}

@@ -28,6 +28,7 @@ static OrtStatus *cpu_compute(const vc_scan_kernel *k, OrtKernelContext *ctx) {
 }
 
 static vc_scan_op cpu_bidirectional, cpu_unidirectional;
+static OrtCustomOp cpu_conv;
 
 /* Serialises registrations: the op tables are filled on first use and the
  * CUDA registration may keep its own static state. */
@@ -49,12 +50,14 @@ RegisterCustomOps(OrtSessionOptions *options, const OrtApiBase *api_base) {
   if (!ops_ready) {
     vc_scan_op_init(&cpu_bidirectional, api, 1, NULL, cpu_compute);
     vc_scan_op_init(&cpu_unidirectional, api, 0, NULL, cpu_compute);
+    vc_conv_op_init(&cpu_conv, api);
     ops_ready = 1;
   }
   OrtCustomOpDomain *domain = NULL;
   OrtStatus *st = api->CreateCustomOpDomain(VC_DOMAIN, &domain);
   if (!st) st = api->CustomOpDomain_Add(domain, &cpu_bidirectional.base);
   if (!st) st = api->CustomOpDomain_Add(domain, &cpu_unidirectional.base);
+  if (!st) st = api->CustomOpDomain_Add(domain, &cpu_conv);
   if (!st) st = vc_register_cuda_ops(domain, api);
   if (!st) st = api->AddCustomOpDomain(options, domain);
   if (st && domain) api->ReleaseCustomOpDomain(domain);

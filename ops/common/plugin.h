@@ -27,6 +27,10 @@ extern "C" {
 /* Names of the ops. */
 #define VC_OP_BIDIRECTIONAL "SelectiveScanBidirectional"
 #define VC_OP_UNIDIRECTIONAL "SelectiveScan"
+#define VC_OP_CONV "CausalConv1dSiLUBidirectional"
+
+/* Inputs of the conv op: x, w_f, b_f, w_b, b_b. */
+#define VC_CONV_INPUTS 5
 
 /* Input counts: 15 for the bidirectional op (u_f..delta_bias_f, u_b..
  * delta_bias_b, z), 8 for the unidirectional one (u..delta_bias, z). */
@@ -68,6 +72,10 @@ void vc_scan_op_init(vc_scan_op *op, const OrtApi *api, int bidirectional, const
  * A zero-size problem (B, L or D = 0) is valid: the output is allocated
  * empty and vc_scan_cpu_num_items(a) is 0. */
 OrtStatus *vc_scan_prepare(const vc_scan_kernel *k, OrtKernelContext *ctx, vc_scan_args *a);
+
+/* vc_conv_op_init fills c (static storage) for the CPU
+ * CausalConv1dSiLUBidirectional op (conv_op.c). */
+void vc_conv_op_init(OrtCustomOp *c, const OrtApi *api);
 
 /* Registers the CUDA ops into domain. Defined by cuda/ when the plugin is
  * built with nvcc, else by cuda_stub.c, which registers nothing. Returns

@@ -47,6 +47,24 @@ def model(op, ins, attrs, elem=None):
     return m
 
 
+def conv_model():
+    """CausalConv1dSiLUBidirectional: x [B, L, X] (X >= D), w_f/w_b [D, 1, K],
+    b_f/b_b [D] -> u_f, u_b [B, L, D]. The weights' middle dim is symbolic so
+    that a wrong one reaches the op's own validation."""
+    ins = [("x", ["batch", "seqlen", "xdim"]), ("w_f", ["dim", "in_per_group", "k"]), ("b_f", VEC),
+           ("w_b", ["dim", "in_per_group", "k"]), ("b_b", VEC)]
+    vis = [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in ins]
+    outs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, ACT) for n in ("u_f", "u_b")]
+    node = helper.make_node("CausalConv1dSiLUBidirectional", [n for n, _ in ins], ["u_f", "u_b"],
+                            domain=DOMAIN)
+    graph = helper.make_graph([node], "CausalConv1dSiLUBidirectional", vis, outs)
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                helper.make_opsetid(DOMAIN, 1)],
+                          producer_name="vimconvert ops/testdata/make_models.py")
+    m.ir_version = 8
+    return m
+
+
 def reshaped_u(m):
     g = m.graph
     g.input[0].CopyFrom(helper.make_tensor_value_info("u_f_data", TensorProto.FLOAT, ["n"]))
@@ -76,6 +94,7 @@ def main():
     # rank is unknown until the run: a wrong rank reaches the kernel, whose
     # own validation is then what the tests see.
     save("scan_bidirectional_reshape.onnx", reshaped_u(model(bi, inputs(True), {})))
+    save("conv_bidirectional.onnx", conv_model())
     # Refused when the session is created.
     save("bad_input_count.onnx", model(bi, inputs(True)[:-1], {}))
     save("bad_dtype.onnx", model("SelectiveScan", inputs(False), {}, elem={"u": TensorProto.DOUBLE}))
