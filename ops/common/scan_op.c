@@ -226,21 +226,89 @@ static int ORT_API_CALL get_end_version(const OrtCustomOp *op) {
   return INT_MAX;
 }
 
+/* The type of the node's attribute `name` when it has one, NULL when it
+ * has none. ORT's C API (v17) cannot list attributes, so each type it reads
+ * is tried in turn; int_error is the message of the failed int read. Types
+ * no v17 call reads (strings, tensors, graphs, empty lists) are recognised by ORT's
+ * message: an absent attribute fails with "No attribute with name ...", so
+ * any other failure means it is there. Should ORT change that wording,
+ * absent attributes become a loud error (every model without the attribute
+ * is refused and the tests fail), never a silently wrong default. */
+static const char *attribute_type(const OrtApi *api, const OrtKernelInfo *info, const char *name,
+                                  const char *int_error) {
+  size_t size = 0;
+  float f = 0;
+  OrtStatus *st;
+  if (!(st = api->KernelInfoGetAttribute_float(info, name, &f))) return "a float";
+  api->ReleaseStatus(st);
+  if (!(st = api->KernelInfoGetAttribute_string(info, name, NULL, &size))) return "a string";
+  api->ReleaseStatus(st);
+  /* The array reads succeed with size 0 for an attribute of any type
+   * (ORT 1.24-1.29 does not check it), so only a non-empty list counts. */
+  size = 0;
+  if (!(st = api->KernelInfoGetAttributeArray_int64(info, name, NULL, &size))) {
+    if (size > 0) return "a list of ints";
+  } else {
+    api->ReleaseStatus(st);
+  }
+  size = 0;
+  if (!(st = api->KernelInfoGetAttributeArray_float(info, name, NULL, &size))) {
+    if (size > 0) return "a list of floats";
+  } else {
+    api->ReleaseStatus(st);
+  }
+  return strstr(int_error, "No attribute") ? NULL : "another type";
+}
+
+/* Reads the int attribute `name` into *out, leaving *out (the default)
+ * unchanged when the node has none. A present attribute of another type
+ * (float 0.0, "0", [0], ...) is an error naming it, never the default. */
+static OrtStatus *read_int_attribute(const OrtApi *api, const OrtKernelInfo *info,
+                                     const char *op, const char *name, int64_t *out) {
+  int64_t v = 0;
+  OrtStatus *st = api->KernelInfoGetAttribute_int64(info, name, &v);
+  if (!st) {
+    *out = v;
+    return NULL;
+  }
+  char why[256];
+  snprintf(why, sizeof why, "%s", api->GetErrorMessage(st));
+  api->ReleaseStatus(st);
+  const char *type = attribute_type(api, info, name, why);
+  if (!type) return NULL;
+  return errorf(api, "%s: attribute %s is %s, want an int (ORT: %s)", op, name, type, why);
+}
+
+/* Whether the node has an attribute `name` of any type. */
+static int has_attribute(const OrtApi *api, const OrtKernelInfo *info, const char *name) {
+  int64_t v = 0;
+  OrtStatus *st = api->KernelInfoGetAttribute_int64(info, name, &v);
+  if (!st) return 1;
+  char why[256];
+  snprintf(why, sizeof why, "%s", api->GetErrorMessage(st));
+  api->ReleaseStatus(st);
+  return attribute_type(api, info, name, why) != NULL;
+}
+
 static OrtStatus *ORT_API_CALL create_kernel(const OrtCustomOp *op, const OrtApi *api,
                                              const OrtKernelInfo *info, void **kernel) {
   const vc_scan_op *o = op_of(op);
   float scale = 1.0f;
   if (o->bidirectional) {
-    int64_t divide_out = 1;
-    OrtStatus *st = api->KernelInfoGetAttribute_int64(info, "divide_out", &divide_out);
-    if (st) { /* absent: the default */
-      api->ReleaseStatus(st);
-      divide_out = 1;
-    }
+    int64_t divide_out = 1; /* absent: the default */
+    OrtStatus *st = read_int_attribute(api, info, VC_OP_BIDIRECTIONAL, "divide_out", &divide_out);
+    if (st) return st;
     if (divide_out != 0 && divide_out != 1)
       return errorf(api, "%s: attribute divide_out = %lld, want 0 or 1", VC_OP_BIDIRECTIONAL,
                     (long long)divide_out);
     scale = divide_out ? 0.5f : 1.0f;
+  } else {
+    /* divide_out averages the two directions: meaningless for one. Refused
+     * rather than ignored, so that a graph that means it is not silently
+     * run unscaled. */
+    if (has_attribute(api, info, "divide_out"))
+      return errorf(api, "%s: has no attribute divide_out (only %s has)", VC_OP_UNIDIRECTIONAL,
+                    VC_OP_BIDIRECTIONAL);
   }
   kernel_box *b = malloc(sizeof *b);
   if (!b) return api->CreateStatus(ORT_FAIL, "vimconvert ops: out of memory");
