@@ -266,7 +266,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--img-size %d: %w", size, err)
 		}
 		c := m.Config
-		models, err := buildBenchModels(&m, dir, fmt.Sprintf("img%d", size), want)
+		models, err := buildBenchModels(&m, dir, fmt.Sprintf("img%d", size), want, source)
 		if err != nil {
 			return err
 		}
@@ -360,8 +360,10 @@ const (
 )
 
 // buildBenchModels writes the ONNX models the wanted variants need and
-// returns their paths by variant / stats key.
-func buildBenchModels(m *convert.Model, dir, tag string, want map[string]bool) (map[string]string, error) {
+// returns their paths by variant / stats key. A model whose path is one of
+// inputs (the benchmarked file, kept in --keep DIR under a generated name)
+// is refused rather than overwritten.
+func buildBenchModels(m *convert.Model, dir, tag string, want map[string]bool, inputs ...string) (map[string]string, error) {
 	out := map[string]string{}
 	c := m.Config
 	write := func(key string, mp *onnxpb.ModelProto, err error) error {
@@ -369,6 +371,9 @@ func buildBenchModels(m *convert.Model, dir, tag string, want map[string]bool) (
 			return fmt.Errorf("bench: build %s model: %w", key, err)
 		}
 		p := filepath.Join(dir, tag+"_"+strings.ReplaceAll(key, "-", "_")+".onnx")
+		if err := checkOutput(p, "model.onnx", inputs...); err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
 		if err := graph.WriteFile(mp, p); err != nil {
 			return err
 		}

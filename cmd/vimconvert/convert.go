@@ -155,21 +155,7 @@ func checkOutputPath(ckpt, out string) error {
 	if in.IsDir() {
 		return fmt.Errorf("checkpoint %s is a directory", ckpt)
 	}
-	if fi, err := os.Stat(out); err == nil {
-		if fi.IsDir() {
-			return fmt.Errorf("output %s is a directory; give a file name such as %s", out, filepath.Join(out, "model.onnx"))
-		}
-		if os.SameFile(in, fi) {
-			return fmt.Errorf("output %s is the input checkpoint; refusing to overwrite it", out)
-		}
-	}
-	dir := filepath.Dir(out)
-	if fi, err := os.Stat(dir); err != nil {
-		return fmt.Errorf("output directory %s: %w", dir, err)
-	} else if !fi.IsDir() {
-		return fmt.Errorf("output directory %s is not a directory", dir)
-	}
-	return nil
+	return checkOutput(out, "model.onnx", ckpt)
 }
 
 func isTerminal(w io.Writer) bool {

@@ -23,9 +23,17 @@ func init() {
 // predictONNX runs an exported model in ONNX Runtime; set by predict_onnx.go (helper E).
 //
 // x is the float32 NCHW batch of the given shape; features asks for the
-// pre-head features output instead of the logits. Progress or warnings go
-// to stderr. It returns the output data and shape.
-var predictONNX func(modelPath string, x []float32, shape []int, features bool, stderr io.Writer) (out []float32, outShape []int, err error)
+// pre-head features output instead of the logits (a model without a
+// classification head, num_classes 0, gives its features either way, with
+// a note). Progress, notes and warnings go to stderr. It returns the output
+// data, its shape and which output it is ("logits" or "features").
+var predictONNX func(modelPath string, x []float32, shape []int, features bool, stderr io.Writer) (out []float32, outShape []int, what string, err error)
+
+// noHeadNote tells, on stderr, that a model without a classification head
+// gives its features where logits were asked for.
+func noHeadNote(stderr io.Writer, what string) {
+	fmt.Fprintf(stderr, "note: %s has no classification head (num_classes 0): writing its features [B, D] (pass --features to ask for them explicitly)\n", what)
+}
 
 // predictFlags are the flags of `vimconvert predict`.
 type predictFlags struct {
@@ -45,7 +53,8 @@ func newPredictFlagSet(stderr io.Writer) (*flag.FlagSet, *predictFlags) {
 Runs a Vim model on a NumPy image batch (np.save of a float32 [B, 3, H, W]
 array, H = W = the model's img_size, normalised as for training) and writes
 the logits [B, num_classes] (or with --features the head input [B, D]) as a
-float32 .npy. --checkpoint uses the pure-Go reference forward pass of the
+float32 .npy. A model without a classification head (num_classes 0) has no
+logits: its features are written, with a note. --checkpoint uses the pure-Go reference forward pass of the
 official model; --model runs an exported ONNX model in ONNX Runtime.`)
 	fs.StringVar(&f.checkpoint, "checkpoint", "", "Vim checkpoint to run with the pure-Go reference forward pass")
 	fs.StringVar(&f.model, "model", "", "exported ONNX model to run in ONNX Runtime (instead of --checkpoint)")
@@ -86,6 +95,12 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
+	// Refuse a bad output before the (possibly long) run, and never
+	// overwrite an input with it.
+	if err := checkOutput(f.output, "y.npy", f.input, f.checkpoint, f.model); err != nil {
+		return err
+	}
+
 	in, err := npy.ReadFile(f.input)
 	if err != nil {
 		return fmt.Errorf("reading input: %w", err)
@@ -112,7 +127,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		if predictONNX == nil {
 			return errors.New("this build has no ONNX Runtime support (use --checkpoint for the pure-Go reference)")
 		}
-		out, outShape, err = predictONNX(f.model, in.F32, in.Shape, f.features, stderr)
+		out, outShape, what, err = predictONNX(f.model, in.F32, in.Shape, f.features, stderr)
 		if err != nil {
 			return err
 		}
@@ -131,7 +146,12 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		t := res.Logits
-		if f.features {
+		if m.Config.NumClasses == 0 && !f.features {
+			// head = Identity: the model's output is its features.
+			noHeadNote(stderr, f.checkpoint)
+			what = "features"
+		}
+		if what == "features" {
 			t = res.Features
 		}
 		out, outShape = t.Float32(), t.Shape

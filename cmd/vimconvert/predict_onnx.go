@@ -23,32 +23,38 @@ func init() {
 
 // runONNXModel runs the ONNX model at modelPath in ONNX Runtime with the
 // vimconvert plugin on x ([batch, 3, H, W] float32) and returns the logits
-// (or the features when features is set) with their shape. Timings go to
-// stderr.
-func runONNXModel(modelPath string, x []float32, shape []int, features bool, stderr io.Writer) ([]float32, []int, error) {
+// (or the features when features is set) with their shape and which of the
+// two it is. A model without a logits output but with features (converted
+// from a checkpoint without a head, num_classes 0) gives its features, as
+// `predict --checkpoint` does for that checkpoint. Timings go to stderr.
+func runONNXModel(modelPath string, x []float32, shape []int, features bool, stderr io.Writer) ([]float32, []int, string, error) {
 	start := time.Now()
 	sess, err := runtime.NewSession(modelPath, runtime.Options{})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	defer sess.Destroy()
 	created := time.Since(start)
 
+	names := sess.OutputNames()
 	want := onnxLogitsName
 	if features {
 		want = onnxFeaturesName
+	} else if !slices.Contains(names, onnxLogitsName) && slices.Contains(names, onnxFeaturesName) {
+		noHeadNote(stderr, modelPath)
+		want = onnxFeaturesName
 	}
-	if !slices.Contains(sess.OutputNames(), want) {
+	if !slices.Contains(names, want) {
 		hint := ""
 		if features {
 			hint = " (convert with --features to add it)"
 		}
-		return nil, nil, fmt.Errorf("%s has no output %q%s; outputs: %v", modelPath, want, hint, sess.OutputNames())
+		return nil, nil, "", fmt.Errorf("%s has no output %q%s; outputs: %v", modelPath, want, hint, names)
 	}
 	input := onnxInputName
 	if names := sess.InputNames(); !slices.Contains(names, input) {
 		if len(names) != 1 {
-			return nil, nil, fmt.Errorf("%s has no input %q and %d inputs %v; cannot tell which is the image", modelPath, input, len(names), names)
+			return nil, nil, "", fmt.Errorf("%s has no input %q and %d inputs %v; cannot tell which is the image", modelPath, input, len(names), names)
 		}
 		input = names[0]
 	}
@@ -59,7 +65,7 @@ func runONNXModel(modelPath string, x []float32, shape []int, features bool, std
 	runStart := time.Now()
 	out, err := sess.RunOutputs(map[string]*runtime.Tensor{input: {Shape: dims, Data: x}}, []string{want})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	fmt.Fprintf(stderr, "onnxruntime %s: session %.0f ms, run %.1f ms\n", runtime.Version(),
 		float64(created.Microseconds())/1e3, float64(time.Since(runStart).Microseconds())/1e3)
@@ -68,5 +74,5 @@ func runONNXModel(modelPath string, x []float32, shape []int, features bool, std
 	for i, d := range t.Shape {
 		outShape[i] = int(d)
 	}
-	return t.Data, outShape, nil
+	return t.Data, outShape, want, nil
 }
