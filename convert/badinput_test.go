@@ -3,11 +3,15 @@ package convert
 import (
 	"archive/zip"
 	"bytes"
+	"compress/flate"
 	"encoding/binary"
 	"errors"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -224,6 +228,18 @@ func TestBadInputs(t *testing.T) {
 		{"legacy numel mismatch", legacyOf(okLegacyMain, []string{"0"}, []int64{3}, [][]byte{f32bytes(3)}), "file has 3 elements", "storage header disagrees with the pickle"},
 		{"legacy missing storage", legacyOf(okLegacyMain, nil, nil, nil), "no data for storages 0", "storage list omits a storage"},
 		{"unhashable key", zipOf(t, map[string][]byte{"data.pkl": newPK().op(opEmptyDict, opEmptyList).int(1).op(opSetItem).stop()}), "unhashable", "a list as a dict key"},
+		{"dict holding itself", zipOf(t, map[string][]byte{"data.pkl": newPK().op(opEmptyDict, opBinPut, 0).str("model").op(opBinGet, 0, opSetItem).stop()}), "not a tensor", "d['model'] = d through the memo: no recursion"},
+		{"list holding itself", zipOf(t, map[string][]byte{"data.pkl": newPK().op(opEmptyDict).str("model").op(opEmptyList, opDup, opAppend, opSetItem).stop()}), "not a tensor", "l.append(l): no recursion"},
+		{"deep nesting", zipOf(t, map[string][]byte{"data.pkl": nested(1e5, opEmptyList, opAppend)}), "not a dict", "10^5 nested lists: nothing walks them recursively"},
+		{"deep marks", zipOf(t, map[string][]byte{"data.pkl": nested(1e5, opMark, opTuple)}), "not a dict", "10^5 nested MARK/TUPLE"},
+	}
+	for _, h := range hostileArchives(t) {
+		tests = append(tests, struct {
+			name   string
+			data   []byte
+			want   string
+			reason string
+		}{h.name, h.data, h.want, h.reason})
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -255,4 +271,169 @@ func TestBadInputs(t *testing.T) {
 	}(), ErrNotCheckpoint) {
 		t.Error("empty input does not wrap ErrNotCheckpoint")
 	}
+}
+
+// dictOfViews is {'w0': t0, 'w1': t1, ...}: k one-element views, tensor i
+// of storage key i declared as numel elements of typ.
+func dictOfViews(k int, typ string, numel int64) []byte {
+	p := newPK().op(opEmptyDict)
+	for i := 0; i < k; i++ {
+		key := strconv.Itoa(i)
+		p.str("w"+key).tensor(key, typ, numel, 0, []int64{1}, []int64{1}).op(opSetItem)
+	}
+	return p.stop()
+}
+
+// zipEntry is one entry of a hand-made archive.
+type zipEntry struct {
+	name    string // relative to "archive/"
+	data    []byte
+	deflate bool
+}
+
+// zipWith writes the entries in order, deflating those marked so.
+func zipWith(t testing.TB, entries ...zipEntry) []byte {
+	var b bytes.Buffer
+	w := zip.NewWriter(&b)
+	w.RegisterCompressor(zip.Deflate, func(out io.Writer) (io.WriteCloser, error) {
+		return flate.NewWriter(out, flate.BestCompression)
+	})
+	for _, e := range entries {
+		m := zip.Store
+		if e.deflate {
+			m = zip.Deflate
+		}
+		fw, err := w.CreateHeader(&zip.FileHeader{Name: "archive/" + e.name, Method: m})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fw.Write(e.data)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// deflateBomb is the review's amplification file scaled down: k deflated
+// float64 storages of numel elements (8·numel zero bytes, which deflate
+// ~1000:1), each used by a one-element tensor, plus a stored pad so the
+// file is big enough for numel ≤ file size. Before the file-wide read
+// budget every storage was read whole and cached: 40 storages of 4Mi
+// elements made a 5.5 MB file allocate 1280 MB.
+func deflateBomb(t testing.TB, k int, numel int64, pad int) []byte {
+	es := []zipEntry{{name: "data.pkl", data: dictOfViews(k, "DoubleStorage", numel)}}
+	zeros := make([]byte, 8*numel)
+	for i := 0; i < k; i++ {
+		es = append(es, zipEntry{name: "data/" + strconv.Itoa(i), data: zeros, deflate: true})
+	}
+	return zipWith(t, append(es, zipEntry{name: "pad", data: make([]byte, pad)})...)
+}
+
+// sharedDataZip is the review's overlapping-entries file scaled down: one
+// stored storage of s bytes and k central-directory records, all pointing
+// at its local header under the names data/0 .. data/k-1. archive/zip
+// accepts it; before checkZipLayout each name was read and cached
+// separately (3000 records of a 1.69 MB file allocated 3 GB).
+func sharedDataZip(t testing.TB, k int, s int) []byte {
+	z := zipWith(t, zipEntry{name: "data.pkl", data: dictOfViews(k, "DoubleStorage", int64(s/8))},
+		zipEntry{name: "data/0", data: make([]byte, s)})
+	eocd := bytes.LastIndex(z, []byte("PK\x05\x06"))
+	cdSize := binary.LittleEndian.Uint32(z[eocd+12:])
+	cdOff := binary.LittleEndian.Uint32(z[eocd+16:])
+	cd := z[cdOff : cdOff+cdSize]
+	i := bytes.Index(cd, []byte("archive/data/0"))
+	rec := cd[i-46 : i] // the fixed part of data/0's central-directory record
+	out := append([]byte(nil), z[:cdOff]...)
+	out = append(out, cd...)
+	n := len(cd)
+	for j := 1; j < k; j++ {
+		name := "archive/data/" + strconv.Itoa(j)
+		r := append([]byte(nil), rec...)
+		binary.LittleEndian.PutUint16(r[28:], uint16(len(name)))
+		out = append(append(out, r...), name...)
+		n += len(r) + len(name)
+	}
+	e := append([]byte(nil), z[eocd:eocd+22]...)
+	binary.LittleEndian.PutUint16(e[8:], uint16(k+1))
+	binary.LittleEndian.PutUint16(e[10:], uint16(k+1))
+	binary.LittleEndian.PutUint32(e[12:], uint32(n))
+	return append(out, e...)
+}
+
+// hostileArchive is a file built to make the reader allocate far more
+// than its size.
+type hostileArchive struct {
+	name   string
+	data   []byte
+	want   string // substring of the error
+	reason string
+}
+
+// hostileArchives are the memory-amplification files of the review, small
+// enough to run in every test pass. Each must fail with a clear error and
+// within the read budget (TestHostileArchivesBoundedMemory).
+func hostileArchives(t testing.TB) []hostileArchive {
+	// a pickle that is one 4 MiB BINBYTES, deflated to a few KB
+	bigPickle := newPK().op(opBinBytes8)
+	binary.Write(&bigPickle.Buffer, binary.LittleEndian, uint64(4<<20))
+	bigPickle.Write(make([]byte, 4<<20))
+	bigPickle.op(opPop, opEmptyDict)
+	return []hostileArchive{
+		{"deflate bomb per entry", deflateBomb(t, 40, 64<<10, 64<<10), "more than the file can hold",
+			"each deflated storage inflates to 512 KiB, more than 2× the ~100 KB file"},
+		{"deflate bomb in total", deflateBomb(t, 40, 48<<10, 256<<10), "would exceed",
+			"each 384 KiB storage fits the per-entry limit but 40 of them (15 MiB) exceed the file-wide budget of 2× ~300 KB"},
+		{"overlapping entries", sharedDataZip(t, 200, 64<<10), "overlap",
+			"200 central-directory records share one 64 KiB stored entry (12.8 MB of storages from a 108 KB file)"},
+		{"deflated pickle bomb", zipWith(t, zipEntry{name: "data.pkl", data: bigPickle.stop(), deflate: true}), "more than the file can hold",
+			"a 4 MiB pickle deflated to a few KB: data.pkl is budgeted like the storages"},
+	}
+}
+
+// TestHostileArchivesBoundedMemory checks that each hostile archive fails
+// with its error while allocating no more than the read budget plus fixed
+// overhead (zip directory, decompressor and pickle buffers).
+func TestHostileArchivesBoundedMemory(t *testing.T) {
+	for _, tc := range hostileArchives(t) {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, load := range []struct {
+				name string
+				run  func() error
+			}{
+				{"readTensorDict", func() error { _, err := readTensorDict(bytes.NewReader(tc.data), int64(len(tc.data))); return err }},
+				{"loadFrom", func() error {
+					_, _, err := loadFrom(bytes.NewReader(tc.data), int64(len(tc.data)), Options{})
+					return err
+				}},
+			} {
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				err := load.run()
+				runtime.ReadMemStats(&after)
+				alloc := int64(after.TotalAlloc - before.TotalAlloc)
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("%s: error %v does not mention %q (%s)", load.name, err, tc.want, tc.reason)
+				}
+				if bound := readLimit(int64(len(tc.data))) + 2<<20; alloc > bound {
+					t.Errorf("%s: allocated %d bytes for a %d-byte file, more than %d (%s)", load.name, alloc, len(tc.data), bound, tc.reason)
+				}
+				t.Logf("%s: %d-byte file, %d bytes allocated: %v", load.name, len(tc.data), alloc, err)
+			}
+		})
+	}
+}
+
+// nested builds n containers each holding the next: n EMPTY_LISTs then
+// n-1 APPENDs, or n MARKs then n TUPLEs.
+func nested(n int, open, close byte) []byte {
+	closes := n - 1
+	if open == opMark {
+		closes = n
+	}
+	p := newPK()
+	p.Write(bytes.Repeat([]byte{open}, n))
+	p.Write(bytes.Repeat([]byte{close}, closes))
+	return p.stop()
 }

@@ -2,6 +2,7 @@ package convert
 
 import (
 	"bytes"
+	"io"
 	"testing"
 )
 
@@ -22,17 +23,51 @@ func FuzzReadCheckpoint(f *testing.F) {
 	f.Add(legacyOf(okLegacyMain, []string{"0"}, []int64{4}, [][]byte{f32bytes(4)}))
 	f.Add(legacyOf(newPK().global("argparse", "Namespace").op(opEmptyTuple, opNewObj, opEmptyDict).str("model").str("x").op(opSetItem, opBuild).stop(), nil, nil, nil))
 	f.Add(newPK().global("os", "system").stop())
+	f.Add(deflateBomb(f, 4, 2<<10, 2<<10))
+	f.Add(sharedDataZip(f, 4, 1<<10))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if m, err := readTensorDict(bytes.NewReader(data), int64(len(data))); err == nil {
+		size := int64(len(data))
+		ra := &countingReaderAt{r: bytes.NewReader(data)}
+		m, tf, err := readTensorDictFile(ra, size)
+		if err == nil {
 			var n int
 			for _, t := range m {
 				n += len(t.Data)
 			}
-			if int64(n) > 2*int64(len(data))+1<<16 {
+			if int64(n) > 2*size+1<<16 {
 				t.Fatalf("%d elements from %d bytes", n, len(data))
 			}
+		}
+		// Storage bytes held, counted from the buffers themselves (not
+		// from the reader's own budget), stay within 2× the file; bytes
+		// fetched from the file stay a small multiple of it (zip
+		// directory, local headers, 64 KiB pickle read-ahead), so no
+		// two storages re-read the same bytes.
+		if tf != nil {
+			var held int64
+			for _, b := range tf.data {
+				held += int64(len(b))
+			}
+			if held > readLimit(size) {
+				t.Fatalf("%d storage bytes held for a %d-byte file", held, size)
+			}
+		}
+		if ra.n > 4*size+1<<20 {
+			t.Fatalf("%d bytes read from a %d-byte file", ra.n, size)
 		}
 		_, _, _ = loadFrom(bytes.NewReader(data), int64(len(data)), Options{})
 		_, _, _ = loadFrom(bytes.NewReader(data), int64(len(data)), Options{Weights: WeightsEMA, ClsToken: ClsHead})
 	})
+}
+
+// countingReaderAt counts the bytes ReadAt returns.
+type countingReaderAt struct {
+	r io.ReaderAt
+	n int64
+}
+
+func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.n += int64(n)
+	return n, err
 }

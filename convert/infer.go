@@ -2,6 +2,7 @@ package convert
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -177,8 +178,11 @@ func inferConfig(sd map[string]*Tensor, opts Options) (Config, []string, error) 
 			return c, nil, fmt.Errorf("%s is %d in the weights; a Vim model needs at least 1", d.name, d.v)
 		}
 	}
-	if opts.ImgSize < 0 || opts.Stride < 0 || opts.ImgSize > 1<<16 || opts.Stride > 1<<16 {
-		return c, nil, fmt.Errorf("--img-size %d / --stride %d out of range", opts.ImgSize, opts.Stride)
+	if opts.ImgSize < 0 || opts.ImgSize > MaxImgSize {
+		return c, nil, fmt.Errorf("--img-size %d out of range (1 to %d; 0 infers it)", opts.ImgSize, MaxImgSize)
+	}
+	if opts.Stride < 0 || opts.Stride > MaxImgSize {
+		return c, nil, fmt.Errorf("--stride %d out of range (1 to %d; 0 infers it)", opts.Stride, MaxImgSize)
 	}
 
 	switch {
@@ -289,6 +293,9 @@ func inferConfig(sd map[string]*Tensor, opts Options) (Config, []string, error) 
 			return c, nil, fmt.Errorf("img_size %d is smaller than the patch size %d", c.ImgSize, c.PatchSize)
 		}
 		c.GridSize = (c.ImgSize-c.PatchSize)/c.Stride + 1
+		if c.GridSize > MaxSeqLen/c.GridSize {
+			return c, nil, fmt.Errorf("img_size %d with patch %d and stride %d gives a %d×%d grid, more than the %d tokens supported", c.ImgSize, c.PatchSize, c.Stride, c.GridSize, c.GridSize, MaxSeqLen)
+		}
 		c.NumPatches = c.GridSize * c.GridSize
 	}
 	c.SeqLen = c.NumPatches + nTok
@@ -305,6 +312,23 @@ func inferConfig(sd map[string]*Tensor, opts Options) (Config, []string, error) 
 	}
 	return c, assumed, nil
 }
+
+// MaxImgSize is the largest --img-size or --stride accepted (pixels).
+// Sizes this large still fail ResizePosEmbed's MaxSeqLen unless the stride
+// is large.
+const MaxImgSize = 1 << 16
+
+// ErrGeometryMismatch is wrapped by the error for an --img-size (and
+// --stride) that cannot produce pos_embed's patch grid. Load answers it by
+// resampling pos_embed (ResizePosEmbed); every other error is final.
+var ErrGeometryMismatch = errors.New("image size does not match the pos_embed grid")
+
+// geometryError is an error message that wraps ErrGeometryMismatch
+// without repeating its text.
+type geometryError string
+
+func (e geometryError) Error() string { return string(e) }
+func (e geometryError) Unwrap() error { return ErrGeometryMismatch }
 
 // inferGeometry picks (img_size, stride) for a g×g patch grid, following
 // grid = (img - patch)//stride + 1 (models_mamba.py PatchEmbed). Explicit
@@ -325,7 +349,7 @@ func inferGeometry(g, patch int, opts Options) (img, stride int, note string, er
 	switch {
 	case opts.ImgSize > 0 && opts.Stride > 0:
 		if gg := gridOf(opts.ImgSize, opts.Stride); gg != g {
-			return 0, 0, "", fmt.Errorf("--img-size %d --stride %d with patch %d give a %d×%d grid, but pos_embed holds a %d×%d grid", opts.ImgSize, opts.Stride, patch, gg, gg, g, g)
+			return 0, 0, "", geometryError(fmt.Sprintf("--img-size %d --stride %d with patch %d give a %d×%d grid, but pos_embed holds a %d×%d grid", opts.ImgSize, opts.Stride, patch, gg, gg, g, g))
 		}
 		return opts.ImgSize, opts.Stride, "", nil
 	case opts.Stride > 0:
@@ -342,7 +366,7 @@ func inferGeometry(g, patch int, opts Options) (img, stride int, note string, er
 				return opts.ImgSize, s, "", nil
 			}
 		}
-		return 0, 0, "", fmt.Errorf("--img-size %d with patch %d cannot give the %d×%d grid of pos_embed at any stride up to the patch size (pass --stride)", opts.ImgSize, patch, g, g)
+		return 0, 0, "", geometryError(fmt.Sprintf("--img-size %d with patch %d cannot give the %d×%d grid of pos_embed at any stride up to the patch size (pass --stride)", opts.ImgSize, patch, g, g))
 	}
 	if standardImgSizes[g*patch] {
 		return g * patch, patch, fmt.Sprintf("img_size %d, stride %d from the %d×%d pos_embed grid (--img-size/--stride override)", g*patch, patch, g, g), nil

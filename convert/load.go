@@ -128,10 +128,14 @@ func loadFrom(ra io.ReaderAt, size int64, opts Options) (*Model, *Info, error) {
 	}
 	resizeTo := 0
 	if opts.ImgSize > 0 {
-		if _, _, err := inferConfig(sd, opts); err != nil {
+		_, _, err := inferConfig(sd, opts)
+		switch {
+		case errors.Is(err, ErrGeometryMismatch):
 			// Not a size of these weights: infer their own geometry
 			// and resample pos_embed to the requested size below.
 			resizeTo, opts.ImgSize = opts.ImgSize, 0
+		case err != nil:
+			return nil, nil, err
 		}
 	}
 	if opts.ImgSize == 0 && info.ArgsInputSize > 0 {

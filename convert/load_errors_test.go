@@ -89,6 +89,11 @@ func TestLoadErrors(t *testing.T) {
 		{"bad cls", file("model_zip.pth"), Options{ClsToken: "tail"}, "unknown cls token placement", "typo in --cls-token"},
 		{"img size off the stride grid", file("model_zip.pth"), Options{ImgSize: 13}, "--img-size 13: resize pos_embed: img size 13 does not fit patch 4 and stride 4", "not the weights' size, and 13-4 is no multiple of stride 4: no resize possible"},
 		{"img+stride off the grid", file("model_zip.pth"), Options{ImgSize: 9, Stride: 2}, "does not fit patch 4 and stride 2", "9-4 is no multiple of the given stride 2"},
+		{"img size out of range", file("model_zip.pth"), Options{ImgSize: 100000}, "--img-size 100000 out of range (1 to 65536", "a range error is not a resize: it used to resample pos_embed to a 24999² grid and run out of memory"},
+		{"negative img size", file("model_zip.pth"), Options{ImgSize: -5}, "--img-size -5 out of range", "negative size; the message must not name --stride (checked below)"},
+		{"negative stride", file("model_zip.pth"), Options{Stride: -1}, "--stride -1 out of range", "negative stride"},
+		{"resize beyond the token cap", file("model_zip.pth"), Options{ImgSize: 4 * 257}, "257×257 grid, more than the 65536 tokens supported", "in range, but the resized pos_embed would have 66049 patch tokens (patch 4, stride 4)"},
+		{"resize beyond the token cap with cls", file("model_zip.pth"), Options{ImgSize: 4 * 256}, "65536 patches + 1 cls tokens exceed the 65536 tokens supported", "a 256×256 grid plus the cls token is one token too many"},
 		{"missing tensor", with(func(n []string, _ map[string][]int) []string { return remove(n, "layers.1.mixer.D_b") }), Options{}, "missing 1: layers.1.mixer.D_b", "one v2 tensor absent"},
 		{"unexpected tensor", with(func(n []string, s map[string][]int) []string {
 			s["layers.0.mixer.in_proj.bias"] = []int{64}
@@ -133,6 +138,25 @@ func TestLoadErrors(t *testing.T) {
 				t.Errorf("error %q does not mention %q (%s)", err, tc.want, tc.reason)
 			}
 		})
+	}
+	for _, o := range []Options{{ImgSize: -5}, {ImgSize: 1 << 20}} {
+		if _, _, err := loadFrom(bytes.NewReader(file("model_zip.pth")), int64(len(file("model_zip.pth"))), o); err == nil || strings.Contains(err.Error(), "stride") {
+			t.Errorf("--img-size %d: error %v should name only --img-size (no --stride was given)", o.ImgSize, err)
+		}
+	}
+	// only a geometry mismatch is a resize (errors.Is), never a range error
+	sd := map[string]*Tensor{}
+	for k, v := range base {
+		sd[k] = &Tensor{Name: k, Shape: v.Shape}
+	}
+	for _, tc := range []struct {
+		img, stride int
+		resize      bool
+	}{{13, 0, true}, {9, 2, true}, {100000, 0, false}, {-5, 0, false}, {8, 0, false}} {
+		_, _, err := inferConfig(sd, Options{ImgSize: tc.img, Stride: tc.stride})
+		if got := errors.Is(err, ErrGeometryMismatch); got != tc.resize {
+			t.Errorf("img %d stride %d: err %v, wraps ErrGeometryMismatch = %v, want %v", tc.img, tc.stride, err, got, tc.resize)
+		}
 	}
 	if _, _, err := Load(filepath.Join(dir, "bare.pth"), Options{Weights: WeightsEMA}); !errors.Is(err, ErrNoWeightSet) {
 		t.Errorf("model_ema of a bare dict: %v does not wrap ErrNoWeightSet", err)

@@ -9,6 +9,18 @@ import (
 // interpolation (aten/src/ATen/native/UpSample.h, get_cubic_upsample_coefficients).
 const bicubicA = -0.75
 
+// Limits of ResizePosEmbed. MaxSeqLen (patch plus cls tokens) allows every
+// official geometry with room to spare: 1248 px is 78×78 = 6085 tokens at
+// stride 16 and 155×155 = 24026 at stride 8; 65,536 tokens is a 256×256
+// grid (4096 px at stride 16). MaxPosEmbedValues keeps the resized
+// pos_embed at most 256 MiB of float32, far below protobuf's 2 GiB message
+// limit for the ONNX initializer (Vim-B's 768 channels reach 50M values at
+// MaxSeqLen).
+const (
+	MaxSeqLen         = 1 << 16
+	MaxPosEmbedValues = 1 << 26
+)
+
 // ResizePosEmbed adapts m to square input images of imgSize pixels: it
 // resamples the patch rows of pos_embed bicubically to the new patch grid and
 // updates the geometry in m.Config (ImgSize, GridSize, NumPatches, SeqLen,
@@ -31,7 +43,8 @@ const bicubicA = -0.75
 // shifted by one from M//2 on, and gives the cls token patch 0's row.
 //
 // A model without pos_embed only gets the new geometry. Resizing to the
-// current size is a no-op.
+// current size is a no-op. The new sequence may hold at most MaxSeqLen
+// tokens and pos_embed at most MaxPosEmbedValues values.
 func ResizePosEmbed(m *Model, imgSize int) error {
 	if m == nil {
 		return fmt.Errorf("resize pos_embed: nil model")
@@ -52,6 +65,10 @@ func ResizePosEmbed(m *Model, imgSize int) error {
 	if newGrid == c.GridSize && imgSize == c.ImgSize {
 		return nil
 	}
+	if newGrid > MaxSeqLen/newGrid {
+		return fmt.Errorf("resize pos_embed: img size %d with patch %d and stride %d gives a %d×%d grid, more than the %d tokens supported (the largest official setting, 1248 at stride 8, is 155×155)",
+			imgSize, p, s, newGrid, newGrid, MaxSeqLen)
+	}
 	oldM := c.NumPatches
 	if oldM != c.GridSize*c.GridSize {
 		return fmt.Errorf("resize pos_embed: config has %d patches, not a %d×%d grid", oldM, c.GridSize, c.GridSize)
@@ -69,12 +86,18 @@ func ResizePosEmbed(m *Model, imgSize int) error {
 	}
 	oldL := oldM + clsBefore + clsAfter
 	newL := newM + clsBefore + clsAfter
+	if newL > MaxSeqLen {
+		return fmt.Errorf("resize pos_embed: %d patches + %d cls tokens exceed the %d tokens supported", newM, clsBefore+clsAfter, MaxSeqLen)
+	}
 
 	if pe := m.PosEmbed; pe != nil {
 		if len(pe.Shape) != 3 || pe.Shape[0] != 1 || pe.Shape[1] != oldL || len(pe.Data) != pe.NumElements() {
 			return fmt.Errorf("resize pos_embed: shape %v (%d values), want [1, %d, D]", pe.Shape, len(pe.Data), oldL)
 		}
 		d := pe.Shape[2]
+		if d > MaxPosEmbedValues/newL {
+			return fmt.Errorf("resize pos_embed: [1, %d, %d] would hold more than %d values", newL, d, MaxPosEmbedValues)
+		}
 		src := make([]float64, len(pe.Data))
 		if pe.F64 != nil && len(pe.F64) == len(pe.Data) {
 			copy(src, pe.F64)

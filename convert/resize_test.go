@@ -214,6 +214,13 @@ func TestResizePosEmbedRejects(t *testing.T) {
 		{"pos_embed rows disagree with the config", 448, func(m *convert.Model) { m.PosEmbed.Shape = []int{1, 196, 8} }, "want [1, 197, D]"},
 		{"unknown cls placement", 448, func(m *convert.Model) { m.Config.ClsToken = "left" }, "unknown cls token placement"},
 		{"non-square patch count", 448, func(m *convert.Model) { m.Config.NumPatches = 195 }, "not a 14×14 grid"},
+		{"grid beyond MaxSeqLen", 16 * 257, nil, "257×257 grid, more than the 65536 tokens"},
+		{"grid² overflows int", 16 << 36, nil, "more than the 65536 tokens"},
+		{"256×256 patches plus cls beyond MaxSeqLen", 16 * 256, nil, "65536 patches + 1 cls tokens exceed"},
+		{"pos_embed values beyond MaxPosEmbedValues", 16 * 255, func(m *convert.Model) {
+			// 65026 tokens × 1100 channels = 71.5M values > 2^26
+			m.PosEmbed = &convert.Tensor{Name: "pos_embed", Shape: []int{1, 197, 1100}, DType: "float32", Data: make([]float32, 197*1100)}
+		}, "would hold more than 67108864 values"},
 	}
 	for _, tc := range cases {
 		m := posModel(t, convert.ClsMiddle)

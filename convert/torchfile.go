@@ -86,11 +86,33 @@ type torchFile struct {
 	storages map[string]*storageRef
 	data     map[string][]byte // raw storage bytes read so far
 	budget   int64             // float32 elements that may still be materialized
+	// readBudget is the number of bytes that may still be decompressed
+	// from zip entries or read into storage buffers. It starts at
+	// readLimit(size) and is charged before every such read, so the bytes
+	// held for one file stay proportional to its size whatever its zip
+	// directory or pickle declares.
+	readBudget int64
 }
 
-// maxDeflateRatio bounds the uncompressed size of a compressed zip entry
-// (deflate cannot exceed ~1032:1), so memory stays bounded by the file size.
-const maxDeflateRatio = 1032
+// readLimit is the file-wide byte budget of a size-byte file: every
+// storage buffer plus every decompressed zip entry (data.pkl, byteorder)
+// together. A well-formed checkpoint needs at most its own size, because
+// torch.save stores entries uncompressed (ZIP_STORED) and entries never
+// share bytes (checked by checkZipLayout); the factor 2 leaves room for
+// an archive re-packed with deflate (float weights barely compress), and
+// the 64 KiB for tiny files. Deflate itself could expand ~1032:1, which
+// is how a few-MB file used to claim gigabytes.
+func readLimit(size int64) int64 { return 2*size + 64<<10 }
+
+// charge takes n bytes from the file-wide read budget, or explains why a
+// read of n bytes for what is refused.
+func (f *torchFile) charge(what string, n int64) error {
+	if n < 0 || n > f.readBudget {
+		return fmt.Errorf("%s: reading %d more bytes would exceed the %d bytes a %d-byte checkpoint may hold (overlapping or decompression-bomb zip entries?)", what, n, readLimit(f.size), f.size)
+	}
+	f.readBudget -= n
+	return nil
+}
 
 // openTorchFile parses the container and the main pickle. It returns the
 // unpickled root object; storages are resolved but not read.
@@ -101,6 +123,8 @@ func openTorchFile(ra io.ReaderAt, size int64) (*torchFile, any, error) {
 		storages: map[string]*storageRef{},
 		data:     map[string][]byte{},
 		budget:   2*size + 1<<16,
+
+		readBudget: readLimit(size),
 	}
 	var head [8]byte
 	n, err := ra.ReadAt(head[:], 0)
@@ -139,6 +163,9 @@ func (f *torchFile) openZip() (any, error) {
 			pkl = append(pkl, e.Name)
 		}
 	}
+	if err := f.checkZipLayout(zr.File); err != nil {
+		return nil, err
+	}
 	if len(pkl) == 0 {
 		return nil, fmt.Errorf("%w: zip archive has no <name>/data.pkl entry", ErrNotCheckpoint)
 	}
@@ -161,6 +188,9 @@ func (f *torchFile) openZip() (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := f.charge(e.Name, limit); err != nil {
+		return nil, err
+	}
 	rc, err := e.Open()
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", e.Name, err)
@@ -174,13 +204,44 @@ func (f *torchFile) openZip() (any, error) {
 	return root, nil
 }
 
+// checkZipLayout rejects an archive whose entries share file bytes: every
+// entry's data must lie inside the file and no two entries' data ranges
+// may overlap. archive/zip accepts central-directory records that all
+// point at one local entry, which would let a small file name the same
+// megabytes thousands of times under different storage keys.
+func (f *torchFile) checkZipLayout(files []*zip.File) error {
+	type span struct {
+		start, end int64
+		name       string
+	}
+	spans := make([]span, 0, len(files))
+	for _, e := range files {
+		off, err := e.DataOffset()
+		if err != nil {
+			return fmt.Errorf("%w: zip entry %s: bad local header: %v", ErrNotCheckpoint, e.Name, err)
+		}
+		if off < 0 || off > f.size || e.CompressedSize64 > uint64(f.size-off) {
+			return fmt.Errorf("zip entry %s: %d bytes at offset %d run past the end of the %d-byte file", e.Name, e.CompressedSize64, off, f.size)
+		}
+		spans = append(spans, span{off, off + int64(e.CompressedSize64), e.Name})
+	}
+	sort.Slice(spans, func(i, j int) bool { return spans[i].start < spans[j].start })
+	for i := 1; i < len(spans); i++ {
+		if p, s := spans[i-1], spans[i]; s.start < p.end {
+			return fmt.Errorf("zip entries %s and %s overlap (data at offsets %d and %d): a crafted archive, torch.save never shares bytes between entries", p.name, s.name, p.start, s.start)
+		}
+	}
+	return nil
+}
+
 // entryLimit returns the uncompressed size of a zip entry after checking
-// it is plausible for this file.
+// it is plausible for this file: a stored entry fits in the file, a
+// compressed one in the file-wide read budget (readLimit).
 func (f *torchFile) entryLimit(e *zip.File) (int64, error) {
 	u := e.UncompressedSize64
 	bound := uint64(f.size)
 	if e.Method != zip.Store {
-		bound = e.CompressedSize64 * maxDeflateRatio
+		bound = uint64(readLimit(f.size))
 	}
 	if u > bound || u > math.MaxInt64 {
 		return 0, fmt.Errorf("zip entry %s declares %d bytes, more than the file can hold", e.Name, u)
@@ -196,6 +257,9 @@ func (f *torchFile) readZipEntry(e *zip.File, max int64) ([]byte, error) {
 	}
 	if n > max {
 		return nil, fmt.Errorf("zip entry %s is %d bytes, expected at most %d", e.Name, n, max)
+	}
+	if err := f.charge(e.Name, n); err != nil {
+		return nil, err
 	}
 	rc, err := e.Open()
 	if err != nil {
@@ -383,13 +447,17 @@ func (f *torchFile) openLegacy() (any, error) {
 	return root, nil
 }
 
-// bytes returns the raw data of a storage (read once, then cached).
+// bytes returns the raw data of a storage (read once, then cached). The
+// buffer is charged to the file-wide read budget before it is allocated.
 func (s *storageRef) bytes() ([]byte, error) {
 	f := s.file
 	if b, ok := f.data[s.key]; ok {
 		return b, nil
 	}
 	need := s.numel * int64(s.typ.elemSize)
+	if err := f.charge("storage "+s.key, need); err != nil {
+		return nil, err
+	}
 	buf := make([]byte, need)
 	switch f.format {
 	case "zip":
@@ -631,15 +699,26 @@ func ReadTensorFile(path string) (map[string]*Tensor, error) {
 }
 
 func readTensorDict(ra io.ReaderAt, size int64) (map[string]*Tensor, error) {
+	m, _, err := readTensorDictFile(ra, size)
+	return m, err
+}
+
+// readTensorDictFile is readTensorDict that also returns the opened file
+// (nil if it did not open), so tests can see which storages were read.
+func readTensorDictFile(ra io.ReaderAt, size int64) (map[string]*Tensor, *torchFile, error) {
 	f, root, err := openTorchFile(ra, size)
 	if err != nil {
-		return nil, err
+		return nil, f, err
 	}
+	m, err := tensorDictOf(root)
+	return m, f, err
+}
+
+func tensorDictOf(root any) (map[string]*Tensor, error) {
 	d, ok := root.(*pyDict)
 	if !ok {
 		return nil, fmt.Errorf("top-level object is a %s, not a dict of tensors", typeName(root))
 	}
-	_ = f
 	out := make(map[string]*Tensor, len(d.keys))
 	for i, k := range d.keys {
 		name, ok := k.(string)
