@@ -35,6 +35,7 @@ type convertFlags struct {
 	tokens   bool
 	perLayer bool
 	scan     string
+	conv     string
 }
 
 func newConvertFlagSet(stderr io.Writer) (*flag.FlagSet, *convertFlags) {
@@ -53,6 +54,7 @@ Runtime's own contrib ops).`)
 	fs.BoolVar(&f.features, "features", false, "add the output 'features' [batch, D] (input of the head)")
 	fs.BoolVar(&f.tokens, "tokens", false, "add the output 'tokens' [batch, L, D] (all tokens after the final norm)")
 	fs.BoolVar(&f.perLayer, "per-layer", false, "add per-block outputs named like the fixture keys (for verify --per-layer)")
+	fs.StringVar(&f.conv, "conv", graph.ConvONNX, "depthwise conv formulation: "+graph.ConvONNX+" (ONNX Conv, runs anywhere), "+graph.ConvSlice+" (Pad/Slice/Mul, no transposes) or "+graph.ConvPlugin+" (fused bidirectional conv+SiLU op of the plugin, CPU only: ~12% faster on CPU, see BENCHMARKS.md)")
 	fs.StringVar(&f.scan, "scan", graph.ScanPlugin, "scan lowering: "+strings.Join(userScanLowerings(), ", ")+" (plugin: the vimconvert ORT plugin; linear-attention: ONNX Runtime ≥ 1.25 contrib ops, no plugin, slower)")
 	return fs, f
 }
@@ -74,6 +76,10 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 		return usageError(fs, "--weights %q: want model or model_ema", f.load.Weights)
 	case !slices.Contains(userScanLowerings(), f.scan):
 		return usageError(fs, "--scan %q: want one of %s%s", f.scan, strings.Join(userScanLowerings(), ", "), benchOnlyNote(f.scan))
+	case !slices.Contains([]string{graph.ConvONNX, graph.ConvSlice, graph.ConvPlugin}, f.conv):
+		return usageError(fs, "--conv %q: want %s, %s or %s", f.conv, graph.ConvONNX, graph.ConvSlice, graph.ConvPlugin)
+	case f.conv == graph.ConvPlugin && f.scan != graph.ScanPlugin:
+		return usageError(fs, "--conv %s needs the plugin; it cannot be combined with --scan %s", graph.ConvPlugin, f.scan)
 	}
 	ckpt := pos[0]
 	if err := checkOutputPath(ckpt, f.output); err != nil {
@@ -94,11 +100,12 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 	}
 
 	opts := graph.Options{
-		Opset:    f.opset,
-		Features: f.features,
-		Tokens:   f.tokens,
-		PerLayer: f.perLayer,
-		Scan:     f.scan,
+		Opset:         f.opset,
+		Features:      f.features,
+		Tokens:        f.tokens,
+		PerLayer:      f.perLayer,
+		Scan:          f.scan,
+		DepthwiseConv: f.conv,
 	}
 	var bar *progressbar.ProgressBar
 	if tty {

@@ -78,3 +78,53 @@ func TestConvertScanLowerings(t *testing.T) {
 		}
 	}
 }
+
+// TestConvertConvFlag checks that --conv picks the depthwise conv
+// formulation and refuses what cannot work.
+func TestConvertConvFlag(t *testing.T) {
+	ckpt := repo.Fixture("vim_t_d2", "checkpoint.pth")
+	dir := t.TempDir()
+	refused := []struct {
+		reason string
+		args   []string
+		stderr string
+	}{
+		{"unknown formulation", []string{"--conv", "fft"}, `--conv "fft"`},
+		{"fused conv needs the plugin, linear-attention runs without it", []string{"--conv", graph.ConvPlugin, "--scan", graph.ScanLinearAttention}, "needs the plugin"},
+	}
+	for _, tc := range refused {
+		t.Run(tc.reason, func(t *testing.T) {
+			out := filepath.Join(dir, "refused.onnx")
+			code, _, stderr := convertCLI(append([]string{"convert", ckpt, "-o", out}, tc.args...)...)
+			if code != 2 || !strings.Contains(stderr, tc.stderr) {
+				t.Errorf("exit %d, want 2 with %q; stderr:\n%s", code, tc.stderr, stderr)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Errorf("refused conversion wrote %s", out)
+			}
+		})
+	}
+
+	// Each accepted formulation shows up in the graph: the fused op for
+	// plugin, ONNX Conv for conv, neither for slice.
+	for _, conv := range []string{graph.ConvONNX, graph.ConvSlice, graph.ConvPlugin} {
+		out := filepath.Join(dir, conv+".onnx")
+		code, _, stderr := convertCLI("convert", ckpt, "-o", out, "--conv", conv)
+		if code != 0 {
+			t.Fatalf("--conv %s: exit %d\n%s", conv, code, stderr)
+		}
+		var fused, onnxConv int
+		for _, n := range readModel(t, out).GetGraph().GetNode() {
+			switch {
+			case n.GetDomain() == graph.Domain && n.GetOpType() == graph.OpConvSiLUBidirectional:
+				fused++
+			case n.GetOpType() == "Conv" && strings.Contains(n.GetName(), "conv1d"):
+				onnxConv++
+			}
+		}
+		want := map[string][2]int{graph.ConvONNX: {0, 4}, graph.ConvSlice: {0, 0}, graph.ConvPlugin: {2, 0}}[conv]
+		if fused != want[0] || onnxConv != want[1] {
+			t.Errorf("--conv %s: %d fused conv nodes and %d ONNX conv1d Conv nodes, want %d and %d", conv, fused, onnxConv, want[0], want[1])
+		}
+	}
+}
