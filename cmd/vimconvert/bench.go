@@ -7,10 +7,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -73,8 +76,14 @@ image size:
   reference         the pure-Go reference forward pass (float32)
 Each is measured in its own process (warm-up, then timed runs: median and
 spread, peak RSS). A checkpoint is converted on the fly; an ONNX file must
-come from vimconvert (its weights are read back for the other variants).`)
-	fs.StringVar(&f.batches, "batch", "1", "comma-separated batch sizes")
+come from vimconvert (its weights are read back for the other variants). The
+given file is timed as the plugin variant only when it is one (plugin scan,
+ONNX Conv depthwise convs, default outputs); otherwise a plugin model is built
+from its weights, as stderr and the JSON "plugin_note" say.
+Limits: --threads at most max(64, 4 × CPUs), --batch at most 1024 and
+batch×3×H×W at most 2^28 input floats. In --json every measurement and ratio
+key is always present: null when not measured.`)
+	fs.StringVar(&f.batches, "batch", "1", "comma-separated batch sizes (each at most 1024)")
 	fs.StringVar(&f.threads, "threads", "1", "comma-separated thread counts (ONNX Runtime intra-op threads; reference goroutines)")
 	fs.StringVar(&f.imgSizes, "img-size", "", "comma-separated image sizes; the position embedding is resampled bicubically to each (default: the model's own)")
 	fs.StringVar(&f.variants, "variants", strings.Join(allVariants, ","), "what to measure: "+strings.Join(allVariants, ", "))
@@ -114,30 +123,49 @@ type benchRecord struct {
 	Batch   int    `json:"batch"`
 	Threads int    `json:"threads"`
 
-	PluginMS              float64 `json:"plugin_ms,omitempty"`
-	NoScanFloorMS         float64 `json:"noscan_floor_ms,omitempty"`
-	ScanOnlyMS            float64 `json:"scan_only_ms,omitempty"`             // plugin op, both directions of one block
-	LinearAttentionCallMS float64 `json:"linear_attention_call_ms,omitempty"` // one LinearAttention call: one direction of one block
-	LinearAttentionScanMS float64 `json:"linear_attention_scan_ms,omitempty"` // LinearAttention lowering of one block's bidirectional scan
-	LinearAttentionMS     float64 `json:"linear_attention_ms,omitempty"`      // whole model, LinearAttention lowering
-	ReferenceMS           float64 `json:"reference_ms,omitempty"`
-	PeakRSSMB             float64 `json:"peak_rss_mb,omitempty"` // plugin variant's process
+	PluginMS              optFloat `json:"plugin_ms"`
+	NoScanFloorMS         optFloat `json:"noscan_floor_ms"`
+	ScanOnlyMS            optFloat `json:"scan_only_ms"`             // plugin op, both directions of one block
+	LinearAttentionCallMS optFloat `json:"linear_attention_call_ms"` // one LinearAttention call: one direction of one block
+	LinearAttentionScanMS optFloat `json:"linear_attention_scan_ms"` // LinearAttention lowering of one block's bidirectional scan
+	LinearAttentionMS     optFloat `json:"linear_attention_ms"`      // whole model, LinearAttention lowering
+	ReferenceMS           optFloat `json:"reference_ms"`
+	PeakRSSMB             optFloat `json:"peak_rss_mb"` // plugin variant's process
 
-	PluginOverFloor                float64 `json:"plugin_over_floor,omitempty"`
-	PluginOverFloorCPU             float64 `json:"plugin_over_floor_cpu,omitempty"` // same ratio of median process CPU times
-	LinearAttentionOverPlugin      float64 `json:"linear_attention_over_plugin,omitempty"`
-	LinearAttentionCallOverScanDir float64 `json:"linear_attention_call_over_scan_direction,omitempty"` // one LA call / (scan_only/2)
-	LinearAttentionCallOverScan    float64 `json:"linear_attention_call_over_scan,omitempty"`           // one LA call / scan_only (both directions)
-	LinearAttentionScanOverScan    float64 `json:"linear_attention_scan_over_scan,omitempty"`
-	ReferenceOverPlugin            float64 `json:"reference_over_plugin,omitempty"`
-	ScanShareOfPlugin              float64 `json:"scan_share_of_plugin,omitempty"`                // depth·scan_only / plugin
-	ScanGUpdatesPerSecPerCore      float64 `json:"scan_g_state_updates_per_s_per_core,omitempty"` // batch·L·d_inner·N·2 / scan_only / threads
-	PluginUSPerToken               float64 `json:"plugin_us_per_token,omitempty"`                 // plugin_ms / (batch·tokens)
-	PluginUSPerTokenOverFirstSize  float64 `json:"plugin_us_per_token_over_first_size,omitempty"`
-	PeakRSSMBOverFirstSize         float64 `json:"peak_rss_over_first_size,omitempty"`
+	PluginOverFloor                optFloat `json:"plugin_over_floor"`
+	PluginOverFloorCPU             optFloat `json:"plugin_over_floor_cpu"` // same ratio of median process CPU times
+	LinearAttentionOverPlugin      optFloat `json:"linear_attention_over_plugin"`
+	LinearAttentionCallOverScanDir optFloat `json:"linear_attention_call_over_scan_direction"` // one LA call / (scan_only/2)
+	LinearAttentionCallOverScan    optFloat `json:"linear_attention_call_over_scan"`           // one LA call / scan_only (both directions)
+	LinearAttentionScanOverScan    optFloat `json:"linear_attention_scan_over_scan"`
+	ReferenceOverPlugin            optFloat `json:"reference_over_plugin"`
+	ScanShareOfPlugin              optFloat `json:"scan_share_of_plugin"`                // depth·scan_only / plugin
+	ScanGUpdatesPerSecPerCore      optFloat `json:"scan_g_state_updates_per_s_per_core"` // batch·L·d_inner·N·2 / scan_only / threads
+	PluginUSPerToken               optFloat `json:"plugin_us_per_token"`                 // plugin_ms / (batch·tokens)
+	PluginUSPerTokenOverFirstSize  optFloat `json:"plugin_us_per_token_over_first_size"`
+	PeakRSSMBOverFirstSize         optFloat `json:"peak_rss_over_first_size"`
+
+	// PluginModel is the ONNX file timed as the plugin variant: the given
+	// file itself, or one built from its weights (PluginNote says why).
+	PluginModel string `json:"plugin_model,omitempty"`
+	PluginNote  string `json:"plugin_note,omitempty"`
 
 	Stats  map[string]benchStats `json:"stats"`
 	Errors map[string]string     `json:"errors,omitempty"`
+}
+
+// optFloat is a measurement or ratio of a bench record; 0 means "not
+// measured" and is written as JSON null, so that every key is always present
+// (a stable key set) whichever variants were measured.
+type optFloat float64
+
+// MarshalJSON writes null for 0 (not measured) and for non-finite values.
+func (v optFloat) MarshalJSON() ([]byte, error) {
+	f := float64(v)
+	if f == 0 || math.IsNaN(f) || math.IsInf(f, 0) {
+		return []byte("null"), nil
+	}
+	return strconv.AppendFloat(nil, f, 'g', -1, 64), nil
 }
 
 // benchReport is the --json object: the fields of the first record at top
@@ -198,6 +226,16 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError(fs, "%v", err)
 	}
+	for _, b := range batches {
+		if err := checkBatch(b); err != nil {
+			return usageError(fs, "%v", err)
+		}
+	}
+	for _, t := range threads {
+		if err := checkThreads(t); err != nil {
+			return usageError(fs, "%v", err)
+		}
+	}
 	sizes, err := parseIntList("img-size", f.imgSizes)
 	if err != nil {
 		return usageError(fs, "%v", err)
@@ -238,6 +276,33 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if len(sizes) == 0 {
 		sizes = []int{base.Config.ImgSize}
 	}
+	// Every size (and its input) is checked before anything is timed.
+	resized := make([]convert.Model, len(sizes))
+	for i, size := range sizes {
+		resized[i] = *base // shallow copy: ResizePosEmbed replaces pos_embed and the config only
+		if err := convert.ResizePosEmbed(&resized[i], size); err != nil {
+			return fmt.Errorf("--img-size %d: %w", size, err)
+		}
+		for _, b := range batches {
+			if err := checkInputSize(b, max(base.Config.InChans, 1), size); err != nil {
+				return usageError(fs, "--batch %d --img-size %d: %v", b, size, err)
+			}
+		}
+	}
+	// A given .onnx file is timed as the plugin variant only when it is
+	// what bench would build as that variant; otherwise (another scan
+	// lowering, the fused conv, extra outputs) the plugin variant is built
+	// from its weights like the others.
+	givenIsPlugin, pluginNote := false, ""
+	if isONNX && want[variantPlugin] {
+		givenIsPlugin, pluginNote, err = isPluginVariant(source, base)
+		if err != nil {
+			return err
+		}
+		if !givenIsPlugin {
+			fmt.Fprintf(stderr, "bench: %s %s: the plugin variant is a model built from its weights (plugin scan, default outputs)\n", source, pluginNote)
+		}
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("bench: cannot re-execute itself: %w", err)
@@ -261,22 +326,30 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	var records []benchRecord
 	for si, size := range sizes {
-		m := *base // shallow copy: ResizePosEmbed replaces pos_embed and the config only
-		if err := convert.ResizePosEmbed(&m, size); err != nil {
-			return fmt.Errorf("--img-size %d: %w", size, err)
-		}
+		m := &resized[si]
 		c := m.Config
-		models, err := buildBenchModels(&m, dir, fmt.Sprintf("img%d", size), want, source)
+		build := want
+		if givenIsPlugin && size == base.Config.ImgSize {
+			build = maps.Clone(want)
+			delete(build, variantPlugin) // time the given file itself
+		}
+		models, err := buildBenchModels(m, dir, fmt.Sprintf("img%d", size), build, source)
 		if err != nil {
 			return err
 		}
-		if isONNX && size == base.Config.ImgSize && want[variantPlugin] {
-			models[variantPlugin] = source // time the given file itself
+		if givenIsPlugin && size == base.Config.ImgSize {
+			models[variantPlugin] = source
 		}
 		for _, b := range batches {
 			for _, t := range threads {
 				rec := benchRecord{Model: source, ImgSize: size, Tokens: c.SeqLen, Depth: c.Depth, DInner: c.DInner, DState: c.DState, Batch: b, Threads: t,
 					Stats: map[string]benchStats{}, Errors: map[string]string{}}
+				if want[variantPlugin] {
+					rec.PluginModel = models[variantPlugin]
+					if isONNX && !givenIsPlugin {
+						rec.PluginNote = fmt.Sprintf("%s %s: timed a plugin model built from its weights", source, pluginNote)
+					}
+				}
 				common := workerSpec{ImgSize: size, Batch: b, Threads: t, Warmup: f.warmup, Runs: f.runs, MaxSeconds: f.maxSeconds,
 					L: c.SeqLen, DInner: c.DInner, DState: c.DState}
 				jobs := benchJobs(common, models, source, f.weights, want)
@@ -350,6 +423,77 @@ func findRecord(rs []benchRecord, size, batch, threads int) *benchRecord {
 		}
 	}
 	return nil
+}
+
+// Resource limits of bench and verify: ONNX Runtime makes one thread per
+// --threads and the input is batch×C×H×W float32 (each further buffer of
+// the model scales with it).
+const (
+	maxBatch       = 1024
+	maxInputFloats = 1 << 28 // 1 GiB of float32 input
+)
+
+// maxThreads is the largest --threads accepted: max(64, 4 × CPUs).
+func maxThreads() int { return max(64, 4*goruntime.NumCPU()) }
+
+// checkThreads refuses a thread count above maxThreads.
+func checkThreads(t int) error {
+	if t > maxThreads() {
+		return fmt.Errorf("--threads %d: want at most %d (max(64, 4 × %d CPUs))", t, maxThreads(), goruntime.NumCPU())
+	}
+	return nil
+}
+
+// checkBatch refuses a batch size above maxBatch.
+func checkBatch(b int) error {
+	if b > maxBatch {
+		return fmt.Errorf("--batch %d: want at most %d", b, maxBatch)
+	}
+	return nil
+}
+
+// checkInputSize refuses an input batch of more than maxInputFloats values.
+func checkInputSize(batch, chans, img int) error {
+	if n := int64(batch) * int64(chans) * int64(img) * int64(img); n > maxInputFloats {
+		return fmt.Errorf("an input of %d×%d×%d×%d = %d floats is over the limit of %d (2^28): use a smaller batch or image", batch, chans, img, img, n, maxInputFloats)
+	}
+	return nil
+}
+
+// isPluginVariant reports whether the vimconvert model at path (read back as
+// m) is what bench builds as its plugin variant: the plugin scan, the ONNX
+// Conv depthwise convs and only the default outputs. Otherwise the reason
+// is returned ("has scan lowering linear-attention", ...).
+func isPluginVariant(path string, m *convert.Model) (bool, string, error) {
+	mp, err := readONNXModel(path)
+	if err != nil {
+		return false, "", err
+	}
+	meta := map[string]string{}
+	for _, p := range mp.GetMetadataProps() {
+		meta[p.GetKey()] = p.GetValue()
+	}
+	if s := meta[graph.MetaScan]; s != graph.ScanPlugin {
+		return false, fmt.Sprintf("has scan lowering %q (metadata %s), not %q", s, graph.MetaScan, graph.ScanPlugin), nil
+	}
+	if c := meta[graph.MetaDepthwiseConv]; c != "" && c != graph.ConvONNX {
+		return false, fmt.Sprintf("has depthwise conv %q (metadata %s); the other variants use %q", c, graph.MetaDepthwiseConv, graph.ConvONNX), nil
+	}
+	std, err := graph.Build(m, graph.Options{})
+	if err != nil {
+		return false, "", fmt.Errorf("bench: build the plugin model of %s: %w", path, err)
+	}
+	var have, want []string
+	for _, o := range mp.GetGraph().GetOutput() {
+		have = append(have, o.GetName())
+	}
+	for _, o := range std.GetGraph().GetOutput() {
+		want = append(want, o.GetName())
+	}
+	if !slices.Equal(have, want) {
+		return false, fmt.Sprintf("has outputs %v, not only %v", have, want), nil
+	}
+	return true, "", nil
 }
 
 // Stats keys of the scan sub-measurements.
@@ -485,7 +629,7 @@ func summarize(res *workerResult) benchStats {
 
 // fill copies the medians into the named fields and computes the ratios.
 func (r *benchRecord) fill() {
-	med := func(k string) float64 { return r.Stats[k].MedianMS }
+	med := func(k string) optFloat { return optFloat(r.Stats[k].MedianMS) }
 	r.PluginMS = med(variantPlugin)
 	r.NoScanFloorMS = med(variantFloor)
 	r.ScanOnlyMS = med(statScanOnly)
@@ -493,27 +637,27 @@ func (r *benchRecord) fill() {
 	r.LinearAttentionScanMS = med(statLAScan)
 	r.LinearAttentionMS = med(variantLinAttn)
 	r.ReferenceMS = med(variantRef)
-	r.PeakRSSMB = r.Stats[variantPlugin].PeakRSSMB
-	ratio := func(a, b float64) float64 {
+	r.PeakRSSMB = optFloat(r.Stats[variantPlugin].PeakRSSMB)
+	ratio := func(a, b optFloat) optFloat {
 		if a <= 0 || b <= 0 {
 			return 0
 		}
 		return a / b
 	}
 	r.PluginOverFloor = ratio(r.PluginMS, r.NoScanFloorMS)
-	r.PluginOverFloorCPU = ratio(r.Stats[variantPlugin].CPUMedianMS, r.Stats[variantFloor].CPUMedianMS)
+	r.PluginOverFloorCPU = ratio(optFloat(r.Stats[variantPlugin].CPUMedianMS), optFloat(r.Stats[variantFloor].CPUMedianMS))
 	r.LinearAttentionOverPlugin = ratio(r.LinearAttentionMS, r.PluginMS)
 	r.LinearAttentionCallOverScanDir = ratio(r.LinearAttentionCallMS, r.ScanOnlyMS/2)
 	r.LinearAttentionCallOverScan = ratio(r.LinearAttentionCallMS, r.ScanOnlyMS)
 	r.LinearAttentionScanOverScan = ratio(r.LinearAttentionScanMS, r.ScanOnlyMS)
 	r.ReferenceOverPlugin = ratio(r.ReferenceMS, r.PluginMS)
-	r.ScanShareOfPlugin = ratio(float64(r.Depth)*r.ScanOnlyMS, r.PluginMS)
+	r.ScanShareOfPlugin = ratio(optFloat(r.Depth)*r.ScanOnlyMS, r.PluginMS)
 	if r.ScanOnlyMS > 0 {
 		// The plugin op does both directions: 2·batch·L·d_inner·N state updates.
 		updates := 2 * float64(r.Batch) * float64(r.Tokens) * float64(r.DInner) * float64(r.DState)
-		r.ScanGUpdatesPerSecPerCore = updates / (r.ScanOnlyMS / 1000) / float64(r.Threads) / 1e9
+		r.ScanGUpdatesPerSecPerCore = optFloat(updates / (float64(r.ScanOnlyMS) / 1000) / float64(r.Threads) / 1e9)
 	}
-	r.PluginUSPerToken = ratio(r.PluginMS*1000, float64(r.Batch*r.Tokens))
+	r.PluginUSPerToken = ratio(r.PluginMS*1000, optFloat(r.Batch*r.Tokens))
 }
 
 func machineInfo() benchMachine {
@@ -537,11 +681,11 @@ func printBenchTable(w io.Writer, rs []benchRecord, mi benchMachine) {
 		mi.CPU, mi.Cores, mi.ORTVersion, mi.GoVersion, mi.LoadAvg, time.Now().UTC().Format(time.RFC3339))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "img\ttokens\tbatch\tthreads\tplugin ms\tfloor ms\tplugin/floor\tscan op ms\tG upd/s/core\tLA call ms\tLA call/scan dir\tLA model ms\tLA/plugin\treference ms\tref/plugin\tµs/token\tpeak RSS MB\t")
-	f := func(v float64, format string) string {
+	f := func(v optFloat, format string) string {
 		if v == 0 {
 			return "-"
 		}
-		return fmt.Sprintf(format, v)
+		return fmt.Sprintf(format, float64(v))
 	}
 	for _, r := range rs {
 		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",

@@ -199,19 +199,19 @@ func TestBenchJSONTinyModel(t *testing.T) {
 		if r.Tokens != wantTokens[r.ImgSize] {
 			t.Errorf("img %d: %d tokens, want %d", r.ImgSize, r.Tokens, wantTokens[r.ImgSize])
 		}
-		for name, v := range map[string]float64{"plugin": r.PluginMS, "floor": r.NoScanFloorMS, "scan": r.ScanOnlyMS,
+		for name, v := range map[string]optFloat{"plugin": r.PluginMS, "floor": r.NoScanFloorMS, "scan": r.ScanOnlyMS,
 			"la call": r.LinearAttentionCallMS, "la scan": r.LinearAttentionScanMS, "la": r.LinearAttentionMS,
 			"reference": r.ReferenceMS, "rss": r.PeakRSSMB} {
-			if !(v > 0) || math.IsInf(v, 0) {
+			if !(v > 0) || math.IsInf(float64(v), 0) {
 				t.Errorf("img %d batch %d: %s = %g, want > 0", r.ImgSize, r.Batch, name, v)
 			}
 		}
-		if math.Abs(r.PluginOverFloor-r.PluginMS/r.NoScanFloorMS) > 1e-9 ||
-			math.Abs(r.LinearAttentionOverPlugin-r.LinearAttentionMS/r.PluginMS) > 1e-9 {
+		if math.Abs(float64(r.PluginOverFloor-r.PluginMS/r.NoScanFloorMS)) > 1e-9 ||
+			math.Abs(float64(r.LinearAttentionOverPlugin-r.LinearAttentionMS/r.PluginMS)) > 1e-9 {
 			t.Errorf("ratios inconsistent with the times: %+v", r)
 		}
-		wantUpd := 2 * float64(r.Batch*r.Tokens*r.DInner*r.DState) / (r.ScanOnlyMS / 1000) / 1e9
-		if math.Abs(r.ScanGUpdatesPerSecPerCore-wantUpd) > 1e-9*wantUpd {
+		wantUpd := 2 * float64(r.Batch*r.Tokens*r.DInner*r.DState) / (float64(r.ScanOnlyMS) / 1000) / 1e9
+		if math.Abs(float64(r.ScanGUpdatesPerSecPerCore)-wantUpd) > 1e-9*wantUpd {
 			t.Errorf("G updates/s %g, want %g", r.ScanGUpdatesPerSecPerCore, wantUpd)
 		}
 		if r.ImgSize == 24 && !(r.PluginUSPerTokenOverFirstSize > 0) {

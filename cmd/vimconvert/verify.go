@@ -105,16 +105,16 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	switch {
 	case len(pos) != 2:
 		return usageError(fs, "want CKPT.pth and OUT.onnx, got %d arguments", len(pos))
-	case f.batch < 1 || f.batch > 1024:
-		return usageError(fs, "--batch %d: want 1 to 1024", f.batch)
+	case f.batch < 1 || f.batch > maxBatch:
+		return usageError(fs, "--batch %d: want 1 to %d", f.batch, maxBatch)
 	case !(f.tol >= 0) || math.IsInf(f.tol, 0):
 		return usageError(fs, "--tol %g: want a finite value >= 0", f.tol)
 	case !validWeights(f.weights):
 		return usageError(fs, "--weights %q: want model or model_ema", f.weights)
 	case perr != nil:
 		return usageError(fs, "--precision: %v", perr)
-	case f.threads < 0:
-		return usageError(fs, "--threads %d: want >= 0", f.threads)
+	case f.threads < 0 || f.threads > maxThreads():
+		return usageError(fs, "--threads %d: want 0 to %d (max(64, 4 × CPUs))", f.threads, maxThreads())
 	}
 	ckpt, onnxPath := pos[0], pos[1]
 	res := &verifyResult{Checkpoint: ckpt, Model: onnxPath, Weights: f.weights, Tol: f.tol, Precision: prec.String()}
@@ -139,7 +139,17 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 		Weights: f.weights, ClsToken: built.ClsToken, ImgSize: built.ImgSize, Stride: built.Stride,
 	})
 	if err != nil {
+		if built.ImgSize > 0 {
+			if msg, sure := geometryMismatch(ckpt, built, f.weights); sure {
+				return errors.New(msg)
+			} else if msg != "" {
+				return fmt.Errorf("load checkpoint: %s: %w", msg, err)
+			}
+		}
 		return fmt.Errorf("load checkpoint: %w", err)
+	}
+	if err := checkSameGeometry(mp, m, built, ckpt, f.weights); err != nil {
+		return err
 	}
 	if w := checkSameWeights(mp, m, f.weights); w != "" {
 		res.Warnings = append(res.Warnings, w)
@@ -147,6 +157,11 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	}
 
 	c := m.Config
+	if f.input == "" {
+		if err := checkInputSize(f.batch, m.PatchWeight.Shape[1], c.ImgSize); err != nil {
+			return usageError(fs, "--batch %d: %v", f.batch, err)
+		}
+	}
 	x, shape, desc, err := verifyInput(f, c, m.PatchWeight.Shape[1])
 	if err != nil {
 		return err
@@ -365,6 +380,57 @@ func readONNXModel(path string) (*onnxpb.ModelProto, error) {
 		return nil, fmt.Errorf("%s is not an ONNX model: no graph", path)
 	}
 	return mp, nil
+}
+
+// geometryMismatch describes, for a checkpoint that cannot be loaded at the
+// geometry a model records (built), both geometries. sure is true when the
+// checkpoint loads at its own geometry and that has another patch grid: the
+// mismatch is then the whole story (the load error would name flags the
+// user never passed).
+func geometryMismatch(ckpt string, built convert.Config, weights string) (msg string, sure bool) {
+	msg = fmt.Sprintf("the model was built for img %d, stride %d (%d×%d patches)", built.ImgSize, built.Stride, built.GridSize, built.GridSize)
+	native, _, err := convert.Load(ckpt, convert.Options{Weights: weights})
+	if err != nil {
+		return "", false // unreadable on its own: the load error says why
+	}
+	g := native.Config.GridSize
+	msg += fmt.Sprintf("; this checkpoint's pos_embed has %d×%d", g, g)
+	return msg + ": was the model converted from this checkpoint?", g != built.GridSize
+}
+
+// checkSameGeometry refuses a checkpoint whose geometry at the model's
+// recorded size and stride is not the model's: another token count, or a
+// pos_embed that differs from the model's (a checkpoint of another grid
+// resampled to the model's size, or another checkpoint). A model converted
+// with --img-size from this checkpoint has the same resampled pos_embed, so
+// it passes.
+func checkSameGeometry(mp *onnxpb.ModelProto, m *convert.Model, built convert.Config, ckpt, weights string) error {
+	c := m.Config
+	if built.ImgSize > 0 && (c.ImgSize != built.ImgSize || c.Stride != built.Stride || c.SeqLen != built.SeqLen) {
+		return fmt.Errorf("the model was built for img %d, stride %d (%d tokens); %s loads as img %d, stride %d (%d tokens): was the model converted from this checkpoint?",
+			built.ImgSize, built.Stride, built.SeqLen, ckpt, c.ImgSize, c.Stride, c.SeqLen)
+	}
+	if m.PosEmbed == nil {
+		return nil
+	}
+	for _, t := range mp.GetGraph().GetInitializer() {
+		if t.GetName() != m.PosEmbed.Name {
+			continue
+		}
+		got, err := tensorFromProto(t)
+		if err != nil {
+			return fmt.Errorf("the model's %s initializer: %w", t.GetName(), err)
+		}
+		if !slices.Equal(got.Shape, m.PosEmbed.Shape) {
+			return fmt.Errorf("the model's pos_embed is %v, this checkpoint's at img %d, stride %d is %v: was the model converted from this checkpoint?",
+				got.Shape, c.ImgSize, c.Stride, m.PosEmbed.Shape)
+		}
+		if r := verify.Compare(m.PosEmbed.Data, got.Data, nil); r.MaxAbs != 0 {
+			return fmt.Errorf("the model's pos_embed differs from %s's %q weights at img %d, stride %d (%d×%d patches; max |Δ| %.3g): was the model converted from this checkpoint, with these weights (--weights %s)?",
+				ckpt, weights, c.ImgSize, c.Stride, c.GridSize, c.GridSize, r.MaxAbs, weights)
+		}
+	}
+	return nil
 }
 
 // checkSameWeights compares a few initializers of the ONNX model (named by

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -89,5 +90,70 @@ func TestVerifyCommandErrors(t *testing.T) {
 				t.Errorf("exit %d stderr %q, want exit %d mentioning %q (%s)", code, stderr, tc.code, tc.stderr, tc.reason)
 			}
 		})
+	}
+}
+
+// TestVerifyWrongCheckpoint checks that a model verified against a
+// checkpoint it was not converted from fails (exit 1) with a message about
+// the mismatch, never one about flags the user did not pass, and never
+// passes. It needs no ONNX Runtime: the mismatch is found before any run.
+func TestVerifyWrongCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	d2, s8 := repo.Fixture("vim_t_d2", "checkpoint.pth"), repo.Fixture("vim_t_stride8_d2", "checkpoint.pth")
+	d2Model, s8Model := filepath.Join(dir, "d2.onnx"), filepath.Join(dir, "s8.onnx")
+	for _, c := range [][2]string{{d2, d2Model}, {s8, s8Model}} {
+		if code, _, stderr := verifyRun("convert", c[0], "-o", c[1]); code != 0 {
+			t.Fatalf("convert %s: exit %d\n%s", c[0], code, stderr)
+		}
+	}
+	tests := []struct {
+		reason      string
+		ckpt, model string
+		want        []string
+	}{
+		{"stride-8 model, stride-16 checkpoint: the grids differ", d2, s8Model,
+			[]string{"the model was built for img 224, stride 8 (27×27 patches)", "this checkpoint's pos_embed has 14×14", "was the model converted from this checkpoint?"}},
+		{"stride-16 model, stride-8 checkpoint: loading it at the model's geometry must not pass", s8, d2Model,
+			[]string{"was the model converted from this checkpoint"}},
+	}
+	for _, tc := range tests {
+		code, stdout, stderr := verifyRun("verify", tc.ckpt, tc.model, "--batch", "1")
+		if code != 1 {
+			t.Errorf("%s: exit %d, want 1\n%s%s", tc.reason, code, stdout, stderr)
+		}
+		if strings.Contains(stdout, "PASS") {
+			t.Errorf("%s: verify passed:\n%s", tc.reason, stdout)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(stderr, w) {
+				t.Errorf("%s: stderr %q does not say %q", tc.reason, stderr, w)
+			}
+		}
+		if strings.Contains(stderr, "--img-size") || strings.Contains(stderr, "--stride") {
+			t.Errorf("%s: stderr blames flags that were not passed: %q", tc.reason, stderr)
+		}
+	}
+}
+
+// TestVerifyResourceLimits checks the caps on --threads and --batch: usage
+// errors (exit 2) before anything is loaded or run.
+func TestVerifyResourceLimits(t *testing.T) {
+	ckpt := repo.Fixture("vim_t_d2", "checkpoint.pth")
+	model := filepath.Join(t.TempDir(), "never-read.onnx")
+	tests := []struct {
+		reason string
+		args   []string
+		want   string
+	}{
+		{"ORT makes one thread per --threads: 100000 would exhaust memory", []string{"--threads", "100000"}, "--threads 100000: want 0 to"},
+		{"just above the cap", []string{"--threads", fmt.Sprint(maxThreads() + 1)}, fmt.Sprintf("want 0 to %d", maxThreads())},
+		{"negative threads", []string{"--threads", "-1"}, "--threads -1"},
+		{"batch above 1024", []string{"--batch", "1025"}, "--batch 1025: want 1 to 1024"},
+	}
+	for _, tc := range tests {
+		code, _, stderr := verifyRun(append([]string{"verify", ckpt, model}, tc.args...)...)
+		if code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%s: exit %d stderr %q, want exit 2 mentioning %q", tc.reason, code, stderr, tc.want)
+		}
 	}
 }
