@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -146,6 +147,10 @@ func TestBenchFlagErrors(t *testing.T) {
 		{"unknown variant", []string{p, "--variants", "plugin,gpu"}, `unknown "gpu"`},
 		{"bad weights", []string{p, "--weights", "ema"}, "want model or model_ema"},
 		{"zero runs", []string{p, "--runs", "0"}, "--runs and --rounds must be"},
+		{"ORT makes one thread per --threads: 100000 would exhaust memory", []string{p, "--threads", "1,100000"}, "--threads 100000: want at most"},
+		{"just above the thread cap", []string{p, "--threads", fmt.Sprint(maxThreads() + 1)}, fmt.Sprintf("want at most %d", maxThreads())},
+		{"batch above 1024", []string{p, "--batch", "1025"}, "--batch 1025: want at most 1024"},
+		{"batch × image over 2^28 input floats", []string{p, "--batch", "1024", "--img-size", "16,300"}, "over the limit of 268435456"},
 	}
 	for _, tc := range cases {
 		var out, errb bytes.Buffer
@@ -156,11 +161,12 @@ func TestBenchFlagErrors(t *testing.T) {
 			t.Errorf("%s: stderr %q does not say %q", tc.reason, errb.String(), tc.want)
 		}
 	}
-	// An image size that does not fit the patch grid fails before measuring.
+	// An image size that does not fit the patch grid fails before
+	// anything is measured, wherever it is in the list.
 	var out, errb bytes.Buffer
-	if code := run([]string{"bench", p, "--img-size", "18", "--variants", "plugin"}, &out, &errb); code != 1 ||
-		!strings.Contains(errb.String(), "--img-size 18") {
-		t.Errorf("img-size 18: exit %d, stderr %q", code, errb.String())
+	if code := run([]string{"bench", p, "--img-size", "16,24,18", "--variants", "plugin"}, &out, &errb); code != 1 ||
+		!strings.Contains(errb.String(), "--img-size 18") || strings.Contains(errb.String(), "round") {
+		t.Errorf("img-size 16,24,18: exit %d, stderr %q (want the error on 18 before any timing)", code, errb.String())
 	}
 }
 
@@ -243,5 +249,131 @@ func TestBenchTableCheckpoint(t *testing.T) {
 	s := out.String()
 	if !strings.Contains(s, "plugin/floor") || !strings.Contains(s, " 197 ") {
 		t.Errorf("table does not show the ratio or the 197 tokens:\n%s", s)
+	}
+}
+
+// TestIsPluginVariant checks which given .onnx files bench times as its
+// plugin variant: only the model it would build itself.
+func TestIsPluginVariant(t *testing.T) {
+	m := graphtest.Model(graphtest.Spec{Seed: 5})
+	cases := []struct {
+		reason string
+		opts   graph.Options
+		want   bool
+		why    string
+	}{
+		{"the default export is the plugin variant", graph.Options{}, true, ""},
+		{"explicit plugin scan and ONNX Conv", graph.Options{Scan: graph.ScanPlugin, DepthwiseConv: graph.ConvONNX}, true, ""},
+		{"LinearAttention lowering is another variant", graph.Options{Scan: graph.ScanLinearAttention}, false, "scan lowering"},
+		{"the no-scan floor is not the plugin model", graph.Options{Scan: graph.ScanNoScanFloor}, false, "scan lowering"},
+		{"per-layer outputs cost time", graph.Options{PerLayer: true}, false, "has outputs"},
+		{"a features output costs time", graph.Options{Features: true}, false, "has outputs"},
+		{"the fused conv differs from the other variants' convs", graph.Options{DepthwiseConv: graph.ConvPlugin}, false, "depthwise conv"},
+	}
+	for _, tc := range cases {
+		mp, err := graph.Build(m, tc.opts)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.reason, err)
+		}
+		p := filepath.Join(t.TempDir(), "m.onnx")
+		if err := graph.WriteFile(mp, p); err != nil {
+			t.Fatal(err)
+		}
+		got, why, err := isPluginVariant(p, m)
+		if err != nil || got != tc.want || !strings.Contains(why, tc.why) || (tc.want && why != "") {
+			t.Errorf("%s: isPluginVariant = %v, %q, %v; want %v, %q", tc.reason, got, why, err, tc.want, tc.why)
+		}
+	}
+}
+
+// TestBenchRebuildsPluginVariant converts the bundled vim_t_d2 checkpoint
+// with the LinearAttention lowering and checks that bench does not time that
+// file as the plugin variant: it builds one from its weights and says so, and
+// the JSON keeps every key (null for what was not measured).
+func TestBenchRebuildsPluginVariant(t *testing.T) {
+	needORT(t)
+	ckpt := filepath.Join("..", "..", "fixtures", "vim_t_d2", "checkpoint.pth")
+	la := filepath.Join(t.TempDir(), "la.onnx")
+	var out, errb bytes.Buffer
+	if code := run([]string{"convert", ckpt, "--scan", graph.ScanLinearAttention, "-o", la}, &out, &errb); code != 0 {
+		t.Fatalf("convert: exit %d: %s", code, errb.String())
+	}
+	out.Reset()
+	errb.Reset()
+	keep := t.TempDir()
+	args := []string{"bench", la, "--json", "--runs", "1", "--warmup", "0", "--variants", "plugin", "--keep", keep}
+	if code := run(args, &out, &errb); code != 0 {
+		t.Fatalf("bench: exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), `has scan lowering "linear-attention"`) {
+		t.Errorf("stderr does not say the plugin variant was rebuilt: %q", errb.String())
+	}
+	var top map[string]any
+	if err := json.Unmarshal(out.Bytes(), &top); err != nil {
+		t.Fatalf("output is not one JSON object: %v\n%s", err, out.String())
+	}
+	if pm, _ := top["plugin_model"].(string); pm == "" || pm == la || filepath.Dir(pm) != keep {
+		t.Errorf("plugin_model %q: want a model built in %s, not the given %s", pm, keep, la)
+	}
+	if note, _ := top["plugin_note"].(string); !strings.Contains(note, "built from its weights") {
+		t.Errorf("plugin_note %q does not say what was timed", note)
+	}
+	if v, ok := top["plugin_ms"].(float64); !ok || !(v > 0) {
+		t.Errorf("plugin_ms = %v, want > 0", top["plugin_ms"])
+	}
+	for _, k := range []string{"model", "batch", "threads", "plugin_ms", "noscan_floor_ms", "scan_only_ms",
+		"linear_attention_ms", "reference_ms", "peak_rss_mb", "plugin_over_floor", "linear_attention_over_plugin"} {
+		if _, ok := top[k]; !ok {
+			t.Errorf("key %q missing with --variants plugin", k)
+		}
+	}
+	for _, k := range []string{"noscan_floor_ms", "scan_only_ms", "linear_attention_ms", "reference_ms", "plugin_over_floor", "linear_attention_over_plugin"} {
+		if v, ok := top[k]; ok && v != nil {
+			t.Errorf("%s = %v, want null (not measured)", k, v)
+		}
+	}
+
+	// The plugin export itself is timed as it is.
+	plain := filepath.Join(t.TempDir(), "plugin.onnx")
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"convert", ckpt, "-o", plain}, &out, &errb); code != 0 {
+		t.Fatalf("convert: exit %d: %s", code, errb.String())
+	}
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"bench", plain, "--json", "--runs", "1", "--warmup", "0", "--variants", "plugin"}, &out, &errb); code != 0 {
+		t.Fatalf("bench: exit %d: %s", code, errb.String())
+	}
+	var rep benchReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.PluginModel != plain || rep.PluginNote != "" {
+		t.Errorf("plugin export: plugin_model %q note %q, want the given file and no note", rep.PluginModel, rep.PluginNote)
+	}
+}
+
+// TestOptFloatJSON checks that an unmeasured value is null and a measured
+// one a number, and that null reads back as 0.
+func TestOptFloatJSON(t *testing.T) {
+	cases := []struct {
+		reason string
+		v      optFloat
+		want   string
+	}{
+		{"not measured", 0, "null"},
+		{"NaN has no JSON form", optFloat(math.NaN()), "null"},
+		{"a measurement", 1.25, "1.25"},
+	}
+	for _, tc := range cases {
+		b, err := json.Marshal(tc.v)
+		if err != nil || string(b) != tc.want {
+			t.Errorf("%s: %s, %v; want %s", tc.reason, b, err, tc.want)
+		}
+	}
+	var r benchRecord
+	if err := json.Unmarshal([]byte(`{"plugin_ms": null, "noscan_floor_ms": 2.5}`), &r); err != nil || r.PluginMS != 0 || r.NoScanFloorMS != 2.5 {
+		t.Errorf("read back: %v, %+v", err, r)
 	}
 }
