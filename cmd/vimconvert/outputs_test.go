@@ -232,11 +232,13 @@ func TestNoHeadModel(t *testing.T) {
 }
 
 // TestBenchKeepProtectsTheModel: with --keep DIR, a generated model whose
-// name is the benchmarked model's is refused, not written over it.
+// name is the benchmarked model's is refused, not written over it. The model
+// has the LinearAttention lowering, so bench must build its own plugin
+// variant (img8_plugin.onnx) rather than time the given file.
 func TestBenchKeepProtectsTheModel(t *testing.T) {
 	dir := t.TempDir()
 	model := filepath.Join(dir, "img8_plugin.onnx")
-	if code, _, stderr := runCLI(t, "convert", repo.Path("fixtures", "synthetic", "num_classes0.pth"), "-o", model); code != 0 {
+	if code, _, stderr := runCLI(t, "convert", repo.Path("fixtures", "synthetic", "num_classes0.pth"), "--scan", "linear-attention", "-o", model); code != 0 {
 		t.Fatalf("convert: exit %d\n%s", code, stderr)
 	}
 	before, err := os.ReadFile(model)

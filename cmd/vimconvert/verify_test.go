@@ -100,9 +100,9 @@ func TestVerifyCommandErrors(t *testing.T) {
 func TestVerifyWrongCheckpoint(t *testing.T) {
 	dir := t.TempDir()
 	d2, s8 := repo.Fixture("vim_t_d2", "checkpoint.pth"), repo.Fixture("vim_t_stride8_d2", "checkpoint.pth")
-	d2Model, s8Model := filepath.Join(dir, "d2.onnx"), filepath.Join(dir, "s8.onnx")
-	for _, c := range [][2]string{{d2, d2Model}, {s8, s8Model}} {
-		if code, _, stderr := verifyRun("convert", c[0], "-o", c[1]); code != 0 {
+	d2Model, s8Model, d2At256 := filepath.Join(dir, "d2.onnx"), filepath.Join(dir, "s8.onnx"), filepath.Join(dir, "d2_256.onnx")
+	for _, c := range [][]string{{d2, d2Model}, {s8, s8Model}, {d2, d2At256, "--img-size", "256"}} {
+		if code, _, stderr := verifyRun(append([]string{"convert", c[0], "-o", c[1]}, c[2:]...)...); code != 0 {
 			t.Fatalf("convert %s: exit %d\n%s", c[0], code, stderr)
 		}
 	}
@@ -115,6 +115,8 @@ func TestVerifyWrongCheckpoint(t *testing.T) {
 			[]string{"the model was built for img 224, stride 8 (27×27 patches)", "this checkpoint's pos_embed has 14×14", "was the model converted from this checkpoint?"}},
 		{"stride-16 model, stride-8 checkpoint: loading it at the model's geometry must not pass", s8, d2Model,
 			[]string{"was the model converted from this checkpoint"}},
+		{"a model resampled to 256 from another checkpoint: the stride-8 grid resampled to 16×16 is not the model's pos_embed", s8, d2At256,
+			[]string{"the model was built for img 256, stride 16 (16×16 patches)", "27×27", "was the model converted from this checkpoint?"}},
 	}
 	for _, tc := range tests {
 		code, stdout, stderr := verifyRun("verify", tc.ckpt, tc.model, "--batch", "1")
@@ -155,5 +157,20 @@ func TestVerifyResourceLimits(t *testing.T) {
 		if code != 2 || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%s: exit %d stderr %q, want exit 2 mentioning %q", tc.reason, code, stderr, tc.want)
 		}
+	}
+}
+
+// TestVerifyResizedModel: a model converted with --img-size from this very
+// checkpoint holds the same resampled pos_embed that verify computes, so it
+// passes (the geometry check must not refuse it).
+func TestVerifyResizedModel(t *testing.T) {
+	ckpt, _ := verifyModel(t)
+	model := filepath.Join(t.TempDir(), "d2_256.onnx")
+	if code, _, stderr := verifyRun("convert", ckpt, "-o", model, "--img-size", "256"); code != 0 {
+		t.Fatalf("convert --img-size 256: exit %d\n%s", code, stderr)
+	}
+	code, stdout, stderr := verifyRun("verify", ckpt, model, "--batch", "1")
+	if code != 0 || !strings.Contains(stdout, "PASS") || !strings.Contains(stdout, "[1 3 256 256]") {
+		t.Errorf("verify of the resized model: exit %d\n%s%s", code, stdout, stderr)
 	}
 }
