@@ -178,11 +178,8 @@ func inferConfig(sd map[string]*Tensor, opts Options) (Config, []string, error) 
 			return c, nil, fmt.Errorf("%s is %d in the weights; a Vim model needs at least 1", d.name, d.v)
 		}
 	}
-	if opts.ImgSize < 0 || opts.ImgSize > MaxImgSize {
-		return c, nil, fmt.Errorf("--img-size %d out of range (1 to %d; 0 infers it)", opts.ImgSize, MaxImgSize)
-	}
-	if opts.Stride < 0 || opts.Stride > MaxImgSize {
-		return c, nil, fmt.Errorf("--stride %d out of range (1 to %d; 0 infers it)", opts.Stride, MaxImgSize)
+	if err := checkSizeOptions(opts); err != nil {
+		return c, nil, err
 	}
 
 	switch {
@@ -313,6 +310,17 @@ func inferConfig(sd map[string]*Tensor, opts Options) (Config, []string, error) 
 	return c, assumed, nil
 }
 
+// checkSizeOptions checks the ranges of opts.ImgSize and opts.Stride.
+func checkSizeOptions(opts Options) error {
+	if opts.ImgSize < 0 || opts.ImgSize > MaxImgSize {
+		return fmt.Errorf("--img-size %d out of range (1 to %d; 0 infers it)", opts.ImgSize, MaxImgSize)
+	}
+	if opts.Stride < 0 || opts.Stride > MaxImgSize {
+		return fmt.Errorf("--stride %d out of range (1 to %d; 0 infers it)", opts.Stride, MaxImgSize)
+	}
+	return nil
+}
+
 // MaxImgSize is the largest --img-size or --stride accepted (pixels).
 // Sizes this large still fail ResizePosEmbed's MaxSeqLen unless the stride
 // is large.
@@ -336,6 +344,11 @@ func (e geometryError) Unwrap() error { return ErrGeometryMismatch }
 // preferred: stride = patch at a standard size (196 patches = 224/16, 784
 // = 448/16), then stride = patch/2 at a standard size (729 = 224 with
 // stride 8), then stride = patch with img = g*patch.
+//
+// An image size alone is solved for the stride that gives the grid. Load
+// only lets that happen for args.input_size, the training checkpoint's own
+// record: for --img-size it fixes the stride from the native geometry
+// first (fixStride), since the user's size must never pick the stride.
 func inferGeometry(g, patch int, opts Options) (img, stride int, note string, err error) {
 	gridOf := func(img, stride int) int {
 		if img < patch || stride < 1 {

@@ -127,7 +127,13 @@ func loadFrom(ra io.ReaderAt, size int64, opts Options) (*Model, *Info, error) {
 		info.Assumed = append(info.Assumed, fmt.Sprintf("%s weights upcast to float32", info.DType))
 	}
 	resizeTo := 0
+	geomNotes, err := fixStride(sd, &opts, &resizeTo, info)
+	if err != nil {
+		return nil, nil, err
+	}
 	if opts.ImgSize > 0 {
+		// --img-size with an explicit --stride (or a model without
+		// pos_embed): either the weights' grid, or a resize.
 		_, _, err := inferConfig(sd, opts)
 		switch {
 		case errors.Is(err, ErrGeometryMismatch):
@@ -144,6 +150,10 @@ func loadFrom(ra io.ReaderAt, size int64, opts Options) (*Model, *Info, error) {
 		o2 := opts
 		o2.ImgSize = info.ArgsInputSize
 		if _, _, err := inferConfig(sd, o2); err != nil {
+			if opts.Stride > 0 && errors.Is(err, ErrGeometryMismatch) {
+				// the stride is the user's: do not blame an --img-size they did not give
+				return nil, nil, fmt.Errorf("args.input_size %d of the training checkpoint does not fit --stride %d: it does not give the pos_embed grid at that stride (add --img-size to choose the size, or leave --stride out for the checkpoint's own)", info.ArgsInputSize, opts.Stride)
+			}
 			return nil, nil, fmt.Errorf("args.input_size %d does not fit the weights: %w", info.ArgsInputSize, err)
 		}
 		opts = o2
@@ -154,6 +164,7 @@ func loadFrom(ra io.ReaderAt, size int64, opts Options) (*Model, *Info, error) {
 		return nil, nil, err
 	}
 	info.Assumed = append(info.Assumed, assumed...)
+	info.Assumed = append(info.Assumed, geomNotes...)
 	m, err := mapTensors(sd, c)
 	if err != nil {
 		return nil, nil, err
@@ -168,6 +179,73 @@ func loadFrom(ra io.ReaderAt, size int64, opts Options) (*Model, *Info, error) {
 			c.GridSize, c.GridSize, c.ImgSize, n.GridSize, n.GridSize, n.ImgSize, n.Stride))
 	}
 	return m, info, nil
+}
+
+// nativeConfig infers the configuration the weights have on their own,
+// as a load without --img-size and --stride does: the pos_embed grid and
+// the official layouts, refined by args.input_size of a training
+// checkpoint when that fits the weights.
+func nativeConfig(sd map[string]*Tensor, opts Options, info *Info) (Config, error) {
+	opts.ImgSize, opts.Stride = 0, 0
+	if info.ArgsInputSize > 0 {
+		o2 := opts
+		o2.ImgSize = info.ArgsInputSize
+		if c, _, err := inferConfig(sd, o2); err == nil {
+			return c, nil
+		}
+	}
+	c, _, err := inferConfig(sd, opts)
+	return c, err
+}
+
+// fixStride makes the stride a property of the weights, never of the
+// requested image size. Fitting --img-size to the pos_embed grid alone
+// would pick whatever stride makes it fit (120 on a 14×14 grid at patch 16
+// is stride 8, 68 is stride 4), an overlapping-patch model the weights
+// were never trained as. So with pos_embed and --img-size but no --stride,
+// the stride is the native one (nativeConfig), and --img-size is either a
+// size giving the native grid at that stride (opts.Stride is set), a
+// resize keeping it (*resizeTo is set, opts.ImgSize cleared so the native
+// geometry is inferred), or an error naming the sizes that fit. An
+// explicit --stride is the user's choice and is kept; when it is not the
+// native stride, a note says so. It returns those notes for Info.Assumed.
+func fixStride(sd map[string]*Tensor, opts *Options, resizeTo *int, info *Info) ([]string, error) {
+	img, stride := opts.ImgSize, opts.Stride
+	if sd["pos_embed"] == nil || (img == 0 && stride == 0) {
+		return nil, nil
+	}
+	if err := checkSizeOptions(*opts); err != nil {
+		return nil, err
+	}
+	nc, err := nativeConfig(sd, *opts, info)
+	if err != nil {
+		return nil, err
+	}
+	p, s, g := nc.PatchSize, nc.Stride, nc.GridSize
+	native := fmt.Sprintf("its %d×%d pos_embed grid is img_size %d at stride %d", g, g, nc.ImgSize, s)
+	if stride > 0 {
+		if stride == s {
+			return nil, nil
+		}
+		return []string{fmt.Sprintf("note: stride %d (--stride) is not the checkpoint's native stride %d (%s): patches overlap or skip differently than in training, a different model", stride, s, native)}, nil
+	}
+	switch {
+	case img == nc.ImgSize:
+		// exactly the native geometry: infer it as without --img-size
+		opts.ImgSize = 0
+		return nil, nil
+	case img < p:
+		return nil, fmt.Errorf("--img-size %d is smaller than the patch size %d", img, p)
+	case (img-p)/s+1 == g:
+		opts.Stride = s
+		return []string{fmt.Sprintf("stride %d from the checkpoint (%s); img_size %d gives the same grid", s, native, img)}, nil
+	case (img-p)%s != 0:
+		lo := img - (img-p)%s
+		return nil, fmt.Errorf("--img-size %d does not fit patch %d and the checkpoint's stride %d (%s): (%d - %d) is not a multiple of %d (try %d or %d)",
+			img, p, s, native, img, p, s, lo, lo+s)
+	}
+	*resizeTo, opts.ImgSize = img, 0
+	return nil, nil
 }
 
 // describeEntry says in a few words what an ignored top-level entry is.

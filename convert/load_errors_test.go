@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -73,6 +74,8 @@ func TestLoadErrors(t *testing.T) {
 	}
 	dir := repo.Fixture("synthetic")
 	file := func(name string) []byte { return readSynthetic(t, name) }
+	vimT := readFixture(t, "vim_t_d2")
+	vimT8 := readFixture(t, "vim_t_stride8_d2")
 	tests := []struct {
 		name   string
 		data   []byte
@@ -87,7 +90,13 @@ func TestLoadErrors(t *testing.T) {
 		{"none cls on single", file("model_zip.pth"), Options{ClsToken: ClsNone}, "has a cls token", "cls_token would be unused"},
 		{"middle cls on none", file("cls_none.pth"), Options{ClsToken: ClsMiddle}, "needs a cls_token", "no cls token in the weights"},
 		{"bad cls", file("model_zip.pth"), Options{ClsToken: "tail"}, "unknown cls token placement", "typo in --cls-token"},
-		{"img size off the stride grid", file("model_zip.pth"), Options{ImgSize: 13}, "--img-size 13: resize pos_embed: img size 13 does not fit patch 4 and stride 4", "not the weights' size, and 13-4 is no multiple of stride 4: no resize possible"},
+		{"img size off the stride grid", file("model_zip.pth"), Options{ImgSize: 13}, "--img-size 13 does not fit patch 4 and the checkpoint's stride 4 (its 2×2 pos_embed grid is img_size 8 at stride 4): (13 - 4) is not a multiple of 4 (try 12 or 16)", "not the weights' size, and 13-4 is no multiple of stride 4: no resize possible"},
+		{"img size 120 picks no stride", vimT, Options{ImgSize: 120}, "--img-size 120 does not fit patch 16 and the checkpoint's stride 16 (its 14×14 pos_embed grid is img_size 224 at stride 16): (120 - 16) is not a multiple of 16 (try 112 or 128)", "(120-16)/8+1 = 14 fits the grid at stride 8, but the weights were trained at stride 16: it used to convert silently as an overlapping-patch model"},
+		{"img size 68 picks no stride", vimT, Options{ImgSize: 68}, "stride 16 (its 14×14 pos_embed grid is img_size 224 at stride 16): (68 - 16) is not a multiple of 16 (try 64 or 80)", "68 used to give stride 4"},
+		{"img size 29 picks no stride", vimT, Options{ImgSize: 29}, "(29 - 16) is not a multiple of 16 (try 16 or 32)", "29 used to give stride 1"},
+		{"stride alone against args.input_size", vimT, Options{Stride: 8}, "args.input_size 224 of the training checkpoint does not fit --stride 8", "224 at stride 8 is a 27×27 grid, not the 14×14 of pos_embed; the message must not name an --img-size the user did not pass"},
+		{"img size below the patch", vimT, Options{ImgSize: 8}, "--img-size 8 is smaller than the patch size 16", "no patch fits"},
+		{"stride-8 img size off its stride", vimT8, Options{ImgSize: 236}, "does not fit patch 16 and the checkpoint's stride 8 (its 27×27 pos_embed grid is img_size 224 at stride 8): (236 - 16) is not a multiple of 8 (try 232 or 240)", "the stride-8 model keeps stride 8: 236 gives a 28×28 grid (a resize) but 236-16 is no multiple of 8"},
 		{"img+stride off the grid", file("model_zip.pth"), Options{ImgSize: 9, Stride: 2}, "does not fit patch 4 and stride 2", "9-4 is no multiple of the given stride 2"},
 		{"img size out of range", file("model_zip.pth"), Options{ImgSize: 100000}, "--img-size 100000 out of range (1 to 65536", "a range error is not a resize: it used to resample pos_embed to a 24999² grid and run out of memory"},
 		{"negative img size", file("model_zip.pth"), Options{ImgSize: -5}, "--img-size -5 out of range", "negative size; the message must not name --stride (checked below)"},
@@ -180,5 +189,74 @@ func sortStrings(s []string) {
 				s[i], s[j] = s[j], s[i]
 			}
 		}
+	}
+}
+
+// readFixture reads a bundled fixture's checkpoint.pth.
+func readFixture(t testing.TB, name string) []byte {
+	b, err := os.ReadFile(filepath.Join(repo.Fixture(name), "checkpoint.pth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestLoadGeometry: the stride comes from the checkpoint's own geometry
+// (pos_embed grid, official layouts, args.input_size), never from fitting
+// --img-size to the grid; --img-size either gives the native grid at that
+// stride, or is a resize keeping it. An explicit --stride is kept, with a
+// note when it is not the native one.
+func TestLoadGeometry(t *testing.T) {
+	vimT := readFixture(t, "vim_t_d2")          // 14×14 grid, args.input_size 224, stride 16
+	vimT8 := readFixture(t, "vim_t_stride8_d2") // 27×27 grid at 224, stride 8
+	tests := []struct {
+		name              string
+		data              []byte
+		opts              Options
+		img, stride, grid int
+		resized           bool
+		note, reason      string
+	}{
+		{"native", vimT, Options{}, 224, 16, 14, false, "img_size 224 from args.input_size", "no options: args.input_size 224 and the 14×14 grid"},
+		{"native size", vimT, Options{ImgSize: 224}, 224, 16, 14, false, "img_size 224 from args.input_size", "--img-size 224 is the native size: inferred exactly as without it"},
+		{"same grid", vimT, Options{ImgSize: 230}, 230, 16, 14, false, "stride 16 from the checkpoint (its 14×14 pos_embed grid is img_size 224 at stride 16); img_size 230 gives the same grid", "230 floors to the 14×14 grid at stride 16: no resize, and the stride is said to be the checkpoint's"},
+		{"resize 448", vimT, Options{ImgSize: 448}, 448, 16, 28, true, "to 28×28 for img_size 448 (stride 16", "448 is a resize at the native stride 16, not stride 33"},
+		{"resize 112", vimT, Options{ImgSize: 112}, 112, 16, 7, true, "to 7×7 for img_size 112 (stride 16", "112 (suggested for 120) is a downsizing resize at stride 16"},
+		{"explicit stride 8 at 120", vimT, Options{ImgSize: 120, Stride: 8}, 120, 8, 14, false, "note: stride 8 (--stride) is not the checkpoint's native stride 16", "the user's explicit choice: the grid matches, so allowed, but noted"},
+		{"explicit native stride", vimT, Options{ImgSize: 448, Stride: 16}, 448, 16, 28, true, "to 28×28 for img_size 448", "an explicit stride equal to the native one: a resize, and no stride note"},
+		{"stride-8 native size", vimT8, Options{ImgSize: 224}, 224, 8, 27, false, "official stride-8 layout", "224 is the stride-8 model's own size"},
+		{"stride-8 resize 448", vimT8, Options{ImgSize: 448}, 448, 8, 55, true, "27×27 grid (img_size 224) to 55×55 for img_size 448 (stride 8", "448 keeps stride 8: (448-16)/8+1 = 55"},
+		{"stride-8 same grid at 16", vimT8, Options{ImgSize: 432}, 432, 8, 53, true, "to 53×53 for img_size 432", "432 = 26*16+16 would be the 27×27 grid at stride 16; it must stay stride 8 (a 53×53 resize)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, info, err := loadFrom(bytes.NewReader(tc.data), int64(len(tc.data)), tc.opts)
+			if err != nil {
+				t.Fatalf("%v (%s)", err, tc.reason)
+			}
+			c := m.Config
+			if c.ImgSize != tc.img || c.Stride != tc.stride || c.GridSize != tc.grid || c.NumPatches != tc.grid*tc.grid {
+				t.Errorf("img %d stride %d grid %d patches %d, want %d %d %d (%s)", c.ImgSize, c.Stride, c.GridSize, c.NumPatches, tc.img, tc.stride, tc.grid, tc.reason)
+			}
+			if got := m.PosEmbed.Shape[1]; got != c.SeqLen {
+				t.Errorf("pos_embed rows %d, seq_len %d (%s)", got, c.SeqLen, tc.reason)
+			}
+			all := strings.Join(info.Assumed, "\n")
+			if resized := strings.Contains(all, "resampled"); resized != tc.resized {
+				t.Errorf("resized %v, want %v; assumed %q (%s)", resized, tc.resized, info.Assumed, tc.reason)
+			}
+			if !strings.Contains(all, tc.note) {
+				t.Errorf("assumed %q lacks %q (%s)", info.Assumed, tc.note, tc.reason)
+			}
+			// the note appears only for an explicit stride other than the native one
+			nat, _, err := loadFrom(bytes.NewReader(tc.data), int64(len(tc.data)), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			explicitOther := tc.opts.Stride != 0 && tc.opts.Stride != nat.Config.Stride
+			if got := strings.Contains(all, "(--stride) is not the checkpoint's native stride"); got != explicitOther {
+				t.Errorf("stride note %v, want %v: %q (%s)", got, explicitOther, info.Assumed, tc.reason)
+			}
+		})
 	}
 }
