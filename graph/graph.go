@@ -44,6 +44,10 @@ const (
 // ProducerName is written to ModelProto.producer_name.
 const ProducerName = "vimconvert"
 
+// ProducerVersion is written to ModelProto.producer_version: the version of
+// the exporter (bump it when the exported graph changes).
+const ProducerVersion = "0.1.0"
+
 // DefaultOpset is the default ONNX opset: the newest that the ONNX 1.12
 // checker accepts, and supported by every ONNX Runtime since 1.12.
 const DefaultOpset = 17
@@ -150,7 +154,7 @@ func Build(m *convert.Model, opts Options) (*onnxpb.ModelProto, error) {
 	return &onnxpb.ModelProto{
 		IrVersion:       proto.Int64(ir),
 		ProducerName:    proto.String(ProducerName),
-		ProducerVersion: proto.String("1"),
+		ProducerVersion: proto.String(ProducerVersion),
 		DocString:       proto.String(modelDoc(imports)),
 		OpsetImport:     imports,
 		MetadataProps: []*onnxpb.StringStringEntryProto{

@@ -248,8 +248,8 @@ func TestBuildVariantsStructure(t *testing.T) {
 			if meta[graph.MetaScan] != graph.ScanPlugin || meta[graph.MetaDepthwiseConv] != graph.ConvONNX {
 				t.Errorf("metadata %v", meta)
 			}
-			if mp.GetProducerName() != "vimconvert" || mp.GetIrVersion() != graph.IRVersion(int(wantOpset)) {
-				t.Errorf("producer %q ir %d", mp.GetProducerName(), mp.GetIrVersion())
+			if mp.GetProducerName() != "vimconvert" || mp.GetProducerVersion() != graph.ProducerVersion || mp.GetIrVersion() != graph.IRVersion(int(wantOpset)) {
+				t.Errorf("producer %q %q ir %d", mp.GetProducerName(), mp.GetProducerVersion(), mp.GetIrVersion())
 			}
 
 			p := filepath.Join(dir, fmt.Sprintf("case%d.onnx", i))

@@ -97,7 +97,7 @@ func assembleModel(b *builder, name, scan string) (*onnxpb.ModelProto, error) {
 	mp := &onnxpb.ModelProto{
 		IrVersion:       proto.Int64(IRVersion(DefaultOpset)),
 		ProducerName:    proto.String(ProducerName),
-		ProducerVersion: proto.String("1"),
+		ProducerVersion: proto.String(ProducerVersion),
 		OpsetImport:     opsetImports(g, DefaultOpset),
 		MetadataProps: []*onnxpb.StringStringEntryProto{
 			{Key: proto.String(MetaScan), Value: proto.String(scan)},
