@@ -202,26 +202,6 @@ static size_t ORT_API_CALL conv_output_count(const OrtCustomOp *op) {
   return 2;
 }
 
-static OrtCustomOpInputOutputCharacteristic ORT_API_CALL conv_required(const OrtCustomOp *op,
-                                                                       size_t i) {
-  (void)op, (void)i;
-  return INPUT_OUTPUT_REQUIRED;
-}
-
-static OrtMemType ORT_API_CALL conv_mem_type(const OrtCustomOp *op, size_t i) {
-  (void)op, (void)i;
-  return OrtMemTypeDefault;
-}
-
-static int ORT_API_CALL conv_one(const OrtCustomOp *op) {
-  (void)op;
-  return 1;
-}
-
-static int ORT_API_CALL conv_end_version(const OrtCustomOp *op) {
-  (void)op;
-  return INT_MAX;
-}
 
 static OrtStatus *ORT_API_CALL conv_create_kernel(const OrtCustomOp *op, const OrtApi *api,
                                                   const OrtKernelInfo *info, void **kernel) {
@@ -273,24 +253,15 @@ static OrtStatus *ORT_API_CALL conv_infer_shape(const OrtCustomOp *op, OrtShapeI
 void vc_conv_op_init(OrtCustomOp *c, const OrtApi *api) {
   memset(c, 0, sizeof *c);
   conv_shape_api = api;
-  c->version = VC_ORT_API_VERSION;
+  vc_op_set_common(c);
   c->GetName = conv_get_name;
   c->GetExecutionProviderType = conv_get_provider;
   c->GetInputType = conv_float_type;
   c->GetInputTypeCount = conv_input_count;
   c->GetOutputType = conv_float_type;
   c->GetOutputTypeCount = conv_output_count;
-  c->GetInputCharacteristic = conv_required;
-  c->GetOutputCharacteristic = conv_required;
-  c->GetInputMemoryType = conv_mem_type;
-  c->GetVariadicInputMinArity = conv_one;
-  c->GetVariadicInputHomogeneity = conv_one;
-  c->GetVariadicOutputMinArity = conv_one;
-  c->GetVariadicOutputHomogeneity = conv_one;
   c->CreateKernelV2 = conv_create_kernel;
   c->KernelComputeV2 = conv_compute;
   c->KernelDestroy = conv_destroy_kernel;
   c->InferOutputShapeFn = conv_infer_shape;
-  c->GetStartVersion = conv_one;
-  c->GetEndVersion = conv_end_version;
 }

@@ -58,6 +58,11 @@ typedef struct vc_scan_op {
   const OrtApi *api; /* for shape inference, which gets no api argument */
 } vc_scan_op;
 
+/* vc_op_set_common sets what every vimconvert op shares: the API version
+ * (VC_ORT_API_VERSION), all inputs/outputs required and non-variadic, CPU
+ * memory type for the default inputs, since/until version 1/INT_MAX. */
+void vc_op_set_common(OrtCustomOp *c);
+
 /* vc_scan_op_init fills op (which must live as long as any session using it;
  * static storage in practice) for the bidirectional or unidirectional op on
  * the given provider. Kernel creation (divide_out), shape inference and

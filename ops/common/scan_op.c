@@ -226,6 +226,19 @@ static int ORT_API_CALL get_end_version(const OrtCustomOp *op) {
   return INT_MAX;
 }
 
+void vc_op_set_common(OrtCustomOp *c) {
+  c->version = VC_ORT_API_VERSION;
+  c->GetInputCharacteristic = get_required;
+  c->GetOutputCharacteristic = get_required;
+  c->GetInputMemoryType = get_mem_type;
+  c->GetVariadicInputMinArity = get_one;
+  c->GetVariadicInputHomogeneity = get_one;
+  c->GetVariadicOutputMinArity = get_one;
+  c->GetVariadicOutputHomogeneity = get_one;
+  c->GetStartVersion = get_one;
+  c->GetEndVersion = get_end_version;
+}
+
 /* The type of the node's attribute `name` when it has one, NULL when it
  * has none. ORT's C API (v17) cannot list attributes, so each type it reads
  * is tried in turn; int_error is the message of the failed int read. Types
@@ -391,26 +404,17 @@ void vc_scan_op_init(vc_scan_op *op, const OrtApi *api, int bidirectional, const
   op->compute = compute_fn;
   op->api = api;
   OrtCustomOp *c = &op->base;
-  c->version = VC_ORT_API_VERSION;
+  vc_op_set_common(c);
   c->GetName = get_name;
   c->GetExecutionProviderType = get_provider;
   c->GetInputType = get_float_type;
   c->GetInputTypeCount = get_input_count;
   c->GetOutputType = get_float_type;
   c->GetOutputTypeCount = get_output_count;
-  c->GetInputCharacteristic = get_required;
-  c->GetOutputCharacteristic = get_required;
-  c->GetInputMemoryType = get_mem_type;
-  c->GetVariadicInputMinArity = get_one;
-  c->GetVariadicInputHomogeneity = get_one;
-  c->GetVariadicOutputMinArity = get_one;
-  c->GetVariadicOutputHomogeneity = get_one;
   c->CreateKernelV2 = create_kernel;
   c->KernelComputeV2 = compute;
   c->KernelDestroy = destroy_kernel;
   c->InferOutputShapeFn = infer_shape;
-  c->GetStartVersion = get_one;
-  c->GetEndVersion = get_end_version;
   /* CreateKernel/KernelCompute (pre-V2) stay NULL: ORT uses the V2 pair for
    * version >= 16. Fields after GetEndVersion belong to versions > 17. */
 }
