@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv_cpu.h"
 #include "scan_isa.h"
 
 #if (defined(__x86_64__) || defined(__i386__)) && !defined(VC_PORTABLE_ONLY)
@@ -35,6 +36,7 @@
 #define VC_MINF(a, b) VN(sel)(((b) != (b)) | ((b) < (a)), (b), (a))
 #endif
 #include "scan_kernel.inc"
+#include "conv_kernel.inc" /* the conv reuses this variant's vectors and SiLU */
 #undef VC_W
 #undef VC_NC
 #undef VC_SFX
@@ -51,6 +53,7 @@
 #define VC_MAXF(a, b) ((vf)_mm256_max_ps((__m256)(a), (__m256)(b)))
 #define VC_MINF(a, b) ((vf)_mm256_min_ps((__m256)(a), (__m256)(b)))
 #include "scan_kernel.inc"
+#include "conv_kernel.inc" /* the conv reuses this variant's vectors and SiLU */
 #undef VC_W
 #undef VC_NC
 #undef VC_SFX
@@ -67,6 +70,7 @@
 #define VC_MAXF(a, b) ((vf)_mm512_max_ps((__m512)(a), (__m512)(b)))
 #define VC_MINF(a, b) ((vf)_mm512_min_ps((__m512)(a), (__m512)(b)))
 #include "scan_kernel.inc"
+#include "conv_kernel.inc" /* the conv reuses this variant's vectors and SiLU */
 #undef VC_W
 #undef VC_NC
 #undef VC_SFX
@@ -77,10 +81,12 @@
 #endif
 
 typedef void (*vc_range_fn)(const vc_scan_args *, int64_t, int64_t);
+typedef void (*vc_conv_range_fn)(const vc_conv_args *, int64_t, int64_t);
 
 typedef struct vc_isa {
   const char *name;
   vc_range_fn fn;
+  vc_conv_range_fn conv;
   int (*supported)(void);
 } vc_isa;
 
@@ -101,10 +107,10 @@ static int vc_has_avx512(void) {
 /* Best first. */
 static const vc_isa vc_isas[] = {
 #ifdef VC_HAVE_X86
-    {"avx512", range_avx512, vc_has_avx512},
-    {"avx2", range_avx2, vc_has_avx2},
+    {"avx512", range_avx512, conv_range_avx512, vc_has_avx512},
+    {"avx2", range_avx2, conv_range_avx2, vc_has_avx2},
 #endif
-    {"generic", range_generic, vc_always},
+    {"generic", range_generic, conv_range_generic, vc_always},
 };
 #define VC_NISA (sizeof vc_isas / sizeof vc_isas[0])
 
@@ -166,3 +172,7 @@ void vc_scan_cpu_range(const vc_scan_args *a, int64_t begin, int64_t end) {
 }
 
 void vc_scan_cpu(const vc_scan_args *a) { vc_scan_cpu_range(a, 0, vc_scan_cpu_num_items(a)); }
+
+void vc_conv_cpu_isa_range(const vc_conv_args *a, int64_t begin, int64_t end) {
+  vc_current()->conv(a, begin, end);
+}

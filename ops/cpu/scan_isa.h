@@ -20,4 +20,10 @@ int vc_scan_cpu_set_isa(const char *name);
 /* vc_scan_cpu_isa names the variant vc_scan_cpu_range uses. */
 const char *vc_scan_cpu_isa(void);
 
+/* vc_conv_cpu_isa_range runs conv items [begin, end) (no clamping) with the
+ * variant the scan uses; conv_kernel.inc is compiled beside each scan
+ * variant in scan_cpu.c. */
+struct vc_conv_args;
+void vc_conv_cpu_isa_range(const struct vc_conv_args *a, int64_t begin, int64_t end);
+
 #endif
