@@ -25,45 +25,23 @@ typedef struct conv_dims {
   ONNXTensorElementDataType type;
 } conv_dims;
 
-static OrtStatus *conv_errorf(const OrtApi *api, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static OrtStatus *conv_errorf(const OrtApi *api, const char *fmt, ...) {
-  char msg[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  return api->CreateStatus(ORT_INVALID_ARGUMENT, msg);
-}
-
-static void conv_format(char *buf, size_t n, const conv_dims *d) {
-  size_t off = (size_t)snprintf(buf, n, "[");
-  for (size_t i = 0; i < d->rank && off < n; i++) {
-    if (d->d[i] < 0)
-      off += (size_t)snprintf(buf + off, n - off, "%s?", i ? ", " : "");
-    else
-      off += (size_t)snprintf(buf + off, n - off, "%s%lld", i ? ", " : "", (long long)d->d[i]);
-  }
-  if (off < n) snprintf(buf + off, n - off, "]");
-}
-
 /* Checks types, ranks and sizes; unknown (-1) dims are skipped. sym gets
  * {B, L, X, D, K}, -1 where unknown. */
 static OrtStatus *conv_check(const OrtApi *api, size_t n, const conv_dims *in, int64_t sym[5]) {
   const char *op = VC_OP_CONV;
   if (n != VC_CONV_INPUTS)
-    return conv_errorf(api, "%s: got %zu inputs, want %d (see ops/README.md)", op, n,
+    return vc_errorf(api, "%s: got %zu inputs, want %d (see ops/README.md)", op, n,
                        VC_CONV_INPUTS);
   char got[128];
   for (size_t i = 0; i < n; i++) {
     if (in[i].type != ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED &&
         in[i].type != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT)
-      return conv_errorf(api, "%s: input %zu (%s) has element type %d, want float32 (%d)", op, i,
+      return vc_errorf(api, "%s: input %zu (%s) has element type %d, want float32 (%d)", op, i,
                          conv_input_names[i], (int)in[i].type,
                          (int)ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT);
     if (in[i].rank != (size_t)conv_input_rank[i]) {
-      conv_format(got, sizeof got, &in[i]);
-      return conv_errorf(api, "%s: input %zu (%s) has rank %zu (shape %s), want rank %d %s", op, i,
+      vc_format_dims(got, sizeof got, in[i].rank, in[i].d);
+      return vc_errorf(api, "%s: input %zu (%s) has rank %zu (shape %s), want rank %d %s", op, i,
                          conv_input_names[i], in[i].rank, got, conv_input_rank[i],
                          conv_input_text[i]);
     }
@@ -71,24 +49,24 @@ static OrtStatus *conv_check(const OrtApi *api, size_t n, const conv_dims *in, i
   sym[0] = in[0].d[0], sym[1] = in[0].d[1], sym[2] = in[0].d[2];
   sym[3] = in[1].d[0], sym[4] = in[1].d[2];
   if (in[1].d[1] >= 0 && in[1].d[1] != 1) {
-    conv_format(got, sizeof got, &in[1]);
-    return conv_errorf(api, "%s: input 1 (w_f) has shape %s, want [D, 1, K] (one input channel per group)", op, got);
+    vc_format_dims(got, sizeof got, in[1].rank, in[1].d);
+    return vc_errorf(api, "%s: input 1 (w_f) has shape %s, want [D, 1, K] (one input channel per group)", op, got);
   }
-  if (sym[4] == 0) return conv_errorf(api, "%s: input 1 (w_f) has K = 0 taps, want K >= 1", op);
+  if (sym[4] == 0) return vc_errorf(api, "%s: input 1 (w_f) has K = 0 taps, want K >= 1", op);
   /* w_b must match w_f; b_f and b_b are [D]. */
   for (size_t i = 2; i < n; i++) {
     const int64_t *want = i == 3 ? (const int64_t[3]){sym[3], 1, sym[4]} : &sym[3];
     for (size_t j = 0; j < in[i].rank; j++) {
       if (in[i].d[j] < 0 || want[j] < 0 || in[i].d[j] == want[j]) continue;
-      conv_format(got, sizeof got, &in[i]);
-      return conv_errorf(api, "%s: input %zu (%s) has shape %s, want %s with D = %lld, K = %lld (from w_f)",
+      vc_format_dims(got, sizeof got, in[i].rank, in[i].d);
+      return vc_errorf(api, "%s: input %zu (%s) has shape %s, want %s with D = %lld, K = %lld (from w_f)",
                          op, i, conv_input_names[i], got, conv_input_text[i], (long long)sym[3],
                          (long long)sym[4]);
     }
   }
   if (sym[2] >= 0 && sym[3] >= 0 && sym[2] < sym[3]) {
-    conv_format(got, sizeof got, &in[0]);
-    return conv_errorf(api, "%s: input 0 (x) has shape %s, want [B, L, X] with X >= D = %lld (from w_f)",
+    vc_format_dims(got, sizeof got, in[0].rank, in[0].d);
+    return vc_errorf(api, "%s: input 0 (x) has shape %s, want [B, L, X] with X >= D = %lld (from w_f)",
                        op, got, (long long)sym[3]);
   }
   return NULL;
@@ -100,7 +78,7 @@ static OrtStatus *conv_dims_of(const OrtApi *api, const OrtTensorTypeAndShapeInf
   if ((st = api->GetTensorElementType(info, &out->type))) return st;
   if ((st = api->GetDimensionsCount(info, &out->rank))) return st;
   if (out->rank > CONV_MAX_RANK)
-    return conv_errorf(api, "%s: input %zu has rank %zu, far above any the op takes", VC_OP_CONV,
+    return vc_errorf(api, "%s: input %zu has rank %zu, far above any the op takes", VC_OP_CONV,
                        index, out->rank);
   return api->GetDimensions(info, out->d, out->rank);
 }
@@ -119,12 +97,12 @@ static OrtStatus *ORT_API_CALL conv_compute(void *kernel, OrtKernelContext *ctx)
   size_t n = 0;
   if ((st = api->KernelContext_GetInputCount(ctx, &n))) return st;
   if (n != VC_CONV_INPUTS)
-    return conv_errorf(api, "%s: got %zu inputs, want %d", VC_OP_CONV, n, VC_CONV_INPUTS);
+    return vc_errorf(api, "%s: got %zu inputs, want %d", VC_OP_CONV, n, VC_CONV_INPUTS);
   conv_dims dims[VC_CONV_INPUTS];
   const OrtValue *vals[VC_CONV_INPUTS];
   for (size_t i = 0; i < n; i++) {
     if ((st = api->KernelContext_GetInput(ctx, i, &vals[i]))) return st;
-    if (!vals[i]) return conv_errorf(api, "%s: input %zu is missing", VC_OP_CONV, i);
+    if (!vals[i]) return vc_errorf(api, "%s: input %zu is missing", VC_OP_CONV, i);
     OrtTensorTypeAndShapeInfo *info = NULL;
     if ((st = api->GetTensorTypeAndShape(vals[i], &info))) return st;
     st = conv_dims_of(api, info, &dims[i], i);
@@ -225,12 +203,12 @@ static OrtStatus *ORT_API_CALL conv_infer_shape(const OrtCustomOp *op, OrtShapeI
   size_t n = 0;
   if ((st = api->ShapeInferContext_GetInputCount(ctx, &n))) return st;
   if (n != VC_CONV_INPUTS)
-    return conv_errorf(api, "%s: got %zu inputs, want %d", VC_OP_CONV, n, VC_CONV_INPUTS);
+    return vc_errorf(api, "%s: got %zu inputs, want %d", VC_OP_CONV, n, VC_CONV_INPUTS);
   conv_dims dims[VC_CONV_INPUTS];
   for (size_t i = 0; i < n; i++) {
     OrtTensorTypeAndShapeInfo *info = NULL; /* owned by the context */
     if ((st = api->ShapeInferContext_GetInputTypeShape(ctx, i, &info))) return st;
-    if (!info) return conv_errorf(api, "%s: input %zu has no tensor type", VC_OP_CONV, i);
+    if (!info) return vc_errorf(api, "%s: input %zu has no tensor type", VC_OP_CONV, i);
     if ((st = conv_dims_of(api, info, &dims[i], i))) return st;
     if (dims[i].rank == 0) { /* no shape information: all unknown */
       dims[i].rank = (size_t)conv_input_rank[i];

@@ -58,6 +58,13 @@ typedef struct vc_scan_op {
   const OrtApi *api; /* for shape inference, which gets no api argument */
 } vc_scan_op;
 
+/* vc_errorf returns an ORT_INVALID_ARGUMENT status with a printf-style
+ * message (at most 511 bytes). */
+OrtStatus *vc_errorf(const OrtApi *api, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* vc_format_dims writes dims as "[2, ?, 16]" (negative = unknown) into buf. */
+void vc_format_dims(char *buf, size_t n, size_t rank, const int64_t *dims);
+
 /* vc_op_set_common sets what every vimconvert op shares: the API version
  * (VC_ORT_API_VERSION), all inputs/outputs required and non-variadic, CPU
  * memory type for the default inputs, since/until version 1/INT_MAX. */

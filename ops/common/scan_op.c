@@ -46,9 +46,7 @@ static const char *op_name(int bidirectional) {
   return bidirectional ? VC_OP_BIDIRECTIONAL : VC_OP_UNIDIRECTIONAL;
 }
 
-static OrtStatus *errorf(const OrtApi *api, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static OrtStatus *errorf(const OrtApi *api, const char *fmt, ...) {
+OrtStatus *vc_errorf(const OrtApi *api, const char *fmt, ...) {
   char msg[512];
   va_list ap;
   va_start(ap, fmt);
@@ -57,13 +55,13 @@ static OrtStatus *errorf(const OrtApi *api, const char *fmt, ...) {
   return api->CreateStatus(ORT_INVALID_ARGUMENT, msg);
 }
 
-static void format_dims(char *buf, size_t n, const vc_dims *d) {
+void vc_format_dims(char *buf, size_t n, size_t rank, const int64_t *dims) {
   size_t off = (size_t)snprintf(buf, n, "[");
-  for (size_t i = 0; i < d->rank && off < n; i++) {
-    if (d->d[i] < 0)
+  for (size_t i = 0; i < rank && off < n; i++) {
+    if (dims[i] < 0)
       off += (size_t)snprintf(buf + off, n - off, "%s?", i ? ", " : "");
     else
-      off += (size_t)snprintf(buf + off, n - off, "%s%lld", i ? ", " : "", (long long)d->d[i]);
+      off += (size_t)snprintf(buf + off, n - off, "%s%lld", i ? ", " : "", (long long)dims[i]);
   }
   if (off < n) snprintf(buf + off, n - off, "]");
 }
@@ -76,7 +74,7 @@ static OrtStatus *check_inputs(const OrtApi *api, int bidirectional, size_t n, c
   const size_t want = bidirectional ? VC_BI_INPUTS : VC_UNI_INPUTS;
   const char *op = op_name(bidirectional);
   if (n != want)
-    return errorf(api, "%s: got %zu inputs, want %zu (see ops/README.md)", op, n, want);
+    return vc_errorf(api, "%s: got %zu inputs, want %zu (see ops/README.md)", op, n, want);
   for (int k = 0; k < 4; k++) sym[k] = -1;
   /* First source of each size, for the message. */
   const char *from[4] = {NULL, NULL, NULL, NULL};
@@ -85,11 +83,11 @@ static OrtStatus *check_inputs(const OrtApi *api, int bidirectional, size_t n, c
     char got[128];
     if (in[i].type != ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED &&
         in[i].type != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT)
-      return errorf(api, "%s: input %zu (%s) has element type %d, want float32 (%d)", op, i,
+      return vc_errorf(api, "%s: input %zu (%s) has element type %d, want float32 (%d)", op, i,
                     d->name, (int)in[i].type, (int)ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT);
     if (in[i].rank != (size_t)role_rank[d->role]) {
-      format_dims(got, sizeof got, &in[i]);
-      return errorf(api, "%s: input %zu (%s) has rank %zu (shape %s), want rank %d %s", op, i,
+      vc_format_dims(got, sizeof got, in[i].rank, in[i].d);
+      return vc_errorf(api, "%s: input %zu (%s) has rank %zu (shape %s), want rank %d %s", op, i,
                     d->name, in[i].rank, got, role_rank[d->role], role_text[d->role]);
     }
     for (int j = 0; j < role_rank[d->role]; j++) {
@@ -100,8 +98,8 @@ static OrtStatus *check_inputs(const OrtApi *api, int bidirectional, size_t n, c
         sym[k] = v;
         from[k] = d->name;
       } else if (sym[k] != v) {
-        format_dims(got, sizeof got, &in[i]);
-        return errorf(api, "%s: input %zu (%s) has shape %s, want %s with %c = %lld (from %s)",
+        vc_format_dims(got, sizeof got, in[i].rank, in[i].d);
+        return vc_errorf(api, "%s: input %zu (%s) has shape %s, want %s with %c = %lld (from %s)",
                       op, i, d->name, got, role_text[d->role], sym_name[k], (long long)sym[k],
                       from[k]);
       }
@@ -116,7 +114,7 @@ static OrtStatus *dims_of(const OrtApi *api, const OrtTensorTypeAndShapeInfo *in
   if ((st = api->GetTensorElementType(info, &out->type))) return st;
   if ((st = api->GetDimensionsCount(info, &out->rank))) return st;
   if (out->rank > VC_MAX_RANK)
-    return errorf(api, "%s: input %zu has rank %zu, far above any the op takes", op, index,
+    return vc_errorf(api, "%s: input %zu has rank %zu, far above any the op takes", op, index,
                   out->rank);
   return api->GetDimensions(info, out->d, out->rank);
 }
@@ -131,10 +129,10 @@ OrtStatus *vc_scan_prepare(const vc_scan_kernel *k, OrtKernelContext *ctx, vc_sc
   vc_dims dims[VC_BI_INPUTS + 1];
   const OrtValue *vals[VC_BI_INPUTS + 1];
   size_t want = k->bidirectional ? VC_BI_INPUTS : VC_UNI_INPUTS;
-  if (n != want) return errorf(api, "%s: got %zu inputs, want %zu", op, n, want);
+  if (n != want) return vc_errorf(api, "%s: got %zu inputs, want %zu", op, n, want);
   for (size_t i = 0; i < n; i++) {
     if ((st = api->KernelContext_GetInput(ctx, i, &vals[i]))) return st;
-    if (!vals[i]) return errorf(api, "%s: input %zu is missing", op, i);
+    if (!vals[i]) return vc_errorf(api, "%s: input %zu is missing", op, i);
     OrtTensorTypeAndShapeInfo *info = NULL;
     if ((st = api->GetTensorTypeAndShape(vals[i], &info))) return st;
     st = dims_of(api, info, &dims[i], op, i);
@@ -289,7 +287,7 @@ static OrtStatus *read_int_attribute(const OrtApi *api, const OrtKernelInfo *inf
   api->ReleaseStatus(st);
   const char *type = attribute_type(api, info, name, why);
   if (!type) return NULL;
-  return errorf(api, "%s: attribute %s is %s, want an int (ORT: %s)", op, name, type, why);
+  return vc_errorf(api, "%s: attribute %s is %s, want an int (ORT: %s)", op, name, type, why);
 }
 
 /* Whether the node has an attribute `name` of any type. */
@@ -312,7 +310,7 @@ static OrtStatus *ORT_API_CALL create_kernel(const OrtCustomOp *op, const OrtApi
     OrtStatus *st = read_int_attribute(api, info, VC_OP_BIDIRECTIONAL, "divide_out", &divide_out);
     if (st) return st;
     if (divide_out != 0 && divide_out != 1)
-      return errorf(api, "%s: attribute divide_out = %lld, want 0 or 1", VC_OP_BIDIRECTIONAL,
+      return vc_errorf(api, "%s: attribute divide_out = %lld, want 0 or 1", VC_OP_BIDIRECTIONAL,
                     (long long)divide_out);
     scale = divide_out ? 0.5f : 1.0f;
   } else {
@@ -320,7 +318,7 @@ static OrtStatus *ORT_API_CALL create_kernel(const OrtCustomOp *op, const OrtApi
      * rather than ignored, so that a graph that means it is not silently
      * run unscaled. */
     if (has_attribute(api, info, "divide_out"))
-      return errorf(api, "%s: has no attribute divide_out (only %s has)", VC_OP_UNIDIRECTIONAL,
+      return vc_errorf(api, "%s: has no attribute divide_out (only %s has)", VC_OP_UNIDIRECTIONAL,
                     VC_OP_BIDIRECTIONAL);
   }
   kernel_box *b = malloc(sizeof *b);
@@ -352,7 +350,7 @@ static OrtStatus *ORT_API_CALL infer_shape(const OrtCustomOp *op, OrtShapeInferC
   size_t n = 0;
   if ((st = api->ShapeInferContext_GetInputCount(ctx, &n))) return st;
   size_t want = o->bidirectional ? VC_BI_INPUTS : VC_UNI_INPUTS;
-  if (n != want) return errorf(api, "%s: got %zu inputs, want %zu", name, n, want);
+  if (n != want) return vc_errorf(api, "%s: got %zu inputs, want %zu", name, n, want);
   vc_dims dims[VC_BI_INPUTS];
   /* The infos belong to the context (ORT frees them): not released here. */
   OrtTensorTypeAndShapeInfo *first = NULL;
@@ -360,7 +358,7 @@ static OrtStatus *ORT_API_CALL infer_shape(const OrtCustomOp *op, OrtShapeInferC
     OrtTensorTypeAndShapeInfo *info = NULL;
     if ((st = api->ShapeInferContext_GetInputTypeShape(ctx, i, &info))) break;
     if (!info) {
-      st = errorf(api, "%s: input %zu has no tensor type", name, i);
+      st = vc_errorf(api, "%s: input %zu has no tensor type", name, i);
       break;
     }
     st = dims_of(api, info, &dims[i], name, i);
