@@ -60,8 +60,15 @@ func needORT(t *testing.T) {
 	}
 }
 
-// session opens ops/testdata/<model> with the plugin registered.
+// session opens ops/testdata/<model>, whose output is y, with the plugin
+// registered.
 func session(t *testing.T, model string, inputs []string, threads int) (*ort.DynamicAdvancedSession, error) {
+	t.Helper()
+	return sessionOutputs(t, model, inputs, []string{"y"}, threads)
+}
+
+// sessionOutputs opens ops/testdata/<model> with the plugin registered.
+func sessionOutputs(t *testing.T, model string, inputs, outputs []string, threads int) (*ort.DynamicAdvancedSession, error) {
 	t.Helper()
 	opts, err := ort.NewSessionOptions()
 	if err != nil {
@@ -76,7 +83,7 @@ func session(t *testing.T, model string, inputs []string, threads int) (*ort.Dyn
 	if err := opts.RegisterCustomOpsLibrary(pluginLibrary()); err != nil {
 		t.Fatalf("registering plugin %s: %v", pluginLibrary(), err)
 	}
-	return ort.NewDynamicAdvancedSession(filepath.Join("testdata", model), inputs, []string{"y"}, opts)
+	return ort.NewDynamicAdvancedSession(filepath.Join("testdata", model), inputs, outputs, opts)
 }
 
 // array is a float32 tensor in row-major order.
@@ -724,21 +731,7 @@ var convInputNames = []string{"x", "w_f", "b_f", "w_b", "b_b"}
 // runConv runs testdata/conv_bidirectional.onnx and returns u_f, u_b.
 func runConv(t *testing.T, threads int, in []array) (uf, ub array, err error) {
 	t.Helper()
-	opts, err := ort.NewSessionOptions()
-	if err != nil {
-		t.Fatalf("session options: %v", err)
-	}
-	defer opts.Destroy()
-	if threads > 0 {
-		if err := opts.SetIntraOpNumThreads(threads); err != nil {
-			t.Fatalf("SetIntraOpNumThreads: %v", err)
-		}
-	}
-	if err := opts.RegisterCustomOpsLibrary(pluginLibrary()); err != nil {
-		t.Fatalf("registering plugin %s: %v", pluginLibrary(), err)
-	}
-	s, err := ort.NewDynamicAdvancedSession(filepath.Join("testdata", "conv_bidirectional.onnx"),
-		convInputNames, []string{"u_f", "u_b"}, opts)
+	s, err := sessionOutputs(t, "conv_bidirectional.onnx", convInputNames, []string{"u_f", "u_b"}, threads)
 	if err != nil {
 		t.Fatalf("session: %v", err)
 	}
