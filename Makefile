@@ -1,13 +1,17 @@
 # vimconvert build.
 #   make          build bin/vimconvert and the plugin (build/libvimconvert_ops.so)
 #   make setup    install system packages (gcc, make, npm, python3-onnx) if missing and
-#                 fetch ONNX Runtime 1.29.0 (+ 1.24.3 for the plugin's old-runtime test)
+#                 fetch ONNX Runtime 1.29.0 (+ 1.24.3, 1.30.0, 1.31.1 for the C-host
+#                 compatibility tests)
 #   make demo     setup + convert the bundled fixtures/vim_t_d2 checkpoint + verify it
 #   make test     setup + build + gofmt/vet + every test (+ -race and a short fuzz run)
-ORT_VERSION     ?= 1.29.0
-ORT_OLD_VERSION ?= 1.24.3
+# The runtime everything uses, and the others the C-host compatibility tests
+# also run the plugin in (the same set as ops.TestedRuntimes: checked by ops'
+# TestMakefileFetchesTestedRuntimes).
+ORT_VERSION         ?= 1.29.0
+ORT_COMPAT_VERSIONS ?= 1.24.3 1.30.0 1.31.1
 ORT_LIB     := third_party/onnxruntime/$(ORT_VERSION)/libonnxruntime.so.1
-ORT_OLD_LIB := third_party/onnxruntime/$(ORT_OLD_VERSION)/libonnxruntime.so.1
+ORT_COMPAT_LIBS := $(foreach v,$(ORT_COMPAT_VERSIONS),third_party/onnxruntime/$(v)/libonnxruntime.so.1)
 PLUGIN      := build/libvimconvert_ops.so
 BIN         := bin/vimconvert
 GO          ?= go
@@ -27,13 +31,10 @@ setup: deps ort
 deps:
 	@bash scripts/install-deps.sh
 
-ort: $(ORT_LIB) $(ORT_OLD_LIB)
+ort: $(ORT_LIB) $(ORT_COMPAT_LIBS)
 
-$(ORT_LIB):
-	bash scripts/fetch-onnxruntime.sh $(ORT_VERSION)
-
-$(ORT_OLD_LIB):
-	bash scripts/fetch-onnxruntime.sh $(ORT_OLD_VERSION)
+third_party/onnxruntime/%/libonnxruntime.so.1:
+	bash scripts/fetch-onnxruntime.sh $*
 
 plugin:
 	$(MAKE) -C ops

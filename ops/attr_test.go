@@ -77,14 +77,15 @@ func TestDivideOutAttributeType(t *testing.T) {
 }
 
 // TestDivideOutAttributeTypeHost runs the same models through the C test
-// host against every fetched ORT (1.24.3 cannot be loaded by the Go
-// bindings): the attribute messages ORT gives may differ between versions.
+// host against every fetched TestedRuntimes version (only 1.29.0 can be
+// loaded by the Go bindings): the attribute messages ORT gives may differ
+// between versions.
 func TestDivideOutAttributeTypeHost(t *testing.T) {
 	host := repo.Path("build", "vimconvert_ops_host")
 	if _, err := os.Stat(host); err != nil {
 		t.Fatalf("%s not built: run `make -C ops` (%v)", host, err)
 	}
-	for _, v := range []string{"1.29.0", "1.24.3"} {
+	for _, v := range TestedRuntimes {
 		t.Run(v, func(t *testing.T) {
 			lib := repo.Path("third_party", "onnxruntime", v, "libonnxruntime.so.1")
 			if _, err := os.Stat(lib); err != nil {
