@@ -52,6 +52,13 @@ func needORT(t *testing.T) {
 		t.Fatalf("plugin %q not built: run `make -C ops` (or set VIMCONVERT_PLUGIN): %v", pluginLibrary(), err)
 	}
 	envOnce.Do(func() {
+		// Read by ORT when the environment is created: without it ORT
+		// 1.29-1.31 leave $TMPDIR/.ses and a mat-debug-PID.log per test
+		// binary (README.md "ONNX Runtime temp files"). os.Setenv reaches
+		// the C environment in a cgo binary.
+		if _, set := os.LookupEnv("ORT_DISABLE_TELEMETRY"); !set {
+			os.Setenv("ORT_DISABLE_TELEMETRY", "1")
+		}
 		ort.SetSharedLibraryPath(lib)
 		envErr = ort.InitializeEnvironment(ort.WithLogLevelFatal())
 	})
