@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
 )
@@ -41,24 +42,13 @@ var ErrBadAttribute = errors.New("ops: attribute the plugin does not understand"
 
 var errMalformed = errors.New("ops: malformed ONNX protobuf")
 
-// Field numbers of onnx.proto (IR 8) that CheckAttributes reads.
+// Field numbers of onnx.proto used to reach the nodes without decoding the
+// graph's initializers (the weights: most of the file).
 const (
-	fieldModelGraph      = 7  // ModelProto.graph
-	fieldModelFunctions  = 25 // ModelProto.functions
-	fieldGraphNode       = 1  // GraphProto.node
-	fieldGraphName       = 2  // GraphProto.name
-	fieldFunctionNode    = 7  // FunctionProto.node
-	fieldFunctionName    = 1  // FunctionProto.name
-	fieldNodeName        = 3  // NodeProto.name
-	fieldNodeOpType      = 4  // NodeProto.op_type
-	fieldNodeAttribute   = 5  // NodeProto.attribute
-	fieldNodeDomain      = 7  // NodeProto.domain
-	fieldAttrName        = 1  // AttributeProto.name
-	fieldAttrGraph       = 6  // AttributeProto.g
-	fieldAttrGraphs      = 11 // AttributeProto.graphs
-	fieldAttrType        = 20 // AttributeProto.type
-	fieldAttrRefAttrName = 21 // AttributeProto.ref_attr_name
-	maxSubgraphDepth     = 64
+	fieldModelGraph     = 7  // ModelProto.graph
+	fieldModelFunctions = 25 // ModelProto.functions
+	fieldGraphNode      = 1  // GraphProto.node
+	fieldGraphName      = 2  // GraphProto.name
 )
 
 // CheckAttributes checks the attributes of every node of Domain in a
@@ -70,105 +60,92 @@ const (
 // ONNX Runtime would read it as 0. It returns nil for a model without
 // plugin ops. Values (e.g. divide_out in {0, 1}) are checked by the plugin.
 func CheckAttributes(model []byte) error {
-	return eachField(model, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) error {
-		if typ != protowire.BytesType {
-			return nil
-		}
+	return eachBytesField(model, func(num protowire.Number, v []byte) error {
 		switch num {
 		case fieldModelGraph:
-			return checkGraph(v, "graph", false, 0)
+			return checkMainGraph(v)
 		case fieldModelFunctions:
-			return checkFunction(v)
+			var f onnxpb.FunctionProto
+			if err := proto.Unmarshal(v, &f); err != nil {
+				return fmt.Errorf("%w: function: %w", errMalformed, err)
+			}
+			return checkNodes(f.GetNode(), fmt.Sprintf("function %q", f.GetName()), true)
 		}
 		return nil
 	})
 }
 
-// checkGraph checks the nodes of a GraphProto; where names it for messages.
-func checkGraph(g []byte, where string, inFunction bool, depth int) error {
-	if depth > maxSubgraphDepth {
-		return fmt.Errorf("%w: subgraphs nested deeper than %d", errMalformed, maxSubgraphDepth)
-	}
-	if name := stringField(g, fieldGraphName); name != "" {
-		where += fmt.Sprintf(" %q", name)
-	}
-	index := 0
-	return eachField(g, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) error {
-		if num != fieldGraphNode || typ != protowire.BytesType {
-			return nil
-		}
-		index++
-		return checkNode(v, fmt.Sprintf("%s node %d", where, index-1), inFunction, depth)
-	})
-}
-
-func checkFunction(f []byte) error {
-	where := fmt.Sprintf("function %q", stringField(f, fieldFunctionName))
-	index := 0
-	return eachField(f, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) error {
-		if num != fieldFunctionNode || typ != protowire.BytesType {
-			return nil
-		}
-		index++
-		return checkNode(v, fmt.Sprintf("%s node %d", where, index-1), true, 0)
-	})
-}
-
-// checkNode checks one NodeProto of Domain and recurses into the subgraphs
-// held by any node's attributes.
-func checkNode(n []byte, where string, inFunction bool, depth int) error {
-	var opType, domain, name string
-	var attrs [][]byte
-	err := eachField(n, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) error {
-		if typ != protowire.BytesType {
-			return nil
-		}
+// checkMainGraph decodes only the nodes and the name of a GraphProto.
+func checkMainGraph(g []byte) error {
+	var nodes []*onnxpb.NodeProto
+	name := ""
+	err := eachBytesField(g, func(num protowire.Number, v []byte) error {
 		switch num {
-		case fieldNodeOpType:
-			opType = string(v)
-		case fieldNodeDomain:
-			domain = string(v)
-		case fieldNodeName:
+		case fieldGraphName:
 			name = string(v)
-		case fieldNodeAttribute:
-			attrs = append(attrs, v)
+		case fieldGraphNode:
+			n := new(onnxpb.NodeProto)
+			if err := proto.Unmarshal(v, n); err != nil {
+				return fmt.Errorf("%w: node %d: %w", errMalformed, len(nodes), err)
+			}
+			nodes = append(nodes, n)
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	if name != "" {
-		where += fmt.Sprintf(" %q", name)
+	return checkNodes(nodes, graphWhere("graph", name), false)
+}
+
+func graphWhere(prefix, name string) string {
+	if name == "" {
+		return prefix
 	}
-	for _, a := range attrs {
-		if err := checkSubgraphs(a, where, inFunction, depth); err != nil {
-			return err
+	return fmt.Sprintf("%s %q", prefix, name)
+}
+
+// checkNodes checks the nodes of Domain among nodes, and every node of the
+// subgraphs any of them holds (If/Loop/Scan bodies); where names the graph.
+func checkNodes(nodes []*onnxpb.NodeProto, where string, inFunction bool) error {
+	for i, n := range nodes {
+		at := fmt.Sprintf("%s node %d", where, i)
+		if n.GetName() != "" {
+			at += fmt.Sprintf(" %q", n.GetName())
 		}
-	}
-	if domain != Domain {
-		return nil
-	}
-	want, ok := OpAttributes[opType]
-	if !ok {
-		return fmt.Errorf("%w: %s: %s has no op %q (it has %s)", ErrBadAttribute, where, Domain, opType,
-			strings.Join(slices.Sorted(maps.Keys(OpAttributes)), ", "))
-	}
-	where += " (" + opType + ")"
-	seen := map[string]bool{}
-	for _, a := range attrs {
-		if err := checkAttribute(a, where, want, inFunction, seen); err != nil {
-			return err
+		for _, a := range n.GetAttribute() {
+			for _, g := range append([]*onnxpb.GraphProto{a.GetG()}, a.GetGraphs()...) {
+				if g == nil {
+					continue
+				}
+				sub := graphWhere(at+" attribute "+a.GetName()+" graph", g.GetName())
+				if err := checkNodes(g.GetNode(), sub, inFunction); err != nil {
+					return err
+				}
+			}
+		}
+		if n.GetDomain() != Domain {
+			continue
+		}
+		want, ok := OpAttributes[n.GetOpType()]
+		if !ok {
+			return fmt.Errorf("%w: %s: %s has no op %q (it has %s)", ErrBadAttribute, at, Domain, n.GetOpType(),
+				strings.Join(slices.Sorted(maps.Keys(OpAttributes)), ", "))
+		}
+		at += " (" + n.GetOpType() + ")"
+		seen := map[string]bool{}
+		for _, a := range n.GetAttribute() {
+			if err := checkAttribute(a, at, want, inFunction, seen); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-// checkAttribute checks one AttributeProto of a plugin node against want.
-func checkAttribute(a []byte, where string, want []Attribute, inFunction bool, seen map[string]bool) error {
-	name := stringField(a, fieldAttrName)
-	ref := stringField(a, fieldAttrRefAttrName)
-	typ := onnxpb.AttributeProto_AttributeType(varintField(a, fieldAttrType))
+// checkAttribute checks one attribute of a plugin node against want.
+func checkAttribute(a *onnxpb.AttributeProto, where string, want []Attribute, inFunction bool, seen map[string]bool) error {
+	name, typ := a.GetName(), a.GetType()
 	i := slices.IndexFunc(want, func(w Attribute) bool { return w.Name == name })
 	switch {
 	case i < 0:
@@ -180,22 +157,13 @@ func checkAttribute(a []byte, where string, want []Attribute, inFunction bool, s
 		return fmt.Errorf("%w: %s: attribute %s has no type, want %s", ErrBadAttribute, where, name, want[i].Type)
 	case typ != want[i].Type:
 		return fmt.Errorf("%w: %s: attribute %s is %s, want %s", ErrBadAttribute, where, name, typ, want[i].Type)
-	case ref != "" && !inFunction:
+	case a.GetRefAttrName() != "" && !inFunction:
 		return fmt.Errorf("%w: %s: attribute %s refers to function attribute %q (ref_attr_name), "+
-			"which only a function body may do; ONNX Runtime would read it as 0", ErrBadAttribute, where, name, ref)
+			"which only a function body may do; ONNX Runtime would read it as 0",
+			ErrBadAttribute, where, name, a.GetRefAttrName())
 	}
 	seen[name] = true
 	return nil
-}
-
-// checkSubgraphs checks the graphs an attribute holds (If/Loop/Scan bodies).
-func checkSubgraphs(a []byte, where string, inFunction bool, depth int) error {
-	return eachField(a, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) error {
-		if typ != protowire.BytesType || (num != fieldAttrGraph && num != fieldAttrGraphs) {
-			return nil
-		}
-		return checkGraph(v, where+" attribute "+stringField(a, fieldAttrName)+" graph", inFunction, depth+1)
-	})
 }
 
 func describe(want []Attribute) string {
@@ -209,9 +177,10 @@ func describe(want []Attribute) string {
 	return strings.Join(parts, ", ")
 }
 
-// eachField calls f with every field of the message b: a bytes field's
-// contents in v, a varint's value in x. It stops at f's first error.
-func eachField(b []byte, f func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error) error {
+// eachBytesField calls f with the number and contents of every
+// length-delimited field of the message b, skipping the others; it stops
+// at f's first error.
+func eachBytesField(b []byte, f func(num protowire.Number, v []byte) error) error {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
@@ -219,47 +188,21 @@ func eachField(b []byte, f func(num protowire.Number, typ protowire.Type, v []by
 		}
 		b = b[n:]
 		var v []byte
-		var x uint64
-		switch typ {
-		case protowire.BytesType:
+		if typ == protowire.BytesType {
 			v, n = protowire.ConsumeBytes(b)
-		case protowire.VarintType:
-			x, n = protowire.ConsumeVarint(b)
-		default:
+		} else {
 			n = protowire.ConsumeFieldValue(num, typ, b)
 		}
 		if n < 0 {
 			return fmt.Errorf("%w: %v", errMalformed, protowire.ParseError(n))
 		}
 		b = b[n:]
-		if err := f(num, typ, v, x); err != nil {
+		if typ != protowire.BytesType {
+			continue
+		}
+		if err := f(num, v); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// stringField returns the last value of bytes field num of b ("" if none;
-// malformed input is reported by the eachField walk that found b).
-func stringField(b []byte, num protowire.Number) string {
-	var s string
-	_ = eachField(b, func(n protowire.Number, t protowire.Type, v []byte, _ uint64) error {
-		if n == num && t == protowire.BytesType {
-			s = string(v)
-		}
-		return nil
-	})
-	return s
-}
-
-// varintField returns the last value of varint field num of b (0 if none).
-func varintField(b []byte, num protowire.Number) uint64 {
-	var x uint64
-	_ = eachField(b, func(n protowire.Number, t protowire.Type, _ []byte, v uint64) error {
-		if n == num && t == protowire.VarintType {
-			x = v
-		}
-		return nil
-	})
-	return x
 }
