@@ -143,17 +143,39 @@ func TestCheckAttributesCases(t *testing.T) {
 	})
 }
 
-// TestCheckAttributesExportedModel: what the converter writes passes, with
-// every plugin op in it.
-func TestCheckAttributesExportedModel(t *testing.T) {
+// exportedPluginModel builds vim_t_d2 with the plugin scan and conv.
+func exportedPluginModel(tb testing.TB) *onnxpb.ModelProto {
+	tb.Helper()
 	m, _, err := convert.Load(repo.Fixture("vim_t_d2")+"/checkpoint.pth", convert.Options{})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	mp, err := graph.Build(m, graph.Options{Scan: graph.ScanPlugin, DepthwiseConv: graph.ConvPlugin})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
+	return mp
+}
+
+// BenchmarkCheckAttributes: the check on an exported vim_t_d2 (3.8 MB,
+// nearly all of it weights, which are skipped undecoded).
+func BenchmarkCheckAttributes(b *testing.B) {
+	data, err := proto.Marshal(exportedPluginModel(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if err := CheckAttributes(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestCheckAttributesExportedModel: what the converter writes passes, with
+// every plugin op in it.
+func TestCheckAttributesExportedModel(t *testing.T) {
+	mp := exportedPluginModel(t)
 	ops := map[string]bool{}
 	for _, n := range mp.Graph.Node {
 		if n.GetDomain() == Domain {
