@@ -381,8 +381,9 @@ static OrtStatus *ORT_API_CALL compute(void *kernel, OrtKernelContext *ctx) {
 
 static void ORT_API_CALL destroy_kernel(void *kernel) { free(kernel); }
 
-/* Output 0 is float32 [B, L, D] with input 0's dims, symbolic names kept
- * (an unnamed unknown dim gets a fresh name, never -1). Sizes known from
+/* Output 0 is float32 [B, L, D]: each size known from any input, else the
+ * symbolic name of input 0's dim (an unnamed one gets a fresh name, never
+ * -1). Sizes known from
  * the model are validated too, but ORT (1.24.3-1.31.1) ignores an error
  * from shape inference and creates the session anyway: such an error is
  * released unreported (vc_shape_inference_done) and the check that counts
@@ -416,8 +417,9 @@ static OrtStatus *infer_shape_checked(const vc_scan_op *o, OrtShapeInferContext 
   }
   int64_t sym[4];
   if ((st = check_inputs(api, o->bidirectional, n, dims, sym))) return st;
-  /* [B, L, D] = input 0's dims (rank 3 after check_inputs). */
-  return vc_set_output_shape(api, ctx, 0, 3, dims[0].d, params);
+  /* [B, L, D]: sizes known from any input, else input 0's dim names. */
+  const int64_t out_dims[3] = {sym[0], sym[1], sym[2]};
+  return vc_set_output_shape(api, ctx, 0, 3, out_dims, params);
 }
 
 static OrtStatus *ORT_API_CALL infer_shape(const OrtCustomOp *op, OrtShapeInferContext *ctx) {
