@@ -10,21 +10,15 @@ import (
 	"strings"
 )
 
-// Weight sets a checkpoint may hold.
-const (
-	WeightsModel = "model"     // the trained weights (default)
-	WeightsEMA   = "model_ema" // the EMA copy of a training checkpoint
-)
-
 // Options are the user's choices for what the weights cannot tell.
 type Options struct {
 	// Weights picks the weight set: WeightsModel (default when "") or
 	// WeightsEMA. A set the checkpoint lacks is an error.
-	Weights string
+	Weights Weights
 	// ClsToken is the cls placement: "" infers it (middle for a single
 	// cls_token, double for cls_token_head/tail, none without), or one of
 	// ClsMiddle, ClsHead, ClsDouble, ClsNone, checked against the weights.
-	ClsToken string
+	ClsToken ClsToken
 	// ImgSize and Stride override the geometry inferred from pos_embed
 	// (0 = infer). Stride is checked against pos_embed. An ImgSize that
 	// pos_embed's grid cannot have (at any stride up to the patch) is a
@@ -36,11 +30,11 @@ type Options struct {
 
 // Info describes where a Model came from and what was assumed.
 type Info struct {
-	Path       string `json:"path"`
-	Format     string `json:"format"`      // "zip" or "legacy"
-	Layout     string `json:"layout"`      // "training", "model", "state_dict" or "bare"
-	Weights    string `json:"weights"`     // WeightsModel or WeightsEMA
-	WeightsKey string `json:"weights_key"` // top-level key read; "" for a bare state dict
+	Path       string  `json:"path"`
+	Format     string  `json:"format"`      // "zip" or "legacy"
+	Layout     string  `json:"layout"`      // "training", "model", "state_dict" or "bare"
+	Weights    Weights `json:"weights"`     // WeightsModel or WeightsEMA
+	WeightsKey string  `json:"weights_key"` // top-level key read; "" for a bare state dict
 	// StrippedPrefix is the key prefix removed from every tensor name
 	// ("module." for DDP checkpoints), or "".
 	StrippedPrefix string `json:"stripped_prefix"`
@@ -93,12 +87,11 @@ func Load(path string, opts Options) (*Model, *Info, error) {
 var ErrNoWeightSet = errors.New("weight set not in checkpoint")
 
 func loadFrom(ra io.ReaderAt, size int64, opts Options) (*Model, *Info, error) {
-	if opts.Weights == "" {
-		opts.Weights = WeightsModel
+	w, err := ParseWeights(string(opts.Weights))
+	if err != nil {
+		return nil, nil, err
 	}
-	if opts.Weights != WeightsModel && opts.Weights != WeightsEMA {
-		return nil, nil, fmt.Errorf("unknown weight set %q (want %s or %s)", opts.Weights, WeightsModel, WeightsEMA)
-	}
+	opts.Weights = w
 	f, root, err := openTorchFile(ra, size)
 	if err != nil {
 		return nil, nil, err
@@ -176,7 +169,7 @@ func loadFrom(ra io.ReaderAt, size int64, opts Options) (*Model, *Info, error) {
 		}
 		n := m.Config
 		info.Assumed = append(info.Assumed, fmt.Sprintf("pos_embed resampled bicubically from the weights' %d×%d grid (img_size %d) to %d×%d for img_size %d (stride %d; cls token rows kept)",
-			c.GridSize, c.GridSize, c.ImgSize, n.GridSize, n.GridSize, n.ImgSize, n.Stride))
+			c.GridSize(), c.GridSize(), c.ImgSize, n.GridSize(), n.GridSize(), n.ImgSize, n.Stride))
 	}
 	return m, info, nil
 }
@@ -221,7 +214,7 @@ func fixStride(sd map[string]*Tensor, opts *Options, resizeTo *int, info *Info) 
 	if err != nil {
 		return nil, err
 	}
-	p, s, g := nc.PatchSize, nc.Stride, nc.GridSize
+	p, s, g := nc.PatchSize, nc.Stride, nc.GridSize()
 	native := fmt.Sprintf("its %d×%d pos_embed grid is img_size %d at stride %d", g, g, nc.ImgSize, s)
 	if stride > 0 {
 		if stride == s {
@@ -286,7 +279,7 @@ func isStateDict(v any) bool {
 
 // selectWeights finds the requested weight set in the checkpoint's
 // top-level object and records the layout and ignored entries.
-func selectWeights(root any, weights string, info *Info) (any, error) {
+func selectWeights(root any, weights Weights, info *Info) (any, error) {
 	d, ok := root.(*pyDict)
 	if !ok {
 		return nil, fmt.Errorf("top-level object is a %s, not a dict (not a Vim checkpoint)", typeName(root))
@@ -301,14 +294,14 @@ func selectWeights(root any, weights string, info *Info) (any, error) {
 	var key string
 	switch {
 	case weights == WeightsEMA:
-		key = WeightsEMA
+		key = string(WeightsEMA)
 	case hasKey(d, "model"):
 		key = "model"
 	case hasKey(d, "state_dict"):
 		key = "state_dict"
 	}
 	var available []string
-	for _, k := range []string{"model", "state_dict", WeightsEMA} {
+	for _, k := range []string{"model", "state_dict", string(WeightsEMA)} {
 		if hasKey(d, k) {
 			available = append(available, k)
 		}
@@ -334,7 +327,7 @@ func selectWeights(root any, weights string, info *Info) (any, error) {
 			continue
 		}
 		desc := describeEntry(fmt.Sprint(ks), d.values[i])
-		if ks == WeightsEMA || (key == WeightsEMA && ks == "model") {
+		if ks == string(WeightsEMA) || (key == string(WeightsEMA) && ks == "model") {
 			desc += ": other weight set, see --weights"
 		}
 		info.Ignored = append(info.Ignored, desc)

@@ -235,11 +235,11 @@ func TestLoadGeometry(t *testing.T) {
 				t.Fatalf("%v (%s)", err, tc.reason)
 			}
 			c := m.Config
-			if c.ImgSize != tc.img || c.Stride != tc.stride || c.GridSize != tc.grid || c.NumPatches != tc.grid*tc.grid {
-				t.Errorf("img %d stride %d grid %d patches %d, want %d %d %d (%s)", c.ImgSize, c.Stride, c.GridSize, c.NumPatches, tc.img, tc.stride, tc.grid, tc.reason)
+			if c.ImgSize != tc.img || c.Stride != tc.stride || c.GridSize() != tc.grid || c.NumPatches() != tc.grid*tc.grid {
+				t.Errorf("img %d stride %d grid %d patches %d, want %d %d %d (%s)", c.ImgSize, c.Stride, c.GridSize(), c.NumPatches(), tc.img, tc.stride, tc.grid, tc.reason)
 			}
-			if got := m.PosEmbed.Shape[1]; got != c.SeqLen {
-				t.Errorf("pos_embed rows %d, seq_len %d (%s)", got, c.SeqLen, tc.reason)
+			if got := m.PosEmbed.Shape[1]; got != c.SeqLen() {
+				t.Errorf("pos_embed rows %d, seq_len %d (%s)", got, c.SeqLen(), tc.reason)
 			}
 			all := strings.Join(info.Assumed, "\n")
 			if resized := strings.Contains(all, "resampled"); resized != tc.resized {

@@ -3,6 +3,7 @@ package convert
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -175,3 +176,5 @@ func BenchmarkLoadVimT(b *testing.B) {
 		}
 	}
 }
+
+func equalInts(a, b []int) bool { return slices.Equal(a, b) }

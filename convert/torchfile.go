@@ -344,6 +344,9 @@ func (f *torchFile) persistentLoadZip(pid any) (any, error) {
 // legacyMagic is the magic number of the legacy torch.save stream.
 var legacyMagic, _ = new(big.Int).SetString("1950a86a20f9469cfc6c", 16)
 
+// openLegacy reads a legacy (pre-1.6, non-zip) torch.save stream: the
+// magic number, protocol and sys_info pickles, the main pickle, then the
+// storage key list and the raw storages it locates.
 func (f *torchFile) openLegacy() (any, error) {
 	off := int64(0)
 	next := func(what string, pl func(any) (any, error)) (any, error) {
@@ -399,38 +402,49 @@ func (f *torchFile) openLegacy() (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := f.locateLegacyStorages(keysV, off, pending); err != nil {
+		return nil, err
+	}
+	return root, nil
+}
+
+// locateLegacyStorages reads the storage key list of a legacy file and
+// records where each storage's data lies: after the list, at off, one
+// 8-byte element count and the raw data per key. Every storage the main
+// pickle uses (pending) must be listed exactly once.
+func (f *torchFile) locateLegacyStorages(keysV any, off int64, pending map[string]bool) error {
 	keys, ok := keysV.(*pyList)
 	if !ok {
-		return nil, fmt.Errorf("legacy checkpoint storage key list is a %s", typeName(keysV))
+		return fmt.Errorf("legacy checkpoint storage key list is a %s", typeName(keysV))
 	}
 	f.legacy = make(map[string]legacyStorage, len(keys.items))
 	for _, kv := range keys.items {
 		key, ok := kv.(string)
 		if !ok {
-			return nil, fmt.Errorf("legacy checkpoint storage key is a %s", typeName(kv))
+			return fmt.Errorf("legacy checkpoint storage key is a %s", typeName(kv))
 		}
 		s, ok := f.storages[key]
 		if !ok {
-			return nil, fmt.Errorf("legacy checkpoint lists storage %s that no tensor uses", key)
+			return fmt.Errorf("legacy checkpoint lists storage %s that no tensor uses", key)
 		}
 		if _, dup := f.legacy[key]; dup {
-			return nil, fmt.Errorf("legacy checkpoint lists storage %s twice", key)
+			return fmt.Errorf("legacy checkpoint lists storage %s twice", key)
 		}
 		var hdr [8]byte
 		if off+8 > f.size {
-			return nil, fmt.Errorf("storage %s: truncated file (header at offset %d, file is %d bytes)", key, off, f.size)
+			return fmt.Errorf("storage %s: truncated file (header at offset %d, file is %d bytes)", key, off, f.size)
 		}
 		if _, err := f.ra.ReadAt(hdr[:], off); err != nil {
-			return nil, fmt.Errorf("storage %s: reading header: %w", key, err)
+			return fmt.Errorf("storage %s: reading header: %w", key, err)
 		}
 		numel := int64(binary.LittleEndian.Uint64(hdr[:]))
 		if numel != s.numel {
-			return nil, fmt.Errorf("storage %s: file has %d elements, the pickle declares %d", key, numel, s.numel)
+			return fmt.Errorf("storage %s: file has %d elements, the pickle declares %d", key, numel, s.numel)
 		}
 		off += 8
 		need := numel * int64(s.typ.elemSize)
 		if need > f.size-off {
-			return nil, fmt.Errorf("storage %s is shorter than declared: needs %d bytes at offset %d, file is %d bytes (truncated?)", key, need, off, f.size)
+			return fmt.Errorf("storage %s is shorter than declared: needs %d bytes at offset %d, file is %d bytes (truncated?)", key, need, off, f.size)
 		}
 		f.legacy[key] = legacyStorage{offset: off, numel: numel}
 		off += need
@@ -442,9 +456,9 @@ func (f *torchFile) openLegacy() (any, error) {
 			missing = append(missing, k)
 		}
 		sort.Strings(missing)
-		return nil, fmt.Errorf("legacy checkpoint has no data for storages %s", strings.Join(missing, ", "))
+		return fmt.Errorf("legacy checkpoint has no data for storages %s", strings.Join(missing, ", "))
 	}
-	return root, nil
+	return nil
 }
 
 // bytes returns the raw data of a storage (read once, then cached). The
