@@ -1,8 +1,6 @@
 package convert
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -418,51 +416,4 @@ func stateDict(v any, info *Info) (map[string]*Tensor, error) {
 		sd[name] = t
 	}
 	return sd, nil
-}
-
-// InspectObject returns the object `vimconvert inspect --json` prints: the
-// config's keys (cls_token_position null without a cls token) plus
-// param_count, weights, dtype and the provenance fields of info.
-func InspectObject(c Config, info *Info) (map[string]any, error) {
-	b, err := c.MarshalJSON()
-	if err != nil {
-		return nil, err
-	}
-	obj := map[string]any{}
-	if err := jsonUnmarshalNumber(b, &obj); err != nil {
-		return nil, err
-	}
-	obj["param_count"] = info.ParamCount
-	obj["weights"] = info.Weights
-	obj["dtype"] = info.DType
-	obj["dtypes"] = info.DTypes
-	obj["variant"] = info.Variant
-	if info.VariantNote != "" {
-		obj["variant_note"] = info.VariantNote
-	}
-	obj["format"] = info.Format
-	obj["layout"] = info.Layout
-	obj["weights_key"] = info.WeightsKey
-	obj["stripped_prefix"] = info.StrippedPrefix
-	obj["tensor_count"] = info.TensorCount
-	obj["ignored"] = nonNil(info.Ignored)
-	obj["assumed"] = nonNil(info.Assumed)
-	if info.ArgsModel != "" {
-		obj["args_model"] = info.ArgsModel
-	}
-	return obj, nil
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
-
-// jsonUnmarshalNumber decodes JSON keeping numbers exact (json.Number).
-func jsonUnmarshalNumber(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	return dec.Decode(v)
 }

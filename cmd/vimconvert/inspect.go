@@ -51,7 +51,7 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if f.json {
-		obj, err := convert.InspectObject(m.Config, info)
+		obj, err := inspectObject(m.Config, info)
 		if err != nil {
 			return err
 		}
