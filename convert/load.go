@@ -3,6 +3,7 @@ package convert
 import (
 	"errors"
 	"fmt"
+	"github.com/vimconvert/vimconvert/convert/torchfile"
 	"io"
 	"os"
 	"strings"
@@ -73,7 +74,7 @@ func Load(path string, opts Options) (*Model, *Info, error) {
 	if st.IsDir() {
 		return nil, nil, fmt.Errorf("%s is a directory, not a checkpoint file", path)
 	}
-	m, info, err := loadFrom(fh, st.Size(), opts)
+	m, info, err := LoadFrom(fh, st.Size(), opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -84,17 +85,19 @@ func Load(path string, opts Options) (*Model, *Info, error) {
 // ErrNoWeightSet is wrapped when the requested weight set is absent.
 var ErrNoWeightSet = errors.New("weight set not in checkpoint")
 
-func loadFrom(ra io.ReaderAt, size int64, opts Options) (*Model, *Info, error) {
+// LoadFrom is Load for a checkpoint of size bytes read through ra (Info.Path
+// stays empty).
+func LoadFrom(ra io.ReaderAt, size int64, opts Options) (*Model, *Info, error) {
 	w, err := ParseWeights(string(opts.Weights))
 	if err != nil {
 		return nil, nil, err
 	}
 	opts.Weights = w
-	f, root, err := openTorchFile(ra, size)
+	f, root, err := torchfile.Open(ra, size)
 	if err != nil {
 		return nil, nil, err
 	}
-	info := &Info{Format: f.format, Weights: opts.Weights, DTypes: map[string]int{}}
+	info := &Info{Format: f.Format(), Weights: opts.Weights, DTypes: map[string]int{}}
 	sdObj, err := selectWeights(root, opts.Weights, info)
 	if err != nil {
 		return nil, nil, err
@@ -242,10 +245,10 @@ func fixStride(sd map[string]*Tensor, opts *Options, resizeTo *int, info *Info) 
 // describeEntry says in a few words what an ignored top-level entry is.
 func describeEntry(k string, v any) string {
 	switch x := v.(type) {
-	case *pyObject:
-		return fmt.Sprintf("%s (%s, %d attributes)", k, x.class, len(x.attrs.keys))
-	case *pyDict:
-		return fmt.Sprintf("%s (%s, %d entries)", k, typeName(v), len(x.keys))
+	case *torchfile.Object:
+		return fmt.Sprintf("%s (%s, %d attributes)", k, x.Class(), x.NumAttrs())
+	case *torchfile.Dict:
+		return fmt.Sprintf("%s (%s, %d entries)", k, torchfile.TypeName(v), x.Len())
 	case int64:
 		return fmt.Sprintf("%s (int %d)", k, x)
 	case string:
@@ -254,21 +257,22 @@ func describeEntry(k string, v any) string {
 		}
 		return fmt.Sprintf("%s (str %q)", k, x)
 	}
-	return fmt.Sprintf("%s (%s)", k, typeName(v))
+	return fmt.Sprintf("%s (%s)", k, torchfile.TypeName(v))
 }
 
 // isStateDict reports whether d maps str keys to tensors only (and is
 // non-empty).
 func isStateDict(v any) bool {
-	d, ok := v.(*pyDict)
-	if !ok || len(d.keys) == 0 {
+	d, ok := v.(*torchfile.Dict)
+	if !ok || d.Len() == 0 {
 		return false
 	}
-	for i, k := range d.keys {
+	for i := 0; i < d.Len(); i++ {
+		k := d.Key(i)
 		if _, ok := k.(string); !ok {
 			return false
 		}
-		if _, ok := d.values[i].(*tensorRef); !ok {
+		if _, ok := d.Value(i).(*torchfile.TensorRef); !ok {
 			return false
 		}
 	}
@@ -278,9 +282,9 @@ func isStateDict(v any) bool {
 // selectWeights finds the requested weight set in the checkpoint's
 // top-level object and records the layout and ignored entries.
 func selectWeights(root any, weights Weights, info *Info) (any, error) {
-	d, ok := root.(*pyDict)
+	d, ok := root.(*torchfile.Dict)
 	if !ok {
-		return nil, fmt.Errorf("top-level object is a %s, not a dict (not a Vim checkpoint)", typeName(root))
+		return nil, fmt.Errorf("top-level object is a %s, not a dict (not a Vim checkpoint)", torchfile.TypeName(root))
 	}
 	if isStateDict(d) {
 		info.Layout = "bare"
@@ -319,22 +323,23 @@ func selectWeights(root any, weights Weights, info *Info) (any, error) {
 	default:
 		info.Layout = "model"
 	}
-	for i, k := range d.keys {
+	for i := 0; i < d.Len(); i++ {
+		k := d.Key(i)
 		ks, _ := k.(string)
 		if ks == key {
 			continue
 		}
-		desc := describeEntry(fmt.Sprint(ks), d.values[i])
+		desc := describeEntry(fmt.Sprint(ks), d.Value(i))
 		if ks == string(WeightsEMA) || (key == string(WeightsEMA) && ks == "model") {
 			desc += ": other weight set, see --weights"
 		}
 		info.Ignored = append(info.Ignored, desc)
 		if ks == "args" {
-			if ns, ok := d.values[i].(*pyObject); ok {
-				if v, ok := ns.attrs.get("model"); ok {
+			if ns, ok := d.Value(i).(*torchfile.Object); ok {
+				if v, ok := ns.Attr("model"); ok {
 					info.ArgsModel, _ = v.(string)
 				}
-				if v, ok := ns.attrs.get("input_size"); ok {
+				if v, ok := ns.Attr("input_size"); ok {
 					if n, ok := v.(int64); ok && n > 0 && n < 1<<20 {
 						info.ArgsInputSize = int(n)
 					}
@@ -342,22 +347,23 @@ func selectWeights(root any, weights Weights, info *Info) (any, error) {
 			}
 		}
 	}
-	v, _ := d.get(key)
+	v, _ := d.Get(key)
 	return v, nil
 }
 
-func hasKey(d *pyDict, k string) bool {
-	_, ok := d.get(k)
+func hasKey(d *torchfile.Dict, k string) bool {
+	_, ok := d.Get(k)
 	return ok
 }
 
-func topKeys(d *pyDict) string {
+func topKeys(d *torchfile.Dict) string {
 	var ks []string
-	for _, k := range d.keys {
+	for i := 0; i < d.Len(); i++ {
+		k := d.Key(i)
 		if s, ok := k.(string); ok {
 			ks = append(ks, fmt.Sprintf("%q", s))
 		} else {
-			ks = append(ks, "<"+typeName(k)+">")
+			ks = append(ks, "<"+torchfile.TypeName(k)+">")
 		}
 	}
 	return listSome(ks)
@@ -366,32 +372,31 @@ func topKeys(d *pyDict) string {
 // stateDict materializes the weight set, stripping a common "module."
 // prefix. Non-tensor entries are errors.
 func stateDict(v any, info *Info) (map[string]*Tensor, error) {
-	d, ok := v.(*pyDict)
+	d, ok := v.(*torchfile.Dict)
 	if !ok {
-		return nil, fmt.Errorf("%s weights are a %s, not a state dict", info.Weights, typeName(v))
+		return nil, fmt.Errorf("%s weights are a %s, not a state dict", info.Weights, torchfile.TypeName(v))
 	}
-	if len(d.keys) == 0 {
+	if d.Len() == 0 {
 		return nil, fmt.Errorf("%s weights are an empty dict", info.Weights)
 	}
-	if d.attrs != nil {
-		if _, ok := d.attrs["_metadata"]; ok {
-			info.Ignored = append(info.Ignored, info.WeightsKey+"._metadata (module versions)")
-		}
+	if d.HasState("_metadata") {
+		info.Ignored = append(info.Ignored, info.WeightsKey+"._metadata (module versions)")
 	}
-	names := make([]string, len(d.keys))
+	names := make([]string, d.Len())
 	var bad []string
 	prefixed := 0
-	for i, k := range d.keys {
+	for i := 0; i < d.Len(); i++ {
+		k := d.Key(i)
 		s, ok := k.(string)
 		if !ok {
-			return nil, fmt.Errorf("state dict key #%d is a %s, not a str", i, typeName(k))
+			return nil, fmt.Errorf("state dict key #%d is a %s, not a str", i, torchfile.TypeName(k))
 		}
 		if len(s) > 1024 {
 			return nil, fmt.Errorf("state dict key #%d is %d bytes long (at most 1024)", i, len(s))
 		}
 		names[i] = s
-		if _, ok := d.values[i].(*tensorRef); !ok {
-			bad = append(bad, fmt.Sprintf("%s (%s)", s, typeName(d.values[i])))
+		if _, ok := d.Value(i).(*torchfile.TensorRef); !ok {
+			bad = append(bad, fmt.Sprintf("%s (%s)", s, torchfile.TypeName(d.Value(i))))
 		}
 		if strings.HasPrefix(s, "module.") {
 			prefixed++
@@ -409,11 +414,22 @@ func stateDict(v any, info *Info) (map[string]*Tensor, error) {
 		if _, dup := sd[name]; dup {
 			return nil, fmt.Errorf("tensor %s appears twice", name)
 		}
-		t, err := d.values[i].(*tensorRef).materialize(name)
+		t, err := d.Value(i).(*torchfile.TensorRef).Materialize(name)
 		if err != nil {
 			return nil, err
 		}
 		sd[name] = t
 	}
 	return sd, nil
+}
+
+// ErrNotCheckpoint is wrapped by the error for a file that is not a
+// torch.save file at all (torchfile.ErrNotCheckpoint).
+var ErrNotCheckpoint = torchfile.ErrNotCheckpoint
+
+// ReadTensorFile reads a torch.save'd flat dict of tensors (the fixtures'
+// input.pth, expected.pth, scan/*.pth) keyed by dict key; it is
+// torchfile.ReadTensorFile, kept here for the packages that hold Tensors.
+func ReadTensorFile(path string) (map[string]*Tensor, error) {
+	return torchfile.ReadTensorFile(path)
 }

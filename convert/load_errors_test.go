@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/vimconvert/vimconvert/convert/internal/pickleop"
+	"github.com/vimconvert/vimconvert/convert/internal/torchsave"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,11 +23,11 @@ func stateDictZip(t testing.TB, names []string, shapes map[string][]int) []byte 
 // stateDictZipArgs is stateDictZip plus, when inputSize > 0, an 'args'
 // argparse.Namespace with that input_size (as a training checkpoint).
 func stateDictZipArgs(t testing.TB, names []string, shapes map[string][]int, inputSize int64) []byte {
-	p := newPK().op(opEmptyDict)
+	p := torchsave.NewPK().Op(pickleop.EmptyDict)
 	if inputSize > 0 {
-		p.str("args").global("argparse", "Namespace").op(opEmptyTuple, opNewObj, opEmptyDict).str("input_size").int(inputSize).op(opSetItem, opBuild, opSetItem)
+		p.Str("args").Global("argparse", "Namespace").Op(pickleop.EmptyTuple, pickleop.NewObj, pickleop.EmptyDict).Str("input_size").Int(inputSize).Op(pickleop.SetItem, pickleop.Build, pickleop.SetItem)
 	}
-	p.str("model").op(opEmptyDict, opMark)
+	p.Str("model").Op(pickleop.EmptyDict, pickleop.Mark)
 	entries := map[string][]byte{}
 	for i, name := range names {
 		shape := shapes[name]
@@ -37,11 +39,11 @@ func stateDictZipArgs(t testing.TB, names []string, shapes map[string][]int, inp
 			n *= int64(shape[d])
 		}
 		key := fmt.Sprint(i)
-		p.str(name).tensor(key, "FloatStorage", n, 0, size, stride)
-		entries["data/"+key] = f32bytes(int(n))
+		p.Str(name).Tensor(key, "FloatStorage", n, 0, size, stride)
+		entries["data/"+key] = torchsave.F32Bytes(int(n))
 	}
-	entries["data.pkl"] = p.op(opSetItems, opSetItem).stop()
-	return zipOf(t, entries)
+	entries["data.pkl"] = p.Op(pickleop.SetItems, pickleop.SetItem).Stop()
+	return torchsave.ZipOf(t, entries)
 }
 
 // TestLoadErrors covers options that contradict the weights and state
@@ -65,11 +67,11 @@ func TestLoadErrors(t *testing.T) {
 		return stateDictZip(t, n2, s2)
 	}
 	// the unedited builder output loads: failures below come from the edits
-	if _, _, err := loadFrom(bytes.NewReader(with(func(n []string, _ map[string][]int) []string { return n })), int64(len(stateDictZip(t, names, shapes))), Options{}); err != nil {
+	if _, _, err := LoadFrom(bytes.NewReader(with(func(n []string, _ map[string][]int) []string { return n })), int64(len(stateDictZip(t, names, shapes))), Options{}); err != nil {
 		t.Fatalf("unedited state dict rejected: %v", err)
 	}
 	// args.input_size that fits is used and reported
-	if _, info, err := loadFrom(bytes.NewReader(stateDictZipArgs(t, names, shapes, 8)), int64(len(stateDictZipArgs(t, names, shapes, 8))), Options{}); err != nil || info.ArgsInputSize != 8 || info.Layout != "training" {
+	if _, info, err := LoadFrom(bytes.NewReader(stateDictZipArgs(t, names, shapes, 8)), int64(len(stateDictZipArgs(t, names, shapes, 8))), Options{}); err != nil || info.ArgsInputSize != 8 || info.Layout != "training" {
 		t.Errorf("args.input_size 8: err %v, info %+v", err, info)
 	}
 	dir := repo.Fixture("synthetic")
@@ -139,7 +141,7 @@ func TestLoadErrors(t *testing.T) {
 	_ = dir
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := loadFrom(bytes.NewReader(tc.data), int64(len(tc.data)), tc.opts)
+			_, _, err := LoadFrom(bytes.NewReader(tc.data), int64(len(tc.data)), tc.opts)
 			if err == nil {
 				t.Fatalf("no error (%s)", tc.reason)
 			}
@@ -149,7 +151,7 @@ func TestLoadErrors(t *testing.T) {
 		})
 	}
 	for _, o := range []Options{{ImgSize: -5}, {ImgSize: 1 << 20}} {
-		if _, _, err := loadFrom(bytes.NewReader(file("model_zip.pth")), int64(len(file("model_zip.pth"))), o); err == nil || strings.Contains(err.Error(), "stride") {
+		if _, _, err := LoadFrom(bytes.NewReader(file("model_zip.pth")), int64(len(file("model_zip.pth"))), o); err == nil || strings.Contains(err.Error(), "stride") {
 			t.Errorf("--img-size %d: error %v should name only --img-size (no --stride was given)", o.ImgSize, err)
 		}
 	}
@@ -230,7 +232,7 @@ func TestLoadGeometry(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m, info, err := loadFrom(bytes.NewReader(tc.data), int64(len(tc.data)), tc.opts)
+			m, info, err := LoadFrom(bytes.NewReader(tc.data), int64(len(tc.data)), tc.opts)
 			if err != nil {
 				t.Fatalf("%v (%s)", err, tc.reason)
 			}
@@ -249,7 +251,7 @@ func TestLoadGeometry(t *testing.T) {
 				t.Errorf("assumed %q lacks %q (%s)", info.Assumed, tc.note, tc.reason)
 			}
 			// the note appears only for an explicit stride other than the native one
-			nat, _, err := loadFrom(bytes.NewReader(tc.data), int64(len(tc.data)), Options{})
+			nat, _, err := LoadFrom(bytes.NewReader(tc.data), int64(len(tc.data)), Options{})
 			if err != nil {
 				t.Fatal(err)
 			}

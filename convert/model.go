@@ -7,31 +7,14 @@
 // PyTorch shapes.
 //
 // It must not print, parse flags or know about ONNX; reading the untrusted
-// file format itself is the reader's job (see ReadTensorFile).
+// file format itself is package torchfile's job.
 package convert
 
-// Tensor is a dense float32 tensor in row-major (C) order.
-//
-// DType records the storage dtype found in the checkpoint ("float32",
-// "float16", "bfloat16", "float64"); Data is always converted to float32.
-// For float64 storages F64 additionally holds the full-precision values
-// (same length and order as Data); it is nil for every other dtype.
-type Tensor struct {
-	Name  string // official state-dict key without any "module." prefix
-	Shape []int
-	DType string
-	Data  []float32
-	F64   []float64 // float64 storages only: the exact values; else nil
-}
+import "github.com/vimconvert/vimconvert/convert/torchfile"
 
-// NumElements returns the product of the shape (1 for a scalar).
-func (t *Tensor) NumElements() int {
-	n := 1
-	for _, d := range t.Shape {
-		n *= d
-	}
-	return n
-}
+// Tensor is a dense float32 tensor in row-major (C) order, as the reader
+// (package torchfile) returns it; Name is the official state-dict key.
+type Tensor = torchfile.Tensor
 
 // Config is the architecture of a Vim model, inferred from the weights
 // (and set by Options where the weights cannot tell). It stores sizes

@@ -1,7 +1,9 @@
-package convert
+package torchfile
 
 import (
 	"bytes"
+	"github.com/vimconvert/vimconvert/convert/internal/pickleop"
+	"github.com/vimconvert/vimconvert/convert/internal/torchsave"
 	"io"
 	"testing"
 )
@@ -15,14 +17,14 @@ func FuzzReadCheckpoint(f *testing.F) {
 	for _, name := range []string{"model_legacy.pth", "bf16_legacy.pth", "views_legacy.pth", "model_proto5_legacy.pth", "model_zip.pth", "fp16.pth"} {
 		f.Add(readSynthetic(f, name))
 	}
-	okTensor := tensorDict("0", "FloatStorage", 4, 0, []int64{2, 2}, []int64{2, 1})
-	lp := newPK()
-	lp.legacy = true
-	okLegacyMain := lp.op(opEmptyDict).str("w").tensor("0", "FloatStorage", 4, 0, []int64{2, 2}, []int64{2, 1}).op(opSetItem).stop()
-	f.Add(zipOf(f, map[string][]byte{"data.pkl": okTensor, "data/0": f32bytes(4)}))
-	f.Add(legacyOf(okLegacyMain, []string{"0"}, []int64{4}, [][]byte{f32bytes(4)}))
-	f.Add(legacyOf(newPK().global("argparse", "Namespace").op(opEmptyTuple, opNewObj, opEmptyDict).str("model").str("x").op(opSetItem, opBuild).stop(), nil, nil, nil))
-	f.Add(newPK().global("os", "system").stop())
+	okTensor := torchsave.TensorDict("0", "FloatStorage", 4, 0, []int64{2, 2}, []int64{2, 1})
+	lp := torchsave.NewPK()
+	lp.Legacy = true
+	okLegacyMain := lp.Op(pickleop.EmptyDict).Str("w").Tensor("0", "FloatStorage", 4, 0, []int64{2, 2}, []int64{2, 1}).Op(pickleop.SetItem).Stop()
+	f.Add(torchsave.ZipOf(f, map[string][]byte{"data.pkl": okTensor, "data/0": torchsave.F32Bytes(4)}))
+	f.Add(torchsave.LegacyOf(okLegacyMain, []string{"0"}, []int64{4}, [][]byte{torchsave.F32Bytes(4)}))
+	f.Add(torchsave.LegacyOf(torchsave.NewPK().Global("argparse", "Namespace").Op(pickleop.EmptyTuple, pickleop.NewObj, pickleop.EmptyDict).Str("model").Str("x").Op(pickleop.SetItem, pickleop.Build).Stop(), nil, nil, nil))
+	f.Add(torchsave.NewPK().Global("os", "system").Stop())
 	f.Add(deflateBomb(f, 4, 2<<10, 2<<10))
 	f.Add(sharedDataZip(f, 4, 1<<10))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -55,8 +57,8 @@ func FuzzReadCheckpoint(f *testing.F) {
 		if ra.n > 4*size+1<<20 {
 			t.Fatalf("%d bytes read from a %d-byte file", ra.n, size)
 		}
-		_, _, _ = loadFrom(bytes.NewReader(data), int64(len(data)), Options{})
-		_, _, _ = loadFrom(bytes.NewReader(data), int64(len(data)), Options{Weights: WeightsEMA, ClsToken: ClsHead})
+		_ = LoadCheckpoint(data, false)
+		_ = LoadCheckpoint(data, true)
 	})
 }
 
