@@ -3,8 +3,6 @@ package convert
 import (
 	"bytes"
 	"errors"
-	"fmt"
-	"github.com/vimconvert/vimconvert/convert/internal/pickleop"
 	"github.com/vimconvert/vimconvert/convert/internal/torchsave"
 	"os"
 	"path/filepath"
@@ -23,27 +21,7 @@ func stateDictZip(t testing.TB, names []string, shapes map[string][]int) []byte 
 // stateDictZipArgs is stateDictZip plus, when inputSize > 0, an 'args'
 // argparse.Namespace with that input_size (as a training checkpoint).
 func stateDictZipArgs(t testing.TB, names []string, shapes map[string][]int, inputSize int64) []byte {
-	p := torchsave.NewPK().Op(pickleop.EmptyDict)
-	if inputSize > 0 {
-		p.Str("args").Global("argparse", "Namespace").Op(pickleop.EmptyTuple, pickleop.NewObj, pickleop.EmptyDict).Str("input_size").Int(inputSize).Op(pickleop.SetItem, pickleop.Build, pickleop.SetItem)
-	}
-	p.Str("model").Op(pickleop.EmptyDict, pickleop.Mark)
-	entries := map[string][]byte{}
-	for i, name := range names {
-		shape := shapes[name]
-		size := make([]int64, len(shape))
-		stride := make([]int64, len(shape))
-		n := int64(1)
-		for d := len(shape) - 1; d >= 0; d-- {
-			size[d], stride[d] = int64(shape[d]), n
-			n *= int64(shape[d])
-		}
-		key := fmt.Sprint(i)
-		p.Str(name).Tensor(key, "FloatStorage", n, 0, size, stride)
-		entries["data/"+key] = torchsave.F32Bytes(int(n))
-	}
-	entries["data.pkl"] = p.Op(pickleop.SetItems, pickleop.SetItem).Stop()
-	return torchsave.ZipOf(t, entries)
+	return torchsave.StateDict(t, names, shapes, inputSize, "FloatStorage", false)
 }
 
 // TestLoadErrors covers options that contradict the weights and state

@@ -8,14 +8,22 @@ import (
 	"testing"
 )
 
-// FuzzReadCheckpoint feeds arbitrary bytes to the checkpoint reader: it
-// must return (a model or) an error, never panic, and never allocate more
-// than the input can justify. `go test` runs the seed corpus; run
-// `go test ./convert -run '^$' -fuzz FuzzReadCheckpoint -fuzztime 5m` for
-// a real search.
+// FuzzReadCheckpoint feeds arbitrary bytes to the checkpoint reader (and
+// the Vim loader behind it): it must return (a model or) an error, never
+// panic, and never allocate more than the input can justify. `go test`
+// runs the seed corpus; run `go test ./convert/torchfile -run '^$' -fuzz
+// FuzzReadCheckpoint -fuzztime 5m -fuzzminimizetime 2s` for a real search.
 func FuzzReadCheckpoint(f *testing.F) {
-	for _, name := range []string{"model_legacy.pth", "bf16_legacy.pth", "views_legacy.pth", "model_proto5_legacy.pth", "model_zip.pth", "fp16.pth"} {
-		f.Add(readSynthetic(f, name))
+	// Seeds stay small (a few KB) so that mutation and minimisation are
+	// fast: a one-block Vim state dict in both formats and three dtypes,
+	// a training layout, then single tensors and hostile archives.
+	names, shapes := TinyVimStateDict()
+	for _, s := range []struct {
+		storage string
+		legacy  bool
+		args    int64
+	}{{"FloatStorage", false, 0}, {"FloatStorage", true, 4}, {"HalfStorage", false, 0}, {"BFloat16Storage", true, 0}} {
+		f.Add(torchsave.StateDict(f, names, shapes, s.args, s.storage, s.legacy))
 	}
 	okTensor := torchsave.TensorDict("0", "FloatStorage", 4, 0, []int64{2, 2}, []int64{2, 1})
 	lp := torchsave.NewPK()

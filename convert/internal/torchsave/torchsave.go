@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math"
+	"strconv"
 	"testing"
 
 	"github.com/vimconvert/vimconvert/convert/internal/pickleop"
@@ -141,4 +142,51 @@ func LegacyOf(main []byte, keys []string, numels []int64, data [][]byte) []byte 
 		b.Write(data[i])
 	}
 	return b.Bytes()
+}
+
+// elemSize is the bytes per element of the storage types StateDict writes.
+var elemSize = map[string]int{"FloatStorage": 4, "HalfStorage": 2, "BFloat16Storage": 2, "DoubleStorage": 8}
+
+// StateDict returns a checkpoint holding {'model': sd}, sd mapping each
+// name to a zero contiguous tensor of its shape in a storage of type
+// storage ("FloatStorage", "HalfStorage", "BFloat16Storage" or
+// "DoubleStorage"); when inputSize > 0 it also holds 'args', an
+// argparse.Namespace with that input_size (a training checkpoint). The
+// file is a zip archive, or a legacy stream when legacy is set.
+func StateDict(t testing.TB, names []string, shapes map[string][]int, inputSize int64, storage string, legacy bool) []byte {
+	es, ok := elemSize[storage]
+	if !ok {
+		t.Fatalf("torchsave: unknown storage type %s", storage)
+	}
+	p := NewPK()
+	p.Legacy = legacy
+	p.Op(pickleop.EmptyDict)
+	if inputSize > 0 {
+		p.Str("args").Global("argparse", "Namespace").Op(pickleop.EmptyTuple, pickleop.NewObj, pickleop.EmptyDict).Str("input_size").Int(inputSize).Op(pickleop.SetItem, pickleop.Build, pickleop.SetItem)
+	}
+	p.Str("model").Op(pickleop.EmptyDict, pickleop.Mark)
+	entries := map[string][]byte{}
+	var keys []string
+	var numels []int64
+	var data [][]byte
+	for i, name := range names {
+		shape := shapes[name]
+		size := make([]int64, len(shape))
+		stride := make([]int64, len(shape))
+		n := int64(1)
+		for d := len(shape) - 1; d >= 0; d-- {
+			size[d], stride[d] = int64(shape[d]), n
+			n *= int64(shape[d])
+		}
+		key := strconv.Itoa(i)
+		p.Str(name).Tensor(key, storage, n, 0, size, stride)
+		entries["data/"+key] = make([]byte, int(n)*es)
+		keys, numels, data = append(keys, key), append(numels, n), append(data, entries["data/"+key])
+	}
+	main := p.Op(pickleop.SetItems, pickleop.SetItem).Stop()
+	if legacy {
+		return LegacyOf(main, keys, numels, data)
+	}
+	entries["data.pkl"] = main
+	return ZipOf(t, entries)
 }
