@@ -269,13 +269,13 @@ func checkSizeOptions(opts Options) error {
 	return nil
 }
 
-// MaxImgSize is the largest --img-size or --stride accepted (pixels).
+// MaxImgSize is the largest Options.ImgSize or Options.Stride accepted (pixels).
 // Sizes this large still fail ResizePosEmbed's MaxSeqLen unless the stride
 // is large.
 const MaxImgSize = 1 << 16
 
-// ErrGeometryMismatch is wrapped by the error for an --img-size (and
-// --stride) that cannot produce pos_embed's patch grid. Load answers it by
+// ErrGeometryMismatch is wrapped by the error for an Options.ImgSize (and
+// Options.Stride) that cannot produce pos_embed's patch grid. Load answers it by
 // resampling pos_embed (ResizePosEmbed); every other error is final.
 var ErrGeometryMismatch = errors.New("image size does not match the pos_embed grid")
 
@@ -295,7 +295,7 @@ func (e geometryError) Unwrap() error { return ErrGeometryMismatch }
 //
 // An image size alone is solved for the stride that gives the grid. Load
 // only lets that happen for args.input_size, the training checkpoint's own
-// record: for --img-size it fixes the stride from the native geometry
+// record: for Options.ImgSize it fixes the stride from the native geometry
 // first (fixStride), since the user's size must never pick the stride.
 func inferGeometry(g, patch int, opts Options) (img, stride int, note string, err error) {
 	gridOf := func(img, stride int) int {

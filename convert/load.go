@@ -126,7 +126,7 @@ func LoadFrom(ra io.ReaderAt, size int64, opts Options) (*Model, *Info, error) {
 		return nil, nil, err
 	}
 	if opts.ImgSize > 0 {
-		// --img-size with an explicit --stride (or a model without
+		// Options.ImgSize with an explicit Options.Stride (or a model without
 		// pos_embed): either the weights' grid, or a resize.
 		_, _, err := inferConfig(sd, opts)
 		switch {
@@ -145,7 +145,7 @@ func LoadFrom(ra io.ReaderAt, size int64, opts Options) (*Model, *Info, error) {
 		o2.ImgSize = info.ArgsInputSize
 		if _, _, err := inferConfig(sd, o2); err != nil {
 			if opts.Stride > 0 && errors.Is(err, ErrGeometryMismatch) {
-				// the stride is the user's: do not blame an --img-size they did not give
+				// the stride is the user's: do not blame an Options.ImgSize they did not give
 				return nil, nil, fmt.Errorf("args.input_size %d of the training checkpoint does not fit --stride %d: it does not give the pos_embed grid at that stride (add --img-size to choose the size, or leave --stride out for the checkpoint's own)", info.ArgsInputSize, opts.Stride)
 			}
 			return nil, nil, fmt.Errorf("args.input_size %d does not fit the weights: %w", info.ArgsInputSize, err)
@@ -176,7 +176,7 @@ func LoadFrom(ra io.ReaderAt, size int64, opts Options) (*Model, *Info, error) {
 }
 
 // nativeConfig infers the configuration the weights have on their own,
-// as a load without --img-size and --stride does: the pos_embed grid and
+// as a load without Options.ImgSize and Options.Stride does: the pos_embed grid and
 // the official layouts, refined by args.input_size of a training
 // checkpoint when that fits the weights.
 func nativeConfig(sd map[string]*Tensor, opts Options, info *Info) (Config, error) {
@@ -193,15 +193,15 @@ func nativeConfig(sd map[string]*Tensor, opts Options, info *Info) (Config, erro
 }
 
 // fixStride makes the stride a property of the weights, never of the
-// requested image size. Fitting --img-size to the pos_embed grid alone
+// requested image size. Fitting Options.ImgSize to the pos_embed grid alone
 // would pick whatever stride makes it fit (120 on a 14×14 grid at patch 16
 // is stride 8, 68 is stride 4), an overlapping-patch model the weights
-// were never trained as. So with pos_embed and --img-size but no --stride,
-// the stride is the native one (nativeConfig), and --img-size is either a
+// were never trained as. So with pos_embed and Options.ImgSize but no Options.Stride,
+// the stride is the native one (nativeConfig), and Options.ImgSize is either a
 // size giving the native grid at that stride (opts.Stride is set), a
 // resize keeping it (*resizeTo is set, opts.ImgSize cleared so the native
 // geometry is inferred), or an error naming the sizes that fit. An
-// explicit --stride is the user's choice and is kept; when it is not the
+// explicit Options.Stride is the user's choice and is kept; when it is not the
 // native stride, a note says so. It returns those notes for Info.Assumed.
 func fixStride(sd map[string]*Tensor, opts *Options, resizeTo *int, info *Info) ([]string, error) {
 	img, stride := opts.ImgSize, opts.Stride
@@ -225,7 +225,7 @@ func fixStride(sd map[string]*Tensor, opts *Options, resizeTo *int, info *Info) 
 	}
 	switch {
 	case img == nc.ImgSize:
-		// exactly the native geometry: infer it as without --img-size
+		// exactly the native geometry: infer it as without Options.ImgSize
 		opts.ImgSize = 0
 		return nil, nil
 	case img < p:

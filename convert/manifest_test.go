@@ -2,6 +2,7 @@ package convert
 
 import (
 	"encoding/json"
+	"github.com/vimconvert/vimconvert/convert/internal/torchsave"
 	"os"
 	"path/filepath"
 	"testing"
@@ -21,28 +22,14 @@ type manifest struct {
 }
 
 func loadManifest(t *testing.T) *manifest {
-	t.Helper()
-	b, err := os.ReadFile(repo.Fixture("manifest.json"))
-	if err != nil {
-		t.Fatalf("reading manifest: %v", err)
-	}
 	var m manifest
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatalf("parsing manifest: %v", err)
-	}
+	torchsave.ReadManifest(t, &m)
 	return &m
 }
 
 // fixturePath returns the bundled copy of a manifest path, else the shared
 // copy, else "".
-func fixturePath(rel string) string {
-	if p := repo.Fixture(filepath.FromSlash(rel)); p != "" {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return repo.SharedFixture(filepath.FromSlash(rel))
-}
+func fixturePath(rel string) string { return torchsave.FixturePath(rel) }
 
 // readSynthetic returns a file of fixtures/synthetic.
 func readSynthetic(t testing.TB, name string) []byte {

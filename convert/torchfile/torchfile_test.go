@@ -1,14 +1,10 @@
 package torchfile
 
 import (
-	"encoding/json"
+	"github.com/vimconvert/vimconvert/convert/internal/torchsave"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
-
-	"github.com/vimconvert/vimconvert/internal/repo"
 )
 
 // manifest is the part of fixtures/manifest.json the reader tests read.
@@ -31,29 +27,14 @@ type manifest struct {
 }
 
 func loadManifest(t *testing.T) *manifest {
-	t.Helper()
-	p := repo.Fixture("manifest.json")
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("reading manifest: %v", err)
-	}
 	var m manifest
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatalf("parsing manifest: %v", err)
-	}
+	torchsave.ReadManifest(t, &m)
 	return &m
 }
 
 // fixturePath returns the bundled copy of a manifest path, else the shared
 // copy, else "".
-func fixturePath(rel string) string {
-	if p := repo.Fixture(filepath.FromSlash(rel)); p != "" {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return repo.SharedFixture(filepath.FromSlash(rel))
-}
+func fixturePath(rel string) string { return torchsave.FixturePath(rel) }
 
 // TestReadTensorFileManifest loads every tensor file the manifest lists
 // and checks names, shapes and dtypes, and the float64 side channel.

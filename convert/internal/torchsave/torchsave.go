@@ -1,14 +1,19 @@
 // Package torchsave writes small torch.save files (zip archive and legacy
 // stream) from hand-built pickle programs, for the tests of the checkpoint
 // reader and loader: well-formed ones and deliberately hostile ones. It is
-// test support and must not be used by production code.
+// test support (with the fixture manifest readers they share) and must
+// not be used by production code.
 package torchsave
 
 import (
 	"archive/zip"
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
+	"github.com/vimconvert/vimconvert/internal/repo"
 	"math"
+	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 
@@ -189,4 +194,28 @@ func StateDict(t testing.TB, names []string, shapes map[string][]int, inputSize 
 	}
 	entries["data.pkl"] = main
 	return ZipOf(t, entries)
+}
+
+// ReadManifest decodes fixtures/manifest.json into v (the part a test
+// reads), failing t when it cannot.
+func ReadManifest(t testing.TB, v any) {
+	t.Helper()
+	b, err := os.ReadFile(repo.Fixture("manifest.json"))
+	if err != nil {
+		t.Fatalf("reading manifest: %v", err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("parsing manifest: %v", err)
+	}
+}
+
+// FixturePath returns the bundled copy of a manifest path, else the
+// shared copy, else "".
+func FixturePath(rel string) string {
+	if p := repo.Fixture(filepath.FromSlash(rel)); p != "" {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return repo.SharedFixture(filepath.FromSlash(rel))
 }
