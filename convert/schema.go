@@ -1,6 +1,7 @@
 package convert
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -145,71 +146,72 @@ func (c Config) ClsTokenPosition() int {
 	return -1
 }
 
-// configJSON is Config as JSON: the stored fields in declaration order
-// with the derived geometry keys in between and cls_token_position (null
-// without a cls token) last, as the ONNX metadata has always held it.
-type configJSON struct {
-	EmbedDim         int         `json:"embed_dim"`
-	Depth            int         `json:"depth"`
-	DState           int         `json:"d_state"`
-	DInner           int         `json:"d_inner"`
-	DtRank           int         `json:"dt_rank"`
-	DConv            int         `json:"d_conv"`
-	PatchSize        int         `json:"patch_size"`
-	Stride           int         `json:"stride"`
-	ImgSize          int         `json:"img_size"`
-	GridSize         int         `json:"grid_size"`
-	NumPatches       int         `json:"num_patches"`
-	AbsPosEmbed      bool        `json:"abs_pos_embed"`
-	SeqLen           int         `json:"seq_len"`
-	ClsToken         ClsToken    `json:"cls_token"`
-	FinalPoolType    string      `json:"final_pool_type"`
-	InChans          int         `json:"in_chans"`
-	Norm             Norm        `json:"norm"`
-	NumClasses       int         `json:"num_classes"`
-	BimambaType      BimambaType `json:"bimamba_type"`
-	DivideOut        bool        `json:"if_divide_out"`
-	NormEps          float64     `json:"norm_eps"`
-	HasGamma         bool        `json:"has_layer_scale"`
-	ClsTokenPosition *int        `json:"cls_token_position"`
+// configDerived holds the derived keys of Config's JSON.
+type configDerived struct {
+	GridSize         int  `json:"grid_size"`
+	NumPatches       int  `json:"num_patches"`
+	SeqLen           int  `json:"seq_len"`
+	ClsTokenPosition *int `json:"cls_token_position"`
 }
 
+// configFields is Config with its own field tags and no methods.
+type configFields Config
+
 // MarshalJSON writes the stored fields plus the derived grid_size,
-// num_patches, seq_len and cls_token_position (null without a cls token).
+// num_patches, seq_len and cls_token_position (null without a cls token),
+// in the key order the ONNX metadata has always held.
 func (c Config) MarshalJSON() ([]byte, error) {
-	j := configJSON{
-		EmbedDim: c.EmbedDim, Depth: c.Depth, DState: c.DState, DInner: c.DInner, DtRank: c.DtRank, DConv: c.DConv,
-		PatchSize: c.PatchSize, Stride: c.Stride, ImgSize: c.ImgSize, GridSize: c.GridSize(), NumPatches: c.NumPatches(),
-		AbsPosEmbed: c.AbsPosEmbed, SeqLen: c.SeqLen(), ClsToken: c.ClsToken, FinalPoolType: c.FinalPoolType,
-		InChans: c.InChans, Norm: c.Norm, NumClasses: c.NumClasses, BimambaType: c.BimambaType,
-		DivideOut: c.DivideOut, NormEps: c.NormEps, HasGamma: c.HasGamma,
-	}
+	var pos any
 	if p := c.ClsTokenPosition(); p >= 0 {
-		j.ClsTokenPosition = &p
+		pos = p
 	}
-	return json.Marshal(j)
+	kv := []struct {
+		k string
+		v any
+	}{
+		{"embed_dim", c.EmbedDim}, {"depth", c.Depth}, {"d_state", c.DState}, {"d_inner", c.DInner},
+		{"dt_rank", c.DtRank}, {"d_conv", c.DConv}, {"patch_size", c.PatchSize}, {"stride", c.Stride},
+		{"img_size", c.ImgSize}, {"grid_size", c.GridSize()}, {"num_patches", c.NumPatches()},
+		{"abs_pos_embed", c.AbsPosEmbed}, {"seq_len", c.SeqLen()}, {"cls_token", c.ClsToken},
+		{"final_pool_type", c.FinalPoolType}, {"in_chans", c.InChans}, {"norm", c.Norm},
+		{"num_classes", c.NumClasses}, {"bimamba_type", c.BimambaType}, {"if_divide_out", c.DivideOut},
+		{"norm_eps", c.NormEps}, {"has_layer_scale", c.HasGamma}, {"cls_token_position", pos},
+	}
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, e := range kv {
+		v, err := json.Marshal(e.v)
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%q:%s", e.k, v)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
 }
 
 // UnmarshalJSON reads what MarshalJSON writes. The derived keys must agree
 // with the stored sizes: a disagreement is an error naming both.
 func (c *Config) UnmarshalJSON(b []byte) error {
-	var j configJSON
-	if err := json.Unmarshal(b, &j); err != nil {
+	var f configFields
+	var d configDerived
+	if err := json.Unmarshal(b, &f); err != nil {
 		return err
 	}
-	*c = Config{
-		EmbedDim: j.EmbedDim, Depth: j.Depth, DState: j.DState, DInner: j.DInner, DtRank: j.DtRank, DConv: j.DConv,
-		PatchSize: j.PatchSize, Stride: j.Stride, ImgSize: j.ImgSize, AbsPosEmbed: j.AbsPosEmbed,
-		ClsToken: j.ClsToken, FinalPoolType: j.FinalPoolType, InChans: j.InChans, Norm: j.Norm,
-		NumClasses: j.NumClasses, BimambaType: j.BimambaType, DivideOut: j.DivideOut, NormEps: j.NormEps, HasGamma: j.HasGamma,
+	if err := json.Unmarshal(b, &d); err != nil {
+		return err
 	}
+	*c = Config(f)
 	pos := -1
-	if j.ClsTokenPosition != nil {
-		pos = *j.ClsTokenPosition
+	if d.ClsTokenPosition != nil {
+		pos = *d.ClsTokenPosition
 	}
-	if j.GridSize != c.GridSize() || j.NumPatches != c.NumPatches() || j.SeqLen != c.SeqLen() || pos != c.ClsTokenPosition() {
+	if d.GridSize != c.GridSize() || d.NumPatches != c.NumPatches() || d.SeqLen != c.SeqLen() || pos != c.ClsTokenPosition() {
 		return fmt.Errorf("config: grid_size %d, num_patches %d, seq_len %d, cls_token_position %d, but img %d patch %d stride %d cls %q give %d, %d, %d, %d",
-			j.GridSize, j.NumPatches, j.SeqLen, pos, c.ImgSize, c.PatchSize, c.Stride, c.ClsToken,
+			d.GridSize, d.NumPatches, d.SeqLen, pos, c.ImgSize, c.PatchSize, c.Stride, c.ClsToken,
 			c.GridSize(), c.NumPatches(), c.SeqLen(), c.ClsTokenPosition())
 	}
 	return nil
