@@ -146,6 +146,36 @@ func (c Config) ClsTokenPosition() int {
 	return -1
 }
 
+// Token sources other than a patch index (see TokenSources).
+const (
+	TokenClsHead = -1 // the cls token (middle/head) or cls_token_head (double)
+	TokenClsTail = -2 // cls_token_tail (double)
+)
+
+// TokenSources returns, for each of the SeqLen tokens, where it comes
+// from: a patch index (row-major grid order) or TokenClsHead/TokenClsTail
+// (models_mamba.py 385-412). Middle puts the cls token at M//2 before
+// patches M//2.., head at 0, double one at 0 and one at the end.
+func (c Config) TokenSources() []int {
+	src := make([]int, c.SeqLen())
+	pos := c.ClsTokenPosition()
+	for t := range src {
+		switch {
+		case c.ClsToken == ClsNone || pos < 0:
+			src[t] = t
+		case t == pos:
+			src[t] = TokenClsHead
+		case c.ClsToken == ClsDouble && t == len(src)-1:
+			src[t] = TokenClsTail
+		case t < pos:
+			src[t] = t
+		default:
+			src[t] = t - 1
+		}
+	}
+	return src
+}
+
 // configDerived holds the derived keys of Config's JSON.
 type configDerived struct {
 	GridSize         int  `json:"grid_size"`

@@ -1,7 +1,9 @@
 // Package verify is the independent half of vimconvert's parity checks: a
 // pure-Go forward pass of the official Vision Mamba (hustvl/Vim
 // VisionMamba.forward), written from the official semantics and sharing
-// nothing with the ONNX graph or ONNX Runtime.
+// nothing with the ONNX graph or ONNX Runtime. What a Vim model is (its
+// tensors, shapes and geometry) it takes from convert; it must not import
+// graph or runtime, or compute anything the way the export does.
 //
 // Forward runs a model loaded by convert/ in float32 (mirroring the
 // official fp32 run) or float64 (mirroring model.double(), where
@@ -175,45 +177,6 @@ func checkInput(m *convert.Model, x []float32, shape [4]int) error {
 	return nil
 }
 
-// tokenSource tells where token l of a sequence comes from: a patch index
-// ≥ 0, or clsHead/clsTail for a cls token.
-const (
-	clsHead = -1 // ClsToken (middle/head) or ClsTokenHead (double)
-	clsTail = -2 // ClsTokenTail (double)
-)
-
-// tokenSources returns, for every one of the L tokens, its source
-// (MM 385-412): middle puts the cls token at M//2 before the patches
-// M//2.., head at 0, double a head token at 0 and a tail token at L-1.
-func tokenSources(cfg *convert.Config) []int {
-	src := make([]int, cfg.SeqLen())
-	np := cfg.NumPatches()
-	for l := range src {
-		switch cfg.ClsToken {
-		case convert.ClsMiddle:
-			pos := np / 2
-			switch {
-			case l < pos:
-				src[l] = l
-			case l == pos:
-				src[l] = clsHead
-			default:
-				src[l] = l - 1
-			}
-		case convert.ClsHead:
-			src[l] = l - 1 // l = 0 gives clsHead
-		case convert.ClsDouble:
-			src[l] = l - 1
-			if l == cfg.SeqLen()-1 {
-				src[l] = clsTail
-			}
-		default:
-			src[l] = l
-		}
-	}
-	return src
-}
-
 func forward[T Float](m *convert.Model, x []float32, shape [4]int, opts Options) *Result {
 	cfg := &m.Config
 	bt, d, l := shape[0], cfg.EmbedDim, cfg.SeqLen()
@@ -271,7 +234,7 @@ func embedTokens[T Float](m *convert.Model, patches []T, bt int) []T {
 	cfg := &m.Config
 	d, l := cfg.EmbedDim, cfg.SeqLen()
 	tokens := make([]T, bt*l*d)
-	src := tokenSources(cfg)
+	src := cfg.TokenSources()
 	var pos []T
 	if m.PosEmbed != nil {
 		pos = toT[T](m.PosEmbed.Data) // [1, L, D]
@@ -287,9 +250,9 @@ func embedTokens[T Float](m *convert.Model, patches []T, bt int) []T {
 		for t, s := range src {
 			row := tokens[(b*l+t)*d : (b*l+t+1)*d]
 			switch s {
-			case clsHead:
+			case convert.TokenClsHead:
 				copy(row, head)
-			case clsTail:
+			case convert.TokenClsTail:
 				copy(row, tail)
 			default:
 				copy(row, patches[(b*cfg.NumPatches()+s)*d:])
@@ -447,10 +410,7 @@ func readout[T Float](cfg *convert.Config, hidden []T, bt int) ([]T, []int) {
 	tok := func(b, t int) []T { return hidden[(b*l+t)*d : (b*l+t+1)*d] }
 	switch cfg.ClsToken {
 	case convert.ClsMiddle, convert.ClsHead:
-		pos := 0
-		if cfg.ClsToken == convert.ClsMiddle {
-			pos = cfg.NumPatches() / 2
-		}
+		pos := cfg.ClsTokenPosition()
 		for b := 0; b < bt; b++ {
 			copy(feat[b*d:], tok(b, pos))
 		}

@@ -1,5 +1,7 @@
 // Package graphtest makes small random but valid convert.Models for tests
-// of any package that consumes them (graph export, runtime, reference).
+// of any package that consumes them (graph export, runtime, reference),
+// mapped through convert's tensor table (convert.NewModel). It is test
+// support: production code must not use it.
 package graphtest
 
 import (
