@@ -16,7 +16,7 @@ PLUGIN      := build/libvimconvert_ops.so
 BIN         := bin/vimconvert
 GO          ?= go
 # Packages fast enough to run again under the race detector.
-RACE_PKGS   ?= ./runtime ./internal/... ./cmd/... ./convert ./verify ./graph ./ops
+RACE_PKGS   ?= ./runtime ./internal/... ./cmd/... ./convert/... ./verify ./graph ./ops
 FUZZ_TIME   ?= 10s
 DEMO_CKPT   := fixtures/vim_t_d2/checkpoint.pth
 DEMO_OUT    := out/vim_t_d2.onnx
@@ -64,13 +64,15 @@ test-go:
 test-race:
 	$(GO) test -count=1 -race -short -timeout 15m $(RACE_PKGS)
 
-# A short run of every fuzz target of the untrusted-input readers.
-FUZZ_PKGS   ?= convert internal/npy
+# A short run of every fuzz target of the untrusted-input readers. Input
+# minimisation is capped so that a new input does not stall a short run.
+FUZZ_PKGS   ?= convert/torchfile internal/npy
+FUZZ_MINIMIZE_TIME ?= 2s
 fuzz:
 	@for p in $(FUZZ_PKGS); do \
 		for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$p/*_test.go 2>/dev/null | cut -c6-); do \
 			echo "fuzz ./$$p $$f ($(FUZZ_TIME))"; \
-			$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZ_TIME) ./$$p || exit 1; \
+			$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZ_TIME) -fuzzminimizetime=$(FUZZ_MINIMIZE_TIME) ./$$p || exit 1; \
 		done; \
 	done
 
