@@ -47,7 +47,7 @@ const (
 
 // MambaOutLayouts lists the layouts BuildMambaOut accepts; the first is the
 // default.
-var MambaOutLayouts = []string{MambaOutLayoutNHWC, MambaOutLayoutNCHW, MambaOutLayoutNCHWTransposeLN}
+var MambaOutLayouts = []string{MambaOutLayoutNCHW, MambaOutLayoutNHWC, MambaOutLayoutNCHWTransposeLN}
 
 // MambaOutOptions controls BuildMambaOut. The zero value builds the default
 // model: opset 17, MambaOutLayouts[0], outputs logits only.

@@ -243,3 +243,39 @@ func TestMambaOutBuildErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestMambaOutSyntheticORT runs the torch-made toy checkpoints (bundled, so
+// this runs without the shared fixtures) in every layout, at opset 17 and
+// the newest supported opset, and at 224 and a non-square size, against
+// the Go reference on the same input.
+func TestMambaOutSyntheticORT(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	for _, file := range []string{"bare.pth", "fp16.pth"} {
+		m, _, err := mambaout.Load(repo.Fixture("mambaout_synthetic", file), mambaout.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, layout := range graph.MambaOutLayouts {
+			for _, opset := range []int{graph.DefaultOpset, graph.MaxOpset} {
+				path := buildMambaOutFile(t, m, graph.MambaOutOptions{Layout: layout, Opset: opset})
+				s := ortSessionNoPlugin(t, path)
+				for _, size := range [][2]int{{224, 224}, {64, 48}} {
+					x := make([]float32, 2*3*size[0]*size[1])
+					for i := range x {
+						x[i] = float32(rng.NormFloat64())
+					}
+					out, err := s.Run(map[string]*runtime.Tensor{graph.InputName: {Shape: []int64{2, 3, int64(size[0]), int64(size[1])}, Data: x}})
+					if err != nil {
+						t.Fatal(err)
+					}
+					ref, err := moref.Forward(m, x, [4]int{2, 3, size[0], size[1]}, moref.Options{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					label := strings.Join([]string{file, layout, "opset", fmtInts([]int{opset, size[0], size[1]})}, " ")
+					compareOutput(t, label, out[graph.LogitsName], ref.Logits.Float32(), ref.Logits.Shape, true)
+				}
+			}
+		}
+	}
+}

@@ -127,11 +127,29 @@ func forEachSpec(c *Config, fn func(s tensorSpec, key string, i, j int)) {
 	}
 }
 
+// TensorShape is one tensor a model of a given Config has.
+type TensorShape struct {
+	Name  string // official state-dict key
+	Shape []int  // official PyTorch shape
+}
+
+// Schema returns every tensor a model of configuration c has, in table
+// order, with its shape.
+func Schema(c *Config) []TensorShape {
+	var out []TensorShape
+	forEachSpec(c, func(s tensorSpec, key string, i, _ int) {
+		out = append(out, TensorShape{Name: key, Shape: s.shape(c, i)})
+	})
+	return out
+}
+
 // TensorNames returns every state-dict key a model of configuration c has,
 // in table order.
 func TensorNames(c *Config) []string {
 	var names []string
-	forEachSpec(c, func(_ tensorSpec, key string, _, _ int) { names = append(names, key) })
+	for _, t := range Schema(c) {
+		names = append(names, t.Name)
+	}
 	return names
 }
 

@@ -184,3 +184,39 @@ func TestForwardBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestFloat32MatchesFloat64 runs the bundled toy checkpoint in both
+// precisions at a non-square size: the float32 run must stay within
+// float32 rounding of the float64 one (the shared fixtures check both
+// against the official runs; this runs without them).
+func TestFloat32MatchesFloat64(t *testing.T) {
+	m, _, err := mo.Load(repo.Fixture("mambaout_synthetic", "bare.pth"), mo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shape := [4]int{2, 3, 72, 40}
+	x := make([]float32, shape[0]*shape[1]*shape[2]*shape[3])
+	for i := range x {
+		x[i] = float32((i*7919)%201-100) / 50
+	}
+	r32, err := ref.Forward(m, x, shape, ref.Options{Intermediates: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r64, err := ref.Forward(m, x, shape, ref.Options{Precision: verify.Float64, Intermediates: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := verify.Compare(r64.Logits.Data, r32.Logits.Data, r64.Logits.Shape)
+	t.Logf("float32 vs float64 logits: max|d| %.3g", rep.MaxAbs)
+	if !rep.Pass(1e-5) || !rep.Top1OK() {
+		t.Errorf("float32 vs float64: %s", rep)
+	}
+	// 72x40 -> 36x20 (stem conv1) -> 18x10 -> 9x5 -> 5x3 -> 3x2
+	for i, hw := range [][2]int{{18, 10}, {9, 5}, {5, 3}, {3, 2}} {
+		got := r32.Intermediates[ref.KeyStage(i)].Shape
+		if got[1] != hw[0] || got[2] != hw[1] {
+			t.Errorf("stage %d: shape %v, want spatial %v (ceil(H/2) per stride-2 conv)", i, got, hw)
+		}
+	}
+}
