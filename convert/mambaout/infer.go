@@ -213,7 +213,11 @@ func FromStateDict(sd map[string]*convert.Tensor) (*Model, error) {
 	}
 	if ok, missing := Detect(names); !ok {
 		sort.Strings(missing)
-		return nil, fmt.Errorf("not a MambaOut state dict: it lacks %s", strings.Join(missing, ", "))
+		hint := ""
+		if sd["stem.conv1.weight"] != nil && sd["stages.0.blocks.0.fc1.weight"] != nil {
+			hint = " (its stem.* and stages.{i}.blocks.{j}.* names are those of timm's own MambaOut port, timm.models.mambaout, which vimconvert does not read: convert the official release, yuweihao/MambaOut)"
+		}
+		return nil, fmt.Errorf("not a MambaOut state dict: it lacks %s%s", strings.Join(missing, ", "), hint)
 	}
 	c, err := inferConfig(sd)
 	if err != nil {

@@ -229,6 +229,21 @@ func TestBadStateDicts(t *testing.T) {
 		}, []string{"missing 1: downsample_layers.2.conv.weight"}},
 		{"a signature tensor is gone", func(sd map[string]*convert.Tensor) { delete(sd, "head.fc1.weight") },
 			[]string{"not a MambaOut state dict: it lacks head.fc1.weight"}},
+		{"timm's own port renames every tensor", func(sd map[string]*convert.Tensor) {
+			var keys []string
+			for k := range sd {
+				keys = append(keys, k)
+			}
+			for _, k := range keys {
+				v := sd[k]
+				delete(sd, k)
+				k = strings.Replace(k, "downsample_layers.0.", "stem.", 1)
+				if rest, ok := strings.CutPrefix(k, "stages."); ok {
+					k = "stages." + strings.Replace(rest, ".", ".blocks.", 1)
+				}
+				sd[k] = v
+			}
+		}, []string{"not a MambaOut state dict: it lacks downsample_layers.0.conv1.weight", "timm's own MambaOut port"}},
 		{"the conv is wider than the hidden size", func(sd map[string]*convert.Tensor) {
 			sd["stages.0.0.conv.weight"] = &convert.Tensor{Name: "stages.0.0.conv.weight", Shape: []int{17, 1, 7, 7}, Data: make([]float32, 17*49)}
 		}, []string{"stage 0: the conv has 17 channels but the hidden size is 16"}},
