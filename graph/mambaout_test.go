@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"encoding/json"
+	"math"
 	"math/rand"
 	"path/filepath"
 	"strings"
@@ -67,9 +68,22 @@ func buildMambaOutFile(t *testing.T, m *mambaout.Model, opts graph.MambaOutOptio
 	return writeModel(t, mp, "mambaout_"+opts.Layout+".onnx")
 }
 
-// compareOutput compares ORT output name with the expected values and
-// fails above mambaOutTol (and, with top1, when a top-1 class differs).
-func compareOutput(t *testing.T, label string, got *runtime.Tensor, want []float32, shape []int, top1 bool) {
+// stageTol is the tolerance of a per-stage intermediate: mambaOutTol
+// relative to the tensor's scale. The official fp32 intermediates are
+// themselves up to 9.3e-6 off their exact (float64) values at a scale of
+// about 5 (downsample_layers.3 of mambaout_femto_d1121), so an absolute
+// 1e-5 would sit on the reference data's own rounding noise.
+func stageTol(want []float32) float64 {
+	s := 1.0
+	for _, v := range want {
+		s = max(s, math.Abs(float64(v)))
+	}
+	return mambaOutTol * s
+}
+
+// compareOutput compares an ORT output with the expected values and fails
+// above tol (and, with top1, when a top-1 class differs).
+func compareOutput(t *testing.T, label string, got *runtime.Tensor, want []float32, shape []int, top1 bool, tol float64) {
 	t.Helper()
 	if got == nil {
 		t.Fatalf("%s: output missing", label)
@@ -84,7 +98,7 @@ func compareOutput(t *testing.T, label string, got *runtime.Tensor, want []float
 	}
 	rep := verify.Compare(want, got.Data, shape)
 	t.Logf("%s: max|d| %.3g", label, rep.MaxAbs)
-	if !rep.Pass(mambaOutTol) || (top1 && !rep.Top1OK()) {
+	if !rep.Pass(tol) || (top1 && !rep.Top1OK()) {
 		t.Errorf("%s: %s", label, rep)
 	}
 }
@@ -92,7 +106,7 @@ func compareOutput(t *testing.T, label string, got *runtime.Tensor, want []float
 // TestMambaOutParityORT converts every MambaOut fixture in every layout
 // and runs it in ONNX Runtime (no plugin): logits within 1e-5 of the
 // official ones with identical top-1, features, and on the fixture that
-// has them every per-stage intermediate.
+// has them every per-stage intermediate (within stageTol).
 func TestMambaOutParityORT(t *testing.T) {
 	for _, name := range []string{"mambaout_femto_d1121", "mambaout_femto"} {
 		f := loadMambaOutFixture(t, name)
@@ -101,12 +115,12 @@ func TestMambaOutParityORT(t *testing.T) {
 				path := buildMambaOutFile(t, f.model, graph.MambaOutOptions{Layout: layout, Features: true, PerStage: true})
 				s := ortSessionNoPlugin(t, path)
 				out := runInput(t, s, f.x)
-				compareOutput(t, "logits", out[graph.LogitsName], f.exp["logits"].Data, f.exp["logits"].Shape, true)
-				compareOutput(t, "features", out[graph.FeaturesName], f.exp["features"].Data, f.exp["features"].Shape, false)
+				compareOutput(t, "logits", out[graph.LogitsName], f.exp["logits"].Data, f.exp["logits"].Shape, true, mambaOutTol)
+				compareOutput(t, "features", out[graph.FeaturesName], f.exp["features"].Data, f.exp["features"].Shape, false, mambaOutTol)
 				for i := 0; i < f.model.Config.NumStages(); i++ {
 					for _, key := range []string{moref.KeyDownsample(i), moref.KeyStage(i)} {
 						if e := f.exp[key]; e != nil {
-							compareOutput(t, key, out[key], e.Data, e.Shape, false)
+							compareOutput(t, key, out[key], e.Data, e.Shape, false, stageTol(e.Data))
 						}
 					}
 				}
@@ -138,7 +152,7 @@ func TestMambaOutOtherSizes(t *testing.T) {
 			t.Fatal(err)
 		}
 		compareOutput(t, "logits at "+strings.Trim(strings.ReplaceAll(fmtInts(size[:]), " ", "x"), "[]"),
-			out[graph.LogitsName], ref.Logits.Float32(), ref.Logits.Shape, true)
+			out[graph.LogitsName], ref.Logits.Float32(), ref.Logits.Shape, true, mambaOutTol)
 	}
 }
 
@@ -273,7 +287,7 @@ func TestMambaOutSyntheticORT(t *testing.T) {
 						t.Fatal(err)
 					}
 					label := strings.Join([]string{file, layout, "opset", fmtInts([]int{opset, size[0], size[1]})}, " ")
-					compareOutput(t, label, out[graph.LogitsName], ref.Logits.Float32(), ref.Logits.Shape, true)
+					compareOutput(t, label, out[graph.LogitsName], ref.Logits.Float32(), ref.Logits.Shape, true, mambaOutTol)
 				}
 			}
 		}

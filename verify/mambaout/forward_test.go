@@ -73,7 +73,7 @@ func expected64(t *testing.T, exp map[string]*convert.Tensor, key string) []floa
 // MambaOut fixture: logits and features within parityTol of the official
 // fp32 run with identical top-1, the float64 run within fp64RelTol
 // (relative) of the official fp64 run, and on the fixture that has them
-// every per-stage intermediate within parityTol.
+// every per-stage intermediate within stageTol.
 func TestParityFixtures(t *testing.T) {
 	for _, name := range []string{"mambaout_femto_d1121", "mambaout_femto"} {
 		t.Run(name, func(t *testing.T) {
@@ -102,9 +102,10 @@ func TestParityFixtures(t *testing.T) {
 					continue // logits/features above, fp64 below
 				}
 				rep := verify.Compare(e.Data, got.Data, e.Shape)
-				t.Logf("float32 %-20s max|d| %.3g", key, rep.MaxAbs)
-				if rep.MaxAbs > parityTol || !equalShape(got.Shape, e.Shape) {
-					t.Errorf("float32 %s: shape %v (want %v), max|d| %.3g > %g", key, got.Shape, e.Shape, rep.MaxAbs, parityTol)
+				tol := stageTol(e.Data)
+				t.Logf("float32 %-20s max|d| %.3g (tolerance %.3g)", key, rep.MaxAbs, tol)
+				if rep.MaxAbs > tol || !equalShape(got.Shape, e.Shape) {
+					t.Errorf("float32 %s: shape %v (want %v), max|d| %.3g > %.3g", key, got.Shape, e.Shape, rep.MaxAbs, tol)
 				}
 			}
 			if name == "mambaout_femto_d1121" && len(r32.Intermediates) != 8 {
@@ -122,6 +123,19 @@ func TestParityFixtures(t *testing.T) {
 			}
 		})
 	}
+}
+
+// stageTol is the tolerance of a per-stage intermediate: parityTol
+// relative to the tensor's scale. The official fp32 intermediates are
+// themselves up to 9.3e-6 off their exact (float64) values at a scale of
+// about 5 (downsample_layers.3 of mambaout_femto_d1121), so an absolute
+// 1e-5 would sit on the reference data's own rounding noise.
+func stageTol(want []float32) float64 {
+	s := 1.0
+	for _, v := range want {
+		s = max(s, abs(float64(v)))
+	}
+	return parityTol * s
 }
 
 // maxRelToScale is max|got - want| / max|want|.
