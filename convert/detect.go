@@ -23,10 +23,10 @@ func DetectVim(names []string) (ok bool, missing []string) {
 		set[n] = true
 	}
 	var none Config // every optional row's condition is false for the zero Config
-	for _, specs := range [][]tensorSpec{modelSpecs, layerSpecs} {
+	for _, specs := range [][]TensorSpec{ModelTensors, LayerTensors} {
 		for _, s := range specs {
-			key := strings.ReplaceAll(s.key, "{i}", "0")
-			if s.when(&none) && !set[key] {
+			key := s.Key(0)
+			if s.Present(&none) && !set[key] {
 				missing = append(missing, key)
 			}
 		}

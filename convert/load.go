@@ -88,38 +88,11 @@ var ErrNoWeightSet = errors.New("weight set not in checkpoint")
 // LoadFrom is Load for a checkpoint of size bytes read through ra (Info.Path
 // stays empty).
 func LoadFrom(ra io.ReaderAt, size int64, opts Options) (*Model, *Info, error) {
-	w, err := ParseWeights(string(opts.Weights))
+	sd, info, err := readStateDictFrom(ra, size, opts.Weights)
 	if err != nil {
 		return nil, nil, err
 	}
-	opts.Weights = w
-	f, root, err := torchfile.Open(ra, size)
-	if err != nil {
-		return nil, nil, err
-	}
-	info := &Info{Format: f.Format(), Weights: opts.Weights, DTypes: map[string]int{}}
-	sdObj, err := selectWeights(root, opts.Weights, info)
-	if err != nil {
-		return nil, nil, err
-	}
-	sd, err := stateDict(sdObj, info)
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, t := range sd {
-		info.ParamCount += int64(t.NumElements())
-		info.DTypes[t.DType]++
-	}
-	info.TensorCount = len(sd)
-	info.DType = "mixed"
-	if len(info.DTypes) == 1 {
-		for d := range info.DTypes {
-			info.DType = d
-		}
-	}
-	if info.DType != "float32" {
-		info.Assumed = append(info.Assumed, fmt.Sprintf("%s weights upcast to float32", info.DType))
-	}
+	opts.Weights = info.Weights
 	resizeTo := 0
 	geomNotes, err := fixStride(sd, &opts, &resizeTo, info)
 	if err != nil {

@@ -2,7 +2,10 @@ package convert
 
 import (
 	"fmt"
+	"io"
 	"os"
+
+	"github.com/vimconvert/vimconvert/convert/torchfile"
 )
 
 // ReadStateDict reads the chosen weight set of a checkpoint as a map from
@@ -12,19 +15,13 @@ import (
 // or a dict holding it under "model", "state_dict" or "model_ema"), strips
 // a "module." prefix carried by every key, and converts float16, bfloat16
 // and float64 storages to float32 (the upcast is noted in Info.Assumed).
-// weights is WeightsModel ("" means the same) or WeightsEMA.
+// weights "" means WeightsModel.
 //
 // The returned Info has the provenance fields filled in (Path, Format,
 // Layout, Weights, WeightsKey, StrippedPrefix, ParamCount, TensorCount,
 // DType, DTypes, Ignored); Variant and the architecture's own assumptions
 // are left to the caller.
-func ReadStateDict(path, weights string) (map[string]*Tensor, *Info, error) {
-	if weights == "" {
-		weights = WeightsModel
-	}
-	if weights != WeightsModel && weights != WeightsEMA {
-		return nil, nil, fmt.Errorf("unknown weight set %q (want %s or %s)", weights, WeightsModel, WeightsEMA)
-	}
+func ReadStateDict(path string, weights Weights) (map[string]*Tensor, *Info, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
@@ -37,18 +34,33 @@ func ReadStateDict(path, weights string) (map[string]*Tensor, *Info, error) {
 	if st.IsDir() {
 		return nil, nil, fmt.Errorf("%s is a directory, not a checkpoint file", path)
 	}
-	f, root, err := openTorchFile(fh, st.Size())
+	sd, info, err := readStateDictFrom(fh, st.Size(), weights)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	info := &Info{Path: path, Format: f.format, Weights: weights, DTypes: map[string]int{}}
-	sdObj, err := selectWeights(root, weights, info)
+	info.Path = path
+	return sd, info, nil
+}
+
+// readStateDictFrom is ReadStateDict for a checkpoint of size bytes read
+// through ra (Info.Path stays empty).
+func readStateDictFrom(ra io.ReaderAt, size int64, weights Weights) (map[string]*Tensor, *Info, error) {
+	w, err := ParseWeights(string(weights))
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, err
+	}
+	f, root, err := torchfile.Open(ra, size)
+	if err != nil {
+		return nil, nil, err
+	}
+	info := &Info{Format: f.Format(), Weights: w, DTypes: map[string]int{}}
+	sdObj, err := selectWeights(root, w, info)
+	if err != nil {
+		return nil, nil, err
 	}
 	sd, err := stateDict(sdObj, info)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, err
 	}
 	for _, t := range sd {
 		info.ParamCount += int64(t.NumElements())

@@ -10,7 +10,7 @@ import (
 type Options struct {
 	// Weights picks the weight set: convert.WeightsModel (default when "")
 	// or convert.WeightsEMA.
-	Weights string
+	Weights convert.Weights
 }
 
 // Assumed lists what every MambaOut load takes from the official code
