@@ -245,7 +245,7 @@ func TestBuildVariantsStructure(t *testing.T) {
 			if err := json.Unmarshal([]byte(meta[graph.MetaConfig]), &back); err != nil || back != c {
 				t.Errorf("metadata %s = %s (err %v), want the model config", graph.MetaConfig, meta[graph.MetaConfig], err)
 			}
-			if meta[graph.MetaScan] != graph.ScanPlugin || meta[graph.MetaDepthwiseConv] != graph.ConvONNX {
+			if meta[graph.MetaScan] != string(graph.ScanPlugin) || meta[graph.MetaDepthwiseConv] != string(graph.ConvONNX) {
 				t.Errorf("metadata %v", meta)
 			}
 			if mp.GetProducerName() != "vimconvert" || mp.GetProducerVersion() != graph.ProducerVersion || mp.GetIrVersion() != graph.IRVersion(int(wantOpset)) {

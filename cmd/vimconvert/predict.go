@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/internal/npy"
 	"github.com/vimconvert/vimconvert/verify"
 )
@@ -97,7 +98,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 
 	// Refuse a bad output before the (possibly long) run, and never
 	// overwrite an input with it.
-	if err := checkOutput(f.output, "y.npy", f.input, f.checkpoint, f.model); err != nil {
+	if err := graph.CheckOutput(f.output, "y.npy", f.input, f.checkpoint, f.model); err != nil {
 		return err
 	}
 
