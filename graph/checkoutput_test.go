@@ -54,4 +54,3 @@ func TestCheckOutput(t *testing.T) {
 		}
 	}
 }
-

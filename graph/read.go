@@ -50,7 +50,13 @@ func ModelFromProto(name string, mp *onnxpb.ModelProto) (*convert.Model, error) 
 	if !ok {
 		return nil, fmt.Errorf("%s has no %s metadata: a model exported by vimconvert (or the checkpoint) is needed", name, MetaConfig)
 	}
-	m, missing := modelFromInitializers(c, onnxfile.Initializers(mp))
+	inits := onnxfile.Initializers(mp)
+	// Every block has at least one initializer: a larger depth cannot be
+	// read back (and would only make the missing list long).
+	if c.Depth < 1 || c.Depth > len(inits) {
+		return nil, fmt.Errorf("%s: %s depth %d does not fit its %d initializers", name, MetaConfig, c.Depth, len(inits))
+	}
+	m, missing := modelFromInitializers(c, inits)
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("%s: initializers missing or unreadable: %v", name, missing)
 	}
