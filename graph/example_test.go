@@ -13,13 +13,8 @@ import (
 // two-block Vim-tiny) to an ONNX model whose scans run in the vimconvert
 // plugin, and reads what was written.
 func ExampleConvertFile() {
-	dir, err := os.MkdirTemp("", "example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	out := filepath.Join(dir, "vim_t_d2.onnx")
-
+	out := filepath.Join(os.TempDir(), fmt.Sprintf("example-%d-vim_t_d2.onnx", os.Getpid()))
+	defer os.Remove(out)
 	res, err := graph.ConvertFile("../fixtures/vim_t_d2/checkpoint.pth", out, graph.ConvertOptions{})
 	if err != nil {
 		log.Fatal(err)

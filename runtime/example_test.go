@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/runtime"
 )
@@ -16,13 +17,17 @@ import (
 // by TestMain from the checkout); Options.LibraryPath and PluginPath name
 // them explicitly.
 func ExampleNewSession() {
-	dir, err := os.MkdirTemp("", "example")
+	m, _, err := convert.Load("../fixtures/vim_t_d2/checkpoint.pth", convert.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer os.RemoveAll(dir)
-	model := filepath.Join(dir, "vim_t_d2.onnx")
-	if _, err := graph.ConvertFile("../fixtures/vim_t_d2/checkpoint.pth", model, graph.ConvertOptions{}); err != nil {
+	mp, err := graph.Build(m, graph.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	model := filepath.Join(os.TempDir(), fmt.Sprintf("example-session-%d.onnx", os.Getpid()))
+	defer os.Remove(model)
+	if err := graph.WriteFile(mp, model); err != nil {
 		log.Fatal(err)
 	}
 

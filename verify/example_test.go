@@ -14,14 +14,6 @@ import (
 	"github.com/vimconvert/vimconvert/verify"
 )
 
-// TestMain points package runtime at the checkout's ONNX Runtime and plugin
-// (a program elsewhere sets ONNXRUNTIME_SHARED_LIBRARY_PATH and
-// VIMCONVERT_PLUGIN, or passes FileOptions.Runtime paths).
-func TestMain(m *testing.M) {
-	ortenv.UseCheckout()
-	os.Exit(m.Run())
-}
-
 // ExampleCheckFile verifies an exported model against the checkpoint it was
 // converted from: the model runs in ONNX Runtime with the plugin, the
 // checkpoint in the pure-Go reference, on the same noise batch.
@@ -59,4 +51,12 @@ func ExampleCheckFile() {
 	// Output:
 	// logits: within tol true, top-1 agrees in 2 of 2 rows
 	// pass: true <nil>
+}
+
+// TestMain points package runtime at the checkout's ONNX Runtime and plugin
+// (a program elsewhere sets ONNXRUNTIME_SHARED_LIBRARY_PATH and
+// VIMCONVERT_PLUGIN, or passes FileOptions.Runtime paths).
+func TestMain(m *testing.M) {
+	ortenv.UseCheckout()
+	os.Exit(m.Run())
 }

@@ -30,7 +30,7 @@ func geometryMismatch(ckpt string, built convert.Config, weights string) (msg st
 // recorded size and stride is not the model's: another token count, or a
 // pos_embed that differs from the model's (a checkpoint of another grid
 // resampled to the model's size, or another checkpoint). A model converted
-// with --img-size from this checkpoint has the same resampled pos_embed, so
+// at another image size from this checkpoint has the same resampled pos_embed, so
 // it passes.
 func checkSameGeometry(mp *onnxpb.ModelProto, m *convert.Model, built convert.Config, ckpt, weights string) error {
 	c := m.Config

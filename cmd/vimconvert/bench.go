@@ -95,6 +95,8 @@ func parseIntList(name, s string) ([]int, error) {
 	return out, nil
 }
 
+// runBench is `vimconvert bench`: flags, then bench.Run, printed as a table
+// or JSON (or, started as its own worker, bench.RunWorker).
 func runBench(args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == bench.WorkerFlag {
 		return bench.RunWorker(args[1:], stdout)

@@ -59,6 +59,8 @@ Runtime's own contrib ops).`)
 	return fs, f
 }
 
+// runConvert is `vimconvert convert`: flags, then graph.ConvertFile and a
+// summary of what was written.
 func runConvert(args []string, stdout, stderr io.Writer) error {
 	fs, f := newConvertFlagSet(stderr)
 	pos, err := parseArgs(fs, args)

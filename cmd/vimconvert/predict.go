@@ -67,6 +67,8 @@ official model; --model runs an exported ONNX model in ONNX Runtime.`)
 	return fs, f
 }
 
+// runPredict is `vimconvert predict`: flags, then the ONNX model or the
+// reference on the --input batch, written to --output.
 func runPredict(args []string, stdout, stderr io.Writer) error {
 	fs, f := newPredictFlagSet(stderr)
 	pos, err := parseArgs(fs, args)

@@ -60,6 +60,43 @@ a top-1 class differs. A model of a checkpoint without a classification head
 	return fs, f
 }
 
+// printVerify prints the report as text.
+func printVerify(w io.Writer, r *verify.FileReport) {
+	fmt.Fprintf(w, "checkpoint %s (%s weights) vs %s\n", r.Checkpoint, r.Weights, r.Model)
+	fmt.Fprintf(w, "input      %s %v\n", r.Input, r.InputShape)
+	fmt.Fprintf(w, "onnx       onnxruntime %s + plugin: session %.0f ms, run %.1f ms\n", r.ORTVersion, r.SessionMS, r.RunMS)
+	fmt.Fprintf(w, "reference  pure Go, %s: %.1f ms\n", r.Precision, r.ReferenceMS)
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "note       %s\n", n)
+	}
+	for _, o := range r.Outputs {
+		fmt.Fprintf(w, "\n%s (reference = expected, onnx = actual): %s", o.Name, o.Report.String())
+	}
+	if len(r.Layers) > 0 {
+		fmt.Fprintf(w, "\nper layer:\n  %-28s %10s %10s %14s\n", "tensor", "max |Δ|", "max rel", "cosine")
+		for _, l := range r.Layers {
+			mark := ""
+			if l.Name == r.FirstDivergence {
+				mark = "  <- divergence starts here"
+			}
+			if l.Report.Mismatch != "" {
+				fmt.Fprintf(w, "  %-28s cannot compare: %s%s\n", l.Name, l.Report.Mismatch, mark)
+				continue
+			}
+			fmt.Fprintf(w, "  %-28s %10.3g %10.3g %14.10f%s\n", l.Name, l.Report.MaxAbs, l.Report.MaxRel, l.Report.Cosine, mark)
+		}
+		if r.FirstDivergence == "" {
+			fmt.Fprintf(w, "  every intermediate within %g\n", r.Tol)
+		}
+	}
+	verdict := "PASS"
+	if !r.Pass {
+		verdict = "FAIL"
+	}
+	fmt.Fprintf(w, "\n%s (tol %g)\n", verdict, r.Tol)
+}
+
+// runVerify is `vimconvert verify`: flags, then verify.CheckFile, printed.
 func runVerify(args []string, stdout, stderr io.Writer) error {
 	fs, f := newVerifyFlagSet(stderr)
 	pos, err := parseArgs(fs, args)
@@ -101,42 +138,6 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 		printVerify(stdout, res)
 	}
 	return res.Failure()
-}
-
-// printVerify prints the report as text.
-func printVerify(w io.Writer, r *verify.FileReport) {
-	fmt.Fprintf(w, "checkpoint %s (%s weights) vs %s\n", r.Checkpoint, r.Weights, r.Model)
-	fmt.Fprintf(w, "input      %s %v\n", r.Input, r.InputShape)
-	fmt.Fprintf(w, "onnx       onnxruntime %s + plugin: session %.0f ms, run %.1f ms\n", r.ORTVersion, r.SessionMS, r.RunMS)
-	fmt.Fprintf(w, "reference  pure Go, %s: %.1f ms\n", r.Precision, r.ReferenceMS)
-	for _, n := range r.Notes {
-		fmt.Fprintf(w, "note       %s\n", n)
-	}
-	for _, o := range r.Outputs {
-		fmt.Fprintf(w, "\n%s (reference = expected, onnx = actual): %s", o.Name, o.Report.String())
-	}
-	if len(r.Layers) > 0 {
-		fmt.Fprintf(w, "\nper layer:\n  %-28s %10s %10s %14s\n", "tensor", "max |Δ|", "max rel", "cosine")
-		for _, l := range r.Layers {
-			mark := ""
-			if l.Name == r.FirstDivergence {
-				mark = "  <- divergence starts here"
-			}
-			if l.Report.Mismatch != "" {
-				fmt.Fprintf(w, "  %-28s cannot compare: %s%s\n", l.Name, l.Report.Mismatch, mark)
-				continue
-			}
-			fmt.Fprintf(w, "  %-28s %10.3g %10.3g %14.10f%s\n", l.Name, l.Report.MaxAbs, l.Report.MaxRel, l.Report.Cosine, mark)
-		}
-		if r.FirstDivergence == "" {
-			fmt.Fprintf(w, "  every intermediate within %g\n", r.Tol)
-		}
-	}
-	verdict := "PASS"
-	if !r.Pass {
-		verdict = "FAIL"
-	}
-	fmt.Fprintf(w, "\n%s (tol %g)\n", verdict, r.Tol)
 }
 
 // verifyInput returns the input batch: --input, or N(0,1) noise of shape

@@ -12,27 +12,21 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"os"
 	"os/exec"
 	"path/filepath"
-	goruntime "runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
-	"time"
 
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/graph/onnxfile"
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
 	"github.com/vimconvert/vimconvert/internal/benchgraph"
-	"github.com/vimconvert/vimconvert/runtime"
 )
 
-// Variants measured by bench (--variants).
+// Variants measured by Run (Options.Variants).
 const (
 	VariantPlugin          = "plugin"           // the model with the plugin, end to end
 	VariantFloor           = "floor"            // same graph, scan replaced by one Sum (graph.ScanNoScanFloor)
@@ -115,7 +109,7 @@ func (v OptFloat) MarshalJSON() ([]byte, error) {
 	return strconv.AppendFloat(nil, f, 'g', -1, 64), nil
 }
 
-// Report is the --json object: the fields of the first record at top
+// Report is the JSON form of a run: the fields of the first record at top
 // level (the only one when a single batch, thread count and size are given)
 // plus every record in Results.
 type Report struct {
@@ -126,6 +120,7 @@ type Report struct {
 	Results []Record `json:"results"`
 }
 
+// Machine describes where a run was measured.
 type Machine struct {
 	CPU        string `json:"cpu"`
 	Cores      int    `json:"cores"`
@@ -134,6 +129,7 @@ type Machine struct {
 	LoadAvg    string `json:"loadavg_at_start"`
 }
 
+// findRecord returns the record of size, batch and threads in rs, or nil.
 func findRecord(rs []Record, size, batch, threads int) *Record {
 	for i := range rs {
 		if rs[i].ImgSize == size && rs[i].Batch == batch && rs[i].Threads == threads {
@@ -185,7 +181,7 @@ const (
 
 // buildBenchModels writes the ONNX models the wanted variants need and
 // returns their paths by variant / stats key. A model whose path is one of
-// inputs (the benchmarked file, kept in --keep DIR under a generated name)
+// inputs (the benchmarked file, kept in Options.Dir under a generated name)
 // is refused rather than overwritten.
 func buildBenchModels(m *convert.Model, dir, tag string, want map[string]bool, inputs ...string) (map[string]string, error) {
 	out := map[string]string{}
@@ -243,6 +239,7 @@ func buildBenchModels(m *convert.Model, dir, tag string, want map[string]bool, i
 	return out, nil
 }
 
+// benchJob is one worker run: the stats key it fills and its spec.
 type benchJob struct {
 	name string
 	spec workerSpec
@@ -345,44 +342,4 @@ func (r *Record) fill() {
 		r.ScanGUpdatesPerSecPerCore = OptFloat(updates / (float64(r.ScanOnlyMS) / 1000) / float64(r.Threads) / 1e9)
 	}
 	r.PluginUSPerToken = ratio(r.PluginMS*1000, OptFloat(r.Batch*r.Tokens))
-}
-
-func MachineInfo() Machine {
-	m := Machine{Cores: goruntime.NumCPU(), GoVersion: goruntime.Version(), ORTVersion: runtime.ORTVersion}
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.CPU = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		m.LoadAvg = strings.Join(strings.Fields(string(b))[:3], " ")
-	}
-	return m
-}
-
-func PrintTable(w io.Writer, rs []Record, mi Machine) {
-	fmt.Fprintf(w, "machine: %s, %d cores, ONNX Runtime %s, %s, load %s (%s)\n",
-		mi.CPU, mi.Cores, mi.ORTVersion, mi.GoVersion, mi.LoadAvg, time.Now().UTC().Format(time.RFC3339))
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "img\ttokens\tbatch\tthreads\tplugin ms\tfloor ms\tplugin/floor\tscan op ms\tG upd/s/core\tLA call ms\tLA call/scan dir\tLA model ms\tLA/plugin\treference ms\tref/plugin\tµs/token\tpeak RSS MB\t")
-	f := func(v OptFloat, format string) string {
-		if v == 0 {
-			return "-"
-		}
-		return fmt.Sprintf(format, float64(v))
-	}
-	for _, r := range rs {
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
-			r.ImgSize, r.Tokens, r.Batch, r.Threads,
-			f(r.PluginMS, "%.2f"), f(r.NoScanFloorMS, "%.2f"), f(r.PluginOverFloor, "%.2fx"),
-			f(r.ScanOnlyMS, "%.3f"), f(r.ScanGUpdatesPerSecPerCore, "%.2f"),
-			f(r.LinearAttentionCallMS, "%.3f"), f(r.LinearAttentionCallOverScanDir, "%.1fx"),
-			f(r.LinearAttentionMS, "%.1f"), f(r.LinearAttentionOverPlugin, "%.1fx"),
-			f(r.ReferenceMS, "%.1f"), f(r.ReferenceOverPlugin, "%.1fx"),
-			f(r.PluginUSPerToken, "%.2f"), f(r.PeakRSSMB, "%.0f"))
-	}
-	tw.Flush()
 }
