@@ -305,6 +305,10 @@ func TestBuildRejects(t *testing.T) {
 		{"opset above the supported range", nil, graph.Options{Opset: 30}, "opset 30"},
 		{"unknown scan lowering", nil, graph.Options{Scan: "magic"}, `"magic"`},
 		{"unknown conv formulation", nil, graph.Options{DepthwiseConv: "fft"}, `"fft"`},
+		{"the plugin conv needs the plugin: a LinearAttention model must run in a stock ORT", nil,
+			graph.Options{Scan: graph.ScanLinearAttention, DepthwiseConv: graph.ConvPlugin}, "needs the plugin"},
+		{"the no-scan floor is benchmark-only (internal/benchgraph), not a lowering of Build", nil,
+			graph.Options{Scan: benchgraph.NoScanFloor}, `unknown scan lowering "noscan-floor"`},
 		{"wrong in_proj shape", func(m *convert.Model) { m.Layers[0].InProj.Shape = []int{3, 8} }, graph.Options{}, "layers.0.mixer.in_proj.weight"},
 		{"missing backward params for v2", func(m *convert.Model) { m.Layers[1].Bwd = nil }, graph.Options{}, "layer 1"},
 		{"unknown final pool", func(m *convert.Model) {

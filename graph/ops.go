@@ -63,8 +63,8 @@ func (b *builder) reduce(op, name, x string, axes []int64, keepdims bool, outSha
 // the state-dict tensor as-is; ONNX Runtime constant-folds it at session
 // creation, leaving a MatMul with a constant (pre-packed) [in, out] matrix.
 // Storing a derived "<name>.T" initializer instead was measured to make no
-// difference (Vim-tiny, ORT 1.29 CPU: p25 61.0 vs 62.5 ms per image, within
-// run-to-run noise), so the official layout is kept. Also used for dt_proj
+// difference beyond run-to-run noise (graph's BenchmarkVimTinyORT), so the
+// official layout is kept. Also used for dt_proj
 // (weight only, SSI 187) and the per-token head. Used for in_proj (MS 184-190), x_proj (SSI 185-187) and out_proj
 // (MS 245-246), all bias=False (MS 47, 89).
 func (b *builder) linear(name, x, weight string) string {
