@@ -121,9 +121,9 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	start := time.Now()
 	var out []float32
 	var outShape []int
-	what := "logits"
+	what := graph.LogitsName
 	if f.features {
-		what = "features"
+		what = graph.FeaturesName
 	}
 	var engine string
 	if f.model != "" {
@@ -152,9 +152,9 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		if m.Config.NumClasses == 0 && !f.features {
 			// head = Identity: the model's output is its features.
 			noHeadNote(stderr, f.checkpoint)
-			what = "features"
+			what = graph.FeaturesName
 		}
-		if what == "features" {
+		if what == graph.FeaturesName {
 			t = res.Features
 		}
 		out, outShape = t.Float32(), t.Shape
