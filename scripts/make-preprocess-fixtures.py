@@ -11,6 +11,7 @@ is_train=False: Resize(int(size / crop_pct), interpolation=3), CenterCrop(size),
 ToTensor(), Normalize(IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD)) and the 8-bit crop
 handed to ToTensor (its sha256, and for CROP_RECIPES the crop itself, crops/*.png). normalize.npy holds ToTensor + Normalize of
 every byte value per channel. bad/ holds files PIL refuses, with PIL's message.
+It also writes OUT_DIR/../imagenet1k.txt, the ImageNet-1k class names of torchvision.
 """
 import hashlib
 import io
@@ -196,6 +197,11 @@ def main():
     table = T.Compose([T.ToTensor(), T.Normalize(MEAN, STD)])(ramp)[:, 0, :].numpy()  # [3, 256]
     np.save(os.path.join(out, "normalize.npy"), table.astype("<f4"))
     manifest["bad"] = make_bad(out)
+    # The class names shipped with the tool: Debian torchvision's ImageNet-1k list.
+    from torchvision.models._meta import _IMAGENET_CATEGORIES
+    assert len(_IMAGENET_CATEGORIES) == 1000
+    with open(os.path.join(out, "..", "imagenet1k.txt"), "w") as f:
+        f.write("".join(name + "\n" for name in _IMAGENET_CATEGORIES))
     with open(os.path.join(out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1, sort_keys=True)
         f.write("\n")

@@ -119,6 +119,9 @@ func (d Decoder) decode(data []byte) (*RGB8, error) {
 		img, err = bmp.Decode(bytes.NewReader(data))
 	}
 	if err != nil {
+		if format == "png" && !bytes.HasSuffix(data, pngEnd) {
+			return nil, fmt.Errorf("png data: truncated file (no IEND chunk at the end): %w", err)
+		}
 		return nil, fmt.Errorf("%s data: %w", format, describe(err))
 	}
 	if b := img.Bounds(); b.Min != (image.Point{}) || b.Dx() != cfg.Width || b.Dy() != cfg.Height {
@@ -153,6 +156,9 @@ func sniff(data []byte) string {
 	}
 	return ""
 }
+
+// pngEnd is the IEND chunk that ends every complete PNG file (length 0, type, CRC).
+var pngEnd = []byte("\x00\x00\x00\x00IEND\xaeB`\x82")
 
 // pngGray16 reports whether a PNG's IHDR says 16-bit grayscale (colour type 0): PIL's
 // mode I. IHDR is the first chunk: width, height, bit depth (byte 24), colour type (25).

@@ -23,7 +23,11 @@ typedef struct {
 
 static void vc_error_exit(j_common_ptr cinfo) {
   vc_error_mgr *err = (vc_error_mgr *)cinfo->err;
-  (*cinfo->err->format_message)(cinfo, err->info->msg);
+  char text[JMSG_LENGTH_MAX];
+  (*cinfo->err->format_message)(cinfo, text);
+  // Past the end of the data libjpeg reads a fake end-of-image marker; whatever fails
+  // next is a consequence of the truncation, so say that first.
+  snprintf(err->info->msg, VC_JPEG_MSG_LEN, "%s%s", err->truncated ? "truncated JPEG: " : "", text);
   longjmp(err->escape, 1);
 }
 

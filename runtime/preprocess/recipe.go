@@ -131,7 +131,7 @@ func (r Recipe) JSON() (string, error) {
 // ParseRecipe reads a recipe's JSON form (as JSON writes it): unknown or missing
 // fields, trailing data and recipes Validate rejects are errors.
 func ParseRecipe(data []byte) (Recipe, error) {
-	var probe map[string]json.RawMessage
+	var probe map[string]json.RawMessage // also refuses data after the object
 	if err := json.Unmarshal(data, &probe); err != nil {
 		return Recipe{}, fmt.Errorf("preprocess: recipe JSON: %w", err)
 	}
@@ -145,9 +145,6 @@ func ParseRecipe(data []byte) (Recipe, error) {
 	var r Recipe
 	if err := dec.Decode(&r); err != nil {
 		return Recipe{}, fmt.Errorf("preprocess: recipe JSON: %w", err)
-	}
-	if dec.More() {
-		return Recipe{}, fmt.Errorf("preprocess: recipe JSON: data after the object")
 	}
 	return r, r.Validate()
 }

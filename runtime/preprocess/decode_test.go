@@ -1,0 +1,116 @@
+package preprocess
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestBadFiles: every file PIL refuses is refused here too, with an error that names
+// the file and the problem, and no image.
+func TestBadFiles(t *testing.T) {
+	m := readManifest(t)
+	tests := []struct {
+		file, want string
+		is         error
+		reason     string
+	}{
+		{"truncated.jpg", "truncated JPEG", nil, "scikit-image's truncated photo: data ends mid-scan"},
+		{"truncated_half.jpg", "truncated JPEG", nil, "half of a real photo: libjpeg would pad it with grey"},
+		{"truncated_half.png", "truncated file", nil, "half of a PNG: no IEND chunk"},
+		{"text.jpg", "not a JPEG, PNG, GIF or BMP file", ErrUnsupported, "a text file with an image extension"},
+		{"empty.png", "empty file", nil, "zero bytes"},
+		{"bomb_60000x60000.png", "60000x60000 = 3600000000 pixels, over the limit", ErrTooLarge, "header claims 3.6 Gpixels: refused before allocating"},
+		{"zero_0x0.png", "png header", nil, "0x0 image"},
+		{"zero_width.png", "png header", nil, "0x10 image"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.file, func(t *testing.T) {
+			if _, ok := m.Bad[tc.file]; !ok {
+				t.Fatalf("%s is not in manifest.json's bad files", tc.file)
+			}
+			path := filepath.Join("testdata/bad", tc.file)
+			img, err := DecodeFile(path)
+			if err == nil || img != nil {
+				t.Fatalf("DecodeFile(%s) = %v, %v; want an error (%s; PIL: %s)", tc.file, img, err, tc.reason, m.Bad[tc.file])
+			}
+			if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q should name %s and say %q (%s)", err, path, tc.want, tc.reason)
+			}
+			if tc.is != nil && !errors.Is(err, tc.is) {
+				t.Errorf("error %q does not wrap %v", err, tc.is)
+			}
+		})
+	}
+}
+
+// TestPixelLimitBeforeDecoding: the limit applies to every format from its header.
+func TestPixelLimitBeforeDecoding(t *testing.T) {
+	for _, file := range []string{"photo_rocket.jpg", "png_rgba.png", "gif_palette.gif", "bmp_rgb24.bmp", "jpeg_progressive.jpg"} {
+		data, err := os.ReadFile(filepath.Join("testdata/images", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := Decoder{MaxPixels: 1000}.DecodeBytes(data, file)
+		if !errors.Is(err, ErrTooLarge) || img != nil || !strings.Contains(err.Error(), "over the limit of 1000") {
+			t.Errorf("%s with MaxPixels 1000: %v, %v; want ErrTooLarge", file, img, err)
+		}
+		if _, err := (Decoder{MaxBytes: int64(len(data) - 1)}).Decode(bytes.NewReader(data), file); !errors.Is(err, ErrTooLarge) {
+			t.Errorf("%s with MaxBytes one short: %v; want ErrTooLarge", file, err)
+		}
+	}
+}
+
+// TestUnsupportedVariants: inputs whose PIL pixels this package does not reproduce are
+// refused, not approximated.
+func TestUnsupportedVariants(t *testing.T) {
+	gifData, err := os.ReadFile("testdata/images/gif_palette.gif")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		data   []byte
+		want   string
+		reason string
+	}{
+		{"small_frame.gif", gifFirstFrameAt(t, gifData, 1), "first frame covers", "PIL would fill the uncovered canvas"},
+		{"riff.webp", []byte("RIFF\x00\x00\x00\x00WEBPVP8 "), "not a JPEG, PNG, GIF or BMP", "WebP is not decoded"},
+		{"jpeg_header_only.jpg", []byte{0xFF, 0xD8, 0xFF, 0xD9}, "jpeg header", "SOI then EOI: no frame"},
+	}
+	for _, tc := range tests {
+		img, err := Decoder{}.DecodeBytes(tc.data, tc.name)
+		if err == nil || img != nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), tc.name) {
+			t.Errorf("%s (%s): %v, %v; want an error naming it and saying %q", tc.name, tc.reason, img, err, tc.want)
+		}
+	}
+}
+
+// gifFirstFrameAt widens a GIF's logical screen by dx columns, so that its first frame
+// no longer covers the canvas.
+func gifFirstFrameAt(t *testing.T, data []byte, dx int) []byte {
+	t.Helper()
+	out := bytes.Clone(data)
+	pos := 13
+	if out[10]&0x80 != 0 {
+		pos += 3 << ((out[10] & 7) + 1)
+	}
+	for out[pos] == 0x21 {
+		pos += 2
+		for out[pos] != 0 {
+			pos += 1 + int(out[pos])
+		}
+		pos++
+	}
+	if out[pos] != 0x2C {
+		t.Fatalf("no image descriptor at %d", pos)
+	}
+	// Logical screen width: bytes 6-7, little-endian.
+	w := int(out[6]) | int(out[7])<<8
+	w += dx
+	out[6], out[7] = byte(w), byte(w>>8)
+	return out
+}
