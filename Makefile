@@ -64,7 +64,7 @@ test-race:
 	$(GO) test -count=1 -race -short -timeout 15m $(RACE_PKGS)
 
 # A short run of every fuzz target of the untrusted-input readers.
-FUZZ_PKGS   ?= convert internal/npy
+FUZZ_PKGS   ?= convert internal/npy runtime/preprocess
 fuzz:
 	@for p in $(FUZZ_PKGS); do \
 		for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$p/*_test.go 2>/dev/null | cut -c6-); do \

@@ -114,3 +114,44 @@ func gifFirstFrameAt(t *testing.T, data []byte, dx int) []byte {
 	out[6], out[7] = byte(w), byte(w>>8)
 	return out
 }
+
+// jpegWithSize returns a copy of a baseline JPEG whose frame header (SOF0) claims w x h.
+func jpegWithSize(t *testing.T, file string, w, h int) []byte {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(data, []byte{0xFF, 0xC0})
+	if i < 0 || i+9 > len(data) {
+		t.Fatalf("%s has no SOF0 marker", file)
+	}
+	out := bytes.Clone(data)
+	// SOF0: marker, length (2), precision (1), height (2, big-endian), width (2).
+	out[i+5], out[i+6], out[i+7], out[i+8] = byte(h>>8), byte(h), byte(w>>8), byte(w)
+	return out
+}
+
+func TestJPEGHeaderClaims(t *testing.T) {
+	const photo = "testdata/images/photo_rocket.jpg"
+	tests := []struct {
+		name   string
+		data   []byte
+		want   string
+		is     error
+		reason string
+	}{
+		{"bomb.jpg", jpegWithSize(t, photo, 60000, 60000), "60000x60000 = 3600000000 pixels", ErrTooLarge, "refused from the header"},
+		{"short_scan.jpg", jpegWithSize(t, photo, 1280, 854), "corrupt JPEG", nil,
+			"the scan's data ends at EOI after a quarter of the blocks; PIL would return grey for the rest"},
+	}
+	for _, tc := range tests {
+		img, err := Decoder{}.DecodeBytes(tc.data, tc.name)
+		if err == nil || img != nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), tc.name) {
+			t.Errorf("%s (%s): %v, %v; want an error naming it and saying %q", tc.name, tc.reason, img, err, tc.want)
+		}
+		if tc.is != nil && !errors.Is(err, tc.is) {
+			t.Errorf("%s: %v does not wrap %v", tc.name, err, tc.is)
+		}
+	}
+}

@@ -12,7 +12,8 @@ typedef struct {
   struct jpeg_error_mgr pub;  // must be first: libjpeg hands back this pointer
   jmp_buf escape;
   vc_jpeg_info *info;
-  int truncated;
+  int truncated;   // the data ended (libjpeg inserted a fake end-of-image marker)
+  int short_scan;  // a scan's data ended at a marker before its last block
 } vc_error_mgr;
 
 typedef struct {
@@ -31,12 +32,19 @@ static void vc_error_exit(j_common_ptr cinfo) {
   longjmp(err->escape, 1);
 }
 
-// Warnings (msg_level -1) are ignored like PIL ignores them, except running out of
-// data: PIL reports such a file as truncated and so do we.
+// Warnings (msg_level -1) are ignored like PIL ignores them, except missing data:
+// the file ends early (PIL reports it as truncated, and so do we), or a scan's
+// entropy-coded data ends at a marker before the scan is complete (PIL returns the
+// image with the rest filled grey; we refuse it rather than feed invented pixels).
 static void vc_emit_message(j_common_ptr cinfo, int msg_level) {
   vc_error_mgr *err = (vc_error_mgr *)cinfo->err;
-  if (msg_level == -1 && cinfo->err->msg_code == JWRN_JPEG_EOF) {
+  if (msg_level != -1) {
+    return;
+  }
+  if (cinfo->err->msg_code == JWRN_JPEG_EOF) {
     err->truncated = 1;
+  } else if (cinfo->err->msg_code == JWRN_HIT_MARKER && !err->short_scan) {
+    err->short_scan = 1;
   }
 }
 
@@ -66,6 +74,7 @@ int vc_jpeg_header(const unsigned char *data, size_t size, vc_jpeg_info *info) {
   err.pub.emit_message = vc_emit_message;
   err.info = info;
   err.truncated = 0;
+  err.short_scan = 0;
   if (setjmp(err.escape)) {
     jpeg_destroy_decompress(&cinfo);
     return 1;
@@ -94,6 +103,7 @@ int vc_jpeg_decode(const unsigned char *data, size_t size, unsigned char *out,
   err.pub.emit_message = vc_emit_message;
   err.info = info;
   err.truncated = 0;
+  err.short_scan = 0;
   progress.pub.progress_monitor = vc_progress;
   progress.max_scans = max_scans;
   progress.err = &err;
@@ -130,12 +140,14 @@ int vc_jpeg_decode(const unsigned char *data, size_t size, unsigned char *out,
   while (cinfo.output_scanline < cinfo.output_height) {
     JSAMPROW row = out + (size_t)cinfo.output_scanline * stride;
     jpeg_read_scanlines(&cinfo, &row, 1);
-    if (err.truncated) {
+    if (err.truncated || err.short_scan) {
       break;
     }
   }
-  if (err.truncated) {
-    snprintf(info->msg, VC_JPEG_MSG_LEN, "truncated JPEG (data ends before the last scanline)");
+  if (err.truncated || err.short_scan) {
+    snprintf(info->msg, VC_JPEG_MSG_LEN, err.truncated
+             ? "truncated JPEG (data ends before the last scanline)"
+             : "corrupt JPEG (a scan's data ends before its last block; PIL would fill the rest grey)");
     jpeg_destroy_decompress(&cinfo);
     return 1;
   }

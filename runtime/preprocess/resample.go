@@ -128,35 +128,46 @@ func resizeCropWindow(img *RGB8, outW, outH, left, top, crop int) *RGB8 {
 
 // horizontalPass fills dst row y from source row rowFirst+y (ImagingResampleHorizontal_8bpc).
 func horizontalPass(dst, src *RGB8, rowFirst int, t taps) {
+	const half = int32(1 << (precisionBits - 1))
 	for y := 0; y < dst.Height; y++ {
 		in := src.Pix[3*src.Width*(rowFirst+y) : 3*src.Width*(rowFirst+y+1)]
-		o := dst.Pix[3*dst.Width*y:]
+		o := dst.Pix[3*dst.Width*y : 3*dst.Width*(y+1)]
 		for xx := 0; xx < dst.Width; xx++ {
 			k := t.k[xx*t.ksize : xx*t.ksize+t.n[xx]]
-			p := in[3*t.start[xx]:]
-			s0, s1, s2 := int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1))
+			p := in[3*t.start[xx] : 3*(t.start[xx]+len(k))] // [len(k), 3] source pixels
+			s0, s1, s2 := half, half, half
 			for x, kx := range k {
-				s0 += int32(p[3*x]) * kx
-				s1 += int32(p[3*x+1]) * kx
-				s2 += int32(p[3*x+2]) * kx
+				q := p[3*x : 3*x+3 : 3*x+3]
+				s0 += int32(q[0]) * kx
+				s1 += int32(q[1]) * kx
+				s2 += int32(q[2]) * kx
 			}
-			o[3*xx], o[3*xx+1], o[3*xx+2] = clipFixed(s0), clipFixed(s1), clipFixed(s2)
+			q := o[3*xx : 3*xx+3 : 3*xx+3]
+			q[0], q[1], q[2] = clipFixed(s0), clipFixed(s1), clipFixed(s2)
 		}
 	}
 }
 
-// verticalPass fills dst row yy from src rows t.start[yy]-rowFirst ... (ImagingResampleVertical_8bpc).
+// verticalPass fills dst row yy from src rows t.start[yy]-rowFirst ...
+// (ImagingResampleVertical_8bpc). The sums run row by row over a whole output row at
+// once: integer sums, so the order does not change the result.
 func verticalPass(dst, src *RGB8, rowFirst int, t taps) {
 	stride := 3 * src.Width
+	acc := make([]int32, 3*dst.Width)
 	for yy := 0; yy < dst.Height; yy++ {
+		for i := range acc {
+			acc[i] = 1 << (precisionBits - 1)
+		}
 		k := t.k[yy*t.ksize : yy*t.ksize+t.n[yy]]
 		base := (t.start[yy] - rowFirst) * stride
-		o := dst.Pix[3*dst.Width*yy : 3*dst.Width*(yy+1)]
-		for i := range o {
-			s := int32(1 << (precisionBits - 1))
-			for y, ky := range k {
-				s += int32(src.Pix[base+y*stride+i]) * ky
+		for y, ky := range k {
+			row := src.Pix[base+y*stride : base+y*stride+len(acc)]
+			for i, v := range row {
+				acc[i] += int32(v) * ky
 			}
+		}
+		o := dst.Pix[3*dst.Width*yy : 3*dst.Width*(yy+1)]
+		for i, s := range acc {
 			o[i] = clipFixed(s)
 		}
 	}
