@@ -63,6 +63,18 @@ def png_chunk(kind, data):
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
+def png_raw(path, array, color_type, trns=None):
+    """Writes a 16-bit PNG from a uint16 array [H, W, C] (PIL cannot save these modes)."""
+    h, w = array.shape[:2]
+    rows = b"".join(b"\x00" + array[y].astype(">u2").tobytes() for y in range(h))  # filter 0
+    data = b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, color_type, 0, 0, 0))
+    if trns is not None:
+        data += png_chunk(b"tRNS", trns)
+    data += png_chunk(b"IDAT", zlib.compress(rows)) + png_chunk(b"IEND", b"")
+    with open(path, "wb") as f:
+        f.write(data)
+
+
 def png_header_only(w, h, idat=b""):
     """A PNG whose IHDR claims w x h (8-bit RGB) with little or no pixel data."""
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
@@ -111,6 +123,22 @@ def make_images(out):
     g16 = (np.asarray(coffee.convert("L"), dtype=np.uint16) * 3).astype(np.uint16)  # 0..765: PIL clips
     save(Image.fromarray(g16, mode="I;16"), "png_gray16.png", small)
     save(coffee.convert("1"), "png_bilevel.png", small)
+    # 16-bit colour PNGs (PIL keeps the high byte) and 16-bit gray with tRNS (still mode I).
+    small16 = coffee.resize((96, 64), Image.BICUBIC)  # 16-bit files are large: keep them small
+    c16 = np.asarray(small16, dtype=np.uint16) * 257 + np.arange(64, dtype=np.uint16)[:, None, None]
+    a16 = (np.asarray(alpha.resize((96, 64)), dtype=np.uint16) * 257)[:, :, None]
+    g16s = np.asarray(small16.convert("L"), dtype=np.uint16) * 3
+    for name, arr, ctype, trns in [
+        ("png_rgb16.png", c16, 2, None),
+        ("png_rgba16.png", np.concatenate([c16, a16], axis=2), 6, None),
+        ("png_la16.png", np.concatenate([c16[:, :, :1], a16], axis=2), 4, None),
+        ("png_gray16_trns.png", g16s[:, :, None], 0, struct.pack(">H", 300)),
+    ]:
+        png_raw(os.path.join(d, name), arr, ctype, trns)
+        todo[name] = small
+    rgb_trns = coffee.copy()
+    save(rgb_trns, "png_rgb_trns.png", small, transparency=(10, 20, 30))
+    save(coffee.convert("L"), "png_gray_trns.png", small, transparency=40)
     save(pal, "gif_palette.gif", small)
     save(pal, "gif_palette_trns.gif", small, transparency=3)
     save(coffee, "bmp_rgb24.bmp", small)

@@ -3,6 +3,8 @@ package preprocess
 import (
 	"bytes"
 	"errors"
+	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -153,5 +155,22 @@ func TestJPEGHeaderClaims(t *testing.T) {
 		if tc.is != nil && !errors.Is(err, tc.is) {
 			t.Errorf("%s: %v does not wrap %v", tc.name, err, tc.is)
 		}
+	}
+}
+
+// TestGray16WithTRNS: Go returns *image.NRGBA64 for a 16-bit gray PNG with tRNS, which
+// PIL still opens as mode I; the golden test checks the pixels, this that the case is real.
+func TestGray16WithTRNS(t *testing.T) {
+	f, err := os.Open("testdata/images/png_gray16_trns.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := img.(*image.NRGBA64); !ok {
+		t.Fatalf("Go decodes it as %T; the gray16 path of rgbFromGo is not exercised", img)
 	}
 }
