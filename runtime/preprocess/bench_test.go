@@ -36,7 +36,7 @@ func BenchmarkPhoto(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, name := range []string{"photo_rocket.jpg", "photo_hubble_deep_field.jpg", "photo_retina.jpg", "jpeg_progressive.jpg", "photo_chelsea.png"} {
+	for _, name := range []string{"photo_rocket.jpg", "jpeg_420_q90.jpg", "photo_hubble_deep_field.jpg", "photo_retina.jpg", "jpeg_progressive.jpg", "photo_chelsea.png"} {
 		data, err := os.ReadFile(filepath.Join("testdata/images", name))
 		if err != nil {
 			b.Fatal(err)
