@@ -7,6 +7,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -172,5 +173,44 @@ func TestGray16WithTRNS(t *testing.T) {
 	}
 	if _, ok := img.(*image.NRGBA64); !ok {
 		t.Fatalf("Go decodes it as %T; the gray16 path of rgbFromGo is not exercised", img)
+	}
+}
+
+// TestBombsRefusedBeforeAllocating: files whose headers claim gigapixels are refused
+// having allocated (in Go) little more than the file itself.
+func TestBombsRefusedBeforeAllocating(t *testing.T) {
+	pngBomb, err := os.ReadFile("testdata/bad/bomb_60000x60000.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gifData, err := os.ReadFile("testdata/images/gif_palette.gif")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gifBomb := bytes.Clone(gifData)
+	gifBomb[6], gifBomb[7], gifBomb[8], gifBomb[9] = 0xFF, 0xFF, 0xFF, 0xFF // screen 65535x65535
+	bmpData, err := os.ReadFile("testdata/images/bmp_rgb24.bmp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bmpBomb := bytes.Clone(bmpData)
+	copy(bmpBomb[18:26], []byte{0x60, 0xEA, 0, 0, 0x60, 0xEA, 0, 0}) // 60000x60000, little-endian
+	bombs := map[string][]byte{
+		"png": pngBomb,
+		"jpg": jpegWithSize(t, "testdata/images/photo_rocket.jpg", 60000, 60000),
+		"gif": gifBomb,
+		"bmp": bmpBomb,
+	}
+	for name, data := range bombs {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		img, err := Decoder{}.DecodeBytes(data, name)
+		runtime.ReadMemStats(&after)
+		if !errors.Is(err, ErrTooLarge) || img != nil {
+			t.Errorf("%s bomb: %v, %v; want ErrTooLarge", name, img, err)
+		}
+		if grew := after.TotalAlloc - before.TotalAlloc; grew > uint64(len(data))+1<<20 {
+			t.Errorf("%s bomb: allocated %d bytes before refusing (file %d bytes)", name, grew, len(data))
+		}
 	}
 }
