@@ -33,7 +33,8 @@ var ErrUnsupported = errors.New("unsupported image")
 var ErrTooLarge = errors.New("image too large")
 
 // Decoder decodes image files to RGB8 as Image.open(f).convert("RGB") does in PIL 9.4.
-// Its zero value uses MaxImagePixels and MaxFileBytes.
+// Its zero value uses MaxImagePixels and MaxFileBytes. It holds no state: one Decoder
+// may decode from several goroutines at once.
 type Decoder struct {
 	// MaxPixels refuses images with more pixels (width*height) than this, before any
 	// pixel buffer is allocated. 0 means MaxImagePixels.

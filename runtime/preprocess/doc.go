@@ -10,6 +10,10 @@
 //	CenterCrop(InputSize)                        // torchvision's offsets (round half to even)
 //	ToTensor(); Normalize(Mean, Std)             // float32, CHW
 //
+// LoadBatch does the above for several files at once (decoding concurrently) and
+// gives the batch as float32 NCHW or as 8-bit NHWC crops. ImageNetLabels and
+// ReadLabels name the classes of a head.
+//
 // The numbers are a Recipe (input size, resize size, interpolation, mean, std), never
 // hard-coded, so that any model's eval transform can be described and recorded.
 //
