@@ -26,8 +26,8 @@ func newRGB8(w, h int) *RGB8 {
 //	L, 1 (gray PNG, 1-8 bit)        *image.Gray             (v, v, v)
 //	I (16-bit gray PNG)             *image.Gray16           (min(v, 255),)*3 (PIL i2rgb clips)
 //	LA, RGBA, RGB+tRNS, L+tRNS      *image.NRGBA            drop alpha (no compositing)
-//	RGB;16B, RGBA;16B (16-bit PNG)  *image.RGBA64/NRGBA64   high byte, alpha dropped
-//	RGB (24-bit BMP)                *image.RGBA             drop alpha (always 255)
+//	RGB, RGBA (16-bit RGB/RGBA/LA)  *image.RGBA64/NRGBA64   high byte, alpha dropped
+//	RGB (8-bit PNG, 24-bit BMP)     *image.RGBA             drop alpha (always 255)
 //	P (palette PNG/GIF/BMP)         *image.Paletted         palette entry, alpha dropped
 //
 // gray16 says the file was a 16-bit grayscale PNG: PIL opens it as mode I whatever its
