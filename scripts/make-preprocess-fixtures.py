@@ -75,6 +75,21 @@ def png_raw(path, array, color_type, trns=None):
         f.write(data)
 
 
+def png_interlaced(path, array):
+    """Writes an 8-bit RGB Adam7-interlaced PNG (PIL cannot save interlaced PNGs)."""
+    h, w = array.shape[:2]
+    passes = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+    raw = b""
+    for x0, y0, dx, dy in passes:
+        sub = array[y0::dy, x0::dx]
+        if sub.size:
+            raw += b"".join(b"\x00" + sub[y].tobytes() for y in range(sub.shape[0]))  # filter 0
+    data = b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 1))
+    data += png_chunk(b"IDAT", zlib.compress(raw)) + png_chunk(b"IEND", b"")
+    with open(path, "wb") as f:
+        f.write(data)
+
+
 def png_header_only(w, h, idat=b""):
     """A PNG whose IHDR claims w x h (8-bit RGB) with little or no pixel data."""
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
@@ -136,6 +151,8 @@ def make_images(out):
     ]:
         png_raw(os.path.join(d, name), arr, ctype, trns)
         todo[name] = small
+    png_interlaced(os.path.join(d, "png_interlaced.png"), np.asarray(small16.resize((101, 67), Image.BICUBIC)))
+    todo["png_interlaced.png"] = small
     rgb_trns = coffee.copy()
     save(rgb_trns, "png_rgb_trns.png", small, transparency=(10, 20, 30))
     save(coffee.convert("L"), "png_gray_trns.png", small, transparency=40)
