@@ -83,9 +83,10 @@ func ImageNetRecipe(inputSize int, cropPct float64) (Recipe, error) {
 	return r, r.Validate()
 }
 
-// maxRecipeSide bounds InputSize and ResizeShort: far above any classifier's input and
-// small enough that no size computation can overflow.
-const maxRecipeSide = 1 << 15
+// maxRecipeSide bounds InputSize and ResizeShort: far above any classifier's input
+// (Vim runs at up to 1248), small enough that a recipe read from an untrusted model's
+// metadata cannot ask for more than a 8192² crop (200 MB).
+const maxRecipeSide = 8192
 
 // Validate reports the first field that this package cannot apply exactly.
 func (r Recipe) Validate() error {

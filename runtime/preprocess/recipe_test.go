@@ -38,6 +38,7 @@ func TestRecipeRefusals(t *testing.T) {
 		reason string
 	}{
 		{"zero size", func(r *Recipe) { r.InputSize = 0 }, "input_size 0", "no crop"},
+		{"huge size", func(r *Recipe) { r.InputSize, r.ResizeShort = 20000, 20000 }, "input_size 20000", "a 1.2 GB crop from untrusted metadata"},
 		{"crop beyond resize", func(r *Recipe) { r.ResizeShort = 200 }, "resize_size 200", "torchvision would pad; not reproduced"},
 		{"bilinear", func(r *Recipe) { r.Interpolation = "bilinear" }, `interpolation "bilinear"`, "only bicubic is implemented"},
 		{"random crop", func(r *Recipe) { r.Crop = "random" }, `crop "random"`, "eval only"},
