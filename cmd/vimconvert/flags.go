@@ -77,7 +77,7 @@ func validWeights(w string) bool {
 // convertScans are the scan lowerings `convert` offers: those whose model
 // computes the real network. graph.ScanLowerings also lists benchmark-only
 // lowerings (benchOnlyScans), which only `bench` uses.
-var convertScans = []string{graph.ScanPlugin, graph.ScanLinearAttention}
+var convertScans = []string{graph.ScanPlugin, graph.ScanLinearAttention, graph.ScanStandard}
 
 // benchOnlyScans are the lowerings of graph.ScanLowerings whose outputs are
 // meaningless (timing floors); `convert` refuses them.

@@ -1,0 +1,114 @@
+package graph
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/graph/graphtest"
+	"github.com/vimconvert/vimconvert/graph/onnxpb"
+	"github.com/vimconvert/vimconvert/internal/repo"
+	"github.com/vimconvert/vimconvert/runtime"
+)
+
+// standardForms are the standard-op formulations compared in BENCHMARKS.md
+// ("--scan standard: formulations"), by the name the benchmark reports.
+var standardForms = []struct {
+	name string
+	form standardForm
+}{
+	{"step-body", formStepBody},
+	{"precomputed", formPrecomputed},
+}
+
+// benchVimModel loads the official full-depth Vim-T fixture when present
+// (its weights give the real dt/A ranges), else a random model with Vim-T
+// shapes, resized to VIMCONVERT_BENCH_IMG (default 224).
+func benchVimModel(b *testing.B) *convert.Model {
+	var m *convert.Model
+	if ckpt := repo.SharedFixture("vim_t", "checkpoint.pth"); ckpt != "" {
+		var err error
+		if m, _, err = convert.Load(ckpt, convert.Options{}); err != nil {
+			b.Fatal(err)
+		}
+	} else {
+		m = graphtest.Model(graphtest.Spec{EmbedDim: 192, Depth: 24, DState: 16, PatchSize: 16, ImgSize: 224, NumClasses: 1000})
+	}
+	if s := os.Getenv("VIMCONVERT_BENCH_IMG"); s != "" {
+		var size int
+		if _, err := fmt.Sscan(s, &size); err != nil {
+			b.Fatalf("VIMCONVERT_BENCH_IMG=%q: %v", s, err)
+		}
+		if err := convert.ResizePosEmbed(m, size); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return m
+}
+
+// BenchmarkStandardFormsVimTinyORT times one batch-1 Vim-T forward pass in
+// ONNX Runtime (no plugin) for each standard-op formulation of the scan,
+// with 1 and 2 intra-op threads, and reports the session creation time and
+// the file size. The plugin and linear-attention models are timed beside
+// them with `vimconvert bench` (BENCHMARKS.md).
+//
+//	go test ./graph -run '^$' -bench StandardFormsVimTinyORT -benchtime 10x
+func BenchmarkStandardFormsVimTinyORT(b *testing.B) {
+	m := benchVimModel(b)
+	c := m.Config
+	r := rand.New(rand.NewPCG(1, 2))
+	x := make([]float32, 3*c.ImgSize*c.ImgSize)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	for _, f := range standardForms {
+		form := f.form
+		mp, err := buildWith(m, func(b *builder, a scanArgs) (string, error) { return b.standardScanForm(a, form) })
+		if err != nil {
+			b.Fatal(err)
+		}
+		p := filepath.Join(b.TempDir(), f.name+".onnx")
+		if err := WriteFile(mp, p); err != nil {
+			b.Fatal(err)
+		}
+		st, err := os.Stat(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, threads := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%s/threads=%d", f.name, threads), func(b *testing.B) {
+				t0 := time.Now()
+				s, err := runtime.NewSession(p, runtime.Options{NoPlugin: true, IntraOpThreads: threads, InterOpThreads: 1})
+				if err != nil {
+					b.Skipf("session: %v", err)
+				}
+				defer s.Destroy()
+				sessionMS := float64(time.Since(t0).Microseconds()) / 1e3
+				in := map[string]*runtime.Tensor{InputName: {Shape: []int64{1, 3, int64(c.ImgSize), int64(c.ImgSize)}, Data: x}}
+				if _, err := s.Run(in); err != nil { // warm-up
+					b.Fatal(err)
+				}
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if _, err := s.Run(in); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(sessionMS, "session-ms")
+				b.ReportMetric(float64(st.Size())/1e6, "file-MB")
+			})
+		}
+	}
+}
+
+// buildWith is Build with a scan lowering that is not registered.
+func buildWith(m *convert.Model, lower scanLowering) (_ *onnxpb.ModelProto, err error) {
+	const name = "bench-only-standard-form"
+	scanLowerings[name] = lower
+	defer delete(scanLowerings, name)
+	return Build(m, Options{Scan: name})
+}
