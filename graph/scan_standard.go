@@ -34,11 +34,15 @@ const (
 	// only does h = dA·h + dBu, and the C readout is one batched MatMul on
 	// every state after it. Kept for the formulation comparison.
 	formPrecomputed
+	// formSegmented cuts the tokens into segments scanned side by side
+	// (fewer, larger Scan iterations) and carries the state across them
+	// (standardSegmentedScan).
+	formSegmented
 )
 
 // standardScan is the ScanStandard lowering (formStepBody).
 func standardScan(b *builder, a scanArgs) (string, error) {
-	return b.standardScanForm(a, formStepBody)
+	return b.standardScanForm(a, formStepBody, 0)
 }
 
 // scanStack holds one block's scan inputs with the directions stacked on a
@@ -47,7 +51,7 @@ type scanStack struct {
 	G            int64
 	U, DT        string // [B, L, G, Din]: u and dt = softplus(delta + delta_bias)
 	BT, CT       string // [L, B, G, N]: B and C, token-major
-	A            string // [G, Din, N]
+	A            string // [G, N, Din]: -exp(A_log) transposed
 	D            string // [G, Din]
 	L, Din, N    int64
 	name         string
@@ -69,7 +73,7 @@ type scanStack struct {
 // tokens, stacked with the forward ones on an axis G, scanned together by one
 // ONNX Scan, and its output flipped back. Every decay factor exp(dt·A) is in
 // (0, 1] because dt > 0 and A < 0, so nothing can overflow.
-func (b *builder) standardScanForm(a scanArgs, form standardForm) (string, error) {
+func (b *builder) standardScanForm(a scanArgs, form standardForm, segments int64) (string, error) {
 	s := b.stackDirections(a)
 	var y string // [L, B, G, Din]: Σ_n C·h per token, token-major
 	switch form {
@@ -77,6 +81,8 @@ func (b *builder) standardScanForm(a scanArgs, form standardForm) (string, error
 		y = b.standardStepBodyScan(s)
 	case formPrecomputed:
 		y = b.standardPrecomputedScan(s)
+	case formSegmented:
+		y = b.standardSegmentedScan(s, segments)
 	default:
 		return "", fmt.Errorf("scan %s: unknown standard form %d", a.Name, form)
 	}
@@ -126,7 +132,8 @@ func (b *builder) stackDirections(a scanArgs) scanStack {
 	s.U = stack("u", func(d scanDirection) string { return d.U }, Din)
 	delta := stack("delta", func(d scanDirection) string { return d.Delta }, Din)
 	bias := params("delta_bias", func(d scanDirection) string { return d.DeltaBias }, Din)
-	s.A = params("A", func(d scanDirection) string { return d.A }, Din, N)
+	a3 := params("A", func(d scanDirection) string { return d.A }, Din, N)
+	s.A = b.op1("Transpose", s.name+"/A_state_major", []string{a3}, []int64{G, N, Din}, attrInts("perm", 0, 2, 1)) // [G, Din, N] -> [G, N, Din]
 	s.D = params("D", func(d scanDirection) string { return d.D }, Din)
 	pre := b.op1("Add", s.name+"/delta_plus_bias", []string{delta, bias}, batchOf(L, G, Din))
 	s.DT = b.op1("Softplus", s.name+"/dt", []string{pre}, batchOf(L, G, Din))
@@ -152,15 +159,21 @@ func (b *builder) tokenMajor(name, x string) string {
 	return b.op1("Transpose", name, []string{x}, []int64{s[1], s[0], s[2], s[3]}, attrInts("perm", 1, 0, 2, 3))
 }
 
-// zeroState emits zeros [B, G, Din, N] with the batch size read from like
-// [B, ...] at run time: the initial scan state h_0 = 0 (SSI 117).
-func (b *builder) zeroState(s scanStack, like string) string {
-	shape := b.op1("Concat", s.name+"/h0_shape", []string{b.shapeBatch(s.name+"/batch", like), b.constI64(false, s.G, s.Din, s.N)},
-		[]int64{4}, attrInt("axis", 0))
+// zeroState emits zeros [lead..., B, G, N, Din] with the batch size read
+// from like [B, ...] at run time: the initial scan state h_0 = 0 (SSI 117).
+func (b *builder) zeroState(s scanStack, like string, lead []int64) string {
+	name := fmt.Sprintf("%s/h0_%d", s.name, len(lead))
+	parts := []string{b.shapeBatch(name+"/batch", like), b.constI64(false, s.G, s.N, s.Din)}
+	if len(lead) > 0 {
+		parts = append([]string{b.constI64(false, lead...)}, parts...)
+	}
+	rank := int64(len(lead) + 4)
+	shape := b.op1("Concat", name+"/shape", parts, []int64{rank}, attrInt("axis", 0))
 	zero := &onnxpb.TensorProto{Dims: []int64{1}, DataType: proto.Int32(int32(onnxpb.TensorProto_FLOAT)), RawData: make([]byte, 4)}
-	b.addNode("", "ConstantOfShape", s.name+"/h0", []string{shape}, []string{s.name + "/h0"}, onnxpb.TensorProto_FLOAT,
-		[][]int64{{Batch, s.G, s.Din, s.N}}, []*onnxpb.AttributeProto{attrTensor("value", zero)})
-	return s.name + "/h0"
+	out := append(append([]int64(nil), lead...), Batch, s.G, s.N, s.Din)
+	b.addNode("", "ConstantOfShape", name, []string{shape}, []string{name}, onnxpb.TensorProto_FLOAT,
+		[][]int64{out}, []*onnxpb.AttributeProto{attrTensor("value", zero)})
+	return name
 }
 
 // standardScanOutput turns the token-major readout y [L, B, G, Din] into the
@@ -193,64 +206,78 @@ func (b *builder) standardScanOutput(s scanStack, a scanArgs, y string) string {
 	return b.op1("Mul", a.Name, []string{out, gate}, batchOf(L, Din)) // out = y · SiLU(z)
 }
 
-// standardStepBodyScan emits the formStepBody Scan and returns the readout
-// [L, B, G, Din]. Scan inputs (token-major, one token per iteration):
-// dt [L, B, G, Din, 1], dt·u [L, B, G, Din, 1], B [L, B, G, 1, N],
-// C [L, B, G, N, 1]; the body reads A [G, Din, N] from the outer graph.
-// Body, per token: h = exp(dt·A)·h + (dt·u)·B [B, G, Din, N];
-// y = h·C [B, G, Din, 1] (MatMul over N).
+// tokenInputs returns the Scan inputs of every token, token-major:
+// dt and dt·u [L, B, G, 1, Din], B [L, B, G, N, 1], C [L, B, G, 1, N].
+// The states are laid out [.., N, Din] so that every broadcast in the
+// recurrence repeats a contiguous run of Din values (measured faster than
+// [.., Din, N], whose broadcasts run over N = 16 values).
+func (b *builder) tokenInputs(s scanStack) (dt, dtu, bm, cm string) {
+	L, Din, N, G := s.L, s.Din, s.N, s.G
+	prod := b.op1("Mul", s.name+"/dt_u", []string{s.DT, s.U}, batchOf(L, G, Din))
+	dt = b.op1("Unsqueeze", s.name+"/dt_tokens5", []string{b.tokenMajor(s.name+"/dt_tokens", s.DT), b.constI64(false, -2)},
+		[]int64{L, Batch, G, 1, Din}) // [L, B, G, Din] -> [L, B, G, 1, Din]
+	dtu = b.op1("Unsqueeze", s.name+"/dt_u_tokens5", []string{b.tokenMajor(s.name+"/dt_u_tokens", prod), b.constI64(false, -2)},
+		[]int64{L, Batch, G, 1, Din})
+	bm = b.op1("Unsqueeze", s.name+"/B_tokens5", []string{s.BT, b.constI64(false, -1)}, []int64{L, Batch, G, N, 1}) // [L, B, G, N] -> [L, B, G, N, 1]
+	cm = b.op1("Unsqueeze", s.name+"/C_tokens5", []string{s.CT, b.constI64(false, -2)}, []int64{L, Batch, G, 1, N}) // [L, B, G, N] -> [L, B, G, 1, N]
+	return dt, dtu, bm, cm
+}
+
+// standardStepBodyScan emits the formStepBody Scan over the tokenInputs and
+// returns the readout [L, B, G, Din]; the body is stepBody.
 func (b *builder) standardStepBodyScan(s scanStack) string {
 	L, Din, N, G := s.L, s.Din, s.N, s.G
-	dtu := b.op1("Mul", s.name+"/dt_u", []string{s.DT, s.U}, batchOf(L, G, Din))
-	dtT := b.op1("Unsqueeze", s.name+"/dt_tokens5", []string{b.tokenMajor(s.name+"/dt_tokens", s.DT), b.constI64(false, -1)},
-		[]int64{L, Batch, G, Din, 1}) // [L, B, G, Din] -> [L, B, G, Din, 1]
-	dtuT := b.op1("Unsqueeze", s.name+"/dt_u_tokens5", []string{b.tokenMajor(s.name+"/dt_u_tokens", dtu), b.constI64(false, -1)},
-		[]int64{L, Batch, G, Din, 1})
-	bT := b.op1("Unsqueeze", s.name+"/B_tokens5", []string{s.BT, b.constI64(false, -2)}, []int64{L, Batch, G, 1, N}) // [L, B, G, N] -> [L, B, G, 1, N]
-	cT := b.op1("Unsqueeze", s.name+"/C_tokens5", []string{s.CT, b.constI64(false, -1)}, []int64{L, Batch, G, N, 1}) // [L, B, G, N] -> [L, B, G, N, 1]
+	dt, dtu, bm, cm := b.tokenInputs(s)
+	body := stepBody(b.opset, []int64{Batch, G}, s, true)
+	ys := b.scanNode(s.name+"/scan", body, []string{b.zeroState(s, s.U, nil)}, []string{dt, dtu, bm, cm},
+		[][]int64{{Batch, G, N, Din}}, [][]int64{{L, Batch, G, 1, Din}})
+	return b.op1("Squeeze", s.name+"/y_tokens", []string{ys[1], b.constI64(false, -2)}, []int64{L, Batch, G, Din}) // [L, B, G, 1, Din] -> [L, B, G, Din]
+}
 
-	body := newBuilder(b.opset)
-	state := []int64{Batch, G, Din, N}
+// stepBody returns the Scan body advancing the states h [lead..., N, Din]
+// (lead ends with G) by one token: inputs h, dt and dt·u [lead..., 1, Din],
+// B [lead..., N, 1] and, with readout, C [lead..., 1, N]; A [G, N, Din] is
+// read from the outer graph.
+//
+//	h' = exp(dt·A)·h + (dt·u)·B          (state output)
+//	y  = C·h'  [lead..., 1, Din]          (scan output, with readout)
+func stepBody(opset int, lead []int64, s scanStack, readout bool) *builder {
+	dims := func(d ...int64) []int64 { return append(append([]int64(nil), lead...), d...) }
+	body := newBuilder(opset)
+	state := dims(s.N, s.Din)
 	h := body.input("h", state)
-	dt := body.input("dt", []int64{Batch, G, Din, 1})
-	du := body.input("dt_u", []int64{Batch, G, Din, 1})
-	bt := body.input("B", []int64{Batch, G, 1, N})
-	ct := body.input("C", []int64{Batch, G, N, 1})
-	body.outerValue(s.A, []int64{G, Din, N})
+	dt := body.input("dt", dims(1, s.Din))
+	du := body.input("dt_u", dims(1, s.Din))
+	bt := body.input("B", dims(s.N, 1))
+	body.outerValue(s.A, []int64{s.G, s.N, s.Din})
 	dtA := body.op1("Mul", "dt_A", []string{dt, s.A}, state)
 	dA := body.op1("Exp", "dA", []string{dtA}, state) // exp(dt·A) in (0, 1]
 	decayed := body.op1("Mul", "dA_h", []string{dA, h}, state)
 	dBu := body.op1("Mul", "dt_u_B", []string{du, bt}, state)
 	hNext := body.op1("Add", "h_next", []string{decayed, dBu}, state)
-	yt := body.op1("MatMul", "y", []string{hNext, ct}, []int64{Batch, G, Din, 1}) // [B, G, Din, N]·[B, G, N, 1] -> [B, G, Din, 1]
 	body.bodyOutput(hNext)
-	body.bodyOutput(yt)
-
-	ys := b.scanNode(s.name+"/scan", body, []string{b.zeroState(s, s.U)}, []string{dtT, dtuT, bT, cT},
-		[]int64{Batch, G, Din, N}, [][]int64{{L, Batch, G, Din, 1}})
-	return b.op1("Squeeze", s.name+"/y_tokens", []string{ys[0], b.constI64(false, -1)}, []int64{L, Batch, G, Din}) // [L, B, G, Din, 1] -> [L, B, G, Din]
+	if readout {
+		ct := body.input("C", dims(1, s.N))
+		yt := body.op1("MatMul", "y", []string{ct, hNext}, dims(1, s.Din)) // [..., 1, N]·[..., N, Din] -> [..., 1, Din]
+		body.bodyOutput(yt)
+	}
+	return body
 }
 
 // standardPrecomputedScan emits the formPrecomputed Scan and returns the
 // readout [L, B, G, Din]: dA = exp(dt·A) and dBu = dt·u·B for every token
-// [L, B, G, Din, N], h_t = dA_t·h_{t-1} + dBu_t in the body (every h_t is a
-// scan output), then y = h·C for all tokens with one MatMul.
+// [L, B, G, N, Din], h_t = dA_t·h_{t-1} + dBu_t in the body (every h_t is a
+// scan output), then y = C·h for all tokens with one MatMul.
 func (b *builder) standardPrecomputedScan(s scanStack) string {
 	L, Din, N, G := s.L, s.Din, s.N, s.G
-	big := []int64{L, Batch, G, Din, N}
-	dtu := b.op1("Mul", s.name+"/dt_u", []string{s.DT, s.U}, batchOf(L, G, Din))
-	dtT := b.op1("Unsqueeze", s.name+"/dt_tokens5", []string{b.tokenMajor(s.name+"/dt_tokens", s.DT), b.constI64(false, -1)},
-		[]int64{L, Batch, G, Din, 1}) // [L, B, G, Din] -> [L, B, G, Din, 1]
-	dtuT := b.op1("Unsqueeze", s.name+"/dt_u_tokens5", []string{b.tokenMajor(s.name+"/dt_u_tokens", dtu), b.constI64(false, -1)},
-		[]int64{L, Batch, G, Din, 1})
-	bT := b.op1("Unsqueeze", s.name+"/B_tokens5", []string{s.BT, b.constI64(false, -2)}, []int64{L, Batch, G, 1, N}) // [L, B, G, N] -> [L, B, G, 1, N]
-	cT := b.op1("Unsqueeze", s.name+"/C_tokens5", []string{s.CT, b.constI64(false, -1)}, []int64{L, Batch, G, N, 1}) // [L, B, G, N] -> [L, B, G, N, 1]
-	dtA := b.op1("Mul", s.name+"/dt_A", []string{dtT, s.A}, big)
+	big := []int64{L, Batch, G, N, Din}
+	dt, dtu, bm, cm := b.tokenInputs(s)
+	dtA := b.op1("Mul", s.name+"/dt_A", []string{dt, s.A}, big)
 	dA := b.op1("Exp", s.name+"/dA", []string{dtA}, big)
-	dBu := b.op1("Mul", s.name+"/dt_u_B", []string{dtuT, bT}, big)
+	dBu := b.op1("Mul", s.name+"/dt_u_B", []string{dtu, bm}, big)
 
 	body := newBuilder(b.opset)
-	state := []int64{Batch, G, Din, N}
+	state := []int64{Batch, G, N, Din}
 	h := body.input("h", state)
 	da := body.input("dA", state)
 	dbu := body.input("dBu", state)
@@ -260,10 +287,10 @@ func (b *builder) standardPrecomputedScan(s scanStack) string {
 	body.bodyOutput(hNext)
 	body.bodyOutput(hOut)
 
-	hs := b.scanNode(s.name+"/scan", body, []string{b.zeroState(s, s.U)}, []string{dA, dBu},
-		[]int64{Batch, G, Din, N}, [][]int64{big})
-	y := b.op1("MatMul", s.name+"/h_C", []string{hs[0], cT}, []int64{L, Batch, G, Din, 1})                     // [L, B, G, Din, N]·[L, B, G, N, 1] -> [L, B, G, Din, 1]
-	return b.op1("Squeeze", s.name+"/y_tokens", []string{y, b.constI64(false, -1)}, []int64{L, Batch, G, Din}) // [L, B, G, Din, 1] -> [L, B, G, Din]
+	hs := b.scanNode(s.name+"/scan", body, []string{b.zeroState(s, s.U, nil)}, []string{dA, dBu},
+		[][]int64{state}, [][]int64{big})
+	y := b.op1("MatMul", s.name+"/C_h", []string{cm, hs[1]}, []int64{L, Batch, G, 1, Din})                     // [L, B, G, 1, N]·[L, B, G, N, Din] -> [L, B, G, 1, Din]
+	return b.op1("Squeeze", s.name+"/y_tokens", []string{y, b.constI64(false, -2)}, []int64{L, Batch, G, Din}) // [L, B, G, 1, Din] -> [L, B, G, Din]
 }
 
 // outerValue declares, in a subgraph builder, a value of the enclosing graph
@@ -287,9 +314,10 @@ func (b *builder) bodyOutput(value string) {
 }
 
 // scanNode emits an ONNX Scan over axis 0 of every scan input with the
-// finished body, initial states (their final values are discarded) and
-// returns the scan outputs, stacked on axis 0 with the given shapes.
-func (b *builder) scanNode(name string, body *builder, states, scanInputs []string, stateShape []int64, outShapes [][]int64) []string {
+// finished body and initial states (shapes stateShapes) and returns the
+// final states followed by the scan outputs (stacked on axis 0, shapes
+// outShapes).
+func (b *builder) scanNode(name string, body *builder, states, scanInputs []string, stateShapes, outShapes [][]int64) []string {
 	g, err := body.finish(name+"/body", "")
 	if err != nil {
 		b.fail("%s body: %w", name, err)
@@ -300,7 +328,7 @@ func (b *builder) scanNode(name string, body *builder, states, scanInputs []stri
 	shapes := make([][]int64, 0, len(states)+len(outShapes))
 	for i := range states {
 		outs = append(outs, fmt.Sprintf("%s/final_state_%d", name, i))
-		shapes = append(shapes, stateShape)
+		shapes = append(shapes, stateShapes[i])
 	}
 	for i, sh := range outShapes {
 		outs = append(outs, fmt.Sprintf("%s/out_%d", name, i))
@@ -309,5 +337,87 @@ func (b *builder) scanNode(name string, body *builder, states, scanInputs []stri
 	b.node("Scan", name, append(append([]string(nil), states...), scanInputs...), outs, shapes,
 		&onnxpb.AttributeProto{Name: proto.String("body"), Type: onnxpb.AttributeProto_GRAPH.Enum(), G: g},
 		attrInt("num_scan_inputs", int64(len(scanInputs))))
-	return outs[len(states):]
+	return outs
+}
+
+// standardSegmentedScan emits the formSegmented scan and returns the
+// readout [L, B, G, Din]. The tokens are cut into K segments of M =
+// ceil(L/K) tokens (the last padded with dt = 0, which leaves a state
+// unchanged: exp(0·A) = 1 and dt·u = 0), scanned side by side so that each
+// Scan iteration works on K tokens at once:
+//
+//  1. a Scan over M steps from zero states gives each segment's final local
+//     state e_k (no readout);
+//  2. a Scan over the K segments carries the true state across them:
+//     h_start(k) = P_{k-1}·h_start(k-1) + e_{k-1}, with P_k = exp(A·Σ_{t∈k} dt_t)
+//     the segment's total decay, in (0, 1] like every factor;
+//  3. a second Scan over M steps, now from each segment's true start state,
+//     with the readout y = h·C.
+func (b *builder) standardSegmentedScan(s scanStack, K int64) string {
+	L, Din, N, G := s.L, s.Din, s.N, s.G
+	M := (L + K - 1) / K
+	prod := b.op1("Mul", s.name+"/dt_u", []string{s.DT, s.U}, batchOf(L, G, Din))
+	seg := func(what, x string, unsq int64) string {
+		v := b.segmentTokens(s.name+"/"+what+"_segments", x, K, M)
+		sh := b.shape(v)
+		out := append([]int64(nil), sh...)
+		if unsq == -1 {
+			out = append(out, 1)
+		} else {
+			out = append(out[:len(out)-1], 1, sh[len(sh)-1])
+		}
+		return b.op1("Unsqueeze", s.name+"/"+what+"_segments6", []string{v, b.constI64(false, unsq)}, out)
+	}
+	dt6 := seg("dt", b.tokenMajor(s.name+"/dt_tokens", s.DT), -2)      // [M, K, B, G, 1, Din]
+	dtu6 := seg("dt_u", b.tokenMajor(s.name+"/dt_u_tokens", prod), -2) // [M, K, B, G, 1, Din]
+	b6 := seg("B", s.BT, -1)                                           // [M, K, B, G, N, 1]
+	c6 := seg("C", s.CT, -2)                                           // [M, K, B, G, 1, N]
+	stateK := []int64{K, Batch, G, N, Din}
+
+	// 1. local end states e_k [K, B, G, N, Din].
+	local := b.scanNode(s.name+"/local_scan", stepBody(b.opset, []int64{K, Batch, G}, s, false),
+		[]string{b.zeroState(s, s.U, []int64{K})}, []string{dt6, dtu6, b6}, [][]int64{stateK}, nil)
+	// P_k = exp(A · Σ_t dt_t): [M, K, B, G, 1, Din] -> [K, B, G, 1, Din] -> [K, B, G, N, Din].
+	sum := b.op1("ReduceSum", s.name+"/segment_dt", []string{dt6, b.constI64(false, 0)}, []int64{K, Batch, G, 1, Din},
+		attrInt("keepdims", 0))
+	logP := b.op1("Mul", s.name+"/segment_dt_A", []string{sum, s.A}, stateK)
+	decay := b.op1("Exp", s.name+"/segment_decay", []string{logP}, stateK)
+
+	// 2. start states [K, B, G, N, Din] by a Scan over the K segments.
+	carry := newBuilder(b.opset)
+	st := []int64{Batch, G, N, Din}
+	h := carry.input("h", st)
+	p := carry.input("P", st)
+	e := carry.input("e", st)
+	start := carry.op1("Identity", "h_start", []string{h}, st)
+	next := carry.op1("Add", "h_next", []string{carry.op1("Mul", "P_h", []string{p, h}, st), e}, st)
+	carry.bodyOutput(next)
+	carry.bodyOutput(start)
+	starts := b.scanNode(s.name+"/carry_scan", carry, []string{b.zeroState(s, s.U, nil)}, []string{decay, local[0]},
+		[][]int64{st}, [][]int64{stateK})
+
+	// 3. the full scan from the true start states.
+	ys := b.scanNode(s.name+"/scan", stepBody(b.opset, []int64{K, Batch, G}, s, true),
+		[]string{starts[1]}, []string{dt6, dtu6, b6, c6}, [][]int64{stateK}, [][]int64{{M, K, Batch, G, 1, Din}})
+	y := b.op1("Squeeze", s.name+"/y_segments", []string{ys[1], b.constI64(false, -2)}, []int64{M, K, Batch, G, Din}) // [M, K, B, G, 1, Din] -> [M, K, B, G, Din]
+	y = b.op1("Transpose", s.name+"/y_segment_major", []string{y}, []int64{K, M, Batch, G, Din}, attrInts("perm", 1, 0, 2, 3, 4))
+	y = b.op1("Reshape", s.name+"/y_padded", []string{y, b.constI64(false, K*M, -1, G, Din)}, []int64{K * M, Batch, G, Din}) // [K, M, B, G, Din] -> [K·M, B, G, Din]
+	if K*M == L {
+		return y
+	}
+	return b.op1("Slice", s.name+"/y_tokens", []string{y, b.constI64(false, 0), b.constI64(false, L), b.constI64(false, 0)},
+		[]int64{L, Batch, G, Din}) // [K·M, B, G, Din] -> [L, B, G, Din]
+}
+
+// segmentTokens lays x [L, B, G, X] out as K segments of M tokens, token
+// index within the segment first: zero-pad to K·M tokens, then
+// [K·M, B, G, X] -> [K, M, B, G, X] -> [M, K, B, G, X].
+func (b *builder) segmentTokens(name, x string, K, M int64) string {
+	sh := b.shape(x)
+	L, G, X := sh[0], sh[2], sh[3]
+	if K*M > L {
+		x = b.op1("Pad", name+"/pad", []string{x, b.constI64(false, 0, 0, 0, 0, K*M-L, 0, 0, 0)}, []int64{K * M, Batch, G, X})
+	}
+	x = b.op1("Reshape", name+"/split", []string{x, b.constI64(false, K, M, -1, G, X)}, []int64{K, M, Batch, G, X}) // [K·M, B, G, X] -> [K, M, B, G, X]
+	return b.op1("Transpose", name, []string{x}, []int64{M, K, Batch, G, X}, attrInts("perm", 1, 0, 2, 3, 4))       // -> [M, K, B, G, X]
 }

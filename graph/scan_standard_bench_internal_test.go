@@ -5,6 +5,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,16 +21,26 @@ import (
 // standardForms are the standard-op formulations compared in BENCHMARKS.md
 // ("--scan standard: formulations"), by the name the benchmark reports.
 var standardForms = []struct {
-	name string
-	form standardForm
+	name     string
+	form     standardForm
+	segments int64
+	lowering string // a registered lowering timed beside the forms instead
 }{
-	{"step-body", formStepBody},
-	{"precomputed", formPrecomputed},
+	{"plugin", 0, 0, ScanPlugin},
+	{"linear-attention", 0, 0, ScanLinearAttention},
+	{"step-body", formStepBody, 0, ""},
+	{"precomputed", formPrecomputed, 0, ""},
+	{"segmented-K4", formSegmented, 4, ""},
+	{"segmented-K8", formSegmented, 8, ""},
+	{"segmented-K16", formSegmented, 16, ""},
+	{"segmented-K32", formSegmented, 32, ""},
 }
 
 // benchVimModel loads the official full-depth Vim-T fixture when present
 // (its weights give the real dt/A ranges), else a random model with Vim-T
 // shapes, resized to VIMCONVERT_BENCH_IMG (default 224).
+// VIMCONVERT_BENCH_FORMS (comma-separated names) limits the forms timed,
+// VIMCONVERT_BENCH_THREADS the thread counts.
 func benchVimModel(b *testing.B) *convert.Model {
 	var m *convert.Model
 	if ckpt := repo.SharedFixture("vim_t", "checkpoint.pth"); ckpt != "" {
@@ -66,8 +79,15 @@ func BenchmarkStandardFormsVimTinyORT(b *testing.B) {
 		x[i] = float32(r.NormFloat64())
 	}
 	for _, f := range standardForms {
-		form := f.form
-		mp, err := buildWith(m, func(b *builder, a scanArgs) (string, error) { return b.standardScanForm(a, form) })
+		form, k := f.form, f.segments
+		lower := func(b *builder, a scanArgs) (string, error) { return b.standardScanForm(a, form, k) }
+		if f.lowering != "" {
+			lower = scanLowerings[f.lowering]
+		}
+		if only := os.Getenv("VIMCONVERT_BENCH_FORMS"); only != "" && !slices.Contains(strings.Split(only, ","), f.name) {
+			continue
+		}
+		mp, err := buildWith(m, lower)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -79,10 +99,10 @@ func BenchmarkStandardFormsVimTinyORT(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		for _, threads := range []int{1, 2} {
+		for _, threads := range benchThreads(b) {
 			b.Run(fmt.Sprintf("%s/threads=%d", f.name, threads), func(b *testing.B) {
 				t0 := time.Now()
-				s, err := runtime.NewSession(p, runtime.Options{NoPlugin: true, IntraOpThreads: threads, InterOpThreads: 1})
+				s, err := runtime.NewSession(p, runtime.Options{NoPlugin: f.lowering != ScanPlugin, IntraOpThreads: threads, InterOpThreads: 1})
 				if err != nil {
 					b.Skipf("session: %v", err)
 				}
@@ -93,16 +113,47 @@ func BenchmarkStandardFormsVimTinyORT(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.ResetTimer()
+				cpu0 := processCPU()
 				for i := 0; i < b.N; i++ {
 					if _, err := s.Run(in); err != nil {
 						b.Fatal(err)
 					}
 				}
+				b.ReportMetric((processCPU()-cpu0).Seconds()*1e3/float64(b.N), "cpu-ms/op")
 				b.ReportMetric(sessionMS, "session-ms")
 				b.ReportMetric(float64(st.Size())/1e6, "file-MB")
 			})
 		}
 	}
+}
+
+// processCPU is the user + system CPU time of this process so far: with one
+// intra-op thread it measures a run's work even on a machine shared with
+// other jobs, where wall time does not.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// benchThreads is VIMCONVERT_BENCH_THREADS (comma-separated intra-op thread
+// counts), default 1 and 2.
+func benchThreads(b *testing.B) []int {
+	env := os.Getenv("VIMCONVERT_BENCH_THREADS")
+	if env == "" {
+		return []int{1, 2}
+	}
+	var out []int
+	for _, f := range strings.Split(env, ",") {
+		var n int
+		if _, err := fmt.Sscan(f, &n); err != nil || n < 1 {
+			b.Fatalf("VIMCONVERT_BENCH_THREADS=%q: want positive integers", env)
+		}
+		out = append(out, n)
+	}
+	return out
 }
 
 // buildWith is Build with a scan lowering that is not registered.

@@ -40,9 +40,10 @@ const (
 	variantScan    = "scan"             // the plugin scan op alone on the model's shapes, plus one LinearAttention call and the LinearAttention-lowered scan on the same shapes
 	variantLinAttn = "linear-attention" // the model with the scan lowered to com.microsoft.LinearAttention
 	variantRef     = "reference"        // the pure-Go reference forward pass (float32)
+	variantStd     = "standard"         // the model with the scan lowered to standard ONNX ops only (graph.ScanStandard)
 )
 
-var allVariants = []string{variantPlugin, variantFloor, variantScan, variantLinAttn, variantRef}
+var allVariants = []string{variantPlugin, variantFloor, variantScan, variantLinAttn, variantStd, variantRef}
 
 // benchFlags are the flags of `vimconvert bench`.
 type benchFlags struct {
@@ -73,6 +74,8 @@ image size:
                     LinearAttention lowering of the bidirectional scan
   linear-attention  the model with the scan lowered to LinearAttention
                     (stock ONNX Runtime, no plugin)
+  standard          the model with the scan lowered to standard ONNX ops only
+                    (one ONNX Scan per block; any opset-17 runtime)
   reference         the pure-Go reference forward pass (float32)
 Each is measured in its own process (warm-up, then timed runs: median and
 spread, peak RSS). A checkpoint is converted on the fly; an ONNX file must
@@ -129,12 +132,16 @@ type benchRecord struct {
 	LinearAttentionCallMS optFloat `json:"linear_attention_call_ms"` // one LinearAttention call: one direction of one block
 	LinearAttentionScanMS optFloat `json:"linear_attention_scan_ms"` // LinearAttention lowering of one block's bidirectional scan
 	LinearAttentionMS     optFloat `json:"linear_attention_ms"`      // whole model, LinearAttention lowering
+	StandardMS            optFloat `json:"standard_ms"`              // whole model, standard-ops lowering
+	StandardPeakRSSMB     optFloat `json:"standard_peak_rss_mb"`     // standard variant's process
 	ReferenceMS           optFloat `json:"reference_ms"`
 	PeakRSSMB             optFloat `json:"peak_rss_mb"` // plugin variant's process
 
 	PluginOverFloor                optFloat `json:"plugin_over_floor"`
 	PluginOverFloorCPU             optFloat `json:"plugin_over_floor_cpu"` // same ratio of median process CPU times
 	LinearAttentionOverPlugin      optFloat `json:"linear_attention_over_plugin"`
+	StandardOverPlugin             optFloat `json:"standard_over_plugin"`
+	StandardOverLinearAttention    optFloat `json:"standard_over_linear_attention"`
 	LinearAttentionCallOverScanDir optFloat `json:"linear_attention_call_over_scan_direction"` // one LA call / (scan_only/2)
 	LinearAttentionCallOverScan    optFloat `json:"linear_attention_call_over_scan"`           // one LA call / scan_only (both directions)
 	LinearAttentionScanOverScan    optFloat `json:"linear_attention_scan_over_scan"`
@@ -527,7 +534,7 @@ func buildBenchModels(m *convert.Model, dir, tag string, want map[string]bool, i
 	type item struct {
 		key, lowering string
 	}
-	for _, it := range []item{{variantPlugin, graph.ScanPlugin}, {variantFloor, graph.ScanNoScanFloor}, {variantLinAttn, graph.ScanLinearAttention}} {
+	for _, it := range []item{{variantPlugin, graph.ScanPlugin}, {variantFloor, graph.ScanNoScanFloor}, {variantLinAttn, graph.ScanLinearAttention}, {variantStd, graph.ScanStandard}} {
 		if !want[it.key] {
 			continue
 		}
@@ -584,6 +591,9 @@ func benchJobs(common workerSpec, models map[string]string, source, weights stri
 	if want[variantLinAttn] {
 		onnx(variantLinAttn, false, inputsImage)
 	}
+	if want[variantStd] {
+		onnx(variantStd, false, inputsImage)
+	}
 	if want[variantRef] {
 		s := common
 		s.Kind, s.Source, s.Weights = "reference", source, weights
@@ -636,6 +646,8 @@ func (r *benchRecord) fill() {
 	r.LinearAttentionCallMS = med(statLACall)
 	r.LinearAttentionScanMS = med(statLAScan)
 	r.LinearAttentionMS = med(variantLinAttn)
+	r.StandardMS = med(variantStd)
+	r.StandardPeakRSSMB = optFloat(r.Stats[variantStd].PeakRSSMB)
 	r.ReferenceMS = med(variantRef)
 	r.PeakRSSMB = optFloat(r.Stats[variantPlugin].PeakRSSMB)
 	ratio := func(a, b optFloat) optFloat {
@@ -647,6 +659,8 @@ func (r *benchRecord) fill() {
 	r.PluginOverFloor = ratio(r.PluginMS, r.NoScanFloorMS)
 	r.PluginOverFloorCPU = ratio(optFloat(r.Stats[variantPlugin].CPUMedianMS), optFloat(r.Stats[variantFloor].CPUMedianMS))
 	r.LinearAttentionOverPlugin = ratio(r.LinearAttentionMS, r.PluginMS)
+	r.StandardOverPlugin = ratio(r.StandardMS, r.PluginMS)
+	r.StandardOverLinearAttention = ratio(r.StandardMS, r.LinearAttentionMS)
 	r.LinearAttentionCallOverScanDir = ratio(r.LinearAttentionCallMS, r.ScanOnlyMS/2)
 	r.LinearAttentionCallOverScan = ratio(r.LinearAttentionCallMS, r.ScanOnlyMS)
 	r.LinearAttentionScanOverScan = ratio(r.LinearAttentionScanMS, r.ScanOnlyMS)
@@ -680,7 +694,7 @@ func printBenchTable(w io.Writer, rs []benchRecord, mi benchMachine) {
 	fmt.Fprintf(w, "machine: %s, %d cores, ONNX Runtime %s, %s, load %s (%s)\n",
 		mi.CPU, mi.Cores, mi.ORTVersion, mi.GoVersion, mi.LoadAvg, time.Now().UTC().Format(time.RFC3339))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "img\ttokens\tbatch\tthreads\tplugin ms\tfloor ms\tplugin/floor\tscan op ms\tG upd/s/core\tLA call ms\tLA call/scan dir\tLA model ms\tLA/plugin\treference ms\tref/plugin\tµs/token\tpeak RSS MB\t")
+	fmt.Fprintln(tw, "img\ttokens\tbatch\tthreads\tplugin ms\tfloor ms\tplugin/floor\tscan op ms\tG upd/s/core\tLA call ms\tLA call/scan dir\tLA model ms\tLA/plugin\tstd model ms\tstd/plugin\tstd/LA\tstd RSS MB\treference ms\tref/plugin\tµs/token\tpeak RSS MB\t")
 	f := func(v optFloat, format string) string {
 		if v == 0 {
 			return "-"
@@ -688,12 +702,13 @@ func printBenchTable(w io.Writer, rs []benchRecord, mi benchMachine) {
 		return fmt.Sprintf(format, float64(v))
 	}
 	for _, r := range rs {
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
 			r.ImgSize, r.Tokens, r.Batch, r.Threads,
 			f(r.PluginMS, "%.2f"), f(r.NoScanFloorMS, "%.2f"), f(r.PluginOverFloor, "%.2fx"),
 			f(r.ScanOnlyMS, "%.3f"), f(r.ScanGUpdatesPerSecPerCore, "%.2f"),
 			f(r.LinearAttentionCallMS, "%.3f"), f(r.LinearAttentionCallOverScanDir, "%.1fx"),
 			f(r.LinearAttentionMS, "%.1f"), f(r.LinearAttentionOverPlugin, "%.1fx"),
+			f(r.StandardMS, "%.1f"), f(r.StandardOverPlugin, "%.1fx"), f(r.StandardOverLinearAttention, "%.2fx"), f(r.StandardPeakRSSMB, "%.0f"),
 			f(r.ReferenceMS, "%.1f"), f(r.ReferenceOverPlugin, "%.1fx"),
 			f(r.PluginUSPerToken, "%.2f"), f(r.PeakRSSMB, "%.0f"))
 	}

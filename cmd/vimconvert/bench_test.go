@@ -207,13 +207,14 @@ func TestBenchJSONTinyModel(t *testing.T) {
 		}
 		for name, v := range map[string]optFloat{"plugin": r.PluginMS, "floor": r.NoScanFloorMS, "scan": r.ScanOnlyMS,
 			"la call": r.LinearAttentionCallMS, "la scan": r.LinearAttentionScanMS, "la": r.LinearAttentionMS,
-			"reference": r.ReferenceMS, "rss": r.PeakRSSMB} {
+			"reference": r.ReferenceMS, "rss": r.PeakRSSMB, "standard": r.StandardMS, "standard rss": r.StandardPeakRSSMB} {
 			if !(v > 0) || math.IsInf(float64(v), 0) {
 				t.Errorf("img %d batch %d: %s = %g, want > 0", r.ImgSize, r.Batch, name, v)
 			}
 		}
 		if math.Abs(float64(r.PluginOverFloor-r.PluginMS/r.NoScanFloorMS)) > 1e-9 ||
-			math.Abs(float64(r.LinearAttentionOverPlugin-r.LinearAttentionMS/r.PluginMS)) > 1e-9 {
+			math.Abs(float64(r.LinearAttentionOverPlugin-r.LinearAttentionMS/r.PluginMS)) > 1e-9 ||
+			math.Abs(float64(r.StandardOverPlugin-r.StandardMS/r.PluginMS)) > 1e-9 {
 			t.Errorf("ratios inconsistent with the times: %+v", r)
 		}
 		wantUpd := 2 * float64(r.Batch*r.Tokens*r.DInner*r.DState) / (float64(r.ScanOnlyMS) / 1000) / 1e9

@@ -21,7 +21,7 @@ func TestConvertScanLowerings(t *testing.T) {
 			t.Errorf("lowering %q: in convertScans %v and benchOnlyScans %v, want exactly one", s, convertScans, benchOnlyScans)
 		}
 	}
-	if got, want := strings.Join(userScanLowerings(), ","), graph.ScanLinearAttention+","+graph.ScanPlugin; got != want {
+	if got, want := strings.Join(userScanLowerings(), ","), graph.ScanLinearAttention+","+graph.ScanPlugin+","+graph.ScanStandard; got != want {
 		t.Errorf("convert lowerings %s, want %s", got, want)
 	}
 
