@@ -38,6 +38,9 @@ const (
 	// (fewer, larger Scan iterations) and carries the state across them
 	// (standardSegmentedScan).
 	formSegmented
+	// formUnrolled is formStepBody with U tokens per Scan iteration
+	// (standardUnrolledScan).
+	formUnrolled
 )
 
 // standardScan is the ScanStandard lowering (formStepBody).
@@ -60,7 +63,9 @@ type scanStack struct {
 }
 
 // standardScanForm emits y = (y_f [+ y_b]) [· 0.5] · SiLU(z) [B, L, Din] for
-// one block with only ai.onnx operators.
+// one block with only ai.onnx operators, in the given form; k is the number
+// of segments (formSegmented) or of tokens per Scan iteration
+// (formUnrolled), unused otherwise.
 //
 // Per direction, channel d and state n (SSI 91-157, delta_softplus=True):
 //
@@ -73,7 +78,7 @@ type scanStack struct {
 // tokens, stacked with the forward ones on an axis G, scanned together by one
 // ONNX Scan, and its output flipped back. Every decay factor exp(dt·A) is in
 // (0, 1] because dt > 0 and A < 0, so nothing can overflow.
-func (b *builder) standardScanForm(a scanArgs, form standardForm, segments int64) (string, error) {
+func (b *builder) standardScanForm(a scanArgs, form standardForm, k int64) (string, error) {
 	s := b.stackDirections(a)
 	var y string // [L, B, G, Din]: Σ_n C·h per token, token-major
 	switch form {
@@ -82,7 +87,9 @@ func (b *builder) standardScanForm(a scanArgs, form standardForm, segments int64
 	case formPrecomputed:
 		y = b.standardPrecomputedScan(s)
 	case formSegmented:
-		y = b.standardSegmentedScan(s, segments)
+		y = b.standardSegmentedScan(s, k)
+	case formUnrolled:
+		y = b.standardUnrolledScan(s, k)
 	default:
 		return "", fmt.Errorf("scan %s: unknown standard form %d", a.Name, form)
 	}
@@ -420,4 +427,66 @@ func (b *builder) segmentTokens(name, x string, K, M int64) string {
 	}
 	x = b.op1("Reshape", name+"/split", []string{x, b.constI64(false, K, M, -1, G, X)}, []int64{K, M, Batch, G, X}) // [K·M, B, G, X] -> [K, M, B, G, X]
 	return b.op1("Transpose", name, []string{x}, []int64{M, K, Batch, G, X}, attrInts("perm", 1, 0, 2, 3, 4))       // -> [M, K, B, G, X]
+}
+
+// standardUnrolledScan emits a Scan over ceil(L/U) iterations whose body
+// advances the states by U consecutive tokens (the formStepBody update
+// unrolled U times), and returns the readout [L, B, G, Din]. The tokens are
+// zero-padded to a multiple of U (dt = 0 leaves a state unchanged).
+func (b *builder) standardUnrolledScan(s scanStack, U int64) string {
+	L, Din, N, G := s.L, s.Din, s.N, s.G
+	I := (L + U - 1) / U
+	dt, dtu, bm, cm := b.tokenInputs(s)
+	group := func(what, x string) string { // [L, B, G, a, c] -> [I, U, B, G, a, c]
+		sh := b.shape(x)
+		if I*U > L {
+			x = b.op1("Pad", s.name+"/"+what+"_pad", []string{x, b.constI64(false, 0, 0, 0, 0, 0, I*U-L, 0, 0, 0, 0)},
+				[]int64{I * U, Batch, G, sh[3], sh[4]})
+		}
+		return b.op1("Reshape", s.name+"/"+what+"_groups", []string{x, b.constI64(false, I, U, -1, G, sh[3], sh[4])},
+			[]int64{I, U, Batch, G, sh[3], sh[4]})
+	}
+	dtG, dtuG, bG, cG := group("dt", dt), group("dt_u", dtu), group("B", bm), group("C", cm)
+
+	body := newBuilder(b.opset)
+	one := func(d ...int64) []int64 { return append([]int64{1, Batch, G}, d...) }
+	state := one(N, Din)
+	h := body.input("h", state)
+	split := func(name string, d ...int64) []string {
+		in := body.input(name, append([]int64{U, Batch, G}, d...))
+		if U == 1 {
+			return []string{in}
+		}
+		outs := make([]string, U)
+		shapes := make([][]int64, U)
+		for i := range outs {
+			outs[i], shapes[i] = fmt.Sprintf("%s_%d", name, i), one(d...)
+		}
+		body.node("Split", name+"/split", []string{in}, outs, shapes, attrInt("axis", 0)) // [U, ...] -> U × [1, ...]
+		return outs
+	}
+	dts, dtus, bs, cs := split("dt", 1, Din), split("dt_u", 1, Din), split("B", N, 1), split("C", 1, N)
+	body.outerValue(s.A, []int64{G, N, Din})
+	ys := make([]string, U)
+	for i := range U {
+		p := fmt.Sprintf("t%d/", i)
+		dA := body.op1("Exp", p+"dA", []string{body.op1("Mul", p+"dt_A", []string{dts[i], s.A}, state)}, state)
+		dBu := body.op1("Mul", p+"dt_u_B", []string{dtus[i], bs[i]}, state)
+		h = body.op1("Add", p+"h_next", []string{body.op1("Mul", p+"dA_h", []string{dA, h}, state), dBu}, state)
+		ys[i] = body.op1("MatMul", p+"y", []string{cs[i], h}, one(1, Din)) // [1, B, G, 1, N]·[1, B, G, N, Din] -> [1, B, G, 1, Din]
+	}
+	body.bodyOutput(h)
+	y := ys[0]
+	if U > 1 {
+		y = body.op1("Concat", "y", ys, []int64{U, Batch, G, 1, Din}, attrInt("axis", 0))
+	}
+	body.bodyOutput(y)
+	outs := b.scanNode(s.name+"/scan", body, []string{b.zeroState(s, s.U, []int64{1})}, []string{dtG, dtuG, bG, cG},
+		[][]int64{state}, [][]int64{{I, U, Batch, G, 1, Din}})
+	yt := b.op1("Reshape", s.name+"/y_padded", []string{outs[1], b.constI64(false, I*U, -1, G, Din)}, []int64{I * U, Batch, G, Din}) // [I, U, B, G, 1, Din] -> [I·U, B, G, Din]
+	if I*U == L {
+		return yt
+	}
+	return b.op1("Slice", s.name+"/y_tokens", []string{yt, b.constI64(false, 0), b.constI64(false, L), b.constI64(false, 0)},
+		[]int64{L, Batch, G, Din}) // [I·U, B, G, Din] -> [L, B, G, Din]
 }

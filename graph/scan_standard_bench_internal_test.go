@@ -34,6 +34,8 @@ var standardForms = []struct {
 	{"segmented-K8", formSegmented, 8, ""},
 	{"segmented-K16", formSegmented, 16, ""},
 	{"segmented-K32", formSegmented, 32, ""},
+	{"unrolled-U2", formUnrolled, 2, ""},
+	{"unrolled-U4", formUnrolled, 4, ""},
 }
 
 // benchVimModel loads the official full-depth Vim-T fixture when present

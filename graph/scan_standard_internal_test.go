@@ -35,6 +35,9 @@ func TestStandardFormsAgree(t *testing.T) {
 		{"segmented, padded last segment", formSegmented, 8, 2, 37, 24, 16},
 		{"segmented, more segments than tokens", formSegmented, 8, 1, 3, 8, 16},
 		{"segmented, Vim-T shapes", formSegmented, 16, 1, 197, 384, 16},
+		{"unrolled 1 token per iteration", formUnrolled, 1, 2, 37, 24, 16},
+		{"unrolled 4, padded last group", formUnrolled, 4, 2, 37, 24, 16},
+		{"unrolled 4, Vim-T shapes", formUnrolled, 4, 1, 197, 384, 16},
 	}
 	for _, c := range cases {
 		t.Run(c.reason, func(t *testing.T) {
