@@ -79,6 +79,9 @@ type scanStack struct {
 // ONNX Scan, and its output flipped back. Every decay factor exp(dt·A) is in
 // (0, 1] because dt > 0 and A < 0, so nothing can overflow.
 func (b *builder) standardScanForm(a scanArgs, form standardForm, k int64) (string, error) {
+	if (form == formSegmented || form == formUnrolled) && k < 1 {
+		return "", fmt.Errorf("scan %s: standard form %d needs k >= 1, got %d", a.Name, form, k)
+	}
 	s := b.stackDirections(a)
 	var y string // [L, B, G, Din]: Σ_n C·h per token, token-major
 	switch form {
