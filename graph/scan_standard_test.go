@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -182,6 +183,23 @@ func TestStandardVariantsMatchReferenceORT(t *testing.T) {
 				name = graph.FeaturesName
 			}
 			checkParity(t, "standard scan vs float64 reference", name, out[name], ref.Logits.Float32(), ref.Logits.Shape)
+		})
+	}
+}
+
+// TestStandardOpsetsRunORT checks that the standard-op lowering loads and
+// meets the official logits at every opset Build accepts (the Scan,
+// Squeeze/Unsqueeze and Pad signatures differ between opsets).
+func TestStandardOpsetsRunORT(t *testing.T) {
+	g := loadGolden(t, repo.Fixture("vim_t_d2"))
+	for opset := graph.MinOpset; opset <= graph.MaxOpset; opset++ {
+		t.Run(fmt.Sprint("opset", opset), func(t *testing.T) {
+			mp, err := graph.Build(g.model, graph.Options{Scan: graph.ScanStandard, Opset: opset})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := runInput(t, ortSessionNoPlugin(t, writeModel(t, mp, "std.onnx")), g.x)
+			checkExpected(t, fmt.Sprint("standard scan, opset ", opset), graph.LogitsName, out, g.exp)
 		})
 	}
 }
