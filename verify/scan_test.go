@@ -71,6 +71,22 @@ func randScanInput(seed uint64, bt, d, n, l int) ScanInput[float64] {
 	}
 }
 
+// scanInputFloat32 rounds every array of in to float32 (nil stays nil).
+func scanInputFloat32(in ScanInput[float64]) ScanInput[float32] {
+	f := func(s []float64) []float32 {
+		if s == nil {
+			return nil
+		}
+		o := make([]float32, len(s))
+		for i, v := range s {
+			o[i] = float32(v)
+		}
+		return o
+	}
+	return ScanInput[float32]{Batch: in.Batch, Dim: in.Dim, DState: in.DState, Len: in.Len, Reverse: in.Reverse,
+		U: f(in.U), Delta: f(in.Delta), Z: f(in.Z), A: f(in.A), B: f(in.B), C: f(in.C), D: f(in.D), DeltaBias: f(in.DeltaBias)}
+}
+
 func maxAbsDiff[A, B Float](a []A, b []B) float64 {
 	if len(a) != len(b) {
 		return math.Inf(1)
@@ -157,18 +173,7 @@ func TestReverseScanIsFlippedScan(t *testing.T) {
 func TestSelectiveScanFloat32(t *testing.T) {
 	in := randScanInput(9, 2, 40, 16, 197)
 	want, wantLast := naiveScan(in)
-	f := func(s []float64) []float32 {
-		if s == nil {
-			return nil
-		}
-		o := make([]float32, len(s))
-		for i, v := range s {
-			o[i] = float32(v)
-		}
-		return o
-	}
-	in32 := ScanInput[float32]{Batch: in.Batch, Dim: in.Dim, DState: in.DState, Len: in.Len,
-		U: f(in.U), Delta: f(in.Delta), Z: f(in.Z), A: f(in.A), B: f(in.B), C: f(in.C), D: f(in.D), DeltaBias: f(in.DeltaBias)}
+	in32 := scanInputFloat32(in)
 	got, last, err := SelectiveScan(in32)
 	if err != nil {
 		t.Fatal(err)
@@ -223,15 +228,7 @@ func TestScanAVX2MatchesGo(t *testing.T) {
 				in.DeltaBias[i] = 30 + float64(i)
 			}
 		}
-		f := func(s []float64) []float32 {
-			o := make([]float32, len(s))
-			for i, v := range s {
-				o[i] = float32(v)
-			}
-			return o
-		}
-		in32 := ScanInput[float32]{Batch: in.Batch, Dim: in.Dim, DState: in.DState, Len: in.Len,
-			U: f(in.U), Delta: f(in.Delta), Z: f(in.Z), A: f(in.A), B: f(in.B), C: f(in.C), D: f(in.D), DeltaBias: f(in.DeltaBias)}
+		in32 := scanInputFloat32(in)
 		for _, rev := range []bool{false, true} {
 			in32.Reverse = rev
 			vec, vecLast, err := SelectiveScan(in32)
