@@ -36,3 +36,14 @@ func ReadJSON(tb testing.TB, path string, v any) {
 		tb.Fatalf("%s: %v", path, err)
 	}
 }
+
+// ReadFile returns the contents of the file at path, failing tb when it
+// cannot be read.
+func ReadFile(tb testing.TB, path string) []byte {
+	tb.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
