@@ -162,15 +162,7 @@ func TestCHostLeavesNoTempFiles(t *testing.T) {
 		if !strings.Contains(string(out), "ONNX Runtime") || strings.Contains(string(out), "session: ") {
 			t.Fatalf("host did not create a session:\n%s", out)
 		}
-		ents, err := os.ReadDir(tmp)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var names []string
-		for _, e := range ents {
-			names = append(names, e.Name())
-		}
-		return names
+		return dirEntries(t, tmp)
 	}
 	for _, ver := range ops.TestedRuntimes {
 		t.Run("ort-"+ver, func(t *testing.T) {
