@@ -1,0 +1,141 @@
+package triton
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/vimconvert/vimconvert/graph/onnxpb"
+	"github.com/vimconvert/vimconvert/graph/triton/tritonpb"
+)
+
+// Repository is the model entry WriteRepository wrote.
+type Repository struct {
+	// ModelDir is DIR/NAME; ConfigPath, ModelPath and PluginPath are the
+	// files in it (PluginPath "" when the model needs no plugin).
+	ModelDir   string
+	ConfigPath string
+	ModelPath  string
+	PluginPath string
+	// PluginServerPath is the op_library_filename in the config ("" when
+	// the model needs no plugin).
+	PluginServerPath string
+	// Config is the configuration written to ConfigPath.
+	Config *tritonpb.ModelConfig
+}
+
+// ErrExists is returned (wrapped) when DIR/NAME already exists: the writer
+// never mixes a new model with an old entry's files.
+var ErrExists = errors.New("triton: model directory already exists")
+
+// WriteRepository writes the entry o.Name of the model repository dir (created
+// when missing): config.pbtxt, 1/model.onnx (a copy of the ONNX file at
+// modelPath) and, when the model imports the plugin's domain, a copy of the
+// plugin at pluginPath beside config.pbtxt. The entry is assembled in a
+// temporary folder inside dir and renamed into place, so an error leaves no
+// partial entry behind.
+func WriteRepository(dir, modelPath, pluginPath string, o Options) (*Repository, error) {
+	data, err := os.ReadFile(modelPath)
+	if err != nil {
+		return nil, fmt.Errorf("triton: reading the model: %w", err)
+	}
+	mp := &onnxpb.ModelProto{}
+	if err := proto.Unmarshal(data, mp); err != nil {
+		return nil, fmt.Errorf("triton: %s is not an ONNX model: %w", modelPath, err)
+	}
+	cfg, err := Config(mp, o)
+	if err != nil {
+		return nil, err
+	}
+	text, err := MarshalConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	usesPlugin := cfg.GetModelOperations() != nil
+	if usesPlugin {
+		if pluginPath == "" {
+			return nil, fmt.Errorf("triton: the model uses the vimconvert plugin but no plugin path was given")
+		}
+		if fi, err := os.Stat(pluginPath); err != nil || fi.IsDir() {
+			return nil, fmt.Errorf("triton: plugin %s: not a file (run `make plugin`): %v", pluginPath, err)
+		}
+	}
+	final := filepath.Join(dir, o.Name)
+	if _, err := os.Lstat(final); err == nil {
+		return nil, fmt.Errorf("%w: %s (remove it or pick another name)", ErrExists, final)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("triton: repository %s: %w", dir, err)
+	}
+	tmp, err := os.MkdirTemp(dir, "."+o.Name+".tmp-")
+	if err != nil {
+		return nil, fmt.Errorf("triton: repository %s: %w", dir, err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			os.RemoveAll(tmp)
+		}
+	}()
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return nil, fmt.Errorf("triton: %w", err)
+	}
+	if err := fillEntry(tmp, text, data, pluginPath, usesPlugin); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return nil, fmt.Errorf("triton: moving the entry into place: %w", err)
+	}
+	done = true
+	r := &Repository{
+		ModelDir:   final,
+		ConfigPath: filepath.Join(final, ConfigFile),
+		ModelPath:  filepath.Join(final, VersionDir, ModelFile),
+		Config:     cfg,
+	}
+	if usesPlugin {
+		r.PluginPath = filepath.Join(final, PluginFile)
+		r.PluginServerPath = cfg.GetModelOperations().GetOpLibraryFilename()[0]
+	}
+	return r, nil
+}
+
+// fillEntry writes the entry's files into the (temporary) model directory md.
+func fillEntry(md string, config, model []byte, pluginPath string, usesPlugin bool) error {
+	if err := os.WriteFile(filepath.Join(md, ConfigFile), config, 0o644); err != nil {
+		return fmt.Errorf("triton: writing %s: %w", ConfigFile, err)
+	}
+	if err := os.Mkdir(filepath.Join(md, VersionDir), 0o755); err != nil {
+		return fmt.Errorf("triton: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(md, VersionDir, ModelFile), model, 0o644); err != nil {
+		return fmt.Errorf("triton: writing %s: %w", ModelFile, err)
+	}
+	if usesPlugin {
+		if err := copyFile(pluginPath, filepath.Join(md, PluginFile), 0o755); err != nil {
+			return fmt.Errorf("triton: copying the plugin: %w", err)
+		}
+	}
+	return nil
+}
+
+func copyFile(src, dst string, mode os.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
