@@ -1,0 +1,106 @@
+package runtime
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/sys/cpu"
+)
+
+func TestDescribe(t *testing.T) {
+	requireORT(t)
+	plugin := DefaultPluginPath()
+	if _, err := os.Stat(plugin); err != nil {
+		t.Skipf("plugin not built (%s): run `make plugin`", plugin)
+	}
+	a := Describe(Options{})
+	if a.ORTError != nil || a.PluginError != nil {
+		t.Fatalf("Describe: ORT error %v, plugin error %v", a.ORTError, a.PluginError)
+	}
+	if a.ORTVersion != ORTVersion {
+		t.Errorf("ORTVersion %q, want the loaded %s", a.ORTVersion, ORTVersion)
+	}
+	if a.ORTLibrary != LoadedLibrary() || !filepath.IsAbs(a.Plugin) {
+		t.Errorf("paths: library %q (loaded %q), plugin %q (want absolute)", a.ORTLibrary, LoadedLibrary(), a.Plugin)
+	}
+	if a.Version == "" || a.GoVersion == "" {
+		t.Errorf("build facts missing: %+v", a)
+	}
+
+	missing := Describe(Options{PluginPath: filepath.Join(t.TempDir(), "none.so")})
+	if !errors.Is(missing.PluginError, ErrPluginMissing) {
+		t.Errorf("missing plugin: PluginError %v, want ErrPluginMissing", missing.PluginError)
+	}
+	notPlugin := filepath.Join(t.TempDir(), "libnot.so")
+	os.WriteFile(notPlugin, []byte("not an ELF file"), 0o755)
+	if bad := Describe(Options{PluginPath: notPlugin}); bad.PluginError == nil {
+		t.Error("a file that is no shared library registered as the plugin")
+	}
+}
+
+func TestPluginISA(t *testing.T) {
+	best := "generic"
+	if isX86 && cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		best = "avx2"
+		if cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512DQ {
+			best = "avx512"
+		}
+	}
+	tests := []struct {
+		reason string
+		env    string
+		want   string
+	}{
+		{"no override: the best variant of this CPU", "", best},
+		{"generic can always be forced", "generic", "generic"},
+		{"an unknown name falls back to the best", "sse9", best},
+		{"forcing the best is the best", best, best},
+	}
+	for _, tc := range tests {
+		t.Setenv(EnvPluginISA, tc.env)
+		if got := PluginISA(); got != tc.want {
+			t.Errorf("%s: %s=%q gives %q, want %q", tc.reason, EnvPluginISA, tc.env, got, tc.want)
+		}
+	}
+}
+
+func TestExeRelativeFile(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Skip("executable path unknown:", err)
+	}
+	if real, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = real
+	}
+	root := filepath.Dir(filepath.Dir(exe))
+	dir, err := os.MkdirTemp(root, "exerel-")
+	if err != nil {
+		t.Skipf("cannot write beside the test binary: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	name := filepath.Base(dir)
+	if err := os.WriteFile(filepath.Join(dir, "second"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Mkdir(filepath.Join(dir, "adir"), 0o755)
+	tests := []struct {
+		reason     string
+		candidates [][]string
+		want       string
+	}{
+		{"the first existing candidate wins", [][]string{{name, "first"}, {name, "second"}}, filepath.Join(dir, "second")},
+		{"a directory is no candidate file", [][]string{{name, "adir"}, {name, "second"}}, filepath.Join(dir, "second")},
+		{"none exists: the first, for the error message", [][]string{{name, "first"}, {name, "third"}}, filepath.Join(dir, "first")},
+		{"no candidates", nil, ""},
+	}
+	for _, tc := range tests {
+		if got := ExeRelativeFile(tc.candidates...); got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.reason, got, tc.want)
+		}
+	}
+	if InBundle() {
+		t.Error("the test binary is not in a bundle")
+	}
+}
