@@ -4,6 +4,7 @@
 #                 fetch ONNX Runtime 1.29.0 (+ 1.24.3 for the plugin's old-runtime test)
 #   make demo     setup + convert the bundled fixtures/vim_t_d2 checkpoint + verify it
 #   make test     setup + build + gofmt/vet + every test (+ -race and a short fuzz run)
+#   make dist     the release bundle dist/vimconvert-VERSION-linux-ARCH.tar.gz
 ORT_VERSION     ?= 1.29.0
 ORT_OLD_VERSION ?= 1.24.3
 ORT_LIB     := third_party/onnxruntime/$(ORT_VERSION)/libonnxruntime.so.1
@@ -18,7 +19,7 @@ DEMO_CKPT   := fixtures/vim_t_d2/checkpoint.pth
 DEMO_OUT    := out/vim_t_d2.onnx
 export CGO_ENABLED := 1
 
-.PHONY: all setup deps ort plugin vimconvert demo test test-go test-race fuzz fmt-check vet clean
+.PHONY: all setup deps ort plugin vimconvert dist demo test test-go test-race fuzz fmt-check vet clean
 
 all: plugin vimconvert
 
@@ -41,6 +42,10 @@ plugin:
 # Always rebuilt: go build is incremental and knows the dependencies.
 vimconvert:
 	$(GO) build -o $(BIN) ./cmd/vimconvert
+
+# Release bundle: binary, plugin, ORT, licences (scripts/make-dist.sh).
+dist: all $(ORT_LIB)
+	ORT_VERSION=$(ORT_VERSION) GO=$(GO) bash scripts/make-dist.sh dist
 
 demo: setup all
 	@mkdir -p out
@@ -79,5 +84,5 @@ test: setup all fmt-check vet
 	$(MAKE) fuzz
 
 clean:
-	rm -rf bin build out
+	rm -rf bin build out dist
 	$(MAKE) -C ops clean

@@ -83,7 +83,8 @@ func exeRelative(elem ...string) string {
 }
 
 // DefaultLibraryPath returns $ONNXRUNTIME_SHARED_LIBRARY_PATH when set, else
-// third_party/onnxruntime/<ORTVersion>/libonnxruntime.so.1 in the checkout
+// the bundle's lib/libonnxruntime.so.1 for an executable in a release bundle
+// (InBundle), else third_party/onnxruntime/<ORTVersion>/libonnxruntime.so.1 in the checkout
 // (found from the working directory or the executable), else the same path
 // relative to the executable's parent directory (bin/../third_party/...).
 // The returned file may not exist; Init reports that clearly.
@@ -91,16 +92,23 @@ func DefaultLibraryPath() string {
 	if p := os.Getenv(EnvLibrary); p != "" {
 		return p
 	}
+	if InBundle() {
+		return ExeRelativeFile(BundleLibraryRelPath)
+	}
 	rel := []string{"third_party", "onnxruntime", ORTVersion, "libonnxruntime.so.1"}
 	return firstExisting([]string{repo.Path(rel...), exeRelative(rel...)})
 }
 
-// DefaultPluginPath returns $VIMCONVERT_PLUGIN when set, else
+// DefaultPluginPath returns $VIMCONVERT_PLUGIN when set, else the bundle's
+// lib/libvimconvert_ops.so for an executable in a release bundle, else
 // build/libvimconvert_ops.so in the checkout, else bin/../build/... relative
 // to the executable. The returned file may not exist; NewSession reports it.
 func DefaultPluginPath() string {
 	if p := os.Getenv(EnvPlugin); p != "" {
 		return p
+	}
+	if InBundle() {
+		return ExeRelativeFile(BundlePluginRelPath)
 	}
 	rel := []string{"build", "libvimconvert_ops.so"}
 	return firstExisting([]string{repo.Path(rel...), exeRelative(rel...)})
