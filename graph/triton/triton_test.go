@@ -266,3 +266,29 @@ func TestWriteRepositoryLeavesNothingOnError(t *testing.T) {
 		t.Errorf("plugin-free model: plugin copied anyway (%v)", err)
 	}
 }
+
+func TestCheckTarget(t *testing.T) {
+	repo := t.TempDir()
+	os.Mkdir(filepath.Join(repo, "taken"), 0o755)
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, nil, 0o644)
+	tests := []struct {
+		reason string
+		dir    string
+		opts   Options
+		want   string // "" = accepted
+	}{
+		{"a new entry in an existing repository", repo, Options{Name: "vim"}, ""},
+		{"a repository that does not exist yet", filepath.Join(repo, "new"), Options{Name: "vim"}, ""},
+		{"an existing entry", repo, Options{Name: "taken"}, "already exists"},
+		{"a repository that is a file", file, Options{Name: "vim"}, "not a directory"},
+		{"bad options are refused before converting", repo, Options{Name: "vim", MaxBatch: -2}, "negative"},
+		{"no repository", "", Options{Name: "vim"}, "no repository"},
+	}
+	for _, tc := range tests {
+		err := CheckTarget(tc.dir, tc.opts)
+		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s: err = %v, want %q", tc.reason, err, tc.want)
+		}
+	}
+}

@@ -32,6 +32,26 @@ type Repository struct {
 // never mixes a new model with an old entry's files.
 var ErrExists = errors.New("triton: model directory already exists")
 
+// CheckTarget reports, before anything is converted, whether an entry with
+// options o can be written to the repository dir: the options are valid and
+// DIR/NAME does not exist yet.
+func CheckTarget(dir string, o Options) error {
+	if _, err := o.validate(); err != nil {
+		return err
+	}
+	if dir == "" {
+		return fmt.Errorf("triton: no repository directory")
+	}
+	final := filepath.Join(dir, o.Name)
+	if _, err := os.Lstat(final); err == nil {
+		return fmt.Errorf("%w: %s (remove it or pick another name)", ErrExists, final)
+	}
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		return fmt.Errorf("triton: repository %s is not a directory", dir)
+	}
+	return nil
+}
+
 // WriteRepository writes the entry o.Name of the model repository dir (created
 // when missing): config.pbtxt, 1/model.onnx (a copy of the ONNX file at
 // modelPath) and, when the model imports the plugin's domain, a copy of the
@@ -64,10 +84,10 @@ func WriteRepository(dir, modelPath, pluginPath string, o Options) (*Repository,
 			return nil, fmt.Errorf("triton: plugin %s: not a file (run `make plugin`): %v", pluginPath, err)
 		}
 	}
-	final := filepath.Join(dir, o.Name)
-	if _, err := os.Lstat(final); err == nil {
-		return nil, fmt.Errorf("%w: %s (remove it or pick another name)", ErrExists, final)
+	if err := CheckTarget(dir, o); err != nil {
+		return nil, err
 	}
+	final := filepath.Join(dir, o.Name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("triton: repository %s: %w", dir, err)
 	}
