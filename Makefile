@@ -1,19 +1,23 @@
 # vimconvert build.
 #   make          build bin/vimconvert and the plugin (build/libvimconvert_ops.so)
 #   make setup    install system packages (gcc, make, npm, python3-onnx) if missing and
-#                 fetch ONNX Runtime 1.29.0 (+ 1.24.3 for the plugin's old-runtime test)
+#                 fetch ONNX Runtime 1.29.0 (+ 1.24.3, 1.30.0, 1.31.1 for the C-host
+#                 compatibility tests)
 #   make demo     setup + convert the bundled fixtures/vim_t_d2 checkpoint + verify it
 #   make test     setup + build + gofmt/vet + every test (+ -race and a short fuzz run)
 #   make dist     the release bundle dist/vimconvert-VERSION-linux-ARCH.tar.gz
-ORT_VERSION     ?= 1.29.0
-ORT_OLD_VERSION ?= 1.24.3
+# The runtime everything uses, and the others the C-host compatibility tests
+# also run the plugin in (the same set as ops.TestedRuntimes: checked by ops'
+# TestMakefileFetchesTestedRuntimes).
+ORT_VERSION         ?= 1.29.0
+ORT_COMPAT_VERSIONS ?= 1.24.3 1.30.0 1.31.1
 ORT_LIB     := third_party/onnxruntime/$(ORT_VERSION)/libonnxruntime.so.1
-ORT_OLD_LIB := third_party/onnxruntime/$(ORT_OLD_VERSION)/libonnxruntime.so.1
+ORT_COMPAT_LIBS := $(foreach v,$(ORT_COMPAT_VERSIONS),third_party/onnxruntime/$(v)/libonnxruntime.so.1)
 PLUGIN      := build/libvimconvert_ops.so
 BIN         := bin/vimconvert
 GO          ?= go
 # Packages fast enough to run again under the race detector.
-RACE_PKGS   ?= ./runtime ./internal/... ./cmd/... ./convert ./verify ./graph ./ops
+RACE_PKGS   ?= ./runtime ./internal/... ./cmd/... ./convert/... ./verify ./graph ./ops
 FUZZ_TIME   ?= 10s
 DEMO_CKPT   := fixtures/vim_t_d2/checkpoint.pth
 DEMO_OUT    := out/vim_t_d2.onnx
@@ -28,13 +32,10 @@ setup: deps ort
 deps:
 	@bash scripts/install-deps.sh
 
-ort: $(ORT_LIB) $(ORT_OLD_LIB)
+ort: $(ORT_LIB) $(ORT_COMPAT_LIBS)
 
-$(ORT_LIB):
-	bash scripts/fetch-onnxruntime.sh $(ORT_VERSION)
-
-$(ORT_OLD_LIB):
-	bash scripts/fetch-onnxruntime.sh $(ORT_OLD_VERSION)
+third_party/onnxruntime/%/libonnxruntime.so.1:
+	bash scripts/fetch-onnxruntime.sh $*
 
 plugin:
 	$(MAKE) -C ops
@@ -68,13 +69,15 @@ test-go:
 test-race:
 	$(GO) test -count=1 -race -short -timeout 15m $(RACE_PKGS)
 
-# A short run of every fuzz target of the untrusted-input readers.
-FUZZ_PKGS   ?= convert internal/npy
+# A short run of every fuzz target of the untrusted-input readers. Input
+# minimisation is capped so that a new input does not stall a short run.
+FUZZ_PKGS   ?= convert/torchfile internal/npy
+FUZZ_MINIMIZE_TIME ?= 2s
 fuzz:
 	@for p in $(FUZZ_PKGS); do \
 		for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$p/*_test.go 2>/dev/null | cut -c6-); do \
 			echo "fuzz ./$$p $$f ($(FUZZ_TIME))"; \
-			$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZ_TIME) ./$$p || exit 1; \
+			$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZ_TIME) -fuzzminimizetime=$(FUZZ_MINIMIZE_TIME) ./$$p || exit 1; \
 		done; \
 	done
 

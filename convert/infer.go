@@ -1,96 +1,15 @@
 package convert
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 )
 
 // This file infers a Vim architecture from state-dict names and shapes and
 // maps every tensor, through one exact name table, to the Model fields.
-
-// tensorSpec is one row of the name table: an official state-dict key (with
-// "{i}" standing for the layer index), where the tensor goes, its expected
-// shape and whether this configuration has it.
-type tensorSpec struct {
-	key   string
-	slot  func(m *Model, i int) **Tensor
-	shape func(c *Config) []int
-	when  func(c *Config) bool
-}
-
-func always(*Config) bool { return true }
-func isV2(c *Config) bool { return c.BimambaType == BimambaV2 }
-
-// modelSpecs are the tensors outside the layers (models_mamba.py
-// VisionMamba.__init__).
-var modelSpecs = []tensorSpec{
-	{"patch_embed.proj.weight", func(m *Model, _ int) **Tensor { return &m.PatchWeight },
-		func(c *Config) []int { return []int{c.EmbedDim, c.InChans, c.PatchSize, c.PatchSize} }, always},
-	{"patch_embed.proj.bias", func(m *Model, _ int) **Tensor { return &m.PatchBias },
-		func(c *Config) []int { return []int{c.EmbedDim} }, always},
-	{"pos_embed", func(m *Model, _ int) **Tensor { return &m.PosEmbed },
-		func(c *Config) []int { return []int{1, c.SeqLen, c.EmbedDim} }, func(c *Config) bool { return c.AbsPosEmbed }},
-	{"cls_token", func(m *Model, _ int) **Tensor { return &m.ClsToken },
-		func(c *Config) []int { return []int{1, 1, c.EmbedDim} },
-		func(c *Config) bool { return c.ClsToken == ClsMiddle || c.ClsToken == ClsHead }},
-	{"cls_token_head", func(m *Model, _ int) **Tensor { return &m.ClsTokenHead },
-		func(c *Config) []int { return []int{1, 1, c.EmbedDim} }, func(c *Config) bool { return c.ClsToken == ClsDouble }},
-	{"cls_token_tail", func(m *Model, _ int) **Tensor { return &m.ClsTokenTail },
-		func(c *Config) []int { return []int{1, 1, c.EmbedDim} }, func(c *Config) bool { return c.ClsToken == ClsDouble }},
-	{"norm_f.weight", func(m *Model, _ int) **Tensor { return &m.NormF },
-		func(c *Config) []int { return []int{c.EmbedDim} }, always},
-	{"norm_f.bias", func(m *Model, _ int) **Tensor { return &m.NormFBias },
-		func(c *Config) []int { return []int{c.EmbedDim} }, func(c *Config) bool { return c.Norm == NormLayer }},
-	{"head.weight", func(m *Model, _ int) **Tensor { return &m.HeadWeight },
-		func(c *Config) []int { return []int{c.NumClasses, c.EmbedDim} }, func(c *Config) bool { return c.NumClasses > 0 }},
-	{"head.bias", func(m *Model, _ int) **Tensor { return &m.HeadBias },
-		func(c *Config) []int { return []int{c.NumClasses} }, func(c *Config) bool { return c.NumClasses > 0 }},
-}
-
-// layerSpecs are the tensors of block {i} (models_mamba.py Block and
-// mamba_simple.py Mamba with bimamba_type none/v1/v2).
-var layerSpecs = []tensorSpec{
-	{"layers.{i}.norm.weight", func(m *Model, i int) **Tensor { return &m.Layers[i].NormWeight }, dimD, always},
-	{"layers.{i}.norm.bias", func(m *Model, i int) **Tensor { return &m.Layers[i].NormBias }, dimD,
-		func(c *Config) bool { return c.Norm == NormLayer }},
-	{"layers.{i}.mixer.in_proj.weight", func(m *Model, i int) **Tensor { return &m.Layers[i].InProj },
-		func(c *Config) []int { return []int{2 * c.DInner, c.EmbedDim} }, always},
-	{"layers.{i}.mixer.out_proj.weight", func(m *Model, i int) **Tensor { return &m.Layers[i].OutProj },
-		func(c *Config) []int { return []int{c.EmbedDim, c.DInner} }, always},
-	{"layers.{i}.mixer.gamma", func(m *Model, i int) **Tensor { return &m.Layers[i].Gamma }, dimD,
-		func(c *Config) bool { return c.HasGamma }},
-	// forward direction (every bimamba type)
-	{"layers.{i}.mixer.conv1d.weight", func(m *Model, i int) **Tensor { return &m.Layers[i].Fwd.ConvWeight }, dimConvW, always},
-	{"layers.{i}.mixer.conv1d.bias", func(m *Model, i int) **Tensor { return &m.Layers[i].Fwd.ConvBias }, dimDI, always},
-	{"layers.{i}.mixer.x_proj.weight", func(m *Model, i int) **Tensor { return &m.Layers[i].Fwd.XProj }, dimXProj, always},
-	{"layers.{i}.mixer.dt_proj.weight", func(m *Model, i int) **Tensor { return &m.Layers[i].Fwd.DtProjW }, dimDtProj, always},
-	{"layers.{i}.mixer.dt_proj.bias", func(m *Model, i int) **Tensor { return &m.Layers[i].Fwd.DtProjB }, dimDI, always},
-	{"layers.{i}.mixer.A_log", func(m *Model, i int) **Tensor { return &m.Layers[i].Fwd.ALog }, dimA, always},
-	{"layers.{i}.mixer.D", func(m *Model, i int) **Tensor { return &m.Layers[i].Fwd.D }, dimDI, always},
-	// bimamba v1: only a second A
-	{"layers.{i}.mixer.A_b_log", func(m *Model, i int) **Tensor { return &m.Layers[i].ABLog }, dimA,
-		func(c *Config) bool { return c.BimambaType == BimambaV1 }},
-	// bimamba v2: a full second inner path
-	{"layers.{i}.mixer.conv1d_b.weight", func(m *Model, i int) **Tensor { return &m.Layers[i].Bwd.ConvWeight }, dimConvW, isV2},
-	{"layers.{i}.mixer.conv1d_b.bias", func(m *Model, i int) **Tensor { return &m.Layers[i].Bwd.ConvBias }, dimDI, isV2},
-	{"layers.{i}.mixer.x_proj_b.weight", func(m *Model, i int) **Tensor { return &m.Layers[i].Bwd.XProj }, dimXProj, isV2},
-	{"layers.{i}.mixer.dt_proj_b.weight", func(m *Model, i int) **Tensor { return &m.Layers[i].Bwd.DtProjW }, dimDtProj, isV2},
-	{"layers.{i}.mixer.dt_proj_b.bias", func(m *Model, i int) **Tensor { return &m.Layers[i].Bwd.DtProjB }, dimDI, isV2},
-	{"layers.{i}.mixer.A_b_log", func(m *Model, i int) **Tensor { return &m.Layers[i].Bwd.ALog }, dimA, isV2},
-	{"layers.{i}.mixer.D_b", func(m *Model, i int) **Tensor { return &m.Layers[i].Bwd.D }, dimDI, isV2},
-}
-
-func dimD(c *Config) []int      { return []int{c.EmbedDim} }
-func dimDI(c *Config) []int     { return []int{c.DInner} }
-func dimA(c *Config) []int      { return []int{c.DInner, c.DState} }
-func dimConvW(c *Config) []int  { return []int{c.DInner, 1, c.DConv} }
-func dimXProj(c *Config) []int  { return []int{c.DtRank + 2*c.DState, c.DInner} }
-func dimDtProj(c *Config) []int { return []int{c.DInner, c.DtRank} }
 
 // standardImgSizes are the input sizes of the official training and
 // fine-tuning recipes; they break ties when pos_embed allows several
@@ -114,74 +33,113 @@ func shapeOf(sd map[string]*Tensor, key string, rank int) ([]int, error) {
 // applies the options for what the weights cannot tell. It returns the
 // defaults it assumed, as sentences for the user.
 func inferConfig(sd map[string]*Tensor, opts Options) (Config, []string, error) {
-	var c Config
-	var assumed []string
-	pw, err := shapeOf(sd, "patch_embed.proj.weight", 4)
+	c, err := inferSizes(sd)
 	if err != nil {
 		return c, nil, err
 	}
+	if err := checkSizeOptions(opts); err != nil {
+		return c, nil, err
+	}
+	assumed := inferBlocks(sd, &c)
+	if h, ok := sd["head.weight"]; ok {
+		if len(h.Shape) != 2 {
+			return c, nil, fmt.Errorf("tensor head.weight has shape %v, want [num_classes, embed_dim]", h.Shape)
+		}
+		c.NumClasses = h.Shape[0]
+	}
+	note, err := inferClsToken(sd, opts.ClsToken, &c)
+	if err != nil {
+		return c, nil, err
+	}
+	assumed = append(assumed, note...)
+	notes, err := inferGrid(sd, opts, &c)
+	if err != nil {
+		return c, nil, err
+	}
+	assumed = append(assumed, notes...)
+	if c.DInner != 2*c.EmbedDim {
+		assumed = append(assumed, fmt.Sprintf("note: d_inner %d is not 2*embed_dim (expand=%g)", c.DInner, float64(c.DInner)/float64(c.EmbedDim)))
+	}
+	return c, assumed, nil
+}
+
+// inferSizes reads embed_dim, in_chans, patch size, depth and the mixer
+// sizes (d_inner, d_state, dt_rank, d_conv) from layer 0's shapes.
+func inferSizes(sd map[string]*Tensor) (Config, error) {
+	var c Config
+	pw, err := shapeOf(sd, "patch_embed.proj.weight", 4)
+	if err != nil {
+		return c, err
+	}
 	if pw[2] != pw[3] {
-		return c, nil, fmt.Errorf("patch_embed.proj.weight %v has a non-square kernel", pw)
+		return c, fmt.Errorf("patch_embed.proj.weight %v has a non-square kernel", pw)
 	}
 	c.EmbedDim, c.InChans, c.PatchSize = pw[0], pw[1], pw[2]
+	if c.Depth, err = inferDepth(sd); err != nil {
+		return c, err
+	}
+	in, err := shapeOf(sd, "layers.0.mixer.in_proj.weight", 2)
+	if err != nil {
+		return c, err
+	}
+	if in[0]%2 != 0 {
+		return c, fmt.Errorf("layers.0.mixer.in_proj.weight %v: first dimension is not 2*d_inner", in)
+	}
+	c.DInner = in[0] / 2
+	for _, d := range []struct {
+		key  string
+		rank int
+		dim  int
+		to   *int
+	}{
+		{"layers.0.mixer.A_log", 2, 1, &c.DState},
+		{"layers.0.mixer.dt_proj.weight", 2, 1, &c.DtRank},
+		{"layers.0.mixer.conv1d.weight", 3, 2, &c.DConv},
+	} {
+		sh, err := shapeOf(sd, d.key, d.rank)
+		if err != nil {
+			return c, err
+		}
+		*d.to = sh[d.dim]
+	}
+	for _, d := range []struct {
+		name string
+		v    int
+	}{{"embed_dim", c.EmbedDim}, {"in_chans", c.InChans}, {"patch_size", c.PatchSize}, {"d_inner", c.DInner}, {"d_state", c.DState}, {"dt_rank", c.DtRank}, {"d_conv", c.DConv}} {
+		if d.v < 1 {
+			return c, fmt.Errorf("%s is %d in the weights; a Vim model needs at least 1", d.name, d.v)
+		}
+	}
+	return c, nil
+}
 
-	// depth: layer indices must be 0..n-1
+// inferDepth counts the layers.{i} blocks; the indices must be 0..n-1.
+func inferDepth(sd map[string]*Tensor) (int, error) {
 	idx := map[int]bool{}
 	for k := range sd {
 		if rest, ok := strings.CutPrefix(k, "layers."); ok {
 			n, _, _ := strings.Cut(rest, ".")
 			i, err := strconv.Atoi(n)
 			if err != nil || i < 0 || i > 1<<16 || strconv.Itoa(i) != n {
-				return c, nil, fmt.Errorf("tensor %s: layer index %q is not a number", k, n)
+				return 0, fmt.Errorf("tensor %s: layer index %q is not a number", k, n)
 			}
 			idx[i] = true
 		}
 	}
 	if len(idx) == 0 {
-		return c, nil, fmt.Errorf("no layers.{i}.* tensors: not a Vim state dict")
+		return 0, fmt.Errorf("no layers.{i}.* tensors: not a Vim state dict")
 	}
-	c.Depth = len(idx)
-	for i := 0; i < c.Depth; i++ {
+	for i := 0; i < len(idx); i++ {
 		if !idx[i] {
-			return c, nil, fmt.Errorf("layer indices are not contiguous: layers.%d is missing of %d layers", i, c.Depth)
+			return 0, fmt.Errorf("layer indices are not contiguous: layers.%d is missing of %d layers", i, len(idx))
 		}
 	}
+	return len(idx), nil
+}
 
-	in, err := shapeOf(sd, "layers.0.mixer.in_proj.weight", 2)
-	if err != nil {
-		return c, nil, err
-	}
-	if in[0]%2 != 0 {
-		return c, nil, fmt.Errorf("layers.0.mixer.in_proj.weight %v: first dimension is not 2*d_inner", in)
-	}
-	c.DInner = in[0] / 2
-	a, err := shapeOf(sd, "layers.0.mixer.A_log", 2)
-	if err != nil {
-		return c, nil, err
-	}
-	c.DState = a[1]
-	dt, err := shapeOf(sd, "layers.0.mixer.dt_proj.weight", 2)
-	if err != nil {
-		return c, nil, err
-	}
-	c.DtRank = dt[1]
-	cw, err := shapeOf(sd, "layers.0.mixer.conv1d.weight", 3)
-	if err != nil {
-		return c, nil, err
-	}
-	c.DConv = cw[2]
-	for _, d := range []struct {
-		name string
-		v    int
-	}{{"embed_dim", c.EmbedDim}, {"in_chans", c.InChans}, {"patch_size", c.PatchSize}, {"d_inner", c.DInner}, {"d_state", c.DState}, {"dt_rank", c.DtRank}, {"d_conv", c.DConv}} {
-		if d.v < 1 {
-			return c, nil, fmt.Errorf("%s is %d in the weights; a Vim model needs at least 1", d.name, d.v)
-		}
-	}
-	if err := checkSizeOptions(opts); err != nil {
-		return c, nil, err
-	}
-
+// inferBlocks sets the bimamba type, norm, norm eps and layer scale from
+// which tensors layer 0 has, returning what it assumed.
+func inferBlocks(sd map[string]*Tensor, c *Config) (assumed []string) {
 	switch {
 	case sd["layers.0.mixer.conv1d_b.weight"] != nil:
 		c.BimambaType = BimambaV2
@@ -199,21 +157,19 @@ func inferConfig(sd map[string]*Tensor, opts Options) (Config, []string, error) 
 	c.NormEps = 1e-5
 	assumed = append(assumed, "norm eps 1e-5 (norm_epsilon of every official config; not stored in the weights)")
 	c.HasGamma = sd["layers.0.mixer.gamma"] != nil
-	if h, ok := sd["head.weight"]; ok {
-		if len(h.Shape) != 2 {
-			return c, nil, fmt.Errorf("tensor head.weight has shape %v, want [num_classes, embed_dim]", h.Shape)
-		}
-		c.NumClasses = h.Shape[0]
-	}
+	return assumed
+}
 
-	// cls token
+// inferClsToken sets the cls placement: want when given (checked against
+// the cls tensors), else what the tensors show, middle for a single token.
+// It also sets the readout default.
+func inferClsToken(sd map[string]*Tensor, want ClsToken, c *Config) (assumed []string, err error) {
 	single := sd["cls_token"] != nil
 	double := sd["cls_token_head"] != nil || sd["cls_token_tail"] != nil
 	if single && double {
-		return c, nil, fmt.Errorf("checkpoint has both cls_token and cls_token_head/cls_token_tail")
+		return nil, fmt.Errorf("checkpoint has both cls_token and cls_token_head/cls_token_tail")
 	}
-	nTok := 0
-	switch opts.ClsToken {
+	switch want {
 	case "":
 		switch {
 		case single:
@@ -226,88 +182,80 @@ func inferConfig(sd map[string]*Tensor, opts Options) (Config, []string, error) 
 		}
 	case ClsMiddle, ClsHead:
 		if !single {
-			return c, nil, fmt.Errorf("--cls-token %s needs a cls_token tensor, which this checkpoint does not have", opts.ClsToken)
+			return nil, fmt.Errorf("--cls-token %s needs a cls_token tensor, which this checkpoint does not have", want)
 		}
-		c.ClsToken = opts.ClsToken
+		c.ClsToken = want
 	case ClsDouble:
 		if !double {
-			return c, nil, fmt.Errorf("--cls-token double needs cls_token_head and cls_token_tail, which this checkpoint does not have")
+			return nil, fmt.Errorf("--cls-token double needs cls_token_head and cls_token_tail, which this checkpoint does not have")
 		}
 		c.ClsToken = ClsDouble
 	case ClsNone:
 		if single || double {
-			return c, nil, fmt.Errorf("--cls-token none, but the checkpoint has a cls token tensor")
+			return nil, fmt.Errorf("--cls-token none, but the checkpoint has a cls token tensor")
 		}
 		c.ClsToken = ClsNone
 	default:
-		return c, nil, fmt.Errorf("unknown cls token placement %q (want middle, head, double or none)", opts.ClsToken)
-	}
-	switch c.ClsToken {
-	case ClsMiddle, ClsHead:
-		nTok = 1
-	case ClsDouble:
-		nTok = 2
+		_, err := ParseClsToken(string(want))
+		return nil, err
 	}
 	c.FinalPoolType = "mean"
 	if c.ClsToken == ClsNone {
 		assumed = append(assumed, "readout: mean over tokens (final_pool_type='mean' of every registry name; not stored in the weights)")
 	}
+	return assumed, nil
+}
 
-	// geometry
-	if pe, ok := sd["pos_embed"]; ok {
-		if len(pe.Shape) != 3 || pe.Shape[0] != 1 || pe.Shape[2] != c.EmbedDim {
-			return c, nil, fmt.Errorf("tensor pos_embed has shape %v, want [1, seq_len, %d]", pe.Shape, c.EmbedDim)
-		}
-		c.AbsPosEmbed = true
-		c.NumPatches = pe.Shape[1] - nTok
-		if c.NumPatches < 1 {
-			return c, nil, fmt.Errorf("pos_embed has %d rows, fewer than the %d cls tokens plus one patch", pe.Shape[1], nTok)
-		}
-		g := int(math.Round(math.Sqrt(float64(c.NumPatches))))
-		if g*g != c.NumPatches {
-			return c, nil, fmt.Errorf("pos_embed has %d rows = %d patches + %d cls tokens; %d is not a square grid", pe.Shape[1], c.NumPatches, nTok, c.NumPatches)
-		}
-		c.GridSize = g
-		img, stride, note, err := inferGeometry(g, c.PatchSize, opts)
-		if err != nil {
-			return c, nil, err
-		}
-		c.ImgSize, c.Stride = img, stride
-		if note != "" {
-			assumed = append(assumed, note)
-		}
-	} else {
-		c.ImgSize, c.Stride = opts.ImgSize, opts.Stride
-		if c.Stride == 0 {
-			c.Stride = c.PatchSize
-			assumed = append(assumed, fmt.Sprintf("stride %d = patch size (no pos_embed to infer it from)", c.Stride))
-		}
-		if c.ImgSize == 0 {
-			c.ImgSize = 224
-			assumed = append(assumed, "img_size 224 (no pos_embed to infer it from; --img-size overrides)")
-		}
-		if c.ImgSize < c.PatchSize {
-			return c, nil, fmt.Errorf("img_size %d is smaller than the patch size %d", c.ImgSize, c.PatchSize)
-		}
-		c.GridSize = (c.ImgSize-c.PatchSize)/c.Stride + 1
-		if c.GridSize > MaxSeqLen/c.GridSize {
-			return c, nil, fmt.Errorf("img_size %d with patch %d and stride %d gives a %d×%d grid, more than the %d tokens supported", c.ImgSize, c.PatchSize, c.Stride, c.GridSize, c.GridSize, MaxSeqLen)
-		}
-		c.NumPatches = c.GridSize * c.GridSize
+// inferGrid sets img_size and stride: from pos_embed's patch grid (see
+// inferGeometry), or without pos_embed from the options or the defaults.
+func inferGrid(sd map[string]*Tensor, opts Options, c *Config) (assumed []string, err error) {
+	nTok := c.NumClsTokens()
+	pe, ok := sd["pos_embed"]
+	if !ok {
+		return gridWithoutPosEmbed(opts, c)
 	}
-	c.SeqLen = c.NumPatches + nTok
-	switch c.ClsToken {
-	case ClsMiddle:
-		c.ClsTokenPosition = c.NumPatches / 2
-	case ClsHead, ClsDouble:
-		c.ClsTokenPosition = 0
-	default:
-		c.ClsTokenPosition = -1
+	if len(pe.Shape) != 3 || pe.Shape[0] != 1 || pe.Shape[2] != c.EmbedDim {
+		return nil, fmt.Errorf("tensor pos_embed has shape %v, want [1, seq_len, %d]", pe.Shape, c.EmbedDim)
 	}
-	if c.DInner != 2*c.EmbedDim {
-		assumed = append(assumed, fmt.Sprintf("note: d_inner %d is not 2*embed_dim (expand=%g)", c.DInner, float64(c.DInner)/float64(c.EmbedDim)))
+	c.AbsPosEmbed = true
+	patches := pe.Shape[1] - nTok
+	if patches < 1 {
+		return nil, fmt.Errorf("pos_embed has %d rows, fewer than the %d cls tokens plus one patch", pe.Shape[1], nTok)
 	}
-	return c, assumed, nil
+	g := int(math.Round(math.Sqrt(float64(patches))))
+	if g*g != patches {
+		return nil, fmt.Errorf("pos_embed has %d rows = %d patches + %d cls tokens; %d is not a square grid", pe.Shape[1], patches, nTok, patches)
+	}
+	img, stride, note, err := inferGeometry(g, c.PatchSize, opts)
+	if err != nil {
+		return nil, err
+	}
+	c.ImgSize, c.Stride = img, stride
+	if note != "" {
+		assumed = append(assumed, note)
+	}
+	return assumed, nil
+}
+
+// gridWithoutPosEmbed takes img_size and stride from opts, defaulting to
+// 224 and the patch size, for a model without pos_embed.
+func gridWithoutPosEmbed(opts Options, c *Config) (assumed []string, err error) {
+	c.ImgSize, c.Stride = opts.ImgSize, opts.Stride
+	if c.Stride == 0 {
+		c.Stride = c.PatchSize
+		assumed = append(assumed, fmt.Sprintf("stride %d = patch size (no pos_embed to infer it from)", c.Stride))
+	}
+	if c.ImgSize == 0 {
+		c.ImgSize = 224
+		assumed = append(assumed, "img_size 224 (no pos_embed to infer it from; --img-size overrides)")
+	}
+	if c.ImgSize < c.PatchSize {
+		return nil, fmt.Errorf("img_size %d is smaller than the patch size %d", c.ImgSize, c.PatchSize)
+	}
+	if g := c.GridSize(); g > MaxSeqLen/g {
+		return nil, fmt.Errorf("img_size %d with patch %d and stride %d gives a %d×%d grid, more than the %d tokens supported", c.ImgSize, c.PatchSize, c.Stride, g, g, MaxSeqLen)
+	}
+	return assumed, nil
 }
 
 // checkSizeOptions checks the ranges of opts.ImgSize and opts.Stride.
@@ -321,13 +269,13 @@ func checkSizeOptions(opts Options) error {
 	return nil
 }
 
-// MaxImgSize is the largest --img-size or --stride accepted (pixels).
+// MaxImgSize is the largest Options.ImgSize or Options.Stride accepted (pixels).
 // Sizes this large still fail ResizePosEmbed's MaxSeqLen unless the stride
 // is large.
 const MaxImgSize = 1 << 16
 
-// ErrGeometryMismatch is wrapped by the error for an --img-size (and
-// --stride) that cannot produce pos_embed's patch grid. Load answers it by
+// ErrGeometryMismatch is wrapped by the error for an Options.ImgSize (and
+// Options.Stride) that cannot produce pos_embed's patch grid. Load answers it by
 // resampling pos_embed (ResizePosEmbed); every other error is final.
 var ErrGeometryMismatch = errors.New("image size does not match the pos_embed grid")
 
@@ -347,7 +295,7 @@ func (e geometryError) Unwrap() error { return ErrGeometryMismatch }
 //
 // An image size alone is solved for the stride that gives the grid. Load
 // only lets that happen for args.input_size, the training checkpoint's own
-// record: for --img-size it fixes the stride from the native geometry
+// record: for Options.ImgSize it fixes the stride from the native geometry
 // first (fixStride), since the user's size must never pick the stride.
 func inferGeometry(g, patch int, opts Options) (img, stride int, note string, err error) {
 	gridOf := func(img, stride int) int {
@@ -391,74 +339,9 @@ func inferGeometry(g, patch int, opts Options) (img, stride int, note string, er
 	return g * patch, patch, fmt.Sprintf("img_size %d, stride %d (non-overlapping patches) from the %d×%d pos_embed grid; not an official size, check --img-size/--stride", g*patch, patch, g, g), nil
 }
 
-// mapTensors assigns every tensor to its Model slot through the name
-// table, checking shapes. Every tensor must be used exactly once: missing,
-// unexpected and mis-shaped tensors are reported together.
+// mapTensors assigns every tensor to its Model slot (NewModel).
 func mapTensors(sd map[string]*Tensor, c Config) (*Model, error) {
-	m := &Model{Config: c, Layers: make([]Layer, c.Depth)}
-	if c.BimambaType == BimambaV2 {
-		for i := range m.Layers {
-			m.Layers[i].Bwd = &Mixer{}
-		}
-	}
-	used := make(map[string]bool, len(sd))
-	var missing, badShape []string
-	place := func(s tensorSpec, key string, i int) {
-		t, ok := sd[key]
-		if !ok {
-			missing = append(missing, key)
-			return
-		}
-		used[key] = true
-		if want := s.shape(&c); !equalInts(t.Shape, want) {
-			badShape = append(badShape, fmt.Sprintf("%s %v (want %v)", key, t.Shape, want))
-			return
-		}
-		*s.slot(m, i) = t
-	}
-	for _, s := range modelSpecs {
-		if s.when(&c) {
-			place(s, s.key, 0)
-		}
-	}
-	for i := 0; i < c.Depth; i++ {
-		for _, s := range layerSpecs {
-			if s.when(&c) {
-				place(s, strings.ReplaceAll(s.key, "{i}", strconv.Itoa(i)), i)
-			}
-		}
-	}
-	var unexpected []string
-	for k := range sd {
-		if !used[k] {
-			unexpected = append(unexpected, k)
-		}
-	}
-	if len(missing)+len(unexpected)+len(badShape) == 0 {
-		return m, nil
-	}
-	sort.Strings(missing)
-	sort.Strings(unexpected)
-	var parts []string
-	if len(missing) > 0 {
-		parts = append(parts, fmt.Sprintf("missing %d: %s", len(missing), listSome(missing)))
-	}
-	if len(unexpected) > 0 {
-		parts = append(parts, fmt.Sprintf("unexpected %d: %s", len(unexpected), listSome(unexpected)))
-	}
-	if len(badShape) > 0 {
-		parts = append(parts, fmt.Sprintf("wrong shape %d: %s", len(badShape), listSome(badShape)))
-	}
-	return nil, fmt.Errorf("state dict does not match a %s Vim (embed_dim %d, depth %d, bimamba %s, cls %s): %s",
-		c.Norm, c.EmbedDim, c.Depth, c.BimambaType, c.ClsToken, strings.Join(parts, "; "))
-}
-
-// listSome joins up to 20 names.
-func listSome(s []string) string {
-	if len(s) > 20 {
-		return strings.Join(s[:20], ", ") + fmt.Sprintf(", ... (%d more)", len(s)-20)
-	}
-	return strings.Join(s, ", ")
+	return NewModel(c, sd)
 }
 
 // registryEntry is one @register_model function of models_mamba.py.
@@ -513,50 +396,4 @@ func matchRegistry(c Config) (name, note string) {
 		}
 	}
 	return "", fmt.Sprintf("no official registry entry; closest is %s with %s", best, strings.Join(bestDiff, ", "))
-}
-
-// configJSON is Config as JSON, with cls_token_position null when there
-// is no cls token.
-type configJSON struct {
-	configAlias
-	ClsTokenPosition *int `json:"cls_token_position"`
-}
-
-type configAlias Config
-
-// MarshalJSON writes the config with cls_token_position null when
-// ClsToken is ClsNone (ClsTokenPosition -1).
-func (c Config) MarshalJSON() ([]byte, error) {
-	j := configJSON{configAlias: configAlias(c)}
-	if c.ClsTokenPosition >= 0 {
-		p := c.ClsTokenPosition
-		j.ClsTokenPosition = &p
-	}
-	return json.Marshal(j)
-}
-
-// UnmarshalJSON reads what MarshalJSON writes (null position -> -1).
-func (c *Config) UnmarshalJSON(b []byte) error {
-	var j configJSON
-	if err := json.Unmarshal(b, &j); err != nil {
-		return err
-	}
-	*c = Config(j.configAlias)
-	c.ClsTokenPosition = -1
-	if j.ClsTokenPosition != nil {
-		c.ClsTokenPosition = *j.ClsTokenPosition
-	}
-	return nil
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -42,14 +42,16 @@ func TestInferGeometry(t *testing.T) {
 	}
 }
 
-// TestConfigJSON checks cls_token_position is null without a cls token
-// and that the JSON round-trips.
+// TestConfigJSON checks cls_token_position is null without a cls token,
+// that the JSON round-trips and that derived keys disagreeing with the
+// sizes are refused.
 func TestConfigJSON(t *testing.T) {
-	for _, pos := range []int{-1, 0, 98} {
-		c := Config{EmbedDim: 192, ClsToken: ClsMiddle, ClsTokenPosition: pos}
-		if pos < 0 {
-			c.ClsToken = ClsNone
-		}
+	for _, tc := range []struct {
+		cls ClsToken
+		pos int
+	}{{ClsNone, -1}, {ClsHead, 0}, {ClsMiddle, 98}} {
+		pos := tc.pos
+		c := Config{EmbedDim: 192, ClsToken: tc.cls, ImgSize: 224, PatchSize: 16, Stride: 16}
 		b, err := json.Marshal(c)
 		if err != nil {
 			t.Fatal(err)
@@ -66,9 +68,14 @@ func TestConfigJSON(t *testing.T) {
 		if err := json.Unmarshal(b, &back); err != nil {
 			t.Fatal(err)
 		}
-		if back.ClsTokenPosition != pos || back.EmbedDim != 192 {
+		if back.ClsTokenPosition() != pos || back.EmbedDim != 192 {
 			t.Errorf("round trip of position %d gave %+v", pos, back)
 		}
+	}
+	bad := []byte(`{"img_size":224,"patch_size":16,"stride":16,"grid_size":14,"num_patches":196,"seq_len":197,"cls_token":"middle","cls_token_position":0}`)
+	var c Config
+	if err := json.Unmarshal(bad, &c); err == nil || !strings.Contains(err.Error(), "cls_token_position 0") {
+		t.Errorf("middle cls at position 0 in JSON: err = %v, want it refused", err)
 	}
 }
 

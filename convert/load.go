@@ -1,30 +1,23 @@
 package convert
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/vimconvert/vimconvert/convert/torchfile"
 	"io"
 	"os"
 	"strings"
-)
-
-// Weight sets a checkpoint may hold.
-const (
-	WeightsModel = "model"     // the trained weights (default)
-	WeightsEMA   = "model_ema" // the EMA copy of a training checkpoint
 )
 
 // Options are the user's choices for what the weights cannot tell.
 type Options struct {
 	// Weights picks the weight set: WeightsModel (default when "") or
 	// WeightsEMA. A set the checkpoint lacks is an error.
-	Weights string
+	Weights Weights
 	// ClsToken is the cls placement: "" infers it (middle for a single
 	// cls_token, double for cls_token_head/tail, none without), or one of
 	// ClsMiddle, ClsHead, ClsDouble, ClsNone, checked against the weights.
-	ClsToken string
+	ClsToken ClsToken
 	// ImgSize and Stride override the geometry inferred from pos_embed
 	// (0 = infer). Stride is checked against pos_embed. An ImgSize that
 	// pos_embed's grid cannot have (at any stride up to the patch) is a
@@ -36,11 +29,11 @@ type Options struct {
 
 // Info describes where a Model came from and what was assumed.
 type Info struct {
-	Path       string `json:"path"`
-	Format     string `json:"format"`      // "zip" or "legacy"
-	Layout     string `json:"layout"`      // "training", "model", "state_dict" or "bare"
-	Weights    string `json:"weights"`     // WeightsModel or WeightsEMA
-	WeightsKey string `json:"weights_key"` // top-level key read; "" for a bare state dict
+	Path       string  `json:"path"`
+	Format     string  `json:"format"`      // "zip" or "legacy"
+	Layout     string  `json:"layout"`      // "training", "model", "state_dict" or "bare"
+	Weights    Weights `json:"weights"`     // WeightsModel or WeightsEMA
+	WeightsKey string  `json:"weights_key"` // top-level key read; "" for a bare state dict
 	// StrippedPrefix is the key prefix removed from every tensor name
 	// ("module." for DDP checkpoints), or "".
 	StrippedPrefix string `json:"stripped_prefix"`
@@ -81,7 +74,7 @@ func Load(path string, opts Options) (*Model, *Info, error) {
 	if st.IsDir() {
 		return nil, nil, fmt.Errorf("%s is a directory, not a checkpoint file", path)
 	}
-	m, info, err := loadFrom(fh, st.Size(), opts)
+	m, info, err := LoadFrom(fh, st.Size(), opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -92,47 +85,21 @@ func Load(path string, opts Options) (*Model, *Info, error) {
 // ErrNoWeightSet is wrapped when the requested weight set is absent.
 var ErrNoWeightSet = errors.New("weight set not in checkpoint")
 
-func loadFrom(ra io.ReaderAt, size int64, opts Options) (*Model, *Info, error) {
-	if opts.Weights == "" {
-		opts.Weights = WeightsModel
-	}
-	if opts.Weights != WeightsModel && opts.Weights != WeightsEMA {
-		return nil, nil, fmt.Errorf("unknown weight set %q (want %s or %s)", opts.Weights, WeightsModel, WeightsEMA)
-	}
-	f, root, err := openTorchFile(ra, size)
+// LoadFrom is Load for a checkpoint of size bytes read through ra (Info.Path
+// stays empty).
+func LoadFrom(ra io.ReaderAt, size int64, opts Options) (*Model, *Info, error) {
+	sd, info, err := readStateDictFrom(ra, size, opts.Weights)
 	if err != nil {
 		return nil, nil, err
 	}
-	info := &Info{Format: f.format, Weights: opts.Weights, DTypes: map[string]int{}}
-	sdObj, err := selectWeights(root, opts.Weights, info)
-	if err != nil {
-		return nil, nil, err
-	}
-	sd, err := stateDict(sdObj, info)
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, t := range sd {
-		info.ParamCount += int64(t.NumElements())
-		info.DTypes[t.DType]++
-	}
-	info.TensorCount = len(sd)
-	info.DType = "mixed"
-	if len(info.DTypes) == 1 {
-		for d := range info.DTypes {
-			info.DType = d
-		}
-	}
-	if info.DType != "float32" {
-		info.Assumed = append(info.Assumed, fmt.Sprintf("%s weights upcast to float32", info.DType))
-	}
+	opts.Weights = info.Weights
 	resizeTo := 0
 	geomNotes, err := fixStride(sd, &opts, &resizeTo, info)
 	if err != nil {
 		return nil, nil, err
 	}
 	if opts.ImgSize > 0 {
-		// --img-size with an explicit --stride (or a model without
+		// Options.ImgSize with an explicit Options.Stride (or a model without
 		// pos_embed): either the weights' grid, or a resize.
 		_, _, err := inferConfig(sd, opts)
 		switch {
@@ -151,7 +118,7 @@ func loadFrom(ra io.ReaderAt, size int64, opts Options) (*Model, *Info, error) {
 		o2.ImgSize = info.ArgsInputSize
 		if _, _, err := inferConfig(sd, o2); err != nil {
 			if opts.Stride > 0 && errors.Is(err, ErrGeometryMismatch) {
-				// the stride is the user's: do not blame an --img-size they did not give
+				// the stride is the user's: do not blame an Options.ImgSize they did not give
 				return nil, nil, fmt.Errorf("args.input_size %d of the training checkpoint does not fit --stride %d: it does not give the pos_embed grid at that stride (add --img-size to choose the size, or leave --stride out for the checkpoint's own)", info.ArgsInputSize, opts.Stride)
 			}
 			return nil, nil, fmt.Errorf("args.input_size %d does not fit the weights: %w", info.ArgsInputSize, err)
@@ -176,13 +143,13 @@ func loadFrom(ra io.ReaderAt, size int64, opts Options) (*Model, *Info, error) {
 		}
 		n := m.Config
 		info.Assumed = append(info.Assumed, fmt.Sprintf("pos_embed resampled bicubically from the weights' %d×%d grid (img_size %d) to %d×%d for img_size %d (stride %d; cls token rows kept)",
-			c.GridSize, c.GridSize, c.ImgSize, n.GridSize, n.GridSize, n.ImgSize, n.Stride))
+			c.GridSize(), c.GridSize(), c.ImgSize, n.GridSize(), n.GridSize(), n.ImgSize, n.Stride))
 	}
 	return m, info, nil
 }
 
 // nativeConfig infers the configuration the weights have on their own,
-// as a load without --img-size and --stride does: the pos_embed grid and
+// as a load without Options.ImgSize and Options.Stride does: the pos_embed grid and
 // the official layouts, refined by args.input_size of a training
 // checkpoint when that fits the weights.
 func nativeConfig(sd map[string]*Tensor, opts Options, info *Info) (Config, error) {
@@ -199,15 +166,15 @@ func nativeConfig(sd map[string]*Tensor, opts Options, info *Info) (Config, erro
 }
 
 // fixStride makes the stride a property of the weights, never of the
-// requested image size. Fitting --img-size to the pos_embed grid alone
+// requested image size. Fitting Options.ImgSize to the pos_embed grid alone
 // would pick whatever stride makes it fit (120 on a 14×14 grid at patch 16
 // is stride 8, 68 is stride 4), an overlapping-patch model the weights
-// were never trained as. So with pos_embed and --img-size but no --stride,
-// the stride is the native one (nativeConfig), and --img-size is either a
+// were never trained as. So with pos_embed and Options.ImgSize but no Options.Stride,
+// the stride is the native one (nativeConfig), and Options.ImgSize is either a
 // size giving the native grid at that stride (opts.Stride is set), a
 // resize keeping it (*resizeTo is set, opts.ImgSize cleared so the native
 // geometry is inferred), or an error naming the sizes that fit. An
-// explicit --stride is the user's choice and is kept; when it is not the
+// explicit Options.Stride is the user's choice and is kept; when it is not the
 // native stride, a note says so. It returns those notes for Info.Assumed.
 func fixStride(sd map[string]*Tensor, opts *Options, resizeTo *int, info *Info) ([]string, error) {
 	img, stride := opts.ImgSize, opts.Stride
@@ -221,7 +188,7 @@ func fixStride(sd map[string]*Tensor, opts *Options, resizeTo *int, info *Info) 
 	if err != nil {
 		return nil, err
 	}
-	p, s, g := nc.PatchSize, nc.Stride, nc.GridSize
+	p, s, g := nc.PatchSize, nc.Stride, nc.GridSize()
 	native := fmt.Sprintf("its %d×%d pos_embed grid is img_size %d at stride %d", g, g, nc.ImgSize, s)
 	if stride > 0 {
 		if stride == s {
@@ -231,7 +198,7 @@ func fixStride(sd map[string]*Tensor, opts *Options, resizeTo *int, info *Info) 
 	}
 	switch {
 	case img == nc.ImgSize:
-		// exactly the native geometry: infer it as without --img-size
+		// exactly the native geometry: infer it as without Options.ImgSize
 		opts.ImgSize = 0
 		return nil, nil
 	case img < p:
@@ -251,10 +218,10 @@ func fixStride(sd map[string]*Tensor, opts *Options, resizeTo *int, info *Info) 
 // describeEntry says in a few words what an ignored top-level entry is.
 func describeEntry(k string, v any) string {
 	switch x := v.(type) {
-	case *pyObject:
-		return fmt.Sprintf("%s (%s, %d attributes)", k, x.class, len(x.attrs.keys))
-	case *pyDict:
-		return fmt.Sprintf("%s (%s, %d entries)", k, typeName(v), len(x.keys))
+	case *torchfile.Object:
+		return fmt.Sprintf("%s (%s, %d attributes)", k, x.Class(), x.NumAttrs())
+	case *torchfile.Dict:
+		return fmt.Sprintf("%s (%s, %d entries)", k, torchfile.TypeName(v), x.Len())
 	case int64:
 		return fmt.Sprintf("%s (int %d)", k, x)
 	case string:
@@ -263,21 +230,22 @@ func describeEntry(k string, v any) string {
 		}
 		return fmt.Sprintf("%s (str %q)", k, x)
 	}
-	return fmt.Sprintf("%s (%s)", k, typeName(v))
+	return fmt.Sprintf("%s (%s)", k, torchfile.TypeName(v))
 }
 
 // isStateDict reports whether d maps str keys to tensors only (and is
 // non-empty).
 func isStateDict(v any) bool {
-	d, ok := v.(*pyDict)
-	if !ok || len(d.keys) == 0 {
+	d, ok := v.(*torchfile.Dict)
+	if !ok || d.Len() == 0 {
 		return false
 	}
-	for i, k := range d.keys {
+	for i := 0; i < d.Len(); i++ {
+		k := d.Key(i)
 		if _, ok := k.(string); !ok {
 			return false
 		}
-		if _, ok := d.values[i].(*tensorRef); !ok {
+		if _, ok := d.Value(i).(*torchfile.TensorRef); !ok {
 			return false
 		}
 	}
@@ -286,10 +254,10 @@ func isStateDict(v any) bool {
 
 // selectWeights finds the requested weight set in the checkpoint's
 // top-level object and records the layout and ignored entries.
-func selectWeights(root any, weights string, info *Info) (any, error) {
-	d, ok := root.(*pyDict)
+func selectWeights(root any, weights Weights, info *Info) (any, error) {
+	d, ok := root.(*torchfile.Dict)
 	if !ok {
-		return nil, fmt.Errorf("top-level object is a %s, not a dict (not a Vim checkpoint)", typeName(root))
+		return nil, fmt.Errorf("top-level object is a %s, not a dict (not a Vim checkpoint)", torchfile.TypeName(root))
 	}
 	if isStateDict(d) {
 		info.Layout = "bare"
@@ -301,14 +269,14 @@ func selectWeights(root any, weights string, info *Info) (any, error) {
 	var key string
 	switch {
 	case weights == WeightsEMA:
-		key = WeightsEMA
+		key = string(WeightsEMA)
 	case hasKey(d, "model"):
 		key = "model"
 	case hasKey(d, "state_dict"):
 		key = "state_dict"
 	}
 	var available []string
-	for _, k := range []string{"model", "state_dict", WeightsEMA} {
+	for _, k := range []string{"model", "state_dict", string(WeightsEMA)} {
 		if hasKey(d, k) {
 			available = append(available, k)
 		}
@@ -328,22 +296,23 @@ func selectWeights(root any, weights string, info *Info) (any, error) {
 	default:
 		info.Layout = "model"
 	}
-	for i, k := range d.keys {
+	for i := 0; i < d.Len(); i++ {
+		k := d.Key(i)
 		ks, _ := k.(string)
 		if ks == key {
 			continue
 		}
-		desc := describeEntry(fmt.Sprint(ks), d.values[i])
-		if ks == WeightsEMA || (key == WeightsEMA && ks == "model") {
+		desc := describeEntry(fmt.Sprint(ks), d.Value(i))
+		if ks == string(WeightsEMA) || (key == string(WeightsEMA) && ks == "model") {
 			desc += ": other weight set, see --weights"
 		}
 		info.Ignored = append(info.Ignored, desc)
 		if ks == "args" {
-			if ns, ok := d.values[i].(*pyObject); ok {
-				if v, ok := ns.attrs.get("model"); ok {
+			if ns, ok := d.Value(i).(*torchfile.Object); ok {
+				if v, ok := ns.Attr("model"); ok {
 					info.ArgsModel, _ = v.(string)
 				}
-				if v, ok := ns.attrs.get("input_size"); ok {
+				if v, ok := ns.Attr("input_size"); ok {
 					if n, ok := v.(int64); ok && n > 0 && n < 1<<20 {
 						info.ArgsInputSize = int(n)
 					}
@@ -351,22 +320,23 @@ func selectWeights(root any, weights string, info *Info) (any, error) {
 			}
 		}
 	}
-	v, _ := d.get(key)
+	v, _ := d.Get(key)
 	return v, nil
 }
 
-func hasKey(d *pyDict, k string) bool {
-	_, ok := d.get(k)
+func hasKey(d *torchfile.Dict, k string) bool {
+	_, ok := d.Get(k)
 	return ok
 }
 
-func topKeys(d *pyDict) string {
+func topKeys(d *torchfile.Dict) string {
 	var ks []string
-	for _, k := range d.keys {
+	for i := 0; i < d.Len(); i++ {
+		k := d.Key(i)
 		if s, ok := k.(string); ok {
 			ks = append(ks, fmt.Sprintf("%q", s))
 		} else {
-			ks = append(ks, "<"+typeName(k)+">")
+			ks = append(ks, "<"+torchfile.TypeName(k)+">")
 		}
 	}
 	return listSome(ks)
@@ -375,32 +345,31 @@ func topKeys(d *pyDict) string {
 // stateDict materializes the weight set, stripping a common "module."
 // prefix. Non-tensor entries are errors.
 func stateDict(v any, info *Info) (map[string]*Tensor, error) {
-	d, ok := v.(*pyDict)
+	d, ok := v.(*torchfile.Dict)
 	if !ok {
-		return nil, fmt.Errorf("%s weights are a %s, not a state dict", info.Weights, typeName(v))
+		return nil, fmt.Errorf("%s weights are a %s, not a state dict", info.Weights, torchfile.TypeName(v))
 	}
-	if len(d.keys) == 0 {
+	if d.Len() == 0 {
 		return nil, fmt.Errorf("%s weights are an empty dict", info.Weights)
 	}
-	if d.attrs != nil {
-		if _, ok := d.attrs["_metadata"]; ok {
-			info.Ignored = append(info.Ignored, info.WeightsKey+"._metadata (module versions)")
-		}
+	if d.HasState("_metadata") {
+		info.Ignored = append(info.Ignored, info.WeightsKey+"._metadata (module versions)")
 	}
-	names := make([]string, len(d.keys))
+	names := make([]string, d.Len())
 	var bad []string
 	prefixed := 0
-	for i, k := range d.keys {
+	for i := 0; i < d.Len(); i++ {
+		k := d.Key(i)
 		s, ok := k.(string)
 		if !ok {
-			return nil, fmt.Errorf("state dict key #%d is a %s, not a str", i, typeName(k))
+			return nil, fmt.Errorf("state dict key #%d is a %s, not a str", i, torchfile.TypeName(k))
 		}
 		if len(s) > 1024 {
 			return nil, fmt.Errorf("state dict key #%d is %d bytes long (at most 1024)", i, len(s))
 		}
 		names[i] = s
-		if _, ok := d.values[i].(*tensorRef); !ok {
-			bad = append(bad, fmt.Sprintf("%s (%s)", s, typeName(d.values[i])))
+		if _, ok := d.Value(i).(*torchfile.TensorRef); !ok {
+			bad = append(bad, fmt.Sprintf("%s (%s)", s, torchfile.TypeName(d.Value(i))))
 		}
 		if strings.HasPrefix(s, "module.") {
 			prefixed++
@@ -418,7 +387,7 @@ func stateDict(v any, info *Info) (map[string]*Tensor, error) {
 		if _, dup := sd[name]; dup {
 			return nil, fmt.Errorf("tensor %s appears twice", name)
 		}
-		t, err := d.values[i].(*tensorRef).materialize(name)
+		t, err := d.Value(i).(*torchfile.TensorRef).Materialize(name)
 		if err != nil {
 			return nil, err
 		}
@@ -427,49 +396,13 @@ func stateDict(v any, info *Info) (map[string]*Tensor, error) {
 	return sd, nil
 }
 
-// InspectObject returns the object `vimconvert inspect --json` prints: the
-// config's keys (cls_token_position null without a cls token) plus
-// param_count, weights, dtype and the provenance fields of info.
-func InspectObject(c Config, info *Info) (map[string]any, error) {
-	b, err := c.MarshalJSON()
-	if err != nil {
-		return nil, err
-	}
-	obj := map[string]any{}
-	if err := jsonUnmarshalNumber(b, &obj); err != nil {
-		return nil, err
-	}
-	obj["param_count"] = info.ParamCount
-	obj["weights"] = info.Weights
-	obj["dtype"] = info.DType
-	obj["dtypes"] = info.DTypes
-	obj["variant"] = info.Variant
-	if info.VariantNote != "" {
-		obj["variant_note"] = info.VariantNote
-	}
-	obj["format"] = info.Format
-	obj["layout"] = info.Layout
-	obj["weights_key"] = info.WeightsKey
-	obj["stripped_prefix"] = info.StrippedPrefix
-	obj["tensor_count"] = info.TensorCount
-	obj["ignored"] = nonNil(info.Ignored)
-	obj["assumed"] = nonNil(info.Assumed)
-	if info.ArgsModel != "" {
-		obj["args_model"] = info.ArgsModel
-	}
-	return obj, nil
-}
+// ErrNotCheckpoint is wrapped by the error for a file that is not a
+// torch.save file at all (torchfile.ErrNotCheckpoint).
+var ErrNotCheckpoint = torchfile.ErrNotCheckpoint
 
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
-
-// jsonUnmarshalNumber decodes JSON keeping numbers exact (json.Number).
-func jsonUnmarshalNumber(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	return dec.Decode(v)
+// ReadTensorFile reads a torch.save'd flat dict of tensors (the fixtures'
+// input.pth, expected.pth, scan/*.pth) keyed by dict key; it is
+// torchfile.ReadTensorFile, kept here for the packages that hold Tensors.
+func ReadTensorFile(path string) (map[string]*Tensor, error) {
+	return torchfile.ReadTensorFile(path)
 }

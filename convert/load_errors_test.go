@@ -3,7 +3,7 @@ package convert
 import (
 	"bytes"
 	"errors"
-	"fmt"
+	"github.com/vimconvert/vimconvert/convert/internal/torchsave"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,27 +21,7 @@ func stateDictZip(t testing.TB, names []string, shapes map[string][]int) []byte 
 // stateDictZipArgs is stateDictZip plus, when inputSize > 0, an 'args'
 // argparse.Namespace with that input_size (as a training checkpoint).
 func stateDictZipArgs(t testing.TB, names []string, shapes map[string][]int, inputSize int64) []byte {
-	p := newPK().op(opEmptyDict)
-	if inputSize > 0 {
-		p.str("args").global("argparse", "Namespace").op(opEmptyTuple, opNewObj, opEmptyDict).str("input_size").int(inputSize).op(opSetItem, opBuild, opSetItem)
-	}
-	p.str("model").op(opEmptyDict, opMark)
-	entries := map[string][]byte{}
-	for i, name := range names {
-		shape := shapes[name]
-		size := make([]int64, len(shape))
-		stride := make([]int64, len(shape))
-		n := int64(1)
-		for d := len(shape) - 1; d >= 0; d-- {
-			size[d], stride[d] = int64(shape[d]), n
-			n *= int64(shape[d])
-		}
-		key := fmt.Sprint(i)
-		p.str(name).tensor(key, "FloatStorage", n, 0, size, stride)
-		entries["data/"+key] = f32bytes(int(n))
-	}
-	entries["data.pkl"] = p.op(opSetItems, opSetItem).stop()
-	return zipOf(t, entries)
+	return torchsave.StateDict(t, names, shapes, inputSize, "FloatStorage", false)
 }
 
 // TestLoadErrors covers options that contradict the weights and state
@@ -65,11 +45,11 @@ func TestLoadErrors(t *testing.T) {
 		return stateDictZip(t, n2, s2)
 	}
 	// the unedited builder output loads: failures below come from the edits
-	if _, _, err := loadFrom(bytes.NewReader(with(func(n []string, _ map[string][]int) []string { return n })), int64(len(stateDictZip(t, names, shapes))), Options{}); err != nil {
+	if _, _, err := LoadFrom(bytes.NewReader(with(func(n []string, _ map[string][]int) []string { return n })), int64(len(stateDictZip(t, names, shapes))), Options{}); err != nil {
 		t.Fatalf("unedited state dict rejected: %v", err)
 	}
 	// args.input_size that fits is used and reported
-	if _, info, err := loadFrom(bytes.NewReader(stateDictZipArgs(t, names, shapes, 8)), int64(len(stateDictZipArgs(t, names, shapes, 8))), Options{}); err != nil || info.ArgsInputSize != 8 || info.Layout != "training" {
+	if _, info, err := LoadFrom(bytes.NewReader(stateDictZipArgs(t, names, shapes, 8)), int64(len(stateDictZipArgs(t, names, shapes, 8))), Options{}); err != nil || info.ArgsInputSize != 8 || info.Layout != "training" {
 		t.Errorf("args.input_size 8: err %v, info %+v", err, info)
 	}
 	dir := repo.Fixture("synthetic")
@@ -139,7 +119,7 @@ func TestLoadErrors(t *testing.T) {
 	_ = dir
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := loadFrom(bytes.NewReader(tc.data), int64(len(tc.data)), tc.opts)
+			_, _, err := LoadFrom(bytes.NewReader(tc.data), int64(len(tc.data)), tc.opts)
 			if err == nil {
 				t.Fatalf("no error (%s)", tc.reason)
 			}
@@ -149,7 +129,7 @@ func TestLoadErrors(t *testing.T) {
 		})
 	}
 	for _, o := range []Options{{ImgSize: -5}, {ImgSize: 1 << 20}} {
-		if _, _, err := loadFrom(bytes.NewReader(file("model_zip.pth")), int64(len(file("model_zip.pth"))), o); err == nil || strings.Contains(err.Error(), "stride") {
+		if _, _, err := LoadFrom(bytes.NewReader(file("model_zip.pth")), int64(len(file("model_zip.pth"))), o); err == nil || strings.Contains(err.Error(), "stride") {
 			t.Errorf("--img-size %d: error %v should name only --img-size (no --stride was given)", o.ImgSize, err)
 		}
 	}
@@ -230,16 +210,16 @@ func TestLoadGeometry(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m, info, err := loadFrom(bytes.NewReader(tc.data), int64(len(tc.data)), tc.opts)
+			m, info, err := LoadFrom(bytes.NewReader(tc.data), int64(len(tc.data)), tc.opts)
 			if err != nil {
 				t.Fatalf("%v (%s)", err, tc.reason)
 			}
 			c := m.Config
-			if c.ImgSize != tc.img || c.Stride != tc.stride || c.GridSize != tc.grid || c.NumPatches != tc.grid*tc.grid {
-				t.Errorf("img %d stride %d grid %d patches %d, want %d %d %d (%s)", c.ImgSize, c.Stride, c.GridSize, c.NumPatches, tc.img, tc.stride, tc.grid, tc.reason)
+			if c.ImgSize != tc.img || c.Stride != tc.stride || c.GridSize() != tc.grid || c.NumPatches() != tc.grid*tc.grid {
+				t.Errorf("img %d stride %d grid %d patches %d, want %d %d %d (%s)", c.ImgSize, c.Stride, c.GridSize(), c.NumPatches(), tc.img, tc.stride, tc.grid, tc.reason)
 			}
-			if got := m.PosEmbed.Shape[1]; got != c.SeqLen {
-				t.Errorf("pos_embed rows %d, seq_len %d (%s)", got, c.SeqLen, tc.reason)
+			if got := m.PosEmbed.Shape[1]; got != c.SeqLen() {
+				t.Errorf("pos_embed rows %d, seq_len %d (%s)", got, c.SeqLen(), tc.reason)
 			}
 			all := strings.Join(info.Assumed, "\n")
 			if resized := strings.Contains(all, "resampled"); resized != tc.resized {
@@ -249,7 +229,7 @@ func TestLoadGeometry(t *testing.T) {
 				t.Errorf("assumed %q lacks %q (%s)", info.Assumed, tc.note, tc.reason)
 			}
 			// the note appears only for an explicit stride other than the native one
-			nat, _, err := loadFrom(bytes.NewReader(tc.data), int64(len(tc.data)), Options{})
+			nat, _, err := LoadFrom(bytes.NewReader(tc.data), int64(len(tc.data)), Options{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,89 +1,51 @@
-// Package convert reads official hustvl/Vim PyTorch checkpoints, maps their
-// state-dict keys to canonical tensors and infers the architecture from the
-// weights alone.
+// Package convert is the Vim model: its schema (Config, the tensor table
+// ModelTensors/LayerTensors, Model.Validate, NewModel) and the loading of
+// official hustvl/Vim checkpoints into it, inferring the architecture from
+// the weights and saying what it had to assume. The graph export, the Go
+// reference and the ONNX read-back all take their knowledge of a Vim model
+// from here. All tensors are float32 in row-major order with the official
+// PyTorch shapes.
 //
-// The types in this file are the contract between convert/ and the packages
-// that consume a loaded model (verify/ for the pure-Go reference, graph/ for
-// the ONNX export). All tensors are float32 in row-major order with the
-// official PyTorch shapes (no transposes are applied here).
+// It must not print, parse flags or know about ONNX; reading the untrusted
+// file format itself is package torchfile's job.
 package convert
 
-// Tensor is a dense float32 tensor in row-major (C) order.
-//
-// DType records the storage dtype found in the checkpoint ("float32",
-// "float16", "bfloat16", "float64"); Data is always converted to float32.
-// For float64 storages F64 additionally holds the full-precision values
-// (same length and order as Data); it is nil for every other dtype.
-type Tensor struct {
-	Name  string // official state-dict key without any "module." prefix
-	Shape []int
-	DType string
-	Data  []float32
-	F64   []float64 // float64 storages only: the exact values; else nil
-}
+import "github.com/vimconvert/vimconvert/convert/torchfile"
 
-// NumElements returns the product of the shape (1 for a scalar).
-func (t *Tensor) NumElements() int {
-	n := 1
-	for _, d := range t.Shape {
-		n *= d
-	}
-	return n
-}
-
-// Cls token placements. Middle is what every released checkpoint uses; it
-// cannot be seen in the weights.
-const (
-	ClsMiddle = "middle" // one token inserted at M//2 (use_middle_cls_token=True)
-	ClsHead   = "head"   // one token at index 0
-	ClsDouble = "double" // cls_token_head at 0 and cls_token_tail at the end
-	ClsNone   = "none"   // no cls token; readout by FinalPoolType
-)
-
-// Bimamba mixer types (mamba_simple.py bimamba_type).
-const (
-	BimambaV2   = "v2"   // two full inner paths (conv1d_b, x_proj_b, dt_proj_b, A_b_log, D_b)
-	BimambaV1   = "v1"   // shared conv/x_proj/dt_proj, A_b_log only, no /2
-	BimambaNone = "none" // forward-only Mamba
-)
-
-// Norm types (VisionMamba rms_norm=True/False).
-const (
-	NormRMS   = "rmsnorm"   // weight only; every official config
-	NormLayer = "layernorm" // weight and bias
-)
+// Tensor is a dense float32 tensor in row-major (C) order, as the reader
+// (package torchfile) returns it; Name is the official state-dict key.
+type Tensor = torchfile.Tensor
 
 // Config is the architecture of a Vim model, inferred from the weights
-// (and overridden by user flags where the weights cannot tell).
+// (and set by Options where the weights cannot tell). It stores sizes
+// only; the patch grid, token count and cls position are its methods
+// (GridSize, NumPatches, SeqLen, ClsTokenPosition), and its JSON carries
+// them as derived keys.
 type Config struct {
-	EmbedDim   int `json:"embed_dim"`
-	Depth      int `json:"depth"`
-	DState     int `json:"d_state"`
-	DInner     int `json:"d_inner"`
-	DtRank     int `json:"dt_rank"`
-	DConv      int `json:"d_conv"`
-	PatchSize  int `json:"patch_size"`
-	Stride     int `json:"stride"`
-	ImgSize    int `json:"img_size"`
-	GridSize   int `json:"grid_size"` // patches per side: (ImgSize-PatchSize)/Stride + 1
-	NumPatches int `json:"num_patches"`
+	EmbedDim  int `json:"embed_dim"`
+	Depth     int `json:"depth"`
+	DState    int `json:"d_state"`
+	DInner    int `json:"d_inner"`
+	DtRank    int `json:"dt_rank"`
+	DConv     int `json:"d_conv"`
+	PatchSize int `json:"patch_size"`
+	Stride    int `json:"stride"`
+	ImgSize   int `json:"img_size"`
 	// AbsPosEmbed is true when the checkpoint has pos_embed (every official
 	// config, if_abs_pos_embed=True); it is added after the cls insertion.
 	AbsPosEmbed bool `json:"abs_pos_embed"`
-	SeqLen      int  `json:"seq_len"` // NumPatches + number of cls tokens
 
-	ClsToken         string `json:"cls_token"`          // ClsMiddle, ClsHead, ClsDouble or ClsNone
-	ClsTokenPosition int    `json:"cls_token_position"` // index of the (first) cls token; -1 when none
-	FinalPoolType    string `json:"final_pool_type"`    // used only without cls token: "mean" (default), "none", "max", "all"
+	ClsToken      ClsToken `json:"cls_token"`
+	FinalPoolType string   `json:"final_pool_type"` // used only without cls token: "mean" (default), "none", "max", "all"
 
-	InChans int    `json:"in_chans"` // image channels (3 for every official config)
-	Norm    string `json:"norm"`     // NormRMS (every official config) or NormLayer
+	InChans int  `json:"in_chans"` // image channels (3 for every official config)
+	Norm    Norm `json:"norm"`     // NormRMS (every official config) or NormLayer
 
-	NumClasses  int     `json:"num_classes"`
-	BimambaType string  `json:"bimamba_type"` // BimambaV2, BimambaV1 or BimambaNone
-	DivideOut   bool    `json:"if_divide_out"`
-	NormEps     float64 `json:"norm_eps"` // 1e-5 for every official config
-	HasGamma    bool    `json:"has_layer_scale"`
+	NumClasses  int         `json:"num_classes"`
+	BimambaType BimambaType `json:"bimamba_type"`
+	DivideOut   bool        `json:"if_divide_out"`
+	NormEps     float64     `json:"norm_eps"` // 1e-5 for every official config
+	HasGamma    bool        `json:"has_layer_scale"`
 }
 
 // Mixer holds one direction's parameters of a Mamba mixer.

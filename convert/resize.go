@@ -23,8 +23,7 @@ const (
 
 // ResizePosEmbed adapts m to square input images of imgSize pixels: it
 // resamples the patch rows of pos_embed bicubically to the new patch grid and
-// updates the geometry in m.Config (ImgSize, GridSize, NumPatches, SeqLen,
-// ClsTokenPosition). Patch size and stride are unchanged; the new grid is
+// sets m.Config.ImgSize (the grid, token count and cls position follow). Patch size and stride are unchanged; the new grid is
 // (imgSize - patch)/stride + 1 patches per side, and imgSize must make that
 // integral. The resampling is torch.nn.functional.interpolate(mode="bicubic",
 // align_corners=False) without antialiasing, on the patch rows in row-major
@@ -62,105 +61,95 @@ func ResizePosEmbed(m *Model, imgSize int) error {
 			imgSize, p, s, imgSize, p, s, imgSize-(imgSize-p)%s, imgSize-(imgSize-p)%s+s)
 	}
 	newGrid := (imgSize-p)/s + 1
-	if newGrid == c.GridSize && imgSize == c.ImgSize {
+	if newGrid == c.GridSize() && imgSize == c.ImgSize {
 		return nil
 	}
 	if newGrid > MaxSeqLen/newGrid {
 		return fmt.Errorf("resize pos_embed: img size %d with patch %d and stride %d gives a %d×%d grid, more than the %d tokens supported (the largest official setting, 1248 at stride 8, is 155×155)",
 			imgSize, p, s, newGrid, newGrid, MaxSeqLen)
 	}
-	oldM := c.NumPatches
-	if oldM != c.GridSize*c.GridSize {
-		return fmt.Errorf("resize pos_embed: config has %d patches, not a %d×%d grid", oldM, c.GridSize, c.GridSize)
-	}
-	newM := newGrid * newGrid
-	var clsBefore, clsAfter int // cls rows before / after the patch rows (head/double)
-	switch c.ClsToken {
-	case ClsMiddle, ClsHead:
-		clsBefore = 1
-	case ClsDouble:
-		clsBefore, clsAfter = 1, 1
-	case ClsNone:
-	default:
+	nCls, ok := c.ClsToken.Count()
+	if !ok {
 		return fmt.Errorf("resize pos_embed: unknown cls token placement %q", c.ClsToken)
 	}
-	oldL := oldM + clsBefore + clsAfter
-	newL := newM + clsBefore + clsAfter
+	newM := newGrid * newGrid
+	newL := newM + nCls
 	if newL > MaxSeqLen {
-		return fmt.Errorf("resize pos_embed: %d patches + %d cls tokens exceed the %d tokens supported", newM, clsBefore+clsAfter, MaxSeqLen)
+		return fmt.Errorf("resize pos_embed: %d patches + %d cls tokens exceed the %d tokens supported", newM, nCls, MaxSeqLen)
 	}
-
 	if pe := m.PosEmbed; pe != nil {
-		if len(pe.Shape) != 3 || pe.Shape[0] != 1 || pe.Shape[1] != oldL || len(pe.Data) != pe.NumElements() {
-			return fmt.Errorf("resize pos_embed: shape %v (%d values), want [1, %d, D]", pe.Shape, len(pe.Data), oldL)
-		}
-		d := pe.Shape[2]
-		if d > MaxPosEmbedValues/newL {
-			return fmt.Errorf("resize pos_embed: [1, %d, %d] would hold more than %d values", newL, d, MaxPosEmbedValues)
-		}
-		src := make([]float64, len(pe.Data))
-		if pe.F64 != nil && len(pe.F64) == len(pe.Data) {
-			copy(src, pe.F64)
-		} else {
-			for i, v := range pe.Data {
-				src[i] = float64(v)
-			}
-		}
-		row := func(i int) []float64 { return src[i*d : (i+1)*d] }
-		// Split [oldL, D] into cls rows and the patch rows in grid order.
-		var clsRows [][]float64
-		patches := make([]float64, 0, oldM*d)
-		switch c.ClsToken {
-		case ClsMiddle:
-			// [patches 0..M/2-1 | cls | patches M/2..M-1]
-			pos := oldM / 2
-			clsRows = [][]float64{row(pos)}
-			patches = append(append(patches, src[:pos*d]...), src[(pos+1)*d:oldL*d]...)
-		case ClsHead:
-			clsRows = [][]float64{row(0)}
-			patches = append(patches, src[d:oldL*d]...)
-		case ClsDouble:
-			clsRows = [][]float64{row(0), row(oldL - 1)}
-			patches = append(patches, src[d:(oldL-1)*d]...)
-		case ClsNone:
-			patches = append(patches, src...)
-		}
-		resized := BicubicResize(patches, c.GridSize, c.GridSize, d, newGrid, newGrid) // [G·G, D] -> [G'·G', D]
-		out := make([]float64, 0, newL*d)
-		switch c.ClsToken {
-		case ClsMiddle:
-			pos := newM / 2
-			out = append(append(append(out, resized[:pos*d]...), clsRows[0]...), resized[pos*d:]...)
-		case ClsHead:
-			out = append(append(out, clsRows[0]...), resized...)
-		case ClsDouble:
-			out = append(append(append(out, clsRows[0]...), resized...), clsRows[1]...)
-		case ClsNone:
-			out = resized
-		}
-		nt := &Tensor{Name: pe.Name, Shape: []int{1, newL, d}, DType: pe.DType, Data: make([]float32, len(out))}
-		for i, v := range out {
-			nt.Data[i] = float32(v)
-		}
-		if pe.F64 != nil {
-			nt.F64 = out
+		nt, err := resizePosEmbedRows(pe, c, newGrid)
+		if err != nil {
+			return err
 		}
 		m.PosEmbed = nt
 	}
+	c.ImgSize = imgSize // the grid, token count and cls position follow
+	return nil
+}
 
-	c.ImgSize = imgSize
-	c.GridSize = newGrid
-	c.NumPatches = newM
-	c.SeqLen = newL
+// resizePosEmbedRows returns pe [1, L, D] resampled to a newGrid×newGrid
+// patch grid, the cls rows kept where c's placement puts them.
+func resizePosEmbedRows(pe *Tensor, c *Config, newGrid int) (*Tensor, error) {
+	oldM, oldL := c.NumPatches(), c.SeqLen()
+	newM := newGrid * newGrid
+	newL := newM + c.NumClsTokens()
+	if len(pe.Shape) != 3 || pe.Shape[0] != 1 || pe.Shape[1] != oldL || len(pe.Data) != pe.NumElements() {
+		return nil, fmt.Errorf("resize pos_embed: shape %v (%d values), want [1, %d, D]", pe.Shape, len(pe.Data), oldL)
+	}
+	d := pe.Shape[2]
+	if d > MaxPosEmbedValues/newL {
+		return nil, fmt.Errorf("resize pos_embed: [1, %d, %d] would hold more than %d values", newL, d, MaxPosEmbedValues)
+	}
+	src := make([]float64, len(pe.Data))
+	if pe.F64 != nil && len(pe.F64) == len(pe.Data) {
+		copy(src, pe.F64)
+	} else {
+		for i, v := range pe.Data {
+			src[i] = float64(v)
+		}
+	}
+	row := func(i int) []float64 { return src[i*d : (i+1)*d] }
+	// Split [oldL, D] into cls rows and the patch rows in grid order.
+	var clsRows [][]float64
+	patches := make([]float64, 0, oldM*d)
 	switch c.ClsToken {
 	case ClsMiddle:
-		c.ClsTokenPosition = newM / 2
-	case ClsHead, ClsDouble:
-		c.ClsTokenPosition = 0
-	default:
-		c.ClsTokenPosition = -1
+		// [patches 0..M/2-1 | cls | patches M/2..M-1]
+		pos := oldM / 2
+		clsRows = [][]float64{row(pos)}
+		patches = append(append(patches, src[:pos*d]...), src[(pos+1)*d:oldL*d]...)
+	case ClsHead:
+		clsRows = [][]float64{row(0)}
+		patches = append(patches, src[d:oldL*d]...)
+	case ClsDouble:
+		clsRows = [][]float64{row(0), row(oldL - 1)}
+		patches = append(patches, src[d:(oldL-1)*d]...)
+	case ClsNone:
+		patches = append(patches, src...)
 	}
-	return nil
+	g := c.GridSize()
+	resized := BicubicResize(patches, g, g, d, newGrid, newGrid) // [G·G, D] -> [G'·G', D]
+	out := make([]float64, 0, newL*d)
+	switch c.ClsToken {
+	case ClsMiddle:
+		pos := newM / 2
+		out = append(append(append(out, resized[:pos*d]...), clsRows[0]...), resized[pos*d:]...)
+	case ClsHead:
+		out = append(append(out, clsRows[0]...), resized...)
+	case ClsDouble:
+		out = append(append(append(out, clsRows[0]...), resized...), clsRows[1]...)
+	case ClsNone:
+		out = resized
+	}
+	nt := &Tensor{Name: pe.Name, Shape: []int{1, newL, d}, DType: pe.DType, Data: make([]float32, len(out))}
+	for i, v := range out {
+		nt.Data[i] = float32(v)
+	}
+	if pe.F64 != nil {
+		nt.F64 = out
+	}
+	return nt, nil
 }
 
 // BicubicResize resamples a row-major grid src [inH, inW, C] (channels last)

@@ -78,33 +78,31 @@ func TestBicubicResizeMatchesTorch(t *testing.T) {
 
 // posModel returns a model with only what ResizePosEmbed reads: a 14×14
 // patch-16 geometry and pos_embed rows from the golden input.
-func posModel(t *testing.T, cls string) *convert.Model {
+func posModel(t *testing.T, cls convert.ClsToken) *convert.Model {
 	t.Helper()
 	pe := readNpy(t, "pos_in.npy") // [1, 197, 8]
 	data := f32(t, pe)
-	c := convert.Config{EmbedDim: 8, PatchSize: 16, Stride: 16, ImgSize: 224, GridSize: 14, NumPatches: 196,
+	c := convert.Config{EmbedDim: 8, PatchSize: 16, Stride: 16, ImgSize: 224,
 		AbsPosEmbed: true, ClsToken: cls}
 	L := 196
 	switch cls {
 	case convert.ClsMiddle:
-		L, c.ClsTokenPosition = 197, 98
+		L = 197
 	case convert.ClsHead:
-		L, c.ClsTokenPosition = 197, 0
+		L = 197
 	case convert.ClsDouble:
-		L, c.ClsTokenPosition = 198, 0
+		L = 198
 		data = append(append([]float32(nil), data...), data[8:16]...) // a tail row
 	default:
-		c.ClsTokenPosition = -1
 		data = data[8:] // the 196 rows after the first
 	}
-	c.SeqLen = L
 	return &convert.Model{Config: c, PosEmbed: &convert.Tensor{Name: "pos_embed", Shape: []int{1, L, 8}, DType: "float32", Data: data}}
 }
 
 func TestResizePosEmbedMatchesTorch(t *testing.T) {
 	cases := []struct {
 		reason string
-		cls    string
+		cls    convert.ClsToken
 		file   string
 	}{
 		{"middle cls: row 98 is the cls row, re-inserted at 392", convert.ClsMiddle, "pos_mid_28.npy"},
@@ -132,8 +130,8 @@ func TestResizePosEmbedMatchesTorch(t *testing.T) {
 		if tc.cls == convert.ClsHead {
 			wantPos = 0
 		}
-		if c.ImgSize != 448 || c.GridSize != 28 || c.NumPatches != 784 || c.SeqLen != 785 || c.ClsTokenPosition != wantPos {
-			t.Errorf("%s: config img %d grid %d patches %d seq %d cls@%d", tc.reason, c.ImgSize, c.GridSize, c.NumPatches, c.SeqLen, c.ClsTokenPosition)
+		if c.ImgSize != 448 || c.GridSize() != 28 || c.NumPatches() != 784 || c.SeqLen() != 785 || c.ClsTokenPosition() != wantPos {
+			t.Errorf("%s: config img %d grid %d patches %d seq %d cls@%d", tc.reason, c.ImgSize, c.GridSize(), c.NumPatches(), c.SeqLen(), c.ClsTokenPosition())
 		}
 	}
 	// The two readings of the same weights differ: the official fine-tune
@@ -156,7 +154,7 @@ func TestResizePosEmbedClsPlacements(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := m.Config
-	if c.SeqLen != 83 || c.NumPatches != 81 || c.GridSize != 9 || c.ClsTokenPosition != 0 || len(m.PosEmbed.Data) != 83*8 {
+	if c.SeqLen() != 83 || c.NumPatches() != 81 || c.GridSize() != 9 || c.ClsTokenPosition() != 0 || len(m.PosEmbed.Data) != 83*8 {
 		t.Fatalf("double: config %+v, %d values", c, len(m.PosEmbed.Data))
 	}
 	for j := 0; j < 8; j++ {
@@ -179,7 +177,7 @@ func TestResizePosEmbedClsPlacements(t *testing.T) {
 			t.Fatalf("none: row %d differs from the plain grid resize", i/8)
 		}
 	}
-	if m.Config.ClsTokenPosition != -1 || m.Config.SeqLen != 81 {
+	if m.Config.ClsTokenPosition() != -1 || m.Config.SeqLen() != 81 {
 		t.Errorf("none: config %+v", m.Config)
 	}
 
@@ -196,7 +194,7 @@ func TestResizePosEmbedClsPlacements(t *testing.T) {
 	if err := convert.ResizePosEmbed(m, 1248); err != nil {
 		t.Fatal(err)
 	}
-	if m.Config.NumPatches != 78*78 || m.Config.ClsTokenPosition != 78*78/2 || m.Config.SeqLen != 78*78+1 {
+	if m.Config.NumPatches() != 78*78 || m.Config.ClsTokenPosition() != 78*78/2 || m.Config.SeqLen() != 78*78+1 {
 		t.Errorf("no pos_embed: config %+v", m.Config)
 	}
 }
@@ -213,7 +211,6 @@ func TestResizePosEmbedRejects(t *testing.T) {
 		{"zero", 0, nil, "smaller than the patch size"},
 		{"pos_embed rows disagree with the config", 448, func(m *convert.Model) { m.PosEmbed.Shape = []int{1, 196, 8} }, "want [1, 197, D]"},
 		{"unknown cls placement", 448, func(m *convert.Model) { m.Config.ClsToken = "left" }, "unknown cls token placement"},
-		{"non-square patch count", 448, func(m *convert.Model) { m.Config.NumPatches = 195 }, "not a 14×14 grid"},
 		{"grid beyond MaxSeqLen", 16 * 257, nil, "257×257 grid, more than the 65536 tokens"},
 		{"grid² overflows int", 16 << 36, nil, "more than the 65536 tokens"},
 		{"256×256 patches plus cls beyond MaxSeqLen", 16 * 256, nil, "65536 patches + 1 cls tokens exceed"},
@@ -254,7 +251,7 @@ func TestLoadImgSizeResizes(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := m.Config
-	if c.ImgSize != 448 || c.GridSize != 28 || c.NumPatches != 784 || c.SeqLen != 785 || c.ClsTokenPosition != 392 || c.Stride != 16 {
+	if c.ImgSize != 448 || c.GridSize() != 28 || c.NumPatches() != 784 || c.SeqLen() != 785 || c.ClsTokenPosition() != 392 || c.Stride != 16 {
 		t.Errorf("config after --img-size 448: %+v", c)
 	}
 	if err := convert.ResizePosEmbed(base, 448); err != nil {
@@ -279,14 +276,14 @@ func TestLoadImgSizeResizes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Config.GridSize != 27 || m.Config.Stride != 8 || strings.Contains(strings.Join(info.Assumed, "\n"), "resampled") {
-		t.Errorf("stride-8 at 224: grid %d stride %d, assumed %q", m.Config.GridSize, m.Config.Stride, info.Assumed)
+	if m.Config.GridSize() != 27 || m.Config.Stride != 8 || strings.Contains(strings.Join(info.Assumed, "\n"), "resampled") {
+		t.Errorf("stride-8 at 224: grid %d stride %d, assumed %q", m.Config.GridSize(), m.Config.Stride, info.Assumed)
 	}
 	m, _, err = convert.Load(s8, convert.Options{ImgSize: 448})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Config.GridSize != 55 || m.Config.Stride != 8 || m.Config.SeqLen != 55*55+1 {
-		t.Errorf("stride-8 at 448: grid %d stride %d seq %d", m.Config.GridSize, m.Config.Stride, m.Config.SeqLen)
+	if m.Config.GridSize() != 55 || m.Config.Stride != 8 || m.Config.SeqLen() != 55*55+1 {
+		t.Errorf("stride-8 at 448: grid %d stride %d seq %d", m.Config.GridSize(), m.Config.Stride, m.Config.SeqLen())
 	}
 }

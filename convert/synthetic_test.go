@@ -70,9 +70,9 @@ func TestSyntheticCheckpoints(t *testing.T) {
 	for _, name := range names {
 		want := g.Files[name]
 		t.Run(name, func(t *testing.T) {
-			opts := Options{Weights: want.Weights}
+			opts := Options{Weights: Weights(want.Weights)}
 			if v, ok := want.Options["cls_token"].(string); ok {
-				opts.ClsToken = v
+				opts.ClsToken = ClsToken(v)
 			}
 			if v, ok := want.Options["stride"].(float64); ok {
 				opts.Stride = int(v)
@@ -144,7 +144,7 @@ func TestSyntheticLayouts(t *testing.T) {
 		{"training_ema.pth", "model_ema", "training", "model_ema", "", []string{"model (OrderedDict", "optimizer"}, "EMA weights selected"},
 	}
 	for _, tc := range tests {
-		_, info, err := Load(filepath.Join(dir, tc.file), Options{Weights: tc.weights})
+		_, info, err := Load(filepath.Join(dir, tc.file), Options{Weights: Weights(tc.weights)})
 		if err != nil {
 			t.Errorf("%s (%s): %v", tc.file, tc.reason, err)
 			continue

@@ -17,7 +17,7 @@ import (
 func TestConvPluginStructure(t *testing.T) {
 	tests := []struct {
 		reason    string
-		bimamba   string
+		bimamba   convert.BimambaType
 		wantFused int // fused nodes per block
 		wantConvs int // ONNX Conv nodes per block
 	}{

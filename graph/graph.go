@@ -214,9 +214,9 @@ func graphName(m *convert.Model) string {
 func buildVim(b *builder, m *convert.Model, opts Options, lower scanLowering) error {
 	c := m.Config
 	D := int64(c.EmbedDim)
-	L := int64(c.SeqLen)
-	M := int64(c.NumPatches)
-	G := int64(c.GridSize)
+	L := int64(c.SeqLen())
+	M := int64(c.NumPatches())
+	G := int64(c.GridSize())
 	img := int64(c.ImgSize)
 
 	chans := int64(c.InChans)
@@ -307,8 +307,8 @@ func (b *builder) norm(c convert.Config, prefix, x string, weight, bias *convert
 func insertClsTokens(b *builder, m *convert.Model, x, tokens string) (string, error) {
 	c := m.Config
 	D := int64(c.EmbedDim)
-	M := int64(c.NumPatches)
-	L := int64(c.SeqLen)
+	M := int64(c.NumPatches())
+	L := int64(c.SeqLen())
 	if c.ClsToken == convert.ClsNone {
 		return tokens, nil
 	}
@@ -341,7 +341,7 @@ func insertClsTokens(b *builder, m *convert.Model, x, tokens string) (string, er
 // buildMixer emits one Mamba mixer (MS 170-246, fast path) on normed
 // [B, L, D] and returns its output [B, L, D].
 func buildMixer(b *builder, c convert.Config, layer *convert.Layer, prefix, normed string, opts Options, lower scanLowering) (string, error) {
-	L := int64(c.SeqLen)
+	L := int64(c.SeqLen())
 	D := int64(c.EmbedDim)
 	Din := int64(c.DInner)
 	N := int64(c.DState)
@@ -431,13 +431,13 @@ func buildMixer(b *builder, c convert.Config, layer *convert.Layer, prefix, norm
 func buildReadoutAndHead(b *builder, m *convert.Model, normed string, opts Options) error {
 	c := m.Config
 	D := int64(c.EmbedDim)
-	L := int64(c.SeqLen)
+	L := int64(c.SeqLen())
 	C := int64(c.NumClasses)
 	var feat string
 	switch {
 	case c.ClsToken == convert.ClsMiddle || c.ClsToken == convert.ClsHead:
 		// hidden_states[:, token_position, :] (MM 526-531).
-		feat = b.gatherToken("readout/cls_token", normed, int64(c.ClsTokenPosition))
+		feat = b.gatherToken("readout/cls_token", normed, int64(c.ClsTokenPosition()))
 	case c.ClsToken == convert.ClsDouble:
 		// (hidden[:, 0] + hidden[:, M+1]) / 2 (MM 524-525).
 		hd := b.gatherToken("readout/cls_token_head", normed, 0)

@@ -307,17 +307,16 @@ func TestBuildRejects(t *testing.T) {
 		{"wrong in_proj shape", func(m *convert.Model) { m.Layers[0].InProj.Shape = []int{3, 8} }, graph.Options{}, "layers.0.mixer.in_proj.weight"},
 		{"missing backward params for v2", func(m *convert.Model) { m.Layers[1].Bwd = nil }, graph.Options{}, "layer 1"},
 		{"unknown final pool", func(m *convert.Model) {
-			m.Config.ClsToken, m.Config.SeqLen, m.Config.ClsTokenPosition, m.ClsToken = convert.ClsNone, m.Config.NumPatches, -1, nil
-			m.PosEmbed.Shape, m.PosEmbed.Data = []int{1, m.Config.NumPatches, 8}, m.PosEmbed.Data[:m.Config.NumPatches*8]
+			m.Config.ClsToken, m.ClsToken = convert.ClsNone, nil
+			m.PosEmbed.Shape, m.PosEmbed.Data = []int{1, m.Config.NumPatches(), 8}, m.PosEmbed.Data[:m.Config.NumPatches()*8]
 			m.Config.FinalPoolType = "median"
 		}, graph.Options{}, `"median"`},
 		{"max pool with a cls token", func(m *convert.Model) { m.Config.FinalPoolType = "max" }, graph.Options{}, "max"},
 		{"features with per-token pooling", func(m *convert.Model) {
-			m.Config.ClsToken, m.Config.SeqLen, m.Config.ClsTokenPosition, m.ClsToken = convert.ClsNone, m.Config.NumPatches, -1, nil
-			m.PosEmbed.Shape, m.PosEmbed.Data = []int{1, m.Config.NumPatches, 8}, m.PosEmbed.Data[:m.Config.NumPatches*8]
+			m.Config.ClsToken, m.ClsToken = convert.ClsNone, nil
+			m.PosEmbed.Shape, m.PosEmbed.Data = []int{1, m.Config.NumPatches(), 8}, m.PosEmbed.Data[:m.Config.NumPatches()*8]
 			m.Config.FinalPoolType = "all"
 		}, graph.Options{Features: true}, "tokens output"},
-		{"wrong cls position", func(m *convert.Model) { m.Config.ClsTokenPosition = 0 }, graph.Options{}, "cls token position"},
 		{"depth disagrees", func(m *convert.Model) { m.Layers = m.Layers[:1] }, graph.Options{}, "depth"},
 		{"data length disagrees", func(m *convert.Model) { m.NormF.Data = m.NormF.Data[:3] }, graph.Options{}, "norm_f.weight"},
 	}

@@ -52,6 +52,13 @@ func needORT(t *testing.T) {
 		t.Fatalf("plugin %q not built: run `make -C ops` (or set VIMCONVERT_PLUGIN): %v", pluginLibrary(), err)
 	}
 	envOnce.Do(func() {
+		// Read by ORT when the environment is created: without it ORT
+		// 1.29-1.31 leave $TMPDIR/.ses and a mat-debug-PID.log per test
+		// binary (README.md "ONNX Runtime temp files"). os.Setenv reaches
+		// the C environment in a cgo binary.
+		if _, set := os.LookupEnv("ORT_DISABLE_TELEMETRY"); !set {
+			os.Setenv("ORT_DISABLE_TELEMETRY", "1")
+		}
 		ort.SetSharedLibraryPath(lib)
 		envErr = ort.InitializeEnvironment(ort.WithLogLevelFatal())
 	})
@@ -596,8 +603,8 @@ func runReshaped(t *testing.T, s *ort.DynamicAdvancedSession, in []array, shape 
 }
 
 // TestHostProgram runs the C test host (no Go in the loop) against every
-// fetched ONNX Runtime: 1.29.0 and 1.24.3, the oldest one the project
-// tests (onnxruntime_go needs C API 29, so 1.24.3 cannot be loaded here).
+// fetched TestedRuntimes version (onnxruntime_go needs C API 29 exactly, so
+// only 1.29.0 can be loaded in this process).
 func TestHostProgram(t *testing.T) {
 	host := repo.Path("build", "vimconvert_ops_host")
 	if _, err := os.Stat(host); err != nil {
@@ -606,7 +613,7 @@ func TestHostProgram(t *testing.T) {
 	if _, err := os.Stat(pluginLibrary()); err != nil {
 		t.Fatalf("plugin %q not built: run `make -C ops`: %v", pluginLibrary(), err)
 	}
-	for _, v := range []string{"1.29.0", "1.24.3"} {
+	for _, v := range TestedRuntimes {
 		t.Run(v, func(t *testing.T) {
 			lib := repo.Path("third_party", "onnxruntime", v, "libonnxruntime.so.1")
 			if _, err := os.Stat(lib); err != nil {

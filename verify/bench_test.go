@@ -78,8 +78,8 @@ func BenchmarkVimT224(b *testing.B) {
 // 1248×1248: 78×78 = 6084 patches + cls = 6085 tokens, batch 1.
 func BenchmarkVimT1248(b *testing.B) {
 	cfg := vimTConfig(1248, 24)
-	if cfg.SeqLen != 6085 {
-		b.Fatalf("seq_len %d, want 6085", cfg.SeqLen)
+	if cfg.SeqLen() != 6085 {
+		b.Fatalf("seq_len %d, want 6085", cfg.SeqLen())
 	}
 	m := synthModel(1, cfg)
 	x, shape := synthInput(2, 1, 1248)

@@ -1,7 +1,9 @@
 // Package verify is the independent half of vimconvert's parity checks: a
 // pure-Go forward pass of the official Vision Mamba (hustvl/Vim
 // VisionMamba.forward), written from the official semantics and sharing
-// nothing with the ONNX graph or ONNX Runtime.
+// nothing with the ONNX graph or ONNX Runtime. What a Vim model is (its
+// tensors, shapes and geometry) it takes from convert; it must not import
+// graph or runtime, or compute anything the way the export does.
 //
 // Forward runs a model loaded by convert/ in float32 (mirroring the
 // official fp32 run) or float64 (mirroring model.double(), where
@@ -175,48 +177,9 @@ func checkInput(m *convert.Model, x []float32, shape [4]int) error {
 	return nil
 }
 
-// tokenSource tells where token l of a sequence comes from: a patch index
-// ≥ 0, or clsHead/clsTail for a cls token.
-const (
-	clsHead = -1 // ClsToken (middle/head) or ClsTokenHead (double)
-	clsTail = -2 // ClsTokenTail (double)
-)
-
-// tokenSources returns, for every one of the L tokens, its source
-// (MM 385-412): middle puts the cls token at M//2 before the patches
-// M//2.., head at 0, double a head token at 0 and a tail token at L-1.
-func tokenSources(cfg *convert.Config) []int {
-	src := make([]int, cfg.SeqLen)
-	np := cfg.NumPatches
-	for l := range src {
-		switch cfg.ClsToken {
-		case convert.ClsMiddle:
-			pos := np / 2
-			switch {
-			case l < pos:
-				src[l] = l
-			case l == pos:
-				src[l] = clsHead
-			default:
-				src[l] = l - 1
-			}
-		case convert.ClsHead:
-			src[l] = l - 1 // l = 0 gives clsHead
-		case convert.ClsDouble:
-			src[l] = l - 1
-			if l == cfg.SeqLen-1 {
-				src[l] = clsTail
-			}
-		default:
-			src[l] = l
-		}
-	}
-	return src
-}
-
 func forward[T Float](m *convert.Model, x []float32, shape [4]int, opts Options) *Result {
 	cfg := &m.Config
-	bt, d, l := shape[0], cfg.EmbedDim, cfg.SeqLen
+	bt, d, l := shape[0], cfg.EmbedDim, cfg.SeqLen()
 	res := &Result{}
 	if opts.Intermediates {
 		res.Intermediates = map[string]*Tensor{}
@@ -236,13 +199,42 @@ func forward[T Float](m *convert.Model, x []float32, shape [4]int, opts Options)
 	// flatten(2).transpose(1, 2): [B, C, H, W] -> [B, NumPatches, D].
 	patches := patchEmbed[T](m, x, shape, opts.Workers)
 	if opts.Intermediates {
-		keep(KeyPatchEmbed, patches, bt, cfg.NumPatches, d)
+		keep(KeyPatchEmbed, patches, bt, cfg.NumPatches(), d)
 	}
 
 	// Cls token(s) inserted before the pos_embed add (MM 385-422):
 	// [B, NumPatches, D] -> [B, L, D].
+	tokens := embedTokens(m, patches, bt)
+	if opts.Intermediates {
+		keep(KeyEmbedTokens, tokens, bt, l, d)
+	}
+
+	// Blocks (MM 66-136, 486-520) and norm_f: [B, L, D] -> [B, L, D].
+	keepBlock := keep
+	if !opts.Intermediates {
+		keepBlock = nil // the per-block streams are not converted at all
+	}
+	normed := runBlocks(m, tokens, bt, opts.Workers, keepBlock)
+	if opts.Intermediates {
+		keep(KeyFinalNormed, normed, bt, l, d)
+	}
+
+	// Readout (MM 522-539) and head (MM 541-551).
+	feat, featShape := readout(cfg, normed, bt)
+	res.Features = keep(KeyFeatures, feat, featShape...)
+	logits, logitShape := applyHead(m, cfg, feat, featShape)
+	res.Logits = keep(KeyLogits, logits, logitShape...)
+	return res
+}
+
+// embedTokens inserts the cls token(s) among the patch tokens where the
+// placement puts them and adds pos_embed (MM 385-422):
+// patches [B, NumPatches, D] -> tokens [B, L, D].
+func embedTokens[T Float](m *convert.Model, patches []T, bt int) []T {
+	cfg := &m.Config
+	d, l := cfg.EmbedDim, cfg.SeqLen()
 	tokens := make([]T, bt*l*d)
-	src := tokenSources(cfg)
+	src := cfg.TokenSources()
 	var pos []T
 	if m.PosEmbed != nil {
 		pos = toT[T](m.PosEmbed.Data) // [1, L, D]
@@ -258,12 +250,12 @@ func forward[T Float](m *convert.Model, x []float32, shape [4]int, opts Options)
 		for t, s := range src {
 			row := tokens[(b*l+t)*d : (b*l+t+1)*d]
 			switch s {
-			case clsHead:
+			case convert.TokenClsHead:
 				copy(row, head)
-			case clsTail:
+			case convert.TokenClsTail:
 				copy(row, tail)
 			default:
-				copy(row, patches[(b*cfg.NumPatches+s)*d:])
+				copy(row, patches[(b*cfg.NumPatches()+s)*d:])
 			}
 			if pos != nil {
 				for j := range row {
@@ -272,10 +264,15 @@ func forward[T Float](m *convert.Model, x []float32, shape [4]int, opts Options)
 			}
 		}
 	}
-	if opts.Intermediates {
-		keep(KeyEmbedTokens, tokens, bt, l, d)
-	}
+	return tokens
+}
 
+// runBlocks runs the blocks (Add -> norm -> mixer) and norm_f over tokens
+// [B, L, D] and returns norm_f's output [B, L, D]; keep records the
+// residual and hidden stream of each block when it is not nil.
+func runBlocks[T Float](m *convert.Model, tokens []T, bt, workers int, keep func(key string, data []T, shape ...int) *Tensor) []T {
+	cfg := &m.Config
+	d, l := cfg.EmbedDim, cfg.SeqLen()
 	// Blocks (MM 66-136, 486-520): Add -> norm -> mixer. Block 0's
 	// residual is the token sequence; later ones add the previous mixer
 	// output. The residual stream is float32 in an fp32 run
@@ -283,7 +280,7 @@ func forward[T Float](m *convert.Model, x []float32, shape [4]int, opts Options)
 	dm := mixerDims{
 		batch: bt, length: l, model: d, inner: cfg.DInner,
 		dtRank: cfg.DtRank, dstate: cfg.DState, dcv: cfg.DConv,
-		bimamba: cfg.BimambaType, divideOut: cfg.DivideOut, workers: opts.Workers,
+		bimamba: cfg.BimambaType, divideOut: cfg.DivideOut, workers: workers,
 	}
 	rows := bt * l
 	layerNorm := cfg.Norm == convert.NormLayer
@@ -303,7 +300,7 @@ func forward[T Float](m *convert.Model, x []float32, shape [4]int, opts Options)
 		}
 		normRows(normed, residual, p.norm, p.normBias, rows, d, cfg.NormEps, layerNorm)
 		hidden = mixer(normed, &p, dm, nil)
-		if opts.Intermediates {
+		if keep != nil {
 			keep(KeyResidual(i), residual, bt, l, d)
 			keep(KeyHidden(i), hidden, bt, l, d)
 		}
@@ -322,16 +319,7 @@ func forward[T Float](m *convert.Model, x []float32, shape [4]int, opts Options)
 		normFBias = toT[T](m.NormFBias.Data)
 	}
 	normRows(normed, final, toT[T](m.NormF.Data), normFBias, rows, d, cfg.NormEps, layerNorm)
-	if opts.Intermediates {
-		keep(KeyFinalNormed, normed, bt, l, d)
-	}
-
-	// Readout (MM 522-539) and head (MM 541-551).
-	feat, featShape := readout(cfg, normed, bt)
-	res.Features = keep(KeyFeatures, feat, featShape...)
-	logits, logitShape := applyHead(m, cfg, feat, featShape)
-	res.Logits = keep(KeyLogits, logits, logitShape...)
-	return res
+	return normed
 }
 
 // patchEmbed computes the patch-embedding Conv2d as im2col + one matrix
@@ -340,7 +328,7 @@ func forward[T Float](m *convert.Model, x []float32, shape [4]int, opts Options)
 func patchEmbed[T Float](m *convert.Model, x []float32, shape [4]int, workers int) []T {
 	cfg := &m.Config
 	bt, cin, h, w := shape[0], shape[1], shape[2], shape[3]
-	p, s, g, d := cfg.PatchSize, cfg.Stride, cfg.GridSize, cfg.EmbedDim
+	p, s, g, d := cfg.PatchSize, cfg.Stride, cfg.GridSize(), cfg.EmbedDim
 	k := cin * p * p
 	np := g * g
 	cols := make([]T, bt*np*k)
@@ -417,15 +405,12 @@ func normRows[T Float](out, x, w, b []T, rows, d int, eps float64, layerNorm boo
 // readout implements forward_features' return (MM 522-539) on the normed
 // tokens [B, L, D]: the cls token(s) when present, else by FinalPoolType.
 func readout[T Float](cfg *convert.Config, hidden []T, bt int) ([]T, []int) {
-	l, d := cfg.SeqLen, cfg.EmbedDim
+	l, d := cfg.SeqLen(), cfg.EmbedDim
 	feat := make([]T, bt*d)
 	tok := func(b, t int) []T { return hidden[(b*l+t)*d : (b*l+t+1)*d] }
 	switch cfg.ClsToken {
 	case convert.ClsMiddle, convert.ClsHead:
-		pos := 0
-		if cfg.ClsToken == convert.ClsMiddle {
-			pos = cfg.NumPatches / 2
-		}
+		pos := cfg.ClsTokenPosition()
 		for b := 0; b < bt; b++ {
 			copy(feat[b*d:], tok(b, pos))
 		}
@@ -440,7 +425,7 @@ func readout[T Float](cfg *convert.Config, hidden []T, bt int) ([]T, []int) {
 		}
 		return feat, []int{bt, d}
 	}
-	switch poolType(cfg) {
+	switch cfg.PoolType() {
 	case "none": // last token (MM 535)
 		for b := 0; b < bt; b++ {
 			copy(feat[b*d:], tok(b, l-1))
@@ -459,13 +444,6 @@ func readout[T Float](cfg *convert.Config, hidden []T, bt int) ([]T, []int) {
 		return hidden, []int{bt, l, d}
 	}
 	return feat, []int{bt, d}
-}
-
-func poolType(cfg *convert.Config) string {
-	if cfg.FinalPoolType == "" {
-		return "mean" // VisionMamba's default
-	}
-	return cfg.FinalPoolType
 }
 
 // applyHead applies head = Linear(D, NumClasses) with bias (no softmax,
@@ -487,7 +465,7 @@ func applyHead[T Float](m *convert.Model, cfg *convert.Config, feat []T, fshape 
 		return logits, []int{fshape[0], nc}
 	}
 	bt, l := fshape[0], fshape[1]
-	if poolType(cfg) == "max" {
+	if cfg.PoolType() == "max" {
 		// x.max(dim=1)[0]: [B, L, NC] -> [B, NC]
 		out := make([]T, bt*nc)
 		for b := 0; b < bt; b++ {

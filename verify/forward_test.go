@@ -43,7 +43,7 @@ func TestPatchEmbedDirectConv(t *testing.T) {
 	}
 	r := mustForward(t, m, x, [4]int{2, 2, 11, 11}, Options{Precision: Float64, Intermediates: true})
 	got := r.Intermediates[KeyPatchEmbed]
-	g := cfg.GridSize // (11-4)/3+1 = 3
+	g := cfg.GridSize() // (11-4)/3+1 = 3
 	if g != 3 || !slices.Equal(got.Shape, []int{2, 9, 6}) {
 		t.Fatalf("grid %d, patch_embed_out shape %v", g, got.Shape)
 	}
@@ -75,7 +75,7 @@ func TestPatchEmbedDirectConv(t *testing.T) {
 // pos_embed row M//2 belongs to the middle cls token (README item 14).
 func TestTokenLayout(t *testing.T) {
 	tests := []struct {
-		cls      string
+		cls      convert.ClsToken
 		clsRows  []int // token rows holding a cls token
 		patchOff func(tok int) int
 		reason   string
@@ -95,7 +95,7 @@ func TestTokenLayout(t *testing.T) {
 		x, shape := synthInput(3, 2, 12)
 		r := mustForward(t, m, x, shape, Options{Precision: Float64, Intermediates: true})
 		pe, et := r.Intermediates[KeyPatchEmbed], r.Intermediates[KeyEmbedTokens]
-		l, d := m.Config.SeqLen, m.Config.EmbedDim
+		l, d := m.Config.SeqLen(), m.Config.EmbedDim
 		pos := m.PosEmbed.Data
 		for b := 0; b < 2; b++ {
 			for tok := 0; tok < l; tok++ {
@@ -162,7 +162,7 @@ func TestResidualStream(t *testing.T) {
 	last := cfg.Depth - 1
 	res, hid := it[KeyResidual(last)], it[KeyHidden(last)].Data
 	fin := it[KeyFinalNormed]
-	l, d := cfg.SeqLen, cfg.EmbedDim
+	l, d := cfg.SeqLen(), cfg.EmbedDim
 	for b := 0; b < 2; b++ {
 		for tok := 0; tok < l; tok++ {
 			sum := make([]float64, d)
@@ -189,8 +189,9 @@ func TestResidualStream(t *testing.T) {
 // pool type against final_hidden_normed, and the head on top of it.
 func TestReadout(t *testing.T) {
 	tests := []struct {
-		cls, pool string
-		reason    string
+		cls    convert.ClsToken
+		pool   string
+		reason string
 	}{
 		{convert.ClsMiddle, "mean", "middle cls: hidden[:, M//2]; pool type ignored"},
 		{convert.ClsHead, "mean", "head cls: hidden[:, 0]"},
@@ -207,7 +208,7 @@ func TestReadout(t *testing.T) {
 		x, shape := synthInput(5, 2, 12)
 		r := mustForward(t, m, x, shape, Options{Precision: Float64, Intermediates: true})
 		fin := r.Intermediates[KeyFinalNormed]
-		l, d, nc := cfg.SeqLen, cfg.EmbedDim, cfg.NumClasses
+		l, d, nc := cfg.SeqLen(), cfg.EmbedDim, cfg.NumClasses
 		head := func(f []float64) []float64 {
 			out := make([]float64, nc)
 			for k := 0; k < nc; k++ {
@@ -223,7 +224,7 @@ func TestReadout(t *testing.T) {
 			var feat []float64
 			switch {
 			case tc.cls == convert.ClsMiddle:
-				feat = row(fin, b, cfg.NumPatches/2)
+				feat = row(fin, b, cfg.NumPatches()/2)
 			case tc.cls == convert.ClsHead:
 				feat = row(fin, b, 0)
 			case tc.cls == convert.ClsDouble:
@@ -302,7 +303,7 @@ func TestIdentityHead(t *testing.T) {
 // TestBatchIndependence runs a batch of three and each image alone: the
 // conv and the scans must not leak across sequence boundaries.
 func TestBatchIndependence(t *testing.T) {
-	for _, bim := range []string{convert.BimambaV2, convert.BimambaV1, convert.BimambaNone} {
+	for _, bim := range []convert.BimambaType{convert.BimambaV2, convert.BimambaV1, convert.BimambaNone} {
 		m := synthModel(51, tinyConfig(convert.ClsMiddle, bim))
 		x, shape := synthInput(7, 3, 12)
 		all := mustForward(t, m, x, shape, Options{Precision: Float64})
@@ -321,9 +322,10 @@ func TestBatchIndependence(t *testing.T) {
 // agree to float32 accuracy, for every mixer type and norm.
 func TestPrecisionsAgree(t *testing.T) {
 	for _, tc := range []struct {
-		bim, norm string
-		gamma     bool
-		d         int
+		bim   convert.BimambaType
+		norm  convert.Norm
+		gamma bool
+		d     int
 	}{
 		{convert.BimambaV2, convert.NormRMS, false, 32},
 		{convert.BimambaV1, convert.NormRMS, true, 32},
@@ -519,7 +521,6 @@ func TestForwardErrors(t *testing.T) {
 		{func(m *convert.Model) { m.Layers[0].Fwd.D.Data = m.Layers[0].Fwd.D.Data[:3] }, x, shape, ErrModel, "values for shape", "short data"},
 		{func(m *convert.Model) { m.NormF = nil }, x, shape, ErrModel, "norm_f.weight is missing", "missing tensor"},
 		{func(m *convert.Model) { m.Config.Depth = 5 }, x, shape, ErrModel, "depth 5", "depth vs layers"},
-		{func(m *convert.Model) { m.Config.ClsTokenPosition = 0 }, x, shape, ErrModel, "cls_token_position", "middle cls not at M//2"},
 		{func(m *convert.Model) { m.Config.BimambaType = "v3" }, x, shape, ErrModel, "bimamba_type", "unknown mixer"},
 		{func(m *convert.Model) { m.Config.FinalPoolType = "max" }, x, shape, ErrModel, "together with a cls token", "max pool with cls token refused"},
 		{func(m *convert.Model) { m.Config.Stride = 5 }, x, shape, ErrModel, "grid_size", "stride inconsistent with grid"},

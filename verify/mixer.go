@@ -80,7 +80,7 @@ type mixerDims struct {
 	batch, length       int // sequences and tokens per sequence
 	model, inner        int // EmbedDim, DInner
 	dtRank, dstate, dcv int
-	bimamba             string
+	bimamba             convert.BimambaType
 	divideOut           bool
 	workers             int
 }

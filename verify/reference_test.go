@@ -300,8 +300,8 @@ func TestModelFixtures(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: loading: %v", tc.reason, err)
 			}
-			if m.Config.SeqLen != tc.wantSeqLen {
-				t.Fatalf("%s: seq_len %d, want %d", tc.reason, m.Config.SeqLen, tc.wantSeqLen)
+			if m.Config.SeqLen() != tc.wantSeqLen {
+				t.Fatalf("%s: seq_len %d, want %d", tc.reason, m.Config.SeqLen(), tc.wantSeqLen)
 			}
 			in, err := convert.ReadTensorFile(filepath.Join(tc.dir, "input.pth"))
 			if err != nil {

@@ -9,29 +9,18 @@ import (
 )
 
 // synthConfig returns a complete Config for a random model.
-func synthConfig(d, depth, imgSize, patch, stride, numClasses int, cls, bimamba string) convert.Config {
-	g := (imgSize-patch)/stride + 1
-	np := g * g
-	ncls, pos := 0, -1
-	switch cls {
-	case convert.ClsMiddle:
-		ncls, pos = 1, np/2
-	case convert.ClsHead:
-		ncls, pos = 1, 0
-	case convert.ClsDouble:
-		ncls, pos = 2, 0
-	}
+func synthConfig(d, depth, imgSize, patch, stride, numClasses int, cls convert.ClsToken, bimamba convert.BimambaType) convert.Config {
 	return convert.Config{
 		EmbedDim: d, Depth: depth, DState: 16, DInner: 2 * d, DtRank: (d + 15) / 16, DConv: 4,
-		PatchSize: patch, Stride: stride, ImgSize: imgSize, GridSize: g, NumPatches: np,
-		SeqLen: np + ncls, ClsToken: cls, ClsTokenPosition: pos, FinalPoolType: "mean",
+		PatchSize: patch, Stride: stride, ImgSize: imgSize,
+		ClsToken: cls, FinalPoolType: "mean",
 		NumClasses: numClasses, BimambaType: bimamba, DivideOut: true, NormEps: 1e-5,
 		AbsPosEmbed: true, InChans: 3, Norm: convert.NormRMS,
 	}
 }
 
 // tinyConfig is a small model (D 8, 3×3 patches, 2 blocks) for fast tests.
-func tinyConfig(cls, bimamba string) convert.Config {
+func tinyConfig(cls convert.ClsToken, bimamba convert.BimambaType) convert.Config {
 	c := synthConfig(8, 2, 12, 4, 4, 5, cls, bimamba)
 	c.DState = 4
 	return c
@@ -77,7 +66,7 @@ func synthModel(seed uint64, cfg convert.Config) *convert.Model {
 	m.PatchWeight = tensor("patch_embed.proj.weight", []int{d, 3, cfg.PatchSize, cfg.PatchSize},
 		normal(1/math.Sqrt(float64(3*cfg.PatchSize*cfg.PatchSize))))
 	m.PatchBias = tensor("patch_embed.proj.bias", []int{d}, normal(0.1))
-	m.PosEmbed = tensor("pos_embed", []int{1, cfg.SeqLen, d}, normal(0.1))
+	m.PosEmbed = tensor("pos_embed", []int{1, cfg.SeqLen(), d}, normal(0.1))
 	switch cfg.ClsToken {
 	case convert.ClsMiddle, convert.ClsHead:
 		m.ClsToken = tensor("cls_token", []int{1, 1, d}, normal(1))

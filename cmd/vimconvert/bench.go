@@ -342,7 +342,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 		for _, b := range batches {
 			for _, t := range threads {
-				rec := benchRecord{Model: source, ImgSize: size, Tokens: c.SeqLen, Depth: c.Depth, DInner: c.DInner, DState: c.DState, Batch: b, Threads: t,
+				rec := benchRecord{Model: source, ImgSize: size, Tokens: c.SeqLen(), Depth: c.Depth, DInner: c.DInner, DState: c.DState, Batch: b, Threads: t,
 					Stats: map[string]benchStats{}, Errors: map[string]string{}}
 				if want[variantPlugin] {
 					rec.PluginModel = models[variantPlugin]
@@ -351,7 +351,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 					}
 				}
 				common := workerSpec{ImgSize: size, Batch: b, Threads: t, Warmup: f.warmup, Runs: f.runs, MaxSeconds: f.maxSeconds,
-					L: c.SeqLen, DInner: c.DInner, DState: c.DState}
+					L: c.SeqLen(), DInner: c.DInner, DState: c.DState}
 				jobs := benchJobs(common, models, source, f.weights, want)
 				pooled := map[string]*workerResult{}
 				for round := 1; round <= f.rounds; round++ {
@@ -540,15 +540,15 @@ func buildBenchModels(m *convert.Model, dir, tag string, want map[string]bool, i
 		if c.BimambaType != convert.BimambaV2 {
 			return nil, fmt.Errorf("bench: the scan-only measurement needs a bimamba v2 model (this one is %q); leave out --variants scan", c.BimambaType)
 		}
-		mp, err := graph.BuildScanOnly(c.SeqLen, c.DInner, c.DState, graph.ScanPlugin)
+		mp, err := graph.BuildScanOnly(c.SeqLen(), c.DInner, c.DState, graph.ScanPlugin)
 		if err := write(statScanOnly, mp, err); err != nil {
 			return nil, err
 		}
-		mp, err = graph.BuildScanOnly(c.SeqLen, c.DInner, c.DState, graph.ScanLinearAttention)
+		mp, err = graph.BuildScanOnly(c.SeqLen(), c.DInner, c.DState, graph.ScanLinearAttention)
 		if err := write(statLAScan, mp, err); err != nil {
 			return nil, err
 		}
-		mp, err = graph.BuildLinearAttentionCall(c.SeqLen, c.DInner, c.DState)
+		mp, err = graph.BuildLinearAttentionCall(c.SeqLen(), c.DInner, c.DState)
 		if err := write(statLACall, mp, err); err != nil {
 			return nil, err
 		}

@@ -44,67 +44,27 @@ func modelFromONNX(path string) (*convert.Model, error) {
 	for _, t := range mp.GetGraph().GetInitializer() {
 		inits[t.GetName()] = t
 	}
-	var missing []string
-	get := func(name string, required bool) *convert.Tensor {
-		tp, ok := inits[name]
-		if !ok {
-			if required {
-				missing = append(missing, name)
+	// The model's tensors are the initializers named as in convert's
+	// table; the graph's own constants are not.
+	named := map[string]*convert.Tensor{}
+	var bad []string
+	_ = convert.EachTensor(&m.Config, func(key string, _ convert.TensorSpec, _ int) error {
+		if tp, ok := inits[key]; ok {
+			t, err := tensorFromProto(tp)
+			if err != nil {
+				bad = append(bad, fmt.Sprintf("%s (%v)", key, err))
+				return nil
 			}
-			return nil
+			named[key] = t
 		}
-		t, err := tensorFromProto(tp)
-		if err != nil {
-			missing = append(missing, fmt.Sprintf("%s (%v)", name, err))
-			return nil
-		}
-		return t
+		return nil
+	})
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("%s: initializers unreadable: %v", path, bad)
 	}
-	c := m.Config
-	layerNorm := c.Norm == convert.NormLayer
-	hasCls := c.ClsToken == convert.ClsMiddle || c.ClsToken == convert.ClsHead
-	m.PatchWeight = get("patch_embed.proj.weight", true)
-	m.PatchBias = get("patch_embed.proj.bias", true)
-	m.PosEmbed = get("pos_embed", c.AbsPosEmbed)
-	m.ClsToken = get("cls_token", hasCls)
-	m.ClsTokenHead = get("cls_token_head", c.ClsToken == convert.ClsDouble)
-	m.ClsTokenTail = get("cls_token_tail", c.ClsToken == convert.ClsDouble)
-	m.NormF = get("norm_f.weight", true)
-	m.NormFBias = get("norm_f.bias", layerNorm)
-	m.HeadWeight = get("head.weight", c.NumClasses > 0)
-	m.HeadBias = get("head.bias", c.NumClasses > 0)
-	mixer := func(p, sfx string) convert.Mixer {
-		return convert.Mixer{
-			ConvWeight: get(p+"conv1d"+sfx+".weight", true),
-			ConvBias:   get(p+"conv1d"+sfx+".bias", true),
-			XProj:      get(p+"x_proj"+sfx+".weight", true),
-			DtProjW:    get(p+"dt_proj"+sfx+".weight", true),
-			DtProjB:    get(p+"dt_proj"+sfx+".bias", true),
-			ALog:       get(p+"A"+sfx+"_log", true),
-			D:          get(p+"D"+sfx, true),
-		}
-	}
-	for i := 0; i < c.Depth; i++ {
-		p := fmt.Sprintf("layers.%d.", i)
-		l := convert.Layer{
-			NormWeight: get(p+"norm.weight", true),
-			NormBias:   get(p+"norm.bias", layerNorm),
-			InProj:     get(p+"mixer.in_proj.weight", true),
-			OutProj:    get(p+"mixer.out_proj.weight", true),
-			Fwd:        mixer(p+"mixer.", ""),
-			Gamma:      get(p+"mixer.gamma", c.HasGamma),
-		}
-		switch c.BimambaType {
-		case convert.BimambaV2:
-			b := mixer(p+"mixer.", "_b")
-			l.Bwd = &b
-		case convert.BimambaV1:
-			l.ABLog = get(p+"mixer.A_b_log", true)
-		}
-		m.Layers = append(m.Layers, l)
-	}
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("%s: initializers missing or unreadable: %v", path, missing)
+	m, err = convert.NewModel(m.Config, named)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if err := graph.Validate(m); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)

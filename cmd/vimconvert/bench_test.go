@@ -197,7 +197,7 @@ func TestBenchJSONTinyModel(t *testing.T) {
 	if len(rep.Results) != 4 {
 		t.Fatalf("%d results, want 4 (2 sizes × 2 batches)", len(rep.Results))
 	}
-	wantTokens := map[int]int{16: m.Config.SeqLen, 24: 6*6 + 1} // (24-4)/4+1 = 6 per side, middle cls
+	wantTokens := map[int]int{16: m.Config.SeqLen(), 24: 6*6 + 1} // (24-4)/4+1 = 6 per side, middle cls
 	for _, r := range rep.Results {
 		if len(r.Errors) > 0 {
 			t.Errorf("img %d batch %d: errors %v", r.ImgSize, r.Batch, r.Errors)

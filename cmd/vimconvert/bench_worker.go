@@ -240,7 +240,7 @@ func loadBenchModel(path, weights string) (*convert.Model, error) {
 	if strings.HasSuffix(strings.ToLower(path), ".onnx") {
 		return modelFromONNX(path)
 	}
-	m, _, err := convert.Load(path, convert.Options{Weights: weights})
+	m, _, err := convert.Load(path, convert.Options{Weights: convert.Weights(weights)})
 	if err != nil {
 		return nil, fmt.Errorf("load checkpoint: %w", err)
 	}

@@ -244,7 +244,7 @@ plugin %s%s before creating a session
 
 func configSummary(c convert.Config) string {
 	return fmt.Sprintf("Vim d%d depth %d, patch %d stride %d at %d×%d (%d tokens, cls %s), bimamba %s, %d classes",
-		c.EmbedDim, c.Depth, c.PatchSize, c.Stride, c.ImgSize, c.ImgSize, c.SeqLen, c.ClsToken, c.BimambaType, c.NumClasses)
+		c.EmbedDim, c.Depth, c.PatchSize, c.Stride, c.ImgSize, c.ImgSize, c.SeqLen(), c.ClsToken, c.BimambaType, c.NumClasses)
 }
 
 func shapeString(v *onnxpb.ValueInfoProto) string {

@@ -52,8 +52,8 @@ var checkpointFlagNames = []string{"weights", "cls-token", "img-size", "stride"}
 // returns the convert.Options they fill in when fs is parsed.
 func addCheckpointFlags(fs *flag.FlagSet) *convert.Options {
 	o := &convert.Options{}
-	addWeightsFlag(fs, &o.Weights, "")
-	fs.StringVar(&o.ClsToken, "cls-token", "", "cls token placement: middle, head, double or none, checked against the weights (default: inferred; middle for a single cls_token, as in every released model)")
+	addWeightsFlag(fs, (*string)(&o.Weights), "")
+	fs.StringVar((*string)(&o.ClsToken), "cls-token", "", "cls token placement: middle, head, double or none, checked against the weights (default: inferred; middle for a single cls_token, as in every released model)")
 	fs.IntVar(&o.ImgSize, "img-size", 0, "input image size (default: the checkpoint's own, inferred from pos_embed); the stride stays the checkpoint's (--stride overrides): a size giving another grid resamples pos_embed bicubically, a size that does not fit the stride is refused with the nearest ones")
 	fs.IntVar(&o.Stride, "stride", 0, "patch stride, checked against the weights (default: inferred from pos_embed; 8 for the stride-8 models)")
 	return o
@@ -66,12 +66,12 @@ func addWeightsFlag(fs *flag.FlagSet, p *string, note string) {
 	if note != "" {
 		help += " (" + note + ")"
 	}
-	fs.StringVar(p, "weights", convert.WeightsModel, help)
+	fs.StringVar(p, "weights", string(convert.WeightsModel), help)
 }
 
 // validWeights reports whether w names a weight set (model or model_ema).
-func validWeights(w string) bool {
-	return w == convert.WeightsModel || w == convert.WeightsEMA
+func validWeights[W ~string](w W) bool {
+	return convert.Weights(w) == convert.WeightsModel || convert.Weights(w) == convert.WeightsEMA
 }
 
 // convertScans are the scan lowerings `convert` offers: those whose model

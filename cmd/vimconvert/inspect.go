@@ -51,7 +51,7 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if f.json {
-		obj, err := convert.InspectObject(m.Config, info)
+		obj, err := inspectObject(m.Config, info)
 		if err != nil {
 			return err
 		}
@@ -99,17 +99,17 @@ func printInspect(w io.Writer, c convert.Config, info *convert.Info) {
 	if c.HasGamma {
 		row("layer scale", "yes (mixer.gamma)")
 	}
-	row("patches", "%d×%d = %d (patch %d, stride %d, img %d, %d channels)", c.GridSize, c.GridSize, c.NumPatches, c.PatchSize, c.Stride, c.ImgSize, c.InChans)
+	row("patches", "%d×%d = %d (patch %d, stride %d, img %d, %d channels)", c.GridSize(), c.GridSize(), c.NumPatches(), c.PatchSize, c.Stride, c.ImgSize, c.InChans)
 	if !c.AbsPosEmbed {
 		row("pos_embed", "none")
 	}
 	switch c.ClsToken {
 	case convert.ClsNone:
-		row("tokens", "%d, no cls token, readout %s over tokens", c.SeqLen, c.FinalPoolType)
+		row("tokens", "%d, no cls token, readout %s over tokens", c.SeqLen(), c.FinalPoolType)
 	case convert.ClsDouble:
-		row("tokens", "%d, cls tokens at 0 and %d (double, readout = their mean)", c.SeqLen, c.SeqLen-1)
+		row("tokens", "%d, cls tokens at 0 and %d (double, readout = their mean)", c.SeqLen(), c.SeqLen()-1)
 	default:
-		row("tokens", "%d, cls token %s at %d", c.SeqLen, c.ClsToken, c.ClsTokenPosition)
+		row("tokens", "%d, cls token %s at %d", c.SeqLen(), c.ClsToken, c.ClsTokenPosition())
 	}
 	if c.NumClasses > 0 {
 		row("head", "%d classes", c.NumClasses)

@@ -136,7 +136,7 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	m, _, err := convert.Load(ckpt, convert.Options{
-		Weights: f.weights, ClsToken: built.ClsToken, ImgSize: built.ImgSize, Stride: built.Stride,
+		Weights: convert.Weights(f.weights), ClsToken: built.ClsToken, ImgSize: built.ImgSize, Stride: built.Stride,
 	})
 	if err != nil {
 		if built.ImgSize > 0 {
@@ -388,14 +388,14 @@ func readONNXModel(path string) (*onnxpb.ModelProto, error) {
 // mismatch is then the whole story (the load error would name flags the
 // user never passed).
 func geometryMismatch(ckpt string, built convert.Config, weights string) (msg string, sure bool) {
-	msg = fmt.Sprintf("the model was built for img %d, stride %d (%d×%d patches)", built.ImgSize, built.Stride, built.GridSize, built.GridSize)
-	native, _, err := convert.Load(ckpt, convert.Options{Weights: weights})
+	msg = fmt.Sprintf("the model was built for img %d, stride %d (%d×%d patches)", built.ImgSize, built.Stride, built.GridSize(), built.GridSize())
+	native, _, err := convert.Load(ckpt, convert.Options{Weights: convert.Weights(weights)})
 	if err != nil {
 		return "", false // unreadable on its own: the load error says why
 	}
-	g := native.Config.GridSize
+	g := native.Config.GridSize()
 	msg += fmt.Sprintf("; this checkpoint's pos_embed has %d×%d", g, g)
-	return msg + ": was the model converted from this checkpoint?", g != built.GridSize
+	return msg + ": was the model converted from this checkpoint?", g != built.GridSize()
 }
 
 // checkSameGeometry refuses a checkpoint whose geometry at the model's
@@ -406,9 +406,9 @@ func geometryMismatch(ckpt string, built convert.Config, weights string) (msg st
 // it passes.
 func checkSameGeometry(mp *onnxpb.ModelProto, m *convert.Model, built convert.Config, ckpt, weights string) error {
 	c := m.Config
-	if built.ImgSize > 0 && (c.ImgSize != built.ImgSize || c.Stride != built.Stride || c.SeqLen != built.SeqLen) {
+	if built.ImgSize > 0 && (c.ImgSize != built.ImgSize || c.Stride != built.Stride || c.SeqLen() != built.SeqLen()) {
 		return fmt.Errorf("the model was built for img %d, stride %d (%d tokens); %s loads as img %d, stride %d (%d tokens): was the model converted from this checkpoint?",
-			built.ImgSize, built.Stride, built.SeqLen, ckpt, c.ImgSize, c.Stride, c.SeqLen)
+			built.ImgSize, built.Stride, built.SeqLen(), ckpt, c.ImgSize, c.Stride, c.SeqLen())
 	}
 	if m.PosEmbed == nil {
 		return nil
@@ -434,14 +434,14 @@ func checkSameGeometry(mp *onnxpb.ModelProto, m *convert.Model, built convert.Co
 		// comparison fails, locating it. At another geometry the checkpoint
 		// was resampled to the model's: a model converted from it would
 		// hold that same resampled pos_embed, so it was not.
-		native, _, err := convert.Load(ckpt, convert.Options{Weights: weights, ClsToken: built.ClsToken})
-		if err != nil || native.Config.GridSize != c.GridSize || native.Config.Stride != c.Stride || native.Config.ImgSize != c.ImgSize {
-			g := c.GridSize
+		native, _, err := convert.Load(ckpt, convert.Options{Weights: convert.Weights(weights), ClsToken: built.ClsToken})
+		if err != nil || native.Config.GridSize() != c.GridSize() || native.Config.Stride != c.Stride || native.Config.ImgSize != c.ImgSize {
+			g := c.GridSize()
 			if err == nil {
-				g = native.Config.GridSize
+				g = native.Config.GridSize()
 			}
 			return fmt.Errorf("the model was built for img %d, stride %d (%d×%d patches) and its pos_embed differs from this checkpoint's (%d×%d patches) resampled to that grid (max |Δ| %.3g): was the model converted from this checkpoint?",
-				c.ImgSize, c.Stride, c.GridSize, c.GridSize, g, g, r.MaxAbs)
+				c.ImgSize, c.Stride, c.GridSize(), c.GridSize(), g, g, r.MaxAbs)
 		}
 		return nil
 	}
@@ -481,7 +481,7 @@ func checkSameWeights(mp *onnxpb.ModelProto, m *convert.Model, weights string) s
 		r := verify.Compare(want.Data, data, nil)
 		if r.MaxAbs != 0 {
 			other := convert.WeightsEMA
-			if weights == convert.WeightsEMA {
+			if convert.Weights(weights) == convert.WeightsEMA {
 				other = convert.WeightsModel
 			}
 			return fmt.Sprintf("initializer %s of the model differs from the checkpoint's %q weights (max |Δ| %.3g): was it converted from another checkpoint, or with --weights %s?",

@@ -1,5 +1,7 @@
 // Package graphtest makes small random but valid convert.Models for tests
-// of any package that consumes them (graph export, runtime, reference).
+// of any package that consumes them (graph export, runtime, reference),
+// mapped through convert's tensor table (convert.NewModel). It is test
+// support: production code must not use it.
 package graphtest
 
 import (
@@ -11,26 +13,26 @@ import (
 )
 
 // Spec is the architecture of a synthetic model. Zero fields take small
-// defaults; derived Config fields (d_inner, grid, seq_len, cls position) are
-// computed as the official code does.
+// defaults; d_inner is 2*EmbedDim as in the official code, and the grid,
+// seq_len and cls position are the Config's own methods.
 type Spec struct {
-	EmbedDim      int    // default 8
-	Depth         int    // default 2
-	DState        int    // default 4
-	DtRank        int    // default ceil(EmbedDim/16)
-	DConv         int    // default 4
-	PatchSize     int    // default 4
-	Stride        int    // default PatchSize
-	ImgSize       int    // default 16
-	ClsToken      string // default convert.ClsMiddle
-	FinalPoolType string // default "mean"
-	NumClasses    int    // default 5; use NoHead for num_classes 0
-	NoHead        bool   // num_classes 0 (Identity head)
-	Bimamba       string // default convert.BimambaV2
-	DivideOut     *bool  // default true
-	Gamma         bool   // add layers.*.mixer.gamma
-	LayerNorm     bool   // rms_norm=False: LayerNorm with weight and bias
-	NoPosEmbed    bool   // if_abs_pos_embed=False
+	EmbedDim      int                 // default 8
+	Depth         int                 // default 2
+	DState        int                 // default 4
+	DtRank        int                 // default ceil(EmbedDim/16)
+	DConv         int                 // default 4
+	PatchSize     int                 // default 4
+	Stride        int                 // default PatchSize
+	ImgSize       int                 // default 16
+	ClsToken      convert.ClsToken    // default convert.ClsMiddle
+	FinalPoolType string              // default "mean"
+	NumClasses    int                 // default 5; use NoHead for num_classes 0
+	NoHead        bool                // num_classes 0 (Identity head)
+	Bimamba       convert.BimambaType // default convert.BimambaV2
+	DivideOut     *bool               // default true
+	Gamma         bool                // add layers.*.mixer.gamma
+	LayerNorm     bool                // rms_norm=False: LayerNorm with weight and bias
+	NoPosEmbed    bool                // if_abs_pos_embed=False
 	Seed          uint64
 }
 
@@ -56,6 +58,7 @@ func (s Spec) Config() convert.Config {
 		DivideOut:     true,
 		NormEps:       1e-5,
 		HasGamma:      s.Gamma,
+		AbsPosEmbed:   !s.NoPosEmbed,
 		InChans:       3,
 		Norm:          convert.NormRMS,
 	}
@@ -79,21 +82,6 @@ func (s Spec) Config() convert.Config {
 	}
 	if s.DivideOut != nil {
 		c.DivideOut = *s.DivideOut
-	}
-	c.GridSize = (c.ImgSize-c.PatchSize)/c.Stride + 1
-	c.NumPatches = c.GridSize * c.GridSize
-	c.SeqLen = c.NumPatches
-	c.ClsTokenPosition = -1
-	switch c.ClsToken {
-	case convert.ClsMiddle:
-		c.SeqLen++
-		c.ClsTokenPosition = c.NumPatches / 2
-	case convert.ClsHead:
-		c.SeqLen++
-		c.ClsTokenPosition = 0
-	case convert.ClsDouble:
-		c.SeqLen += 2
-		c.ClsTokenPosition = 0
 	}
 	return c
 }
@@ -148,7 +136,7 @@ func Model(s Spec) *convert.Model {
 		NormF:       normal("norm_f.weight", 0.1, 1, D),
 	}
 	if !s.NoPosEmbed {
-		m.PosEmbed = normal("pos_embed", 0.02, 0, 1, c.SeqLen, D)
+		m.PosEmbed = normal("pos_embed", 0.02, 0, 1, c.SeqLen(), D)
 	}
 	if s.LayerNorm {
 		m.NormFBias = normal("norm_f.bias", 0.02, 0, D)
@@ -187,31 +175,36 @@ func Model(s Spec) *convert.Model {
 		m.HeadWeight = normal("head.weight", fan(D), 0, c.NumClasses, D)
 		m.HeadBias = normal("head.bias", 0.02, 0, c.NumClasses)
 	}
-	return m
+	// The tensors drawn above (in the order that keeps every seed's
+	// values) are mapped by name through convert's table, which checks
+	// every name and shape.
+	named := map[string]*convert.Tensor{}
+	for _, t := range Tensors(m) {
+		named[t.Name] = t
+	}
+	out, err := convert.NewModel(c, named)
+	if err != nil {
+		panic(fmt.Sprintf("graphtest: spec %+v: %v", s, err)) // a bug in Spec.Config or the draws above
+	}
+	return out
 }
 
-// Tensors lists every tensor of m (the state dict it stands for).
+// Tensors lists every tensor of m (the state dict it stands for) in the
+// order of convert's tensor table.
 func Tensors(m *convert.Model) []*convert.Tensor {
 	var ts []*convert.Tensor
-	add := func(t ...*convert.Tensor) {
-		for _, x := range t {
-			if x != nil {
-				ts = append(ts, x)
-			}
+	add := func(s convert.TensorSpec, i int) {
+		if t := *s.Slot(m, i); t != nil {
+			ts = append(ts, t)
 		}
 	}
-	add(m.PatchWeight, m.PatchBias, m.PosEmbed, m.ClsToken, m.ClsTokenHead, m.ClsTokenTail)
+	for _, s := range convert.ModelTensors {
+		add(s, 0)
+	}
 	for i := range m.Layers {
-		l := &m.Layers[i]
-		add(l.NormWeight, l.NormBias, l.InProj, l.OutProj, l.ABLog, l.Gamma)
-		mixers := []*convert.Mixer{&l.Fwd}
-		if l.Bwd != nil {
-			mixers = append(mixers, l.Bwd)
-		}
-		for _, mx := range mixers {
-			add(mx.ConvWeight, mx.ConvBias, mx.XProj, mx.DtProjW, mx.DtProjB, mx.ALog, mx.D)
+		for _, s := range convert.LayerTensors {
+			add(s, i)
 		}
 	}
-	add(m.NormF, m.NormFBias, m.HeadWeight, m.HeadBias)
 	return ts
 }

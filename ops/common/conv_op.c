@@ -193,11 +193,12 @@ static OrtStatus *ORT_API_CALL conv_create_kernel(const OrtCustomOp *op, const O
 
 static void ORT_API_CALL conv_destroy_kernel(void *kernel) { free(kernel); }
 
-/* Both outputs are float32 [B, L, D]: B and L from x, D from w_f (-1 where
- * unknown). As for the scan, ORT ignores an error returned here; the check
- * that counts is the one at run time. */
-static OrtStatus *ORT_API_CALL conv_infer_shape(const OrtCustomOp *op, OrtShapeInferContext *ctx) {
-  (void)op;
+/* Both outputs are float32 [B, L, D]: B and L from x, D from w_f, with
+ * their symbolic names (an unnamed unknown dim gets a fresh name, never
+ * -1). As for the scan, ORT ignores an error returned from shape
+ * inference: it is released unreported (vc_shape_inference_done) and the
+ * check that counts is the one at run time. */
+static OrtStatus *conv_infer_shape_checked(OrtShapeInferContext *ctx) {
   const OrtApi *api = conv_shape_api;
   OrtStatus *st;
   size_t n = 0;
@@ -205,11 +206,19 @@ static OrtStatus *ORT_API_CALL conv_infer_shape(const OrtCustomOp *op, OrtShapeI
   if (n != VC_CONV_INPUTS)
     return vc_errorf(api, "%s: got %zu inputs, want %d", VC_OP_CONV, n, VC_CONV_INPUTS);
   conv_dims dims[VC_CONV_INPUTS];
+  /* Symbolic names of x's and w_f's dims ("" where none). */
+  const char *x_params[CONV_MAX_RANK], *w_params[CONV_MAX_RANK];
   for (size_t i = 0; i < n; i++) {
     OrtTensorTypeAndShapeInfo *info = NULL; /* owned by the context */
     if ((st = api->ShapeInferContext_GetInputTypeShape(ctx, i, &info))) return st;
     if (!info) return vc_errorf(api, "%s: input %zu has no tensor type", VC_OP_CONV, i);
     if ((st = conv_dims_of(api, info, &dims[i], i))) return st;
+    const char **params = i == 0 ? x_params : i == 1 ? w_params : NULL;
+    if (params) {
+      for (size_t j = 0; j < CONV_MAX_RANK; j++) params[j] = NULL;
+      if (dims[i].rank && (st = api->GetSymbolicDimensions(info, params, dims[i].rank)))
+        return st;
+    }
     if (dims[i].rank == 0) { /* no shape information: all unknown */
       dims[i].rank = (size_t)conv_input_rank[i];
       for (size_t j = 0; j < dims[i].rank; j++) dims[i].d[j] = -1;
@@ -217,15 +226,17 @@ static OrtStatus *ORT_API_CALL conv_infer_shape(const OrtCustomOp *op, OrtShapeI
   }
   int64_t sym[5];
   if ((st = conv_check(api, n, dims, sym))) return st;
+  /* Outputs [B, L, D]: x's dims 0 and 1, w_f's dim 0. */
   const int64_t out_dims[3] = {sym[0], sym[1], sym[3]};
-  OrtTensorTypeAndShapeInfo *out = NULL;
-  st = api->CreateTensorTypeAndShapeInfo(&out);
-  if (!st) st = api->SetTensorElementType(out, ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT);
-  if (!st) st = api->SetDimensions(out, out_dims, 3);
-  if (!st) st = api->ShapeInferContext_SetOutputTypeShape(ctx, 0, out);
-  if (!st) st = api->ShapeInferContext_SetOutputTypeShape(ctx, 1, out);
-  if (out) api->ReleaseTensorTypeAndShapeInfo(out);
+  const char *const out_params[3] = {x_params[0], x_params[1], w_params[0]};
+  st = vc_set_output_shape(api, ctx, 0, 3, out_dims, out_params);
+  if (!st) st = vc_set_output_shape(api, ctx, 1, 3, out_dims, out_params);
   return st;
+}
+
+static OrtStatus *ORT_API_CALL conv_infer_shape(const OrtCustomOp *op, OrtShapeInferContext *ctx) {
+  (void)op;
+  return vc_shape_inference_done(conv_shape_api, conv_infer_shape_checked(ctx));
 }
 
 void vc_conv_op_init(OrtCustomOp *c, const OrtApi *api) {

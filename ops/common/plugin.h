@@ -65,6 +65,21 @@ OrtStatus *vc_errorf(const OrtApi *api, const char *fmt, ...) __attribute__((for
 /* vc_format_dims writes dims as "[2, ?, 16]" (negative = unknown) into buf. */
 void vc_format_dims(char *buf, size_t n, size_t rank, const int64_t *dims);
 
+/* vc_set_output_shape sets output `index` of a shape-inference context to
+ * a float32 tensor of the given rank. Dim i is dims[i] when >= 0, else the
+ * symbolic name params[i] (params may be NULL; a NULL or empty name gets a
+ * fresh unique one, "vimconvert_unk_N"). Never a literal -1: ORT would
+ * store it as the size -1 and warn on every run that the actual size
+ * differs ("VerifyOutputSizes ... Expected shape from model of {-1,1000}"). */
+OrtStatus *vc_set_output_shape(const OrtApi *api, OrtShapeInferContext *ctx, size_t index,
+                               size_t rank, const int64_t *dims, const char *const *params);
+
+/* vc_shape_inference_done ends an InferOutputShapeFn: ORT 1.24.3-1.31.1
+ * ignore the status that function returns and never release it, so an
+ * error status st is released here (the same check runs again when the
+ * kernel computes, where the error is reported) and NULL is returned. */
+OrtStatus *vc_shape_inference_done(const OrtApi *api, OrtStatus *st);
+
 /* vc_op_set_common sets what every vimconvert op shares: the API version
  * (VC_ORT_API_VERSION), all inputs/outputs required and non-variadic, CPU
  * memory type for the default inputs, since/until version 1/INT_MAX. */

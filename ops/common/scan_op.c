@@ -66,6 +66,49 @@ void vc_format_dims(char *buf, size_t n, size_t rank, const int64_t *dims) {
   if (off < n) snprintf(buf + off, n - off, "]");
 }
 
+OrtStatus *vc_set_output_shape(const OrtApi *api, OrtShapeInferContext *ctx, size_t index,
+                               size_t rank, const int64_t *dims, const char *const *params) {
+  static unsigned long unknown_counter; /* shape inference may run on several threads */
+  char fresh[VC_MAX_RANK][40];
+  const char *names[VC_MAX_RANK];
+  int64_t values[VC_MAX_RANK];
+  if (rank > VC_MAX_RANK) return vc_errorf(api, "vimconvert ops: output rank %zu too large", rank);
+  for (size_t i = 0; i < rank; i++) {
+    values[i] = dims[i];
+    names[i] = "";
+    if (dims[i] >= 0) continue;
+    values[i] = -1;
+    if (params && params[i] && params[i][0]) {
+      names[i] = params[i];
+    } else {
+      unsigned long n = __atomic_add_fetch(&unknown_counter, 1, __ATOMIC_RELAXED);
+      snprintf(fresh[i], sizeof fresh[i], "vimconvert_unk_%lu", n);
+      names[i] = fresh[i];
+    }
+  }
+  OrtTensorTypeAndShapeInfo *out = NULL;
+  OrtStatus *st = api->CreateTensorTypeAndShapeInfo(&out);
+  if (!st) st = api->SetTensorElementType(out, ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT);
+  if (!st) st = api->SetDimensions(out, values, rank);
+  if (!st) st = api->SetSymbolicDimensions(out, names, rank);
+  if (!st) st = api->ShapeInferContext_SetOutputTypeShape(ctx, index, out);
+  if (out) api->ReleaseTensorTypeAndShapeInfo(out);
+  return st;
+}
+
+OrtStatus *vc_shape_inference_done(const OrtApi *api, OrtStatus *st) {
+  if (st) api->ReleaseStatus(st);
+  return NULL;
+}
+
+/* Symbolic names of info's dims ("" where none) into params[0..rank). The
+ * strings belong to info. */
+static OrtStatus *symbolic_dims_of(const OrtApi *api, const OrtTensorTypeAndShapeInfo *info,
+                                   size_t rank, const char **params) {
+  for (size_t i = 0; i < rank; i++) params[i] = "";
+  return rank ? api->GetSymbolicDimensions(info, params, rank) : NULL;
+}
+
 /* Checks element types, ranks and that all inputs agree on B, L, D, N
  * (unknown dims are skipped). sym receives {B, L, D, N}, -1 where unknown. */
 static OrtStatus *check_inputs(const OrtApi *api, int bidirectional, size_t n, const vc_dims *in,
@@ -338,12 +381,14 @@ static OrtStatus *ORT_API_CALL compute(void *kernel, OrtKernelContext *ctx) {
 
 static void ORT_API_CALL destroy_kernel(void *kernel) { free(kernel); }
 
-/* Output 0 gets input 0's type and shape ([B, L, D], symbolic dims kept).
- * Sizes known from the model are validated here too, but ORT (1.24-1.29)
- * drops an error returned from here and creates the session anyway: the
- * check that counts is the one in vc_scan_prepare at run time. */
-static OrtStatus *ORT_API_CALL infer_shape(const OrtCustomOp *op, OrtShapeInferContext *ctx) {
-  const vc_scan_op *o = op_of(op);
+/* Output 0 is float32 [B, L, D]: each size known from any input, else the
+ * symbolic name of input 0's dim (an unnamed one gets a fresh name, never
+ * -1). Sizes known from
+ * the model are validated too, but ORT (1.24.3-1.31.1) ignores an error
+ * from shape inference and creates the session anyway: such an error is
+ * released unreported (vc_shape_inference_done) and the check that counts
+ * is the one in vc_scan_prepare at run time. */
+static OrtStatus *infer_shape_checked(const vc_scan_op *o, OrtShapeInferContext *ctx) {
   const OrtApi *api = o->api;
   const char *name = op_name(o->bidirectional);
   OrtStatus *st;
@@ -352,46 +397,34 @@ static OrtStatus *ORT_API_CALL infer_shape(const OrtCustomOp *op, OrtShapeInferC
   size_t want = o->bidirectional ? VC_BI_INPUTS : VC_UNI_INPUTS;
   if (n != want) return vc_errorf(api, "%s: got %zu inputs, want %zu", name, n, want);
   vc_dims dims[VC_BI_INPUTS];
+  const char *params[VC_MAX_RANK]; /* input 0's symbolic dims */
   /* The infos belong to the context (ORT frees them): not released here. */
-  OrtTensorTypeAndShapeInfo *first = NULL;
   for (size_t i = 0; i < n; i++) {
     OrtTensorTypeAndShapeInfo *info = NULL;
-    if ((st = api->ShapeInferContext_GetInputTypeShape(ctx, i, &info))) break;
-    if (!info) {
-      st = vc_errorf(api, "%s: input %zu has no tensor type", name, i);
-      break;
-    }
-    st = dims_of(api, info, &dims[i], name, i);
-    if (!st && dims[i].rank == 0) {
+    if ((st = api->ShapeInferContext_GetInputTypeShape(ctx, i, &info))) return st;
+    if (!info) return vc_errorf(api, "%s: input %zu has no tensor type", name, i);
+    if ((st = dims_of(api, info, &dims[i], name, i))) return st;
+    if (i == 0 && (st = symbolic_dims_of(api, info, dims[0].rank, params))) return st;
+    if (dims[i].rank == 0) {
       /* No shape information (ORT reports it as rank 0): all unknown.
        * A true scalar is rejected at compute time. */
       const input_desc *d = &(o->bidirectional ? bi_inputs : uni_inputs)[i];
       dims[i].rank = (size_t)role_rank[d->role];
       for (size_t j = 0; j < dims[i].rank; j++) dims[i].d[j] = -1;
+      if (i == 0)
+        for (size_t j = 0; j < dims[i].rank; j++) params[j] = NULL;
     }
-    if (i == 0) first = info;
-    if (st) break;
   }
-  if (!st) {
-    int64_t sym[4];
-    st = check_inputs(api, o->bidirectional, n, dims, sym);
-  }
-  size_t first_rank = 0;
-  if (!st) st = api->GetDimensionsCount(first, &first_rank);
-  if (!st && first_rank == 3) {
-    st = api->ShapeInferContext_SetOutputTypeShape(ctx, 0, first);
-  } else if (!st) {
-    /* Input 0's shape is unknown: say [?, ?, ?] float32 rather than copy
-     * its empty shape, which would read as a scalar. */
-    OrtTensorTypeAndShapeInfo *out = NULL;
-    const int64_t unknown[3] = {-1, -1, -1};
-    st = api->CreateTensorTypeAndShapeInfo(&out);
-    if (!st) st = api->SetTensorElementType(out, ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT);
-    if (!st) st = api->SetDimensions(out, unknown, 3);
-    if (!st) st = api->ShapeInferContext_SetOutputTypeShape(ctx, 0, out);
-    if (out) api->ReleaseTensorTypeAndShapeInfo(out);
-  }
-  return st;
+  int64_t sym[4];
+  if ((st = check_inputs(api, o->bidirectional, n, dims, sym))) return st;
+  /* [B, L, D]: sizes known from any input, else input 0's dim names. */
+  const int64_t out_dims[3] = {sym[0], sym[1], sym[2]};
+  return vc_set_output_shape(api, ctx, 0, 3, out_dims, params);
+}
+
+static OrtStatus *ORT_API_CALL infer_shape(const OrtCustomOp *op, OrtShapeInferContext *ctx) {
+  const vc_scan_op *o = op_of(op);
+  return vc_shape_inference_done(o->api, infer_shape_checked(o, ctx));
 }
 
 void vc_scan_op_init(vc_scan_op *op, const OrtApi *api, int bidirectional, const char *provider,

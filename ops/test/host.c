@@ -10,10 +10,19 @@
  * Any model (e.g. an exported Vim model):
  *   vimconvert_ops_host ORT_LIB PLUGIN --model M.onnx
  *       --input NAME=FILE:D0xD1x... [--input ...] [--expect FILE] [--tol T]
- *       [--threads N] [--repeat N]
+ *       [--threads N] [--repeat N] [--log-level L]
  * FILEs are raw little-endian float32. Runs the model once (plus --repeat
  * timed runs), compares output 0 with --expect (max |d| <= T, default 1e-4,
- * same element count) and prints "max_abs_diff=..." and the run time. */
+ * same element count) and prints "max_abs_diff=..." and the run time.
+ *
+ * --log-level L is ORT's log severity threshold for the environment (0
+ * verbose .. 4 fatal; default 4, so only the host's own lines print): at 2
+ * every ORT warning (e.g. a shape mismatch) reaches stderr.
+ *
+ * The host sets ORT_DISABLE_TELEMETRY=1 (unless the variable is already
+ * set) before creating the environment: ORT 1.29.0-1.31.1 otherwise write
+ * $TMPDIR/.ses (and, before 1.31, an empty mat-debug-PID.log per process)
+ * from their telemetry client. See README.md "ONNX Runtime temp files". */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <math.h>
@@ -485,14 +494,14 @@ int main(int argc, char **argv) {
     fprintf(stderr,
             "usage: %s ORT_LIB PLUGIN [--testdata DIR] [--bench]\n"
             "       %s ORT_LIB PLUGIN --model M.onnx --input NAME=FILE:D0xD1... ... "
-            "[--expect FILE] [--tol T] [--threads N] [--repeat N]\n",
+            "[--expect FILE] [--tol T] [--threads N] [--repeat N] [--log-level L]\n",
             argv[0], argv[0]);
     return 2;
   }
   const char *ort = argv[1], *plugin = argv[2];
   const char *testdata = "ops/testdata", *model = NULL, *expect = NULL;
   double tol = 1e-4;
-  int threads = 0, repeat = 0, do_bench = 0;
+  int threads = 0, repeat = 0, do_bench = 0, log_level = ORT_LOGGING_LEVEL_FATAL;
   tensor inputs[32];
   size_t ninputs = 0;
   for (int i = 3; i < argc; i++) {
@@ -504,6 +513,15 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--tol") && more) tol = atof(argv[++i]);
     else if (!strcmp(argv[i], "--threads") && more) threads = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--repeat") && more) repeat = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--log-level") && more) {
+      char *end;
+      long v = strtol(argv[++i], &end, 10);
+      if (*end || v < ORT_LOGGING_LEVEL_VERBOSE || v > ORT_LOGGING_LEVEL_FATAL) {
+        fprintf(stderr, "bad --log-level %s (want 0 verbose .. 4 fatal)\n", argv[i]);
+        return 2;
+      }
+      log_level = (int)v;
+    }
     else if (!strcmp(argv[i], "--input") && more && ninputs < 32) {
       if (parse_input(argv[++i], &inputs[ninputs]) != 0) {
         fprintf(stderr, "bad --input %s (want NAME=FILE:D0xD1x...)\n", argv[i]);
@@ -533,7 +551,11 @@ int main(int argc, char **argv) {
     return 2;
   }
   printf("ONNX Runtime %s, plugin %s\n", base->GetVersionString(), plugin);
-  const char *msg = take(api->CreateEnv(ORT_LOGGING_LEVEL_FATAL, "vimconvert_ops_host", &env));
+  /* Read by ORT when the environment is created (any value but "0"
+   * disables its telemetry client and the temp files it writes). */
+  setenv("ORT_DISABLE_TELEMETRY", "1", 0);
+  const char *msg =
+      take(api->CreateEnv((OrtLoggingLevel)log_level, "vimconvert_ops_host", &env));
   if (msg) {
     fprintf(stderr, "CreateEnv: %s\n", msg);
     return 2;

@@ -74,6 +74,16 @@ def reshaped_u(m):
     return m
 
 
+def unnamed_dims(m):
+    """Every graph input and output dim unknown and unnamed (as after a
+    Reshape with a runtime shape): the op's shape inference must still name
+    its output dims, or ORT warns on every run (VerifyOutputSizes)."""
+    for vi in list(m.graph.input) + list(m.graph.output):
+        for d in vi.type.tensor_type.shape.dim:
+            d.Clear()
+    return m
+
+
 def save(name, m):
     onnx.checker.check_model(m, full_check=True)
     path = os.path.join(HERE, name)
@@ -95,6 +105,8 @@ def main():
     # own validation is then what the tests see.
     save("scan_bidirectional_reshape.onnx", reshaped_u(model(bi, inputs(True), {})))
     save("conv_bidirectional.onnx", conv_model())
+    save("conv_bidirectional_unnamed.onnx", unnamed_dims(conv_model()))
+    save("scan_bidirectional_unnamed.onnx", unnamed_dims(model(bi, inputs(True), {})))
     # Refused when the session is created.
     save("bad_input_count.onnx", model(bi, inputs(True)[:-1], {}))
     save("bad_dtype.onnx", model("SelectiveScan", inputs(False), {}, elem={"u": TensorProto.DOUBLE}))

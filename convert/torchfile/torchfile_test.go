@@ -1,16 +1,13 @@
-package convert
+package torchfile
 
 import (
-	"encoding/json"
+	"github.com/vimconvert/vimconvert/convert/internal/torchsave"
 	"math"
-	"os"
-	"path/filepath"
+	"slices"
 	"testing"
-
-	"github.com/vimconvert/vimconvert/internal/repo"
 )
 
-// manifest is the part of fixtures/manifest.json the convert tests read.
+// manifest is the part of fixtures/manifest.json the reader tests read.
 type manifest struct {
 	Files []struct {
 		Path    string `json:"path"`
@@ -27,39 +24,17 @@ type manifest struct {
 			MaxAbs float64 `json:"max_abs"`
 		} `json:"out_stats"`
 	} `json:"scan_cases"`
-	Fixtures map[string]struct {
-		RegistryName     string                     `json:"registry_name"`
-		CheckpointLayout string                     `json:"checkpoint_layout"`
-		EffectiveConfig  map[string]any             `json:"effective_config"`
-		StateDict        map[string]json.RawMessage `json:"state_dict"`
-		Stats            map[string]json.RawMessage `json:"stats"`
-	} `json:"fixtures"`
 }
 
 func loadManifest(t *testing.T) *manifest {
-	t.Helper()
-	p := repo.Fixture("manifest.json")
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("reading manifest: %v", err)
-	}
 	var m manifest
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatalf("parsing manifest: %v", err)
-	}
+	torchsave.ReadManifest(t, &m)
 	return &m
 }
 
 // fixturePath returns the bundled copy of a manifest path, else the shared
 // copy, else "".
-func fixturePath(rel string) string {
-	if p := repo.Fixture(filepath.FromSlash(rel)); p != "" {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return repo.SharedFixture(filepath.FromSlash(rel))
-}
+func fixturePath(rel string) string { return torchsave.FixturePath(rel) }
 
 // TestReadTensorFileManifest loads every tensor file the manifest lists
 // and checks names, shapes and dtypes, and the float64 side channel.
@@ -90,7 +65,7 @@ func TestReadTensorFileManifest(t *testing.T) {
 				t.Errorf("%s: tensor %s missing", f.Path, name)
 				continue
 			}
-			if g.Name != name || g.DType != want.DType || !equalInts(g.Shape, want.Shape) || len(g.Data) != g.NumElements() {
+			if g.Name != name || g.DType != want.DType || !slices.Equal(g.Shape, want.Shape) || len(g.Data) != g.NumElements() {
 				t.Errorf("%s: %s = %q %v %s (%d values), want %v %s", f.Path, name, g.Name, g.Shape, g.DType, len(g.Data), want.Shape, want.DType)
 			}
 			if (want.DType == "float64") != (g.F64 != nil) {

@@ -1,10 +1,11 @@
-package convert
+package torchfile
 
 import (
 	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/vimconvert/vimconvert/convert/internal/pickleop"
 	"io"
 	"math"
 	"math/big"
@@ -31,10 +32,10 @@ type (
 	pyTuple []any
 	// pyList is a Python list (a pointer, since APPENDS mutates it).
 	pyList struct{ items []any }
-	// pyDict is a Python dict or collections.OrderedDict with insertion
+	// Dict is a Python dict or collections.OrderedDict with insertion
 	// order kept. Only hashable scalar keys (str, int, bool, float, None,
 	// bytes as string) are accepted.
-	pyDict struct {
+	Dict struct {
 		keys    []any
 		values  []any
 		index   map[any]int
@@ -43,11 +44,11 @@ type (
 	}
 	// pySet is a Python set/frozenset; members are kept but not deduplicated.
 	pySet struct{ items []any }
-	// pyObject is an instance of an allowed plain-data class
+	// Object is an instance of an allowed plain-data class
 	// (argparse.Namespace): its attributes come from BUILD.
-	pyObject struct {
+	Object struct {
 		class string
-		attrs *pyDict
+		attrs *Dict
 	}
 	// pyGlobal is a resolved, allow-listed global (a class or function).
 	pyGlobal struct {
@@ -237,63 +238,6 @@ func (u *unpickler) popMark() ([]any, error) {
 	return items, nil
 }
 
-// pickle opcodes used by protocols 2-5 (names as in Python's pickle.py).
-const (
-	opMark           = '('
-	opStop           = '.'
-	opPop            = '0'
-	opPopMark        = '1'
-	opDup            = '2'
-	opBinFloat       = 'G'
-	opBinInt         = 'J'
-	opBinInt1        = 'K'
-	opBinInt2        = 'M'
-	opNone           = 'N'
-	opBinPersID      = 'Q'
-	opReduce         = 'R'
-	opBinString      = 'T'
-	opShortBinString = 'U'
-	opBinUnicode     = 'X'
-	opAppend         = 'a'
-	opBuild          = 'b'
-	opGlobal         = 'c'
-	opDict           = 'd'
-	opEmptyDict      = '}'
-	opAppends        = 'e'
-	opBinGet         = 'h'
-	opLongBinGet     = 'j'
-	opList           = 'l'
-	opEmptyList      = ']'
-	opBinPut         = 'q'
-	opLongBinPut     = 'r'
-	opSetItem        = 's'
-	opTuple          = 't'
-	opEmptyTuple     = ')'
-	opSetItems       = 'u'
-	opProto          = 0x80
-	opNewObj         = 0x81
-	opTuple1         = 0x85
-	opTuple2         = 0x86
-	opTuple3         = 0x87
-	opNewTrue        = 0x88
-	opNewFalse       = 0x89
-	opLong1          = 0x8a
-	opLong4          = 0x8b
-	opBinBytes       = 'B'
-	opShortBinBytes  = 'C'
-	opShortBinUni    = 0x8c
-	opBinUnicode8    = 0x8d
-	opBinBytes8      = 0x8e
-	opEmptySet       = 0x8f
-	opAddItems       = 0x90
-	opFrozenSet      = 0x91
-	opNewObjEx       = 0x92
-	opStackGlobal    = 0x93
-	opMemoize        = 0x94
-	opFrame          = 0x95
-	opByteArray8     = 0x96
-)
-
 // load runs the program until STOP and returns the top of the stack.
 func (u *unpickler) load() (any, error) {
 	for {
@@ -313,7 +257,7 @@ func (u *unpickler) load() (any, error) {
 
 func (u *unpickler) step(op byte) (stop bool, err error) {
 	switch op {
-	case opProto:
+	case pickleop.Proto:
 		v, err := u.readByte()
 		if err != nil {
 			return false, err
@@ -321,56 +265,56 @@ func (u *unpickler) step(op byte) (stop bool, err error) {
 		if v < 2 || v > 5 {
 			return false, fmt.Errorf("unsupported pickle protocol %d (want 2-5)", v)
 		}
-	case opFrame:
+	case pickleop.Frame:
 		// A framing hint: the frame's bytes follow inline.
 		if _, err := u.readUint(8); err != nil {
 			return false, err
 		}
-	case opStop:
+	case pickleop.Stop:
 		return true, nil
-	case opMark:
+	case pickleop.Mark:
 		if len(u.stack)+len(u.metaStack) >= maxPickleStack {
 			return false, fmt.Errorf("pickle stack deeper than %d", maxPickleStack)
 		}
 		u.metaStack = append(u.metaStack, u.stack)
 		u.stack = nil
-	case opPop:
+	case pickleop.Pop:
 		_, err = u.pop()
-	case opPopMark:
+	case pickleop.PopMark:
 		_, err = u.popMark()
-	case opDup:
+	case pickleop.Dup:
 		v, err := u.top()
 		if err != nil {
 			return false, err
 		}
 		return false, u.push(v)
-	case opNone:
+	case pickleop.None:
 		return false, u.push(nil)
-	case opNewTrue:
+	case pickleop.NewTrue:
 		return false, u.push(true)
-	case opNewFalse:
+	case pickleop.NewFalse:
 		return false, u.push(false)
-	case opBinInt:
+	case pickleop.BinInt:
 		v, err := u.readUint(4)
 		if err != nil {
 			return false, err
 		}
 		return false, u.push(int64(int32(uint32(v))))
-	case opBinInt1:
+	case pickleop.BinInt1:
 		v, err := u.readUint(1)
 		if err != nil {
 			return false, err
 		}
 		return false, u.push(int64(v))
-	case opBinInt2:
+	case pickleop.BinInt2:
 		v, err := u.readUint(2)
 		if err != nil {
 			return false, err
 		}
 		return false, u.push(int64(v))
-	case opLong1, opLong4:
+	case pickleop.Long1, pickleop.Long4:
 		var n uint64
-		if op == opLong1 {
+		if op == pickleop.Long1 {
 			n, err = u.readUint(1)
 		} else {
 			n, err = u.readUint(4)
@@ -386,18 +330,18 @@ func (u *unpickler) step(op byte) (stop bool, err error) {
 			return false, err
 		}
 		return false, u.push(decodeLong(b))
-	case opBinFloat:
+	case pickleop.BinFloat:
 		b, err := u.readN(8)
 		if err != nil {
 			return false, err
 		}
 		return false, u.push(math.Float64frombits(binary.BigEndian.Uint64(b)))
-	case opBinUnicode, opShortBinUni, opBinUnicode8, opBinString, opShortBinString:
+	case pickleop.BinUnicode, pickleop.ShortBinUni, pickleop.BinUnicode8, pickleop.BinString, pickleop.ShortBinString:
 		var n uint64
 		switch op {
-		case opShortBinUni, opShortBinString:
+		case pickleop.ShortBinUni, pickleop.ShortBinString:
 			n, err = u.readUint(1)
-		case opBinUnicode8:
+		case pickleop.BinUnicode8:
 			n, err = u.readUint(8)
 		default:
 			n, err = u.readUint(4)
@@ -413,12 +357,12 @@ func (u *unpickler) step(op byte) (stop bool, err error) {
 			return false, err
 		}
 		return false, u.push(string(b))
-	case opBinBytes, opShortBinBytes, opBinBytes8, opByteArray8:
+	case pickleop.BinBytes, pickleop.ShortBinBytes, pickleop.BinBytes8, pickleop.ByteArray8:
 		var n uint64
 		switch op {
-		case opShortBinBytes:
+		case pickleop.ShortBinBytes:
 			n, err = u.readUint(1)
-		case opBinBytes:
+		case pickleop.BinBytes:
 			n, err = u.readUint(4)
 		default:
 			n, err = u.readUint(8)
@@ -434,10 +378,10 @@ func (u *unpickler) step(op byte) (stop bool, err error) {
 			return false, err
 		}
 		return false, u.push(b)
-	case opEmptyTuple:
+	case pickleop.EmptyTuple:
 		return false, u.push(pyTuple{})
-	case opTuple1, opTuple2, opTuple3:
-		n := int(op-opTuple1) + 1
+	case pickleop.Tuple1, pickleop.Tuple2, pickleop.Tuple3:
+		n := int(op-pickleop.Tuple1) + 1
 		if len(u.stack) < n {
 			return false, fmt.Errorf("pickle stack underflow building a %d-tuple at offset %d", n, u.pos)
 		}
@@ -445,23 +389,23 @@ func (u *unpickler) step(op byte) (stop bool, err error) {
 		copy(t, u.stack[len(u.stack)-n:])
 		u.stack = u.stack[:len(u.stack)-n]
 		return false, u.push(t)
-	case opTuple:
+	case pickleop.Tuple:
 		items, err := u.popMark()
 		if err != nil {
 			return false, err
 		}
 		return false, u.push(pyTuple(append([]any(nil), items...)))
-	case opEmptyList:
+	case pickleop.EmptyList:
 		return false, u.push(&pyList{})
-	case opList:
+	case pickleop.List:
 		items, err := u.popMark()
 		if err != nil {
 			return false, err
 		}
 		return false, u.push(&pyList{items: append([]any(nil), items...)})
-	case opAppend, opAppends:
+	case pickleop.Append, pickleop.Appends:
 		var items []any
-		if op == opAppend {
+		if op == pickleop.Append {
 			v, err := u.pop()
 			if err != nil {
 				return false, err
@@ -480,11 +424,11 @@ func (u *unpickler) step(op byte) (stop bool, err error) {
 		case *pySet: // not produced by APPEND in CPython, but harmless
 			l.items = append(l.items, items...)
 		default:
-			return false, fmt.Errorf("pickle APPEND to a %s at offset %d", typeName(t), u.pos)
+			return false, fmt.Errorf("pickle APPEND to a %s at offset %d", TypeName(t), u.pos)
 		}
-	case opEmptyDict:
+	case pickleop.EmptyDict:
 		return false, u.push(newPyDict())
-	case opDict:
+	case pickleop.Dict:
 		items, err := u.popMark()
 		if err != nil {
 			return false, err
@@ -494,9 +438,9 @@ func (u *unpickler) step(op byte) (stop bool, err error) {
 			return false, fmt.Errorf("pickle DICT at offset %d: %w", u.pos, err)
 		}
 		return false, u.push(d)
-	case opSetItem, opSetItems:
+	case pickleop.SetItem, pickleop.SetItems:
 		var items []any
-		if op == opSetItem {
+		if op == pickleop.SetItem {
 			if len(u.stack) < 2 {
 				return false, fmt.Errorf("pickle stack underflow in SETITEM at offset %d", u.pos)
 			}
@@ -509,16 +453,16 @@ func (u *unpickler) step(op byte) (stop bool, err error) {
 		if err != nil {
 			return false, err
 		}
-		d, ok := t.(*pyDict)
+		d, ok := t.(*Dict)
 		if !ok {
-			return false, fmt.Errorf("pickle SETITEM on a %s at offset %d", typeName(t), u.pos)
+			return false, fmt.Errorf("pickle SETITEM on a %s at offset %d", TypeName(t), u.pos)
 		}
 		if err := d.setPairs(items); err != nil {
 			return false, fmt.Errorf("pickle SETITEMS at offset %d: %w", u.pos, err)
 		}
-	case opEmptySet:
+	case pickleop.EmptySet:
 		return false, u.push(&pySet{})
-	case opAddItems:
+	case pickleop.AddItems:
 		items, err := u.popMark()
 		if err != nil {
 			return false, err
@@ -529,18 +473,18 @@ func (u *unpickler) step(op byte) (stop bool, err error) {
 		}
 		s, ok := t.(*pySet)
 		if !ok {
-			return false, fmt.Errorf("pickle ADDITEMS on a %s at offset %d", typeName(t), u.pos)
+			return false, fmt.Errorf("pickle ADDITEMS on a %s at offset %d", TypeName(t), u.pos)
 		}
 		s.items = append(s.items, items...)
-	case opFrozenSet:
+	case pickleop.FrozenSet:
 		items, err := u.popMark()
 		if err != nil {
 			return false, err
 		}
 		return false, u.push(&pySet{items: append([]any(nil), items...)})
-	case opBinPut, opLongBinPut:
+	case pickleop.BinPut, pickleop.LongBinPut:
 		var idx uint64
-		if op == opBinPut {
+		if op == pickleop.BinPut {
 			idx, err = u.readUint(1)
 		} else {
 			idx, err = u.readUint(4)
@@ -553,15 +497,15 @@ func (u *unpickler) step(op byte) (stop bool, err error) {
 			return false, err
 		}
 		u.memo[uint32(idx)] = v
-	case opMemoize:
+	case pickleop.Memoize:
 		v, err := u.top()
 		if err != nil {
 			return false, err
 		}
 		u.memo[uint32(len(u.memo))] = v
-	case opBinGet, opLongBinGet:
+	case pickleop.BinGet, pickleop.LongBinGet:
 		var idx uint64
-		if op == opBinGet {
+		if op == pickleop.BinGet {
 			idx, err = u.readUint(1)
 		} else {
 			idx, err = u.readUint(4)
@@ -574,7 +518,7 @@ func (u *unpickler) step(op byte) (stop bool, err error) {
 			return false, fmt.Errorf("pickle memo key %d not found at offset %d", idx, u.pos)
 		}
 		return false, u.push(v)
-	case opGlobal:
+	case pickleop.Global:
 		module, err := u.readLine()
 		if err != nil {
 			return false, err
@@ -588,7 +532,7 @@ func (u *unpickler) step(op byte) (stop bool, err error) {
 			return false, err
 		}
 		return false, u.push(g)
-	case opStackGlobal:
+	case pickleop.StackGlobal:
 		nameV, err := u.pop()
 		if err != nil {
 			return false, err
@@ -607,7 +551,7 @@ func (u *unpickler) step(op byte) (stop bool, err error) {
 			return false, err
 		}
 		return false, u.push(g)
-	case opReduce:
+	case pickleop.Reduce:
 		args, err := u.pop()
 		if err != nil {
 			return false, err
@@ -618,20 +562,20 @@ func (u *unpickler) step(op byte) (stop bool, err error) {
 		}
 		t, ok := args.(pyTuple)
 		if !ok {
-			return false, fmt.Errorf("pickle REDUCE arguments are a %s, not a tuple, at offset %d", typeName(args), u.pos)
+			return false, fmt.Errorf("pickle REDUCE arguments are a %s, not a tuple, at offset %d", TypeName(args), u.pos)
 		}
 		g, ok := fn.(*pyGlobal)
 		if !ok {
-			return false, fmt.Errorf("pickle REDUCE calls a %s at offset %d", typeName(fn), u.pos)
+			return false, fmt.Errorf("pickle REDUCE calls a %s at offset %d", TypeName(fn), u.pos)
 		}
 		v, err := callGlobal(g, t)
 		if err != nil {
 			return false, fmt.Errorf("at pickle offset %d: %w", u.pos, err)
 		}
 		return false, u.push(v)
-	case opNewObj, opNewObjEx:
+	case pickleop.NewObj, pickleop.NewObjEx:
 		var kwargs any
-		if op == opNewObjEx {
+		if op == pickleop.NewObjEx {
 			if kwargs, err = u.pop(); err != nil {
 				return false, err
 			}
@@ -646,13 +590,13 @@ func (u *unpickler) step(op byte) (stop bool, err error) {
 		}
 		g, ok := cls.(*pyGlobal)
 		if !ok {
-			return false, fmt.Errorf("pickle NEWOBJ of a %s at offset %d", typeName(cls), u.pos)
+			return false, fmt.Errorf("pickle NEWOBJ of a %s at offset %d", TypeName(cls), u.pos)
 		}
 		t, ok := args.(pyTuple)
 		if !ok {
-			return false, fmt.Errorf("pickle NEWOBJ arguments are a %s at offset %d", typeName(args), u.pos)
+			return false, fmt.Errorf("pickle NEWOBJ arguments are a %s at offset %d", TypeName(args), u.pos)
 		}
-		if kw, ok := kwargs.(*pyDict); kwargs != nil && (!ok || len(kw.keys) > 0) {
+		if kw, ok := kwargs.(*Dict); kwargs != nil && (!ok || len(kw.keys) > 0) {
 			return false, fmt.Errorf("pickle NEWOBJ_EX with keyword arguments for %s at offset %d", g, u.pos)
 		}
 		v, err := newObject(g, t)
@@ -660,7 +604,7 @@ func (u *unpickler) step(op byte) (stop bool, err error) {
 			return false, fmt.Errorf("at pickle offset %d: %w", u.pos, err)
 		}
 		return false, u.push(v)
-	case opBuild:
+	case pickleop.Build:
 		state, err := u.pop()
 		if err != nil {
 			return false, err
@@ -672,7 +616,7 @@ func (u *unpickler) step(op byte) (stop bool, err error) {
 		if err := build(obj, state); err != nil {
 			return false, fmt.Errorf("at pickle offset %d: %w", u.pos, err)
 		}
-	case opBinPersID:
+	case pickleop.BinPersID:
 		pid, err := u.pop()
 		if err != nil {
 			return false, err
@@ -718,7 +662,7 @@ func decodeLong(b []byte) any {
 	return v
 }
 
-func newPyDict() *pyDict { return &pyDict{index: map[any]int{}} }
+func newPyDict() *Dict { return &Dict{index: map[any]int{}} }
 
 // dictKey converts a pickle value to a comparable map key.
 func dictKey(k any) (any, error) {
@@ -748,10 +692,10 @@ func dictKey(k any) (any, error) {
 		}
 		return "t:(" + strings.Join(parts, ",") + ")", nil
 	}
-	return nil, fmt.Errorf("unhashable dict key of type %s", typeName(k))
+	return nil, fmt.Errorf("unhashable dict key of type %s", TypeName(k))
 }
 
-func (d *pyDict) set(k, v any) error {
+func (d *Dict) set(k, v any) error {
 	hk, err := dictKey(k)
 	if err != nil {
 		return err
@@ -766,7 +710,7 @@ func (d *pyDict) set(k, v any) error {
 	return nil
 }
 
-func (d *pyDict) setPairs(items []any) error {
+func (d *Dict) setPairs(items []any) error {
 	if len(items)%2 != 0 {
 		return fmt.Errorf("odd number of items (%d) for a dict", len(items))
 	}
@@ -779,7 +723,7 @@ func (d *pyDict) setPairs(items []any) error {
 }
 
 // get returns the value under a string key.
-func (d *pyDict) get(key string) (any, bool) {
+func (d *Dict) get(key string) (any, bool) {
 	i, ok := d.index[key]
 	if !ok {
 		return nil, false
@@ -810,9 +754,9 @@ func quoteGlobal(s string) string {
 	return fmt.Sprintf("%q", s)[1 : len(fmt.Sprintf("%q", s))-1]
 }
 
-// typeName describes a pickle value's type without printing its content
+// TypeName describes a pickle value's type without printing its content
 // (values may be huge or cyclic).
-func typeName(v any) string {
+func TypeName(v any) string {
 	switch x := v.(type) {
 	case nil:
 		return "None"
@@ -830,20 +774,20 @@ func typeName(v any) string {
 		return "tuple"
 	case *pyList:
 		return "list"
-	case *pyDict:
+	case *Dict:
 		if x.ordered {
 			return "OrderedDict"
 		}
 		return "dict"
 	case *pySet:
 		return "set"
-	case *pyObject:
+	case *Object:
 		return x.class
 	case *pyGlobal:
 		return "global " + x.String()
 	case *storageRef:
 		return "storage"
-	case *tensorRef:
+	case *TensorRef:
 		return "tensor"
 	}
 	return fmt.Sprintf("%T", v)
@@ -869,10 +813,10 @@ func callGlobal(g *pyGlobal, args pyTuple) (any, error) {
 	case globalRebuildParameter, globalRebuildParameterWithState:
 		// (data, requires_grad, backward_hooks[, state])
 		if len(args) >= 3 {
-			if t, ok := args[0].(*tensorRef); ok {
+			if t, ok := args[0].(*TensorRef); ok {
 				return t, nil
 			}
-			return nil, fmt.Errorf("%s: data is a %s, not a tensor", g, typeName(args[0]))
+			return nil, fmt.Errorf("%s: data is a %s, not a tensor", g, TypeName(args[0]))
 		}
 	case globalRebuildFromTypeV2:
 		// (func, new_type, args, state): only plain tensors/parameters.
@@ -917,7 +861,7 @@ func callGlobal(g *pyGlobal, args pyTuple) (any, error) {
 		}
 	case globalNamespace:
 		if len(args) == 0 {
-			return &pyObject{class: "argparse.Namespace", attrs: newPyDict()}, nil
+			return &Object{class: "argparse.Namespace", attrs: newPyDict()}, nil
 		}
 	default:
 		return nil, fmt.Errorf("%s cannot be called", g)
@@ -932,17 +876,17 @@ func sequenceItems(v any, g *pyGlobal) (pyTuple, error) {
 	case *pyList:
 		return pyTuple(s.items), nil
 	}
-	return nil, fmt.Errorf("%s of a %s", g, typeName(v))
+	return nil, fmt.Errorf("%s of a %s", g, TypeName(v))
 }
 
-func fillDictFromPairs(d *pyDict, v any) error {
+func fillDictFromPairs(d *Dict, v any) error {
 	var pairs []any
 	switch s := v.(type) {
 	case pyTuple:
 		pairs = s
 	case *pyList:
 		pairs = s.items
-	case *pyDict:
+	case *Dict:
 		for i := range s.keys {
 			if err := d.set(s.keys[i], s.values[i]); err != nil {
 				return err
@@ -950,12 +894,12 @@ func fillDictFromPairs(d *pyDict, v any) error {
 		}
 		return nil
 	default:
-		return fmt.Errorf("cannot build a dict from a %s", typeName(v))
+		return fmt.Errorf("cannot build a dict from a %s", TypeName(v))
 	}
 	for _, p := range pairs {
 		kv, ok := p.(pyTuple)
 		if !ok || len(kv) != 2 {
-			return fmt.Errorf("dict item is a %s, not a (key, value) pair", typeName(p))
+			return fmt.Errorf("dict item is a %s, not a (key, value) pair", TypeName(p))
 		}
 		if err := d.set(kv[0], kv[1]); err != nil {
 			return err
@@ -968,7 +912,7 @@ func fillDictFromPairs(d *pyDict, v any) error {
 func newObject(g *pyGlobal, args pyTuple) (any, error) {
 	switch g.kind {
 	case globalNamespace:
-		return &pyObject{class: "argparse.Namespace", attrs: newPyDict()}, nil
+		return &Object{class: "argparse.Namespace", attrs: newPyDict()}, nil
 	case globalOrderedDict, globalDict:
 		d := newPyDict()
 		d.ordered = g.kind == globalOrderedDict
@@ -986,26 +930,26 @@ func build(obj, state any) error {
 	// state may be (dict_state, slot_state)
 	if t, ok := state.(pyTuple); ok && len(t) == 2 {
 		if t[1] != nil {
-			return fmt.Errorf("BUILD with slot state on a %s", typeName(obj))
+			return fmt.Errorf("BUILD with slot state on a %s", TypeName(obj))
 		}
 		state = t[0]
 	}
 	if state == nil {
 		return nil
 	}
-	sd, ok := state.(*pyDict)
+	sd, ok := state.(*Dict)
 	if !ok {
-		return fmt.Errorf("BUILD state of a %s is a %s, not a dict", typeName(obj), typeName(state))
+		return fmt.Errorf("BUILD state of a %s is a %s, not a dict", TypeName(obj), TypeName(state))
 	}
 	switch o := obj.(type) {
-	case *pyObject:
+	case *Object:
 		for i := range sd.keys {
 			if err := o.attrs.set(sd.keys[i], sd.values[i]); err != nil {
 				return err
 			}
 		}
 		return nil
-	case *pyDict:
+	case *Dict:
 		// OrderedDict state: instance attributes such as _metadata.
 		if o.attrs == nil {
 			o.attrs = map[string]any{}
@@ -1013,15 +957,15 @@ func build(obj, state any) error {
 		for i, k := range sd.keys {
 			ks, ok := k.(string)
 			if !ok {
-				return fmt.Errorf("BUILD attribute name is a %s", typeName(k))
+				return fmt.Errorf("BUILD attribute name is a %s", TypeName(k))
 			}
 			o.attrs[ks] = sd.values[i]
 		}
 		return nil
-	case *tensorRef:
+	case *TensorRef:
 		// Tensor state (e.g. from _rebuild_parameter_with_state): attributes
 		// that do not affect the data.
 		return nil
 	}
-	return fmt.Errorf("BUILD on a %s is not supported", typeName(obj))
+	return fmt.Errorf("BUILD on a %s is not supported", TypeName(obj))
 }

@@ -1,4 +1,4 @@
-package convert
+package torchfile
 
 import (
 	"archive/zip"
@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/vimconvert/vimconvert/convert/internal/pickleop"
 	"io"
 	"math"
 	"math/big"
@@ -51,15 +52,15 @@ var storageTypes = map[string]*storageType{
 
 // storageRef is one storage referenced by the pickle (persistent id).
 type storageRef struct {
-	file  *torchFile
+	file  *File
 	typ   *storageType
 	key   string
 	numel int64 // declared element count
 }
 
-// tensorRef is a tensor rebuilt by the pickle: a strided view of a storage.
+// TensorRef is a tensor rebuilt by the pickle: a strided view of a storage.
 // Its data is converted only by materialize.
-type tensorRef struct {
+type TensorRef struct {
 	storage *storageRef
 	offset  int64
 	size    []int64
@@ -72,8 +73,8 @@ type legacyStorage struct {
 	numel  int64
 }
 
-// torchFile is an opened torch.save file.
-type torchFile struct {
+// File is an opened torch.save file.
+type File struct {
 	format string // "zip" or "legacy"
 	ra     io.ReaderAt
 	size   int64
@@ -106,7 +107,7 @@ func readLimit(size int64) int64 { return 2*size + 64<<10 }
 
 // charge takes n bytes from the file-wide read budget, or explains why a
 // read of n bytes for what is refused.
-func (f *torchFile) charge(what string, n int64) error {
+func (f *File) charge(what string, n int64) error {
 	if n < 0 || n > f.readBudget {
 		return fmt.Errorf("%s: reading %d more bytes would exceed the %d bytes a %d-byte checkpoint may hold (overlapping or decompression-bomb zip entries?)", what, n, readLimit(f.size), f.size)
 	}
@@ -114,10 +115,10 @@ func (f *torchFile) charge(what string, n int64) error {
 	return nil
 }
 
-// openTorchFile parses the container and the main pickle. It returns the
+// Open parses the container and the main pickle. It returns the
 // unpickled root object; storages are resolved but not read.
-func openTorchFile(ra io.ReaderAt, size int64) (*torchFile, any, error) {
-	f := &torchFile{
+func Open(ra io.ReaderAt, size int64) (*File, any, error) {
+	f := &File{
 		ra:       ra,
 		size:     size,
 		storages: map[string]*storageRef{},
@@ -139,7 +140,7 @@ func openTorchFile(ra io.ReaderAt, size int64) (*torchFile, any, error) {
 		f.format = "zip"
 		root, err := f.openZip()
 		return f, root, err
-	case head[0] == opProto:
+	case head[0] == pickleop.Proto:
 		f.format = "legacy"
 		root, err := f.openLegacy()
 		return f, root, err
@@ -147,7 +148,7 @@ func openTorchFile(ra io.ReaderAt, size int64) (*torchFile, any, error) {
 	return nil, nil, fmt.Errorf("%w: neither a zip archive nor a pickle stream (first bytes % x)", ErrNotCheckpoint, head[:n])
 }
 
-func (f *torchFile) openZip() (any, error) {
+func (f *File) openZip() (any, error) {
 	zr, err := zip.NewReader(f.ra, f.size)
 	if err != nil {
 		return nil, fmt.Errorf("%w: bad zip archive: %v", ErrNotCheckpoint, err)
@@ -209,7 +210,7 @@ func (f *torchFile) openZip() (any, error) {
 // may overlap. archive/zip accepts central-directory records that all
 // point at one local entry, which would let a small file name the same
 // megabytes thousands of times under different storage keys.
-func (f *torchFile) checkZipLayout(files []*zip.File) error {
+func (f *File) checkZipLayout(files []*zip.File) error {
 	type span struct {
 		start, end int64
 		name       string
@@ -237,7 +238,7 @@ func (f *torchFile) checkZipLayout(files []*zip.File) error {
 // entryLimit returns the uncompressed size of a zip entry after checking
 // it is plausible for this file: a stored entry fits in the file, a
 // compressed one in the file-wide read budget (readLimit).
-func (f *torchFile) entryLimit(e *zip.File) (int64, error) {
+func (f *File) entryLimit(e *zip.File) (int64, error) {
 	u := e.UncompressedSize64
 	bound := uint64(f.size)
 	if e.Method != zip.Store {
@@ -250,7 +251,7 @@ func (f *torchFile) entryLimit(e *zip.File) (int64, error) {
 }
 
 // readZipEntry reads a whole (small) zip entry of at most max bytes.
-func (f *torchFile) readZipEntry(e *zip.File, max int64) ([]byte, error) {
+func (f *File) readZipEntry(e *zip.File, max int64) ([]byte, error) {
 	n, err := f.entryLimit(e)
 	if err != nil {
 		return nil, err
@@ -278,21 +279,21 @@ func (f *torchFile) readZipEntry(e *zip.File, max int64) ([]byte, error) {
 func parseStoragePID(pid any, want int) (*storageType, string, int64, pyTuple, error) {
 	t, ok := pid.(pyTuple)
 	if !ok || len(t) != want {
-		return nil, "", 0, nil, fmt.Errorf("persistent id is a %s of length %d, want a %d-tuple ('storage', type, key, location, numel)", typeName(pid), len(t), want)
+		return nil, "", 0, nil, fmt.Errorf("persistent id is a %s of length %d, want a %d-tuple ('storage', type, key, location, numel)", TypeName(pid), len(t), want)
 	}
 	if s, ok := t[0].(string); !ok || s != "storage" {
-		return nil, "", 0, nil, fmt.Errorf("persistent id of kind %s is not supported (only 'storage')", typeName(t[0]))
+		return nil, "", 0, nil, fmt.Errorf("persistent id of kind %s is not supported (only 'storage')", TypeName(t[0]))
 	}
 	g, ok := t[1].(*pyGlobal)
 	if !ok || g.kind != globalStorageClass {
-		return nil, "", 0, nil, fmt.Errorf("storage type is a %s, not a torch storage class", typeName(t[1]))
+		return nil, "", 0, nil, fmt.Errorf("storage type is a %s, not a torch storage class", TypeName(t[1]))
 	}
 	key, ok := t[2].(string)
 	if !ok || key == "" || len(key) > 64 {
-		return nil, "", 0, nil, fmt.Errorf("storage key is a %s, want a short str", typeName(t[2]))
+		return nil, "", 0, nil, fmt.Errorf("storage key is a %s, want a short str", TypeName(t[2]))
 	}
 	if _, ok := t[3].(string); !ok {
-		return nil, "", 0, nil, fmt.Errorf("storage location is a %s, want a str", typeName(t[3]))
+		return nil, "", 0, nil, fmt.Errorf("storage location is a %s, want a str", TypeName(t[3]))
 	}
 	numel, ok := t[4].(int64)
 	if !ok || numel < 0 {
@@ -302,7 +303,7 @@ func parseStoragePID(pid any, want int) (*storageType, string, int64, pyTuple, e
 }
 
 // addStorage registers a storage reference; references to one key share it.
-func (f *torchFile) addStorage(typ *storageType, key string, numel int64) (*storageRef, error) {
+func (f *File) addStorage(typ *storageType, key string, numel int64) (*storageRef, error) {
 	if numel > f.size {
 		return nil, fmt.Errorf("storage %s declares %d elements, more than the %d-byte file can hold", key, numel, f.size)
 	}
@@ -317,7 +318,7 @@ func (f *torchFile) addStorage(typ *storageType, key string, numel int64) (*stor
 	return s, nil
 }
 
-func (f *torchFile) persistentLoadZip(pid any) (any, error) {
+func (f *File) persistentLoadZip(pid any) (any, error) {
 	typ, key, numel, _, err := parseStoragePID(pid, 5)
 	if err != nil {
 		return nil, err
@@ -344,7 +345,10 @@ func (f *torchFile) persistentLoadZip(pid any) (any, error) {
 // legacyMagic is the magic number of the legacy torch.save stream.
 var legacyMagic, _ = new(big.Int).SetString("1950a86a20f9469cfc6c", 16)
 
-func (f *torchFile) openLegacy() (any, error) {
+// openLegacy reads a legacy (pre-1.6, non-zip) torch.save stream: the
+// magic number, protocol and sys_info pickles, the main pickle, then the
+// storage key list and the raw storages it locates.
+func (f *File) openLegacy() (any, error) {
 	off := int64(0)
 	next := func(what string, pl func(any) (any, error)) (any, error) {
 		u := newUnpickler(io.NewSectionReader(f.ra, off, f.size-off), f.size-off, pl)
@@ -373,12 +377,12 @@ func (f *torchFile) openLegacy() (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if d, ok := sys.(*pyDict); ok {
+	if d, ok := sys.(*Dict); ok {
 		if le, ok := d.get("little_endian"); ok && le != true {
 			return nil, fmt.Errorf("big-endian legacy checkpoints are not supported")
 		}
 	} else {
-		return nil, fmt.Errorf("legacy checkpoint sys_info is a %s, not a dict", typeName(sys))
+		return nil, fmt.Errorf("legacy checkpoint sys_info is a %s, not a dict", TypeName(sys))
 	}
 	pending := map[string]bool{}
 	root, err := next("main", func(pid any) (any, error) {
@@ -399,38 +403,49 @@ func (f *torchFile) openLegacy() (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := f.locateLegacyStorages(keysV, off, pending); err != nil {
+		return nil, err
+	}
+	return root, nil
+}
+
+// locateLegacyStorages reads the storage key list of a legacy file and
+// records where each storage's data lies: after the list, at off, one
+// 8-byte element count and the raw data per key. Every storage the main
+// pickle uses (pending) must be listed exactly once.
+func (f *File) locateLegacyStorages(keysV any, off int64, pending map[string]bool) error {
 	keys, ok := keysV.(*pyList)
 	if !ok {
-		return nil, fmt.Errorf("legacy checkpoint storage key list is a %s", typeName(keysV))
+		return fmt.Errorf("legacy checkpoint storage key list is a %s", TypeName(keysV))
 	}
 	f.legacy = make(map[string]legacyStorage, len(keys.items))
 	for _, kv := range keys.items {
 		key, ok := kv.(string)
 		if !ok {
-			return nil, fmt.Errorf("legacy checkpoint storage key is a %s", typeName(kv))
+			return fmt.Errorf("legacy checkpoint storage key is a %s", TypeName(kv))
 		}
 		s, ok := f.storages[key]
 		if !ok {
-			return nil, fmt.Errorf("legacy checkpoint lists storage %s that no tensor uses", key)
+			return fmt.Errorf("legacy checkpoint lists storage %s that no tensor uses", key)
 		}
 		if _, dup := f.legacy[key]; dup {
-			return nil, fmt.Errorf("legacy checkpoint lists storage %s twice", key)
+			return fmt.Errorf("legacy checkpoint lists storage %s twice", key)
 		}
 		var hdr [8]byte
 		if off+8 > f.size {
-			return nil, fmt.Errorf("storage %s: truncated file (header at offset %d, file is %d bytes)", key, off, f.size)
+			return fmt.Errorf("storage %s: truncated file (header at offset %d, file is %d bytes)", key, off, f.size)
 		}
 		if _, err := f.ra.ReadAt(hdr[:], off); err != nil {
-			return nil, fmt.Errorf("storage %s: reading header: %w", key, err)
+			return fmt.Errorf("storage %s: reading header: %w", key, err)
 		}
 		numel := int64(binary.LittleEndian.Uint64(hdr[:]))
 		if numel != s.numel {
-			return nil, fmt.Errorf("storage %s: file has %d elements, the pickle declares %d", key, numel, s.numel)
+			return fmt.Errorf("storage %s: file has %d elements, the pickle declares %d", key, numel, s.numel)
 		}
 		off += 8
 		need := numel * int64(s.typ.elemSize)
 		if need > f.size-off {
-			return nil, fmt.Errorf("storage %s is shorter than declared: needs %d bytes at offset %d, file is %d bytes (truncated?)", key, need, off, f.size)
+			return fmt.Errorf("storage %s is shorter than declared: needs %d bytes at offset %d, file is %d bytes (truncated?)", key, need, off, f.size)
 		}
 		f.legacy[key] = legacyStorage{offset: off, numel: numel}
 		off += need
@@ -442,9 +457,9 @@ func (f *torchFile) openLegacy() (any, error) {
 			missing = append(missing, k)
 		}
 		sort.Strings(missing)
-		return nil, fmt.Errorf("legacy checkpoint has no data for storages %s", strings.Join(missing, ", "))
+		return fmt.Errorf("legacy checkpoint has no data for storages %s", strings.Join(missing, ", "))
 	}
-	return root, nil
+	return nil
 }
 
 // bytes returns the raw data of a storage (read once, then cached). The
@@ -497,13 +512,13 @@ func (s *storageRef) bytes() ([]byte, error) {
 // rebuildTensor implements torch._utils._rebuild_tensor_v2(storage,
 // storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
 // and the older _rebuild_tensor(storage, storage_offset, size, stride).
-func rebuildTensor(g *pyGlobal, args pyTuple) (*tensorRef, error) {
+func rebuildTensor(g *pyGlobal, args pyTuple) (*TensorRef, error) {
 	if g.kind == globalRebuildTensorV2 && (len(args) < 6 || len(args) > 7) || g.kind == globalRebuildTensor && len(args) != 4 {
 		return nil, fmt.Errorf("%s called with %d arguments", g, len(args))
 	}
 	s, ok := args[0].(*storageRef)
 	if !ok {
-		return nil, fmt.Errorf("%s: storage is a %s", g, typeName(args[0]))
+		return nil, fmt.Errorf("%s: storage is a %s", g, TypeName(args[0]))
 	}
 	off, ok := args[1].(int64)
 	if !ok || off < 0 {
@@ -523,7 +538,7 @@ func rebuildTensor(g *pyGlobal, args pyTuple) (*tensorRef, error) {
 	if len(size) > 16 {
 		return nil, fmt.Errorf("%s: %d dimensions (at most 16 supported)", g, len(size))
 	}
-	t := &tensorRef{storage: s, offset: off, size: size, stride: stride}
+	t := &TensorRef{storage: s, offset: off, size: size, stride: stride}
 	if _, err := t.checkBounds(); err != nil {
 		return nil, err
 	}
@@ -533,13 +548,13 @@ func rebuildTensor(g *pyGlobal, args pyTuple) (*tensorRef, error) {
 func intTuple(v any, what string) ([]int64, error) {
 	t, ok := v.(pyTuple)
 	if !ok {
-		return nil, fmt.Errorf("%s is a %s, not a tuple", what, typeName(v))
+		return nil, fmt.Errorf("%s is a %s, not a tuple", what, TypeName(v))
 	}
 	out := make([]int64, len(t))
 	for i, e := range t {
 		n, ok := e.(int64)
 		if !ok {
-			return nil, fmt.Errorf("%s[%d] is a %s, not an int", what, i, typeName(e))
+			return nil, fmt.Errorf("%s[%d] is a %s, not an int", what, i, TypeName(e))
 		}
 		if n < 0 {
 			return nil, fmt.Errorf("%s[%d] is negative (%d)", what, i, n)
@@ -551,7 +566,7 @@ func intTuple(v any, what string) ([]int64, error) {
 
 // checkBounds validates that every element of the view lies inside its
 // storage and returns the element count.
-func (t *tensorRef) checkBounds() (int64, error) {
+func (t *TensorRef) checkBounds() (int64, error) {
 	numel := int64(1)
 	for _, d := range t.size {
 		if d == 0 {
@@ -588,7 +603,7 @@ func (t *tensorRef) checkBounds() (int64, error) {
 
 // contiguous reports whether the view is dense and row-major (size-1
 // dimensions may have any stride).
-func (t *tensorRef) contiguous() bool {
+func (t *TensorRef) contiguous() bool {
 	want := int64(1)
 	for d := len(t.size) - 1; d >= 0; d-- {
 		if t.size[d] != 1 && t.stride[d] != want {
@@ -604,7 +619,7 @@ var floatDTypes = map[string]bool{"float32": true, "float16": true, "bfloat16": 
 
 // materialize converts the view to a float32 Tensor (and F64 for float64
 // storages), honouring offset and strides.
-func (t *tensorRef) materialize(name string) (*Tensor, error) {
+func (t *TensorRef) materialize(name string) (*Tensor, error) {
 	dt := t.storage.typ.dtype
 	if !floatDTypes[dt] {
 		return nil, fmt.Errorf("tensor %s has dtype %s; only float32, float16, bfloat16 and float64 are supported", name, dt)
@@ -705,8 +720,8 @@ func readTensorDict(ra io.ReaderAt, size int64) (map[string]*Tensor, error) {
 
 // readTensorDictFile is readTensorDict that also returns the opened file
 // (nil if it did not open), so tests can see which storages were read.
-func readTensorDictFile(ra io.ReaderAt, size int64) (map[string]*Tensor, *torchFile, error) {
-	f, root, err := openTorchFile(ra, size)
+func readTensorDictFile(ra io.ReaderAt, size int64) (map[string]*Tensor, *File, error) {
+	f, root, err := Open(ra, size)
 	if err != nil {
 		return nil, f, err
 	}
@@ -715,19 +730,19 @@ func readTensorDictFile(ra io.ReaderAt, size int64) (map[string]*Tensor, *torchF
 }
 
 func tensorDictOf(root any) (map[string]*Tensor, error) {
-	d, ok := root.(*pyDict)
+	d, ok := root.(*Dict)
 	if !ok {
-		return nil, fmt.Errorf("top-level object is a %s, not a dict of tensors", typeName(root))
+		return nil, fmt.Errorf("top-level object is a %s, not a dict of tensors", TypeName(root))
 	}
 	out := make(map[string]*Tensor, len(d.keys))
 	for i, k := range d.keys {
 		name, ok := k.(string)
 		if !ok {
-			return nil, fmt.Errorf("dict key #%d is a %s, not a str", i, typeName(k))
+			return nil, fmt.Errorf("dict key #%d is a %s, not a str", i, TypeName(k))
 		}
-		tr, ok := d.values[i].(*tensorRef)
+		tr, ok := d.values[i].(*TensorRef)
 		if !ok {
-			return nil, fmt.Errorf("entry %q is a %s, not a tensor", name, typeName(d.values[i]))
+			return nil, fmt.Errorf("entry %q is a %s, not a tensor", name, TypeName(d.values[i]))
 		}
 		t, err := tr.materialize(name)
 		if err != nil {

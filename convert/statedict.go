@@ -1,0 +1,80 @@
+package convert
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/vimconvert/vimconvert/convert/torchfile"
+)
+
+// ReadStateDict reads the chosen weight set of a checkpoint as a map from
+// tensor name to Tensor, without mapping it to any architecture: the shared
+// entry point of every architecture's loader (Vim's Load, MambaOut's
+// mambaout.Load). It accepts the layouts Load accepts (a bare state dict,
+// or a dict holding it under "model", "state_dict" or "model_ema"), strips
+// a "module." prefix carried by every key, and converts float16, bfloat16
+// and float64 storages to float32 (the upcast is noted in Info.Assumed).
+// weights "" means WeightsModel.
+//
+// The returned Info has the provenance fields filled in (Path, Format,
+// Layout, Weights, WeightsKey, StrippedPrefix, ParamCount, TensorCount,
+// DType, DTypes, Ignored); Variant and the architecture's own assumptions
+// are left to the caller.
+func ReadStateDict(path string, weights Weights) (map[string]*Tensor, *Info, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	if st.IsDir() {
+		return nil, nil, fmt.Errorf("%s is a directory, not a checkpoint file", path)
+	}
+	sd, info, err := readStateDictFrom(fh, st.Size(), weights)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	info.Path = path
+	return sd, info, nil
+}
+
+// readStateDictFrom is ReadStateDict for a checkpoint of size bytes read
+// through ra (Info.Path stays empty).
+func readStateDictFrom(ra io.ReaderAt, size int64, weights Weights) (map[string]*Tensor, *Info, error) {
+	w, err := ParseWeights(string(weights))
+	if err != nil {
+		return nil, nil, err
+	}
+	f, root, err := torchfile.Open(ra, size)
+	if err != nil {
+		return nil, nil, err
+	}
+	info := &Info{Format: f.Format(), Weights: w, DTypes: map[string]int{}}
+	sdObj, err := selectWeights(root, w, info)
+	if err != nil {
+		return nil, nil, err
+	}
+	sd, err := stateDict(sdObj, info)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, t := range sd {
+		info.ParamCount += int64(t.NumElements())
+		info.DTypes[t.DType]++
+	}
+	info.TensorCount = len(sd)
+	info.DType = "mixed"
+	if len(info.DTypes) == 1 {
+		for d := range info.DTypes {
+			info.DType = d
+		}
+	}
+	if info.DType != "float32" {
+		info.Assumed = append(info.Assumed, fmt.Sprintf("%s weights upcast to float32", info.DType))
+	}
+	return sd, info, nil
+}
