@@ -145,6 +145,11 @@ func TestDistBundle(t *testing.T) {
 	if !strings.Contains(out, "PASS") {
 		t.Errorf("verify printed no PASS:\n%s", out)
 	}
+	// The Triton entry takes the bundle's plugin.
+	if out, code := runClean(t, bin, work, "convert", ckpt, "-o", "served.onnx", "--triton-repo", "models"); code != 0 {
+		t.Fatalf("convert --triton-repo: exit %d\n%s", code, out)
+	}
+	checkTritonEntry(t, filepath.Join(work, "models"), "served", filepath.Join(work, "served.onnx"), 8, true)
 }
 
 func contains(list []string, s string) bool {

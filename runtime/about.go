@@ -9,20 +9,17 @@ import (
 
 	ort "github.com/yalue/onnxruntime_go"
 	"golang.org/x/sys/cpu"
-
-	"github.com/vimconvert/vimconvert/graph"
 )
 
 // EnvPluginISA is the variable the plugin reads to force a CPU kernel
 // variant (ops/README.md).
 const EnvPluginISA = "VIMCONVERT_CPU_ISA"
 
-// About is what the running vimconvert is made of and what it loads: the
-// facts `vimconvert version` prints.
+// About is what the running vimconvert is built from and what it loads:
+// the facts `vimconvert version` prints beside the release number
+// (graph.ProducerVersion, which package runtime does not import: graph's
+// tests use runtime).
 type About struct {
-	// Version is vimconvert's release (graph.ProducerVersion, also written
-	// into every exported model).
-	Version string
 	// Module is the main module's version from the Go build info: the tag
 	// for `go install .../cmd/vimconvert@vX.Y.Z`, a pseudo-version or
 	// "(devel)" for a local build; "" when the binary has no build info.
@@ -56,7 +53,7 @@ type About struct {
 // failures are recorded in ORTError / PluginError, not returned, so that the
 // build facts are always available.
 func Describe(opts Options) About {
-	a := About{Version: graph.ProducerVersion, ORTWanted: ORTVersion, PluginISA: PluginISA()}
+	a := About{ORTWanted: ORTVersion, PluginISA: PluginISA()}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		a.Module = bi.Main.Version
 		a.GoVersion = bi.GoVersion

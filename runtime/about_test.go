@@ -25,7 +25,7 @@ func TestDescribe(t *testing.T) {
 	if a.ORTLibrary != LoadedLibrary() || !filepath.IsAbs(a.Plugin) {
 		t.Errorf("paths: library %q (loaded %q), plugin %q (want absolute)", a.ORTLibrary, LoadedLibrary(), a.Plugin)
 	}
-	if a.Version == "" || a.GoVersion == "" {
+	if a.GoVersion == "" || a.ORTWanted != ORTVersion {
 		t.Errorf("build facts missing: %+v", a)
 	}
 

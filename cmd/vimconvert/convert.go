@@ -35,6 +35,7 @@ type convertFlags struct {
 	tokens   bool
 	perLayer bool
 	scan     string
+	triton   *tritonFlags // --triton-repo and its options
 	conv     string
 }
 
@@ -50,6 +51,7 @@ Runtime's own contrib ops).`)
 	fs.StringVar(&f.output, "o", "", "output ONNX file (required)")
 	fs.StringVar(&f.output, "output", "", "same as -o")
 	f.load = addCheckpointFlags(fs)
+	f.triton = addTritonFlags(fs)
 	fs.IntVar(&f.opset, "opset", graph.DefaultOpset, fmt.Sprintf("ONNX opset, %d to %d", graph.MinOpset, graph.MaxOpset))
 	fs.BoolVar(&f.features, "features", false, "add the output 'features' [batch, D] (input of the head)")
 	fs.BoolVar(&f.tokens, "tokens", false, "add the output 'tokens' [batch, L, D] (all tokens after the final norm)")
@@ -83,6 +85,10 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 	}
 	ckpt := pos[0]
 	if err := checkOutputPath(ckpt, f.output); err != nil {
+		return err
+	}
+	tritonOpts, err := f.triton.prepare(fs, f.output, f.scan == graph.ScanPlugin)
+	if err != nil {
 		return err
 	}
 
@@ -149,6 +155,9 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("stat %s: %w", f.output, err)
 	}
 	printSummary(stdout, f, m, info, model, fi.Size())
+	if tritonOpts != nil {
+		return writeTriton(stdout, f.triton, *tritonOpts, f.output)
+	}
 	return nil
 }
 

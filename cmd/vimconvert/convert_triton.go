@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/vimconvert/vimconvert/graph/triton"
@@ -31,6 +32,37 @@ func addTritonFlags(fs *flag.FlagSet) *tritonFlags {
 	fs.IntVar(&f.count, "instance-count", 1, "with --triton-repo: number of instances")
 	fs.StringVar(&f.server, "triton-server-repo", triton.DefaultServerRepo, "with --triton-repo: the repository's absolute path inside the server, where the config points for the plugin")
 	return f
+}
+
+// tritonOnly are the flags that mean something only with --triton-repo.
+var tritonOnly = []string{"name", "max-batch", "instances", "instance-count", "triton-server-repo"}
+
+// prepare checks the Triton flags before anything is converted and returns
+// the options of the entry to write, nil without --triton-repo. usesPlugin
+// says whether the model will import the plugin's domain.
+func (f *tritonFlags) prepare(fs *flag.FlagSet, output string, usesPlugin bool) (*triton.Options, error) {
+	if f.repo == "" {
+		var stray []string
+		fs.Visit(func(fl *flag.Flag) {
+			if slices.Contains(tritonOnly, fl.Name) {
+				stray = append(stray, "--"+fl.Name)
+			}
+		})
+		if len(stray) > 0 {
+			return nil, fmt.Errorf("%s: only with --triton-repo", strings.Join(stray, ", "))
+		}
+		return nil, nil
+	}
+	o, err := f.options(output)
+	if err != nil {
+		return nil, err
+	}
+	if usesPlugin {
+		if err := f.requirePlugin(); err != nil {
+			return nil, err
+		}
+	}
+	return &o, nil
 }
 
 // options turns the flags into triton.Options for the model written to

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/runtime"
 )
 
@@ -35,7 +36,7 @@ Runtime or the plugin does not load.`)
 		return usageError(fs, "takes no arguments, got %d", len(pos))
 	}
 	a := runtime.Describe(runtime.Options{})
-	fmt.Fprintf(stdout, "vimconvert %s\n", a.Version)
+	fmt.Fprintf(stdout, "vimconvert %s\n", graph.ProducerVersion)
 	if a.Module != "" {
 		fmt.Fprintf(stdout, "  module    %s\n", a.Module)
 	}
