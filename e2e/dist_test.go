@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"testing"
 
@@ -21,6 +22,11 @@ func buildBundle(t *testing.T) string {
 	out := t.TempDir()
 	cmd := exec.Command("bash", filepath.Join(repo.Root(), "scripts", "make-dist.sh"), out)
 	cmd.Dir = repo.Root()
+	if gobin, err := exec.LookPath("go"); err == nil {
+		cmd.Env = append(os.Environ(), "GO="+gobin)
+	} else {
+		cmd.Env = append(os.Environ(), "GO="+filepath.Join(goruntime.GOROOT(), "bin", "go"))
+	}
 	logs, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("make-dist.sh: %v\n%s", err, logs)

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"runtime/debug"
+	"strings"
 
 	ort "github.com/yalue/onnxruntime_go"
 	"golang.org/x/sys/cpu"
@@ -75,6 +76,34 @@ func Describe(opts Options) About {
 	a.ORTVersion = Version()
 	a.PluginError = tryPlugin(a.Plugin)
 	return a
+}
+
+// Text is the report `vimconvert version` prints for release (the
+// vimconvert version): build, ONNX Runtime, plugin, one fact per line.
+func (a About) Text(release string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "vimconvert %s\n", release)
+	if a.Module != "" {
+		fmt.Fprintf(&b, "  module    %s\n", a.Module)
+	}
+	if a.Commit != "" {
+		fmt.Fprintf(&b, "  commit    %s\n", a.Commit)
+	}
+	fmt.Fprintf(&b, "  go        %s\n", a.GoVersion)
+	if a.ORTError != nil {
+		fmt.Fprintf(&b, "onnxruntime: not loaded (the bindings need %s): %v\n", a.ORTWanted, a.ORTError)
+	} else {
+		fmt.Fprintf(&b, "onnxruntime %s\n  library   %s\n", a.ORTVersion, a.ORTLibrary)
+	}
+	fmt.Fprintf(&b, "plugin %s\n", a.Plugin)
+	if a.PluginError != nil {
+		fmt.Fprintf(&b, "  not registered: %v\n", a.PluginError)
+	} else {
+		fmt.Fprintf(&b, "  registered in onnxruntime %s\n", a.ORTVersion)
+	}
+	fmt.Fprintf(&b, "  cpu isa   %s (the plugin's rule for this CPU and $%s; the plugin does not report its choice)\n",
+		a.PluginISA, EnvPluginISA)
+	return b.String()
 }
 
 // tryPlugin registers the plugin at path in a new SessionOptions.

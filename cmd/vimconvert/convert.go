@@ -87,7 +87,7 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 	if err := checkOutputPath(ckpt, f.output); err != nil {
 		return err
 	}
-	tritonOpts, err := f.triton.prepare(fs, f.output, f.scan == graph.ScanPlugin)
+	withTriton, err := f.triton.prepare(fs, f.output, f.scan == graph.ScanPlugin)
 	if err != nil {
 		return err
 	}
@@ -155,8 +155,8 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("stat %s: %w", f.output, err)
 	}
 	printSummary(stdout, f, m, info, model, fi.Size())
-	if tritonOpts != nil {
-		return writeTriton(stdout, f.triton, *tritonOpts, f.output)
+	if withTriton {
+		return f.triton.write(stdout, f.output)
 	}
 	return nil
 }

@@ -16,7 +16,9 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"path/filepath"
 	"regexp"
+	"strings"
 
 	"google.golang.org/protobuf/encoding/prototext"
 
@@ -88,6 +90,16 @@ func (k InstanceKind) String() string {
 	return fmt.Sprintf("InstanceKind(%d)", int(k))
 }
 
+// Set parses "cpu" or "gpu" into k (flag.Value).
+func (k *InstanceKind) Set(s string) error {
+	v, err := ParseInstanceKind(s)
+	if err != nil {
+		return err
+	}
+	*k = v
+	return nil
+}
+
 func (k InstanceKind) proto() (tritonpb.ModelInstanceGroup_Kind, error) {
 	for _, e := range instanceKinds {
 		if e.kind == k {
@@ -117,6 +129,12 @@ type Options struct {
 	// ServerRepo is the repository's absolute path inside the server
 	// ("" = DefaultServerRepo); the config names the plugin under it.
 	ServerRepo string
+}
+
+// NameFromModelPath is the default model name for the ONNX file at p: its
+// base name without ".onnx".
+func NameFromModelPath(p string) string {
+	return strings.TrimSuffix(path.Base(filepath.ToSlash(p)), ".onnx")
 }
 
 // ErrBadModel is returned (wrapped) when the ONNX model's interface cannot

@@ -220,6 +220,12 @@ func TestWriteRepository(t *testing.T) {
 	if got, err := os.ReadFile(filepath.Join(repo, "vim", "1", "model.onnx")); err != nil || string(got) != string(want) {
 		t.Errorf("1/model.onnx differs from the converted model (%v)", err)
 	}
+	sum := r.Summary("")
+	for _, want := range []string{r.ConfigPath, `"/models/vim/libvimconvert_ops.so"`, "-v " + repo + ":/models"} {
+		if !strings.Contains(sum, want) {
+			t.Errorf("Summary lacks %q:\n%s", want, sum)
+		}
+	}
 	entries, _ := os.ReadDir(repo)
 	if len(entries) != 1 {
 		t.Errorf("repository holds %d entries, want only vim/ (no temporary folder left)", len(entries))

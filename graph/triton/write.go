@@ -28,6 +28,27 @@ type Repository struct {
 	Config *tritonpb.ModelConfig
 }
 
+// Summary tells, in a few lines, what was written, where the config points
+// for the plugin and how to serve the repository dir (the folder holding
+// ModelDir) with Triton's container, mounted at serverRepo ("" = /models).
+func (r *Repository) Summary(serverRepo string) string {
+	if serverRepo == "" {
+		serverRepo = DefaultServerRepo
+	}
+	dir := filepath.Dir(r.ModelDir)
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	s := fmt.Sprintf("Triton model repository entry %s:\n  %s\n  %s\n", r.ModelDir, r.ConfigPath, r.ModelPath)
+	if r.PluginPath != "" {
+		s += fmt.Sprintf("  %s (config: op_library_filename %q, valid with %s mounted at %s)\n",
+			r.PluginPath, r.PluginServerPath, dir, serverRepo)
+	}
+	return s + fmt.Sprintf("Serve it with Triton's container (README: Serving with Triton), e.g.\n"+
+		"  docker run --rm -p8000:8000 -p8001:8001 -p8002:8002 -v %s:%s nvcr.io/nvidia/tritonserver:<yy.mm>-py3 tritonserver --model-repository=%s\n",
+		dir, serverRepo, serverRepo)
+}
+
 // ErrExists is returned (wrapped) when DIR/NAME already exists: the writer
 // never mixes a new model with an old entry's files.
 var ErrExists = errors.New("triton: model directory already exists")
