@@ -121,6 +121,19 @@ func TestDistBundle(t *testing.T) {
 			t.Errorf("bundle lacks %s (has %v)", want, names)
 		}
 	}
+	if _, err := os.Stat(repo.Path("runtime", "preprocess", "imagenet1k.txt")); err == nil && !contains(names, top+"/share/vimconvert/imagenet1k.txt") {
+		t.Error("bundle lacks share/vimconvert/imagenet1k.txt")
+	}
+	// Every JPEG library the binary links resolves into the bundle's lib/.
+	ldd, err := exec.Command("ldd", filepath.Join(root, "bin", "vimconvert")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ldd: %v\n%s", err, ldd)
+	}
+	for _, line := range strings.Split(string(ldd), "\n") {
+		if strings.Contains(line, "libjpeg") && !strings.Contains(line, filepath.Join(root, "lib")+"/") {
+			t.Errorf("JPEG library not taken from the bundle: %s", strings.TrimSpace(line))
+		}
+	}
 	work := t.TempDir() // neither the checkout nor the bundle
 	bin := filepath.Join(root, "bin", "vimconvert")
 

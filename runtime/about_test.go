@@ -104,3 +104,42 @@ func TestExeRelativeFile(t *testing.T) {
 		t.Error("the test binary is not in a bundle")
 	}
 }
+
+// An executable whose parent directory holds lib/ with ONNX Runtime and the
+// plugin (a release bundle) gets them by default and counts as in a bundle.
+func TestDefaultPathsInBundle(t *testing.T) {
+	t.Setenv(EnvLibrary, "")
+	t.Setenv(EnvPlugin, "")
+	exe, err := os.Executable()
+	if err != nil {
+		t.Skip(err)
+	}
+	if real, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = real
+	}
+	lib := filepath.Join(filepath.Dir(filepath.Dir(exe)), "lib")
+	if _, err := os.Stat(lib); err == nil {
+		t.Skipf("%s exists already: not touching it", lib)
+	}
+	if err := os.Mkdir(lib, 0o755); err != nil {
+		t.Skipf("cannot write beside the test binary: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(lib) })
+	if InBundle() {
+		t.Error("InBundle with an empty lib/")
+	}
+	for _, name := range []string{"libonnxruntime.so.1", "libvimconvert_ops.so"} {
+		if err := os.WriteFile(filepath.Join(lib, name), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !InBundle() {
+		t.Error("not InBundle with lib/libonnxruntime.so.1 beside bin/")
+	}
+	if got := DefaultLibraryPath(); got != filepath.Join(lib, "libonnxruntime.so.1") {
+		t.Errorf("DefaultLibraryPath in a bundle = %q", got)
+	}
+	if got := DefaultPluginPath(); got != filepath.Join(lib, "libvimconvert_ops.so") {
+		t.Errorf("DefaultPluginPath in a bundle = %q", got)
+	}
+}

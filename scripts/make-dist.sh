@@ -6,7 +6,7 @@
 #   lib/libonnxruntime.so.1        the ONNX Runtime the tests run with (ORT_VERSION)
 #   lib/libvimconvert_ops.so       the custom-op plugin
 #   lib/<JPEG library>             only when bin/vimconvert links one (image commands)
-#   share/vimconvert/<labels>      ImageNet labels, only when the checkout has a labels file
+#   share/vimconvert/imagenet1k.txt  ImageNet labels, when the checkout has them
 #   licenses/                      ONNX Runtime, Go, every Go module linked in, libjpeg-turbo when bundled
 #   README.md
 # vimconvert finds lib/ from its own path (runtime.ExeRelativeFile): no
@@ -59,11 +59,12 @@ for lib in $jpeg; do
   fi
 done
 
-# ImageNet labels, when the checkout has them (runtime/preprocess, images work).
-labels=$(ls runtime/preprocess/*labels*.txt runtime/preprocess/*classes*.txt 2>/dev/null | head -1 || true)
-if [ -n "$labels" ]; then
+# ImageNet labels (torchvision's class list, also embedded in runtime/preprocess),
+# when the checkout has them.
+labels=runtime/preprocess/imagenet1k.txt
+if [ -f "$labels" ]; then
   mkdir -p "$b/share/vimconvert"
-  cp "$labels" "$b/share/vimconvert/"
+  install -m 644 "$labels" "$b/share/vimconvert/"
 fi
 
 # Licences: ONNX Runtime, Go (its runtime is linked in), every Go module linked in.

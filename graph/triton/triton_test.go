@@ -250,7 +250,7 @@ func TestWriteRepositoryLeavesNothingOnError(t *testing.T) {
 		{"the model needs the plugin, none given", writeModel(t, vimModel(true)), "", "no plugin path"},
 		{"the plugin is missing", writeModel(t, vimModel(true)), filepath.Join(t.TempDir(), "none.so"), "not a file"},
 		{"not an ONNX file", notModel, plugin, "not an ONNX model"},
-		{"no model file", filepath.Join(t.TempDir(), "none.onnx"), plugin, "reading the model"},
+		{"no model file", filepath.Join(t.TempDir(), "none.onnx"), plugin, "ONNX model not found"},
 	}
 	for _, tc := range tests {
 		repo := filepath.Join(t.TempDir(), "repo")

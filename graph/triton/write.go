@@ -7,9 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"google.golang.org/protobuf/proto"
-
-	"github.com/vimconvert/vimconvert/graph/onnxpb"
+	"github.com/vimconvert/vimconvert/graph/onnxfile"
 	"github.com/vimconvert/vimconvert/graph/triton/tritonpb"
 )
 
@@ -80,13 +78,9 @@ func CheckTarget(dir string, o Options) error {
 // temporary folder inside dir and renamed into place, so an error leaves no
 // partial entry behind.
 func WriteRepository(dir, modelPath, pluginPath string, o Options) (*Repository, error) {
-	data, err := os.ReadFile(modelPath)
+	mp, err := onnxfile.ReadFile(modelPath)
 	if err != nil {
-		return nil, fmt.Errorf("triton: reading the model: %w", err)
-	}
-	mp := &onnxpb.ModelProto{}
-	if err := proto.Unmarshal(data, mp); err != nil {
-		return nil, fmt.Errorf("triton: %s is not an ONNX model: %w", modelPath, err)
+		return nil, fmt.Errorf("triton: %w", err)
 	}
 	cfg, err := Config(mp, o)
 	if err != nil {
@@ -125,7 +119,7 @@ func WriteRepository(dir, modelPath, pluginPath string, o Options) (*Repository,
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return nil, fmt.Errorf("triton: %w", err)
 	}
-	if err := fillEntry(tmp, text, data, pluginPath, usesPlugin); err != nil {
+	if err := fillEntry(tmp, text, modelPath, pluginPath, usesPlugin); err != nil {
 		return nil, err
 	}
 	if err := os.Rename(tmp, final); err != nil {
@@ -146,14 +140,14 @@ func WriteRepository(dir, modelPath, pluginPath string, o Options) (*Repository,
 }
 
 // fillEntry writes the entry's files into the (temporary) model directory md.
-func fillEntry(md string, config, model []byte, pluginPath string, usesPlugin bool) error {
+func fillEntry(md string, config []byte, modelPath, pluginPath string, usesPlugin bool) error {
 	if err := os.WriteFile(filepath.Join(md, ConfigFile), config, 0o644); err != nil {
 		return fmt.Errorf("triton: writing %s: %w", ConfigFile, err)
 	}
 	if err := os.Mkdir(filepath.Join(md, VersionDir), 0o755); err != nil {
 		return fmt.Errorf("triton: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(md, VersionDir, ModelFile), model, 0o644); err != nil {
+	if err := copyFile(modelPath, filepath.Join(md, VersionDir, ModelFile), 0o644); err != nil {
 		return fmt.Errorf("triton: writing %s: %w", ModelFile, err)
 	}
 	if usesPlugin {
