@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
@@ -104,6 +105,27 @@ func (a About) Text(release string) string {
 	fmt.Fprintf(&b, "  cpu isa   %s (the plugin's rule for this CPU and $%s; the plugin does not report its choice)\n",
 		a.PluginISA, EnvPluginISA)
 	return b.String()
+}
+
+// Report writes Text(release) to w and returns a.Err(): nil when ONNX
+// Runtime loaded and the plugin registered.
+func (a About) Report(w io.Writer, release string) error {
+	if _, err := io.WriteString(w, a.Text(release)); err != nil {
+		return err
+	}
+	return a.Err()
+}
+
+// Err is nil when ONNX Runtime loaded and the plugin registered, else an
+// error saying which did not.
+func (a About) Err() error {
+	switch {
+	case a.ORTError != nil:
+		return fmt.Errorf("ONNX Runtime did not load: %w", a.ORTError)
+	case a.PluginError != nil:
+		return fmt.Errorf("the plugin did not register: %w", a.PluginError)
+	}
+	return nil
 }
 
 // tryPlugin registers the plugin at path in a new SessionOptions.

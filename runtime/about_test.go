@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/cpu"
@@ -29,9 +30,18 @@ func TestDescribe(t *testing.T) {
 		t.Errorf("build facts missing: %+v", a)
 	}
 
+	var text strings.Builder
+	if err := a.Report(&text, "9.9.9"); err != nil || !strings.HasPrefix(text.String(), "vimconvert 9.9.9\n") ||
+		!strings.Contains(text.String(), "onnxruntime "+ORTVersion+"\n  library   "+a.ORTLibrary) {
+		t.Errorf("Report: %v\n%s", err, text.String())
+	}
 	missing := Describe(Options{PluginPath: filepath.Join(t.TempDir(), "none.so")})
 	if !errors.Is(missing.PluginError, ErrPluginMissing) {
 		t.Errorf("missing plugin: PluginError %v, want ErrPluginMissing", missing.PluginError)
+	}
+	text.Reset()
+	if err := missing.Report(&text, "x"); !errors.Is(err, ErrPluginMissing) || !strings.Contains(text.String(), "not registered") {
+		t.Errorf("missing plugin: Report = %v\n%s", err, text.String())
 	}
 	notPlugin := filepath.Join(t.TempDir(), "libnot.so")
 	os.WriteFile(notPlugin, []byte("not an ELF file"), 0o755)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/vimconvert/vimconvert/internal/repo"
+	"github.com/vimconvert/vimconvert/runtime"
 )
 
 // Bad Triton flags are refused before anything is converted: no -o model,
@@ -21,16 +22,19 @@ func TestConvertTritonFlagsRefused(t *testing.T) {
 		args   []string
 		want   string
 	}{
-		{"--name without a repository would be ignored silently", []string{"--name", "x"}, "--name: only with --triton-repo"},
-		{"every repository option needs the repository", []string{"--max-batch", "2", "--instances", "gpu"}, "--instances, --max-batch: only with --triton-repo"},
+		{"--name without a repository would be ignored silently", []string{"--name", "x"}, "apply only with --triton-repo"},
+		{"every repository option needs the repository", []string{"--max-batch", "2", "--instances", "gpu"}, "apply only with --triton-repo"},
 		{"an unknown instance kind", []string{"--triton-repo", filepath.Join(dir, "r1"), "--instances", "tpu"}, "want cpu or gpu"},
-		{"no instances", []string{"--triton-repo", filepath.Join(dir, "r2"), "--instance-count", "0"}, "at least 1"},
 		{"negative max batch", []string{"--triton-repo", filepath.Join(dir, "r3"), "--max-batch", "-1"}, "negative"},
-		{"a relative server path dlopen would resolve against the server's cwd", []string{"--triton-repo", filepath.Join(dir, "r4"), "--triton-server-repo", "models"}, "must be absolute"},
 		{"an existing entry", []string{"--triton-repo", taken, "--name", "m"}, "already exists"},
 		{"a name that is not a folder name", []string{"--triton-repo", filepath.Join(dir, "r5"), "--name", "a/b"}, "model name"},
+		// Last: sets VIMCONVERT_PLUGIN for the rest of the test.
+		{"the plugin model needs the plugin to copy", []string{"--triton-repo", filepath.Join(dir, "r4")}, "is not a file"},
 	}
 	for i, tc := range tests {
+		if strings.Contains(tc.reason, "needs the plugin") {
+			t.Setenv(runtime.EnvPlugin, filepath.Join(dir, "none.so"))
+		}
 		out := filepath.Join(dir, "m.onnx")
 		args := append([]string{"convert", ckpt, "-o", out}, tc.args...)
 		code, _, stderr := convertCLI(args...)
@@ -41,7 +45,7 @@ func TestConvertTritonFlagsRefused(t *testing.T) {
 			t.Errorf("%d %s: %s written although the flags were refused", i, tc.reason, out)
 		}
 	}
-	for _, r := range []string{"r1", "r2", "r3", "r4", "r5"} {
+	for _, r := range []string{"r1", "r3", "r4", "r5"} {
 		if _, err := os.Stat(filepath.Join(dir, r)); !os.IsNotExist(err) {
 			t.Errorf("repository %s created although the flags were refused", r)
 		}

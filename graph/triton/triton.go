@@ -112,8 +112,9 @@ func (k InstanceKind) proto() (tritonpb.ModelInstanceGroup_Kind, error) {
 // Options describes the model entry to write. The zero value (plus a Name)
 // gives max_batch_size 0, one CPU instance and ServerRepo "/models".
 type Options struct {
-	// Name is the model's name in the repository (its folder). Letters,
-	// digits, '_', '-' and '.', not starting with '.'.
+	// Name is the model's name in the repository (its folder): letters,
+	// digits, '_', '-' and '.', not starting with '.'. WriteRepository and
+	// CheckTarget default it to NameFromModelPath of the model file.
 	Name string
 	// MaxBatch is the config's max_batch_size. 0 disables Triton's batching
 	// (requests carry the batch dimension themselves); > 0 enables dynamic
@@ -129,6 +130,14 @@ type Options struct {
 	// ServerRepo is the repository's absolute path inside the server
 	// ("" = DefaultServerRepo); the config names the plugin under it.
 	ServerRepo string
+}
+
+// named returns o with Name defaulted to NameFromModelPath(modelPath).
+func (o Options) named(modelPath string) Options {
+	if o.Name == "" {
+		o.Name = NameFromModelPath(modelPath)
+	}
+	return o
 }
 
 // NameFromModelPath is the default model name for the ONNX file at p: its

@@ -247,8 +247,8 @@ func TestWriteRepositoryLeavesNothingOnError(t *testing.T) {
 		plugin string
 		want   string
 	}{
-		{"the model needs the plugin, none given", writeModel(t, vimModel(true)), "", "no plugin path"},
-		{"the plugin is missing", writeModel(t, vimModel(true)), filepath.Join(t.TempDir(), "none.so"), "not a file"},
+		{"the model needs the plugin, none given", writeModel(t, vimModel(true)), "", "is not a file"},
+		{"the plugin is missing", writeModel(t, vimModel(true)), filepath.Join(t.TempDir(), "none.so"), "is not a file"},
 		{"not an ONNX file", notModel, plugin, "not an ONNX model"},
 		{"no model file", filepath.Join(t.TempDir(), "none.onnx"), plugin, "ONNX model not found"},
 	}
@@ -278,21 +278,26 @@ func TestCheckTarget(t *testing.T) {
 	os.Mkdir(filepath.Join(repo, "taken"), 0o755)
 	file := filepath.Join(t.TempDir(), "file")
 	os.WriteFile(file, nil, 0o644)
+	plugin := filepath.Join(t.TempDir(), "libvimconvert_ops.so")
+	os.WriteFile(plugin, []byte("x"), 0o755)
 	tests := []struct {
 		reason string
 		dir    string
 		opts   Options
+		plugin string
 		want   string // "" = accepted
 	}{
-		{"a new entry in an existing repository", repo, Options{Name: "vim"}, ""},
-		{"a repository that does not exist yet", filepath.Join(repo, "new"), Options{Name: "vim"}, ""},
-		{"an existing entry", repo, Options{Name: "taken"}, "already exists"},
-		{"a repository that is a file", file, Options{Name: "vim"}, "not a directory"},
-		{"bad options are refused before converting", repo, Options{Name: "vim", MaxBatch: -2}, "negative"},
-		{"no repository", "", Options{Name: "vim"}, "no repository"},
+		{"a new entry in an existing repository", repo, Options{Name: "vim"}, "", ""},
+		{"a plugin model with its plugin", repo, Options{Name: "vim"}, plugin, ""},
+		{"a plugin model without the plugin", repo, Options{Name: "vim"}, filepath.Join(repo, "none.so"), "is not a file"},
+		{"a repository that does not exist yet", filepath.Join(repo, "new"), Options{Name: "vim"}, "", ""},
+		{"an existing entry", repo, Options{Name: "taken"}, "", "already exists"},
+		{"a repository that is a file", file, Options{Name: "vim"}, "", "not a directory"},
+		{"bad options are refused before converting", repo, Options{Name: "vim", MaxBatch: -2}, "", "negative"},
+		{"no repository", "", Options{Name: "vim"}, "", "no repository"},
 	}
 	for _, tc := range tests {
-		err := CheckTarget(tc.dir, tc.opts)
+		err := CheckTarget(tc.dir, "m.onnx", tc.opts, tc.plugin != "", tc.plugin)
 		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("%s: err = %v, want %q", tc.reason, err, tc.want)
 		}

@@ -52,11 +52,19 @@ func (r *Repository) Summary(serverRepo string) string {
 var ErrExists = errors.New("triton: model directory already exists")
 
 // CheckTarget reports, before anything is converted, whether an entry with
-// options o can be written to the repository dir: the options are valid and
-// DIR/NAME does not exist yet.
-func CheckTarget(dir string, o Options) error {
+// options o for the model to be written at modelPath can be written to the
+// repository dir: the options are valid, DIR/NAME does not exist yet and,
+// when usesPlugin (the model will import the plugin's domain), the plugin to
+// copy from pluginPath is a file.
+func CheckTarget(dir, modelPath string, o Options, usesPlugin bool, pluginPath string) error {
+	o = o.named(modelPath)
 	if _, err := o.validate(); err != nil {
 		return err
+	}
+	if usesPlugin {
+		if fi, err := os.Stat(pluginPath); err != nil || fi.IsDir() {
+			return fmt.Errorf("triton: the plugin %s to copy into the repository is not a file (run `make plugin`)", pluginPath)
+		}
 	}
 	if dir == "" {
 		return fmt.Errorf("triton: no repository directory")
@@ -78,6 +86,7 @@ func CheckTarget(dir string, o Options) error {
 // temporary folder inside dir and renamed into place, so an error leaves no
 // partial entry behind.
 func WriteRepository(dir, modelPath, pluginPath string, o Options) (*Repository, error) {
+	o = o.named(modelPath)
 	mp, err := onnxfile.ReadFile(modelPath)
 	if err != nil {
 		return nil, fmt.Errorf("triton: %w", err)
@@ -91,15 +100,7 @@ func WriteRepository(dir, modelPath, pluginPath string, o Options) (*Repository,
 		return nil, err
 	}
 	usesPlugin := cfg.GetModelOperations() != nil
-	if usesPlugin {
-		if pluginPath == "" {
-			return nil, fmt.Errorf("triton: the model uses the vimconvert plugin but no plugin path was given")
-		}
-		if fi, err := os.Stat(pluginPath); err != nil || fi.IsDir() {
-			return nil, fmt.Errorf("triton: plugin %s: not a file (run `make plugin`): %v", pluginPath, err)
-		}
-	}
-	if err := CheckTarget(dir, o); err != nil {
+	if err := CheckTarget(dir, modelPath, o, usesPlugin, pluginPath); err != nil {
 		return nil, err
 	}
 	final := filepath.Join(dir, o.Name)
