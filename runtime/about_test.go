@@ -76,80 +76,59 @@ func TestPluginISA(t *testing.T) {
 	}
 }
 
+// The lookup is tested under a temporary root: files beside the test binary
+// would be seen by the other packages' tests running from the same $WORK.
 func TestExeRelativeFile(t *testing.T) {
-	exe, err := os.Executable()
-	if err != nil {
-		t.Skip("executable path unknown:", err)
-	}
-	if real, err := filepath.EvalSymlinks(exe); err == nil {
-		exe = real
-	}
-	root := filepath.Dir(filepath.Dir(exe))
-	dir, err := os.MkdirTemp(root, "exerel-")
-	if err != nil {
-		t.Skipf("cannot write beside the test binary: %v", err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	name := filepath.Base(dir)
-	if err := os.WriteFile(filepath.Join(dir, "second"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	os.Mkdir(filepath.Join(dir, "adir"), 0o755)
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "lib", "adir"), 0o755)
+	os.WriteFile(filepath.Join(root, "lib", "second"), nil, 0o644)
 	tests := []struct {
 		reason     string
+		root       string
 		candidates [][]string
 		want       string
 	}{
-		{"the first existing candidate wins", [][]string{{name, "first"}, {name, "second"}}, filepath.Join(dir, "second")},
-		{"a directory is no candidate file", [][]string{{name, "adir"}, {name, "second"}}, filepath.Join(dir, "second")},
-		{"none exists: the first, for the error message", [][]string{{name, "first"}, {name, "third"}}, filepath.Join(dir, "first")},
-		{"no candidates", nil, ""},
+		{"the first existing candidate wins", root, [][]string{{"lib", "first"}, {"lib", "second"}}, filepath.Join(root, "lib", "second")},
+		{"a directory is no candidate file", root, [][]string{{"lib", "adir"}, {"lib", "second"}}, filepath.Join(root, "lib", "second")},
+		{"none exists: the first, for the error message", root, [][]string{{"lib", "first"}, {"lib", "third"}}, filepath.Join(root, "lib", "first")},
+		{"no candidates", root, nil, ""},
+		{"executable unknown", "", [][]string{{"lib", "second"}}, ""},
 	}
 	for _, tc := range tests {
-		if got := ExeRelativeFile(tc.candidates...); got != tc.want {
+		if got := firstFile(tc.root, tc.candidates...); got != tc.want {
 			t.Errorf("%s: got %q, want %q", tc.reason, got, tc.want)
 		}
 	}
-	if InBundle() {
-		t.Error("the test binary is not in a bundle")
+	if got, want := ExeRelativeFile([]string{"x"}), filepath.Join(exeRoot(), "x"); got != want {
+		t.Errorf("ExeRelativeFile = %q, want %q under the executable's parent directory", got, want)
 	}
 }
 
-// An executable whose parent directory holds lib/ with ONNX Runtime and the
-// plugin (a release bundle) gets them by default and counts as in a bundle.
-func TestDefaultPathsInBundle(t *testing.T) {
-	t.Setenv(EnvLibrary, "")
-	t.Setenv(EnvPlugin, "")
-	exe, err := os.Executable()
-	if err != nil {
-		t.Skip(err)
-	}
-	if real, err := filepath.EvalSymlinks(exe); err == nil {
-		exe = real
-	}
-	lib := filepath.Join(filepath.Dir(filepath.Dir(exe)), "lib")
-	if _, err := os.Stat(lib); err == nil {
-		t.Skipf("%s exists already: not touching it", lib)
-	}
-	if err := os.Mkdir(lib, 0o755); err != nil {
-		t.Skipf("cannot write beside the test binary: %v", err)
-	}
-	t.Cleanup(func() { os.RemoveAll(lib) })
-	if InBundle() {
-		t.Error("InBundle with an empty lib/")
+// A root whose lib/ holds ONNX Runtime (a release bundle) is a bundle, and
+// the default lookup order finds its library and plugin.
+func TestBundleLayout(t *testing.T) {
+	root := t.TempDir()
+	lib := filepath.Join(root, "lib")
+	os.Mkdir(lib, 0o755)
+	if isBundle(root) {
+		t.Error("a root with an empty lib/ counts as a bundle")
 	}
 	for _, name := range []string{"libonnxruntime.so.1", "libvimconvert_ops.so"} {
 		if err := os.WriteFile(filepath.Join(lib, name), nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if !InBundle() {
-		t.Error("not InBundle with lib/libonnxruntime.so.1 beside bin/")
+	if !isBundle(root) {
+		t.Error("a root with lib/libonnxruntime.so.1 is not a bundle")
 	}
-	if got := DefaultLibraryPath(); got != filepath.Join(lib, "libonnxruntime.so.1") {
-		t.Errorf("DefaultLibraryPath in a bundle = %q", got)
+	// The order DefaultLibraryPath and DefaultPluginPath use.
+	if got := firstFile(root, LibraryRelPath, BundleLibraryRelPath); got != filepath.Join(lib, "libonnxruntime.so.1") {
+		t.Errorf("library in a bundle = %q", got)
 	}
-	if got := DefaultPluginPath(); got != filepath.Join(lib, "libvimconvert_ops.so") {
-		t.Errorf("DefaultPluginPath in a bundle = %q", got)
+	if got := firstFile(root, PluginRelPath, BundlePluginRelPath); got != filepath.Join(lib, "libvimconvert_ops.so") {
+		t.Errorf("plugin in a bundle = %q", got)
+	}
+	if InBundle() {
+		t.Error("the test binary is not in a bundle")
 	}
 }

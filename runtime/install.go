@@ -24,14 +24,34 @@ var (
 // or "" when the executable's path is unknown or no candidate is given.
 // This is the one place that knows executable-relative lookup.
 func ExeRelativeFile(candidates ...[]string) string {
+	return firstFile(exeRoot(), candidates...)
+}
+
+// InBundle reports whether the running executable sits in a release bundle
+// (its root holds BundleLibraryRelPath), whose files then take precedence
+// over any checkout the working directory lies in.
+func InBundle() bool {
+	return isBundle(exeRoot())
+}
+
+// exeRoot is the parent of the running executable's directory, "" when
+// the executable's path is unknown.
+func exeRoot() string {
 	exe, err := os.Executable()
-	if err != nil || len(candidates) == 0 {
+	if err != nil {
 		return ""
 	}
 	if real, err := filepath.EvalSymlinks(exe); err == nil {
 		exe = real
 	}
-	root := filepath.Dir(filepath.Dir(exe))
+	return filepath.Dir(filepath.Dir(exe))
+}
+
+// firstFile is ExeRelativeFile under root.
+func firstFile(root string, candidates ...[]string) string {
+	if root == "" || len(candidates) == 0 {
+		return ""
+	}
 	paths := make([]string, len(candidates))
 	for i, rel := range candidates {
 		paths[i] = filepath.Join(append([]string{root}, rel...)...)
@@ -42,14 +62,11 @@ func ExeRelativeFile(candidates ...[]string) string {
 	return paths[0]
 }
 
-// InBundle reports whether the running executable sits in a release bundle
-// (its root holds BundleLibraryRelPath), whose files then take precedence
-// over any checkout the working directory lies in.
-func InBundle() bool {
-	p := ExeRelativeFile(BundleLibraryRelPath)
-	if p == "" {
+// isBundle is InBundle for the installation root root.
+func isBundle(root string) bool {
+	if root == "" {
 		return false
 	}
-	fi, err := os.Stat(p)
+	fi, err := os.Stat(filepath.Join(append([]string{root}, BundleLibraryRelPath...)...))
 	return err == nil && fi.Mode().IsRegular()
 }
