@@ -5,6 +5,7 @@
 #                 compatibility tests)
 #   make demo     setup + convert the bundled fixtures/vim_t_d2 checkpoint + verify it
 #   make test     setup + build + gofmt/vet + every test (+ -race and a short fuzz run)
+#   make dist     the release bundle dist/vimconvert-VERSION-linux-ARCH.tar.gz
 # The runtime everything uses, and the others the C-host compatibility tests
 # also run the plugin in (the same set as ops.TestedRuntimes: checked by ops'
 # TestMakefileFetchesTestedRuntimes).
@@ -22,7 +23,7 @@ DEMO_CKPT   := fixtures/vim_t_d2/checkpoint.pth
 DEMO_OUT    := out/vim_t_d2.onnx
 export CGO_ENABLED := 1
 
-.PHONY: all setup deps ort plugin vimconvert demo test test-go test-race fuzz fmt-check vet clean
+.PHONY: all setup deps ort plugin vimconvert dist demo test test-go test-race fuzz fmt-check vet clean
 
 all: plugin vimconvert
 
@@ -42,6 +43,10 @@ plugin:
 # Always rebuilt: go build is incremental and knows the dependencies.
 vimconvert:
 	$(GO) build -o $(BIN) ./cmd/vimconvert
+
+# Release bundle: binary, plugin, ORT, licences (scripts/make-dist.sh).
+dist: all $(ORT_LIB)
+	ORT_VERSION=$(ORT_VERSION) GO=$(GO) bash scripts/make-dist.sh dist
 
 demo: setup all
 	@mkdir -p out
@@ -82,5 +87,5 @@ test: setup all fmt-check vet
 	$(MAKE) fuzz
 
 clean:
-	rm -rf bin build out
+	rm -rf bin build out dist
 	$(MAKE) -C ops clean

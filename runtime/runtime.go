@@ -53,19 +53,6 @@ type Options struct {
 	InterOpThreads int
 }
 
-// exeRelative returns filepath.Join(dir(executable)/.., elem...), for a binary
-// in bin/ beside third_party/ and build/; "" when the executable is unknown.
-func exeRelative(elem ...string) string {
-	exe, err := os.Executable()
-	if err != nil {
-		return ""
-	}
-	if real, err := filepath.EvalSymlinks(exe); err == nil {
-		exe = real
-	}
-	return filepath.Join(append([]string{filepath.Dir(filepath.Dir(exe))}, elem...)...)
-}
-
 // LibraryRelPath is where the ONNX Runtime library lies relative to an
 // installation root (a vimconvert checkout after `make setup`).
 var LibraryRelPath = []string{"third_party", "onnxruntime", ORTVersion, "libonnxruntime.so.1"}
@@ -75,25 +62,27 @@ var LibraryRelPath = []string{"third_party", "onnxruntime", ORTVersion, "libonnx
 var PluginRelPath = []string{"build", "libvimconvert_ops.so"}
 
 // DefaultLibraryPath returns $ONNXRUNTIME_SHARED_LIBRARY_PATH when set, else
-// LibraryRelPath under the executable's parent directory (a binary in bin/
-// beside third_party/). The returned file may not exist; Init reports that
-// clearly. A program elsewhere sets the variable or Options.LibraryPath.
+// the first that exists of LibraryRelPath (a checkout, bin/../third_party/...)
+// and BundleLibraryRelPath (a release bundle, bin/../lib/) under the
+// executable's parent directory (ExeRelativeFile), else the checkout path.
+// The returned file may not exist; Init reports that clearly. A program
+// elsewhere sets the variable or Options.LibraryPath.
 func DefaultLibraryPath() string {
 	if p := os.Getenv(EnvLibrary); p != "" {
 		return p
 	}
-	return exeRelative(LibraryRelPath...)
+	return ExeRelativeFile(LibraryRelPath, BundleLibraryRelPath)
 }
 
-// DefaultPluginPath returns $VIMCONVERT_PLUGIN when set, else PluginRelPath
-// under the executable's parent directory. The returned file may not exist;
-// NewSession reports it. A program elsewhere sets the variable or
-// Options.PluginPath.
+// DefaultPluginPath returns $VIMCONVERT_PLUGIN when set, else the first that
+// exists of PluginRelPath and BundlePluginRelPath under the executable's
+// parent directory (ExeRelativeFile), else the checkout path. The returned file may not exist; NewSession
+// reports it. A program elsewhere sets the variable or Options.PluginPath.
 func DefaultPluginPath() string {
 	if p := os.Getenv(EnvPlugin); p != "" {
 		return p
 	}
-	return exeRelative(PluginRelPath...)
+	return ExeRelativeFile(PluginRelPath, BundlePluginRelPath)
 }
 
 var (

@@ -15,6 +15,7 @@ import (
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
+	"github.com/vimconvert/vimconvert/graph/triton"
 	"github.com/vimconvert/vimconvert/runtime"
 )
 
@@ -36,6 +37,9 @@ type convertFlags struct {
 	perLayer bool
 	scan     string
 	conv     string
+
+	tritonRepo string // --triton-repo and its options (convert_triton.go)
+	triton     triton.Options
 }
 
 func newConvertFlagSet(stderr io.Writer) (*flag.FlagSet, *convertFlags) {
@@ -50,6 +54,7 @@ Runtime's own contrib ops).`)
 	fs.StringVar(&f.output, "o", "", "output ONNX file (required)")
 	fs.StringVar(&f.output, "output", "", "same as -o")
 	f.load = addCheckpointFlags(fs)
+	addTritonFlags(fs, f)
 	fs.IntVar(&f.opset, "opset", graph.DefaultOpset, fmt.Sprintf("ONNX opset, %d to %d", graph.MinOpset, graph.MaxOpset))
 	fs.BoolVar(&f.features, "features", false, "add the output 'features' [batch, D] (input of the head)")
 	fs.BoolVar(&f.tokens, "tokens", false, "add the output 'tokens' [batch, L, D] (all tokens after the final norm)")
@@ -84,6 +89,9 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 		return usageError(fs, "--conv %s needs the plugin; it cannot be combined with --scan %s", graph.ConvPlugin, f.scan)
 	}
 	ckpt := pos[0]
+	if err := checkTriton(f, graph.ScanLowering(f.scan) == graph.ScanPlugin); err != nil {
+		return err
+	}
 	opts := graph.ConvertOptions{Load: *f.load, Build: graph.Options{
 		Opset:         f.opset,
 		Features:      f.features,
@@ -102,6 +110,13 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	printSummary(stdout, f, res.Model, res.Info, res.ONNX, res.Size)
+	if f.tritonRepo != "" {
+		r, err := triton.WriteRepository(f.tritonRepo, f.output, runtime.DefaultPluginPath(), f.triton)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "\n%s", r.Summary(f.triton.ServerRepo))
+	}
 	return nil
 }
 

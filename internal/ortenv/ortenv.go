@@ -15,8 +15,12 @@ import (
 // unset and only inside a checkout (found by repo.Root), to its
 // third_party/onnxruntime library and build/ plugin, so that runtime's
 // defaults (and processes started from this one) use them; a file not
-// built yet is then reported at that path.
+// built yet is then reported at that path. An executable in a release
+// bundle (runtime.InBundle) keeps its own bundle's files.
 func UseCheckout() {
+	if runtime.InBundle() {
+		return
+	}
 	setIfUnset(runtime.EnvLibrary, repo.Path(runtime.LibraryRelPath...))
 	setIfUnset(runtime.EnvPlugin, repo.Path(runtime.PluginRelPath...))
 }

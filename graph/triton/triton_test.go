@@ -1,0 +1,305 @@
+package triton
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/encoding/prototext"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
+
+	"github.com/vimconvert/vimconvert/graph"
+	"github.com/vimconvert/vimconvert/graph/onnxpb"
+	"github.com/vimconvert/vimconvert/graph/triton/tritonpb"
+)
+
+// dim is a concrete size, or the batch dim_param when size is 0.
+func valueInfo(name string, elem onnxpb.TensorProto_DataType, dims ...int64) *onnxpb.ValueInfoProto {
+	var ds []*onnxpb.TensorShapeProto_Dimension
+	for _, d := range dims {
+		if d == 0 {
+			ds = append(ds, &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimParam{DimParam: graph.BatchDimName}})
+		} else {
+			ds = append(ds, &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: d}})
+		}
+	}
+	return &onnxpb.ValueInfoProto{
+		Name: proto.String(name),
+		Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{TensorType: &onnxpb.TypeProto_Tensor{
+			ElemType: proto.Int32(int32(elem)),
+			Shape:    &onnxpb.TensorShapeProto{Dim: ds},
+		}}},
+	}
+}
+
+// vimModel is the interface of a converted Vim (pixel_values [batch,3,224,224]
+// -> logits [batch,1000]); plugin adds the plugin's opset import.
+func vimModel(plugin bool) *onnxpb.ModelProto {
+	mp := &onnxpb.ModelProto{
+		OpsetImport: []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(17)}},
+		Graph: &onnxpb.GraphProto{
+			Input:  []*onnxpb.ValueInfoProto{valueInfo(graph.InputName, onnxpb.TensorProto_FLOAT, 0, 3, 224, 224)},
+			Output: []*onnxpb.ValueInfoProto{valueInfo(graph.LogitsName, onnxpb.TensorProto_FLOAT, 0, 1000)},
+		},
+	}
+	if plugin {
+		mp.OpsetImport = append(mp.OpsetImport, &onnxpb.OperatorSetIdProto{Domain: proto.String(graph.Domain), Version: proto.Int64(graph.DomainVersion)})
+	}
+	return mp
+}
+
+// parseConfig reads config.pbtxt text with Triton's generated types, as the
+// server's text-format parser would: unknown fields are errors.
+func parseConfig(t *testing.T, text []byte) *tritonpb.ModelConfig {
+	t.Helper()
+	cfg := &tritonpb.ModelConfig{}
+	if err := (prototext.UnmarshalOptions{DiscardUnknown: false}).Unmarshal(text, cfg); err != nil {
+		t.Fatalf("config.pbtxt does not parse as inference.ModelConfig: %v\n%s", err, text)
+	}
+	return cfg
+}
+
+func TestConfigParsesAgainstTritonProto(t *testing.T) {
+	cfg, err := Config(vimModel(true), Options{Name: "vim_t", MaxBatch: 8, Instances: InstancesCPU, InstanceCount: 2, MaxQueueDelayMicroseconds: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := MarshalConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := parseConfig(t, text)
+	want := &tritonpb.ModelConfig{
+		Name:         "vim_t",
+		Platform:     "onnxruntime_onnx",
+		MaxBatchSize: 8,
+		Input:        []*tritonpb.ModelInput{{Name: "pixel_values", DataType: tritonpb.DataType_TYPE_FP32, Dims: []int64{3, 224, 224}}},
+		Output:       []*tritonpb.ModelOutput{{Name: "logits", DataType: tritonpb.DataType_TYPE_FP32, Dims: []int64{1000}}},
+		SchedulingChoice: &tritonpb.ModelConfig_DynamicBatching{DynamicBatching: &tritonpb.ModelDynamicBatching{
+			MaxQueueDelayMicroseconds: 500,
+		}},
+		InstanceGroup:   []*tritonpb.ModelInstanceGroup{{Kind: tritonpb.ModelInstanceGroup_KIND_CPU, Count: 2}},
+		ModelOperations: &tritonpb.ModelOperations{OpLibraryFilename: []string{"/models/vim_t/libvimconvert_ops.so"}},
+	}
+	if d := cmp.Diff(want, got, protocmp.Transform()); d != "" {
+		t.Errorf("parsed config (-want +got):\n%s\ntext:\n%s", d, text)
+	}
+	// The field names Triton's documentation uses must appear literally.
+	for _, s := range []string{`platform: "onnxruntime_onnx"`, "max_batch_size: 8", "dynamic_batching", "KIND_CPU", "op_library_filename", "TYPE_FP32"} {
+		if !strings.Contains(strings.Join(strings.Fields(string(text)), " "), s) {
+			t.Errorf("config.pbtxt lacks %q:\n%s", s, text)
+		}
+	}
+}
+
+func TestConfigVariants(t *testing.T) {
+	tests := []struct {
+		reason    string
+		model     *onnxpb.ModelProto
+		opts      Options
+		inDims    []int64
+		batching  bool
+		kind      tritonpb.ModelInstanceGroup_Kind
+		pluginLib string // "" = no model_operations
+	}{
+		{"no batching: the symbolic batch dim stays as -1", vimModel(true), Options{Name: "a"}, []int64{-1, 3, 224, 224}, false, tritonpb.ModelInstanceGroup_KIND_CPU, "/models/a/libvimconvert_ops.so"},
+		{"a linear-attention model needs no plugin", vimModel(false), Options{Name: "la", MaxBatch: 4}, []int64{3, 224, 224}, true, tritonpb.ModelInstanceGroup_KIND_CPU, ""},
+		{"gpu instances and another mount point", vimModel(true), Options{Name: "g", MaxBatch: 1, Instances: InstancesGPU, ServerRepo: "/srv/repo/"}, []int64{3, 224, 224}, true, tritonpb.ModelInstanceGroup_KIND_GPU, "/srv/repo/g/libvimconvert_ops.so"},
+	}
+	for _, tc := range tests {
+		cfg, err := Config(tc.model, tc.opts)
+		if err != nil {
+			t.Errorf("%s: %v", tc.reason, err)
+			continue
+		}
+		if d := cmp.Diff(tc.inDims, cfg.GetInput()[0].GetDims()); d != "" {
+			t.Errorf("%s: input dims (-want +got):\n%s", tc.reason, d)
+		}
+		if got := cfg.GetDynamicBatching() != nil; got != tc.batching {
+			t.Errorf("%s: dynamic batching %v, want %v", tc.reason, got, tc.batching)
+		}
+		if got := cfg.GetInstanceGroup()[0]; got.GetKind() != tc.kind || got.GetCount() != 1 {
+			t.Errorf("%s: instance group %v, want 1 × %v", tc.reason, got, tc.kind)
+		}
+		var lib string
+		if libs := cfg.GetModelOperations().GetOpLibraryFilename(); len(libs) > 0 {
+			lib = libs[0]
+		}
+		if lib != tc.pluginLib {
+			t.Errorf("%s: op_library_filename %q, want %q", tc.reason, lib, tc.pluginLib)
+		}
+	}
+}
+
+func TestConfigRefuses(t *testing.T) {
+	noBatch := vimModel(true)
+	noBatch.Graph.Input[0] = valueInfo(graph.InputName, onnxpb.TensorProto_FLOAT, 1, 3, 224, 224)
+	int8Out := vimModel(true)
+	int8Out.Graph.Output[0] = valueInfo(graph.LogitsName, onnxpb.TensorProto_INT8, 0, 1000)
+	noShape := vimModel(true)
+	noShape.Graph.Output[0].Type = nil
+	tests := []struct {
+		reason string
+		model  *onnxpb.ModelProto
+		opts   Options
+		want   string
+	}{
+		{"a name Triton cannot use as a folder", vimModel(true), Options{Name: "../x"}, "model name"},
+		{"an empty name", vimModel(true), Options{}, "model name"},
+		{"negative max batch", vimModel(true), Options{Name: "a", MaxBatch: -1}, "negative"},
+		{"relative server path: dlopen would resolve it against the server's cwd", vimModel(true), Options{Name: "a", ServerRepo: "models"}, "absolute"},
+		{"unknown instance kind", vimModel(true), Options{Name: "a", Instances: InstanceKind(7)}, "instance kind"},
+		{"batching a model with a fixed batch", noBatch, Options{Name: "a", MaxBatch: 2}, "no leading"},
+		{"an element type without mapping", int8Out, Options{Name: "a"}, "element type"},
+		{"an output without shape", noShape, Options{Name: "a"}, "no tensor type"},
+		{"no graph", &onnxpb.ModelProto{}, Options{Name: "a"}, "no graph"},
+	}
+	for _, tc := range tests {
+		_, err := Config(tc.model, tc.opts)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want one containing %q", tc.reason, err, tc.want)
+		}
+	}
+}
+
+func TestParseInstanceKind(t *testing.T) {
+	for _, s := range []string{"cpu", "gpu"} {
+		k, err := ParseInstanceKind(s)
+		if err != nil || k.String() != s {
+			t.Errorf("ParseInstanceKind(%q) = %v, %v", s, k, err)
+		}
+	}
+	if _, err := ParseInstanceKind("tpu"); err == nil {
+		t.Error("ParseInstanceKind(tpu) accepted")
+	}
+}
+
+func writeModel(t *testing.T, mp *onnxpb.ModelProto) string {
+	t.Helper()
+	data, err := proto.Marshal(mp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "m.onnx")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestWriteRepository(t *testing.T) {
+	model := writeModel(t, vimModel(true))
+	plugin := filepath.Join(t.TempDir(), "libvimconvert_ops.so")
+	if err := os.WriteFile(plugin, []byte("not really a plugin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	repo := filepath.Join(t.TempDir(), "repo")
+	r, err := WriteRepository(repo, model, plugin, Options{Name: "vim", MaxBatch: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := os.ReadFile(filepath.Join(repo, "vim", "config.pbtxt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := parseConfig(t, text)
+	// The plugin lies where op_library_filename points once repo is mounted at /models.
+	lib := cfg.GetModelOperations().GetOpLibraryFilename()[0]
+	local := filepath.Join(repo, strings.TrimPrefix(lib, "/models/"))
+	if got, err := os.ReadFile(local); err != nil || string(got) != "not really a plugin" {
+		t.Errorf("plugin at %s (from op_library_filename %s): %q, %v", local, lib, got, err)
+	}
+	if local != r.PluginPath {
+		t.Errorf("PluginPath %s, config points at %s", r.PluginPath, local)
+	}
+	want, _ := os.ReadFile(model)
+	if got, err := os.ReadFile(filepath.Join(repo, "vim", "1", "model.onnx")); err != nil || string(got) != string(want) {
+		t.Errorf("1/model.onnx differs from the converted model (%v)", err)
+	}
+	sum := r.Summary("")
+	for _, want := range []string{r.ConfigPath, `"/models/vim/libvimconvert_ops.so"`, "-v " + repo + ":/models"} {
+		if !strings.Contains(sum, want) {
+			t.Errorf("Summary lacks %q:\n%s", want, sum)
+		}
+	}
+	entries, _ := os.ReadDir(repo)
+	if len(entries) != 1 {
+		t.Errorf("repository holds %d entries, want only vim/ (no temporary folder left)", len(entries))
+	}
+	// A second write must not touch the first entry.
+	if _, err := WriteRepository(repo, model, plugin, Options{Name: "vim"}); !errors.Is(err, ErrExists) {
+		t.Errorf("rewriting an entry: err = %v, want ErrExists", err)
+	}
+}
+
+func TestWriteRepositoryLeavesNothingOnError(t *testing.T) {
+	plugin := filepath.Join(t.TempDir(), "libvimconvert_ops.so")
+	os.WriteFile(plugin, []byte("x"), 0o755)
+	notModel := filepath.Join(t.TempDir(), "x.onnx")
+	os.WriteFile(notModel, []byte("\xff\xff\xff not protobuf"), 0o644)
+	tests := []struct {
+		reason string
+		model  string
+		plugin string
+		want   string
+	}{
+		{"the model needs the plugin, none given", writeModel(t, vimModel(true)), "", "is not a file"},
+		{"the plugin is missing", writeModel(t, vimModel(true)), filepath.Join(t.TempDir(), "none.so"), "is not a file"},
+		{"not an ONNX file", notModel, plugin, "not an ONNX model"},
+		{"no model file", filepath.Join(t.TempDir(), "none.onnx"), plugin, "ONNX model not found"},
+	}
+	for _, tc := range tests {
+		repo := filepath.Join(t.TempDir(), "repo")
+		_, err := WriteRepository(repo, tc.model, tc.plugin, Options{Name: "vim"})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want one containing %q", tc.reason, err, tc.want)
+		}
+		if entries, _ := os.ReadDir(repo); len(entries) != 0 {
+			t.Errorf("%s: repository holds %d entries after the error", tc.reason, len(entries))
+		}
+	}
+	// A model without custom ops needs no plugin at all.
+	repo := filepath.Join(t.TempDir(), "repo")
+	r, err := WriteRepository(repo, writeModel(t, vimModel(false)), "", Options{Name: "la"})
+	if err != nil || r.PluginPath != "" {
+		t.Errorf("plugin-free model: %v, plugin %q", err, r.PluginPath)
+	}
+	if _, err := os.Stat(filepath.Join(repo, "la", PluginFile)); !os.IsNotExist(err) {
+		t.Errorf("plugin-free model: plugin copied anyway (%v)", err)
+	}
+}
+
+func TestCheckTarget(t *testing.T) {
+	repo := t.TempDir()
+	os.Mkdir(filepath.Join(repo, "taken"), 0o755)
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, nil, 0o644)
+	plugin := filepath.Join(t.TempDir(), "libvimconvert_ops.so")
+	os.WriteFile(plugin, []byte("x"), 0o755)
+	tests := []struct {
+		reason string
+		dir    string
+		opts   Options
+		plugin string
+		want   string // "" = accepted
+	}{
+		{"a new entry in an existing repository", repo, Options{Name: "vim"}, "", ""},
+		{"a plugin model with its plugin", repo, Options{Name: "vim"}, plugin, ""},
+		{"a plugin model without the plugin", repo, Options{Name: "vim"}, filepath.Join(repo, "none.so"), "is not a file"},
+		{"a repository that does not exist yet", filepath.Join(repo, "new"), Options{Name: "vim"}, "", ""},
+		{"an existing entry", repo, Options{Name: "taken"}, "", "already exists"},
+		{"a repository that is a file", file, Options{Name: "vim"}, "", "not a directory"},
+		{"bad options are refused before converting", repo, Options{Name: "vim", MaxBatch: -2}, "", "negative"},
+		{"no repository", "", Options{Name: "vim"}, "", "no repository"},
+	}
+	for _, tc := range tests {
+		err := CheckTarget(tc.dir, "m.onnx", tc.opts, tc.plugin != "", tc.plugin)
+		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s: err = %v, want %q", tc.reason, err, tc.want)
+		}
+	}
+}
