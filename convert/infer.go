@@ -173,8 +173,8 @@ func inferClsToken(sd map[string]*Tensor, want ClsToken, c *Config) (assumed []s
 	case "":
 		switch {
 		case single:
+			// a guess: Load warns (ClsGuessWarning)
 			c.ClsToken = ClsMiddle
-			assumed = append(assumed, "cls token in the middle (use_middle_cls_token=True, as every released checkpoint; not visible in the weights; --cls-token head overrides)")
 		case double:
 			c.ClsToken = ClsDouble
 		default:
