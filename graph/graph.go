@@ -47,6 +47,7 @@ const (
 	MetaConfig        = "vimconvert.config"         // convert.Config as JSON
 	MetaScan          = "vimconvert.scan"           // Options.Scan
 	MetaDepthwiseConv = "vimconvert.depthwise_conv" // Options.DepthwiseConv
+	MetaProvenance    = "vimconvert.provenance"     // Provenance as JSON (ConvertFile)
 )
 
 // ProducerName is written to ModelProto.producer_name.
