@@ -362,6 +362,10 @@ var officialRegistry = []registryEntry{
 	{"vim_base_patch16_224_bimambav2_final_pool_mean_abs_pos_embed_with_middle_cls_token_div2", 768, 16},
 }
 
+// MatchRegistry is matchRegistry for a Config read from elsewhere (an
+// exported model's metadata).
+func MatchRegistry(c Config) (name, note string) { return matchRegistry(c) }
+
 // matchRegistry returns the registry name whose configuration the model
 // has exactly (any num_classes), or "" and a note naming the closest entry
 // and the differences.

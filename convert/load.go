@@ -58,8 +58,12 @@ type Info struct {
 	// Every entry is also a reason to distrust a verification that shares
 	// the guess.
 	Warnings []string `json:"warnings,omitempty"`
-	// SHA256 is the lowercase hex sha256 of the checkpoint file's bytes.
+	// SHA256 is the lowercase hex sha256 of the checkpoint file's bytes
+	// (for a model read back, of the checkpoint it was converted from).
 	SHA256 string `json:"sha256"`
+	// Source is set for an exported model read back (Format "onnx"): the
+	// checkpoint it was converted from and by which vimconvert.
+	Source string `json:"source,omitempty"`
 	// ArgsModel and ArgsInputSize are args.model and args.input_size of a
 	// training checkpoint ("" / 0 when absent).
 	ArgsModel     string `json:"args_model,omitempty"`

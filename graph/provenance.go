@@ -112,10 +112,12 @@ func ReadModelInfo(path string) (*convert.Model, *convert.Info, *Provenance, err
 		info.ParamCount += n
 	}
 	info.DTypes["float32"] = info.TensorCount
+	info.Variant, info.VariantNote = convert.MatchRegistry(m.Config)
 	if !ok {
 		return m, info, nil, nil
 	}
-	info.Layout, info.Weights, info.ArgsModel, info.Variant = p.Layout, p.Weights, p.ArgsModel, p.Variant
+	info.Layout, info.Weights, info.ArgsModel = p.Layout, p.Weights, p.ArgsModel
 	info.Assumed, info.Warnings, info.SHA256 = p.Assumed, p.Warnings, p.SourceSHA256
+	info.Source = fmt.Sprintf("%s (sha256 %s, %s weights), converted by vimconvert %s", p.SourceFile, p.SourceSHA256, p.Weights, p.Version)
 	return m, info, &p, nil
 }

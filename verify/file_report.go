@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/graph"
 )
 
 // Named is one compared tensor of a FileReport.
@@ -30,6 +31,19 @@ type FileReport struct {
 	Layers          []Named         `json:"layers,omitempty"`
 	FirstDivergence string          `json:"first_divergence,omitempty"`
 	Warnings        []string        `json:"warnings,omitempty"`
+	// Plugin is whether the model uses the vimconvert plugin's ops.
+	Plugin bool `json:"plugin"`
+	// Provenance is what the model records about its source checkpoint
+	// (nil for a model converted before it was recorded).
+	Provenance *graph.Provenance `json:"provenance,omitempty"`
+	// Assuming lists the guesses the model was converted with
+	// (Provenance.Warnings): the reference shares them, so a pass holds
+	// only under them unless Expected outputs were compared.
+	Assuming []string `json:"assuming,omitempty"`
+	// Expected names the expected outputs compared (FileOptions.Expected),
+	// and ExpectedOutputs holds the ONNX and reference comparisons with them.
+	Expected        string  `json:"expected,omitempty"`
+	ExpectedOutputs []Named `json:"expected_outputs,omitempty"`
 	Notes           []string        `json:"notes,omitempty"`
 	Pass            bool            `json:"pass"`
 	// Failures says why Pass is false, one entry per failed check.

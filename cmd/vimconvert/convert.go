@@ -101,6 +101,7 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	printWarnings(stderr, res.Info.Warnings)
 	printSummary(stdout, f, res.Model, res.Info, res.ONNX, res.Size)
 	return nil
 }

@@ -36,6 +36,11 @@ func inspectObject(c convert.Config, info *convert.Info) (map[string]any, error)
 	obj["tensor_count"] = info.TensorCount
 	obj["ignored"] = nonNil(info.Ignored)
 	obj["assumed"] = nonNil(info.Assumed)
+	obj["warnings"] = nonNil(info.Warnings)
+	obj["sha256"] = info.SHA256
+	if info.Source != "" {
+		obj["source"] = info.Source
+	}
 	if info.ArgsModel != "" {
 		obj["args_model"] = info.ArgsModel
 	}
