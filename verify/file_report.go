@@ -42,10 +42,10 @@ type FileReport struct {
 	Assuming []string `json:"assuming,omitempty"`
 	// Expected names the expected outputs compared (FileOptions.Expected),
 	// and ExpectedOutputs holds the ONNX and reference comparisons with them.
-	Expected        string  `json:"expected,omitempty"`
-	ExpectedOutputs []Named `json:"expected_outputs,omitempty"`
-	Notes           []string        `json:"notes,omitempty"`
-	Pass            bool            `json:"pass"`
+	Expected        string   `json:"expected,omitempty"`
+	ExpectedOutputs []Named  `json:"expected_outputs,omitempty"`
+	Notes           []string `json:"notes,omitempty"`
+	Pass            bool     `json:"pass"`
 	// Failures says why Pass is false, one entry per failed check.
 	Failures []string `json:"-"`
 }
