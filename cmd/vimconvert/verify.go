@@ -116,7 +116,11 @@ func printVerify(w io.Writer, r *verify.FileReport) {
 		fmt.Fprintf(w, "\n%s against %s (tol %g)\n", verdict, against, r.Tol)
 		return
 	}
-	fmt.Fprintf(w, "\n%s against %s (tol %g), assuming:\n", verdict, against, r.Tol)
+	assuming := "assuming"
+	if r.Expected != "" {
+		assuming = "converted assuming (which the expected outputs check too)"
+	}
+	fmt.Fprintf(w, "\n%s against %s (tol %g), %s:\n", verdict, against, r.Tol, assuming)
 	for _, a := range r.Assuming {
 		fmt.Fprintf(w, "  - %s\n", a)
 	}
