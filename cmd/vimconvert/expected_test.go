@@ -4,8 +4,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"os"
+	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -228,4 +229,55 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestNonFiniteOutputs: NaN outputs are a failure of verify and an error of
+// predict (nothing written), never a silent pass.
+func TestNonFiniteOutputs(t *testing.T) {
+	needORT(t)
+	dir := t.TempDir()
+	ckpt := repo.Fixture("synthetic", "cls_head.pth") // 8×8 images
+	model := filepath.Join(dir, "m.onnx")
+	if code, _, stderr := verifyRun("convert", ckpt, "-o", model, "--cls-token", "head"); code != 0 {
+		t.Fatalf("convert: exit %d\n%s", code, stderr)
+	}
+	x := make([]float32, 3*8*8)
+	x[5] = float32(math.NaN())
+	in := filepath.Join(dir, "nan.npy")
+	if err := npy.WriteFileFloat32(in, []int{1, 3, 8, 8}, x); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := verifyRun("verify", ckpt, model, "--input", in)
+	if code != 1 || !strings.Contains(stderr, "onnx logits hold") || strings.Contains(stdout, "PASS") {
+		t.Errorf("verify on a NaN input: exit %d\n%s%s\nwant a failure naming the NaN outputs (both sides NaN must not pass)", code, stdout, stderr)
+	}
+	for _, src := range [][]string{{"--checkpoint", ckpt, "--cls-token", "head"}, {"--model", model}} {
+		out := filepath.Join(dir, "y.npy")
+		code, _, stderr := verifyRun(append(append([]string{"predict"}, src...), "--input", in, "--output", out)...)
+		if _, err := os.Stat(out); code != 1 || !strings.Contains(stderr, "logits hold 3 NaN/Inf values of 3") || err == nil {
+			t.Errorf("predict %v on a NaN input: exit %d, stderr %q, output written: %v", src, code, stderr, err == nil)
+		}
+	}
+}
+
+// TestPredictTorchInput: predict --input reads a torch .pth dict holding
+// 'x', as verify --input does, and gives the official logits.
+func TestPredictTorchInput(t *testing.T) {
+	fx := repo.Fixture("vim_t_d2")
+	out := filepath.Join(t.TempDir(), "y.npy")
+	code, _, stderr := verifyRun("predict", "--checkpoint", filepath.Join(fx, "checkpoint.pth"), "--input", filepath.Join(fx, "input.pth"), "--output", out)
+	if code != 0 {
+		t.Fatalf("predict --input input.pth: exit %d\n%s", code, stderr)
+	}
+	got, err := npy.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := verify.ReadExpected(filepath.Join(fx, "expected.pth"), "logits")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := verify.Compare(want.Data, got.F32, want.Shape); !r.Pass(1e-4) || !r.Top1OK() {
+		t.Errorf("predict on the fixture's input.pth vs the official logits: %s", r)
+	}
 }
