@@ -19,7 +19,8 @@ import (
 // FileOptions configures CheckFile.
 type FileOptions struct {
 	// Weights is the weight set of a training checkpoint the model was
-	// converted from (convert.WeightsModel or convert.WeightsEMA).
+	// converted from (convert.WeightsModel or convert.WeightsEMA); ""
+	// takes the one the model's provenance records, else WeightsModel.
 	Weights convert.Weights
 	// Input returns the input batch [B, C, H, W] for the loaded checkpoint
 	// (c, and channels = C of its patch conv) and a description of it for
@@ -105,6 +106,15 @@ func (fc *fileCheck) load() error {
 	if fc.built, _, err = graph.BuiltConfig(fc.onnxPath, fc.mp); err != nil {
 		return err
 	}
+	if fc.opts.Weights == "" {
+		fc.opts.Weights = convert.WeightsModel
+		if p, ok, err := graph.ReadProvenance(fc.onnxPath, fc.mp); err != nil {
+			return err
+		} else if ok && p.Weights != "" {
+			fc.opts.Weights = p.Weights
+		}
+	}
+	fc.res.Weights = fc.opts.Weights
 	built := fc.built
 	fc.m, fc.info, err = convert.Load(fc.ckpt, convert.Options{
 		Weights: fc.opts.Weights, ClsToken: built.ClsToken, ImgSize: built.ImgSize, Stride: built.Stride,

@@ -57,7 +57,8 @@ code on the same --input: that catches a misread architecture.`)
 	fs.Float64Var(&f.tol, "tol", 1e-4, "tolerance on max |reference - onnx| of the logits, features and tokens (and of each per-layer tensor)")
 	fs.BoolVar(&f.perLayer, "per-layer", false, "compare every block's intermediates and say where the divergence starts (builds a per-layer copy of the model in a temp dir when needed)")
 	fs.BoolVar(&f.json, "json", false, "print the reports as JSON")
-	addWeightsFlag(fs, &f.weights, "the one the model was converted from")
+	addWeightsFlag(fs, &f.weights, "default: the one the model records it was converted from, else model")
+	f.weights, fs.Lookup("weights").DefValue = "", "" // "" = the model's own
 	fs.StringVar(&f.precision, "precision", "float32", "arithmetic of the Go reference: float32 or float64")
 	fs.IntVar(&f.threads, "threads", 0, "ONNX Runtime intra-op threads (0 = ORT default; at most max(64, 4 × CPUs))")
 	fs.StringVar(&f.expected, "expected", "", "expected outputs of the official code for --input: a .npy [B, N], or a torch .pth dict holding 'logits' or 'features' (see --expected-key); the ONNX model and the reference must both match within --tol")
@@ -141,7 +142,7 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 		return usageError(fs, "--batch %d: want 1 to %d", f.batch, runtime.MaxBatch)
 	case !(f.tol >= 0) || math.IsInf(f.tol, 0):
 		return usageError(fs, "--tol %g: want a finite value >= 0", f.tol)
-	case !validWeights(f.weights):
+	case f.weights != "" && !validWeights(f.weights):
 		return usageError(fs, "--weights %q: want model or model_ema", f.weights)
 	case perr != nil:
 		return usageError(fs, "--precision: %v", perr)
