@@ -281,3 +281,59 @@ func TestPredictTorchInput(t *testing.T) {
 		t.Errorf("predict on the fixture's input.pth vs the official logits: %s", r)
 	}
 }
+
+// TestInspectModelAndWarnings: inspect MODEL.onnx prints the checkpoint's
+// summary read back from the model with its provenance; inspect of a
+// checkpoint whose cls placement is a guess warns on stderr.
+func TestInspectModelAndWarnings(t *testing.T) {
+	dir := t.TempDir()
+	ckpt := repo.Fixture("vim_t_d2", "checkpoint.pth")
+	model := filepath.Join(dir, "m.onnx")
+	if code, _, stderr := verifyRun("convert", ckpt, "-o", model, "--weights", "model_ema"); code != 0 {
+		t.Fatalf("convert: exit %d\n%s", code, stderr)
+	}
+	_, fromCkpt, _ := verifyRun("inspect", ckpt, "--weights", "model_ema")
+	code, fromModel, stderr := verifyRun("inspect", model)
+	sum := sha256.Sum256(mustRead(t, ckpt))
+	if code != 0 || stderr != "" || !strings.Contains(fromModel, "source      checkpoint.pth (sha256 "+hex.EncodeToString(sum[:])+", model_ema weights), converted by vimconvert") {
+		t.Fatalf("inspect MODEL.onnx: exit %d, stderr %q\n%s", code, stderr, fromModel)
+	}
+	// Every architecture row and the assumptions are the checkpoint's.
+	// (The ignored entries of the checkpoint are not in the model.)
+	if a, b := fromCkpt[strings.Index(fromCkpt, "assumed:"):], fromModel[strings.Index(fromModel, "assumed:"):]; a != b {
+		t.Errorf("inspect MODEL.onnx assumptions:\n%s\nwant the checkpoint's:\n%s", b, a)
+	}
+	for _, row := range []string{"variant", "args.model", "embed_dim", "depth", "mixer", "norm", "patches", "tokens", "head"} {
+		for _, line := range strings.Split(fromCkpt, "\n") {
+			if strings.HasPrefix(line, row) && !strings.Contains(fromModel, line) {
+				t.Errorf("inspect MODEL.onnx lacks the checkpoint's line %q:\n%s", line, fromModel)
+			}
+		}
+	}
+	if code, _, stderr := verifyRun("inspect", model, "--cls-token", "head"); code != 2 || !strings.Contains(stderr, "--cls-token applies to a checkpoint") {
+		t.Errorf("inspect MODEL.onnx --cls-token: exit %d, %q", code, stderr)
+	}
+	_, stdout, stderr := verifyRun("inspect", repo.Fixture("synthetic", "cls_head.pth"))
+	if !strings.HasPrefix(stderr, "warning: cls token assumed in the middle") || !strings.Contains(stdout, "warnings:\n  - cls token assumed") {
+		t.Errorf("inspect of a checkpoint without args: stderr %q\n%s", stderr, stdout)
+	}
+}
+
+// TestVerifyWithoutPlugin: a model that uses no plugin op is not reported
+// as run with the plugin.
+func TestVerifyWithoutPlugin(t *testing.T) {
+	needORT(t)
+	ckpt := repo.Fixture("synthetic", "cls_head.pth")
+	model := filepath.Join(t.TempDir(), "la.onnx")
+	if code, _, stderr := verifyRun("convert", ckpt, "-o", model, "--cls-token", "head", "--scan", "linear-attention", "--tokens"); code != 0 {
+		t.Fatalf("convert: exit %d\n%s", code, stderr)
+	}
+	code, stdout, stderr := verifyRun("verify", ckpt, model)
+	if code != 0 || !strings.Contains(stdout, "onnxruntime 1.29.0 (no plugin ops)") || strings.Contains(stdout, "+ plugin") {
+		t.Errorf("verify of a LinearAttention model: exit %d\n%s%s", code, stdout, stderr)
+	}
+	// tokens [B, L, D]: an argmax over them is no class, so no top-1 line
+	if i := strings.Index(stdout, "tokens (reference"); i < 0 || strings.Contains(stdout[i:], "top-1") {
+		t.Errorf("the tokens section must not print a top-1:\n%s", stdout)
+	}
+}
