@@ -2,6 +2,7 @@ package verify
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/vimconvert/vimconvert/convert"
@@ -48,6 +49,33 @@ type FileReport struct {
 	Pass            bool     `json:"pass"`
 	// Failures says why Pass is false, one entry per failed check.
 	Failures []string `json:"-"`
+}
+
+// Verdict says, in a line, PASS or FAIL, against what and at which
+// tolerance, followed by one "  - " line per guess the model was
+// converted with (Assuming), which a pass holds under.
+func (r *FileReport) Verdict() string {
+	verdict := "PASS"
+	if !r.Pass {
+		verdict = "FAIL"
+	}
+	against := "the Go reference"
+	if r.Expected != "" {
+		against += " and " + r.Expected
+	}
+	if len(r.Assuming) == 0 {
+		return fmt.Sprintf("%s against %s (tol %g)\n", verdict, against, r.Tol)
+	}
+	assuming := "assuming"
+	if r.Expected != "" {
+		assuming = "converted assuming (which the expected outputs check too)"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s against %s (tol %g), %s:\n", verdict, against, r.Tol, assuming)
+	for _, a := range r.Assuming {
+		fmt.Fprintf(&b, "  - %s\n", a)
+	}
+	return b.String()
 }
 
 // Failure returns nil for a passing report, else an error "FAIL: ..."

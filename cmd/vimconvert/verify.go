@@ -105,26 +105,7 @@ func printVerify(w io.Writer, r *verify.FileReport) {
 	for _, o := range r.ExpectedOutputs {
 		fmt.Fprintf(w, "\n%s vs expected %s: %s", o.Name, r.Expected, o.Report.String())
 	}
-	verdict := "PASS"
-	if !r.Pass {
-		verdict = "FAIL"
-	}
-	against := "the Go reference"
-	if r.Expected != "" {
-		against += " and " + r.Expected
-	}
-	if len(r.Assuming) == 0 {
-		fmt.Fprintf(w, "\n%s against %s (tol %g)\n", verdict, against, r.Tol)
-		return
-	}
-	assuming := "assuming"
-	if r.Expected != "" {
-		assuming = "converted assuming (which the expected outputs check too)"
-	}
-	fmt.Fprintf(w, "\n%s against %s (tol %g), %s:\n", verdict, against, r.Tol, assuming)
-	for _, a := range r.Assuming {
-		fmt.Fprintf(w, "  - %s\n", a)
-	}
+	fmt.Fprintf(w, "\n%s", r.Verdict())
 }
 
 // runVerify is `vimconvert verify`: flags, then verify.CheckFile, printed.
