@@ -110,8 +110,16 @@ func applyArgsModel(sd map[string]*Tensor, opts *Options, info *Info) ([]string,
 			return nil, fmt.Errorf("%s names patch size %d, but the weights have %d (patch_embed.proj.weight %v): the checkpoint's args do not describe its weights", src, nc.Patch, pw.Shape[2], pw.Shape)
 		}
 	}
+	states := fmt.Sprintf("%s: patch %d and stride %d (checked against the weights)", src, nc.Patch, nc.Stride)
+	if nc.PoolMean {
+		states += "; final_pool_mean (the readout assumed without a cls token)"
+	}
+	if nc.DivideOut {
+		states += "; div2 (if_divide_out=True, as assumed)"
+	}
+	notes := []string{states}
 	if !nc.MiddleCls {
-		return []string{fmt.Sprintf("%s does not say where the cls token is (no with_midclstok token)", src)}, nil
+		return append(notes, fmt.Sprintf("%s does not say where the cls token is (no with_midclstok token)", src)), nil
 	}
 	if sd["cls_token"] == nil {
 		return nil, fmt.Errorf("%s says use_middle_cls_token=True (with_midclstok), but the weights have no cls_token tensor", src)
@@ -123,7 +131,7 @@ func applyArgsModel(sd map[string]*Tensor, opts *Options, info *Info) ([]string,
 	default:
 		return nil, fmt.Errorf("--cls-token %s contradicts %s, which says the cls token is in the middle (use_middle_cls_token=True); leave --cls-token out for a training checkpoint", opts.ClsToken, src)
 	}
-	return []string{fmt.Sprintf("cls token in the middle: %s has with_midclstok (use_middle_cls_token=True)", src)}, nil
+	return append(notes, fmt.Sprintf("cls token in the middle: %s has with_midclstok (use_middle_cls_token=True)", src)), nil
 }
 
 // checkArgsModelGeometry refuses a loaded geometry whose stride

@@ -135,11 +135,12 @@ func (fc *fileCheck) load() error {
 	if err := checkSameGeometry(fc.mp, fc.m, built, fc.ckpt, fc.opts.Weights); err != nil {
 		return err
 	}
-	same, err := fc.checkProvenance()
+	recorded, err := fc.checkProvenance()
 	if err != nil {
 		return err
 	}
-	if !same {
+	if !recorded {
+		// no provenance: infer another source from differing initializers
 		if w := checkSameWeights(fc.mp, fc.m, fc.opts.Weights); w != "" {
 			fc.warn(w)
 		}
