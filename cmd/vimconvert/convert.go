@@ -101,8 +101,8 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	printWarnings(stderr, res.Info.Warnings)
 	printSummary(stdout, f, res.Model, res.Info, res.ONNX, res.Size)
+	printWarnings(stderr, res.Info.Warnings) // last: what a user must not miss
 	return nil
 }
 
