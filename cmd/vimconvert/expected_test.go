@@ -44,8 +44,12 @@ func TestVerifyExpectedFixtures(t *testing.T) {
 	for _, fx := range fixtures {
 		model := filepath.Join(t.TempDir(), "m.onnx")
 		ckpt := filepath.Join(fx.dir, "checkpoint.pth")
-		if code, _, stderr := verifyRun(append([]string{"convert", ckpt, "-o", model}, fx.convert...)...); code != 0 {
+		code, _, stderr := verifyRun(append([]string{"convert", ckpt, "-o", model}, fx.convert...)...)
+		if code != 0 {
 			t.Fatalf("%s: convert: exit %d\n%s", fx.reason, code, stderr)
+		}
+		if strings.Contains(stderr, "warning: cls token assumed") != fx.guess {
+			t.Errorf("%s: convert stderr %q: a cls warning exactly when nothing records the placement", fx.reason, stderr)
 		}
 		args := append([]string{"verify", ckpt, model, "--json", "--input", filepath.Join(fx.dir, "input.pth"), "--expected", filepath.Join(fx.dir, "expected.pth")}, fx.verify...)
 		code, stdout, stderr := verifyRun(args...)
