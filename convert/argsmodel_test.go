@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -127,5 +128,35 @@ func TestArgsModelContradictions(t *testing.T) {
 	}
 	if err := checkArgsModelGeometry(c, info, 16); err != nil {
 		t.Errorf("an explicit --stride is the user's override: %v", err)
+	}
+}
+
+// TestArgsModelFiles loads torch-written training checkpoints
+// (testdata/argsmodel, make_argsmodel.py) whose args.model agrees with or
+// contradicts their weights.
+func TestArgsModelFiles(t *testing.T) {
+	for _, tc := range []struct {
+		file     string
+		wantErr  string
+		warnings int
+		note     string
+		reason   string
+	}{
+		{"named_midcls.pth", "", 0, "cls token in the middle: args.model vim_toy_patch4_8", "the name settles the placement"},
+		{"named_nocls.pth", "", 1, "does not say where the cls token is", "a name without with_midclstok settles nothing: still a guess, warned"},
+		{"named_wrong_width.pth", "names embed_dim 192, but the weights have 16", 0, "", "tiny against 16-wide weights"},
+		{"named_wrong_stride.pth", "names stride 2, but the weights' 2×2 pos_embed grid at img_size 8 is stride 4", 0, "", "stride2 against a stride-4 grid"},
+	} {
+		_, info, err := Load(filepath.Join("testdata", "argsmodel", tc.file), Options{})
+		switch {
+		case tc.wantErr != "":
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%s: err %v, want %q (%s)", tc.file, err, tc.wantErr, tc.reason)
+			}
+		case err != nil:
+			t.Errorf("%s: %v (%s)", tc.file, err, tc.reason)
+		case len(info.Warnings) != tc.warnings || !strings.Contains(strings.Join(info.Assumed, "\n"), tc.note):
+			t.Errorf("%s: warnings %q, assumed %q; want %d warnings and %q (%s)", tc.file, info.Warnings, info.Assumed, tc.warnings, tc.note, tc.reason)
+		}
 	}
 }
