@@ -178,10 +178,19 @@ func checkSameArchitecture(model, ckpt string, built, c convert.Config) error {
 // inferred from its initializers).
 func (fc *fileCheck) checkProvenance() (recorded bool, err error) {
 	p, ok, err := graph.ReadProvenance(fc.onnxPath, fc.mp)
-	if err != nil || !ok {
+	if err != nil {
 		return false, err
 	}
-	fc.res.Provenance = &p
+	if !ok {
+		// An older model records no guesses: the one a middle cls token
+		// of a checkpoint without a telling args.model was is known.
+		p.Warnings = nil
+		if nc, _ := convert.ParseModelName(fc.info.ArgsModel); fc.m.Config.ClsToken == convert.ClsMiddle && !nc.MiddleCls {
+			p.Warnings = []string{convert.ClsGuessWarning}
+		}
+	} else {
+		fc.res.Provenance = &p
+	}
 	check := "only outputs of the official code (--expected) can check it"
 	if fc.opts.Expected != nil {
 		check = "the expected outputs check it"
@@ -191,6 +200,8 @@ func (fc *fileCheck) checkProvenance() (recorded bool, err error) {
 		fc.warn(fmt.Sprintf("%s was converted with a guess that the reference shares (%s): %s", fc.onnxPath, check, w))
 	}
 	switch {
+	case !ok:
+		return false, nil
 	case p.SourceSHA256 != fc.info.SHA256:
 		fc.warn(fmt.Sprintf("%s was converted from another checkpoint: it records %s with sha256 %s, but %s has sha256 %s",
 			fc.onnxPath, p.SourceFile, p.SourceSHA256, fc.ckpt, fc.info.SHA256))

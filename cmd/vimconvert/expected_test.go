@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/graph"
+	"github.com/vimconvert/vimconvert/graph/onnxfile"
 	"github.com/vimconvert/vimconvert/internal/npy"
 	"github.com/vimconvert/vimconvert/internal/repo"
 	"github.com/vimconvert/vimconvert/verify"
@@ -339,5 +341,44 @@ func TestVerifyWithoutPlugin(t *testing.T) {
 	// tokens [B, L, D]: an argmax over them is no class, so no top-1 line
 	if i := strings.Index(stdout, "tokens (reference"); i < 0 || strings.Contains(stdout[i:], "top-1") {
 		t.Errorf("the tokens section must not print a top-1:\n%s", stdout)
+	}
+}
+
+// TestVerifyModelWithoutProvenance: a model converted before provenance
+// was recorded still has its middle-cls guess named by verify, and its
+// source is inferred from its initializers.
+func TestVerifyModelWithoutProvenance(t *testing.T) {
+	needORT(t)
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		ckpt   string
+		guess  bool
+		reason string
+	}{
+		{repo.Fixture("synthetic", "cls_head.pth"), true, "{'model': sd}: the middle placement was a guess"},
+		{repo.Fixture("vim_t_d2", "checkpoint.pth"), false, "args.model with_midclstok settles it"},
+	} {
+		model := filepath.Join(dir, "m.onnx")
+		if code, _, stderr := verifyRun("convert", tc.ckpt, "-o", model); code != 0 {
+			t.Fatalf("convert: exit %d\n%s", code, stderr)
+		}
+		mp, err := onnxfile.ReadFile(model)
+		if err != nil {
+			t.Fatal(err)
+		}
+		props := mp.MetadataProps[:0]
+		for _, e := range mp.MetadataProps {
+			if e.GetKey() != graph.MetaProvenance {
+				props = append(props, e)
+			}
+		}
+		mp.MetadataProps = props
+		if err := graph.WriteFile(mp, model); err != nil {
+			t.Fatal(err)
+		}
+		code, stdout, stderr := verifyRun("verify", tc.ckpt, model, "--batch", "1")
+		if code != 0 || strings.Contains(stdout, "assuming:\n  - cls token assumed in the middle") != tc.guess || strings.Contains(stdout, "source ") {
+			t.Errorf("%s: exit %d\n%s%s", tc.reason, code, stdout, stderr)
+		}
 	}
 }
