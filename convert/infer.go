@@ -173,8 +173,8 @@ func inferClsToken(sd map[string]*Tensor, want ClsToken, c *Config) (assumed []s
 	case "":
 		switch {
 		case single:
+			// a guess: Load warns (ClsGuessWarning)
 			c.ClsToken = ClsMiddle
-			assumed = append(assumed, "cls token in the middle (use_middle_cls_token=True, as every released checkpoint; not visible in the weights; --cls-token head overrides)")
 		case double:
 			c.ClsToken = ClsDouble
 		default:
@@ -361,6 +361,10 @@ var officialRegistry = []registryEntry{
 	{"vim_small_patch16_stride8_224_bimambav2_final_pool_mean_abs_pos_embed_with_midclstok_div2", 384, 8},
 	{"vim_base_patch16_224_bimambav2_final_pool_mean_abs_pos_embed_with_middle_cls_token_div2", 768, 16},
 }
+
+// MatchRegistry is matchRegistry for a Config read from elsewhere (an
+// exported model's metadata).
+func MatchRegistry(c Config) (name, note string) { return matchRegistry(c) }
 
 // matchRegistry returns the registry name whose configuration the model
 // has exactly (any num_classes), or "" and a note naming the closest entry

@@ -21,6 +21,11 @@ func PutInfoFields(obj map[string]any, info *Info) {
 	obj["tensor_count"] = info.TensorCount
 	obj["ignored"] = emptyIfNil(info.Ignored)
 	obj["assumed"] = emptyIfNil(info.Assumed)
+	obj["warnings"] = emptyIfNil(info.Warnings)
+	obj["sha256"] = info.SHA256
+	if info.Source != "" {
+		obj["source"] = info.Source
+	}
 }
 
 // emptyIfNil returns s, or an empty list for nil (JSON [] rather than null).

@@ -52,6 +52,18 @@ type Info struct {
 	Ignored []string `json:"ignored"`
 	// Assumed lists every default applied for what the weights cannot tell.
 	Assumed []string `json:"assumed"`
+	// Warnings lists the choices that change the outputs and are still
+	// guesses (the cls placement of a checkpoint without args.model), each
+	// naming why the weights cannot show it and the flag that settles it.
+	// Every entry is also a reason to distrust a verification that shares
+	// the guess.
+	Warnings []string `json:"warnings,omitempty"`
+	// SHA256 is the lowercase hex sha256 of the checkpoint file's bytes
+	// (for a model read back, of the checkpoint it was converted from).
+	SHA256 string `json:"sha256"`
+	// Source is set for an exported model read back (Format "onnx"): the
+	// checkpoint it was converted from and by which vimconvert.
+	Source string `json:"source,omitempty"`
 	// ArgsModel and ArgsInputSize are args.model and args.input_size of a
 	// training checkpoint ("" / 0 when absent).
 	ArgsModel     string `json:"args_model,omitempty"`
@@ -77,7 +89,16 @@ func LoadFrom(ra io.ReaderAt, size int64, opts Options) (*Model, *Info, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if info.SHA256, err = fileSHA256(ra, size); err != nil {
+		return nil, nil, err
+	}
 	opts.Weights = info.Weights
+	userStride, userCls := opts.Stride, opts.ClsToken
+	argsNotes, err := applyArgsModel(sd, &opts, info)
+	if err != nil {
+		return nil, nil, err
+	}
+	info.Assumed = append(info.Assumed, argsNotes...)
 	resizeTo := 0
 	geomNotes, err := fixStride(sd, &opts, &resizeTo, info)
 	if err != nil {
@@ -117,6 +138,12 @@ func LoadFrom(ra io.ReaderAt, size int64, opts Options) (*Model, *Info, error) {
 	}
 	info.Assumed = append(info.Assumed, assumed...)
 	info.Assumed = append(info.Assumed, geomNotes...)
+	if err := checkArgsModelGeometry(c, info, userStride); err != nil {
+		return nil, nil, err
+	}
+	if userCls == "" && opts.ClsToken == "" && c.ClsToken == ClsMiddle {
+		info.Warnings = append(info.Warnings, ClsGuessWarning)
+	}
 	m, err := mapTensors(sd, c)
 	if err != nil {
 		return nil, nil, err

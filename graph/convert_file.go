@@ -59,6 +59,9 @@ func ConvertFile(ckptPath, outPath string, opts ConvertOptions) (*Converted, err
 	if err != nil {
 		return nil, fmt.Errorf("build graph for %s: %w", ckptPath, err)
 	}
+	if err := SetProvenance(model, NewProvenance(info)); err != nil {
+		return nil, err
+	}
 	if err := WriteFileProgress(model, outPath, opts.WriteProgress); err != nil {
 		return nil, err
 	}

@@ -14,9 +14,10 @@
 // ONNX ops. Node names follow the PyTorch module path with "/" separators
 // (layers.3/mixer/in_proj), so the graph reads well in Netron.
 //
-// ConvertFile converts a checkpoint file to an .onnx file in one call;
+// ConvertFile converts a checkpoint file to an .onnx file in one call and
+// records its Provenance (source sha256, weight set, assumptions);
 // ReadModel reads an exported model back (its config from the metadata, its
-// tensors from the initializers). The package builds and reads models only:
+// tensors from the initializers), ReadModelInfo with its provenance. The package builds and reads models only:
 // it does not run them (package runtime does), compare them (package
 // verify), time them (package runtime/bench) or parse command-line flags,
 // and it builds no model whose outputs are meaningless (the benchmark-only
@@ -47,6 +48,7 @@ const (
 	MetaConfig        = "vimconvert.config"         // convert.Config as JSON
 	MetaScan          = "vimconvert.scan"           // Options.Scan
 	MetaDepthwiseConv = "vimconvert.depthwise_conv" // Options.DepthwiseConv
+	MetaProvenance    = "vimconvert.provenance"     // Provenance as JSON (ConvertFile)
 )
 
 // ProducerName is written to ModelProto.producer_name.

@@ -2,9 +2,11 @@ package verify
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/graph"
 )
 
 // Named is one compared tensor of a FileReport.
@@ -30,10 +32,50 @@ type FileReport struct {
 	Layers          []Named         `json:"layers,omitempty"`
 	FirstDivergence string          `json:"first_divergence,omitempty"`
 	Warnings        []string        `json:"warnings,omitempty"`
-	Notes           []string        `json:"notes,omitempty"`
-	Pass            bool            `json:"pass"`
+	// Plugin is whether the model uses the vimconvert plugin's ops.
+	Plugin bool `json:"plugin"`
+	// Provenance is what the model records about its source checkpoint
+	// (nil for a model converted before it was recorded).
+	Provenance *graph.Provenance `json:"provenance,omitempty"`
+	// Assuming lists the guesses the model was converted with
+	// (Provenance.Warnings): the reference shares them, so a pass holds
+	// only under them unless Expected outputs were compared.
+	Assuming []string `json:"assuming,omitempty"`
+	// Expected names the expected outputs compared (FileOptions.Expected),
+	// and ExpectedOutputs holds the ONNX and reference comparisons with them.
+	Expected        string   `json:"expected,omitempty"`
+	ExpectedOutputs []Named  `json:"expected_outputs,omitempty"`
+	Notes           []string `json:"notes,omitempty"`
+	Pass            bool     `json:"pass"`
 	// Failures says why Pass is false, one entry per failed check.
 	Failures []string `json:"-"`
+}
+
+// Verdict says, in a line, PASS or FAIL, against what and at which
+// tolerance, followed by one "  - " line per guess the model was
+// converted with (Assuming), which a pass holds under.
+func (r *FileReport) Verdict() string {
+	verdict := "PASS"
+	if !r.Pass {
+		verdict = "FAIL"
+	}
+	against := "the Go reference"
+	if r.Expected != "" {
+		against += " and " + r.Expected
+	}
+	if len(r.Assuming) == 0 {
+		return fmt.Sprintf("%s against %s (tol %g)\n", verdict, against, r.Tol)
+	}
+	assuming := "assuming"
+	if r.Expected != "" {
+		assuming = "converted assuming (which the expected outputs check too)"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s against %s (tol %g), %s:\n", verdict, against, r.Tol, assuming)
+	for _, a := range r.Assuming {
+		fmt.Fprintf(&b, "  - %s\n", a)
+	}
+	return b.String()
 }
 
 // Failure returns nil for a passing report, else an error "FAIL: ..."

@@ -6,8 +6,11 @@
 // What a Vim model is (its tensors, shapes and geometry) it takes from
 // convert. The forward pass (Forward, SelectiveScan and their helpers) must
 // not use graph or runtime, or compute anything the way the export does;
-// only CheckFile's orchestration (run.go, provenance.go) runs the exported
-// model through them.
+// only CheckFile's orchestration (run.go, provenance.go, expected.go) runs
+// the exported model through them. The reference is loaded as the model
+// was converted (cls placement from its metadata), so it shares the
+// converter's guesses; FileOptions.Expected holds both to outputs produced
+// elsewhere (the official code), which share none.
 //
 // Forward runs a model loaded by convert/ in float32 (mirroring the
 // official fp32 run) or float64 (mirroring model.double(), where

@@ -3,6 +3,7 @@ package verify
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/graph"
@@ -143,4 +144,69 @@ func buildPerLayerCopy(m *convert.Model, mp *onnxpb.ModelProto, outputs map[stri
 		return fmt.Errorf("write the per-layer model: %w", err)
 	}
 	return nil
+}
+
+// checkSameArchitecture refuses a checkpoint whose architecture is not
+// the model's (another depth, width or head): the model was converted
+// from another checkpoint, whatever its weights.
+func checkSameArchitecture(model, ckpt string, built, c convert.Config) error {
+	if built.EmbedDim == 0 {
+		return nil // no recorded config: ModelFromProto-free models are checked by their weights
+	}
+	var diff []string
+	for _, d := range []struct {
+		what       string
+		model, got int
+	}{
+		{"depth", built.Depth, c.Depth}, {"embed_dim", built.EmbedDim, c.EmbedDim}, {"d_inner", built.DInner, c.DInner},
+		{"d_state", built.DState, c.DState}, {"num_classes", built.NumClasses, c.NumClasses}, {"patch_size", built.PatchSize, c.PatchSize},
+	} {
+		if d.model != d.got {
+			diff = append(diff, fmt.Sprintf("%s %d in the model, %d in the checkpoint", d.what, d.model, d.got))
+		}
+	}
+	if len(diff) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s was not converted from %s: %s", model, ckpt, strings.Join(diff, ", "))
+}
+
+// checkProvenance compares the model's provenance with the checkpoint:
+// another sha256 is named as another checkpoint, another weight set as
+// such, and the model's recorded guesses are repeated as warnings.
+// recorded is false for a model without provenance (whose source is then
+// inferred from its initializers).
+func (fc *fileCheck) checkProvenance() (recorded bool, err error) {
+	p, ok, err := graph.ReadProvenance(fc.onnxPath, fc.mp)
+	if err != nil {
+		return false, err
+	}
+	if !ok {
+		// An older model records no guesses: the one a middle cls token
+		// of a checkpoint without a telling args.model was is known.
+		p.Warnings = nil
+		if nc, _ := convert.ParseModelName(fc.info.ArgsModel); fc.m.Config.ClsToken == convert.ClsMiddle && !nc.MiddleCls {
+			p.Warnings = []string{convert.ClsGuessWarning}
+		}
+	} else {
+		fc.res.Provenance = &p
+	}
+	check := "only outputs of the official code (--expected) can check it"
+	if fc.opts.Expected != nil {
+		check = "the expected outputs check it"
+	}
+	for _, w := range p.Warnings {
+		fc.res.Assuming = append(fc.res.Assuming, w)
+		fc.warn(fmt.Sprintf("%s was converted with a guess that the reference shares (%s): %s", fc.onnxPath, check, w))
+	}
+	switch {
+	case !ok:
+		return false, nil
+	case p.SourceSHA256 != fc.info.SHA256:
+		fc.warn(fmt.Sprintf("%s was converted from another checkpoint: it records %s with sha256 %s, but %s has sha256 %s",
+			fc.onnxPath, p.SourceFile, p.SourceSHA256, fc.ckpt, fc.info.SHA256))
+	case p.Weights != fc.info.Weights:
+		fc.warn(fmt.Sprintf("%s was converted from the %s weights of this checkpoint, not %s: pass --weights %s", fc.onnxPath, p.Weights, fc.info.Weights, p.Weights))
+	}
+	return true, nil
 }

@@ -19,7 +19,8 @@ import (
 // FileOptions configures CheckFile.
 type FileOptions struct {
 	// Weights is the weight set of a training checkpoint the model was
-	// converted from (convert.WeightsModel or convert.WeightsEMA).
+	// converted from (convert.WeightsModel or convert.WeightsEMA); ""
+	// takes the one the model's provenance records, else WeightsModel.
 	Weights convert.Weights
 	// Input returns the input batch [B, C, H, W] for the loaded checkpoint
 	// (c, and channels = C of its patch conv) and a description of it for
@@ -38,6 +39,11 @@ type FileOptions struct {
 	Runtime runtime.Options
 	// Log receives "warning: ..." lines and notes as they arise (nil: none).
 	Log io.Writer
+	// Expected, when set, holds outputs produced elsewhere (the official
+	// code): the ONNX output and the reference are also compared with them
+	// (max |Δ| within Tol, same top-1 for logits). Unlike the reference,
+	// they share none of the converter's assumptions.
+	Expected *Expected
 }
 
 // fileCheck is the state of one CheckFile call.
@@ -47,6 +53,7 @@ type fileCheck struct {
 	onnxPath string
 	mp       *onnxpb.ModelProto
 	built    convert.Config // the geometry recorded in the model's metadata
+	info     *convert.Info  // how the checkpoint was read
 	m        *convert.Model
 	res      *FileReport
 	x        []float32
@@ -99,8 +106,17 @@ func (fc *fileCheck) load() error {
 	if fc.built, _, err = graph.BuiltConfig(fc.onnxPath, fc.mp); err != nil {
 		return err
 	}
+	if fc.opts.Weights == "" {
+		fc.opts.Weights = convert.WeightsModel
+		if p, ok, err := graph.ReadProvenance(fc.onnxPath, fc.mp); err != nil {
+			return err
+		} else if ok && p.Weights != "" {
+			fc.opts.Weights = p.Weights
+		}
+	}
+	fc.res.Weights = fc.opts.Weights
 	built := fc.built
-	fc.m, _, err = convert.Load(fc.ckpt, convert.Options{
+	fc.m, fc.info, err = convert.Load(fc.ckpt, convert.Options{
 		Weights: fc.opts.Weights, ClsToken: built.ClsToken, ImgSize: built.ImgSize, Stride: built.Stride,
 	})
 	if err != nil {
@@ -113,11 +129,21 @@ func (fc *fileCheck) load() error {
 		}
 		return fmt.Errorf("load checkpoint: %w", err)
 	}
+	if err := checkSameArchitecture(fc.onnxPath, fc.ckpt, built, fc.m.Config); err != nil {
+		return err
+	}
 	if err := checkSameGeometry(fc.mp, fc.m, built, fc.ckpt, fc.opts.Weights); err != nil {
 		return err
 	}
-	if w := checkSameWeights(fc.mp, fc.m, fc.opts.Weights); w != "" {
-		fc.warn(w)
+	recorded, err := fc.checkProvenance()
+	if err != nil {
+		return err
+	}
+	if !recorded {
+		// no provenance: infer another source from differing initializers
+		if w := checkSameWeights(fc.mp, fc.m, fc.opts.Weights); w != "" {
+			fc.warn(w)
+		}
 	}
 	return nil
 }
@@ -160,6 +186,9 @@ func (fc *fileCheck) compare() error {
 		return err
 	}
 	res.SessionMS, res.RunMS, res.ORTVersion = ms(created), ms(ran), runtime.Version()
+	for _, o := range fc.mp.GetOpsetImport() {
+		res.Plugin = res.Plugin || o.GetDomain() == graph.Domain
+	}
 	layerGot := got
 	if fc.opts.PerLayer && !outputNames[KeyHidden(0)] {
 		if layerGot, err = fc.runPerLayerCopy(got, outputNames); err != nil {
@@ -174,6 +203,11 @@ func (fc *fileCheck) compare() error {
 	res.ReferenceMS = ms(time.Since(start))
 	if err := fc.compareOutputs(got, outNames, ref); err != nil {
 		return err
+	}
+	if fc.opts.Expected != nil {
+		if err := fc.compareExpected(got, ref); err != nil {
+			return err
+		}
 	}
 	if fc.opts.PerLayer {
 		for _, key := range perLayerKeys(len(fc.m.Layers)) {
@@ -270,9 +304,18 @@ func (fc *fileCheck) compareOutputs(got map[string]*runtime.Tensor, outNames []s
 	}
 	// "tokens" is every token after the final add + norm_f.
 	if toks, ok := compareTensor(got, graph.TokensName, ref.Intermediates[KeyFinalNormed]); ok {
+		// An argmax over the flattened tokens is no class either.
+		toks.Top1Rows, toks.Top1Agree, toks.FirstTop1Diff = 0, 0, -1
 		res.Outputs = append(res.Outputs, Named{graph.TokensName, toks})
 		if !toks.Pass(tol) {
 			fail("tokens max |Δ| %.3g > tol %g", toks.MaxAbs, tol)
+		}
+	}
+	for _, name := range outNames {
+		if t, ok := got[name]; ok {
+			if err := CheckFinite("onnx "+name, t.Data); err != nil {
+				fail("%v", err)
+			}
 		}
 	}
 	return nil

@@ -117,6 +117,7 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "\n%s", r.Summary(f.triton.ServerRepo))
 	}
+	printWarnings(stderr, res.Info.Warnings) // last: what a user must not miss
 	return nil
 }
 
@@ -211,27 +212,7 @@ func printSummary(w io.Writer, f *convertFlags, m *convert.Model, info *convert.
 	}
 	fmt.Fprintln(w)
 
-	plugin := runtime.DefaultPluginPath()
-	if plugin == "" {
-		plugin = "build/libvimconvert_ops.so"
-	}
-	if abs, err := filepath.Abs(plugin); err == nil {
-		plugin = abs
-	}
-	missing := ""
-	if _, err := os.Stat(plugin); err != nil {
-		missing = " (not built yet)"
-	}
-	fmt.Fprintf(w, `The model uses custom ops of domain %s (selective scan); register the
-plugin %s%s before creating a session
-(build it with 'make plugin' in the checkout; the VIMCONVERT_PLUGIN environment variable overrides the path):
-  Go:          opts, _ := ort.NewSessionOptions(); opts.RegisterCustomOpsLibrary(%q)
-               (github.com/yalue/onnxruntime_go), or runtime.NewSession from this module
-  C/C++:       api->RegisterCustomOpsLibrary_V2(session_options, "%s");
-               (C++: session_options.RegisterCustomOpsLibrary("%s"))
-  Python:      so = onnxruntime.SessionOptions(); so.register_custom_ops_library(%q)
-               onnxruntime.InferenceSession(%q, so)
-`, graph.Domain, plugin, missing, plugin, plugin, plugin, plugin, f.output)
+	fmt.Fprint(w, runtime.PluginUsage("", f.output))
 }
 
 func configSummary(c convert.Config) string {

@@ -5,17 +5,20 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/graph"
 )
 
 func init() {
 	register(command{
 		name:    "inspect",
-		summary: "show the architecture inferred from a Vim checkpoint (CKPT [--json])",
+		summary: "show the architecture inferred from a Vim checkpoint, or read back from a converted model (CKPT|MODEL.onnx [--json])",
 		run:     runInspect,
 	})
 }
@@ -28,10 +31,13 @@ type inspectFlags struct {
 
 func newInspectFlagSet(stderr io.Writer) (*flag.FlagSet, *inspectFlags) {
 	f := &inspectFlags{}
-	fs := newFlagSet("inspect", stderr, `Usage: vimconvert inspect [--json] [flags] CKPT.pth
+	fs := newFlagSet("inspect", stderr, `Usage: vimconvert inspect [--json] [flags] CKPT.pth|MODEL.onnx
 
 Reads a Vim checkpoint (nothing in it is executed), infers the architecture
-from tensor names and shapes, and prints it with every default assumed.`)
+from tensor names and shapes, and prints it with every default assumed; a
+guess that changes the outputs is also a "warning:" line on stderr. For a
+model converted by vimconvert (.onnx), prints the same summary read back
+from the model, with the checkpoint it came from (file, sha256, weight set).`)
 	fs.BoolVar(&f.json, "json", false, "print one JSON object instead of text")
 	f.load = addCheckpointFlags(fs)
 	return fs, f
@@ -46,10 +52,11 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 1 {
 		return usageError(fs, "want one checkpoint, got %d arguments", len(pos))
 	}
-	m, info, err := convert.Load(pos[0], *f.load)
+	m, info, err := loadForInspect(fs, pos[0], f.load)
 	if err != nil {
 		return err
 	}
+	printWarnings(stderr, info.Warnings)
 	if f.json {
 		obj, err := inspectObject(m.Config, info)
 		if err != nil {
@@ -76,10 +83,16 @@ func printInspect(w io.Writer, c convert.Config, info *convert.Info) {
 	if info.ArgsModel != "" {
 		row("args.model", "%s", info.ArgsModel)
 	}
+	if info.Source != "" {
+		row("source", "%s", info.Source)
+	}
 	key := info.WeightsKey
-	if key == "" {
+	switch {
+	case info.Source != "":
+		key = "of the source checkpoint"
+	case key == "":
 		key = "bare state dict"
-	} else {
+	default:
 		key = fmt.Sprintf("key %q", key)
 	}
 	row("weights", "%s (%s)", info.Weights, key)
@@ -129,6 +142,37 @@ func printInspect(w io.Writer, c convert.Config, info *convert.Info) {
 	}
 	list("ignored", info.Ignored)
 	list("assumed", info.Assumed)
+	list("warnings", info.Warnings)
+}
+
+// loadForInspect reads a checkpoint (convert.Load) or, for a .onnx file, a
+// converted model back (graph.ReadModelInfo; the checkpoint flags do not
+// apply to it).
+func loadForInspect(fs *flag.FlagSet, path string, opts *convert.Options) (*convert.Model, *convert.Info, error) {
+	if !strings.EqualFold(filepath.Ext(path), ".onnx") {
+		return convert.Load(path, *opts)
+	}
+	set := ""
+	fs.Visit(func(fl *flag.Flag) {
+		if slices.Contains(checkpointFlagNames, fl.Name) {
+			set = fl.Name
+		}
+	})
+	if set != "" {
+		return nil, nil, usageError(fs, "--%s applies to a checkpoint; a converted model fixes it", set)
+	}
+	m, info, p, err := graph.ReadModelInfo(path)
+	if err == nil && p == nil {
+		info.Source = "unknown: the model records no provenance (converted by an older vimconvert)"
+	}
+	return m, info, err
+}
+
+// printWarnings writes each warning as a "warning: " line.
+func printWarnings(w io.Writer, warnings []string) {
+	for _, s := range warnings {
+		fmt.Fprintf(w, "warning: %s\n", s)
+	}
 }
 
 // groupDigits writes n with thousands separators.

@@ -59,7 +59,7 @@ logits: its features are written, with a note. --checkpoint uses the pure-Go ref
 official model; --model runs an exported ONNX model in ONNX Runtime.`)
 	fs.StringVar(&f.checkpoint, "checkpoint", "", "Vim checkpoint to run with the pure-Go reference forward pass")
 	fs.StringVar(&f.model, "model", "", "exported ONNX model to run in ONNX Runtime (instead of --checkpoint)")
-	fs.StringVar(&f.input, "input", "", "input .npy: float32 images [B, 3, H, W] (required)")
+	fs.StringVar(&f.input, "input", "", "input images [B, 3, H, W]: a .npy, or a torch .pth dict holding 'x' (required)")
 	fs.StringVar(&f.output, "output", "", "output .npy: float32 logits [B, num_classes] (required)")
 	fs.BoolVar(&f.features, "features", false, "write the pre-head features [B, D] instead of the logits")
 	fs.StringVar(&f.precision, "precision", "float32", "reference arithmetic: float32 or float64 (--checkpoint only; the output is float32 either way)")
@@ -104,18 +104,12 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	in, err := npy.ReadFile(f.input)
+	x, xShape, err := verify.ReadInput(f.input)
 	if err != nil {
 		return fmt.Errorf("reading input: %w", err)
 	}
-	if in.DType != "float32" {
-		return fmt.Errorf("input %s has dtype %s, want float32 (save x.astype(np.float32))", f.input, in.DType)
-	}
-	if len(in.Shape) != 4 {
-		return fmt.Errorf("input %s has shape %v, want 4-D [B, 3, H, W] (NCHW)", f.input, in.Shape)
-	}
-	if in.Shape[0] < 1 {
-		return fmt.Errorf("input %s has an empty batch (shape %v)", f.input, in.Shape)
+	if xShape[0] < 1 {
+		return fmt.Errorf("input %s has an empty batch (shape %v)", f.input, xShape)
 	}
 
 	start := time.Now()
@@ -130,7 +124,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		if predictONNX == nil {
 			return errors.New("this build has no ONNX Runtime support (use --checkpoint for the pure-Go reference)")
 		}
-		out, outShape, what, err = predictONNX(f.model, in.F32, in.Shape, f.features, stderr)
+		out, outShape, what, err = predictONNX(f.model, x, xShape, f.features, stderr)
 		if err != nil {
 			return err
 		}
@@ -140,8 +134,8 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		shape := [4]int{in.Shape[0], in.Shape[1], in.Shape[2], in.Shape[3]}
-		res, err := verify.Forward(m, in.F32, shape, verify.Options{Precision: prec})
+		shape := [4]int{xShape[0], xShape[1], xShape[2], xShape[3]}
+		res, err := verify.Forward(m, x, shape, verify.Options{Precision: prec})
 		if err != nil {
 			if errors.Is(err, verify.ErrInput) {
 				return fmt.Errorf("input %s: %w", f.input, err)
@@ -161,6 +155,9 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		engine = "pure-Go reference, " + prec.String()
 	}
 	elapsed := time.Since(start)
+	if err := verify.CheckFinite(what, out); err != nil {
+		return fmt.Errorf("%w; nothing written to %s", err, f.output)
+	}
 	if err := npy.WriteFileFloat32(f.output, outShape, out); err != nil {
 		return err
 	}

@@ -151,7 +151,7 @@ func TestPredictErrors(t *testing.T) {
 		{[]string{"--checkpoint", ckpt, "--input", small, "--output", out}, 1, "img_size 224", "image size differs from the model's"},
 		{[]string{"--checkpoint", ckpt, "--input", chans, "--output", out}, 1, "[B, 3, 224, 224]", "one channel"},
 		{[]string{"--checkpoint", ckpt, "--input", rank3, "--output", out}, 1, "want 4-D", "missing batch axis"},
-		{[]string{"--checkpoint", ckpt, "--input", "testdata/predict_f64_1x3x2x2.npy", "--output", out}, 1, "dtype float64, want float32", "float64 input"},
+		{[]string{"--checkpoint", ckpt, "--input", "testdata/predict_f64_1x3x2x2.npy", "--output", out}, 1, "input shape [1 3 2 2], the model takes [B, 3, 224, 224]", "float64 is read (rounded to float32) as verify --input reads it; this tiny image is then refused for its size"},
 		{[]string{"--checkpoint", ckpt, "--input", junk, "--output", out}, 1, "bad magic", "not a .npy"},
 		{[]string{"--checkpoint", ckpt, "--input", filepath.Join(dir, "missing.npy"), "--output", out}, 1, "no such file", "missing input"},
 		{[]string{"--checkpoint", filepath.Join(dir, "none.pth"), "--input", predictInput, "--output", out}, 1, "no such file", "missing checkpoint"},

@@ -7,12 +7,8 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"path/filepath"
-	"slices"
-	"strings"
 
 	"github.com/vimconvert/vimconvert/convert"
-	"github.com/vimconvert/vimconvert/internal/npy"
 	"github.com/vimconvert/vimconvert/runtime"
 	"github.com/vimconvert/vimconvert/verify"
 )
@@ -36,6 +32,8 @@ type verifyFlags struct {
 	weights   string
 	precision string
 	threads   int
+	expected  string
+	expKey    string
 }
 
 func newVerifyFlagSet(stderr io.Writer) (*flag.FlagSet, *verifyFlags) {
@@ -47,16 +45,24 @@ reference forward pass of CKPT on the same input, prints how far apart they
 are (max abs/rel error, cosine, top-1 agreement, worst element, error
 histogram) and exits with status 1 when max |Δ| of the logits exceeds --tol or
 a top-1 class differs. A model of a checkpoint without a classification head
-(num_classes 0) outputs features only: those are checked against --tol.`)
+(num_classes 0) outputs features only: those are checked against --tol.
+
+The reference is loaded as the model was converted, so it shares the
+converter's guesses (listed under the verdict as "assuming"). --expected
+holds both to outputs produced elsewhere, typically by the official PyTorch
+code on the same --input: that catches a misread architecture.`)
 	fs.StringVar(&f.input, "input", "", "input batch [B, 3, H, W] float32: a .npy file, or a torch .pth dict holding 'x' (default: N(0,1) noise)")
 	fs.IntVar(&f.batch, "batch", 2, "batch size of the random input (at most 1024, and batch×3×H×W at most 2^28)")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the random input")
 	fs.Float64Var(&f.tol, "tol", 1e-4, "tolerance on max |reference - onnx| of the logits, features and tokens (and of each per-layer tensor)")
 	fs.BoolVar(&f.perLayer, "per-layer", false, "compare every block's intermediates and say where the divergence starts (builds a per-layer copy of the model in a temp dir when needed)")
 	fs.BoolVar(&f.json, "json", false, "print the reports as JSON")
-	addWeightsFlag(fs, &f.weights, "the one the model was converted from")
+	addWeightsFlag(fs, &f.weights, "default: the one the model records it was converted from, else model")
+	f.weights, fs.Lookup("weights").DefValue = "", "" // "" = the model's own
 	fs.StringVar(&f.precision, "precision", "float32", "arithmetic of the Go reference: float32 or float64")
 	fs.IntVar(&f.threads, "threads", 0, "ONNX Runtime intra-op threads (0 = ORT default; at most max(64, 4 × CPUs))")
+	fs.StringVar(&f.expected, "expected", "", "expected outputs of the official code for --input: a .npy [B, N], or a torch .pth dict holding 'logits' or 'features' (see --expected-key); the ONNX model and the reference must both match within --tol")
+	fs.StringVar(&f.expKey, "expected-key", "", "key of the expected outputs in a .pth dict (default: logits, else features); a key containing 'features' is compared with the features output")
 	return fs, f
 }
 
@@ -64,7 +70,14 @@ a top-1 class differs. A model of a checkpoint without a classification head
 func printVerify(w io.Writer, r *verify.FileReport) {
 	fmt.Fprintf(w, "checkpoint %s (%s weights) vs %s\n", r.Checkpoint, r.Weights, r.Model)
 	fmt.Fprintf(w, "input      %s %v\n", r.Input, r.InputShape)
-	fmt.Fprintf(w, "onnx       onnxruntime %s + plugin: session %.0f ms, run %.1f ms\n", r.ORTVersion, r.SessionMS, r.RunMS)
+	plugin := "+ plugin"
+	if !r.Plugin {
+		plugin = "(no plugin ops)"
+	}
+	fmt.Fprintf(w, "onnx       onnxruntime %s %s: session %.0f ms, run %.1f ms\n", r.ORTVersion, plugin, r.SessionMS, r.RunMS)
+	if p := r.Provenance; p != nil {
+		fmt.Fprintf(w, "source     %s (sha256 %s, %s weights), vimconvert %s\n", p.SourceFile, p.SourceSHA256, p.Weights, p.Version)
+	}
 	fmt.Fprintf(w, "reference  pure Go, %s: %.1f ms\n", r.Precision, r.ReferenceMS)
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "note       %s\n", n)
@@ -89,11 +102,10 @@ func printVerify(w io.Writer, r *verify.FileReport) {
 			fmt.Fprintf(w, "  every intermediate within %g\n", r.Tol)
 		}
 	}
-	verdict := "PASS"
-	if !r.Pass {
-		verdict = "FAIL"
+	for _, o := range r.ExpectedOutputs {
+		fmt.Fprintf(w, "\n%s vs expected %s: %s", o.Name, r.Expected, o.Report.String())
 	}
-	fmt.Fprintf(w, "\n%s (tol %g)\n", verdict, r.Tol)
+	fmt.Fprintf(w, "\n%s", r.Verdict())
 }
 
 // runVerify is `vimconvert verify`: flags, then verify.CheckFile, printed.
@@ -111,14 +123,25 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 		return usageError(fs, "--batch %d: want 1 to %d", f.batch, runtime.MaxBatch)
 	case !(f.tol >= 0) || math.IsInf(f.tol, 0):
 		return usageError(fs, "--tol %g: want a finite value >= 0", f.tol)
-	case !validWeights(f.weights):
+	case f.weights != "" && !validWeights(f.weights):
 		return usageError(fs, "--weights %q: want model or model_ema", f.weights)
 	case perr != nil:
 		return usageError(fs, "--precision: %v", perr)
 	case f.threads < 0 || f.threads > runtime.MaxThreads():
 		return usageError(fs, "--threads %d: want 0 to %d (max(64, 4 × CPUs))", f.threads, runtime.MaxThreads())
 	}
-	res, err := verify.CheckFile(pos[0], pos[1], verify.FileOptions{
+	var exp *verify.Expected
+	switch {
+	case f.expKey != "" && f.expected == "":
+		return usageError(fs, "--expected-key needs --expected")
+	case f.expected != "" && f.input == "":
+		return usageError(fs, "--expected needs --input: the outputs are those of one input batch")
+	case f.expected != "":
+		if exp, err = verify.ReadExpected(f.expected, f.expKey); err != nil {
+			return fmt.Errorf("--expected: %w", err)
+		}
+	}
+	res, err := verify.CheckFile(pos[0], pos[1], verify.FileOptions{Expected: exp,
 		Weights: convert.Weights(f.weights), Tol: f.tol, Precision: prec, PerLayer: f.perLayer,
 		Runtime: runtime.Options{IntraOpThreads: f.threads}, Log: stderr,
 		Input: func(c convert.Config, channels int) ([]float32, [4]int, string, error) {
@@ -155,34 +178,9 @@ func verifyInput(fs *flag.FlagSet, f *verifyFlags, c convert.Config, channels in
 		}
 		return x, want, fmt.Sprintf("N(0,1) noise, seed %d", f.seed), nil
 	}
-	var shape []int
-	var x []float32
-	if strings.EqualFold(filepath.Ext(f.input), ".npy") {
-		a, err := npy.ReadFile(f.input)
-		if err != nil {
-			return nil, want, "", fmt.Errorf("--input: %w", err)
-		}
-		shape, x = a.Shape, a.Float32()
-	} else {
-		ts, err := convert.ReadTensorFile(f.input)
-		if err != nil {
-			return nil, want, "", fmt.Errorf("--input %s (want .npy, or a torch .pth dict with 'x'): %w", f.input, err)
-		}
-		t, ok := ts["x"]
-		if !ok && len(ts) == 1 {
-			for _, v := range ts {
-				t = v
-			}
-		}
-		if t == nil {
-			keys := make([]string, 0, len(ts))
-			for k := range ts {
-				keys = append(keys, k)
-			}
-			slices.Sort(keys)
-			return nil, want, "", fmt.Errorf("--input %s: no tensor 'x' (keys: %v)", f.input, keys)
-		}
-		shape, x = t.Shape, t.Data
+	x, shape, err := verify.ReadInput(f.input)
+	if err != nil {
+		return nil, want, "", fmt.Errorf("--input: %w", err)
 	}
 	if len(shape) != 4 || shape[0] < 1 || shape[1] != channels || shape[2] != c.ImgSize || shape[3] != c.ImgSize {
 		return nil, want, "", fmt.Errorf("--input %s has shape %v, the model takes [B, %d, %d, %d]", f.input, shape, channels, c.ImgSize, c.ImgSize)

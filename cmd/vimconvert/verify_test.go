@@ -61,7 +61,7 @@ func TestVerifyCommand(t *testing.T) {
 
 	// A tolerance below the fp32 noise fails with exit 1 and says why.
 	code, stdout, stderr = verifyRun("verify", ckpt, model, "--batch", "1", "--tol", "1e-12")
-	if code != 1 || !strings.Contains(stderr, "FAIL: logits max |Δ|") || !strings.Contains(stdout, "FAIL (tol 1e-12)") {
+	if code != 1 || !strings.Contains(stderr, "FAIL: logits max |Δ|") || !strings.Contains(stdout, "FAIL against the Go reference (tol 1e-12)") {
 		t.Errorf("verify --tol 1e-12: exit %d\n%s%s", code, stdout, stderr)
 	}
 }

@@ -1,0 +1,174 @@
+package verify
+
+import (
+	"fmt"
+	"math"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/graph"
+	"github.com/vimconvert/vimconvert/internal/npy"
+	"github.com/vimconvert/vimconvert/runtime"
+)
+
+// Expected holds outputs produced elsewhere (typically by the official
+// PyTorch code) that CheckFile holds the ONNX model and the Go reference
+// to.
+type Expected struct {
+	// Source describes where they came from ("y.pth[logits]").
+	Source string
+	// Output names the model output they are: graph.LogitsName or
+	// graph.FeaturesName, or "" for the model's main output (logits, or
+	// the features of a model without a head).
+	Output string
+	// Shape and Data are the float32 values, [batch, N] row-major.
+	Shape []int
+	Data  []float32
+}
+
+// ReadArray reads a float32 array from a NumPy .npy file, or from a
+// torch.save'd dict of tensors (any other extension): the tensor under key,
+// or, with key "", under the first of defaults the dict holds, or its only
+// tensor. It returns the key read ("" for .npy). float64 values are
+// rounded to float32.
+func ReadArray(path, key string, defaults ...string) (data []float32, shape []int, used string, err error) {
+	if strings.EqualFold(filepath.Ext(path), ".npy") {
+		if key != "" {
+			return nil, nil, "", fmt.Errorf("%s: a .npy file holds one array; a key (%q) applies to a torch .pth dict only", path, key)
+		}
+		a, err := npy.ReadFile(path)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		return a.Float32(), a.Shape, "", nil
+	}
+	ts, err := convert.ReadTensorFile(path)
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("%s (want .npy, or a torch .pth dict of tensors): %w", path, err)
+	}
+	keys := make([]string, 0, len(ts))
+	for k := range ts {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	if key == "" {
+		for _, d := range defaults {
+			if _, ok := ts[d]; ok {
+				key = d
+				break
+			}
+		}
+		if key == "" && len(ts) == 1 {
+			key = keys[0]
+		}
+	}
+	t, ok := ts[key]
+	if !ok {
+		want := fmt.Sprintf("%q", key)
+		if key == "" {
+			want = "any of " + fmt.Sprintf("%q", defaults)
+		}
+		return nil, nil, "", fmt.Errorf("%s: no tensor %s (keys: %v)", path, want, keys)
+	}
+	return t.Data, t.Shape, key, nil
+}
+
+// ReadInput reads an input batch [B, C, H, W]: a .npy file, or a torch
+// .pth dict holding it under "x" (or as its only tensor).
+func ReadInput(path string) (x []float32, shape []int, err error) {
+	x, shape, _, err = ReadArray(path, "", "x")
+	if err == nil && len(shape) != 4 {
+		err = fmt.Errorf("%s has shape %v, want 4-D [B, C, H, W] (NCHW)", path, shape)
+	}
+	return x, shape, err
+}
+
+// ReadExpected reads expected outputs for CheckFile: a .npy file (the
+// model's main output), or a torch .pth dict: the tensor under key, else
+// under "logits" or "features". A key containing "features" is compared
+// with the features output, any other with the logits.
+func ReadExpected(path, key string) (*Expected, error) {
+	data, shape, used, err := ReadArray(path, key, graph.LogitsName, graph.FeaturesName)
+	if err != nil {
+		return nil, err
+	}
+	e := &Expected{Source: path, Shape: shape, Data: data}
+	if used != "" {
+		e.Source = fmt.Sprintf("%s[%s]", path, used)
+		e.Output = graph.LogitsName
+		if strings.Contains(used, graph.FeaturesName) {
+			e.Output = graph.FeaturesName
+		}
+	}
+	if len(shape) != 2 {
+		return nil, fmt.Errorf("expected outputs %s have shape %v, want [batch, N] (logits or features)", e.Source, shape)
+	}
+	return e, nil
+}
+
+// compareExpected compares the ONNX output and the reference with the
+// expected outputs and records the comparisons and failures.
+func (fc *fileCheck) compareExpected(got map[string]*runtime.Tensor, ref *Result) error {
+	e, res, tol := fc.opts.Expected, fc.res, fc.opts.Tol
+	name := e.Output
+	if name == "" {
+		name = graph.LogitsName
+		if fc.m.Config.NumClasses == 0 {
+			name = graph.FeaturesName
+		}
+	}
+	onnx, ok := got[name]
+	if !ok {
+		return fmt.Errorf("expected outputs %s are %s, but %s has no %q output (convert with --features to add it)", e.Source, name, fc.onnxPath, name)
+	}
+	want := ref.Logits
+	if name == graph.FeaturesName {
+		want = ref.Features
+	}
+	res.Expected = e.Source
+	if !slices.Equal(e.Shape, want.Shape) {
+		return fmt.Errorf("expected outputs %s have shape %v, but the model's %s for the input %v are %v (another batch or input?)", e.Source, e.Shape, name, fc.shape, want.Shape)
+	}
+	for _, side := range []struct {
+		who string
+		r   Report
+	}{{"onnx", Compare(e.Data, onnx.Data, e.Shape)}, {"reference", Compare(e.Data, want.Data, e.Shape)}} {
+		r := side.r
+		if name != graph.LogitsName {
+			r.Top1Rows, r.Top1Agree, r.FirstTop1Diff = 0, 0, -1
+		}
+		res.ExpectedOutputs = append(res.ExpectedOutputs, Named{side.who + " " + name, r})
+		if !r.Pass(tol) {
+			res.Failures = append(res.Failures, fmt.Sprintf("%s %s vs expected %s: max |Δ| %.3g > tol %g", side.who, name, e.Source, r.MaxAbs, tol))
+		}
+		if !r.Top1OK() {
+			res.Failures = append(res.Failures, fmt.Sprintf("%s %s vs expected %s: top-1 differs in %d of %d rows", side.who, name, e.Source, r.Top1Rows-r.Top1Agree, r.Top1Rows))
+		}
+	}
+	if n := countNonFinite(e.Data); n > 0 {
+		res.Failures = append(res.Failures, fmt.Sprintf("expected %s holds %d NaN/Inf values", e.Source, n))
+	}
+	return nil
+}
+
+// countNonFinite counts the NaN and ±Inf values of v.
+func countNonFinite(v []float32) int {
+	n := 0
+	for _, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			n++
+		}
+	}
+	return n
+}
+
+// CheckFinite returns an error naming what (e.g. "onnx logits") when v
+// holds NaN or Inf values, else nil.
+func CheckFinite(what string, v []float32) error {
+	if n := countNonFinite(v); n > 0 {
+		return fmt.Errorf("%s hold %d NaN/Inf values of %d: the model or its input is broken", what, n, len(v))
+	}
+	return nil
+}
