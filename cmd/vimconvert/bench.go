@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -17,9 +18,9 @@ import (
 
 func init() {
 	register(command{
-		name:    "bench",
-		summary: "time the plugin model against its no-scan floor, LinearAttention and the Go reference",
-		run:     runBench,
+		name:       "bench",
+		summary:    "time the plugin model against its no-scan floor, LinearAttention and the Go reference",
+		runContext: runBench,
 	})
 }
 
@@ -97,7 +98,7 @@ func parseIntList(name, s string) ([]int, error) {
 
 // runBench is `vimconvert bench`: flags, then bench.Run, printed as a table
 // or JSON (or, started as its own worker, bench.RunWorker).
-func runBench(args []string, stdout, stderr io.Writer) error {
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == bench.WorkerFlag {
 		return bench.RunWorker(args[1:], stdout)
 	}
@@ -134,7 +135,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, format+"\n", a...)
 		}
 	}
-	records, err := bench.Run(opts)
+	records, err := bench.RunContext(ctx, opts)
 	if err != nil {
 		return err
 	}

@@ -1,23 +1,26 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/internal/npy"
+	"github.com/vimconvert/vimconvert/runtime"
 	"github.com/vimconvert/vimconvert/verify"
 )
 
 func init() {
 	register(command{
-		name:    "predict",
-		summary: "run a checkpoint (pure-Go reference) or an exported ONNX model on a .npy image batch",
-		run:     runPredict,
+		name:       "predict",
+		summary:    "run a checkpoint (pure-Go reference) or an exported ONNX model on a .npy image batch",
+		runContext: runPredict,
 	})
 }
 
@@ -28,7 +31,7 @@ func init() {
 // classification head, num_classes 0, gives its features either way, with
 // a note). Progress, notes and warnings go to stderr. It returns the output
 // data, its shape and which output it is ("logits" or "features").
-var predictONNX func(modelPath string, x []float32, shape []int, features bool, stderr io.Writer) (out []float32, outShape []int, what string, err error)
+var predictONNX func(modelPath string, x []float32, shape []int, features bool, threads int, stderr io.Writer) (out []float32, outShape []int, what string, err error)
 
 // noHeadNote tells, on stderr, that a model without a classification head
 // gives its features where logits were asked for.
@@ -44,6 +47,7 @@ type predictFlags struct {
 	output     string
 	features   bool
 	precision  string
+	threads    int
 	load       *convert.Options // --weights, --cls-token, --img-size, --stride (--checkpoint only)
 }
 
@@ -63,13 +67,14 @@ official model; --model runs an exported ONNX model in ONNX Runtime.`)
 	fs.StringVar(&f.output, "output", "", "output .npy: float32 logits [B, num_classes] (required)")
 	fs.BoolVar(&f.features, "features", false, "write the pre-head features [B, D] instead of the logits")
 	fs.StringVar(&f.precision, "precision", "float32", "reference arithmetic: float32 or float64 (--checkpoint only; the output is float32 either way)")
+	fs.IntVar(&f.threads, "threads", 0, "ONNX Runtime intra-op threads for --model (0 = ORT default; 1 on a busy machine; at most max(64, 4 × CPUs))")
 	f.load = addCheckpointFlags(fs)
 	return fs, f
 }
 
 // runPredict is `vimconvert predict`: flags, then the ONNX model or the
 // reference on the --input batch, written to --output.
-func runPredict(args []string, stdout, stderr io.Writer) error {
+func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, f := newPredictFlagSet(stderr)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -89,6 +94,11 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	prec, err := verify.ParsePrecision(f.precision)
 	if err != nil {
 		return usageError(fs, "--precision: %v", err)
+	}
+	if f.threads < 0 || f.threads > runtime.MaxThreads() {
+		return usageError(fs, "--threads %d: want 0 to %d (max(64, 4 × CPUs))", f.threads, runtime.MaxThreads())
+	} else if f.model == "" && set["threads"] {
+		return usageError(fs, "--threads applies to --model (ONNX Runtime) only")
 	}
 	if f.model != "" {
 		for _, name := range append([]string{"precision"}, checkpointFlagNames...) {
@@ -130,14 +140,17 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		if predictONNX == nil {
 			return errors.New("this build has no ONNX Runtime support (use --checkpoint for the pure-Go reference)")
 		}
-		out, outShape, what, err = predictONNX(f.model, in.F32, in.Shape, f.features, stderr)
+		out, outShape, what, err = predictONNX(f.model, in.F32, in.Shape, f.features, f.threads, stderr)
 		if err != nil {
 			return err
 		}
 		engine = "ONNX Runtime"
 	} else {
-		m, _, err := convert.Load(f.checkpoint, *f.load)
+		m, info, err := convert.Load(f.checkpoint, *f.load)
 		if err != nil {
+			return err
+		}
+		if err := checkPredictSize(f, in.Shape, m.Config.ImgSize, info); err != nil {
 			return err
 		}
 		shape := [4]int{in.Shape[0], in.Shape[1], in.Shape[2], in.Shape[3]}
@@ -161,9 +174,32 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		engine = "pure-Go reference, " + prec.String()
 	}
 	elapsed := time.Since(start)
+	if err := ctx.Err(); err != nil {
+		return err // interrupted: no output
+	}
 	if err := npy.WriteFileFloat32(f.output, outShape, out); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s: %s %v float32 (%s, %.2fs)\n", f.output, what, outShape, engine, elapsed.Seconds())
 	return nil
+}
+
+// checkPredictSize refuses, before the reference runs, an input whose size
+// is not the one the checkpoint was loaded at, saying where that size came
+// from and how to match it.
+func checkPredictSize(f *predictFlags, shape []int, size int, info *convert.Info) error {
+	if shape[2] == size && shape[3] == size {
+		return nil
+	}
+	from := "the checkpoint's own size"
+	if f.load.ImgSize > 0 {
+		from = fmt.Sprintf("--img-size %d", f.load.ImgSize)
+		for _, a := range info.Assumed {
+			if strings.HasPrefix(a, "pos_embed resampled") {
+				from += ", " + a
+			}
+		}
+	}
+	return fmt.Errorf("input %s is %d×%d, the model runs at %d×%d (%s): give %d×%d images, or run with --img-size %d for %d×%d images",
+		f.input, shape[2], shape[3], size, size, from, size, size, shape[3], shape[3], shape[3])
 }

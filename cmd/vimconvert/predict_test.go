@@ -148,7 +148,11 @@ func TestPredictErrors(t *testing.T) {
 		wantMsg  string
 		reason   string
 	}{
-		{[]string{"--checkpoint", ckpt, "--input", small, "--output", out}, 1, "img_size 224", "image size differs from the model's"},
+		{[]string{"--checkpoint", ckpt, "--input", small, "--output", out}, 1, "is 16×16, the model runs at 224×224 (the checkpoint's own size): give 224×224 images, or run with --img-size 16", "image size differs from the model's"},
+		{[]string{"--checkpoint", ckpt, "--img-size", "448", "--input", predictInput, "--output", out}, 1, "the model runs at 448×448 (--img-size 448, pos_embed resampled bicubically", "--img-size resamples pos_embed: the input must have that size (the message must not say pos_embed is not interpolated)"},
+		{[]string{"--checkpoint", ckpt, "--threads", "1", "--input", predictInput, "--output", out}, 2, "--threads applies to --model", "--threads sets ONNX Runtime's threads; the reference has none"},
+		{[]string{"--model", "m.onnx", "--threads", "-1", "--input", predictInput, "--output", out}, 2, "--threads -1: want 0 to", "negative thread count"},
+		{[]string{"--model", "m.onnx", "--threads", "100000", "--input", predictInput, "--output", out}, 2, "--threads 100000: want 0 to", "thread count above runtime.MaxThreads"},
 		{[]string{"--checkpoint", ckpt, "--input", chans, "--output", out}, 1, "[B, 3, 224, 224]", "one channel"},
 		{[]string{"--checkpoint", ckpt, "--input", rank3, "--output", out}, 1, "want 4-D", "missing batch axis"},
 		{[]string{"--checkpoint", ckpt, "--input", "testdata/predict_f64_1x3x2x2.npy", "--output", out}, 1, "dtype float64, want float32", "float64 input"},
