@@ -73,7 +73,7 @@ key is always present: null when not measured.`)
 	fs.Float64Var(&f.maxSeconds, "max-seconds", 20, "stop a measurement after this many seconds of timed runs (at least 3 runs)")
 	fs.IntVar(&f.rounds, "rounds", 1, "repeat every measurement this many times, interleaved, and pool the runs (evens out changing load)")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object instead of a table")
-	fs.StringVar(&f.keep, "keep", "", "keep the generated ONNX models in this directory")
+	fs.StringVar(&f.keep, "keep", "", "keep the generated ONNX models in this directory (without it they are removed and --json says plugin_model \"not kept\")")
 	return fs, f
 }
 

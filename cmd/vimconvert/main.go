@@ -25,8 +25,7 @@ type command struct {
 	// run executes the command with its own arguments (after the name).
 	// It returns errUsage (possibly wrapped) for bad flags.
 	run func(args []string, stdout, stderr io.Writer) error
-	// runContext, when set, is used instead of run: ctx is cancelled at
-	// SIGINT/SIGTERM (internal/cleanup) for the commands whose work is long.
+	// runContext, when set, replaces run: ctx is cancelled at SIGINT/SIGTERM.
 	runContext func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/vimconvert/vimconvert/convert"
@@ -80,32 +79,9 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	if len(pos) > 0 {
-		return usageError(fs, "unexpected arguments %q (the files are given with --checkpoint/--model, --input and --output)", pos)
-	}
-	if (f.checkpoint == "") == (f.model == "") {
-		return usageError(fs, "exactly one of --checkpoint and --model is required")
-	}
-	if f.input == "" || f.output == "" {
-		return usageError(fs, "--input and --output are required")
-	}
-	set := map[string]bool{}
-	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
-	prec, err := verify.ParsePrecision(f.precision)
+	prec, err := f.check(fs, pos)
 	if err != nil {
-		return usageError(fs, "--precision: %v", err)
-	}
-	if f.threads < 0 || f.threads > runtime.MaxThreads() {
-		return usageError(fs, "--threads %d: want 0 to %d (max(64, 4 × CPUs))", f.threads, runtime.MaxThreads())
-	} else if f.model == "" && set["threads"] {
-		return usageError(fs, "--threads applies to --model (ONNX Runtime) only")
-	}
-	if f.model != "" {
-		for _, name := range append([]string{"precision"}, checkpointFlagNames...) {
-			if set[name] {
-				return usageError(fs, "--%s applies to --checkpoint only; an ONNX model fixes it at export", name)
-			}
-		}
+		return err
 	}
 
 	// Refuse a bad output before the (possibly long) run, and never
@@ -146,18 +122,15 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		engine = "ONNX Runtime"
 	} else {
-		m, info, err := convert.Load(f.checkpoint, *f.load)
+		m, _, err := convert.Load(f.checkpoint, *f.load)
 		if err != nil {
-			return err
-		}
-		if err := checkPredictSize(f, in.Shape, m.Config.ImgSize, info); err != nil {
 			return err
 		}
 		shape := [4]int{in.Shape[0], in.Shape[1], in.Shape[2], in.Shape[3]}
 		res, err := verify.Forward(m, in.F32, shape, verify.Options{Precision: prec})
 		if err != nil {
 			if errors.Is(err, verify.ErrInput) {
-				return fmt.Errorf("input %s: %w", f.input, err)
+				return fmt.Errorf("input %s: %w (--img-size sets the size the checkpoint runs at)", f.input, err)
 			}
 			return err
 		}
@@ -184,22 +157,35 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return nil
 }
 
-// checkPredictSize refuses, before the reference runs, an input whose size
-// is not the one the checkpoint was loaded at, saying where that size came
-// from and how to match it.
-func checkPredictSize(f *predictFlags, shape []int, size int, info *convert.Info) error {
-	if shape[2] == size && shape[3] == size {
-		return nil
+// check refuses flags that do not go together and returns --precision.
+func (f *predictFlags) check(fs *flag.FlagSet, pos []string) (verify.Precision, error) {
+	if len(pos) > 0 {
+		return 0, usageError(fs, "unexpected arguments %q (the files are given with --checkpoint/--model, --input and --output)", pos)
 	}
-	from := "the checkpoint's own size"
-	if f.load.ImgSize > 0 {
-		from = fmt.Sprintf("--img-size %d", f.load.ImgSize)
-		for _, a := range info.Assumed {
-			if strings.HasPrefix(a, "pos_embed resampled") {
-				from += ", " + a
+	if (f.checkpoint == "") == (f.model == "") {
+		return 0, usageError(fs, "exactly one of --checkpoint and --model is required")
+	}
+	if f.input == "" || f.output == "" {
+		return 0, usageError(fs, "--input and --output are required")
+	}
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	prec, err := verify.ParsePrecision(f.precision)
+	if err != nil {
+		return prec, usageError(fs, "--precision: %v", err)
+	}
+	switch {
+	case f.threads < 0 || f.threads > runtime.MaxThreads():
+		return prec, usageError(fs, "--threads %d: want 0 to %d (max(64, 4 × CPUs))", f.threads, runtime.MaxThreads())
+	case f.model == "" && set["threads"]:
+		return prec, usageError(fs, "--threads applies to --model (ONNX Runtime) only")
+	}
+	if f.model != "" {
+		for _, name := range append([]string{"precision"}, checkpointFlagNames...) {
+			if set[name] {
+				return prec, usageError(fs, "--%s applies to --checkpoint only; an ONNX model fixes it at export", name)
 			}
 		}
 	}
-	return fmt.Errorf("input %s is %d×%d, the model runs at %d×%d (%s): give %d×%d images, or run with --img-size %d for %d×%d images",
-		f.input, shape[2], shape[3], size, size, from, size, size, shape[3], shape[3], shape[3])
+	return prec, nil
 }

@@ -148,8 +148,8 @@ func TestPredictErrors(t *testing.T) {
 		wantMsg  string
 		reason   string
 	}{
-		{[]string{"--checkpoint", ckpt, "--input", small, "--output", out}, 1, "is 16×16, the model runs at 224×224 (the checkpoint's own size): give 224×224 images, or run with --img-size 16", "image size differs from the model's"},
-		{[]string{"--checkpoint", ckpt, "--img-size", "448", "--input", predictInput, "--output", out}, 1, "the model runs at 448×448 (--img-size 448, pos_embed resampled bicubically", "--img-size resamples pos_embed: the input must have that size (the message must not say pos_embed is not interpolated)"},
+		{[]string{"--checkpoint", ckpt, "--input", small, "--output", out}, 1, "the model takes [B, 3, 224, 224]: its pos_embed is for img_size 224 (loading the checkpoint at another img_size resamples it) (--img-size sets the size", "image size differs from the model's"},
+		{[]string{"--checkpoint", ckpt, "--img-size", "448", "--input", predictInput, "--output", out}, 1, "input shape [1 3 224 224], the model takes [B, 3, 448, 448]: its pos_embed is for img_size 448 (loading the checkpoint at another img_size resamples it)", "--img-size resamples pos_embed: the input must have that size (the message must not say pos_embed is not interpolated)"},
 		{[]string{"--checkpoint", ckpt, "--threads", "1", "--input", predictInput, "--output", out}, 2, "--threads applies to --model", "--threads sets ONNX Runtime's threads; the reference has none"},
 		{[]string{"--model", "m.onnx", "--threads", "-1", "--input", predictInput, "--output", out}, 2, "--threads -1: want 0 to", "negative thread count"},
 		{[]string{"--model", "m.onnx", "--threads", "100000", "--input", predictInput, "--output", out}, 2, "--threads 100000: want 0 to", "thread count above runtime.MaxThreads"},
