@@ -33,7 +33,8 @@ type signalRun struct {
 }
 
 // interruptCLI starts bin args in outDir with TMPDIR=tmpDir, sends sig at
-// m (at the latest after 60 s) and waits for the process.
+// m, counted from when it has read 256 KiB (its input), and waits for the
+// process (at most 60 s).
 func interruptCLI(t *testing.T, bin, outDir, tmpDir string, sig syscall.Signal, m moment, args ...string) signalRun {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
@@ -58,6 +59,7 @@ func interruptCLI(t *testing.T, bin, outDir, tmpDir string, sig syscall.Signal, 
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	var err error
+	reading := false
 wait:
 	for {
 		select {
@@ -69,6 +71,14 @@ wait:
 			run.children = appendNew(run.children, childPIDs(cmd.Process.Pid)...)
 			if run.sent {
 				continue
+			}
+			if !reading {
+				// Delays count from when the command reads its input
+				// (main, and so the signal handler, runs by then).
+				if reading = bytesRead(cmd.Process.Pid) > 256<<10; !reading {
+					continue
+				}
+				start = time.Now()
 			}
 			if (m.ready == nil && time.Since(start) >= m.delay) || (m.ready != nil && m.ready(cmd.Process.Pid, outDir, tmpDir)) {
 				run.sent = cmd.Process.Signal(sig) == nil
@@ -85,6 +95,22 @@ wait:
 		run.code = ee.ExitCode()
 	}
 	return run
+}
+
+// bytesRead returns how many bytes pid has read (rchar of /proc/PID/io),
+// or 0.
+func bytesRead(pid int) int64 {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "io"))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "rchar: "); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	return 0
 }
 
 // childPIDs lists the children of pid, forked by any of its threads
