@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/graph"
@@ -296,6 +297,7 @@ func runWorker(ctx context.Context, worker []string, spec workerSpec) (*workerRe
 	cmd := exec.CommandContext(ctx, worker[0], append(worker[1:], string(js))...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.WaitDelay = time.Second // a killed worker's children must not hold Wait on its pipes
 	if err := cleanup.Start(cmd); err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
