@@ -123,6 +123,11 @@ func LoadFrom(ra io.ReaderAt, size int64, opts Options) (*Model, *Info, error) {
 		o2 := opts
 		o2.ImgSize = info.ArgsInputSize
 		if _, _, err := inferConfig(sd, o2); err != nil {
+			if _, _, errAnySize := inferConfig(sd, opts); errAnySize != nil && !errors.Is(errAnySize, ErrGeometryMismatch) {
+				// Not about the size (an option the weights refuse,
+				// such as the cls token placement): say that alone.
+				return nil, nil, errAnySize
+			}
 			if opts.Stride > 0 && errors.Is(err, ErrGeometryMismatch) {
 				// the stride is the user's: do not blame an Options.ImgSize they did not give
 				return nil, nil, fmt.Errorf("args.input_size %d of the training checkpoint does not fit --stride %d: it does not give the pos_embed grid at that stride (add --img-size to choose the size, or leave --stride out for the checkpoint's own)", info.ArgsInputSize, opts.Stride)

@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"context"
 	"fmt"
 	"os"
 
@@ -38,6 +39,13 @@ type Converted struct {
 // (a directory, a missing directory, the checkpoint itself); on any error
 // outPath is left untouched.
 func ConvertFile(ckptPath, outPath string, opts ConvertOptions) (*Converted, error) {
+	return ConvertFileContext(context.Background(), ckptPath, outPath, opts)
+}
+
+// ConvertFileContext is ConvertFile that stops when ctx is done (between
+// reading, building and writing, and while writing: see WriteFileContext),
+// returning ctx's error with outPath untouched.
+func ConvertFileContext(ctx context.Context, ckptPath, outPath string, opts ConvertOptions) (*Converted, error) {
 	in, err := os.Stat(ckptPath)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
@@ -55,6 +63,9 @@ func ConvertFile(ckptPath, outPath string, opts ConvertOptions) (*Converted, err
 	if err != nil {
 		return nil, fmt.Errorf("load checkpoint: %w", err)
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	model, err := Build(m, opts.Build)
 	if err != nil {
 		return nil, fmt.Errorf("build graph for %s: %w", ckptPath, err)
@@ -62,7 +73,7 @@ func ConvertFile(ckptPath, outPath string, opts ConvertOptions) (*Converted, err
 	if err := SetProvenance(model, NewProvenance(info)); err != nil {
 		return nil, err
 	}
-	if err := WriteFileProgress(model, outPath, opts.WriteProgress); err != nil {
+	if err := WriteFileContext(ctx, model, outPath, opts.WriteProgress); err != nil {
 		return nil, err
 	}
 	fi, err := os.Stat(outPath)

@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
+	"github.com/vimconvert/vimconvert/internal/cleanup"
 )
 
 // WriteFile serializes m to path atomically: the bytes go to a temporary
@@ -21,6 +23,16 @@ func WriteFile(m *onnxpb.ModelProto, path string) error {
 // WriteFileProgress is WriteFile that reports the bytes written so far (and
 // the total) to progress, when not nil, as the file is written.
 func WriteFileProgress(m *onnxpb.ModelProto, path string, progress func(written, total int64)) error {
+	return WriteFileContext(context.Background(), m, path, progress)
+}
+
+// WriteFileContext is WriteFileProgress that stops when ctx is done: the
+// temporary file is removed, path is left as it was and ctx's error is
+// returned. The temporary (.NAME.tmp-vimconvert-PID-RAND beside path) is
+// registered with internal/cleanup, so an interrupt removes it too, and a
+// later write into the same folder removes one stranded by a killed
+// process.
+func WriteFileContext(ctx context.Context, m *onnxpb.ModelProto, path string, progress func(written, total int64)) error {
 	if m == nil {
 		return errors.New("graph: write: nil model")
 	}
@@ -31,13 +43,13 @@ func WriteFileProgress(m *onnxpb.ModelProto, path string, progress func(written,
 	if err != nil {
 		return fmt.Errorf("graph: serialize model: %w", err)
 	}
-	return writeAtomic(path, data, progress)
+	return writeAtomic(ctx, path, data, progress)
 }
 
 // writeAtomic writes data to path via temp file + fsync + rename.
-func writeAtomic(path string, data []byte, progress func(written, total int64)) (err error) {
+func writeAtomic(ctx context.Context, path string, data []byte, progress func(written, total int64)) (err error) {
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	tmp, err := cleanup.CreateTemp(dir, path)
 	if err != nil {
 		return fmt.Errorf("graph: write %s: %w", path, err)
 	}
@@ -45,12 +57,15 @@ func writeAtomic(path string, data []byte, progress func(written, total int64)) 
 	defer func() {
 		if err != nil {
 			tmp.Close()
-			os.Remove(tmpName)
+			cleanup.Remove(tmpName)
 		}
 	}()
 	total := int64(len(data))
 	const chunk = 4 << 20
 	for off := int64(0); off < total; {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("graph: write %s: %w", path, err)
+		}
 		n := min(chunk, total-off)
 		if _, err := writeChunk(tmp, data[off:off+n]); err != nil {
 			return fmt.Errorf("graph: write %s: %w", path, err)
@@ -69,7 +84,10 @@ func writeAtomic(path string, data []byte, progress func(written, total int64)) 
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("graph: write %s: %w", path, err)
 	}
-	if err := os.Rename(tmpName, path); err != nil {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("graph: write %s: %w", path, err)
+	}
+	if err := cleanup.Rename(tmpName, path); err != nil {
 		return fmt.Errorf("graph: write %s: %w", path, err)
 	}
 	// Make the rename durable; a failure here does not undo the write.

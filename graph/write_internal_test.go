@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -35,7 +36,7 @@ func TestWriteAtomicFailureLeavesNothing(t *testing.T) {
 				return f.Write(p)
 			}
 			data := make([]byte, 9<<20) // three 4 MiB chunks; the second fails
-			err := writeAtomic(path, data, nil)
+			err := writeAtomic(context.Background(), path, data, nil)
 			if err == nil {
 				t.Fatal("writeAtomic succeeded despite the injected failure")
 			}

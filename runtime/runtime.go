@@ -21,6 +21,11 @@ const ORTVersion = "1.29.0"
 const (
 	EnvLibrary = "ONNXRUNTIME_SHARED_LIBRARY_PATH" // path of libonnxruntime.so.1
 	EnvPlugin  = "VIMCONVERT_PLUGIN"               // path of libvimconvert_ops.so
+	// EnvDisableTelemetry, when unset, is set to "1" by Init before ONNX
+	// Runtime's environment is created: without it ORT leaves $TMPDIR/.ses
+	// and an empty mat-debug-PID.log per process. Set it to "0" to keep
+	// ORT's default.
+	EnvDisableTelemetry = "ORT_DISABLE_TELEMETRY"
 )
 
 // Errors callers can branch on with errors.Is.
@@ -123,6 +128,12 @@ func Init(libPath string) error {
 			return nil
 		}
 		return fmt.Errorf("%w: loaded %s, asked for %s", ErrOtherLibrary, loadedPath, abs)
+	}
+	// ORT's telemetry client, started with the environment, writes
+	// $TMPDIR/.ses and mat-debug-PID.log; this variable, read when the
+	// environment is created, turns it off. A user's own setting wins.
+	if _, set := os.LookupEnv(EnvDisableTelemetry); !set {
+		os.Setenv(EnvDisableTelemetry, "1")
 	}
 	ort.SetSharedLibraryPath(abs)
 	if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {

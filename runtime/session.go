@@ -8,6 +8,9 @@ import (
 	"sync"
 
 	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/vimconvert/vimconvert/graph/onnxfile"
+	"github.com/vimconvert/vimconvert/ops"
 )
 
 // Tensor is a dense float32 tensor in row-major order, owned by Go.
@@ -48,10 +51,24 @@ func NewSession(modelPath string, opts Options) (*Session, error) {
 	if err := Init(opts.LibraryPath); err != nil {
 		return nil, err
 	}
-	info, err := ReadModelInfo(modelPath)
+	data, err := os.ReadFile(modelPath)
 	if err != nil {
-		return nil, err
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("runtime: %w: %s", ErrModelMissing, modelPath)
+		}
+		return nil, fmt.Errorf("runtime: read model: %w", err)
 	}
+	mp, err := onnxfile.Parse(modelPath, data)
+	if err != nil {
+		return nil, fmt.Errorf("runtime: %w", err)
+	}
+	// ONNX Runtime gives a custom op no list of its node's attributes, so
+	// the plugin cannot see an unknown one (a typo of divide_out) and
+	// would run with the default: refuse it here.
+	if err := ops.CheckAttributes(data); err != nil {
+		return nil, fmt.Errorf("runtime: %s: %w", modelPath, err)
+	}
+	info := modelInfo(mp)
 	if len(info.Inputs) == 0 || len(info.Outputs) == 0 {
 		return nil, fmt.Errorf("runtime: %s declares %d inputs and %d outputs; need at least one of each",
 			modelPath, len(info.Inputs), len(info.Outputs))

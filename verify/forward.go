@@ -175,7 +175,7 @@ func checkInput(m *convert.Model, x []float32, shape [4]int) error {
 		return fmt.Errorf("%w: batch size %d, want ≥ 1", ErrInput, shape[0])
 	}
 	if shape[1] != cin || shape[2] != cfg.ImgSize || shape[3] != cfg.ImgSize {
-		return fmt.Errorf("%w: input shape %v, the model takes [B, %d, %d, %d] (img_size %d; pos_embed is not interpolated)",
+		return fmt.Errorf("%w: input shape %v, the model takes [B, %d, %d, %d]: its pos_embed is for img_size %d (loading the checkpoint at another img_size resamples it)",
 			ErrInput, shape, cin, cfg.ImgSize, cfg.ImgSize, cfg.ImgSize)
 	}
 	if n := shape[0] * shape[1] * shape[2] * shape[3]; len(x) != n {

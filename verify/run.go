@@ -1,10 +1,10 @@
 package verify
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -13,6 +13,7 @@ import (
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/graph/onnxfile"
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
+	"github.com/vimconvert/vimconvert/internal/cleanup"
 	"github.com/vimconvert/vimconvert/runtime"
 )
 
@@ -48,6 +49,7 @@ type FileOptions struct {
 
 // fileCheck is the state of one CheckFile call.
 type fileCheck struct {
+	ctx      context.Context
 	opts     FileOptions
 	ckpt     string
 	onnxPath string
@@ -70,13 +72,22 @@ type fileCheck struct {
 // weights a warning). A comparison that fails is a report with Pass false
 // (see Failure), not an error.
 func CheckFile(ckptPath, onnxPath string, opts FileOptions) (*FileReport, error) {
+	return CheckFileContext(context.Background(), ckptPath, onnxPath, opts)
+}
+
+// CheckFileContext is CheckFile that stops when ctx is done, between its
+// steps (reading, each ONNX Runtime session, the per-layer copy, the
+// reference), and returns ctx's error. The per-layer copy's temporary
+// directory ($TMPDIR/vimconvert-verify-PID-RAND) is removed either way and
+// is registered with internal/cleanup for an interrupt.
+func CheckFileContext(ctx context.Context, ckptPath, onnxPath string, opts FileOptions) (*FileReport, error) {
 	if opts.Log == nil {
 		opts.Log = io.Discard
 	}
 	if opts.Input == nil {
 		return nil, errors.New("verify: no Input function")
 	}
-	fc := &fileCheck{opts: opts, ckpt: ckptPath, onnxPath: onnxPath,
+	fc := &fileCheck{ctx: ctx, opts: opts, ckpt: ckptPath, onnxPath: onnxPath,
 		res: &FileReport{Checkpoint: ckptPath, Model: onnxPath, Weights: opts.Weights, Tol: opts.Tol, Precision: opts.Precision.String()}}
 	if err := fc.load(); err != nil {
 		return nil, err
@@ -87,6 +98,9 @@ func CheckFile(ckptPath, onnxPath string, opts FileOptions) (*FileReport, error)
 		return nil, err
 	}
 	fc.res.InputShape = fc.shape[:]
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := fc.compare(); err != nil {
 		return nil, err
 	}
@@ -158,6 +172,9 @@ func (fc *fileCheck) warn(w string) {
 // output names and the session-creation and run times.
 func (fc *fileCheck) runModel(path string) (map[string]*runtime.Tensor, []string, time.Duration, time.Duration, error) {
 	x4 := []int64{int64(fc.shape[0]), int64(fc.shape[1]), int64(fc.shape[2]), int64(fc.shape[3])}
+	if err := fc.ctx.Err(); err != nil {
+		return nil, nil, 0, 0, err
+	}
 	start := time.Now()
 	sess, err := runtime.NewSession(path, fc.opts.Runtime)
 	if err != nil {
@@ -195,6 +212,9 @@ func (fc *fileCheck) compare() error {
 			return err
 		}
 	}
+	if err := fc.ctx.Err(); err != nil {
+		return err
+	}
 	start := time.Now()
 	ref, err := Forward(fc.m, fc.x, fc.shape, Options{Precision: fc.opts.Precision, Intermediates: fc.opts.PerLayer || outputNames[graph.TokensName]})
 	if err != nil {
@@ -229,13 +249,16 @@ func (fc *fileCheck) compare() error {
 // with the same weights). It warns when the copy's logits differ from the
 // model's (got).
 func (fc *fileCheck) runPerLayerCopy(got map[string]*runtime.Tensor, outputNames map[string]bool) (map[string]*runtime.Tensor, error) {
-	dir, err := os.MkdirTemp("", "vimconvert-verify-")
+	dir, err := cleanup.MkdirTemp("", "verify")
 	if err != nil {
 		return nil, fmt.Errorf("temp dir for the per-layer model: %w", err)
 	}
-	defer os.RemoveAll(dir)
+	defer cleanup.Remove(dir)
 	copyPath := filepath.Join(dir, "per_layer.onnx")
 	if err := buildPerLayerCopy(fc.m, fc.mp, outputNames, copyPath); err != nil {
+		return nil, err
+	}
+	if err := fc.ctx.Err(); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(fc.opts.Log, "%s has no per-layer outputs: built a per-layer copy (graph from %s, initializers from the model)\n", fc.onnxPath, fc.ckpt)

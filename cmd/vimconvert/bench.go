@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -17,9 +18,9 @@ import (
 
 func init() {
 	register(command{
-		name:    "bench",
-		summary: "time the plugin model against its no-scan floor, LinearAttention and the Go reference",
-		run:     runBench,
+		name:       "bench",
+		summary:    "time the plugin model against its no-scan floor, LinearAttention and the Go reference",
+		runContext: runBench,
 	})
 }
 
@@ -74,7 +75,7 @@ key is always present: null when not measured.`)
 	fs.Float64Var(&f.maxSeconds, "max-seconds", 20, "stop a measurement after this many seconds of timed runs (at least 3 runs)")
 	fs.IntVar(&f.rounds, "rounds", 1, "repeat every measurement this many times, interleaved, and pool the runs (evens out changing load)")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object instead of a table")
-	fs.StringVar(&f.keep, "keep", "", "keep the generated ONNX models in this directory")
+	fs.StringVar(&f.keep, "keep", "", "keep the generated ONNX models in this directory (without it they are removed and --json says plugin_model \"not kept\")")
 	return fs, f
 }
 
@@ -99,7 +100,7 @@ func parseIntList(name, s string) ([]int, error) {
 
 // runBench is `vimconvert bench`: flags, then bench.Run, printed as a table
 // or JSON (or, started as its own worker, bench.RunWorker).
-func runBench(args []string, stdout, stderr io.Writer) error {
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == bench.WorkerFlag {
 		return bench.RunWorker(args[1:], stdout)
 	}
@@ -136,7 +137,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, format+"\n", a...)
 		}
 	}
-	records, err := bench.Run(opts)
+	records, err := bench.RunContext(ctx, opts)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -21,9 +22,9 @@ import (
 
 func init() {
 	register(command{
-		name:    "convert",
-		summary: "convert a Vim checkpoint to ONNX (CKPT -o OUT.onnx)",
-		run:     runConvert,
+		name:       "convert",
+		summary:    "convert a Vim checkpoint to ONNX (CKPT -o OUT.onnx)",
+		runContext: runConvert,
 	})
 }
 
@@ -66,7 +67,7 @@ Runtime's own contrib ops).`)
 
 // runConvert is `vimconvert convert`: flags, then graph.ConvertFile and a
 // summary of what was written.
-func runConvert(args []string, stdout, stderr io.Writer) error {
+func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, f := newConvertFlagSet(stderr)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -105,7 +106,7 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 		opts.Build.Progress = buildBar(stderr)
 		opts.WriteProgress = writeBar(stderr, filepath.Base(f.output))
 	}
-	res, err := graph.ConvertFile(ckpt, f.output, opts)
+	res, err := graph.ConvertFileContext(ctx, ckpt, f.output, opts)
 	if err != nil {
 		return err
 	}

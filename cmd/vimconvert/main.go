@@ -4,6 +4,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/vimconvert/vimconvert/internal/cleanup"
 	"github.com/vimconvert/vimconvert/internal/ortenv"
 )
 
@@ -23,6 +25,8 @@ type command struct {
 	// run executes the command with its own arguments (after the name).
 	// It returns errUsage (possibly wrapped) for bad flags.
 	run func(args []string, stdout, stderr io.Writer) error
+	// runContext, when set, replaces run: ctx is cancelled at SIGINT/SIGTERM.
+	runContext func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 var commands = map[string]command{}
@@ -58,10 +62,20 @@ Commands:
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	intr := cleanup.Notify(context.Background(), os.Stderr, "vimconvert")
+	code := runContext(intr.Context(), os.Args[1:], os.Stdout, os.Stderr)
+	intr.Exit() // after SIGINT/SIGTERM: remove what is left, one line, exit 130/143
+	os.Exit(code)
 }
 
+// run is runContext without cancellation (tests).
 func run(args []string, stdout, stderr io.Writer) int {
+	return runContext(context.Background(), args, stdout, stderr)
+}
+
+// runContext runs the command args name and returns the exit status; an
+// error after ctx was cancelled is not printed (main prints one line).
+func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// The checkout's ONNX Runtime and plugin, unless the environment
 	// names others (runtime itself knows no checkout).
 	ortenv.UseCheckout()
@@ -85,7 +99,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
-	if err := c.run(rest, stdout, stderr); err != nil {
+	var err error
+	if c.runContext != nil {
+		err = c.runContext(ctx, rest, stdout, stderr)
+	} else {
+		err = c.run(rest, stdout, stderr)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return 1
+		}
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}

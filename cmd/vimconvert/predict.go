@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,14 +11,15 @@ import (
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/internal/npy"
+	"github.com/vimconvert/vimconvert/runtime"
 	"github.com/vimconvert/vimconvert/verify"
 )
 
 func init() {
 	register(command{
-		name:    "predict",
-		summary: "run a checkpoint (pure-Go reference) or an exported ONNX model on a .npy image batch",
-		run:     runPredict,
+		name:       "predict",
+		summary:    "run a checkpoint (pure-Go reference) or an exported ONNX model on a .npy image batch",
+		runContext: runPredict,
 	})
 }
 
@@ -28,7 +30,7 @@ func init() {
 // classification head, num_classes 0, gives its features either way, with
 // a note). Progress, notes and warnings go to stderr. It returns the output
 // data, its shape and which output it is ("logits" or "features").
-var predictONNX func(modelPath string, x []float32, shape []int, features bool, stderr io.Writer) (out []float32, outShape []int, what string, err error)
+var predictONNX func(modelPath string, x []float32, shape []int, features bool, threads int, stderr io.Writer) (out []float32, outShape []int, what string, err error)
 
 // noHeadNote tells, on stderr, that a model without a classification head
 // gives its features where logits were asked for.
@@ -44,6 +46,7 @@ type predictFlags struct {
 	output     string
 	features   bool
 	precision  string
+	threads    int
 	load       *convert.Options // --weights, --cls-token, --img-size, --stride (--checkpoint only)
 }
 
@@ -63,39 +66,22 @@ official model; --model runs an exported ONNX model in ONNX Runtime.`)
 	fs.StringVar(&f.output, "output", "", "output .npy: float32 logits [B, num_classes] (required)")
 	fs.BoolVar(&f.features, "features", false, "write the pre-head features [B, D] instead of the logits")
 	fs.StringVar(&f.precision, "precision", "float32", "reference arithmetic: float32 or float64 (--checkpoint only; the output is float32 either way)")
+	fs.IntVar(&f.threads, "threads", 0, "ONNX Runtime intra-op threads for --model (0 = ORT default; 1 on a busy machine; at most max(64, 4 × CPUs))")
 	f.load = addCheckpointFlags(fs)
 	return fs, f
 }
 
 // runPredict is `vimconvert predict`: flags, then the ONNX model or the
 // reference on the --input batch, written to --output.
-func runPredict(args []string, stdout, stderr io.Writer) error {
+func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, f := newPredictFlagSet(stderr)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) > 0 {
-		return usageError(fs, "unexpected arguments %q (the files are given with --checkpoint/--model, --input and --output)", pos)
-	}
-	if (f.checkpoint == "") == (f.model == "") {
-		return usageError(fs, "exactly one of --checkpoint and --model is required")
-	}
-	if f.input == "" || f.output == "" {
-		return usageError(fs, "--input and --output are required")
-	}
-	set := map[string]bool{}
-	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
-	prec, err := verify.ParsePrecision(f.precision)
+	prec, err := f.check(fs, pos)
 	if err != nil {
-		return usageError(fs, "--precision: %v", err)
-	}
-	if f.model != "" {
-		for _, name := range append([]string{"precision"}, checkpointFlagNames...) {
-			if set[name] {
-				return usageError(fs, "--%s applies to --checkpoint only; an ONNX model fixes it at export", name)
-			}
-		}
+		return err
 	}
 
 	// Refuse a bad output before the (possibly long) run, and never
@@ -124,7 +110,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		if predictONNX == nil {
 			return errors.New("this build has no ONNX Runtime support (use --checkpoint for the pure-Go reference)")
 		}
-		out, outShape, what, err = predictONNX(f.model, x, xShape, f.features, stderr)
+		out, outShape, what, err = predictONNX(f.model, x, xShape, f.features, f.threads, stderr)
 		if err != nil {
 			return err
 		}
@@ -138,7 +124,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		res, err := verify.Forward(m, x, shape, verify.Options{Precision: prec})
 		if err != nil {
 			if errors.Is(err, verify.ErrInput) {
-				return fmt.Errorf("input %s: %w", f.input, err)
+				return fmt.Errorf("input %s: %w (--img-size sets the size the checkpoint runs at)", f.input, err)
 			}
 			return err
 		}
@@ -155,6 +141,9 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		engine = "pure-Go reference, " + prec.String()
 	}
 	elapsed := time.Since(start)
+	if err := ctx.Err(); err != nil {
+		return err // interrupted: no output
+	}
 	if err := verify.CheckFinite(what, out); err != nil {
 		return fmt.Errorf("%w; nothing written to %s", err, f.output)
 	}
@@ -163,4 +152,37 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "wrote %s: %s %v float32 (%s, %.2fs)\n", f.output, what, outShape, engine, elapsed.Seconds())
 	return nil
+}
+
+// check refuses flags that do not go together and returns --precision.
+func (f *predictFlags) check(fs *flag.FlagSet, pos []string) (verify.Precision, error) {
+	if len(pos) > 0 {
+		return 0, usageError(fs, "unexpected arguments %q (the files are given with --checkpoint/--model, --input and --output)", pos)
+	}
+	if (f.checkpoint == "") == (f.model == "") {
+		return 0, usageError(fs, "exactly one of --checkpoint and --model is required")
+	}
+	if f.input == "" || f.output == "" {
+		return 0, usageError(fs, "--input and --output are required")
+	}
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	prec, err := verify.ParsePrecision(f.precision)
+	if err != nil {
+		return prec, usageError(fs, "--precision: %v", err)
+	}
+	switch {
+	case f.threads < 0 || f.threads > runtime.MaxThreads():
+		return prec, usageError(fs, "--threads %d: want 0 to %d (max(64, 4 × CPUs))", f.threads, runtime.MaxThreads())
+	case f.model == "" && set["threads"]:
+		return prec, usageError(fs, "--threads applies to --model (ONNX Runtime) only")
+	}
+	if f.model != "" {
+		for _, name := range append([]string{"precision"}, checkpointFlagNames...) {
+			if set[name] {
+				return prec, usageError(fs, "--%s applies to --checkpoint only; an ONNX model fixes it at export", name)
+			}
+		}
+	}
+	return prec, nil
 }

@@ -19,10 +19,11 @@ func init() {
 // (or the features when features is set) with their shape and which of the
 // two it is. A model without a logits output but with features (converted
 // from a checkpoint without a head, num_classes 0) gives its features, as
-// `predict --checkpoint` does for that checkpoint. Timings go to stderr.
-func runONNXModel(modelPath string, x []float32, shape []int, features bool, stderr io.Writer) ([]float32, []int, string, error) {
+// `predict --checkpoint` does for that checkpoint. threads sets ORT's
+// intra-op threads (0 = its default). Timings go to stderr.
+func runONNXModel(modelPath string, x []float32, shape []int, features bool, threads int, stderr io.Writer) ([]float32, []int, string, error) {
 	start := time.Now()
-	sess, err := runtime.NewSession(modelPath, runtime.Options{})
+	sess, err := runtime.NewSession(modelPath, runtime.Options{IntraOpThreads: threads})
 	if err != nil {
 		return nil, nil, "", err
 	}

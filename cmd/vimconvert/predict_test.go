@@ -148,7 +148,11 @@ func TestPredictErrors(t *testing.T) {
 		wantMsg  string
 		reason   string
 	}{
-		{[]string{"--checkpoint", ckpt, "--input", small, "--output", out}, 1, "img_size 224", "image size differs from the model's"},
+		{[]string{"--checkpoint", ckpt, "--input", small, "--output", out}, 1, "the model takes [B, 3, 224, 224]: its pos_embed is for img_size 224 (loading the checkpoint at another img_size resamples it) (--img-size sets the size", "image size differs from the model's"},
+		{[]string{"--checkpoint", ckpt, "--img-size", "448", "--input", predictInput, "--output", out}, 1, "input shape [1 3 224 224], the model takes [B, 3, 448, 448]: its pos_embed is for img_size 448 (loading the checkpoint at another img_size resamples it)", "--img-size resamples pos_embed: the input must have that size (the message must not say pos_embed is not interpolated)"},
+		{[]string{"--checkpoint", ckpt, "--threads", "1", "--input", predictInput, "--output", out}, 2, "--threads applies to --model", "--threads sets ONNX Runtime's threads; the reference has none"},
+		{[]string{"--model", "m.onnx", "--threads", "-1", "--input", predictInput, "--output", out}, 2, "--threads -1: want 0 to", "negative thread count"},
+		{[]string{"--model", "m.onnx", "--threads", "100000", "--input", predictInput, "--output", out}, 2, "--threads 100000: want 0 to", "thread count above runtime.MaxThreads"},
 		{[]string{"--checkpoint", ckpt, "--input", chans, "--output", out}, 1, "[B, 3, 224, 224]", "one channel"},
 		{[]string{"--checkpoint", ckpt, "--input", rank3, "--output", out}, 1, "want 4-D", "missing batch axis"},
 		{[]string{"--checkpoint", ckpt, "--input", "testdata/predict_f64_1x3x2x2.npy", "--output", out}, 1, "input shape [1 3 2 2], the model takes [B, 3, 224, 224]", "float64 is read (rounded to float32) as verify --input reads it; this tiny image is then refused for its size"},

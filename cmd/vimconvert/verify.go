@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -15,9 +16,9 @@ import (
 
 func init() {
 	register(command{
-		name:    "verify",
-		summary: "run an exported model in ONNX Runtime and compare it with the Go reference (CKPT OUT.onnx)",
-		run:     runVerify,
+		name:       "verify",
+		summary:    "run an exported model in ONNX Runtime and compare it with the Go reference (CKPT OUT.onnx)",
+		runContext: runVerify,
 	})
 }
 
@@ -109,7 +110,7 @@ func printVerify(w io.Writer, r *verify.FileReport) {
 }
 
 // runVerify is `vimconvert verify`: flags, then verify.CheckFile, printed.
-func runVerify(args []string, stdout, stderr io.Writer) error {
+func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, f := newVerifyFlagSet(stderr)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -141,7 +142,7 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--expected: %w", err)
 		}
 	}
-	res, err := verify.CheckFile(pos[0], pos[1], verify.FileOptions{Expected: exp,
+	res, err := verify.CheckFileContext(ctx, pos[0], pos[1], verify.FileOptions{Expected: exp,
 		Weights: convert.Weights(f.weights), Tol: f.tol, Precision: prec, PerLayer: f.perLayer,
 		Runtime: runtime.Options{IntraOpThreads: f.threads}, Log: stderr,
 		Input: func(c convert.Config, channels int) ([]float32, [4]int, string, error) {

@@ -20,6 +20,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/vimconvert/vimconvert/internal/cleanup"
 )
 
 // magic is the 6-byte prefix of every .npy file.
@@ -331,20 +333,22 @@ func WriteFloat32(w io.Writer, shape []int, data []float32) error {
 
 // WriteFileFloat32 writes a float32 .npy file atomically: the data goes to
 // a temporary file in the same directory, which is renamed over path only
-// after a successful write, so path never holds a partial array.
+// after a successful write, so path never holds a partial array. The
+// temporary is registered with internal/cleanup (removed on an interrupt,
+// or by a later write into the folder once its process is dead).
 func WriteFileFloat32(path string, shape []int, data []float32) (err error) {
 	if n := numElements(shape); n != len(data) {
 		return fmt.Errorf("npy: shape %v holds %d elements, got %d values", shape, n, len(data))
 	}
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	tmp, err := cleanup.CreateTemp(dir, path)
 	if err != nil {
 		return fmt.Errorf("npy: creating temporary file for %s: %w", path, err)
 	}
 	defer func() {
 		if err != nil {
 			tmp.Close()
-			os.Remove(tmp.Name())
+			cleanup.Remove(tmp.Name())
 		}
 	}()
 	if err = WriteFloat32(tmp, shape, data); err != nil {
@@ -356,7 +360,7 @@ func WriteFileFloat32(path string, shape []int, data []float32) (err error) {
 	if err = os.Chmod(tmp.Name(), 0o644); err != nil {
 		return fmt.Errorf("npy: writing %s: %w", path, err)
 	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
+	if err = cleanup.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("npy: writing %s: %w", path, err)
 	}
 	return nil

@@ -9,6 +9,7 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,12 +19,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/graph/onnxfile"
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
 	"github.com/vimconvert/vimconvert/internal/benchgraph"
+	"github.com/vimconvert/vimconvert/internal/cleanup"
 )
 
 // Variants measured by Run (Options.Variants).
@@ -92,7 +95,9 @@ type Record struct {
 	PeakRSSMBOverFirstSize         OptFloat `json:"peak_rss_over_first_size"`
 
 	// PluginModel is the ONNX file timed as the plugin variant: the given
-	// file itself, or one built from its weights (PluginNote says why).
+	// file itself, or one built from its weights (PluginNote says why) in
+	// Options.Dir; ModelNotKept when it was built in the temporary
+	// directory that Run removes.
 	PluginModel string `json:"plugin_model,omitempty"`
 	PluginNote  string `json:"plugin_note,omitempty"`
 
@@ -287,17 +292,32 @@ func benchJobs(common workerSpec, models map[string]string, source, weights stri
 	return jobs
 }
 
+// ModelNotKept stands in Record.PluginModel for a model that Run built
+// in its temporary directory and removed (Options.Dir keeps them).
+const ModelNotKept = "not kept"
+
 // runWorker runs the worker command for spec (its JSON appended as the
-// last argument) and returns its timings.
-func runWorker(worker []string, spec workerSpec) (*workerResult, error) {
+// last argument) and returns its timings. The worker is killed when ctx is
+// done, and is registered with internal/cleanup so that an interrupt
+// kills it too.
+func runWorker(ctx context.Context, worker []string, spec workerSpec) (*workerResult, error) {
 	js, err := json.Marshal(spec)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(worker[0], append(worker[1:], string(js))...)
+	cmd := exec.CommandContext(ctx, worker[0], append(worker[1:], string(js))...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
+	cmd.WaitDelay = time.Second // a killed worker's children must not hold Wait on its pipes
+	if err := cleanup.Start(cmd); err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	err = cmd.Wait()
+	cleanup.Forget(cmd)
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("worker: %w: %s", err, strings.TrimSpace(errb.String()))
 	}
 	var res workerResult

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/internal/cleanup"
 )
 
 // Options describes one benchmark: every batch size × thread count × image
@@ -33,7 +35,8 @@ type Options struct {
 	Warmup, Runs, Rounds int
 	MaxSeconds           float64
 	// Dir receives the generated models; "" = a temporary directory
-	// removed when Run returns.
+	// ($TMPDIR/vimconvert-bench-PID-RAND) removed when Run returns, also
+	// on an interrupt (internal/cleanup).
 	Dir string
 	// Worker is the command that runs one measurement in its own process:
 	// the JSON spec is appended as its last argument, and it must call
@@ -50,6 +53,12 @@ type Options struct {
 // measurement is recorded in the record's Errors (see Failure), not
 // returned: the other measurements still run.
 func Run(opts Options) ([]Record, error) {
+	return RunContext(context.Background(), opts)
+}
+
+// RunContext is Run that stops when ctx is done: the running worker is
+// killed, the temporary models are removed and ctx's error is returned.
+func RunContext(ctx context.Context, opts Options) ([]Record, error) {
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
@@ -74,10 +83,10 @@ func Run(opts Options) ([]Record, error) {
 	}
 	dir := opts.Dir
 	if dir == "" {
-		if dir, err = os.MkdirTemp("", "vimconvert-bench-"); err != nil {
+		if dir, err = cleanup.MkdirTemp("", "bench"); err != nil {
 			return nil, err
 		}
-		defer os.RemoveAll(dir)
+		defer cleanup.Remove(dir)
 	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -102,7 +111,13 @@ func Run(opts Options) ([]Record, error) {
 		}
 		for _, b := range opts.Batches {
 			for _, t := range opts.Threads {
-				rec := opts.measureRecord(m.Config, size, b, t, models)
+				rec, err := opts.measureRecord(ctx, m.Config, size, b, t, models)
+				if err != nil {
+					return nil, err
+				}
+				if opts.Dir == "" && rec.PluginModel != "" && rec.PluginModel != opts.Source {
+					rec.PluginModel = ModelNotKept
+				}
 				if opts.Variants[VariantPlugin] && opts.isONNX() && !givenIsPlugin {
 					rec.PluginNote = fmt.Sprintf("%s %s: timed a plugin model built from its weights", opts.Source, pluginNote)
 				}
@@ -173,8 +188,9 @@ func (o *Options) pluginVariantOfSource() (bool, string, error) {
 }
 
 // measureRecord runs every job of one image size × batch × threads,
-// Rounds times interleaved, and returns the filled record.
-func (o *Options) measureRecord(c convert.Config, size, b, t int, models map[string]string) Record {
+// Rounds times interleaved, and returns the filled record; the error is
+// ctx's when it is done.
+func (o *Options) measureRecord(ctx context.Context, c convert.Config, size, b, t int, models map[string]string) (Record, error) {
 	rec := Record{Model: o.Source, ImgSize: size, Tokens: c.SeqLen(), Depth: c.Depth, DInner: c.DInner, DState: c.DState, Batch: b, Threads: t,
 		Stats: map[string]Stats{}, Errors: map[string]string{}}
 	if o.Variants[VariantPlugin] {
@@ -190,7 +206,10 @@ func (o *Options) measureRecord(c convert.Config, size, b, t int, models map[str
 				continue
 			}
 			o.Progress("bench: img %d batch %d threads %d round %d/%d: %s ...", size, b, t, round, o.Rounds, j.name)
-			res, err := runWorker(o.Worker, j.spec)
+			res, err := runWorker(ctx, o.Worker, j.spec)
+			if ctx.Err() != nil {
+				return rec, ctx.Err()
+			}
 			if err != nil {
 				rec.Errors[j.name] = err.Error()
 				o.Progress("bench:   %s failed: %v", j.name, err)
@@ -214,7 +233,7 @@ func (o *Options) measureRecord(c convert.Config, size, b, t int, models map[str
 	if len(rec.Errors) == 0 {
 		rec.Errors = nil
 	}
-	return rec
+	return rec, nil
 }
 
 // fillFirstSizeRatios sets the ratios of r to the record of the first image
