@@ -1,17 +1,17 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	goruntime "runtime"
-	"strconv"
 	"strings"
 
 	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/internal/progress"
 	"github.com/vimconvert/vimconvert/runtime"
 	"github.com/vimconvert/vimconvert/runtime/bench"
 )
@@ -79,25 +79,6 @@ key is always present: null when not measured.`)
 	return fs, f
 }
 
-func parseIntList(name, s string) ([]int, error) {
-	var out []int
-	for _, p := range strings.Split(s, ",") {
-		p = strings.TrimSpace(p)
-		if p == "" {
-			continue
-		}
-		v, err := strconv.Atoi(p)
-		if err != nil || v < 1 {
-			return nil, fmt.Errorf("--%s: %q is not a positive integer", name, p)
-		}
-		out = append(out, v)
-	}
-	if len(out) == 0 && name != "img-size" {
-		return nil, fmt.Errorf("--%s: empty list", name)
-	}
-	return out, nil
-}
-
 // runBench is `vimconvert bench`: flags, then bench.Run, printed as a table
 // or JSON (or, started as its own worker, bench.RunWorker).
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -133,7 +114,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	opts.Worker = []string{exe, "bench", bench.WorkerFlag}
 	opts.Log = stderr
 	opts.Progress = func(format string, a ...any) {
-		if !f.json || isTerminal(stderr) {
+		if !f.json || progress.IsTerminal(stderr) {
 			fmt.Fprintf(stderr, format+"\n", a...)
 		}
 	}
@@ -158,49 +139,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // options checks the flags (not the model) and returns the bench options
 // they give.
 func (f *benchFlags) options(fs *flag.FlagSet) (bench.Options, error) {
-	o := bench.Options{Weights: f.weights, Warmup: f.warmup, Runs: f.runs, Rounds: f.rounds, MaxSeconds: f.maxSeconds, Dir: f.keep,
-		Variants: map[string]bool{}}
-	var err error
-	if o.Batches, err = parseIntList("batch", f.batches); err != nil {
+	o := bench.Options{Weights: f.weights, Warmup: f.warmup, Runs: f.runs, Rounds: f.rounds, MaxSeconds: f.maxSeconds, Dir: f.keep}
+	var errs [4]error
+	o.Batches, errs[0] = bench.ParseList("batch", f.batches, false)
+	o.Threads, errs[1] = bench.ParseList("threads", f.threads, false)
+	o.ImgSizes, errs[2] = bench.ParseList("img-size", f.imgSizes, true)
+	o.Variants, errs[3] = bench.ParseVariants(f.variants)
+	if err := cmp.Or(errs[0], errs[1], errs[2], errs[3], o.Check()); err != nil {
 		return o, usageError(fs, "%v", err)
-	}
-	if o.Threads, err = parseIntList("threads", f.threads); err != nil {
-		return o, usageError(fs, "%v", err)
-	}
-	for _, b := range o.Batches {
-		if err := checkBatch(b); err != nil {
-			return o, usageError(fs, "%v", err)
-		}
-	}
-	for _, t := range o.Threads {
-		if err := checkThreads(t); err != nil {
-			return o, usageError(fs, "%v", err)
-		}
-	}
-	if o.ImgSizes, err = parseIntList("img-size", f.imgSizes); err != nil {
-		return o, usageError(fs, "%v", err)
-	}
-	for _, v := range strings.Split(f.variants, ",") {
-		v = strings.TrimSpace(v)
-		if v == "" {
-			continue
-		}
-		known := false
-		for _, a := range bench.AllVariants {
-			known = known || a == v
-		}
-		if !known {
-			return o, usageError(fs, "--variants: unknown %q (have %s)", v, strings.Join(bench.AllVariants, ", "))
-		}
-		o.Variants[v] = true
-	}
-	switch {
-	case len(o.Variants) == 0:
-		return o, usageError(fs, "--variants: nothing to measure")
-	case f.runs < 1 || f.warmup < 0 || f.rounds < 1:
-		return o, usageError(fs, "--runs and --rounds must be ≥ 1 and --warmup ≥ 0")
-	case !validWeights(f.weights):
-		return o, usageError(fs, "--weights %q: want model or model_ema", f.weights)
 	}
 	return o, nil
 }
@@ -220,22 +166,6 @@ func checkBenchSizes(fs *flag.FlagSet, o bench.Options) error {
 				return usageError(fs, "--batch %d --img-size %d: %v", b, size, err)
 			}
 		}
-	}
-	return nil
-}
-
-// checkThreads refuses a thread count above runtime.MaxThreads.
-func checkThreads(t int) error {
-	if t > runtime.MaxThreads() {
-		return fmt.Errorf("--threads %d: want at most %d (max(64, 4 × %d CPUs))", t, runtime.MaxThreads(), goruntime.NumCPU())
-	}
-	return nil
-}
-
-// checkBatch refuses a batch size above runtime.MaxBatch.
-func checkBatch(b int) error {
-	if b > runtime.MaxBatch {
-		return fmt.Errorf("--batch %d: want at most %d", b, runtime.MaxBatch)
 	}
 	return nil
 }

@@ -5,13 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
-	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
+	"github.com/vimconvert/vimconvert/internal/progress"
 
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/graph"
@@ -101,10 +99,10 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		Scan:          graph.ScanLowering(f.scan),
 		DepthwiseConv: graph.DepthwiseConv(f.conv),
 	}}
-	if isTerminal(stderr) {
+	if progress.IsTerminal(stderr) {
 		opts.Loading = func() { fmt.Fprintf(stderr, "loading %s ...\n", ckpt) }
-		opts.Build.Progress = buildBar(stderr)
-		opts.WriteProgress = writeBar(stderr, filepath.Base(f.output))
+		opts.Build.Progress = progress.Count(stderr, "building graph")
+		opts.WriteProgress = progress.Bytes(stderr, "writing "+filepath.Base(f.output))
 	}
 	res, err := graph.ConvertFileContext(ctx, ckpt, f.output, opts)
 	if err != nil {
@@ -120,48 +118,6 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	printWarnings(stderr, res.Info.Warnings) // last: what a user must not miss
 	return nil
-}
-
-// buildBar returns a graph.Options.Progress that draws the blocks built on w.
-func buildBar(w io.Writer) func(done, total int) {
-	var bar *progressbar.ProgressBar
-	return func(done, total int) {
-		if bar == nil {
-			bar = progressbar.NewOptions(total,
-				progressbar.OptionSetWriter(w),
-				progressbar.OptionSetDescription("building graph"),
-				progressbar.OptionShowCount(),
-				progressbar.OptionClearOnFinish())
-		}
-		_ = bar.Set(done)
-		if done == total {
-			_ = bar.Finish()
-		}
-	}
-}
-
-// writeBar returns a graph.WriteFileProgress callback that draws the bytes
-// written to name on w.
-func writeBar(w io.Writer, name string) func(written, total int64) {
-	var wbar *progressbar.ProgressBar
-	return func(written, total int64) {
-		if wbar == nil {
-			wbar = progressbar.NewOptions64(total,
-				progressbar.OptionSetWriter(w),
-				progressbar.OptionSetDescription("writing "+name),
-				progressbar.OptionShowBytes(true),
-				progressbar.OptionClearOnFinish())
-		}
-		_ = wbar.Set64(written)
-		if written == total {
-			_ = wbar.Finish()
-		}
-	}
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // printSummary tells what was written and how to run it.

@@ -17,11 +17,20 @@ import (
 // TestClsTokenMessage: a --cls-token the weights refuse is reported as
 // such, not as a misfit of the training checkpoint's args.input_size.
 func TestClsTokenMessage(t *testing.T) {
-	ckpt := repo.Fixture("vim_t_d2", "checkpoint.pth")
-	out := filepath.Join(t.TempDir(), "m.onnx")
-	code, _, stderr := runCLI(t, "convert", ckpt, "-o", out, "--cls-token", "double")
-	if code != 1 || !strings.Contains(stderr, "--cls-token double needs cls_token_head and cls_token_tail") || strings.Contains(stderr, "input_size") {
-		t.Errorf("exit %d, stderr %q; want exit 1 naming the cls tokens and not args.input_size", code, stderr)
+	tests := []struct {
+		reason, ckpt, want string
+	}{
+		{"bare state dict: the weights have one cls_token", repo.Fixture("synthetic", "bare.pth"),
+			"--cls-token double needs cls_token_head and cls_token_tail"},
+		{"training checkpoint: its args.model settles the placement first", repo.Fixture("vim_t_d2", "checkpoint.pth"),
+			"--cls-token double contradicts args.model"},
+	}
+	for _, tc := range tests {
+		out := filepath.Join(t.TempDir(), "m.onnx")
+		code, _, stderr := runCLI(t, "convert", tc.ckpt, "-o", out, "--cls-token", "double")
+		if code != 1 || !strings.Contains(stderr, tc.want) || strings.Contains(stderr, "input_size") {
+			t.Errorf("%s: exit %d, stderr %q; want exit 1 with %q and not args.input_size", tc.reason, code, stderr, tc.want)
+		}
 	}
 }
 
