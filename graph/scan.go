@@ -3,14 +3,12 @@ package graph
 import (
 	"fmt"
 	"slices"
-
-	"github.com/vimconvert/vimconvert/ops"
 )
 
 // Custom-op domain and op names of the vimconvert plugin (ops/README.md).
 const (
 	// Domain is the custom-op domain of the vimconvert plugin.
-	Domain = ops.Domain
+	Domain = "ai.vimconvert"
 	// DomainVersion is the opset version imported for Domain.
 	DomainVersion = 1
 	// OpScanBidirectional is the fused bidirectional selective scan.
