@@ -96,6 +96,9 @@ type Options struct {
 	// ConvSlice or ConvPlugin. ConvPlugin needs the plugin, so it is
 	// refused with any Scan but ScanPlugin.
 	DepthwiseConv DepthwiseConv
+	// DType is the element type of weights and activations ("" =
+	// DTypeFloat32); 16-bit models keep the official fp32 islands (dtype.go).
+	DType DType
 	// Progress, if set, is called after each block with (done, total).
 	Progress func(done, total int)
 }
@@ -137,6 +140,12 @@ func buildWith(m *convert.Model, opts Options, lower lowerFunc) (*onnxpb.ModelPr
 	if opts.DepthwiseConv == ConvPlugin && opts.Scan != ScanPlugin {
 		return nil, fmt.Errorf("graph: depthwise conv %q needs the plugin; it cannot be combined with scan lowering %q", ConvPlugin, opts.Scan)
 	}
+	if opts.DType == "" {
+		opts.DType = DTypeFloat32
+	}
+	if err := checkDType(opts); err != nil {
+		return nil, err
+	}
 	if err := Validate(m); err != nil {
 		return nil, err
 	}
@@ -157,6 +166,7 @@ func buildWith(m *convert.Model, opts Options, lower lowerFunc) (*onnxpb.ModelPr
 	}
 
 	b := newBuilder(opts.Opset)
+	b.prec = precisionOf(opts.DType)
 	if err := buildVim(b, m, opts, lower); err != nil {
 		return nil, err
 	}
@@ -179,6 +189,7 @@ func buildWith(m *convert.Model, opts Options, lower lowerFunc) (*onnxpb.ModelPr
 			{Key: proto.String(MetaConfig), Value: proto.String(string(cfgJSON))},
 			{Key: proto.String(MetaScan), Value: proto.String(string(opts.Scan))},
 			{Key: proto.String(MetaDepthwiseConv), Value: proto.String(string(opts.DepthwiseConv))},
+			{Key: proto.String(MetaDType), Value: proto.String(string(opts.DType))},
 		},
 		Graph: g,
 	}, nil
@@ -245,12 +256,13 @@ func buildVim(b *builder, m *convert.Model, opts Options, lower lowerFunc) error
 
 	// PatchEmbed (MM 39-63): Conv2d(kernel=patch, stride=stride, no padding),
 	// then flatten(2).transpose(1, 2): row-major patch order.
-	pw := b.initializer(m.PatchWeight)
-	pb := b.initializer(m.PatchBias)
+	pw := b.weight(m.PatchWeight)
+	pb := b.weight(m.PatchBias)
 	p := int64(c.PatchSize)
 	s := int64(c.Stride)
-	conv := b.op1("Conv", "patch_embed/proj", []string{x, pw, pb}, []int64{Batch, D, G, G},
+	conv := b.op1("Conv", "patch_embed/proj", []string{b.toCompute("patch_embed/cast_input", x), pw, pb}, []int64{Batch, D, G, G},
 		attrInts("kernel_shape", p, p), attrInts("strides", s, s), attrInts("pads", 0, 0, 0, 0))
+	conv = b.toFloat32("patch_embed/cast_fp32", conv)
 	flat := b.op1("Reshape", "patch_embed/flatten", []string{conv, b.constI64(false, 0, D, M)}, []int64{Batch, D, M}) // [B, D, G, G] -> [B, D, M]
 	tokens := b.op1("Transpose", "patch_embed/transpose", []string{flat}, []int64{Batch, M, D},
 		attrInts("perm", 0, 2, 1)) // [B, D, M] -> [B, M, D]
@@ -366,7 +378,8 @@ func buildMixer(b *builder, c convert.Config, layer *convert.Layer, prefix, norm
 	R := int64(c.DtRank)
 
 	// xz = in_proj(hidden) (MS 184-190); x = first d_inner channels, z = rest (SSI 180).
-	xz := b.linear(prefix+"/in_proj", normed, b.initializer(layer.InProj)) // [B, L, D] -> [B, L, 2·Din]
+	normed = b.toCompute(prefix+"/cast_input", normed)
+	xz := b.linear(prefix+"/in_proj", normed, b.weight(layer.InProj)) // [B, L, D] -> [B, L, 2·Din]
 	// With ConvPlugin a bimamba-v2 block's conv node reads x from xz itself
 	// (conv_plugin.go), so only z is cut out.
 	fusedConv := opts.DepthwiseConv == ConvPlugin && c.BimambaType == convert.BimambaV2
@@ -389,13 +402,13 @@ func buildMixer(b *builder, c convert.Config, layer *convert.Layer, prefix, norm
 	direction := func(name string, mx *convert.Mixer, aLog *convert.Tensor, anti bool, u string) scanDirection {
 		if u == "" {
 			conv := b.depthwiseConv1d(convMode, name+"/conv1d", xIn,
-				b.initializer(mx.ConvWeight), b.initializer(mx.ConvBias), anti)
+				b.weight(mx.ConvWeight), b.weight(mx.ConvBias), anti)
 			u = b.silu(name+"/silu", conv)
 		}
-		xdbl := b.linear(name+"/x_proj", u, b.initializer(mx.XProj)) // [B, L, Din] -> [B, L, R+2N]
+		xdbl := b.linear(name+"/x_proj", u, b.weight(mx.XProj)) // [B, L, Din] -> [B, L, R+2N]
 		dbc := b.split(name+"/x_dbl", xdbl, 2, []int64{R, N, N}, []string{"dt", "B", "C"})
 		// delta = dt_proj.weight @ dt, bias added inside the scan (SSI 187, MS 225-226).
-		delta := b.linear(name+"/dt_proj", dbc[0], b.initializer(mx.DtProjW)) // [B, L, R] -> [B, L, Din]
+		delta := b.linear(name+"/dt_proj", dbc[0], b.weight(mx.DtProjW)) // [B, L, R] -> [B, L, Din]
 		return scanDirection{
 			U: u, Delta: delta, A: b.negExp(name+"/A", b.initializer(aLog)),
 			B: dbc[1], C: dbc[2], D: b.initializer(mx.D), DeltaBias: b.initializer(mx.DtProjB),
@@ -436,7 +449,8 @@ func buildMixer(b *builder, c convert.Config, layer *convert.Layer, prefix, norm
 	if err != nil {
 		return "", err
 	}
-	out := b.linear(prefix+"/out_proj", y, b.initializer(layer.OutProj)) // [B, L, Din] -> [B, L, D]
+	out := b.linear(prefix+"/out_proj", y, b.weight(layer.OutProj)) // [B, L, Din] -> [B, L, D]
+	out = b.toFloat32(prefix+"/cast_fp32", out)
 	if layer.Gamma != nil {
 		// Layer scale (MS 69-71, 308-309): out * gamma.
 		out = b.op1("Mul", prefix+"/gamma", []string{out, b.initializer(layer.Gamma)}, []int64{Batch, L, D})
@@ -468,9 +482,10 @@ func buildReadoutAndHead(b *builder, m *convert.Model, normed string, opts Optio
 		feat = b.gatherToken("readout/last_token", normed, L-1) // hidden[:, -1, :] (MM 535)
 	case c.FinalPoolType == "max" || c.FinalPoolType == "all":
 		// The head is applied to every token (MM 538-539, 545-552).
-		w := b.initializer(m.HeadWeight)
-		perTok := b.linear("head/matmul", normed, w) // [B, L, D] -> [B, L, C]
-		logits := b.op1("Add", "head", []string{perTok, b.initializer(m.HeadBias)}, []int64{Batch, L, C})
+		w := b.weight(m.HeadWeight)
+		perTok := b.linear("head/matmul", b.toCompute("head/cast_input", normed), w) // [B, L, D] -> [B, L, C]
+		logits := b.op1("Add", "head", []string{perTok, b.weight(m.HeadBias)}, []int64{Batch, L, C})
+		logits = b.toFloat32("head/cast_fp32", logits)
 		if c.FinalPoolType == "max" {
 			// x.max(dim=1)[0] (MM 550-551)
 			logits = b.reduce("ReduceMax", "head/max_over_tokens", logits, []int64{1}, false, []int64{Batch, C})
@@ -487,8 +502,9 @@ func buildReadoutAndHead(b *builder, m *convert.Model, normed string, opts Optio
 	}
 	// head = nn.Linear(D, num_classes) (MM 545; fixtures/README item 19):
 	// Gemm(features, W, b, transB=1) uses the official [C, D] weight as-is.
-	logits := b.op1("Gemm", "head", []string{feat, b.initializer(m.HeadWeight), b.initializer(m.HeadBias)},
+	logits := b.op1("Gemm", "head", []string{b.toCompute("head/cast_input", feat), b.weight(m.HeadWeight), b.weight(m.HeadBias)},
 		[]int64{Batch, C}, attrInt("transB", 1))
+	logits = b.toFloat32("head/cast_fp32", logits)
 	b.output(LogitsName, logits)
 	if opts.Features {
 		b.output(FeaturesName, feat)
