@@ -36,6 +36,7 @@ type convertFlags struct {
 	perLayer bool
 	scan     string
 	conv     string
+	dtype    string
 }
 
 func newConvertFlagSet(stderr io.Writer) (*flag.FlagSet, *convertFlags) {
@@ -55,6 +56,7 @@ Runtime's own contrib ops).`)
 	fs.BoolVar(&f.tokens, "tokens", false, "add the output 'tokens' [batch, L, D] (all tokens after the final norm)")
 	fs.BoolVar(&f.perLayer, "per-layer", false, "add per-block outputs named like the fixture keys (for verify --per-layer)")
 	fs.StringVar(&f.conv, "conv", string(graph.ConvONNX), "depthwise conv formulation: "+string(graph.ConvONNX)+" (ONNX Conv, runs anywhere), "+string(graph.ConvSlice)+" (Pad/Slice/Mul, no transposes) or "+string(graph.ConvPlugin)+" (fused bidirectional conv+SiLU op of the plugin, CPU only: ~12% faster on CPU, see BENCHMARKS.md)")
+	fs.StringVar(&f.dtype, "dtype", string(graph.DTypeFloat32), fmt.Sprintf("weights and activations: %v (16-bit keeps the official fp32 islands; meant for GPUs)", graph.DTypes()))
 	fs.StringVar(&f.scan, "scan", string(graph.ScanPlugin), "scan lowering: "+strings.Join(userScanLowerings(), ", ")+" (plugin: the vimconvert ORT plugin; linear-attention: ONNX Runtime ≥ 1.25 contrib ops, no plugin, slower; standard: only standard ONNX ops, opset 17, any runtime)")
 	return fs, f
 }
@@ -91,6 +93,7 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 		PerLayer:      f.perLayer,
 		Scan:          graph.ScanLowering(f.scan),
 		DepthwiseConv: graph.DepthwiseConv(f.conv),
+		DType:         graph.DType(f.dtype),
 	}}
 	if isTerminal(stderr) {
 		opts.Loading = func() { fmt.Fprintf(stderr, "loading %s ...\n", ckpt) }
