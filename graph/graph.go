@@ -68,10 +68,10 @@ const (
 
 // irVersions maps an opset to the IR version released with it (the ONNX
 // release that introduced the opset).
-var irVersions = map[int]int64{17: 8, 18: 8, 19: 9, 20: 9, 21: 10, 22: 10, 23: 11}
+var irVersions = map[int]int64{17: 8, 18: 8, 19: 9, 20: 9, 21: 10, 22: 10, 23: 11, OpsetLinearAttention: irOpsetLinearAttention}
 
 // IRVersion returns the IR version written for an opset, or 0 when the opset
-// is outside [MinOpset, MaxOpset].
+// is outside [MinOpset, MaxOpset] and not OpsetLinearAttention.
 func IRVersion(opset int) int64 { return irVersions[opset] }
 
 // Options controls Build. The zero value builds the default model.
@@ -108,6 +108,9 @@ type Options struct {
 // It refuses (with an error naming the problem) configurations it does not
 // implement and tensors whose shapes disagree with m.Config.
 func Build(m *convert.Model, opts Options) (*onnxpb.ModelProto, error) {
+	if err := resolveOpset27(&opts); err != nil {
+		return nil, err
+	}
 	if opts.Scan == "" {
 		opts.Scan = ScanPlugin
 	}
@@ -129,12 +132,12 @@ func buildWith(m *convert.Model, opts Options, lower lowerFunc) (*onnxpb.ModelPr
 	}
 	ir := IRVersion(opts.Opset)
 	if ir == 0 {
-		return nil, fmt.Errorf("graph: opset %d not supported (want %d to %d)", opts.Opset, MinOpset, MaxOpset)
+		return nil, fmt.Errorf("graph: opset %d not supported (want %d to %d, or %d)", opts.Opset, MinOpset, MaxOpset, OpsetLinearAttention)
 	}
 	if opts.DepthwiseConv == "" {
 		opts.DepthwiseConv = ConvONNX
 	}
-	if opts.DepthwiseConv != ConvSlice && opts.DepthwiseConv != ConvONNX && opts.DepthwiseConv != ConvPlugin {
+	if opts.DepthwiseConv != ConvSlice && opts.DepthwiseConv != ConvONNX && opts.DepthwiseConv != ConvPlugin && opts.DepthwiseConv != ConvCausalConvWithState {
 		return nil, fmt.Errorf("graph: unknown depthwise conv formulation %q (have %q, %q, %q)", opts.DepthwiseConv, ConvSlice, ConvONNX, ConvPlugin)
 	}
 	if opts.DepthwiseConv == ConvPlugin && opts.Scan != ScanPlugin {
@@ -400,6 +403,9 @@ func buildMixer(b *builder, c convert.Config, layer *convert.Layer, prefix, norm
 	// direction's parameters (SSI 182-205). u is the conv + SiLU output when
 	// already computed (ConvPlugin), else "".
 	direction := func(name string, mx *convert.Mixer, aLog *convert.Tensor, anti bool, u string) scanDirection {
+		if u == "" && convMode == ConvCausalConvWithState {
+			u = b.causalConvSiLU(name+"/conv1d_silu", xIn, b.weight(mx.ConvWeight), b.weight(mx.ConvBias), anti)
+		}
 		if u == "" {
 			conv := b.depthwiseConv1d(convMode, name+"/conv1d", xIn,
 				b.weight(mx.ConvWeight), b.weight(mx.ConvBias), anti)
