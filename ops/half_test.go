@@ -3,6 +3,7 @@ package ops
 import (
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
+	"github.com/vimconvert/vimconvert/internal/repo"
 )
 
 // halfTypes are the 16-bit activation types of the scan ops, with a
@@ -189,4 +191,21 @@ func openAbs(t *testing.T, path string, inputs []string) (*ort.DynamicAdvancedSe
 		t.Fatal(err)
 	}
 	return sessionOutputs(t, rel, inputs, []string{"y"}, 0)
+}
+
+// TestHalfConversions runs the C test of the plugin's float32 <-> float16 /
+// bfloat16 conversions (ops/test/half_test.c: round trips of every
+// encoding, every tie, random float32 patterns), built by `make -C ops`.
+func TestHalfConversions(t *testing.T) {
+	bin := repo.Path("build", "vimconvert_half_test")
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("%s not built: run `make -C ops` (%v)", bin, err)
+	}
+	out, err := exec.Command(bin).CombinedOutput()
+	if err != nil {
+		t.Fatalf("half conversion test failed: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "half_test: all cases pass") {
+		t.Fatalf("unexpected output:\n%s", out)
+	}
 }
