@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/vimconvert/vimconvert/convert"
@@ -108,4 +109,21 @@ func sharedDir(name string) string {
 		return ""
 	}
 	return ckpt[:len(ckpt)-len("/checkpoint.pth")]
+}
+
+// TestReadModelRefuses16Bit: a 16-bit model's weights are rounded, so
+// ReadModel refuses it by its metadata with a message naming the dtype
+// instead of listing every 16-bit initializer as unreadable.
+func TestReadModelRefuses16Bit(t *testing.T) {
+	g := loadGolden(t, repo.Fixture("vim_t_d2"))
+	for _, dt := range []graph.DType{graph.DTypeFloat16, graph.DTypeBFloat16} {
+		path := buildModelFile(t, g.model, graph.Options{DType: dt})
+		_, err := graph.ReadModel(path)
+		if err == nil || !strings.Contains(err.Error(), "is a "+string(dt)+" model") {
+			t.Errorf("%s: ReadModel error %v, want one naming the dtype", dt, err)
+		}
+	}
+	if _, err := graph.ReadModel(buildModelFile(t, g.model, graph.Options{})); err != nil {
+		t.Errorf("float32 model: %v", err)
+	}
 }

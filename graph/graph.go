@@ -1,7 +1,10 @@
 // Package graph builds an ONNX model of a Vision Mamba (Vim) network from a
 // mapped checkpoint (convert.Model).
 //
-// The graph is float32 with a symbolic batch dimension. Every checkpoint
+// The graph is float32 with a symbolic batch dimension (Options.DType
+// builds 16-bit models with float32 inputs and outputs, dtype.go;
+// Options.Opset = OpsetLinearAttention the opset-27 export, opset27.go).
+// Every checkpoint
 // tensor becomes one initializer under its official state-dict name (e.g.
 // "layers.0.mixer.in_proj.weight") with its PyTorch shape; layout changes
 // (transposed projection weights, conv taps, A = -exp(A_log)) are graph ops
