@@ -30,6 +30,7 @@ const BatchDimName = "batch"
 // first one is kept in err and returned by finish().
 type builder struct {
 	opset int
+	prec  precision // how the 16-bit regions are represented (dtype.go); zero value: float32 model
 
 	nodes        []*onnxpb.NodeProto
 	initializers []*onnxpb.TensorProto

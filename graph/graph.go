@@ -1,7 +1,10 @@
 // Package graph builds an ONNX model of a Vision Mamba (Vim) network from a
 // mapped checkpoint (convert.Model).
 //
-// The graph is float32 with a symbolic batch dimension. Every checkpoint
+// The graph is float32 with a symbolic batch dimension (Options.DType
+// builds 16-bit models with float32 inputs and outputs, dtype.go;
+// Options.Opset = OpsetLinearAttention the opset-27 export, opset27.go).
+// Every checkpoint
 // tensor becomes one initializer under its official state-dict name (e.g.
 // "layers.0.mixer.in_proj.weight") with its PyTorch shape; layout changes
 // (transposed projection weights, conv taps, A = -exp(A_log)) are graph ops
@@ -70,10 +73,10 @@ const (
 
 // irVersions maps an opset to the IR version released with it (the ONNX
 // release that introduced the opset).
-var irVersions = map[int]int64{17: 8, 18: 8, 19: 9, 20: 9, 21: 10, 22: 10, 23: 11}
+var irVersions = map[int]int64{17: 8, 18: 8, 19: 9, 20: 9, 21: 10, 22: 10, 23: 11, OpsetLinearAttention: irOpsetLinearAttention}
 
 // IRVersion returns the IR version written for an opset, or 0 when the opset
-// is outside [MinOpset, MaxOpset].
+// is outside [MinOpset, MaxOpset] and not OpsetLinearAttention.
 func IRVersion(opset int) int64 { return irVersions[opset] }
 
 // Options controls Build. The zero value builds the default model.
@@ -98,6 +101,9 @@ type Options struct {
 	// ConvSlice or ConvPlugin. ConvPlugin needs the plugin, so it is
 	// refused with any Scan but ScanPlugin.
 	DepthwiseConv DepthwiseConv
+	// DType is the element type of weights and activations ("" =
+	// DTypeFloat32); 16-bit models keep the official fp32 islands (dtype.go).
+	DType DType
 	// Progress, if set, is called after each block with (done, total).
 	Progress func(done, total int)
 }
@@ -107,6 +113,9 @@ type Options struct {
 // It refuses (with an error naming the problem) configurations it does not
 // implement and tensors whose shapes disagree with m.Config.
 func Build(m *convert.Model, opts Options) (*onnxpb.ModelProto, error) {
+	if err := resolveOpset27(&opts); err != nil {
+		return nil, err
+	}
 	if opts.Scan == "" {
 		opts.Scan = ScanPlugin
 	}
@@ -128,16 +137,22 @@ func buildWith(m *convert.Model, opts Options, lower lowerFunc) (*onnxpb.ModelPr
 	}
 	ir := IRVersion(opts.Opset)
 	if ir == 0 {
-		return nil, fmt.Errorf("graph: opset %d not supported (want %d to %d)", opts.Opset, MinOpset, MaxOpset)
+		return nil, fmt.Errorf("graph: opset %d not supported (want %d to %d, or %d)", opts.Opset, MinOpset, MaxOpset, OpsetLinearAttention)
 	}
 	if opts.DepthwiseConv == "" {
 		opts.DepthwiseConv = ConvONNX
 	}
-	if opts.DepthwiseConv != ConvSlice && opts.DepthwiseConv != ConvONNX && opts.DepthwiseConv != ConvPlugin {
+	if opts.DepthwiseConv != ConvSlice && opts.DepthwiseConv != ConvONNX && opts.DepthwiseConv != ConvPlugin && opts.DepthwiseConv != ConvCausalConvWithState {
 		return nil, fmt.Errorf("graph: unknown depthwise conv formulation %q (have %q, %q, %q)", opts.DepthwiseConv, ConvSlice, ConvONNX, ConvPlugin)
 	}
 	if opts.DepthwiseConv == ConvPlugin && opts.Scan != ScanPlugin {
 		return nil, fmt.Errorf("graph: depthwise conv %q needs the plugin; it cannot be combined with scan lowering %q", ConvPlugin, opts.Scan)
+	}
+	if opts.DType == "" {
+		opts.DType = DTypeFloat32
+	}
+	if err := checkDType(opts); err != nil {
+		return nil, err
 	}
 	if err := Validate(m); err != nil {
 		return nil, err
@@ -159,6 +174,7 @@ func buildWith(m *convert.Model, opts Options, lower lowerFunc) (*onnxpb.ModelPr
 	}
 
 	b := newBuilder(opts.Opset)
+	b.prec = precisionOf(opts.DType)
 	if err := buildVim(b, m, opts, lower); err != nil {
 		return nil, err
 	}
@@ -181,6 +197,7 @@ func buildWith(m *convert.Model, opts Options, lower lowerFunc) (*onnxpb.ModelPr
 			{Key: proto.String(MetaConfig), Value: proto.String(string(cfgJSON))},
 			{Key: proto.String(MetaScan), Value: proto.String(string(opts.Scan))},
 			{Key: proto.String(MetaDepthwiseConv), Value: proto.String(string(opts.DepthwiseConv))},
+			{Key: proto.String(MetaDType), Value: proto.String(string(opts.DType))},
 		},
 		Graph: g,
 	}, nil
@@ -247,12 +264,13 @@ func buildVim(b *builder, m *convert.Model, opts Options, lower lowerFunc) error
 
 	// PatchEmbed (MM 39-63): Conv2d(kernel=patch, stride=stride, no padding),
 	// then flatten(2).transpose(1, 2): row-major patch order.
-	pw := b.initializer(m.PatchWeight)
-	pb := b.initializer(m.PatchBias)
+	pw := b.weight(m.PatchWeight)
+	pb := b.weight(m.PatchBias)
 	p := int64(c.PatchSize)
 	s := int64(c.Stride)
-	conv := b.op1("Conv", "patch_embed/proj", []string{x, pw, pb}, []int64{Batch, D, G, G},
+	conv := b.op1("Conv", "patch_embed/proj", []string{b.toCompute("patch_embed/cast_input", x), pw, pb}, []int64{Batch, D, G, G},
 		attrInts("kernel_shape", p, p), attrInts("strides", s, s), attrInts("pads", 0, 0, 0, 0))
+	conv = b.toFloat32("patch_embed/cast_fp32", conv)
 	flat := b.op1("Reshape", "patch_embed/flatten", []string{conv, b.constI64(false, 0, D, M)}, []int64{Batch, D, M}) // [B, D, G, G] -> [B, D, M]
 	tokens := b.op1("Transpose", "patch_embed/transpose", []string{flat}, []int64{Batch, M, D},
 		attrInts("perm", 0, 2, 1)) // [B, D, M] -> [B, M, D]
@@ -368,7 +386,8 @@ func buildMixer(b *builder, c convert.Config, layer *convert.Layer, prefix, norm
 	R := int64(c.DtRank)
 
 	// xz = in_proj(hidden) (MS 184-190); x = first d_inner channels, z = rest (SSI 180).
-	xz := b.linear(prefix+"/in_proj", normed, b.initializer(layer.InProj)) // [B, L, D] -> [B, L, 2·Din]
+	normed = b.toCompute(prefix+"/cast_input", normed)
+	xz := b.linear(prefix+"/in_proj", normed, b.weight(layer.InProj)) // [B, L, D] -> [B, L, 2·Din]
 	// With ConvPlugin a bimamba-v2 block's conv node reads x from xz itself
 	// (conv_plugin.go), so only z is cut out.
 	fusedConv := opts.DepthwiseConv == ConvPlugin && c.BimambaType == convert.BimambaV2
@@ -389,15 +408,18 @@ func buildMixer(b *builder, c convert.Config, layer *convert.Layer, prefix, norm
 	// direction's parameters (SSI 182-205). u is the conv + SiLU output when
 	// already computed (ConvPlugin), else "".
 	direction := func(name string, mx *convert.Mixer, aLog *convert.Tensor, anti bool, u string) scanDirection {
+		if u == "" && convMode == ConvCausalConvWithState {
+			u = b.causalConvSiLU(name+"/conv1d_silu", xIn, b.weight(mx.ConvWeight), b.weight(mx.ConvBias), anti)
+		}
 		if u == "" {
 			conv := b.depthwiseConv1d(convMode, name+"/conv1d", xIn,
-				b.initializer(mx.ConvWeight), b.initializer(mx.ConvBias), anti)
+				b.weight(mx.ConvWeight), b.weight(mx.ConvBias), anti)
 			u = b.silu(name+"/silu", conv)
 		}
-		xdbl := b.linear(name+"/x_proj", u, b.initializer(mx.XProj)) // [B, L, Din] -> [B, L, R+2N]
+		xdbl := b.linear(name+"/x_proj", u, b.weight(mx.XProj)) // [B, L, Din] -> [B, L, R+2N]
 		dbc := b.split(name+"/x_dbl", xdbl, 2, []int64{R, N, N}, []string{"dt", "B", "C"})
 		// delta = dt_proj.weight @ dt, bias added inside the scan (SSI 187, MS 225-226).
-		delta := b.linear(name+"/dt_proj", dbc[0], b.initializer(mx.DtProjW)) // [B, L, R] -> [B, L, Din]
+		delta := b.linear(name+"/dt_proj", dbc[0], b.weight(mx.DtProjW)) // [B, L, R] -> [B, L, Din]
 		return scanDirection{
 			U: u, Delta: delta, A: b.negExp(name+"/A", b.initializer(aLog)),
 			B: dbc[1], C: dbc[2], D: b.initializer(mx.D), DeltaBias: b.initializer(mx.DtProjB),
@@ -438,7 +460,8 @@ func buildMixer(b *builder, c convert.Config, layer *convert.Layer, prefix, norm
 	if err != nil {
 		return "", err
 	}
-	out := b.linear(prefix+"/out_proj", y, b.initializer(layer.OutProj)) // [B, L, Din] -> [B, L, D]
+	out := b.linear(prefix+"/out_proj", y, b.weight(layer.OutProj)) // [B, L, Din] -> [B, L, D]
+	out = b.toFloat32(prefix+"/cast_fp32", out)
 	if layer.Gamma != nil {
 		// Layer scale (MS 69-71, 308-309): out * gamma.
 		out = b.op1("Mul", prefix+"/gamma", []string{out, b.initializer(layer.Gamma)}, []int64{Batch, L, D})
@@ -470,9 +493,10 @@ func buildReadoutAndHead(b *builder, m *convert.Model, normed string, opts Optio
 		feat = b.gatherToken("readout/last_token", normed, L-1) // hidden[:, -1, :] (MM 535)
 	case c.FinalPoolType == "max" || c.FinalPoolType == "all":
 		// The head is applied to every token (MM 538-539, 545-552).
-		w := b.initializer(m.HeadWeight)
-		perTok := b.linear("head/matmul", normed, w) // [B, L, D] -> [B, L, C]
-		logits := b.op1("Add", "head", []string{perTok, b.initializer(m.HeadBias)}, []int64{Batch, L, C})
+		w := b.weight(m.HeadWeight)
+		perTok := b.linear("head/matmul", b.toCompute("head/cast_input", normed), w) // [B, L, D] -> [B, L, C]
+		logits := b.op1("Add", "head", []string{perTok, b.weight(m.HeadBias)}, []int64{Batch, L, C})
+		logits = b.toFloat32("head/cast_fp32", logits)
 		if c.FinalPoolType == "max" {
 			// x.max(dim=1)[0] (MM 550-551)
 			logits = b.reduce("ReduceMax", "head/max_over_tokens", logits, []int64{1}, false, []int64{Batch, C})
@@ -489,8 +513,9 @@ func buildReadoutAndHead(b *builder, m *convert.Model, normed string, opts Optio
 	}
 	// head = nn.Linear(D, num_classes) (MM 545; fixtures/README item 19):
 	// Gemm(features, W, b, transB=1) uses the official [C, D] weight as-is.
-	logits := b.op1("Gemm", "head", []string{feat, b.initializer(m.HeadWeight), b.initializer(m.HeadBias)},
+	logits := b.op1("Gemm", "head", []string{b.toCompute("head/cast_input", feat), b.weight(m.HeadWeight), b.weight(m.HeadBias)},
 		[]int64{Batch, C}, attrInt("transB", 1))
+	logits = b.toFloat32("head/cast_fp32", logits)
 	b.output(LogitsName, logits)
 	if opts.Features {
 		b.output(FeaturesName, feat)

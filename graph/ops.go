@@ -72,7 +72,7 @@ func (b *builder) linear(name, x, weight string) string {
 	xs := b.shape(x)      // [..., in]
 	wt := b.op1("Transpose", name+"/weight_T", []string{weight}, []int64{ws[1], ws[0]}, attrInts("perm", 1, 0))
 	out := append(append([]int64(nil), xs[:len(xs)-1]...), ws[0])
-	return b.op1("MatMul", name, []string{x, wt}, out) // [..., in] · [in, out] -> [..., out]
+	return b.round16(b.op1("MatMul", name, []string{x, wt}, out)) // [..., in] · [in, out] -> [..., out]
 }
 
 // silu emits x·sigmoid(x) (F.silu after the causal conv, SSI 182 /
@@ -80,7 +80,7 @@ func (b *builder) linear(name, x, weight string) string {
 func (b *builder) silu(name, x string) string {
 	s := b.shape(x)
 	sig := b.op1("Sigmoid", name+"/sigmoid", []string{x}, s)
-	return b.op1("Mul", name, []string{x, sig}, s)
+	return b.round16(b.op1("Mul", name, []string{x, sig}, s))
 }
 
 // split cuts x along axis into pieces of the given sizes, named

@@ -40,8 +40,9 @@ func ReadModel(path string) (*convert.Model, error) {
 }
 
 // ModelFromProto is ReadModel on a parsed model; name is used in error
-// messages. A model without MetaConfig, with a missing or non-float32
-// initializer, or whose tensors do not fit its config is refused.
+// messages. A model without MetaConfig, a 16-bit model (MetaDType), one
+// with a missing or non-float32 initializer, or whose tensors do not fit
+// its config is refused.
 func ModelFromProto(name string, mp *onnxpb.ModelProto) (*convert.Model, error) {
 	c, ok, err := BuiltConfig(name, mp)
 	if err != nil {
@@ -49,6 +50,12 @@ func ModelFromProto(name string, mp *onnxpb.ModelProto) (*convert.Model, error) 
 	}
 	if !ok {
 		return nil, fmt.Errorf("%s has no %s metadata: a model exported by vimconvert (or the checkpoint) is needed", name, MetaConfig)
+	}
+	if d, err := ModelDType(mp); err != nil || d.Is16Bit() {
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		return nil, fmt.Errorf("%s is a %s model: its weights are rounded to 16 bits and are not read back; use the float32 model or the checkpoint (bench: --variants %s times the 16-bit model)", name, d, d)
 	}
 	inits := onnxfile.Initializers(mp)
 	// Every block has at least one initializer: a larger depth cannot be

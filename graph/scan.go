@@ -79,16 +79,17 @@ func ScanLowerings() []ScanLowering {
 // Reproduces the selective scan of SSI 91-157 (delta_softplus=True,
 // D skip before the SiLU(z) gate) for both directions of MS 213-245.
 func pluginScan(b *builder, a scanArgs) (string, error) {
-	f := a.Fwd
+	f := b.scanInputs(a.Fwd)
+	a.Z = b.scanInput(a.Z)
 	shape := []int64{Batch, a.L, a.DInner}
 	if a.Bwd == nil {
 		// SelectiveScan: u, delta, A, B, C, D, delta_bias, z.
 		b.nodeIn(Domain, OpScan, a.Name,
 			[]string{f.U, f.Delta, f.A, f.B, f.C, f.D, f.DeltaBias, a.Z},
 			[]string{a.Name}, [][]int64{shape})
-		return a.Name, b.err
+		return b.scanOutput(a.Name), b.err
 	}
-	r := a.Bwd
+	r := b.scanInputs(*a.Bwd)
 	div := int64(0)
 	if a.DivideOut {
 		div = 1
@@ -100,5 +101,12 @@ func pluginScan(b *builder, a scanArgs) (string, error) {
 	if b.err != nil {
 		return "", fmt.Errorf("scan %s: %w", a.Name, b.err)
 	}
-	return a.Name, nil
+	return b.scanOutput(a.Name), nil
+}
+
+// scanInputs is d with its activations (u, delta, B, C) as the scan op
+// reads them (builder.scanInput); A, D and delta_bias stay float32.
+func (b *builder) scanInputs(d scanDirection) scanDirection {
+	d.U, d.Delta, d.B, d.C = b.scanInput(d.U), b.scanInput(d.Delta), b.scanInput(d.B), b.scanInput(d.C)
+	return d
 }

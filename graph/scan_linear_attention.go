@@ -52,11 +52,21 @@ func init() {
 // order) flips its inputs along the token axis with Slice(step -1), runs the
 // same forward recurrence and flips the result back.
 func linearAttentionScan(b *builder, a scanArgs) (string, error) {
+	return linearAttentionScanWith(b, a, b.linearAttention)
+}
+
+// laNodeFunc emits one LinearAttention node (query, key, value, decay,
+// channels) and returns its output: the contrib or the standard op.
+type laNodeFunc func(name, query, key, value, decay string, channels int64) string
+
+// linearAttentionScanWith is linearAttentionScan with the LinearAttention
+// node emitted by la.
+func linearAttentionScanWith(b *builder, a scanArgs, la laNodeFunc) (string, error) {
 	shape := batchOf(a.L, a.DInner)
-	yf := b.linearAttentionDirection(a.Name+"/forward", a.Fwd, a.L, a.DInner, a.DState, false)
+	yf := b.linearAttentionDirection(a.Name+"/forward", a.Fwd, a.L, a.DInner, a.DState, false, la)
 	y := yf
 	if a.Bwd != nil {
-		yb := b.linearAttentionDirection(a.Name+"/backward", *a.Bwd, a.L, a.DInner, a.DState, true)
+		yb := b.linearAttentionDirection(a.Name+"/backward", *a.Bwd, a.L, a.DInner, a.DState, true, la)
 		y = b.op1("Add", a.Name+"/add_directions", []string{yf, yb}, shape) // y_f + y_b (MS 245)
 		if a.DivideOut {
 			y = b.op1("Mul", a.Name+"/divide_out", []string{y, b.constF32(nil, 0.5)}, shape) // if_divide_out (MS 245)
@@ -79,7 +89,7 @@ func (b *builder) flipTokens(name, x string, L int64) string {
 
 // linearAttentionDirection emits one direction's scan output including the D
 // skip, before the gate: y [B, L, Din] in original token order.
-func (b *builder) linearAttentionDirection(name string, d scanDirection, L, Din, N int64, reverse bool) string {
+func (b *builder) linearAttentionDirection(name string, d scanDirection, L, Din, N int64, reverse bool, laNode laNodeFunc) string {
 	u, delta, bm, cm := d.U, d.Delta, d.B, d.C
 	if reverse {
 		u = b.flipTokens(name+"/flip_u", u, L)             // [B, L, Din], time reversed
@@ -96,7 +106,7 @@ func (b *builder) linearAttentionDirection(name string, d scanDirection, L, Din,
 	dt4 := b.op1("Unsqueeze", name+"/dt_unsqueeze", []string{dt, b.constI64(false, -1)}, batchOf(L, Din, 1))
 	dA := b.op1("Mul", name+"/dt_A", []string{dt4, d.A}, batchOf(L, Din, N))
 	decay := b.op1("Reshape", name+"/decay", []string{dA, b.constI64(false, 0, 0, Din*N)}, batchOf(L, Din*N)) // [B, L, Din, N] -> [B, L, Din·N]
-	la := b.linearAttention(name+"/linear_attention", cm, bm, value, decay, Din)
+	la := laNode(name+"/linear_attention", cm, bm, value, decay, Din)
 	// y = C·h + D·u (SSI 146-147).
 	skip := b.op1("Mul", name+"/D_u", []string{u, d.D}, sh)
 	y := b.op1("Add", name+"/y", []string{la, skip}, sh)

@@ -23,6 +23,7 @@ type FileReport struct {
 	Input           string          `json:"input"`
 	InputShape      []int           `json:"input_shape"`
 	Tol             float64         `json:"tol"`
+	DType           string          `json:"dtype,omitempty"` // the model's graph.MetaDType
 	Precision       string          `json:"reference_precision"`
 	ORTVersion      string          `json:"onnxruntime_version"`
 	SessionMS       float64         `json:"session_ms"`

@@ -30,6 +30,10 @@ type FileOptions struct {
 	// Tol bounds max |reference - onnx| of every compared output (and of
 	// each per-layer tensor, for FirstDivergence).
 	Tol float64
+	// TolByDType replaces Tol by DTypeTolerance of the model's element type
+	// (graph.MetaDType) for a 16-bit model, with a note in the report; set
+	// it when Tol is a default rather than the user's choice.
+	TolByDType bool
 	// Precision is the arithmetic of the Go reference.
 	Precision Precision
 	// PerLayer compares every block's intermediates; a model without
@@ -90,6 +94,9 @@ func CheckFileContext(ctx context.Context, ckptPath, onnxPath string, opts FileO
 	fc := &fileCheck{ctx: ctx, opts: opts, ckpt: ckptPath, onnxPath: onnxPath,
 		res: &FileReport{Checkpoint: ckptPath, Model: onnxPath, Weights: opts.Weights, Tol: opts.Tol, Precision: opts.Precision.String()}}
 	if err := fc.load(); err != nil {
+		return nil, err
+	}
+	if err := fc.applyDType(); err != nil {
 		return nil, err
 	}
 	var err error

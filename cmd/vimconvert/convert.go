@@ -36,6 +36,7 @@ type convertFlags struct {
 	perLayer bool
 	scan     string
 	conv     string
+	dtype    string
 
 	tritonRepo string // --triton-repo and its options (convert_triton.go)
 	triton     triton.Options
@@ -54,11 +55,12 @@ Runtime's own contrib ops).`)
 	fs.StringVar(&f.output, "output", "", "same as -o")
 	f.load = addCheckpointFlags(fs)
 	addTritonFlags(fs, f)
-	fs.IntVar(&f.opset, "opset", graph.DefaultOpset, fmt.Sprintf("ONNX opset, %d to %d", graph.MinOpset, graph.MaxOpset))
+	fs.IntVar(&f.opset, "opset", graph.DefaultOpset, fmt.Sprintf("ONNX opset, %d to %d, or %d (standard LinearAttention + CausalConvWithState, no plugin; no runtime reads it yet)", graph.MinOpset, graph.MaxOpset, graph.OpsetLinearAttention))
 	fs.BoolVar(&f.features, "features", false, "add the output 'features' [batch, D] (input of the head)")
 	fs.BoolVar(&f.tokens, "tokens", false, "add the output 'tokens' [batch, L, D] (all tokens after the final norm)")
 	fs.BoolVar(&f.perLayer, "per-layer", false, "add per-block outputs named like the fixture keys (for verify --per-layer)")
 	fs.StringVar(&f.conv, "conv", string(graph.ConvONNX), "depthwise conv formulation: "+string(graph.ConvONNX)+" (ONNX Conv, runs anywhere), "+string(graph.ConvSlice)+" (Pad/Slice/Mul, no transposes) or "+string(graph.ConvPlugin)+" (fused bidirectional conv+SiLU op of the plugin, CPU only: ~12% faster on CPU, see BENCHMARKS.md)")
+	fs.StringVar(&f.dtype, "dtype", string(graph.DTypeFloat32), fmt.Sprintf("weights and activations: %v (16-bit keeps the official fp32 islands; meant for GPUs)", graph.DTypes()))
 	fs.StringVar(&f.scan, "scan", string(graph.ScanPlugin), "scan lowering: "+strings.Join(userScanLowerings(), ", ")+" (plugin: the vimconvert ORT plugin; linear-attention: ONNX Runtime ≥ 1.25 contrib ops, no plugin, slower; standard: only standard ONNX ops, opset 17, any runtime)")
 	return fs, f
 }
@@ -88,6 +90,9 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return usageError(fs, "--conv %s needs the plugin; it cannot be combined with --scan %s", graph.ConvPlugin, f.scan)
 	}
 	ckpt := pos[0]
+	if f.opset == graph.OpsetLinearAttention && !flagSet(fs, "scan") && !flagSet(fs, "conv") {
+		f.scan, f.conv = string(graph.ScanONNXLinearAttention), string(graph.ConvCausalConvWithState)
+	}
 	if err := checkTriton(f, graph.ScanLowering(f.scan) == graph.ScanPlugin); err != nil {
 		return err
 	}
@@ -98,6 +103,7 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		PerLayer:      f.perLayer,
 		Scan:          graph.ScanLowering(f.scan),
 		DepthwiseConv: graph.DepthwiseConv(f.conv),
+		DType:         graph.DType(f.dtype),
 	}}
 	if progress.IsTerminal(stderr) {
 		opts.Loading = func() { fmt.Fprintf(stderr, "loading %s ...\n", ckpt) }

@@ -75,10 +75,14 @@ func validWeights[W ~string](w W) bool {
 }
 
 // userScanLowerings lists the lowerings `convert --scan` accepts, in
-// graph.ScanLowerings order (the benchmark-only no-scan floor is not one).
+// graph.ScanLowerings order (the benchmark-only no-scan floor is not one,
+// nor the opset-27 one, which --opset 27 selects).
 func userScanLowerings() []string {
 	var out []string
 	for _, s := range graph.ScanLowerings() {
+		if s == graph.ScanONNXLinearAttention {
+			continue
+		}
 		out = append(out, string(s))
 	}
 	return out

@@ -55,7 +55,7 @@ code on the same --input: that catches a misread architecture.`)
 	fs.StringVar(&f.input, "input", "", "input batch [B, 3, H, W] float32: a .npy file, or a torch .pth dict holding 'x' (default: N(0,1) noise)")
 	fs.IntVar(&f.batch, "batch", 2, "batch size of the random input (at most 1024, and batch×3×H×W at most 2^28)")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the random input")
-	fs.Float64Var(&f.tol, "tol", 1e-4, "tolerance on max |reference - onnx| of the logits, features and tokens (and of each per-layer tensor)")
+	fs.Float64Var(&f.tol, "tol", 1e-4, "tolerance on max |reference - onnx| of the logits, features and tokens (and of each per-layer tensor); unset: 1e-2 for a float16/bfloat16 model")
 	fs.BoolVar(&f.perLayer, "per-layer", false, "compare every block's intermediates and say where the divergence starts (builds a per-layer copy of the model in a temp dir when needed)")
 	fs.BoolVar(&f.json, "json", false, "print the reports as JSON")
 	addWeightsFlag(fs, &f.weights, "default: the one the model records it was converted from, else model")
@@ -143,7 +143,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 	res, err := verify.CheckFileContext(ctx, pos[0], pos[1], verify.FileOptions{Expected: exp,
-		Weights: convert.Weights(f.weights), Tol: f.tol, Precision: prec, PerLayer: f.perLayer,
+		Weights: convert.Weights(f.weights), Tol: f.tol, TolByDType: !flagSet(fs, "tol"), Precision: prec, PerLayer: f.perLayer,
 		Runtime: runtime.Options{IntraOpThreads: f.threads}, Log: stderr,
 		Input: func(c convert.Config, channels int) ([]float32, [4]int, string, error) {
 			return verifyInput(fs, f, c, channels)
@@ -187,4 +187,10 @@ func verifyInput(fs *flag.FlagSet, f *verifyFlags, c convert.Config, channels in
 		return nil, want, "", fmt.Errorf("--input %s has shape %v, the model takes [B, %d, %d, %d]", f.input, shape, channels, c.ImgSize, c.ImgSize)
 	}
 	return x, [4]int{shape[0], shape[1], shape[2], shape[3]}, f.input, nil
+}
+
+// flagSet reports whether flag name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) (set bool) {
+	fs.Visit(func(fl *flag.Flag) { set = set || fl.Name == name })
+	return set
 }

@@ -6,7 +6,9 @@
  * nvcc) and adds it to the session options. */
 #include <pthread.h>
 #include <stddef.h>
+#include <stdlib.h>
 
+#include "../cpu/half.h"
 #include "plugin.h"
 
 /* CPU compute: validate, then run the work items on ORT's intra-op threads. */
@@ -14,20 +16,83 @@ static void cpu_work_item(void *args, size_t i) {
   vc_scan_cpu_range((const vc_scan_args *)args, (int64_t)i, (int64_t)i + 1);
 }
 
+/* Runs the float32 scan on a (all pointers float32). */
+static OrtStatus *cpu_run(const vc_scan_kernel *k, OrtKernelContext *ctx, vc_scan_args *a) {
+  int64_t items = vc_scan_cpu_num_items(a);
+  if (items <= 0) return NULL;
+  if (items == 1) {
+    vc_scan_cpu(a);
+    return NULL;
+  }
+  return k->api->KernelContext_ParallelFor(ctx, cpu_work_item, (size_t)items, 0, a);
+}
+
+/* Widens n 16-bit values of type t (float16 or bfloat16) into dst. */
+static void widen(ONNXTensorElementDataType t, const void *src, float *dst, size_t n) {
+  const uint16_t *h = src;
+  if (t == ONNX_TENSOR_ELEMENT_DATA_TYPE_BFLOAT16)
+    for (size_t i = 0; i < n; i++) dst[i] = vc_bf16_to_f32(h[i]);
+  else
+    for (size_t i = 0; i < n; i++) dst[i] = vc_f16_to_f32(h[i]);
+}
+
+/* Narrows n float32 values into dst of 16-bit type t, nearest even. */
+static void narrow(ONNXTensorElementDataType t, const float *src, void *dst, size_t n) {
+  uint16_t *h = dst;
+  if (t == ONNX_TENSOR_ELEMENT_DATA_TYPE_BFLOAT16)
+    for (size_t i = 0; i < n; i++) h[i] = vc_f32_to_bf16(src[i]);
+  else
+    for (size_t i = 0; i < n; i++) h[i] = vc_f32_to_f16(src[i]);
+}
+
+/* The 16-bit ops: u, delta, B, C, z are widened to float32 copies, the
+ * float32 scan runs on them (state and sums in float32, as the official
+ * kernel keeps them) and y is rounded once to the 16-bit type. */
+static OrtStatus *cpu_run_16bit(const vc_scan_kernel *k, OrtKernelContext *ctx, vc_scan_args *a) {
+  const size_t act = (size_t)(a->batch * a->seqlen * a->dim);    /* [B, L, D] */
+  const size_t bc = (size_t)(a->batch * a->seqlen * a->dstate);  /* [B, L, N] */
+  const int bi = a->u_b != NULL;
+  const size_t total = act * (bi ? 6 : 4) + bc * (bi ? 4 : 2);
+  float *buf = malloc(total * sizeof *buf);
+  if (!buf) return k->api->CreateStatus(ORT_FAIL, "vimconvert ops: out of memory (16-bit scan)");
+  const ONNXTensorElementDataType t = k->act_type;
+  float *p = buf;
+  const float **acts[] = {&a->u_f, &a->delta_f, &a->z, &a->u_b, &a->delta_b};
+  const float **bcs[] = {&a->B_f, &a->C_f, &a->B_b, &a->C_b};
+  for (size_t i = 0; i < (bi ? 5u : 3u); i++) {
+    widen(t, *acts[i], p, act);
+    *acts[i] = p;
+    p += act;
+  }
+  for (size_t i = 0; i < (bi ? 4u : 2u); i++) {
+    widen(t, *bcs[i], p, bc);
+    *bcs[i] = p;
+    p += bc;
+  }
+  void *y16 = a->y;
+  a->y = p; /* the last act-sized slot */
+  OrtStatus *st = cpu_run(k, ctx, a);
+  if (!st) narrow(t, a->y, y16, act);
+  free(buf);
+  return st;
+}
+
 static OrtStatus *cpu_compute(const vc_scan_kernel *k, OrtKernelContext *ctx) {
   vc_scan_args a;
   OrtStatus *st = vc_scan_prepare(k, ctx, &a);
   if (st) return st;
-  int64_t items = vc_scan_cpu_num_items(&a);
-  if (items <= 0) return NULL;
-  if (items == 1) {
-    vc_scan_cpu(&a);
-    return NULL;
+  if (k->act_type != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT) {
+    if (vc_scan_cpu_num_items(&a) <= 0) return NULL;
+    return cpu_run_16bit(k, ctx, &a);
   }
-  return k->api->KernelContext_ParallelFor(ctx, cpu_work_item, (size_t)items, 0, &a);
+  return cpu_run(k, ctx, &a);
 }
 
 static vc_scan_op cpu_bidirectional, cpu_unidirectional;
+/* The same ops for float16 and bfloat16 activations (one schema per name,
+ * ORT picks the kernel by input type). */
+static vc_scan_op cpu16_bidirectional, cpu16_unidirectional, cpubf16_bidirectional,
+    cpubf16_unidirectional;
 static OrtCustomOp cpu_conv;
 
 /* Serialises registrations: the op tables are filled on first use and the
@@ -50,6 +115,14 @@ RegisterCustomOps(OrtSessionOptions *options, const OrtApiBase *api_base) {
   if (!ops_ready) {
     vc_scan_op_init(&cpu_bidirectional, api, 1, NULL, cpu_compute);
     vc_scan_op_init(&cpu_unidirectional, api, 0, NULL, cpu_compute);
+    vc_scan_op_init_typed(&cpu16_bidirectional, api, 1, NULL, cpu_compute,
+                          ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16);
+    vc_scan_op_init_typed(&cpu16_unidirectional, api, 0, NULL, cpu_compute,
+                          ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16);
+    vc_scan_op_init_typed(&cpubf16_bidirectional, api, 1, NULL, cpu_compute,
+                          ONNX_TENSOR_ELEMENT_DATA_TYPE_BFLOAT16);
+    vc_scan_op_init_typed(&cpubf16_unidirectional, api, 0, NULL, cpu_compute,
+                          ONNX_TENSOR_ELEMENT_DATA_TYPE_BFLOAT16);
     vc_conv_op_init(&cpu_conv, api);
     ops_ready = 1;
   }
@@ -57,6 +130,10 @@ RegisterCustomOps(OrtSessionOptions *options, const OrtApiBase *api_base) {
   OrtStatus *st = api->CreateCustomOpDomain(VC_DOMAIN, &domain);
   if (!st) st = api->CustomOpDomain_Add(domain, &cpu_bidirectional.base);
   if (!st) st = api->CustomOpDomain_Add(domain, &cpu_unidirectional.base);
+  if (!st) st = api->CustomOpDomain_Add(domain, &cpu16_bidirectional.base);
+  if (!st) st = api->CustomOpDomain_Add(domain, &cpu16_unidirectional.base);
+  if (!st) st = api->CustomOpDomain_Add(domain, &cpubf16_bidirectional.base);
+  if (!st) st = api->CustomOpDomain_Add(domain, &cpubf16_unidirectional.base);
   if (!st) st = api->CustomOpDomain_Add(domain, &cpu_conv);
   if (!st) st = vc_register_cuda_ops(domain, api);
   if (!st) st = api->AddCustomOpDomain(options, domain);

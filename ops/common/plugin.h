@@ -42,6 +42,9 @@ typedef struct vc_scan_kernel {
   const OrtApi *api;
   int bidirectional;
   float out_scale; /* 0.5 when divide_out = 1 (bidirectional default), else 1 */
+  /* Element type T of u, delta, B, C, z and y: float32, float16 or
+   * bfloat16 (A, D, delta_bias are always float32). */
+  ONNXTensorElementDataType act_type;
 } vc_scan_kernel;
 
 /* Compute function of one execution provider. It receives the kernel and the
@@ -56,6 +59,7 @@ typedef struct vc_scan_op {
   const char *provider; /* NULL = CPUExecutionProvider, or e.g. "CUDAExecutionProvider" */
   vc_scan_compute_fn compute;
   const OrtApi *api; /* for shape inference, which gets no api argument */
+  ONNXTensorElementDataType act_type; /* T: see vc_scan_kernel.act_type */
 } vc_scan_op;
 
 /* vc_errorf returns an ORT_INVALID_ARGUMENT status with a printf-style
@@ -92,9 +96,28 @@ void vc_op_set_common(OrtCustomOp *c);
 void vc_scan_op_init(vc_scan_op *op, const OrtApi *api, int bidirectional, const char *provider,
                      vc_scan_compute_fn compute);
 
+/* vc_scan_op_init_typed is vc_scan_op_init for activations of element type
+ * act_type (float32, float16 or bfloat16). Ops of one name registered with
+ * several types form one schema (ORT >= 1.15 merges them) and ORT picks the
+ * kernel by the node's input types. */
+void vc_scan_op_init_typed(vc_scan_op *op, const OrtApi *api, int bidirectional,
+                           const char *provider, vc_scan_compute_fn compute,
+                           ONNXTensorElementDataType act_type);
+
+/* vc_type_name names float32, float16 and bfloat16 ("another type" else). */
+const char *vc_type_name(ONNXTensorElementDataType t);
+
+/* vc_set_output_shape_typed is vc_set_output_shape with the element type. */
+OrtStatus *vc_set_output_shape_typed(const OrtApi *api, OrtShapeInferContext *ctx, size_t index,
+                                     ONNXTensorElementDataType type, size_t rank,
+                                     const int64_t *dims, const char *const *params);
+
 /* vc_scan_prepare validates the inputs of one call (count, element types,
  * ranks and consistent B, L, D, N), allocates output 0 as [B, L, D] and fills
  * a with the sizes and data pointers (device pointers for a GPU provider).
+ * When k->act_type is not float32, the pointers of u, delta, B, C, z and y
+ * address 16-bit data of that type despite their float type: the compute
+ * function converts them (the CPU one through vc_scan_cpu_16bit).
  * Errors are ORT_INVALID_ARGUMENT statuses naming the op, input and shapes.
  * A zero-size problem (B, L or D = 0) is valid: the output is allocated
  * empty and vc_scan_cpu_num_items(a) is 0. */

@@ -15,6 +15,10 @@ static const int role_rank[] = {3, 2, 3, 1};
 static const int role_dims[][3] = {{0, 1, 2}, {2, 3, -1}, {0, 1, 3}, {2, -1, -1}};
 static const char *const role_text[] = {"[B, L, D]", "[D, N]", "[B, L, N]", "[D]"};
 static const char *const sym_name = "BLDN";
+/* Whether a role's inputs have the op's activation element type T (float32,
+ * float16 or bfloat16); the others (A, D, delta_bias: the fp32 islands of the
+ * official mixed-precision path) are always float32. */
+static const int role_is_act[] = {1, 0, 1, 0};
 
 typedef struct input_desc {
   const char *name;
@@ -68,6 +72,13 @@ void vc_format_dims(char *buf, size_t n, size_t rank, const int64_t *dims) {
 
 OrtStatus *vc_set_output_shape(const OrtApi *api, OrtShapeInferContext *ctx, size_t index,
                                size_t rank, const int64_t *dims, const char *const *params) {
+  return vc_set_output_shape_typed(api, ctx, index, ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT, rank,
+                                   dims, params);
+}
+
+OrtStatus *vc_set_output_shape_typed(const OrtApi *api, OrtShapeInferContext *ctx, size_t index,
+                                     ONNXTensorElementDataType type, size_t rank,
+                                     const int64_t *dims, const char *const *params) {
   static unsigned long unknown_counter; /* shape inference may run on several threads */
   char fresh[VC_MAX_RANK][40];
   const char *names[VC_MAX_RANK];
@@ -88,12 +99,21 @@ OrtStatus *vc_set_output_shape(const OrtApi *api, OrtShapeInferContext *ctx, siz
   }
   OrtTensorTypeAndShapeInfo *out = NULL;
   OrtStatus *st = api->CreateTensorTypeAndShapeInfo(&out);
-  if (!st) st = api->SetTensorElementType(out, ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT);
+  if (!st) st = api->SetTensorElementType(out, type);
   if (!st) st = api->SetDimensions(out, values, rank);
   if (!st) st = api->SetSymbolicDimensions(out, names, rank);
   if (!st) st = api->ShapeInferContext_SetOutputTypeShape(ctx, index, out);
   if (out) api->ReleaseTensorTypeAndShapeInfo(out);
   return st;
+}
+
+const char *vc_type_name(ONNXTensorElementDataType t) {
+  switch (t) {
+  case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT: return "float32";
+  case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16: return "float16";
+  case ONNX_TENSOR_ELEMENT_DATA_TYPE_BFLOAT16: return "bfloat16";
+  default: return "another type";
+  }
 }
 
 OrtStatus *vc_shape_inference_done(const OrtApi *api, OrtStatus *st) {
@@ -111,7 +131,8 @@ static OrtStatus *symbolic_dims_of(const OrtApi *api, const OrtTensorTypeAndShap
 
 /* Checks element types, ranks and that all inputs agree on B, L, D, N
  * (unknown dims are skipped). sym receives {B, L, D, N}, -1 where unknown. */
-static OrtStatus *check_inputs(const OrtApi *api, int bidirectional, size_t n, const vc_dims *in,
+static OrtStatus *check_inputs(const OrtApi *api, int bidirectional,
+                               ONNXTensorElementDataType act_type, size_t n, const vc_dims *in,
                                int64_t sym[4]) {
   const input_desc *desc = bidirectional ? bi_inputs : uni_inputs;
   const size_t want = bidirectional ? VC_BI_INPUTS : VC_UNI_INPUTS;
@@ -124,10 +145,11 @@ static OrtStatus *check_inputs(const OrtApi *api, int bidirectional, size_t n, c
   for (size_t i = 0; i < n; i++) {
     const input_desc *d = &desc[i];
     char got[128];
-    if (in[i].type != ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED &&
-        in[i].type != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT)
-      return vc_errorf(api, "%s: input %zu (%s) has element type %d, want float32 (%d)", op, i,
-                    d->name, (int)in[i].type, (int)ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT);
+    ONNXTensorElementDataType want_type =
+        role_is_act[d->role] ? act_type : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+    if (in[i].type != ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED && in[i].type != want_type)
+      return vc_errorf(api, "%s: input %zu (%s) has element type %d, want %s (%d)", op, i,
+                       d->name, (int)in[i].type, vc_type_name(want_type), (int)want_type);
     if (in[i].rank != (size_t)role_rank[d->role]) {
       vc_format_dims(got, sizeof got, in[i].rank, in[i].d);
       return vc_errorf(api, "%s: input %zu (%s) has rank %zu (shape %s), want rank %d %s", op, i,
@@ -183,7 +205,7 @@ OrtStatus *vc_scan_prepare(const vc_scan_kernel *k, OrtKernelContext *ctx, vc_sc
     if (st) return st;
   }
   int64_t sym[4];
-  if ((st = check_inputs(api, k->bidirectional, n, dims, sym))) return st;
+  if ((st = check_inputs(api, k->bidirectional, k->act_type, n, dims, sym))) return st;
 
   memset(a, 0, sizeof *a);
   a->batch = sym[0], a->seqlen = sym[1], a->dim = sym[2], a->dstate = sym[3];
@@ -232,9 +254,20 @@ static const char *ORT_API_CALL get_provider(const OrtCustomOp *op) {
   return op_of(op)->provider;
 }
 
-static ONNXTensorElementDataType ORT_API_CALL get_float_type(const OrtCustomOp *op, size_t i) {
-  (void)op, (void)i;
-  return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+/* Input i's element type: T for the activations, float32 for A, D and
+ * delta_bias. */
+static ONNXTensorElementDataType ORT_API_CALL get_input_type(const OrtCustomOp *op, size_t i) {
+  const vc_scan_op *o = op_of(op);
+  size_t n = o->bidirectional ? VC_BI_INPUTS : VC_UNI_INPUTS;
+  if (i >= n) return ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;
+  int role = (o->bidirectional ? bi_inputs : uni_inputs)[i].role;
+  return role_is_act[role] ? o->act_type : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+}
+
+/* The output y has the activations' type T. */
+static ONNXTensorElementDataType ORT_API_CALL get_output_type(const OrtCustomOp *op, size_t i) {
+  (void)i;
+  return op_of(op)->act_type;
 }
 
 static size_t ORT_API_CALL get_input_count(const OrtCustomOp *op) {
@@ -369,6 +402,7 @@ static OrtStatus *ORT_API_CALL create_kernel(const OrtCustomOp *op, const OrtApi
   b->k.api = api;
   b->k.bidirectional = o->bidirectional;
   b->k.out_scale = scale;
+  b->k.act_type = o->act_type;
   b->compute = o->compute;
   *kernel = b;
   return NULL;
@@ -416,10 +450,10 @@ static OrtStatus *infer_shape_checked(const vc_scan_op *o, OrtShapeInferContext 
     }
   }
   int64_t sym[4];
-  if ((st = check_inputs(api, o->bidirectional, n, dims, sym))) return st;
+  if ((st = check_inputs(api, o->bidirectional, o->act_type, n, dims, sym))) return st;
   /* [B, L, D]: sizes known from any input, else input 0's dim names. */
   const int64_t out_dims[3] = {sym[0], sym[1], sym[2]};
-  return vc_set_output_shape(api, ctx, 0, 3, out_dims, params);
+  return vc_set_output_shape_typed(api, ctx, 0, o->act_type, 3, out_dims, params);
 }
 
 static OrtStatus *ORT_API_CALL infer_shape(const OrtCustomOp *op, OrtShapeInferContext *ctx) {
@@ -429,7 +463,15 @@ static OrtStatus *ORT_API_CALL infer_shape(const OrtCustomOp *op, OrtShapeInferC
 
 void vc_scan_op_init(vc_scan_op *op, const OrtApi *api, int bidirectional, const char *provider,
                      vc_scan_compute_fn compute_fn) {
+  vc_scan_op_init_typed(op, api, bidirectional, provider, compute_fn,
+                        ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT);
+}
+
+void vc_scan_op_init_typed(vc_scan_op *op, const OrtApi *api, int bidirectional,
+                           const char *provider, vc_scan_compute_fn compute_fn,
+                           ONNXTensorElementDataType act_type) {
   memset(op, 0, sizeof *op);
+  op->act_type = act_type;
   op->bidirectional = bidirectional;
   op->provider = provider;
   op->compute = compute_fn;
@@ -438,9 +480,9 @@ void vc_scan_op_init(vc_scan_op *op, const OrtApi *api, int bidirectional, const
   vc_op_set_common(c);
   c->GetName = get_name;
   c->GetExecutionProviderType = get_provider;
-  c->GetInputType = get_float_type;
+  c->GetInputType = get_input_type;
   c->GetInputTypeCount = get_input_count;
-  c->GetOutputType = get_float_type;
+  c->GetOutputType = get_output_type;
   c->GetOutputTypeCount = get_output_count;
   c->CreateKernelV2 = create_kernel;
   c->KernelComputeV2 = compute;

@@ -37,10 +37,12 @@ const (
 	VariantLinearAttention = "linear-attention" // the model with the scan lowered to com.microsoft.LinearAttention
 	VariantStandard        = "standard"         // the model with the scan lowered to standard ONNX ops only (graph.ScanStandard)
 	VariantReference       = "reference"        // the pure-Go reference forward pass (float32)
+	VariantFloat16         = "float16"          // the plugin model built with graph.DTypeFloat16
+	VariantBFloat16        = "bfloat16"         // the plugin model built with graph.DTypeBFloat16
 )
 
 // AllVariants lists every variant, in the order they are measured.
-var AllVariants = []string{VariantPlugin, VariantFloor, VariantScan, VariantLinearAttention, VariantStandard, VariantReference}
+var AllVariants = []string{VariantPlugin, VariantFloor, VariantScan, VariantLinearAttention, VariantStandard, VariantReference, VariantFloat16, VariantBFloat16}
 
 // Stats summarises one measurement.
 type Stats struct {
@@ -77,6 +79,8 @@ type Record struct {
 	StandardMS            OptFloat `json:"standard_ms"`              // whole model, standard-ops lowering
 	StandardPeakRSSMB     OptFloat `json:"standard_peak_rss_mb"`     // standard variant's process
 	ReferenceMS           OptFloat `json:"reference_ms"`
+	Float16MS             OptFloat `json:"float16_ms"`  // whole model, graph.DTypeFloat16, plugin
+	BFloat16MS            OptFloat `json:"bfloat16_ms"` // whole model, graph.DTypeBFloat16, plugin
 	PeakRSSMB             OptFloat `json:"peak_rss_mb"` // plugin variant's process
 
 	PluginOverFloor                OptFloat `json:"plugin_over_floor"`
@@ -88,6 +92,8 @@ type Record struct {
 	LinearAttentionCallOverScan    OptFloat `json:"linear_attention_call_over_scan"`           // one LA call / scan_only (both directions)
 	LinearAttentionScanOverScan    OptFloat `json:"linear_attention_scan_over_scan"`
 	ReferenceOverPlugin            OptFloat `json:"reference_over_plugin"`
+	Float16OverPlugin              OptFloat `json:"float16_over_plugin"`
+	BFloat16OverPlugin             OptFloat `json:"bfloat16_over_plugin"`
 	ScanShareOfPlugin              OptFloat `json:"scan_share_of_plugin"`                // depth·scan_only / plugin
 	ScanGUpdatesPerSecPerCore      OptFloat `json:"scan_g_state_updates_per_s_per_core"` // batch·L·d_inner·N·2 / scan_only / threads
 	PluginUSPerToken               OptFloat `json:"plugin_us_per_token"`                 // plugin_ms / (batch·tokens)
@@ -222,6 +228,12 @@ func buildBenchModels(m *convert.Model, dir, tag string, want map[string]bool, i
 		{VariantStandard, func(m *convert.Model) (*onnxpb.ModelProto, error) {
 			return graph.Build(m, graph.Options{Scan: graph.ScanStandard})
 		}},
+		{VariantFloat16, func(m *convert.Model) (*onnxpb.ModelProto, error) {
+			return graph.Build(m, graph.Options{DType: graph.DTypeFloat16})
+		}},
+		{VariantBFloat16, func(m *convert.Model) (*onnxpb.ModelProto, error) {
+			return graph.Build(m, graph.Options{DType: graph.DTypeBFloat16})
+		}},
 	}
 	for _, it := range builds {
 		if !want[it.key] {
@@ -283,6 +295,11 @@ func benchJobs(common workerSpec, models map[string]string, source, weights stri
 	}
 	if want[VariantStandard] {
 		onnx(VariantStandard, false, inputsImage)
+	}
+	for _, v := range []string{VariantFloat16, VariantBFloat16} {
+		if want[v] {
+			onnx(v, true, inputsImage)
+		}
 	}
 	if want[VariantReference] {
 		s := common
@@ -354,6 +371,8 @@ func (r *Record) fill() {
 	r.StandardMS = med(VariantStandard)
 	r.StandardPeakRSSMB = OptFloat(r.Stats[VariantStandard].PeakRSSMB)
 	r.ReferenceMS = med(VariantReference)
+	r.Float16MS = med(VariantFloat16)
+	r.BFloat16MS = med(VariantBFloat16)
 	r.PeakRSSMB = OptFloat(r.Stats[VariantPlugin].PeakRSSMB)
 	ratio := func(a, b OptFloat) OptFloat {
 		if a <= 0 || b <= 0 {
@@ -365,6 +384,8 @@ func (r *Record) fill() {
 	r.PluginOverFloorCPU = ratio(OptFloat(r.Stats[VariantPlugin].CPUMedianMS), OptFloat(r.Stats[VariantFloor].CPUMedianMS))
 	r.LinearAttentionOverPlugin = ratio(r.LinearAttentionMS, r.PluginMS)
 	r.StandardOverPlugin = ratio(r.StandardMS, r.PluginMS)
+	r.Float16OverPlugin = ratio(r.Float16MS, r.PluginMS)
+	r.BFloat16OverPlugin = ratio(r.BFloat16MS, r.PluginMS)
 	r.StandardOverLinearAttention = ratio(r.StandardMS, r.LinearAttentionMS)
 	r.LinearAttentionCallOverScanDir = ratio(r.LinearAttentionCallMS, r.ScanOnlyMS/2)
 	r.LinearAttentionCallOverScan = ratio(r.LinearAttentionCallMS, r.ScanOnlyMS)
