@@ -248,8 +248,10 @@ func TestSignalsLeaveNothing(t *testing.T) {
 					if n := strings.Count(run.stderr, "interrupted"); n != 1 || !strings.Contains(run.stderr, "vimconvert: interrupted by SIG") {
 						t.Errorf("stderr has %d 'interrupted' lines, want one \"vimconvert: interrupted by ...\":\n%s", n, run.stderr)
 					}
-				case run.code == 0 && !run.sent:
-					t.Logf("finished before %s", m.name)
+				case run.code == 0:
+					// Finished before the signal, or as it came (its work done,
+					// the output complete: checked below against ref).
+					t.Logf("finished before or at %s (signal sent: %v)", m.name, run.sent)
 				default:
 					t.Errorf("exit status %d after %v (sent %v), want %d:\n%s", run.code, sig, run.sent, 128+int(sig), run.stderr)
 				}
