@@ -287,3 +287,66 @@ func TestLoadImgSizeResizes(t *testing.T) {
 		t.Errorf("stride-8 at 448: grid %d stride %d seq %d", m.Config.GridSize(), m.Config.Stride, m.Config.SeqLen())
 	}
 }
+
+// TestResizePosEmbedNonSquare resizes a middle-cls pos_embed to a 12×20
+// grid (192×320 pixels) against PyTorch in float64, and checks the
+// geometry a non-square Config reports. The float32 output may differ
+// from the float64 golden by its own rounding (values are O(1), |v| < 8).
+func TestResizePosEmbedNonSquare(t *testing.T) {
+	const f32Rounding = 8 * 0x1p-24 // half an ulp of float32 below 8
+	m := posModel(t, convert.ClsMiddle)
+	if err := convert.ResizePosEmbedHW(m, 192, 320); err != nil {
+		t.Fatal(err)
+	}
+	want := readNpy(t, "pos_mid_12x20.npy").F64
+	if got := m.PosEmbed.Shape; len(got) != 3 || got[1] != 241 || got[2] != 8 || len(want) != 241*8 {
+		t.Fatalf("pos_embed shape %v, want [1 241 8] (golden holds %d float64 values)", got, len(want))
+	}
+	var d float64
+	for i := range want {
+		d = max(d, math.Abs(float64(m.PosEmbed.Data[i])-want[i]))
+	}
+	t.Logf("14x14 -> 12x20: max|d| = %.3g", d)
+	if d > f32Rounding {
+		t.Errorf("max|d| = %.3g > %g", d, f32Rounding)
+	}
+	c := m.Config
+	gh, gw := c.GridHW()
+	if c.ImgSize != 192 || c.Width() != 320 || c.Square() || gh != 12 || gw != 20 || c.NumPatches() != 240 || c.SeqLen() != 241 || c.ClsTokenPosition() != 120 {
+		t.Errorf("config %d×%d grid %d×%d patches %d seq %d cls@%d", c.ImgSize, c.Width(), gh, gw, c.NumPatches(), c.SeqLen(), c.ClsTokenPosition())
+	}
+	// Back to square: ImgWidth is cleared, so the JSON is a square model's.
+	if err := convert.ResizePosEmbedHW(m, 224, 224); err != nil {
+		t.Fatal(err)
+	}
+	if m.Config.ImgWidth != 0 || !m.Config.Square() {
+		t.Errorf("after resizing to 224×224: img_width %d", m.Config.ImgWidth)
+	}
+}
+
+// TestCheckImageSide checks the sizes accepted and the nearest sizes named.
+func TestCheckImageSide(t *testing.T) {
+	tests := []struct {
+		reason  string
+		what    string
+		n, p, s int
+		wantErr string // "" = fits
+	}{
+		{"224 at patch 16 stride 16", "height", 224, 16, 16, ""},
+		{"one patch is the smallest size", "width", 16, 16, 16, ""},
+		{"stride 8: 232 = 16 + 27·8", "width", 232, 16, 8, ""},
+		{"450 names 448 and 464", "height", 450, 16, 16, "height 450 does not fit patch 16 and stride 16: (450 - 16) is not a multiple of 16 (try 448 or 464)"},
+		{"below the patch names the patch", "width", 10, 16, 16, "width 10 is smaller than the patch size 16 (smallest: 16)"},
+		{"bad model geometry", "img size", 224, 0, 16, "model has patch size 0 and stride 16"},
+	}
+	for _, tc := range tests {
+		err := convert.CheckImageSide(tc.what, tc.n, tc.p, tc.s)
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tc.wantErr {
+			t.Errorf("%s: error %q, want %q", tc.reason, got, tc.wantErr)
+		}
+	}
+}
