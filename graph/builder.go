@@ -282,6 +282,8 @@ func valueInfo(name string, elem onnxpb.TensorProto_DataType, shape []int64) *on
 	for i, d := range shape {
 		if p, ok := SymbolicDimNames[d]; ok && d < 0 {
 			dims[i] = &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimParam{DimParam: p}}
+		} else if d < 0 {
+			dims[i] = &onnxpb.TensorShapeProto_Dimension{} // Unnamed: unknown, no name
 		} else {
 			dims[i] = &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: d}}
 		}

@@ -23,6 +23,10 @@ const (
 	GridCols int64 = -5 // patch grid columns, dim_param "grid_cols"
 	Patches  int64 = -6 // grid_rows·grid_cols, dim_param "patches"
 	Tokens   int64 = -7 // patches plus cls tokens, dim_param "tokens"
+	// Unnamed is a run-time size with no name (the two parts of the
+	// sequence around a middle cls token): written as an empty dimension,
+	// so ONNX Runtime equates it with nothing.
+	Unnamed int64 = -8
 )
 
 // SymbolicDimNames maps each symbolic dimension marker to its dim_param.
@@ -30,6 +34,10 @@ var SymbolicDimNames = map[int64]string{
 	Batch: BatchDimName, Height: "height", Width: "width", GridRows: "grid_rows",
 	GridCols: "grid_cols", Patches: "patches", Tokens: "tokens",
 }
+
+// dynClsPos1D names the 1-D [1] value holding a dynamic-size model's
+// middle cls position (h·w)//2.
+const dynClsPos1D = "cls_token/position_1d"
 
 // MetaDynamicSize is the metadata key set to "true" on a dynamic-size
 // model (Options.DynamicSize): its input takes any height and width that
@@ -93,10 +101,10 @@ func (b *builder) dynamicEmbed(m *convert.Model, conv string, perLayer bool) (to
 		gh := b.shapeOf("cls_token/grid_rows", conv, 2, 3)                                           // [gh]
 		gw := b.shapeOf("cls_token/grid_cols", conv, 3, 4)                                           // [gw]
 		np := b.op1("Mul", "cls_token/num_patches", []string{gh, gw}, []int64{1})                    // [M]
-		pos := b.op1("Div", "cls_token/position_1d", []string{np, b.constI64(false, 2)}, []int64{1}) // [M // 2]
+		pos := b.op1("Div", dynClsPos1D, []string{np, b.constI64(false, 2)}, []int64{1}) // [M // 2]
 		cls := expand("cls_token/expand", m.ClsToken, 0)
-		before := b.op1("Slice", "cls_token/before", []string{tokens, b.constI64(false, 0), pos, b.constI64(false, 1)}, []int64{Batch, Patches, D})
-		after := b.op1("Slice", "cls_token/after", []string{tokens, pos, b.constI64(false, math.MaxInt64), b.constI64(false, 1)}, []int64{Batch, Patches, D})
+		before := b.op1("Slice", "cls_token/before", []string{tokens, b.constI64(false, 0), pos, b.constI64(false, 1)}, []int64{Batch, Unnamed, D})
+		after := b.op1("Slice", "cls_token/after", []string{tokens, pos, b.constI64(false, math.MaxInt64), b.constI64(false, 1)}, []int64{Batch, Unnamed, D})
 		tokens = b.op1("Concat", "cls_token/insert", []string{before, cls, after}, []int64{Batch, Tokens, D}, attrInt("axis", 1))
 		clsPos = b.op1("Squeeze", "cls_token/position", []string{pos, b.constI64(false, 0)}, []int64{})
 	case convert.ClsHead:

@@ -93,6 +93,13 @@ type Options struct {
 	// grid's middle (or head, or both ends) and read out there. The model
 	// records MetaDynamicSize. Scan plugin only, ConvONNX or ConvPlugin.
 	DynamicSize bool
+	// OutIndices adds, for each listed block, the output
+	// convert.FeatureMapName(i) [batch, D, rows, cols]: the block's patch
+	// tokens as a feature map for a dense-task head (backbone.go).
+	OutIndices []int
+	// FeatureMode picks the stream of those feature maps ("" =
+	// convert.FeatureHidden).
+	FeatureMode convert.FeatureMode
 	// Progress, if set, is called after each block with (done, total).
 	Progress func(done, total int)
 }
@@ -126,6 +133,9 @@ func Build(m *convert.Model, opts Options) (*onnxpb.ModelProto, error) {
 		return nil, fmt.Errorf("graph: unknown depthwise conv formulation %q (have %q, %q, %q)", opts.DepthwiseConv, ConvSlice, ConvONNX, ConvPlugin)
 	}
 	if err := Validate(m); err != nil {
+		return nil, err
+	}
+	if err := checkOutIndices(m, opts); err != nil {
 		return nil, err
 	}
 	if opts.DynamicSize && (opts.Scan != ScanPlugin || opts.DepthwiseConv == ConvSlice) {
@@ -266,6 +276,7 @@ func buildVim(b *builder, m *convert.Model, opts Options, lower scanLowering) er
 	if opts.PerLayer {
 		b.output("embed_tokens", h)
 	}
+	fmaps := newFeatureMaps(b, opts, conv)
 
 	// Blocks (MM 503-513; Block.forward MM 115-136): Add -> Norm -> Mixer.
 	// Block 0's residual is the token sequence itself (residual=None).
@@ -289,6 +300,7 @@ func buildVim(b *builder, m *convert.Model, opts Options, lower scanLowering) er
 			b.output(prefix+".hidden_states", hidden)
 			b.output(prefix+".residual", residual)
 		}
+		fmaps.emit(b, m, i, residual, hidden)
 		if opts.Progress != nil {
 			opts.Progress(i+1, len(m.Layers))
 		}
@@ -333,9 +345,9 @@ func staticEmbed(b *builder, m *convert.Model, x, conv string, perLayer bool) (s
 // LayerNorm (rms_norm=False).
 func (b *builder) norm(c convert.Config, prefix, x string, weight, bias *convert.Tensor) string {
 	if c.Norm == convert.NormLayer {
-		return b.layerNorm(prefix, x, b.initializer(weight), b.initializer(bias), c.NormEps)
+		return b.layerNorm(prefix, x, b.initializerOnce(weight), b.initializerOnce(bias), c.NormEps)
 	}
-	return b.rmsNorm(prefix, x, b.initializer(weight), c.NormEps)
+	return b.rmsNorm(prefix, x, b.initializerOnce(weight), c.NormEps)
 }
 
 // insertClsTokens reproduces MM 386-412 on tokens [B, M, D] -> [B, L, D]:
