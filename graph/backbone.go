@@ -87,7 +87,7 @@ func (f *featureMaps) emit(b *builder, m *convert.Model, i int, residual, hidden
 	}
 	patches := f.removeCls(b, c, name, stream, M)
 	t := b.op1("Transpose", name+"/to_channels", []string{patches}, []int64{Batch, D, M}, attrInts("perm", 0, 2, 1)) // [B, M, D] -> [B, D, M]
-	out := b.op1("Reshape", name+"/to_grid", []string{t, f.grid}, []int64{Batch, D, GH, GW})                          // [B, D, M] -> [B, D, rows, cols]
+	out := b.op1("Reshape", name+"/to_grid", []string{t, f.grid}, []int64{Batch, D, GH, GW})                         // [B, D, M] -> [B, D, rows, cols]
 	b.output(name, out)
 }
 

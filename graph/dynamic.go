@@ -98,9 +98,9 @@ func (b *builder) dynamicEmbed(m *convert.Model, conv string, perLayer bool) (to
 	case convert.ClsMiddle:
 		// cat(x[:, :M//2], cls, x[:, M//2:]) with M = gh·gw read from the
 		// conv output's shape (MM 399-403).
-		gh := b.shapeOf("cls_token/grid_rows", conv, 2, 3)                                           // [gh]
-		gw := b.shapeOf("cls_token/grid_cols", conv, 3, 4)                                           // [gw]
-		np := b.op1("Mul", "cls_token/num_patches", []string{gh, gw}, []int64{1})                    // [M]
+		gh := b.shapeOf("cls_token/grid_rows", conv, 2, 3)                               // [gh]
+		gw := b.shapeOf("cls_token/grid_cols", conv, 3, 4)                               // [gw]
+		np := b.op1("Mul", "cls_token/num_patches", []string{gh, gw}, []int64{1})        // [M]
 		pos := b.op1("Div", dynClsPos1D, []string{np, b.constI64(false, 2)}, []int64{1}) // [M // 2]
 		cls := expand("cls_token/expand", m.ClsToken, 0)
 		before := b.op1("Slice", "cls_token/before", []string{tokens, b.constI64(false, 0), pos, b.constI64(false, 1)}, []int64{Batch, Unnamed, D})
