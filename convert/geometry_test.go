@@ -52,3 +52,28 @@ func TestConfigJSONNonSquare(t *testing.T) {
 		t.Errorf("wrong grid_width: err = %v, want it refused", err)
 	}
 }
+
+// TestCheckInputSize checks what a dynamic-size model accepts.
+func TestCheckInputSize(t *testing.T) {
+	c := Config{PatchSize: 16, Stride: 16, ImgSize: 224, ClsToken: ClsMiddle}
+	tests := []struct {
+		reason  string
+		h, w    int
+		wantErr string
+	}{
+		{"native", 224, 224, ""},
+		{"non-square", 512, 1248, ""},
+		{"height off the stride", 230, 224, "height 230 does not fit patch 16 and stride 16: (230 - 16) is not a multiple of 16 (try 224 or 240)"},
+		{"width below one patch", 224, 8, "width 8 is smaller than the patch size 16 (smallest: 16)"},
+		{"more tokens than supported", 4096, 4112, "input 4096×4112 gives a 256×257 patch grid, more than the 65536 tokens supported"},
+	}
+	for _, tc := range tests {
+		got := ""
+		if err := c.CheckInputSize(tc.h, tc.w); err != nil {
+			got = err.Error()
+		}
+		if got != tc.wantErr {
+			t.Errorf("%s: %q, want %q", tc.reason, got, tc.wantErr)
+		}
+	}
+}

@@ -249,3 +249,20 @@ func cubicFar(x float64) float64 {
 	const a = bicubicA
 	return ((a*x-5*a)*x+8*a)*x - 4*a
 }
+
+// CheckInputSize returns nil when an input of h×w pixels fits c's patch
+// size and stride on both sides and gives at most MaxSeqLen tokens (what
+// a dynamic-size model accepts), else an error naming the side and the
+// nearest sizes that fit.
+func (c Config) CheckInputSize(h, w int) error {
+	if err := CheckImageSide("height", h, c.PatchSize, c.Stride); err != nil {
+		return err
+	}
+	if err := CheckImageSide("width", w, c.PatchSize, c.Stride); err != nil {
+		return err
+	}
+	if gh, gw := c.GridLen(h), c.GridLen(w); gh > (MaxSeqLen-c.NumClsTokens())/gw {
+		return fmt.Errorf("input %d×%d gives a %d×%d patch grid, more than the %d tokens supported", h, w, gh, gw, MaxSeqLen)
+	}
+	return nil
+}
