@@ -19,6 +19,7 @@ import (
 
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
 	"github.com/vimconvert/vimconvert/internal/npy"
+	"github.com/vimconvert/vimconvert/internal/ortenv"
 	"github.com/vimconvert/vimconvert/internal/repo"
 )
 
@@ -64,6 +65,7 @@ func vimconvertBin(t *testing.T) (bin, dir string) {
 }
 
 func TestMain(m *testing.M) {
+	ortenv.UseCheckout() // in-process sessions; runCLI strips the variables again
 	code := m.Run()
 	if cliDir != "" {
 		os.RemoveAll(cliDir)

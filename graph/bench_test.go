@@ -28,8 +28,9 @@ func BenchmarkVimTinyORT(b *testing.B) {
 		x[i] = float32(r.NormFloat64())
 	}
 	variants := []struct {
-		name, conv string
-		storeT     bool
+		name   string
+		conv   graph.DepthwiseConv
+		storeT bool
 	}{
 		{"slice", graph.ConvSlice, false},
 		{"conv", graph.ConvONNX, false},

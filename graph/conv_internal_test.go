@@ -79,7 +79,7 @@ func TestDepthwiseConvFormulationsORT(t *testing.T) {
 			ls = append(ls, layer{rnd(fmt.Sprint("w", i), D, 1, K), rnd(fmt.Sprint("b", i), D), a})
 		}
 		want := ref(xd, ls)
-		for _, mode := range []string{ConvSlice, ConvONNX} {
+		for _, mode := range []DepthwiseConv{ConvSlice, ConvONNX} {
 			b := newBuilder(17)
 			x := b.input("x", []int64{Batch, L, D})
 			for i, l := range ls {

@@ -9,7 +9,7 @@ const OpConvSiLUBidirectional = "CausalConv1dSiLUBidirectional"
 // channels straight from in_proj's output xz [B, L, 2·Din], so the block
 // also needs no Split (z becomes a Slice). Blocks of bimamba v1 and none,
 // which have only the causal conv, use ConvONNX under this option.
-const ConvPlugin = "plugin"
+const ConvPlugin DepthwiseConv = "plugin"
 
 // convSiLUPlugin emits the CausalConv1dSiLUBidirectional node of one
 // bimamba-v2 block on xz [B, L, X] (X >= Din; the op reads channels

@@ -75,7 +75,7 @@ func TestConvPluginStructure(t *testing.T) {
 			for _, e := range mp.GetMetadataProps() {
 				meta[e.GetKey()] = e.GetValue()
 			}
-			if meta[graph.MetaDepthwiseConv] != graph.ConvPlugin {
+			if meta[graph.MetaDepthwiseConv] != string(graph.ConvPlugin) {
 				t.Errorf("metadata %s = %q, want %q", graph.MetaDepthwiseConv, meta[graph.MetaDepthwiseConv], graph.ConvPlugin)
 			}
 		})

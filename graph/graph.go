@@ -13,6 +13,14 @@
 // plugin (domain ai.vimconvert, see ops/README.md); the rest are standard
 // ONNX ops. Node names follow the PyTorch module path with "/" separators
 // (layers.3/mixer/in_proj), so the graph reads well in Netron.
+//
+// ConvertFile converts a checkpoint file to an .onnx file in one call;
+// ReadModel reads an exported model back (its config from the metadata, its
+// tensors from the initializers). The package builds and reads models only:
+// it does not run them (package runtime does), compare them (package
+// verify), time them (package runtime/bench) or parse command-line flags,
+// and it builds no model whose outputs are meaningless (the benchmark-only
+// models are in internal/benchgraph).
 package graph
 
 import (
@@ -83,10 +91,11 @@ type Options struct {
 	// final_hidden_normed (see fixtures/manifest.json for their meaning).
 	PerLayer bool
 	// Scan picks the scan lowering ("" = ScanPlugin); see ScanLowerings.
-	Scan string
+	Scan ScanLowering
 	// DepthwiseConv picks the conv formulation ("" = ConvONNX): ConvONNX,
-	// ConvSlice or ConvPlugin.
-	DepthwiseConv string
+	// ConvSlice or ConvPlugin. ConvPlugin needs the plugin, so it is
+	// refused with any Scan but ScanPlugin.
+	DepthwiseConv DepthwiseConv
 	// DynamicSize makes the input [batch, C, height, width] with both
 	// sides symbolic (dynamic.go): pos_embed is resampled in the graph to
 	// the patch grid of each input, the cls token is inserted at the
@@ -109,6 +118,19 @@ type Options struct {
 // It refuses (with an error naming the problem) configurations it does not
 // implement and tensors whose shapes disagree with m.Config.
 func Build(m *convert.Model, opts Options) (*onnxpb.ModelProto, error) {
+	if opts.Scan == "" {
+		opts.Scan = ScanPlugin
+	}
+	lower, ok := scanLowerings[opts.Scan]
+	if !ok {
+		return nil, fmt.Errorf("graph: unknown scan lowering %q (have %v)", opts.Scan, ScanLowerings())
+	}
+	return buildWith(m, opts, lower)
+}
+
+// buildWith is Build with the scan lowered by lower (opts.Scan names it in
+// the metadata).
+func buildWith(m *convert.Model, opts Options, lower lowerFunc) (*onnxpb.ModelProto, error) {
 	if m == nil {
 		return nil, errors.New("graph: nil model")
 	}
@@ -119,18 +141,14 @@ func Build(m *convert.Model, opts Options) (*onnxpb.ModelProto, error) {
 	if ir == 0 {
 		return nil, fmt.Errorf("graph: opset %d not supported (want %d to %d)", opts.Opset, MinOpset, MaxOpset)
 	}
-	if opts.Scan == "" {
-		opts.Scan = ScanPlugin
-	}
-	lower, ok := scanLowerings[opts.Scan]
-	if !ok {
-		return nil, fmt.Errorf("graph: unknown scan lowering %q (have %v)", opts.Scan, ScanLowerings())
-	}
 	if opts.DepthwiseConv == "" {
 		opts.DepthwiseConv = ConvONNX
 	}
 	if opts.DepthwiseConv != ConvSlice && opts.DepthwiseConv != ConvONNX && opts.DepthwiseConv != ConvPlugin {
 		return nil, fmt.Errorf("graph: unknown depthwise conv formulation %q (have %q, %q, %q)", opts.DepthwiseConv, ConvSlice, ConvONNX, ConvPlugin)
+	}
+	if opts.DepthwiseConv == ConvPlugin && opts.Scan != ScanPlugin {
+		return nil, fmt.Errorf("graph: depthwise conv %q needs the plugin; it cannot be combined with scan lowering %q", ConvPlugin, opts.Scan)
 	}
 	if err := Validate(m); err != nil {
 		return nil, err
@@ -179,8 +197,8 @@ func Build(m *convert.Model, opts Options) (*onnxpb.ModelProto, error) {
 		OpsetImport:     imports,
 		MetadataProps: []*onnxpb.StringStringEntryProto{
 			{Key: proto.String(MetaConfig), Value: proto.String(string(cfgJSON))},
-			{Key: proto.String(MetaScan), Value: proto.String(opts.Scan)},
-			{Key: proto.String(MetaDepthwiseConv), Value: proto.String(opts.DepthwiseConv)},
+			{Key: proto.String(MetaScan), Value: proto.String(string(opts.Scan))},
+			{Key: proto.String(MetaDepthwiseConv), Value: proto.String(string(opts.DepthwiseConv))},
 		},
 		Graph: g,
 	}
@@ -239,7 +257,7 @@ func graphName(m *convert.Model) string {
 }
 
 // buildVim emits the whole network: VisionMamba.forward (MM 380-552).
-func buildVim(b *builder, m *convert.Model, opts Options, lower scanLowering) error {
+func buildVim(b *builder, m *convert.Model, opts Options, lower lowerFunc) error {
 	c := m.Config
 	D := int64(c.EmbedDim)
 	L := int64(c.SeqLen())
@@ -390,7 +408,7 @@ func insertClsTokens(b *builder, m *convert.Model, x, tokens string) (string, er
 
 // buildMixer emits one Mamba mixer (MS 170-246, fast path) on normed
 // [B, L, D] and returns its output [B, L, D].
-func buildMixer(b *builder, c convert.Config, layer *convert.Layer, prefix, normed string, opts Options, lower scanLowering) (string, error) {
+func buildMixer(b *builder, c convert.Config, layer *convert.Layer, prefix, normed string, opts Options, lower lowerFunc) (string, error) {
 	L := b.shape(normed)[1] // c.SeqLen(), or Tokens for a dynamic size
 	D := int64(c.EmbedDim)
 	Din := int64(c.DInner)

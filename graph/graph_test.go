@@ -17,6 +17,7 @@ import (
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/graph/graphtest"
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
+	"github.com/vimconvert/vimconvert/internal/benchgraph"
 )
 
 // checkerPython is the interpreter with python3-onnx (Debian); the first
@@ -245,7 +246,7 @@ func TestBuildVariantsStructure(t *testing.T) {
 			if err := json.Unmarshal([]byte(meta[graph.MetaConfig]), &back); err != nil || back != c {
 				t.Errorf("metadata %s = %s (err %v), want the model config", graph.MetaConfig, meta[graph.MetaConfig], err)
 			}
-			if meta[graph.MetaScan] != graph.ScanPlugin || meta[graph.MetaDepthwiseConv] != graph.ConvONNX {
+			if meta[graph.MetaScan] != string(graph.ScanPlugin) || meta[graph.MetaDepthwiseConv] != string(graph.ConvONNX) {
 				t.Errorf("metadata %v", meta)
 			}
 			if mp.GetProducerName() != "vimconvert" || mp.GetProducerVersion() != graph.ProducerVersion || mp.GetIrVersion() != graph.IRVersion(int(wantOpset)) {
@@ -304,6 +305,10 @@ func TestBuildRejects(t *testing.T) {
 		{"opset above the supported range", nil, graph.Options{Opset: 30}, "opset 30"},
 		{"unknown scan lowering", nil, graph.Options{Scan: "magic"}, `"magic"`},
 		{"unknown conv formulation", nil, graph.Options{DepthwiseConv: "fft"}, `"fft"`},
+		{"the plugin conv needs the plugin: a LinearAttention model must run in a stock ORT", nil,
+			graph.Options{Scan: graph.ScanLinearAttention, DepthwiseConv: graph.ConvPlugin}, "needs the plugin"},
+		{"the no-scan floor is benchmark-only (internal/benchgraph), not a lowering of Build", nil,
+			graph.Options{Scan: benchgraph.NoScanFloor}, `unknown scan lowering "noscan-floor"`},
 		{"wrong in_proj shape", func(m *convert.Model) { m.Layers[0].InProj.Shape = []int{3, 8} }, graph.Options{}, "layers.0.mixer.in_proj.weight"},
 		{"missing backward params for v2", func(m *convert.Model) { m.Layers[1].Bwd = nil }, graph.Options{}, "layer 1"},
 		{"unknown final pool", func(m *convert.Model) {
@@ -452,4 +457,84 @@ func product(d []int64) int64 {
 		p *= v
 	}
 	return p
+}
+
+func TestModelFromONNXRoundTrip(t *testing.T) {
+	cases := []struct {
+		reason string
+		spec   graphtest.Spec
+	}{
+		{"v2, middle cls", graphtest.Spec{Seed: 1}},
+		{"v1, head cls, layer scale", graphtest.Spec{Seed: 2, Bimamba: convert.BimambaV1, ClsToken: convert.ClsHead, Gamma: true}},
+		{"double cls, LayerNorm, no pos_embed", graphtest.Spec{Seed: 3, ClsToken: convert.ClsDouble, LayerNorm: true, NoPosEmbed: true}},
+		{"no cls, Identity head", graphtest.Spec{Seed: 4, ClsToken: convert.ClsNone, NoHead: true}},
+	}
+	for _, tc := range cases {
+		m := graphtest.Model(tc.spec)
+		mp, err := graph.Build(m, graph.Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.reason, err)
+		}
+		p := filepath.Join(t.TempDir(), "m.onnx")
+		if err := graph.WriteFile(mp, p); err != nil {
+			t.Fatal(err)
+		}
+		got, err := graph.ReadModel(p)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.reason, err)
+		}
+		if got.Config != m.Config {
+			t.Errorf("%s: config %+v, want %+v", tc.reason, got.Config, m.Config)
+		}
+		want := graphtest.Tensors(m)
+		have := map[string]*convert.Tensor{}
+		for _, tt := range graphtest.Tensors(got) {
+			have[tt.Name] = tt
+		}
+		if len(have) != len(want) {
+			t.Errorf("%s: %d tensors read back, want %d", tc.reason, len(have), len(want))
+		}
+		for _, w := range want {
+			h := have[w.Name]
+			if h == nil {
+				t.Errorf("%s: %s not read back", tc.reason, w.Name)
+				continue
+			}
+			for i := range w.Data {
+				if h.Data[i] != w.Data[i] {
+					t.Errorf("%s: %s[%d] = %g, want %g", tc.reason, w.Name, i, h.Data[i], w.Data[i])
+					break
+				}
+			}
+		}
+	}
+}
+
+func TestModelFromONNXRejects(t *testing.T) {
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage.onnx")
+	if err := os.WriteFile(garbage, []byte("not a protobuf \xff\xff\xff"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A valid ONNX model without vimconvert metadata.
+	mp, err := benchgraph.ScanOnly(4, 8, 4, string(graph.ScanPlugin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign := filepath.Join(dir, "foreign.onnx")
+	if err := graph.WriteFile(mp, foreign); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		reason, path, want string
+	}{
+		{"missing file", filepath.Join(dir, "nope.onnx"), "no such file"},
+		{"not protobuf", garbage, "not an ONNX model"},
+		{"not exported by vimconvert", foreign, "no vimconvert.config metadata"},
+	}
+	for _, tc := range cases {
+		if _, err := graph.ReadModel(tc.path); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want %q", tc.reason, err, tc.want)
+		}
+	}
 }

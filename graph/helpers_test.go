@@ -10,8 +10,16 @@ import (
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
+	"github.com/vimconvert/vimconvert/internal/ortenv"
 	"github.com/vimconvert/vimconvert/runtime"
 )
+
+// TestMain points runtime at the checkout's ONNX Runtime and plugin (the
+// environment variables win).
+func TestMain(m *testing.M) {
+	ortenv.UseCheckout()
+	os.Exit(m.Run())
+}
 
 // parityTol is the project's fp32 logits tolerance against the official
 // PyTorch outputs (fixtures/README.md).

@@ -63,8 +63,8 @@ func (b *builder) reduce(op, name, x string, axes []int64, keepdims bool, outSha
 // the state-dict tensor as-is; ONNX Runtime constant-folds it at session
 // creation, leaving a MatMul with a constant (pre-packed) [in, out] matrix.
 // Storing a derived "<name>.T" initializer instead was measured to make no
-// difference (Vim-tiny, ORT 1.29 CPU: p25 61.0 vs 62.5 ms per image, within
-// run-to-run noise), so the official layout is kept. Also used for dt_proj
+// difference beyond run-to-run noise (graph's BenchmarkVimTinyORT), so the
+// official layout is kept. Also used for dt_proj
 // (weight only, SSI 187) and the per-token head. Used for in_proj (MS 184-190), x_proj (SSI 185-187) and out_proj
 // (MS 245-246), all bias=False (MS 47, 89).
 func (b *builder) linear(name, x, weight string) string {
@@ -99,22 +99,24 @@ func (b *builder) split(name, x string, axis int, sizes []int64, names []string)
 	return outs
 }
 
+// DepthwiseConv names a formulation of the depthwise convs
+// (Options.DepthwiseConv): ConvONNX, ConvSlice or ConvPlugin.
+type DepthwiseConv string
+
 // Depthwise-conv formulations (Options.DepthwiseConv).
 //
-// Both are exact reformulations (they agree to 2e-7 and both meet the
-// fixtures to < 1e-6 in the logits). ConvONNX is the default: measured in
-// ORT 1.29 (CPU, 1 intra-op thread, Vim-tiny shapes, batch 1, process CPU
-// time per run over 40 interleaved runs) a whole model took p25 60.5 ms
-// with ConvONNX vs 62.5 ms with ConvSlice, and 48 isolated convs
-// [1, 197, 384] 4.6 ms vs 6.9 ms; it is also 3 nodes per conv instead of
-// 13, which reads better in Netron and launches fewer kernels on GPUs.
+// ConvONNX and ConvSlice are exact reformulations (they agree to 2e-7 and
+// both meet the fixtures to < 1e-6 in the logits). ConvONNX is the default:
+// it is the faster of the two on CPU (BENCHMARKS.md has the measurements)
+// and 3 nodes per conv instead of 13, which reads better in Netron and
+// launches fewer kernels on GPUs.
 const (
 	// ConvONNX uses the ONNX Conv op (group = D) between two transposes
 	// [B, L, D] -> [B, D, L] -> [B, L, D] (default).
-	ConvONNX = "conv"
+	ConvONNX DepthwiseConv = "conv"
 	// ConvSlice computes the depthwise conv in token-major [B, L, D]
 	// layout as Pad + K × (Slice · tap) + bias: no transposes.
-	ConvSlice = "slice"
+	ConvSlice DepthwiseConv = "slice"
 )
 
 // depthwiseConv1d emits the depthwise conv of a mamba mixer on x [B, L, D]
@@ -130,7 +132,7 @@ const (
 // xz.flip([-1]) (MS 229) and flips the result back (MS 243-245); with
 // s = L-1-t that is out[t] = bias + Σ_j w[K-1-j]·x[t+j], x zero after
 // t = L-1 (right padding K-1, kernel taps reversed).
-func (b *builder) depthwiseConv1d(mode, name, x, weight, bias string, anti bool) string {
+func (b *builder) depthwiseConv1d(mode DepthwiseConv, name, x, weight, bias string, anti bool) string {
 	if mode == ConvONNX {
 		return b.depthwiseConvONNX(name, x, weight, bias, anti)
 	}

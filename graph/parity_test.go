@@ -40,8 +40,8 @@ func TestFixtureParityORT(t *testing.T) {
 	for _, fx := range fixtures {
 		t.Run(fx.dir, func(t *testing.T) {
 			g := loadGolden(t, repo.Fixture(fx.dir))
-			for _, conv := range []string{graph.ConvSlice, graph.ConvONNX, graph.ConvPlugin} {
-				t.Run(conv, func(t *testing.T) {
+			for _, conv := range []graph.DepthwiseConv{graph.ConvSlice, graph.ConvONNX, graph.ConvPlugin} {
+				t.Run(string(conv), func(t *testing.T) {
 					s := ortSession(t, buildModelFile(t, g.model, graph.Options{PerLayer: true, Features: true, Tokens: true, DepthwiseConv: conv}))
 					out := runInput(t, s, g.x)
 					compared := 0
@@ -59,7 +59,7 @@ func TestFixtureParityORT(t *testing.T) {
 							continue
 						}
 						compared++
-						checkParity(t, fx.dir+"/"+conv, name, out[name], e.Data, e.Shape)
+						checkParity(t, fx.dir+"/"+string(conv), name, out[name], e.Data, e.Shape)
 					}
 					// logits, features, tokens, embed_tokens, final_hidden_normed, 2 per
 					// layer and patch_embed_out where the fixture has it

@@ -2,7 +2,7 @@ package graph
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 )
 
 // Custom-op domain and op names of the vimconvert plugin (ops/README.md).
@@ -17,11 +17,15 @@ const (
 	OpScan = "SelectiveScan"
 )
 
+// ScanLowering names how each block's selective scan is lowered to ONNX
+// (Options.Scan): ScanPlugin or ScanLinearAttention.
+type ScanLowering string
+
 // Scan lowerings (Options.Scan).
 const (
 	// ScanPlugin lowers each block's scan to one node of the vimconvert
 	// plugin (ai.vimconvert::SelectiveScanBidirectional / SelectiveScan).
-	ScanPlugin = "plugin"
+	ScanPlugin ScanLowering = "plugin"
 )
 
 // scanDirection holds the value names of one scan direction, all in the
@@ -52,19 +56,19 @@ type scanArgs struct {
 // (y_f [+ y_b]) · SiLU(z) [· 0.5] for one block and returns y's value name.
 // Each lowering is one function so that alternatives (an ONNX-only
 // formulation, a contrib op) can be added beside the plugin one.
-type scanLowering func(b *builder, a scanArgs) (string, error)
+type lowerFunc func(b *builder, a scanArgs) (string, error)
 
-var scanLowerings = map[string]scanLowering{
+var scanLowerings = map[ScanLowering]lowerFunc{
 	ScanPlugin: pluginScan,
 }
 
-// ScanLowerings lists the accepted values of Options.Scan.
-func ScanLowerings() []string {
-	names := make([]string, 0, len(scanLowerings))
+// ScanLowerings lists the accepted values of Options.Scan, sorted.
+func ScanLowerings() []ScanLowering {
+	names := make([]ScanLowering, 0, len(scanLowerings))
 	for n := range scanLowerings {
 		names = append(names, n)
 	}
-	sort.Strings(names)
+	slices.Sort(names)
 	return names
 }
 

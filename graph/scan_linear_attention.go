@@ -16,7 +16,7 @@ import (
 // baseline of `vimconvert bench`), not the default: the contrib op is not an
 // ONNX standard op and runs only in ONNX Runtime >= 1.25 (the onnx 1.12
 // checker has no schema for it and accepts the node unchecked).
-const ScanLinearAttention = "linear-attention"
+const ScanLinearAttention ScanLowering = "linear-attention"
 
 // Contrib-op domain and name of ONNX Runtime's gated linear recurrence.
 const (

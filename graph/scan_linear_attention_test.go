@@ -9,6 +9,7 @@ import (
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
+	"github.com/vimconvert/vimconvert/internal/benchgraph"
 	"github.com/vimconvert/vimconvert/internal/repo"
 	"github.com/vimconvert/vimconvert/runtime"
 	"github.com/vimconvert/vimconvert/verify"
@@ -28,8 +29,8 @@ func countOps(mp *onnxpb.ModelProto) map[string]int {
 func randomScanInputs(batch, L, din, n int, seed uint64) map[string]*runtime.Tensor {
 	r := rand.New(rand.NewPCG(seed, 7))
 	in := map[string]*runtime.Tensor{}
-	for _, name := range graph.ScanInputNames {
-		shape := graph.ScanInputShape(name, int64(batch), int64(L), int64(din), int64(n))
+	for _, name := range benchgraph.ScanInputNames {
+		shape := benchgraph.ScanInputShape(name, int64(batch), int64(L), int64(din), int64(n))
 		size := int64(1)
 		for _, d := range shape {
 			size *= d
@@ -125,7 +126,7 @@ func TestScanOnlyLinearAttentionMatchesReference(t *testing.T) {
 		t.Run(c.reason, func(t *testing.T) {
 			in := randomScanInputs(c.batch, c.L, c.din, c.n, uint64(c.L*1000+c.din))
 			want := referenceBidirectional(t, in, c.batch, c.L, c.din, c.n)
-			mp, err := graph.BuildScanOnly(c.L, c.din, c.n, graph.ScanLinearAttention)
+			mp, err := benchgraph.ScanOnly(c.L, c.din, c.n, string(graph.ScanLinearAttention))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -138,7 +139,7 @@ func TestScanOnlyLinearAttentionMatchesReference(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := out[graph.ScanOutputName]
+			got := out[benchgraph.OutputName]
 			var d float64
 			for i, w := range want {
 				d = max(d, math.Abs(float64(got.Data[i])-w))
@@ -148,7 +149,7 @@ func TestScanOnlyLinearAttentionMatchesReference(t *testing.T) {
 				t.Errorf("LinearAttention lowering: max|d| = %.3g > 1e-5", d)
 			}
 
-			mpp, err := graph.BuildScanOnly(c.L, c.din, c.n, graph.ScanPlugin)
+			mpp, err := benchgraph.ScanOnly(c.L, c.din, c.n, string(graph.ScanPlugin))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -159,7 +160,7 @@ func TestScanOnlyLinearAttentionMatchesReference(t *testing.T) {
 			}
 			d = 0
 			for i, w := range want {
-				d = max(d, math.Abs(float64(pout[graph.ScanOutputName].Data[i])-w))
+				d = max(d, math.Abs(float64(pout[benchgraph.OutputName].Data[i])-w))
 			}
 			t.Logf("plugin vs float64 reference: max|d| = %.3g", d)
 			if d > 1e-5 || math.IsNaN(d) {
@@ -218,7 +219,7 @@ func TestNoScanFloorModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	floor, err := graph.Build(m, graph.Options{Scan: graph.ScanNoScanFloor})
+	floor, err := benchgraph.NoScanFloorModel(m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,15 +259,15 @@ func TestScanModelsReject(t *testing.T) {
 		lowering  string
 	}{
 		{"unknown lowering", 4, 8, 4, "nope"},
-		{"zero tokens", 0, 8, 4, graph.ScanPlugin},
-		{"zero channels", 4, 0, 4, graph.ScanLinearAttention},
+		{"zero tokens", 0, 8, 4, string(graph.ScanPlugin)},
+		{"zero channels", 4, 0, 4, string(graph.ScanLinearAttention)},
 	}
 	for _, c := range cases {
-		if _, err := graph.BuildScanOnly(c.L, c.din, c.n, c.lowering); err == nil {
-			t.Errorf("%s: BuildScanOnly accepted it", c.reason)
+		if _, err := benchgraph.ScanOnly(c.L, c.din, c.n, c.lowering); err == nil {
+			t.Errorf("%s: ScanOnly accepted it", c.reason)
 		}
 	}
-	if _, err := graph.BuildLinearAttentionCall(4, 0, 16); err == nil {
-		t.Error("BuildLinearAttentionCall accepted d_inner 0")
+	if _, err := benchgraph.LinearAttentionCall(4, 0, 16); err == nil {
+		t.Error("LinearAttentionCall accepted d_inner 0")
 	}
 }

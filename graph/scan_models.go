@@ -6,40 +6,20 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
+	"github.com/vimconvert/vimconvert/internal/benchgraph"
 )
 
-// ScanInputNames are the graph input names of BuildScanOnly, in the input
-// order of ai.vimconvert::SelectiveScanBidirectional (ops/README.md).
-var ScanInputNames = []string{
-	"u_f", "delta_f", "A_f", "B_f", "C_f", "D_f", "delta_bias_f",
-	"u_b", "delta_b", "A_b", "B_b", "C_b", "D_b", "delta_bias_b", "z",
+func init() {
+	benchgraph.Register(benchgraph.Builders{
+		ScanOnly:            buildScanOnly,
+		LinearAttentionCall: buildLinearAttentionCall,
+		NoScanFloor:         buildNoScanFloor,
+	})
 }
 
-// ScanOutputName is the output of BuildScanOnly and BuildLinearAttentionCall.
-const ScanOutputName = "y"
-
-// ScanInputShape returns the shape of ScanInputNames[i] for batch, L tokens,
-// din channels and n states: [batch, L, din] for u/delta/z, [batch, L, n] for
-// B/C, [din, n] for A and [din] for D/delta_bias.
-func ScanInputShape(name string, batch, L, din, n int64) []int64 {
-	switch name {
-	case "A_f", "A_b":
-		return []int64{din, n}
-	case "D_f", "D_b", "delta_bias_f", "delta_bias_b":
-		return []int64{din}
-	case "B_f", "C_f", "B_b", "C_b":
-		return []int64{batch, L, n}
-	}
-	return []int64{batch, L, din}
-}
-
-// BuildScanOnly returns a model made of one bidirectional selective scan
-// (bimamba v2 with divide_out) on L tokens, din channels and n states, lowered
-// with the named scan lowering (ScanPlugin or ScanLinearAttention). Its
-// inputs are ScanInputNames (batch symbolic), its output ScanOutputName
-// [batch, L, din]. Used to time the scan alone on a model's shapes.
-func BuildScanOnly(L, din, n int, lowering string) (*onnxpb.ModelProto, error) {
-	lower, ok := scanLowerings[lowering]
+// buildScanOnly implements benchgraph.Builders.ScanOnly.
+func buildScanOnly(L, din, n int, lowering string) (*onnxpb.ModelProto, error) {
+	lower, ok := scanLowerings[ScanLowering(lowering)]
 	if !ok {
 		return nil, fmt.Errorf("graph: unknown scan lowering %q (have %v)", lowering, ScanLowerings())
 	}
@@ -48,8 +28,8 @@ func BuildScanOnly(L, din, n int, lowering string) (*onnxpb.ModelProto, error) {
 	}
 	b := newBuilder(DefaultOpset)
 	in := map[string]string{}
-	for _, name := range ScanInputNames {
-		in[name] = b.input(name, ScanInputShape(name, Batch, int64(L), int64(din), int64(n)))
+	for _, name := range benchgraph.ScanInputNames {
+		in[name] = b.input(name, benchgraph.ScanInputShape(name, Batch, int64(L), int64(din), int64(n)))
 	}
 	dir := func(sfx string) scanDirection {
 		return scanDirection{U: in["u_"+sfx], Delta: in["delta_"+sfx], A: in["A_"+sfx], B: in["B_"+sfx],
@@ -61,19 +41,14 @@ func BuildScanOnly(L, din, n int, lowering string) (*onnxpb.ModelProto, error) {
 	if err != nil {
 		return nil, err
 	}
-	b.output(ScanOutputName, y)
+	b.output(benchgraph.OutputName, y)
 	return assembleModel(b, fmt.Sprintf("scan_only_%s_L%d_D%d_N%d", lowering, L, din, n), lowering)
 }
 
-// LinearAttentionInputNames are the graph inputs of BuildLinearAttentionCall.
-var LinearAttentionInputNames = []string{"query", "key", "value", "decay"}
-
-// BuildLinearAttentionCall returns a model made of one
-// com.microsoft.LinearAttention node with the Vim mapping (see
-// ScanLinearAttention): query, key [batch, L, n], value [batch, L, din],
-// decay [batch, L, din·n] (log-space) -> ScanOutputName [batch, L, din].
-// It is one direction of one block's scan without the glue ops.
-func BuildLinearAttentionCall(L, din, n int) (*onnxpb.ModelProto, error) {
+// buildLinearAttentionCall implements benchgraph.Builders.LinearAttentionCall:
+// one direction of one block's scan without the glue ops (see
+// ScanLinearAttention for the mapping).
+func buildLinearAttentionCall(L, din, n int) (*onnxpb.ModelProto, error) {
 	if L < 1 || din < 1 || n < 1 {
 		return nil, fmt.Errorf("graph: scan shapes L=%d d_inner=%d d_state=%d must be positive", L, din, n)
 	}
@@ -83,8 +58,8 @@ func BuildLinearAttentionCall(L, din, n int) (*onnxpb.ModelProto, error) {
 	k := b.input("key", batchOf(l, s))
 	v := b.input("value", batchOf(l, d))
 	g := b.input("decay", batchOf(l, d*s))
-	b.output(ScanOutputName, b.linearAttention("linear_attention", q, k, v, g, d))
-	return assembleModel(b, fmt.Sprintf("linear_attention_L%d_D%d_N%d", L, din, n), ScanLinearAttention)
+	b.output(benchgraph.OutputName, b.linearAttention("linear_attention", q, k, v, g, d))
+	return assembleModel(b, fmt.Sprintf("linear_attention_L%d_D%d_N%d", L, din, n), string(ScanLinearAttention))
 }
 
 // assembleModel wraps a finished builder into a ModelProto importing the

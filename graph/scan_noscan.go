@@ -1,18 +1,19 @@
 package graph
 
-import "fmt"
+import (
+	"fmt"
 
-// ScanNoScanFloor replaces each block's scan by one cheap op of the same
-// output shape: y = u_f + delta_f + u_b + delta_b + z (a single Sum). Every
-// other node of the model is identical to the plugin export, and the Sum
-// consumes every large input of the scan so that ONNX Runtime cannot prune
-// the projections that feed it. The outputs are meaningless: this is the
-// timing floor of `vimconvert bench` (what the model would cost with a free
-// scan), never a model to use.
-const ScanNoScanFloor = "noscan-floor"
+	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/graph/onnxpb"
+	"github.com/vimconvert/vimconvert/internal/benchgraph"
+)
 
-func init() {
-	scanLowerings[ScanNoScanFloor] = noScanFloor
+// buildNoScanFloor implements benchgraph.Builders.NoScanFloor: m's plugin
+// model with every scan replaced by noScanFloor. Its outputs are
+// meaningless: it is the timing floor of the benchmark (what the model
+// would cost with a free scan), never a model to use.
+func buildNoScanFloor(m *convert.Model) (*onnxpb.ModelProto, error) {
+	return buildWith(m, Options{Scan: benchgraph.NoScanFloor}, noScanFloor)
 }
 
 // noScanFloor emits Sum(u_f, delta_f[, u_b, delta_b], z) -> [B, L, Din].

@@ -51,7 +51,7 @@ func TestVariantsMatchReferenceORT(t *testing.T) {
 			if err != nil {
 				t.Fatalf("reference: %v", err)
 			}
-			for _, conv := range []string{graph.ConvONNX, graph.ConvPlugin} {
+			for _, conv := range []graph.DepthwiseConv{graph.ConvONNX, graph.ConvPlugin} {
 				s := ortSession(t, buildModelFile(t, m, graph.Options{DepthwiseConv: conv}))
 				out, err := s.Run(map[string]*runtime.Tensor{graph.InputName: {
 					Shape: []int64{batch, 3, int64(c.ImgSize), int64(c.ImgSize)}, Data: x}})
@@ -62,7 +62,7 @@ func TestVariantsMatchReferenceORT(t *testing.T) {
 				if c.NumClasses == 0 {
 					name = graph.FeaturesName
 				}
-				checkParity(t, conv+" conv vs float64 reference", name, out[name], ref.Logits.Float32(), ref.Logits.Shape)
+				checkParity(t, string(conv)+" conv vs float64 reference", name, out[name], ref.Logits.Float32(), ref.Logits.Shape)
 			}
 		})
 	}

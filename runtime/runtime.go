@@ -10,7 +10,7 @@ import (
 
 	ort "github.com/yalue/onnxruntime_go"
 
-	"github.com/vimconvert/vimconvert/internal/repo"
+	"github.com/vimconvert/vimconvert/graph/onnxfile"
 )
 
 // ORTVersion is the ONNX Runtime release the bindings are built for
@@ -29,8 +29,9 @@ var (
 	ErrLibraryMissing = errors.New("ONNX Runtime library not found")
 	// ErrPluginMissing: the vimconvert custom-op plugin does not exist.
 	ErrPluginMissing = errors.New("vimconvert plugin not found")
-	// ErrModelMissing: the .onnx file does not exist.
-	ErrModelMissing = errors.New("ONNX model not found")
+	// ErrModelMissing: the .onnx file does not exist (the same error as
+	// onnxfile.ErrModelMissing, whose reader runtime uses).
+	ErrModelMissing = onnxfile.ErrModelMissing
 	// ErrOtherLibrary: Init was asked for a different library than the one
 	// already loaded in this process (ONNX Runtime cannot be loaded twice).
 	ErrOtherLibrary = errors.New("a different ONNX Runtime library is already loaded")
@@ -52,23 +53,6 @@ type Options struct {
 	InterOpThreads int
 }
 
-func firstExisting(candidates []string) string {
-	for _, c := range candidates {
-		if c == "" {
-			continue
-		}
-		if fi, err := os.Stat(c); err == nil && !fi.IsDir() {
-			return c
-		}
-	}
-	for _, c := range candidates {
-		if c != "" {
-			return c
-		}
-	}
-	return ""
-}
-
 // exeRelative returns filepath.Join(dir(executable)/.., elem...), for a binary
 // in bin/ beside third_party/ and build/; "" when the executable is unknown.
 func exeRelative(elem ...string) string {
@@ -82,28 +66,34 @@ func exeRelative(elem ...string) string {
 	return filepath.Join(append([]string{filepath.Dir(filepath.Dir(exe))}, elem...)...)
 }
 
+// LibraryRelPath is where the ONNX Runtime library lies relative to an
+// installation root (a vimconvert checkout after `make setup`).
+var LibraryRelPath = []string{"third_party", "onnxruntime", ORTVersion, "libonnxruntime.so.1"}
+
+// PluginRelPath is where the plugin lies relative to an installation root
+// (a vimconvert checkout after `make plugin`).
+var PluginRelPath = []string{"build", "libvimconvert_ops.so"}
+
 // DefaultLibraryPath returns $ONNXRUNTIME_SHARED_LIBRARY_PATH when set, else
-// third_party/onnxruntime/<ORTVersion>/libonnxruntime.so.1 in the checkout
-// (found from the working directory or the executable), else the same path
-// relative to the executable's parent directory (bin/../third_party/...).
-// The returned file may not exist; Init reports that clearly.
+// LibraryRelPath under the executable's parent directory (a binary in bin/
+// beside third_party/). The returned file may not exist; Init reports that
+// clearly. A program elsewhere sets the variable or Options.LibraryPath.
 func DefaultLibraryPath() string {
 	if p := os.Getenv(EnvLibrary); p != "" {
 		return p
 	}
-	rel := []string{"third_party", "onnxruntime", ORTVersion, "libonnxruntime.so.1"}
-	return firstExisting([]string{repo.Path(rel...), exeRelative(rel...)})
+	return exeRelative(LibraryRelPath...)
 }
 
-// DefaultPluginPath returns $VIMCONVERT_PLUGIN when set, else
-// build/libvimconvert_ops.so in the checkout, else bin/../build/... relative
-// to the executable. The returned file may not exist; NewSession reports it.
+// DefaultPluginPath returns $VIMCONVERT_PLUGIN when set, else PluginRelPath
+// under the executable's parent directory. The returned file may not exist;
+// NewSession reports it. A program elsewhere sets the variable or
+// Options.PluginPath.
 func DefaultPluginPath() string {
 	if p := os.Getenv(EnvPlugin); p != "" {
 		return p
 	}
-	rel := []string{"build", "libvimconvert_ops.so"}
-	return firstExisting([]string{repo.Path(rel...), exeRelative(rel...)})
+	return exeRelative(PluginRelPath...)
 }
 
 var (

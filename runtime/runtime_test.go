@@ -15,6 +15,17 @@ import (
 	"github.com/vimconvert/vimconvert/internal/repo"
 )
 
+// TestMain points the runtime defaults at the checkout's library and plugin
+// (the job of the command, not of the package) unless the environment does.
+func TestMain(m *testing.M) {
+	for key, rel := range map[string][]string{EnvLibrary: LibraryRelPath, EnvPlugin: PluginRelPath} {
+		if p := repo.Path(rel...); os.Getenv(key) == "" && p != "" {
+			os.Setenv(key, p)
+		}
+	}
+	os.Exit(m.Run())
+}
+
 // requireORT skips the test when the ONNX Runtime library is truly absent.
 func requireORT(t *testing.T) {
 	t.Helper()
@@ -95,11 +106,16 @@ func TestDefaultPaths(t *testing.T) {
 	}
 	t.Setenv(EnvLibrary, "")
 	t.Setenv(EnvPlugin, "")
-	if want := repo.Path("third_party", "onnxruntime", ORTVersion, "libonnxruntime.so.1"); DefaultLibraryPath() != want {
-		t.Errorf("DefaultLibraryPath = %q, want checkout path %q", DefaultLibraryPath(), want)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Skip(err)
 	}
-	if want := repo.Path("build", "libvimconvert_ops.so"); DefaultPluginPath() != want {
-		t.Errorf("DefaultPluginPath = %q, want checkout path %q", DefaultPluginPath(), want)
+	root := filepath.Dir(filepath.Dir(exe))
+	if want := filepath.Join(append([]string{root}, LibraryRelPath...)...); DefaultLibraryPath() != want {
+		t.Errorf("DefaultLibraryPath = %q, want %q beside the executable's directory", DefaultLibraryPath(), want)
+	}
+	if want := filepath.Join(append([]string{root}, PluginRelPath...)...); DefaultPluginPath() != want {
+		t.Errorf("DefaultPluginPath = %q, want %q beside the executable's directory", DefaultPluginPath(), want)
 	}
 }
 

@@ -1,9 +1,13 @@
 // Package verify is the independent half of vimconvert's parity checks: a
 // pure-Go forward pass of the official Vision Mamba (hustvl/Vim
 // VisionMamba.forward), written from the official semantics and sharing
-// nothing with the ONNX graph or ONNX Runtime. What a Vim model is (its
-// tensors, shapes and geometry) it takes from convert; it must not import
-// graph or runtime, or compute anything the way the export does.
+// nothing with the ONNX graph or ONNX Runtime, plus the comparison report
+// and CheckFile, which holds an exported model against its checkpoint.
+// What a Vim model is (its tensors, shapes and geometry) it takes from
+// convert. The forward pass (Forward, SelectiveScan and their helpers) must
+// not use graph or runtime, or compute anything the way the export does;
+// only CheckFile's orchestration (run.go, provenance.go) runs the exported
+// model through them.
 //
 // Forward runs a model loaded by convert/ in float32 (mirroring the
 // official fp32 run) or float64 (mirroring model.double(), where

@@ -14,15 +14,18 @@ import (
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/graph/graphtest"
+	"github.com/vimconvert/vimconvert/internal/ortenv"
 	"github.com/vimconvert/vimconvert/runtime"
+	"github.com/vimconvert/vimconvert/runtime/bench"
 )
 
 // TestMain lets `bench` re-execute the test binary as its worker: a worker
 // is started as `<exe> bench --internal-worker SPEC`.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 2 && os.Args[1] == "bench" && os.Args[2] == benchWorkerFlag {
+	if len(os.Args) > 2 && os.Args[1] == "bench" && os.Args[2] == bench.WorkerFlag {
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
+	ortenv.UseCheckout()
 	os.Exit(m.Run())
 }
 
@@ -54,86 +57,6 @@ func tinyONNX(t *testing.T) (*convert.Model, string) {
 	return m, p
 }
 
-func TestModelFromONNXRoundTrip(t *testing.T) {
-	cases := []struct {
-		reason string
-		spec   graphtest.Spec
-	}{
-		{"v2, middle cls", graphtest.Spec{Seed: 1}},
-		{"v1, head cls, layer scale", graphtest.Spec{Seed: 2, Bimamba: convert.BimambaV1, ClsToken: convert.ClsHead, Gamma: true}},
-		{"double cls, LayerNorm, no pos_embed", graphtest.Spec{Seed: 3, ClsToken: convert.ClsDouble, LayerNorm: true, NoPosEmbed: true}},
-		{"no cls, Identity head", graphtest.Spec{Seed: 4, ClsToken: convert.ClsNone, NoHead: true}},
-	}
-	for _, tc := range cases {
-		m := graphtest.Model(tc.spec)
-		mp, err := graph.Build(m, graph.Options{})
-		if err != nil {
-			t.Fatalf("%s: %v", tc.reason, err)
-		}
-		p := filepath.Join(t.TempDir(), "m.onnx")
-		if err := graph.WriteFile(mp, p); err != nil {
-			t.Fatal(err)
-		}
-		got, err := modelFromONNX(p)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.reason, err)
-		}
-		if got.Config != m.Config {
-			t.Errorf("%s: config %+v, want %+v", tc.reason, got.Config, m.Config)
-		}
-		want := graphtest.Tensors(m)
-		have := map[string]*convert.Tensor{}
-		for _, tt := range graphtest.Tensors(got) {
-			have[tt.Name] = tt
-		}
-		if len(have) != len(want) {
-			t.Errorf("%s: %d tensors read back, want %d", tc.reason, len(have), len(want))
-		}
-		for _, w := range want {
-			h := have[w.Name]
-			if h == nil {
-				t.Errorf("%s: %s not read back", tc.reason, w.Name)
-				continue
-			}
-			for i := range w.Data {
-				if h.Data[i] != w.Data[i] {
-					t.Errorf("%s: %s[%d] = %g, want %g", tc.reason, w.Name, i, h.Data[i], w.Data[i])
-					break
-				}
-			}
-		}
-	}
-}
-
-func TestModelFromONNXRejects(t *testing.T) {
-	dir := t.TempDir()
-	garbage := filepath.Join(dir, "garbage.onnx")
-	if err := os.WriteFile(garbage, []byte("not a protobuf \xff\xff\xff"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// A valid ONNX model without vimconvert metadata.
-	mp, err := graph.BuildScanOnly(4, 8, 4, graph.ScanPlugin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	foreign := filepath.Join(dir, "foreign.onnx")
-	if err := graph.WriteFile(mp, foreign); err != nil {
-		t.Fatal(err)
-	}
-	cases := []struct {
-		reason, path, want string
-	}{
-		{"missing file", filepath.Join(dir, "nope.onnx"), "no such file"},
-		{"not protobuf", garbage, "not an ONNX model"},
-		{"not exported by vimconvert", foreign, "no vimconvert.config metadata"},
-	}
-	for _, tc := range cases {
-		if _, err := modelFromONNX(tc.path); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: err = %v, want %q", tc.reason, err, tc.want)
-		}
-	}
-}
-
 func TestBenchFlagErrors(t *testing.T) {
 	_, p := tinyONNX(t)
 	cases := []struct {
@@ -148,7 +71,7 @@ func TestBenchFlagErrors(t *testing.T) {
 		{"bad weights", []string{p, "--weights", "ema"}, "want model or model_ema"},
 		{"zero runs", []string{p, "--runs", "0"}, "--runs and --rounds must be"},
 		{"ORT makes one thread per --threads: 100000 would exhaust memory", []string{p, "--threads", "1,100000"}, "--threads 100000: want at most"},
-		{"just above the thread cap", []string{p, "--threads", fmt.Sprint(maxThreads() + 1)}, fmt.Sprintf("want at most %d", maxThreads())},
+		{"just above the thread cap", []string{p, "--threads", fmt.Sprint(runtime.MaxThreads() + 1)}, fmt.Sprintf("want at most %d", runtime.MaxThreads())},
 		{"batch above 1024", []string{p, "--batch", "1025"}, "--batch 1025: want at most 1024"},
 		{"batch × image over 2^28 input floats", []string{p, "--batch", "1024", "--img-size", "16,300"}, "over the limit of 268435456"},
 	}
@@ -190,7 +113,7 @@ func TestBenchJSONTinyModel(t *testing.T) {
 			t.Errorf("top-level key %q missing", k)
 		}
 	}
-	var rep benchReport
+	var rep bench.Report
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +128,7 @@ func TestBenchJSONTinyModel(t *testing.T) {
 		if r.Tokens != wantTokens[r.ImgSize] {
 			t.Errorf("img %d: %d tokens, want %d", r.ImgSize, r.Tokens, wantTokens[r.ImgSize])
 		}
-		for name, v := range map[string]optFloat{"plugin": r.PluginMS, "floor": r.NoScanFloorMS, "scan": r.ScanOnlyMS,
+		for name, v := range map[string]bench.OptFloat{"plugin": r.PluginMS, "floor": r.NoScanFloorMS, "scan": r.ScanOnlyMS,
 			"la call": r.LinearAttentionCallMS, "la scan": r.LinearAttentionScanMS, "la": r.LinearAttentionMS,
 			"reference": r.ReferenceMS, "rss": r.PeakRSSMB} {
 			if !(v > 0) || math.IsInf(float64(v), 0) {
@@ -223,13 +146,13 @@ func TestBenchJSONTinyModel(t *testing.T) {
 		if r.ImgSize == 24 && !(r.PluginUSPerTokenOverFirstSize > 0) {
 			t.Errorf("img 24: no per-token ratio to the first size")
 		}
-		st := r.Stats[variantPlugin]
+		st := r.Stats[bench.VariantPlugin]
 		if st.Runs != 1 || st.MinMS > st.MedianMS || st.MedianMS > st.MaxMS {
 			t.Errorf("plugin stats %+v", st)
 		}
 	}
 	if rep.Results[0].Model != p || rep.Batch != 1 || rep.ImgSize != 16 {
-		t.Errorf("top-level record is not the first result: %+v", rep.benchRecord)
+		t.Errorf("top-level record is not the first result: %+v", rep.Record)
 	}
 }
 
@@ -252,40 +175,6 @@ func TestBenchTableCheckpoint(t *testing.T) {
 	}
 }
 
-// TestIsPluginVariant checks which given .onnx files bench times as its
-// plugin variant: only the model it would build itself.
-func TestIsPluginVariant(t *testing.T) {
-	m := graphtest.Model(graphtest.Spec{Seed: 5})
-	cases := []struct {
-		reason string
-		opts   graph.Options
-		want   bool
-		why    string
-	}{
-		{"the default export is the plugin variant", graph.Options{}, true, ""},
-		{"explicit plugin scan and ONNX Conv", graph.Options{Scan: graph.ScanPlugin, DepthwiseConv: graph.ConvONNX}, true, ""},
-		{"LinearAttention lowering is another variant", graph.Options{Scan: graph.ScanLinearAttention}, false, "scan lowering"},
-		{"the no-scan floor is not the plugin model", graph.Options{Scan: graph.ScanNoScanFloor}, false, "scan lowering"},
-		{"per-layer outputs cost time", graph.Options{PerLayer: true}, false, "has outputs"},
-		{"a features output costs time", graph.Options{Features: true}, false, "has outputs"},
-		{"the fused conv differs from the other variants' convs", graph.Options{DepthwiseConv: graph.ConvPlugin}, false, "depthwise conv"},
-	}
-	for _, tc := range cases {
-		mp, err := graph.Build(m, tc.opts)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.reason, err)
-		}
-		p := filepath.Join(t.TempDir(), "m.onnx")
-		if err := graph.WriteFile(mp, p); err != nil {
-			t.Fatal(err)
-		}
-		got, why, err := isPluginVariant(p, m)
-		if err != nil || got != tc.want || !strings.Contains(why, tc.why) || (tc.want && why != "") {
-			t.Errorf("%s: isPluginVariant = %v, %q, %v; want %v, %q", tc.reason, got, why, err, tc.want, tc.why)
-		}
-	}
-}
-
 // TestBenchRebuildsPluginVariant converts the bundled vim_t_d2 checkpoint
 // with the LinearAttention lowering and checks that bench does not time that
 // file as the plugin variant: it builds one from its weights and says so, and
@@ -295,7 +184,7 @@ func TestBenchRebuildsPluginVariant(t *testing.T) {
 	ckpt := filepath.Join("..", "..", "fixtures", "vim_t_d2", "checkpoint.pth")
 	la := filepath.Join(t.TempDir(), "la.onnx")
 	var out, errb bytes.Buffer
-	if code := run([]string{"convert", ckpt, "--scan", graph.ScanLinearAttention, "-o", la}, &out, &errb); code != 0 {
+	if code := run([]string{"convert", ckpt, "--scan", string(graph.ScanLinearAttention), "-o", la}, &out, &errb); code != 0 {
 		t.Fatalf("convert: exit %d: %s", code, errb.String())
 	}
 	out.Reset()
@@ -345,35 +234,11 @@ func TestBenchRebuildsPluginVariant(t *testing.T) {
 	if code := run([]string{"bench", plain, "--json", "--runs", "1", "--warmup", "0", "--variants", "plugin"}, &out, &errb); code != 0 {
 		t.Fatalf("bench: exit %d: %s", code, errb.String())
 	}
-	var rep benchReport
+	var rep bench.Report
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatal(err)
 	}
 	if rep.PluginModel != plain || rep.PluginNote != "" {
 		t.Errorf("plugin export: plugin_model %q note %q, want the given file and no note", rep.PluginModel, rep.PluginNote)
-	}
-}
-
-// TestOptFloatJSON checks that an unmeasured value is null and a measured
-// one a number, and that null reads back as 0.
-func TestOptFloatJSON(t *testing.T) {
-	cases := []struct {
-		reason string
-		v      optFloat
-		want   string
-	}{
-		{"not measured", 0, "null"},
-		{"NaN has no JSON form", optFloat(math.NaN()), "null"},
-		{"a measurement", 1.25, "1.25"},
-	}
-	for _, tc := range cases {
-		b, err := json.Marshal(tc.v)
-		if err != nil || string(b) != tc.want {
-			t.Errorf("%s: %s, %v; want %s", tc.reason, b, err, tc.want)
-		}
-	}
-	var r benchRecord
-	if err := json.Unmarshal([]byte(`{"plugin_ms": null, "noscan_floor_ms": 2.5}`), &r); err != nil || r.PluginMS != 0 || r.NoScanFloorMS != 2.5 {
-		t.Errorf("read back: %v, %+v", err, r)
 	}
 }

@@ -54,11 +54,13 @@ Runtime's own contrib ops).`)
 	fs.BoolVar(&f.features, "features", false, "add the output 'features' [batch, D] (input of the head)")
 	fs.BoolVar(&f.tokens, "tokens", false, "add the output 'tokens' [batch, L, D] (all tokens after the final norm)")
 	fs.BoolVar(&f.perLayer, "per-layer", false, "add per-block outputs named like the fixture keys (for verify --per-layer)")
-	fs.StringVar(&f.conv, "conv", graph.ConvONNX, "depthwise conv formulation: "+graph.ConvONNX+" (ONNX Conv, runs anywhere), "+graph.ConvSlice+" (Pad/Slice/Mul, no transposes) or "+graph.ConvPlugin+" (fused bidirectional conv+SiLU op of the plugin, CPU only: ~12% faster on CPU, see BENCHMARKS.md)")
-	fs.StringVar(&f.scan, "scan", graph.ScanPlugin, "scan lowering: "+strings.Join(userScanLowerings(), ", ")+" (plugin: the vimconvert ORT plugin; linear-attention: ONNX Runtime ≥ 1.25 contrib ops, no plugin, slower)")
+	fs.StringVar(&f.conv, "conv", string(graph.ConvONNX), "depthwise conv formulation: "+string(graph.ConvONNX)+" (ONNX Conv, runs anywhere), "+string(graph.ConvSlice)+" (Pad/Slice/Mul, no transposes) or "+string(graph.ConvPlugin)+" (fused bidirectional conv+SiLU op of the plugin, CPU only: ~12% faster on CPU, see BENCHMARKS.md)")
+	fs.StringVar(&f.scan, "scan", string(graph.ScanPlugin), "scan lowering: "+strings.Join(userScanLowerings(), ", ")+" (plugin: the vimconvert ORT plugin; linear-attention: ONNX Runtime ≥ 1.25 contrib ops, no plugin, slower)")
 	return fs, f
 }
 
+// runConvert is `vimconvert convert`: flags, then graph.ConvertFile and a
+// summary of what was written.
 func runConvert(args []string, stdout, stderr io.Writer) error {
 	fs, f := newConvertFlagSet(stderr)
 	pos, err := parseArgs(fs, args)
@@ -76,93 +78,68 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 		return usageError(fs, "--weights %q: want model or model_ema", f.load.Weights)
 	case !slices.Contains(userScanLowerings(), f.scan):
 		return usageError(fs, "--scan %q: want one of %s%s", f.scan, strings.Join(userScanLowerings(), ", "), benchOnlyNote(f.scan))
-	case !slices.Contains([]string{graph.ConvONNX, graph.ConvSlice, graph.ConvPlugin}, f.conv):
+	case !slices.Contains([]graph.DepthwiseConv{graph.ConvONNX, graph.ConvSlice, graph.ConvPlugin}, graph.DepthwiseConv(f.conv)):
 		return usageError(fs, "--conv %q: want %s, %s or %s", f.conv, graph.ConvONNX, graph.ConvSlice, graph.ConvPlugin)
-	case f.conv == graph.ConvPlugin && f.scan != graph.ScanPlugin:
+	case graph.DepthwiseConv(f.conv) == graph.ConvPlugin && graph.ScanLowering(f.scan) != graph.ScanPlugin:
 		return usageError(fs, "--conv %s needs the plugin; it cannot be combined with --scan %s", graph.ConvPlugin, f.scan)
 	}
 	ckpt := pos[0]
-	if err := checkOutputPath(ckpt, f.output); err != nil {
-		return err
-	}
-
-	tty := isTerminal(stderr)
-	status := func(format string, a ...any) {
-		if tty {
-			fmt.Fprintf(stderr, format+"\n", a...)
-		}
-	}
-
-	status("loading %s ...", ckpt)
-	m, info, err := convert.Load(ckpt, *f.load)
-	if err != nil {
-		return fmt.Errorf("load checkpoint: %w", err)
-	}
-
-	opts := graph.Options{
+	opts := graph.ConvertOptions{Load: *f.load, Build: graph.Options{
 		Opset:         f.opset,
 		Features:      f.features,
 		Tokens:        f.tokens,
 		PerLayer:      f.perLayer,
-		Scan:          f.scan,
-		DepthwiseConv: f.conv,
+		Scan:          graph.ScanLowering(f.scan),
+		DepthwiseConv: graph.DepthwiseConv(f.conv),
+	}}
+	if isTerminal(stderr) {
+		opts.Loading = func() { fmt.Fprintf(stderr, "loading %s ...\n", ckpt) }
+		opts.Build.Progress = buildBar(stderr)
+		opts.WriteProgress = writeBar(stderr, filepath.Base(f.output))
 	}
-	var bar *progressbar.ProgressBar
-	if tty {
-		bar = progressbar.NewOptions(len(m.Layers),
-			progressbar.OptionSetWriter(stderr),
-			progressbar.OptionSetDescription("building graph"),
-			progressbar.OptionShowCount(),
-			progressbar.OptionClearOnFinish())
-		opts.Progress = func(done, _ int) { _ = bar.Set(done) }
-	}
-	model, err := graph.Build(m, opts)
-	if bar != nil {
-		_ = bar.Finish()
-	}
+	res, err := graph.ConvertFile(ckpt, f.output, opts)
 	if err != nil {
-		return fmt.Errorf("build graph for %s: %w", ckpt, err)
-	}
-
-	var progress func(written, total int64)
-	if tty {
-		var wbar *progressbar.ProgressBar
-		progress = func(written, total int64) {
-			if wbar == nil {
-				wbar = progressbar.NewOptions64(total,
-					progressbar.OptionSetWriter(stderr),
-					progressbar.OptionSetDescription("writing "+filepath.Base(f.output)),
-					progressbar.OptionShowBytes(true),
-					progressbar.OptionClearOnFinish())
-			}
-			_ = wbar.Set64(written)
-			if written == total {
-				_ = wbar.Finish()
-			}
-		}
-	}
-	if err := graph.WriteFileProgress(model, f.output, progress); err != nil {
 		return err
 	}
-	fi, err := os.Stat(f.output)
-	if err != nil {
-		return fmt.Errorf("stat %s: %w", f.output, err)
-	}
-	printSummary(stdout, f, m, info, model, fi.Size())
+	printSummary(stdout, f, res.Model, res.Info, res.ONNX, res.Size)
 	return nil
 }
 
-// checkOutputPath refuses an output that is a directory, sits in a missing
-// directory, or is the input checkpoint itself.
-func checkOutputPath(ckpt, out string) error {
-	in, err := os.Stat(ckpt)
-	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
+// buildBar returns a graph.Options.Progress that draws the blocks built on w.
+func buildBar(w io.Writer) func(done, total int) {
+	var bar *progressbar.ProgressBar
+	return func(done, total int) {
+		if bar == nil {
+			bar = progressbar.NewOptions(total,
+				progressbar.OptionSetWriter(w),
+				progressbar.OptionSetDescription("building graph"),
+				progressbar.OptionShowCount(),
+				progressbar.OptionClearOnFinish())
+		}
+		_ = bar.Set(done)
+		if done == total {
+			_ = bar.Finish()
+		}
 	}
-	if in.IsDir() {
-		return fmt.Errorf("checkpoint %s is a directory", ckpt)
+}
+
+// writeBar returns a graph.WriteFileProgress callback that draws the bytes
+// written to name on w.
+func writeBar(w io.Writer, name string) func(written, total int64) {
+	var wbar *progressbar.ProgressBar
+	return func(written, total int64) {
+		if wbar == nil {
+			wbar = progressbar.NewOptions64(total,
+				progressbar.OptionSetWriter(w),
+				progressbar.OptionSetDescription("writing "+name),
+				progressbar.OptionShowBytes(true),
+				progressbar.OptionClearOnFinish())
+		}
+		_ = wbar.Set64(written)
+		if written == total {
+			_ = wbar.Finish()
+		}
 	}
-	return checkOutput(out, "model.onnx", ckpt)
 }
 
 func isTerminal(w io.Writer) bool {

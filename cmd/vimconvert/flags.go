@@ -5,10 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"slices"
 
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/graph"
+	"github.com/vimconvert/vimconvert/internal/benchgraph"
 )
 
 // parseArgs parses flags that may come before or after positional arguments
@@ -74,31 +74,20 @@ func validWeights[W ~string](w W) bool {
 	return convert.Weights(w) == convert.WeightsModel || convert.Weights(w) == convert.WeightsEMA
 }
 
-// convertScans are the scan lowerings `convert` offers: those whose model
-// computes the real network. graph.ScanLowerings also lists benchmark-only
-// lowerings (benchOnlyScans), which only `bench` uses.
-var convertScans = []string{graph.ScanPlugin, graph.ScanLinearAttention}
-
-// benchOnlyScans are the lowerings of graph.ScanLowerings whose outputs are
-// meaningless (timing floors); `convert` refuses them.
-var benchOnlyScans = []string{graph.ScanNoScanFloor}
-
 // userScanLowerings lists the lowerings `convert --scan` accepts, in
-// graph.ScanLowerings order.
+// graph.ScanLowerings order (the benchmark-only no-scan floor is not one).
 func userScanLowerings() []string {
 	var out []string
 	for _, s := range graph.ScanLowerings() {
-		if slices.Contains(convertScans, s) {
-			out = append(out, s)
-		}
+		out = append(out, string(s))
 	}
 	return out
 }
 
-// benchOnlyNote explains, for a benchmark-only lowering, why convert
+// benchOnlyNote explains, for the benchmark-only lowering, why convert
 // refuses it; it is "" for any other name.
 func benchOnlyNote(scan string) string {
-	if !slices.Contains(benchOnlyScans, scan) {
+	if scan != benchgraph.NoScanFloor {
 		return ""
 	}
 	return fmt.Sprintf(" (%s is benchmark-only: it replaces the scan by a cheap stand-in, so the model's outputs are meaningless; 'vimconvert bench' times it as its floor variant)", scan)

@@ -8,20 +8,19 @@ import (
 	"testing"
 
 	"github.com/vimconvert/vimconvert/graph"
+	"github.com/vimconvert/vimconvert/internal/benchgraph"
 	"github.com/vimconvert/vimconvert/internal/repo"
 )
 
 // TestConvertScanLowerings checks that convert offers the user-facing scan
 // lowerings only and refuses the benchmark-only ones with a clear error.
 func TestConvertScanLowerings(t *testing.T) {
-	// Every lowering graph registers is either offered by convert or
-	// marked benchmark-only, so a new one needs a decision here.
-	for _, s := range graph.ScanLowerings() {
-		if slices.Contains(convertScans, s) == slices.Contains(benchOnlyScans, s) {
-			t.Errorf("lowering %q: in convertScans %v and benchOnlyScans %v, want exactly one", s, convertScans, benchOnlyScans)
-		}
+	// graph.ScanLowerings lists the user-facing lowerings only: the
+	// benchmark-only floor lives in internal/benchgraph.
+	if slices.Contains(userScanLowerings(), benchgraph.NoScanFloor) {
+		t.Errorf("lowering %q is benchmark-only but offered: %v", benchgraph.NoScanFloor, userScanLowerings())
 	}
-	if got, want := strings.Join(userScanLowerings(), ","), graph.ScanLinearAttention+","+graph.ScanPlugin; got != want {
+	if got, want := strings.Join(userScanLowerings(), ","), string(graph.ScanLinearAttention)+","+string(graph.ScanPlugin); got != want {
 		t.Errorf("convert lowerings %s, want %s", got, want)
 	}
 
@@ -29,8 +28,8 @@ func TestConvertScanLowerings(t *testing.T) {
 	if code != 0 || stdout != "" {
 		t.Fatalf("convert -h: exit %d, stdout %q", code, stdout)
 	}
-	if !strings.Contains(stderr, "-scan") || strings.Contains(stderr, graph.ScanNoScanFloor) {
-		t.Errorf("convert -h should list --scan without %s:\n%s", graph.ScanNoScanFloor, stderr)
+	if !strings.Contains(stderr, "-scan") || strings.Contains(stderr, benchgraph.NoScanFloor) {
+		t.Errorf("convert -h should list --scan without %s:\n%s", benchgraph.NoScanFloor, stderr)
 	}
 
 	ckpt := repo.Fixture("vim_t_d2", "checkpoint.pth")
@@ -41,7 +40,7 @@ func TestConvertScanLowerings(t *testing.T) {
 		scan   string
 		stderr []string
 	}{
-		{"benchmark-only lowering: meaningless outputs", graph.ScanNoScanFloor, []string{`--scan "noscan-floor"`, "benchmark-only", "meaningless", "bench"}},
+		{"benchmark-only lowering: meaningless outputs", benchgraph.NoScanFloor, []string{`--scan "noscan-floor"`, "benchmark-only", "meaningless", "bench"}},
 		{"unknown lowering", "loop", []string{`--scan "loop"`, "want one of linear-attention, plugin"}},
 	}
 	for _, tc := range tests {
@@ -63,18 +62,18 @@ func TestConvertScanLowerings(t *testing.T) {
 
 	// The user-facing alternative converts; its model needs no plugin.
 	la := filepath.Join(dir, "la.onnx")
-	code, stdout, stderr = convertCLI("convert", ckpt, "-o", la, "--scan", graph.ScanLinearAttention)
+	code, stdout, stderr = convertCLI("convert", ckpt, "-o", la, "--scan", string(graph.ScanLinearAttention))
 	if code != 0 {
-		t.Fatalf("convert --scan %s: exit %d\n%s", graph.ScanLinearAttention, code, stderr)
+		t.Fatalf("convert --scan %s: exit %d\n%s", string(graph.ScanLinearAttention), code, stderr)
 	}
-	for _, s := range []string{"scan:     " + graph.ScanLinearAttention, "uses no " + graph.Domain + " custom ops"} {
+	for _, s := range []string{"scan:     " + string(graph.ScanLinearAttention), "uses no " + graph.Domain + " custom ops"} {
 		if !strings.Contains(stdout, s) {
 			t.Errorf("summary lacks %q:\n%s", s, stdout)
 		}
 	}
 	for _, n := range readModel(t, la).GetGraph().GetNode() {
 		if n.GetDomain() == graph.Domain {
-			t.Fatalf("--scan %s model has a %s node %s", graph.ScanLinearAttention, graph.Domain, n.GetName())
+			t.Fatalf("--scan %s model has a %s node %s", string(graph.ScanLinearAttention), graph.Domain, n.GetName())
 		}
 	}
 }
@@ -90,7 +89,7 @@ func TestConvertConvFlag(t *testing.T) {
 		stderr string
 	}{
 		{"unknown formulation", []string{"--conv", "fft"}, `--conv "fft"`},
-		{"fused conv needs the plugin, linear-attention runs without it", []string{"--conv", graph.ConvPlugin, "--scan", graph.ScanLinearAttention}, "needs the plugin"},
+		{"fused conv needs the plugin, linear-attention runs without it", []string{"--conv", string(graph.ConvPlugin), "--scan", string(graph.ScanLinearAttention)}, "needs the plugin"},
 	}
 	for _, tc := range refused {
 		t.Run(tc.reason, func(t *testing.T) {
@@ -107,7 +106,7 @@ func TestConvertConvFlag(t *testing.T) {
 
 	// Each accepted formulation shows up in the graph: the fused op for
 	// plugin, ONNX Conv for conv, neither for slice.
-	for _, conv := range []string{graph.ConvONNX, graph.ConvSlice, graph.ConvPlugin} {
+	for _, conv := range []string{string(graph.ConvONNX), string(graph.ConvSlice), string(graph.ConvPlugin)} {
 		out := filepath.Join(dir, conv+".onnx")
 		code, _, stderr := convertCLI("convert", ckpt, "-o", out, "--conv", conv)
 		if code != 0 {
@@ -122,7 +121,7 @@ func TestConvertConvFlag(t *testing.T) {
 				onnxConv++
 			}
 		}
-		want := map[string][2]int{graph.ConvONNX: {0, 4}, graph.ConvSlice: {0, 0}, graph.ConvPlugin: {2, 0}}[conv]
+		want := map[string][2]int{string(graph.ConvONNX): {0, 4}, string(graph.ConvSlice): {0, 0}, string(graph.ConvPlugin): {2, 0}}[conv]
 		if fused != want[0] || onnxConv != want[1] {
 			t.Errorf("--conv %s: %d fused conv nodes and %d ONNX conv1d Conv nodes, want %d and %d", conv, fused, onnxConv, want[0], want[1])
 		}

@@ -11,6 +11,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/vimconvert/vimconvert/internal/ortenv"
 )
 
 // command is one subcommand. Each lives in its own file and registers
@@ -60,6 +62,9 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	// The checkout's ONNX Runtime and plugin, unless the environment
+	// names others (runtime itself knows no checkout).
+	ortenv.UseCheckout()
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stdout)
 		if len(args) == 0 {

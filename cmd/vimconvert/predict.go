@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/internal/npy"
 	"github.com/vimconvert/vimconvert/verify"
 )
@@ -66,6 +67,8 @@ official model; --model runs an exported ONNX model in ONNX Runtime.`)
 	return fs, f
 }
 
+// runPredict is `vimconvert predict`: flags, then the ONNX model or the
+// reference on the --input batch, written to --output.
 func runPredict(args []string, stdout, stderr io.Writer) error {
 	fs, f := newPredictFlagSet(stderr)
 	pos, err := parseArgs(fs, args)
@@ -97,7 +100,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 
 	// Refuse a bad output before the (possibly long) run, and never
 	// overwrite an input with it.
-	if err := checkOutput(f.output, "y.npy", f.input, f.checkpoint, f.model); err != nil {
+	if err := graph.CheckOutput(f.output, "y.npy", f.input, f.checkpoint, f.model); err != nil {
 		return err
 	}
 
@@ -118,9 +121,9 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	start := time.Now()
 	var out []float32
 	var outShape []int
-	what := "logits"
+	what := graph.LogitsName
 	if f.features {
-		what = "features"
+		what = graph.FeaturesName
 	}
 	var engine string
 	if f.model != "" {
@@ -149,9 +152,9 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		if m.Config.NumClasses == 0 && !f.features {
 			// head = Identity: the model's output is its features.
 			noHeadNote(stderr, f.checkpoint)
-			what = "features"
+			what = graph.FeaturesName
 		}
-		if what == "features" {
+		if what == graph.FeaturesName {
 			t = res.Features
 		}
 		out, outShape = t.Float32(), t.Shape

@@ -6,15 +6,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/runtime"
-)
-
-// Names of the exported graph's input and outputs (graph.InputName,
-// graph.LogitsName, graph.FeaturesName).
-const (
-	onnxInputName    = "pixel_values"
-	onnxLogitsName   = "logits"
-	onnxFeaturesName = "features"
 )
 
 func init() {
@@ -37,12 +30,12 @@ func runONNXModel(modelPath string, x []float32, shape []int, features bool, std
 	created := time.Since(start)
 
 	names := sess.OutputNames()
-	want := onnxLogitsName
+	want := graph.LogitsName
 	if features {
-		want = onnxFeaturesName
-	} else if !slices.Contains(names, onnxLogitsName) && slices.Contains(names, onnxFeaturesName) {
+		want = graph.FeaturesName
+	} else if !slices.Contains(names, graph.LogitsName) && slices.Contains(names, graph.FeaturesName) {
 		noHeadNote(stderr, modelPath)
-		want = onnxFeaturesName
+		want = graph.FeaturesName
 	}
 	if !slices.Contains(names, want) {
 		hint := ""
@@ -51,7 +44,7 @@ func runONNXModel(modelPath string, x []float32, shape []int, features bool, std
 		}
 		return nil, nil, "", fmt.Errorf("%s has no output %q%s; outputs: %v", modelPath, want, hint, names)
 	}
-	input := onnxInputName
+	input := graph.InputName
 	if names := sess.InputNames(); !slices.Contains(names, input) {
 		if len(names) != 1 {
 			return nil, nil, "", fmt.Errorf("%s has no input %q and %d inputs %v; cannot tell which is the image", modelPath, input, len(names), names)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vimconvert/vimconvert/internal/repo"
 	"github.com/vimconvert/vimconvert/runtime"
+	"github.com/vimconvert/vimconvert/verify"
 )
 
 // verifyRun calls the CLI in-process.
@@ -42,7 +43,7 @@ func TestVerifyCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("verify: exit %d\n%s%s", code, stdout, stderr)
 	}
-	var res verifyResult
+	var res verify.FileReport
 	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
 		t.Fatalf("verify --json output: %v\n%s", err, stdout)
 	}
@@ -148,7 +149,7 @@ func TestVerifyResourceLimits(t *testing.T) {
 		want   string
 	}{
 		{"ORT makes one thread per --threads: 100000 would exhaust memory", []string{"--threads", "100000"}, "--threads 100000: want 0 to"},
-		{"just above the cap", []string{"--threads", fmt.Sprint(maxThreads() + 1)}, fmt.Sprintf("want 0 to %d", maxThreads())},
+		{"just above the cap", []string{"--threads", fmt.Sprint(runtime.MaxThreads() + 1)}, fmt.Sprintf("want 0 to %d", runtime.MaxThreads())},
 		{"negative threads", []string{"--threads", "-1"}, "--threads -1"},
 		{"batch above 1024", []string{"--batch", "1025"}, "--batch 1025: want 1 to 1024"},
 	}

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bufio"
@@ -18,21 +18,21 @@ import (
 
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/graph"
+	"github.com/vimconvert/vimconvert/internal/benchgraph"
 	"github.com/vimconvert/vimconvert/runtime"
 	"github.com/vimconvert/vimconvert/verify"
 )
 
-// benchWorkerFlag, as the first argument of `vimconvert bench`, runs one
-// measurement in this process (see runBenchWorker). `bench` re-executes its
-// own binary this way for every variant so that each one's peak RSS is its
-// own. It is not a user-facing flag.
-const benchWorkerFlag = "--internal-worker"
+// WorkerFlag is the argument by which a program tells itself, started
+// as Options.Worker, to run RunWorker (`vimconvert bench --internal-worker
+// SPEC`). It is not a user-facing flag.
+const WorkerFlag = "--internal-worker"
 
 // Inputs a worker feeds (workerSpec.Inputs).
 const (
 	inputsImage   = "image"    // pixel_values [batch, 3, img, img]
-	inputsScan    = "scan"     // graph.ScanInputNames on the model's shapes
-	inputsLinAttn = "lin_attn" // graph.LinearAttentionInputNames
+	inputsScan    = "scan"     // benchgraph.ScanInputNames on the model's shapes
+	inputsLinAttn = "lin_attn" // benchgraph.LinearAttentionInputNames
 )
 
 // workerSpec is one measurement, passed to the worker as JSON.
@@ -62,9 +62,11 @@ type workerResult struct {
 	Error     string    `json:"error,omitempty"`
 }
 
-// runBenchWorker runs the measurement described by the JSON in args[0] and
-// prints a workerResult.
-func runBenchWorker(args []string, stdout io.Writer) error {
+// RunWorker runs the measurement described by the JSON spec in args[0]
+// (what Run appends to Options.Worker) and prints its result as one JSON
+// line on stdout. A program that runs Run must call it when started as
+// Options.Worker.
+func RunWorker(args []string, stdout io.Writer) error {
 	if len(args) != 1 {
 		return fmt.Errorf("bench worker: want one JSON argument, got %d", len(args))
 	}
@@ -109,7 +111,7 @@ func measure(spec workerSpec) (wall, cpu []float64, err error) {
 			return err
 		}
 	case "reference":
-		m, err := loadBenchModel(spec.Source, spec.Weights)
+		m, err := LoadModel(spec.Source, spec.Weights)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -167,8 +169,8 @@ func workerInputs(spec workerSpec) (map[string]*runtime.Tensor, error) {
 		img := int64(spec.ImgSize)
 		in[graph.InputName] = &runtime.Tensor{Shape: []int64{b, 3, img, img}, Data: randomNormal(int(b*3*img*img), 1)}
 	case inputsScan:
-		for i, name := range graph.ScanInputNames {
-			shape := graph.ScanInputShape(name, b, L, din, n)
+		for i, name := range benchgraph.ScanInputNames {
+			shape := benchgraph.ScanInputShape(name, b, L, din, n)
 			size := 1
 			for _, d := range shape {
 				size *= int(d)
@@ -234,11 +236,11 @@ func peakRSSMB() (float64, error) {
 	return 0, errors.New("VmHWM not found in /proc/self/status")
 }
 
-// loadBenchModel loads a checkpoint, or reads back an ONNX file exported by
-// vimconvert.
-func loadBenchModel(path, weights string) (*convert.Model, error) {
+// LoadModel loads a checkpoint (weights: convert.WeightsModel or
+// convert.WeightsEMA), or reads back an ONNX file exported by vimconvert.
+func LoadModel(path, weights string) (*convert.Model, error) {
 	if strings.HasSuffix(strings.ToLower(path), ".onnx") {
-		return modelFromONNX(path)
+		return graph.ReadModel(path)
 	}
 	m, _, err := convert.Load(path, convert.Options{Weights: convert.Weights(weights)})
 	if err != nil {

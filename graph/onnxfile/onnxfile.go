@@ -1,0 +1,98 @@
+// Package onnxfile reads .onnx files into the generated onnxpb types: the
+// one reader of the module (package graph reads exported models back with
+// it, package runtime reads a model's inputs and outputs with it). It knows
+// the ONNX format only, not the vimconvert metadata or tensor names.
+package onnxfile
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/graph/onnxpb"
+)
+
+// ErrModelMissing is returned (wrapped, with the path) by ReadFile when the
+// .onnx file does not exist.
+var ErrModelMissing = errors.New("ONNX model not found")
+
+// ReadFile parses a whole .onnx file (metadata, outputs and initializers).
+// A missing file gives an error wrapping ErrModelMissing; a file that is no
+// ONNX model, or has no graph, is refused with its path in the message.
+func ReadFile(path string) (*onnxpb.ModelProto, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s", ErrModelMissing, path)
+		}
+		return nil, fmt.Errorf("read model: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes the bytes of an .onnx file; name is the file name used in
+// error messages.
+func Parse(name string, data []byte) (*onnxpb.ModelProto, error) {
+	mp := &onnxpb.ModelProto{}
+	if err := proto.Unmarshal(data, mp); err != nil {
+		return nil, fmt.Errorf("%s is not an ONNX model: %w", name, err)
+	}
+	if mp.GetGraph() == nil {
+		return nil, fmt.Errorf("%s is not an ONNX model: no graph", name)
+	}
+	return mp, nil
+}
+
+// Metadata returns the model's metadata_props as a map (graph.MetaConfig, ...).
+func Metadata(mp *onnxpb.ModelProto) map[string]string {
+	meta := map[string]string{}
+	for _, p := range mp.GetMetadataProps() {
+		meta[p.GetKey()] = p.GetValue()
+	}
+	return meta
+}
+
+// Initializers returns the model's initializers by name.
+func Initializers(mp *onnxpb.ModelProto) map[string]*onnxpb.TensorProto {
+	inits := map[string]*onnxpb.TensorProto{}
+	for _, t := range mp.GetGraph().GetInitializer() {
+		inits[t.GetName()] = t
+	}
+	return inits
+}
+
+// TensorFromProto decodes a float32 initializer (raw_data little-endian or
+// float_data). Any other data type, or a data length that does not match
+// the dims, is refused.
+func TensorFromProto(tp *onnxpb.TensorProto) (*convert.Tensor, error) {
+	if tp.GetDataType() != int32(onnxpb.TensorProto_FLOAT) {
+		return nil, fmt.Errorf("data type %d, want float32", tp.GetDataType())
+	}
+	t := &convert.Tensor{Name: tp.GetName(), DType: "float32"}
+	n := 1
+	for _, d := range tp.GetDims() {
+		if d < 0 || (d > 0 && n > math.MaxInt32/int(d)) {
+			return nil, fmt.Errorf("dims %v out of range", tp.GetDims())
+		}
+		t.Shape = append(t.Shape, int(d))
+		n *= int(d)
+	}
+	switch {
+	case len(tp.GetRawData()) == 4*n:
+		raw := tp.GetRawData()
+		t.Data = make([]float32, n)
+		for i := range t.Data {
+			t.Data[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+		}
+	case len(tp.GetFloatData()) == n:
+		t.Data = append([]float32(nil), tp.GetFloatData()...)
+	default:
+		return nil, fmt.Errorf("%d raw bytes / %d floats for shape %v", len(tp.GetRawData()), len(tp.GetFloatData()), t.Shape)
+	}
+	return t, nil
+}

@@ -1,0 +1,93 @@
+package graph
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/graph/onnxfile"
+	"github.com/vimconvert/vimconvert/graph/onnxpb"
+)
+
+// BuiltConfig returns the convert.Config recorded under MetaConfig by Build
+// and whether the model has one; name is used in error messages.
+func BuiltConfig(name string, mp *onnxpb.ModelProto) (convert.Config, bool, error) {
+	var c convert.Config
+	s, ok := onnxfile.Metadata(mp)[MetaConfig]
+	if !ok {
+		return c, false, nil
+	}
+	if err := json.Unmarshal([]byte(s), &c); err != nil {
+		return c, true, fmt.Errorf("%s: metadata %s: %w", name, MetaConfig, err)
+	}
+	return c, true, nil
+}
+
+// ReadModel reads back a model exported by vimconvert as a convert.Model:
+// the architecture from the MetaConfig metadata and every tensor from the
+// initializer of the same official state-dict name.
+func ReadModel(path string) (*convert.Model, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read model: %w", err)
+	}
+	mp, err := onnxfile.Parse(path, data)
+	if err != nil {
+		return nil, err
+	}
+	return ModelFromProto(path, mp)
+}
+
+// ModelFromProto is ReadModel on a parsed model; name is used in error
+// messages. A model without MetaConfig, with a missing or non-float32
+// initializer, or whose tensors do not fit its config is refused.
+func ModelFromProto(name string, mp *onnxpb.ModelProto) (*convert.Model, error) {
+	c, ok, err := BuiltConfig(name, mp)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%s has no %s metadata: a model exported by vimconvert (or the checkpoint) is needed", name, MetaConfig)
+	}
+	inits := onnxfile.Initializers(mp)
+	// Every block has at least one initializer: a larger depth cannot be
+	// read back (and would only make the missing list long).
+	if c.Depth < 1 || c.Depth > len(inits) {
+		return nil, fmt.Errorf("%s: %s depth %d does not fit its %d initializers", name, MetaConfig, c.Depth, len(inits))
+	}
+	m, err := modelFromInitializers(c, inits)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if err := Validate(m); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return m, nil
+}
+
+// modelFromInitializers assembles a convert.Model of config c from
+// initializers named by their official state-dict keys (the tensor table
+// of convert says which ones c has); convert.NewModel lists what is
+// missing, unexpected or of the wrong shape.
+func modelFromInitializers(c convert.Config, inits map[string]*onnxpb.TensorProto) (*convert.Model, error) {
+	named := map[string]*convert.Tensor{}
+	var unreadable []string
+	_ = convert.EachTensor(&c, func(key string, _ convert.TensorSpec, _ int) error {
+		tp, ok := inits[key]
+		if !ok {
+			return nil // NewModel names it
+		}
+		t, err := onnxfile.TensorFromProto(tp)
+		if err != nil {
+			unreadable = append(unreadable, fmt.Sprintf("%s (%v)", key, err))
+			return nil
+		}
+		named[key] = t
+		return nil
+	})
+	if len(unreadable) > 0 {
+		return nil, fmt.Errorf("initializers unreadable: %v", unreadable)
+	}
+	return convert.NewModel(c, named)
+}

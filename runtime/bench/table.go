@@ -1,0 +1,57 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"os"
+	goruntime "runtime"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/vimconvert/vimconvert/runtime"
+)
+
+// MachineInfo describes this machine: CPU model, cores, ONNX Runtime and
+// Go versions and the load average now.
+func MachineInfo() Machine {
+	m := Machine{Cores: goruntime.NumCPU(), GoVersion: goruntime.Version(), ORTVersion: runtime.ORTVersion}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		m.LoadAvg = strings.Join(strings.Fields(string(b))[:3], " ")
+	}
+	return m
+}
+
+// PrintTable writes the records as an aligned text table, one row per
+// record, headed by the machine line.
+func PrintTable(w io.Writer, rs []Record, mi Machine) {
+	fmt.Fprintf(w, "machine: %s, %d cores, ONNX Runtime %s, %s, load %s (%s)\n",
+		mi.CPU, mi.Cores, mi.ORTVersion, mi.GoVersion, mi.LoadAvg, time.Now().UTC().Format(time.RFC3339))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "img\ttokens\tbatch\tthreads\tplugin ms\tfloor ms\tplugin/floor\tscan op ms\tG upd/s/core\tLA call ms\tLA call/scan dir\tLA model ms\tLA/plugin\treference ms\tref/plugin\tµs/token\tpeak RSS MB\t")
+	f := func(v OptFloat, format string) string {
+		if v == 0 {
+			return "-"
+		}
+		return fmt.Sprintf(format, float64(v))
+	}
+	for _, r := range rs {
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+			r.ImgSize, r.Tokens, r.Batch, r.Threads,
+			f(r.PluginMS, "%.2f"), f(r.NoScanFloorMS, "%.2f"), f(r.PluginOverFloor, "%.2fx"),
+			f(r.ScanOnlyMS, "%.3f"), f(r.ScanGUpdatesPerSecPerCore, "%.2f"),
+			f(r.LinearAttentionCallMS, "%.3f"), f(r.LinearAttentionCallOverScanDir, "%.1fx"),
+			f(r.LinearAttentionMS, "%.1f"), f(r.LinearAttentionOverPlugin, "%.1fx"),
+			f(r.ReferenceMS, "%.1f"), f(r.ReferenceOverPlugin, "%.1fx"),
+			f(r.PluginUSPerToken, "%.2f"), f(r.PeakRSSMB, "%.0f"))
+	}
+	tw.Flush()
+}

@@ -1,0 +1,146 @@
+package verify
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/graph"
+	"github.com/vimconvert/vimconvert/graph/onnxfile"
+	"github.com/vimconvert/vimconvert/graph/onnxpb"
+)
+
+// geometryMismatch describes, for a checkpoint that cannot be loaded at the
+// geometry a model records (built), both geometries. sure is true when the
+// checkpoint loads at its own geometry and that has another patch grid: the
+// mismatch is then the whole story (the load error would name flags the
+// user never passed).
+func geometryMismatch(ckpt string, built convert.Config, weights convert.Weights) (msg string, sure bool) {
+	msg = fmt.Sprintf("the model was built for img %d, stride %d (%d×%d patches)", built.ImgSize, built.Stride, built.GridSize(), built.GridSize())
+	native, _, err := convert.Load(ckpt, convert.Options{Weights: weights})
+	if err != nil {
+		return "", false // unreadable on its own: the load error says why
+	}
+	g := native.Config.GridSize()
+	msg += fmt.Sprintf("; this checkpoint's pos_embed has %d×%d", g, g)
+	return msg + ": was the model converted from this checkpoint?", g != built.GridSize()
+}
+
+// checkSameGeometry refuses a checkpoint whose geometry at the model's
+// recorded size and stride is not the model's: another token count, or a
+// pos_embed that differs from the model's (a checkpoint of another grid
+// resampled to the model's size, or another checkpoint). A model converted
+// at another image size from this checkpoint has the same resampled pos_embed, so
+// it passes.
+func checkSameGeometry(mp *onnxpb.ModelProto, m *convert.Model, built convert.Config, ckpt string, weights convert.Weights) error {
+	c := m.Config
+	if built.ImgSize > 0 && (c.ImgSize != built.ImgSize || c.Stride != built.Stride || c.SeqLen() != built.SeqLen()) {
+		return fmt.Errorf("the model was built for img %d, stride %d (%d tokens); %s loads as img %d, stride %d (%d tokens): was the model converted from this checkpoint?",
+			built.ImgSize, built.Stride, built.SeqLen(), ckpt, c.ImgSize, c.Stride, c.SeqLen())
+	}
+	if m.PosEmbed == nil {
+		return nil
+	}
+	for _, t := range mp.GetGraph().GetInitializer() {
+		if t.GetName() != m.PosEmbed.Name {
+			continue
+		}
+		got, err := onnxfile.TensorFromProto(t)
+		if err != nil {
+			return fmt.Errorf("the model's %s initializer: %w", t.GetName(), err)
+		}
+		if !slices.Equal(got.Shape, m.PosEmbed.Shape) {
+			return fmt.Errorf("the model's pos_embed is %v, this checkpoint's at img %d, stride %d is %v: was the model converted from this checkpoint?",
+				got.Shape, c.ImgSize, c.Stride, m.PosEmbed.Shape)
+		}
+		r := Compare(m.PosEmbed.Data, got.Data, nil)
+		if r.MaxAbs == 0 {
+			return nil
+		}
+		// Different values at the checkpoint's own geometry are a weight
+		// difference (another weight set): checkSameWeights warns and the
+		// comparison fails, locating it. At another geometry the checkpoint
+		// was resampled to the model's: a model converted from it would
+		// hold that same resampled pos_embed, so it was not.
+		native, _, err := convert.Load(ckpt, convert.Options{Weights: weights, ClsToken: built.ClsToken})
+		if err != nil || native.Config.GridSize() != c.GridSize() || native.Config.Stride != c.Stride || native.Config.ImgSize != c.ImgSize {
+			g := c.GridSize()
+			if err == nil {
+				g = native.Config.GridSize()
+			}
+			return fmt.Errorf("the model was built for img %d, stride %d (%d×%d patches) and its pos_embed differs from this checkpoint's (%d×%d patches) resampled to that grid (max |Δ| %.3g): was the model converted from this checkpoint?",
+				c.ImgSize, c.Stride, c.GridSize(), c.GridSize(), g, g, r.MaxAbs)
+		}
+		return nil
+	}
+	return nil
+}
+
+// checkSameWeights compares a few initializers of the ONNX model (named by
+// their official state-dict keys) with the loaded checkpoint and returns a
+// warning when they differ, which usually means the model was converted from
+// another checkpoint or weight set.
+func checkSameWeights(mp *onnxpb.ModelProto, m *convert.Model, weights convert.Weights) string {
+	inits := onnxfile.Initializers(mp)
+	for _, want := range []*convert.Tensor{m.NormF, m.PatchBias, m.PosEmbed} {
+		if want == nil {
+			continue
+		}
+		t, ok := inits[want.Name]
+		if !ok {
+			continue
+		}
+		got, err := onnxfile.TensorFromProto(t)
+		if err != nil || len(got.Data) != len(want.Data) {
+			continue
+		}
+		r := Compare(want.Data, got.Data, nil)
+		if r.MaxAbs != 0 {
+			other := convert.WeightsEMA
+			if weights == convert.WeightsEMA {
+				other = convert.WeightsModel
+			}
+			return fmt.Sprintf("initializer %s of the model differs from the checkpoint's %q weights (max |Δ| %.3g): was it converted from another checkpoint, or with --weights %s?",
+				want.Name, weights, r.MaxAbs, other)
+		}
+	}
+	return ""
+}
+
+// buildPerLayerCopy writes a per-layer variant of the given model (same
+// opset, scan lowering, extra outputs and initializers) to path.
+func buildPerLayerCopy(m *convert.Model, mp *onnxpb.ModelProto, outputs map[string]bool, path string) error {
+	opts := graph.Options{
+		PerLayer: true,
+		Features: outputs[graph.FeaturesName],
+		Tokens:   outputs[graph.TokensName],
+		Scan:     graph.ScanLowering(onnxfile.Metadata(mp)[graph.MetaScan]),
+	}
+	for _, o := range mp.GetOpsetImport() {
+		if o.GetDomain() == "" || o.GetDomain() == "ai.onnx" {
+			opts.Opset = int(o.GetVersion())
+		}
+	}
+	model, err := graph.Build(m, opts)
+	if err != nil {
+		return fmt.Errorf("build the per-layer model: %w", err)
+	}
+	// Initializers carry the official state-dict names in both models:
+	// take the given model's, so the copy computes with its weights.
+	orig := onnxfile.Initializers(mp)
+	for i, t := range model.GetGraph().GetInitializer() {
+		o, ok := orig[t.GetName()]
+		if !ok {
+			return fmt.Errorf("per-layer copy: the model has no initializer %s; was it made by vimconvert?", t.GetName())
+		}
+		if !slices.Equal(o.GetDims(), t.GetDims()) || o.GetDataType() != t.GetDataType() {
+			return fmt.Errorf("per-layer copy: initializer %s is %v type %d in the model, %v type %d in the checkpoint",
+				t.GetName(), o.GetDims(), o.GetDataType(), t.GetDims(), t.GetDataType())
+		}
+		model.Graph.Initializer[i] = o
+	}
+	if err := graph.WriteFile(model, path); err != nil {
+		return fmt.Errorf("write the per-layer model: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,291 @@
+package verify
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/graph"
+	"github.com/vimconvert/vimconvert/graph/onnxfile"
+	"github.com/vimconvert/vimconvert/graph/onnxpb"
+	"github.com/vimconvert/vimconvert/runtime"
+)
+
+// FileOptions configures CheckFile.
+type FileOptions struct {
+	// Weights is the weight set of a training checkpoint the model was
+	// converted from (convert.WeightsModel or convert.WeightsEMA).
+	Weights convert.Weights
+	// Input returns the input batch [B, C, H, W] for the loaded checkpoint
+	// (c, and channels = C of its patch conv) and a description of it for
+	// the report. Its error is returned as is.
+	Input func(c convert.Config, channels int) (x []float32, shape [4]int, desc string, err error)
+	// Tol bounds max |reference - onnx| of every compared output (and of
+	// each per-layer tensor, for FirstDivergence).
+	Tol float64
+	// Precision is the arithmetic of the Go reference.
+	Precision Precision
+	// PerLayer compares every block's intermediates; a model without
+	// per-layer outputs is rebuilt with them (in a temporary directory)
+	// from the checkpoint's graph and the model's own initializers.
+	PerLayer bool
+	// Runtime opens the ONNX Runtime sessions.
+	Runtime runtime.Options
+	// Log receives "warning: ..." lines and notes as they arise (nil: none).
+	Log io.Writer
+}
+
+// fileCheck is the state of one CheckFile call.
+type fileCheck struct {
+	opts     FileOptions
+	ckpt     string
+	onnxPath string
+	mp       *onnxpb.ModelProto
+	built    convert.Config // the geometry recorded in the model's metadata
+	m        *convert.Model
+	res      *FileReport
+	x        []float32
+	shape    [4]int
+}
+
+// CheckFile runs the ONNX model at onnxPath in ONNX Runtime and the Go
+// reference forward pass of the checkpoint at ckptPath on the same input
+// and compares them: the logits (max |Δ| within Tol and the same top-1),
+// or the features of a checkpoint without a head, plus the features and
+// tokens outputs when the model has them, and with PerLayer every block's
+// intermediates. It first checks that the model was converted from this
+// checkpoint (geometry and weights: a mismatch of geometry is an error, of
+// weights a warning). A comparison that fails is a report with Pass false
+// (see Failure), not an error.
+func CheckFile(ckptPath, onnxPath string, opts FileOptions) (*FileReport, error) {
+	if opts.Log == nil {
+		opts.Log = io.Discard
+	}
+	if opts.Input == nil {
+		return nil, errors.New("verify: no Input function")
+	}
+	fc := &fileCheck{opts: opts, ckpt: ckptPath, onnxPath: onnxPath,
+		res: &FileReport{Checkpoint: ckptPath, Model: onnxPath, Weights: opts.Weights, Tol: opts.Tol, Precision: opts.Precision.String()}}
+	if err := fc.load(); err != nil {
+		return nil, err
+	}
+	var err error
+	c := fc.m.Config
+	if fc.x, fc.shape, fc.res.Input, err = opts.Input(c, fc.m.PatchWeight.Shape[1]); err != nil {
+		return nil, err
+	}
+	fc.res.InputShape = fc.shape[:]
+	if err := fc.compare(); err != nil {
+		return nil, err
+	}
+	fc.res.Pass = len(fc.res.Failures) == 0
+	return fc.res, nil
+}
+
+// load reads the model and the checkpoint at the model's geometry and
+// checks that they belong together.
+func (fc *fileCheck) load() error {
+	var err error
+	if fc.mp, err = onnxfile.ReadFile(fc.onnxPath); err != nil {
+		return err
+	}
+	// The geometry the model was built for (stride and cls placement
+	// cannot be seen in the weights) comes from the model's metadata.
+	if fc.built, _, err = graph.BuiltConfig(fc.onnxPath, fc.mp); err != nil {
+		return err
+	}
+	built := fc.built
+	fc.m, _, err = convert.Load(fc.ckpt, convert.Options{
+		Weights: fc.opts.Weights, ClsToken: built.ClsToken, ImgSize: built.ImgSize, Stride: built.Stride,
+	})
+	if err != nil {
+		if built.ImgSize > 0 {
+			if msg, sure := geometryMismatch(fc.ckpt, built, fc.opts.Weights); sure {
+				return errors.New(msg)
+			} else if msg != "" {
+				return fmt.Errorf("load checkpoint: %s: %w", msg, err)
+			}
+		}
+		return fmt.Errorf("load checkpoint: %w", err)
+	}
+	if err := checkSameGeometry(fc.mp, fc.m, built, fc.ckpt, fc.opts.Weights); err != nil {
+		return err
+	}
+	if w := checkSameWeights(fc.mp, fc.m, fc.opts.Weights); w != "" {
+		fc.warn(w)
+	}
+	return nil
+}
+
+// warn records a warning and writes it to the log.
+func (fc *fileCheck) warn(w string) {
+	fc.res.Warnings = append(fc.res.Warnings, w)
+	fmt.Fprintf(fc.opts.Log, "warning: %s\n", w)
+}
+
+// runModel runs one ONNX file on the input and returns every output, the
+// output names and the session-creation and run times.
+func (fc *fileCheck) runModel(path string) (map[string]*runtime.Tensor, []string, time.Duration, time.Duration, error) {
+	x4 := []int64{int64(fc.shape[0]), int64(fc.shape[1]), int64(fc.shape[2]), int64(fc.shape[3])}
+	start := time.Now()
+	sess, err := runtime.NewSession(path, fc.opts.Runtime)
+	if err != nil {
+		return nil, nil, 0, 0, err
+	}
+	defer sess.Destroy()
+	created := time.Since(start)
+	if names := sess.InputNames(); !slices.Contains(names, graph.InputName) {
+		return nil, nil, 0, 0, fmt.Errorf("%s has no input %q (inputs: %v)", path, graph.InputName, names)
+	}
+	start = time.Now()
+	out, err := sess.Run(map[string]*runtime.Tensor{graph.InputName: {Shape: x4, Data: fc.x}})
+	return out, sess.OutputNames(), created, time.Since(start), err
+}
+
+// compare runs the model (and its per-layer copy when needed) and the
+// reference and fills the report's comparisons.
+func (fc *fileCheck) compare() error {
+	res, tol := fc.res, fc.opts.Tol
+	outputNames := map[string]bool{}
+	for _, o := range fc.mp.GetGraph().GetOutput() {
+		outputNames[o.GetName()] = true
+	}
+	got, outNames, created, ran, err := fc.runModel(fc.onnxPath)
+	if err != nil {
+		return err
+	}
+	res.SessionMS, res.RunMS, res.ORTVersion = ms(created), ms(ran), runtime.Version()
+	layerGot := got
+	if fc.opts.PerLayer && !outputNames[KeyHidden(0)] {
+		if layerGot, err = fc.runPerLayerCopy(got, outputNames); err != nil {
+			return err
+		}
+	}
+	start := time.Now()
+	ref, err := Forward(fc.m, fc.x, fc.shape, Options{Precision: fc.opts.Precision, Intermediates: fc.opts.PerLayer || outputNames[graph.TokensName]})
+	if err != nil {
+		return fmt.Errorf("reference forward: %w", err)
+	}
+	res.ReferenceMS = ms(time.Since(start))
+	if err := fc.compareOutputs(got, outNames, ref); err != nil {
+		return err
+	}
+	if fc.opts.PerLayer {
+		for _, key := range perLayerKeys(len(fc.m.Layers)) {
+			r, ok := compareTensor(layerGot, key, ref.Intermediates[key])
+			if !ok {
+				continue
+			}
+			res.Layers = append(res.Layers, Named{key, r})
+			if res.FirstDivergence == "" && !r.Pass(tol) {
+				res.FirstDivergence = key
+			}
+		}
+	}
+	return nil
+}
+
+// runPerLayerCopy builds and runs a per-layer copy of the model: the graph
+// from the checkpoint, the initializers from the model (so it computes
+// with the same weights). It warns when the copy's logits differ from the
+// model's (got).
+func (fc *fileCheck) runPerLayerCopy(got map[string]*runtime.Tensor, outputNames map[string]bool) (map[string]*runtime.Tensor, error) {
+	dir, err := os.MkdirTemp("", "vimconvert-verify-")
+	if err != nil {
+		return nil, fmt.Errorf("temp dir for the per-layer model: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	copyPath := filepath.Join(dir, "per_layer.onnx")
+	if err := buildPerLayerCopy(fc.m, fc.mp, outputNames, copyPath); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(fc.opts.Log, "%s has no per-layer outputs: built a per-layer copy (graph from %s, initializers from the model)\n", fc.onnxPath, fc.ckpt)
+	layerGot, _, _, _, err := fc.runModel(copyPath)
+	if err != nil {
+		return nil, fmt.Errorf("per-layer copy: %w", err)
+	}
+	if a, b := got[graph.LogitsName], layerGot[graph.LogitsName]; a != nil && b != nil {
+		if r := Compare(a.Data, b.Data, nil); !r.Pass(fc.opts.Tol) {
+			fc.warn(fmt.Sprintf("the per-layer copy's logits differ from %s's by %.3g: the model's graph is not what this vimconvert builds, so the per-layer table describes the rebuilt graph", fc.onnxPath, r.MaxAbs))
+		}
+	}
+	return layerGot, nil
+}
+
+// compareTensor compares output name of from with the reference tensor
+// want; ok is false when either is absent.
+func compareTensor(from map[string]*runtime.Tensor, name string, want *Tensor) (Report, bool) {
+	g, ok := from[name]
+	if !ok || want == nil {
+		return Report{}, false
+	}
+	gs := make([]int, len(g.Shape))
+	for i, d := range g.Shape {
+		gs[i] = int(d)
+	}
+	if !slices.Equal(gs, want.Shape) {
+		return Report{Shape: want.Shape, Mismatch: fmt.Sprintf("reference shape %v, onnx shape %v", want.Shape, gs)}, true
+	}
+	return Compare(want.Data, g.Data, want.Shape), true
+}
+
+// compareOutputs compares the logits (or the features of a checkpoint
+// without a head), features and tokens outputs and records failures.
+func (fc *fileCheck) compareOutputs(got map[string]*runtime.Tensor, outNames []string, ref *Result) error {
+	res, tol := fc.res, fc.opts.Tol
+	fail := func(f string, a ...any) { res.Failures = append(res.Failures, fmt.Sprintf(f, a...)) }
+	// A model without a classification head (num_classes 0: head is
+	// Identity) has no logits output; its output is the features, which
+	// are then what is checked against Tol. Top-1 means nothing there.
+	if _, ok := got[graph.LogitsName]; !ok && fc.m.Config.NumClasses == 0 {
+		if _, ok := got[graph.FeaturesName]; !ok {
+			return fmt.Errorf("%s has neither %q nor %q output (outputs: %v); the checkpoint has no head (num_classes 0), so the model should output its features", fc.onnxPath, graph.LogitsName, graph.FeaturesName, outNames)
+		}
+		res.Notes = append(res.Notes, "the checkpoint has no classification head (num_classes 0): compared the features output against --tol; top-1 is not checked")
+	} else {
+		logits, ok := compareTensor(got, graph.LogitsName, ref.Logits)
+		if !ok {
+			return fmt.Errorf("%s has no output %q (outputs: %v)", fc.onnxPath, graph.LogitsName, outNames)
+		}
+		res.Outputs = append(res.Outputs, Named{graph.LogitsName, logits})
+		if !logits.Pass(tol) {
+			fail("logits max |Δ| %.3g > tol %g", logits.MaxAbs, tol)
+		}
+		if !logits.Top1OK() {
+			fail("top-1 differs in %d of %d rows", logits.Top1Rows-logits.Top1Agree, logits.Top1Rows)
+		}
+	}
+	if feats, ok := compareTensor(got, graph.FeaturesName, ref.Features); ok {
+		// An argmax over feature channels is no class: no top-1 line.
+		feats.Top1Rows, feats.Top1Agree, feats.FirstTop1Diff = 0, 0, -1
+		res.Outputs = append(res.Outputs, Named{graph.FeaturesName, feats})
+		if !feats.Pass(tol) {
+			fail("features max |Δ| %.3g > tol %g", feats.MaxAbs, tol)
+		}
+	}
+	// "tokens" is every token after the final add + norm_f.
+	if toks, ok := compareTensor(got, graph.TokensName, ref.Intermediates[KeyFinalNormed]); ok {
+		res.Outputs = append(res.Outputs, Named{graph.TokensName, toks})
+		if !toks.Pass(tol) {
+			fail("tokens max |Δ| %.3g > tol %g", toks.MaxAbs, tol)
+		}
+	}
+	return nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
+
+// perLayerKeys lists the intermediate names in the order the network
+// computes them.
+func perLayerKeys(depth int) []string {
+	keys := []string{KeyPatchEmbed, KeyEmbedTokens}
+	for i := range depth {
+		keys = append(keys, KeyResidual(i), KeyHidden(i))
+	}
+	return append(keys, KeyFinalNormed, KeyFeatures, KeyLogits)
+}
