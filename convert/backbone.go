@@ -65,7 +65,20 @@ func DefaultOutIndices(depth int) []int {
 // ParseOutIndices reads a comma-separated list of block indices ("5,11")
 // for a model of depth blocks: each in [0, depth), no repeats; the result
 // is sorted. A negative index counts from the end (-1 is the last block).
+// With depth 0 (not known yet) the indices are returned as given, negative
+// ones included, for NormalizeOutIndices to check later.
 func ParseOutIndices(s string, depth int) ([]int, error) {
+	if depth <= 0 {
+		var out []int
+		for _, f := range strings.Split(s, ",") {
+			i, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil {
+				return nil, fmt.Errorf("out indices %q: %q is not a block index", s, strings.TrimSpace(f))
+			}
+			out = append(out, i)
+		}
+		return out, nil
+	}
 	var out []int
 	for _, f := range strings.Split(s, ",") {
 		f = strings.TrimSpace(f)
@@ -86,6 +99,17 @@ func ParseOutIndices(s string, depth int) ([]int, error) {
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+// NormalizeOutIndices checks indices for a model of depth blocks (a
+// negative one counts from the end) and returns them sorted, as
+// ParseOutIndices does.
+func NormalizeOutIndices(indices []int, depth int) ([]int, error) {
+	parts := make([]string, len(indices))
+	for i, v := range indices {
+		parts[i] = strconv.Itoa(v)
+	}
+	return ParseOutIndices(strings.Join(parts, ","), max(depth, 1))
 }
 
 // FeatureMapName is the name of block i's feature map output.

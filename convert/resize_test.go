@@ -1,6 +1,7 @@
 package convert_test
 
 import (
+	"fmt"
 	"math"
 	"path/filepath"
 	"strings"
@@ -347,6 +348,59 @@ func TestCheckImageSide(t *testing.T) {
 		}
 		if got != tc.wantErr {
 			t.Errorf("%s: error %q, want %q", tc.reason, got, tc.wantErr)
+		}
+	}
+}
+
+// TestLoadNonSquare loads a checkpoint at --img-size HxW: pos_embed is
+// resampled once from the weights' grid (equal to ResizePosEmbedHW of the
+// native model), noted in Info.Assumed; a width off the stride is refused.
+func TestLoadNonSquare(t *testing.T) {
+	ckpt := filepath.Join(repo.Fixture("vim_t_d2"), "checkpoint.pth")
+	base, _, err := convert.Load(ckpt, convert.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		reason string
+		h, w   int
+		note   string
+	}{
+		{"both sides resized", 192, 320, "to 12×20 for img_size 192×320"},
+		{"native height, other width", 224, 448, "to 14×28 for img_size 224×448"},
+	}
+	for _, tc := range tests {
+		m, info, err := convert.Load(ckpt, convert.Options{ImgSize: tc.h, ImgWidth: tc.w})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := *base
+		if err := convert.ResizePosEmbedHW(&want, tc.h, tc.w); err != nil {
+			t.Fatal(err)
+		}
+		if m.Config != want.Config || len(m.PosEmbed.Data) != len(want.PosEmbed.Data) {
+			t.Fatalf("%s: config %+v, want %+v", tc.reason, m.Config, want.Config)
+		}
+		for i, v := range want.PosEmbed.Data {
+			if m.PosEmbed.Data[i] != v {
+				t.Fatalf("%s: pos_embed[%d] = %g, want %g", tc.reason, i, m.PosEmbed.Data[i], v)
+			}
+		}
+		if !strings.Contains(strings.Join(info.Assumed, "\n"), tc.note) {
+			t.Errorf("%s: Info.Assumed %q lacks %q", tc.reason, info.Assumed, tc.note)
+		}
+	}
+	if _, _, err := convert.Load(ckpt, convert.Options{ImgSize: 224, ImgWidth: 230}); err == nil || !strings.Contains(err.Error(), "width 230 does not fit patch 16 and stride 16") {
+		t.Errorf("width 230: err = %v", err)
+	}
+	for _, s := range []struct{ in, want string }{{"512", "512 512"}, {"192x320", "192 320"}, {"192×320", "192 320"}, {"0x5", "error"}, {"12x", "error"}, {"a", "error"}} {
+		h, w, err := convert.ParseImageSize(s.in)
+		got := fmt.Sprint(h, " ", w)
+		if err != nil {
+			got = "error"
+		}
+		if got != s.want {
+			t.Errorf("ParseImageSize(%q) = %s, want %s", s.in, got, s.want)
 		}
 	}
 }

@@ -22,36 +22,42 @@ type featureMaps struct {
 	clsPos string // dynamic size: 1-D [1] value of the middle cls position
 }
 
-// checkOutIndices validates Options.OutIndices and FeatureMode for m.
-func checkOutIndices(m *convert.Model, opts Options) error {
-	if len(opts.OutIndices) == 0 {
-		if opts.FeatureMode != "" {
-			return fmt.Errorf("graph: feature mode %q without out indices", opts.FeatureMode)
+// outIndices returns the blocks of opts' feature maps for m, checked and
+// sorted (negative indices count from the end; OfficialOutIndices gives
+// convert.DefaultOutIndices), or nil without any.
+func outIndices(m *convert.Model, opts Options) ([]int, error) {
+	idx := opts.OutIndices
+	if opts.OfficialOutIndices {
+		if len(idx) > 0 {
+			return nil, fmt.Errorf("graph: out indices %v and the official ones both given", idx)
 		}
-		return nil
+		idx = convert.DefaultOutIndices(len(m.Layers))
+	}
+	if len(idx) == 0 {
+		if opts.FeatureMode != "" {
+			return nil, fmt.Errorf("graph: feature mode %q without out indices", opts.FeatureMode)
+		}
+		return nil, nil
 	}
 	if _, err := convert.ParseFeatureMode(string(opts.FeatureMode)); err != nil {
-		return fmt.Errorf("graph: %w", err)
+		return nil, fmt.Errorf("graph: %w", err)
 	}
-	seen := map[int]bool{}
-	for _, i := range opts.OutIndices {
-		if i < 0 || i >= len(m.Layers) || seen[i] {
-			return fmt.Errorf("graph: out indices %v: each must be a distinct block in [0, %d)", opts.OutIndices, len(m.Layers))
-		}
-		seen[i] = true
+	out, err := convert.NormalizeOutIndices(idx, len(m.Layers))
+	if err != nil {
+		return nil, fmt.Errorf("graph: %w", err)
 	}
-	return nil
+	return out, nil
 }
 
-// newFeatureMaps returns the feature-map state for opts, or nil without
-// OutIndices.
-func newFeatureMaps(b *builder, opts Options, conv string) *featureMaps {
-	if len(opts.OutIndices) == 0 {
+// newFeatureMaps returns the feature-map state for the blocks idx
+// (checked by outIndices), or nil without any.
+func newFeatureMaps(b *builder, opts Options, idx []int, conv string) *featureMaps {
+	if len(idx) == 0 {
 		return nil
 	}
 	mode, _ := convert.ParseFeatureMode(string(opts.FeatureMode))
 	f := &featureMaps{mode: mode, want: map[int]bool{}, conv: conv}
-	for _, i := range opts.OutIndices {
+	for _, i := range idx {
 		f.want[i] = true
 	}
 	f.grid = b.shapeOf("feature_map/shape", conv, 0, 4) // [B, D, rows, cols]

@@ -141,13 +141,29 @@ func TestOutIndicesRejects(t *testing.T) {
 	m := graphtest.Model(graphtest.Spec{Depth: 2})
 	for _, o := range []graph.Options{
 		{OutIndices: []int{2}},
-		{OutIndices: []int{-1}},
+		{OutIndices: []int{-3}},
 		{OutIndices: []int{0, 0}},
+		{OutIndices: []int{1, -1}},
+		{OutIndices: []int{0}, OfficialOutIndices: true},
 		{OutIndices: []int{0}, FeatureMode: "sum"},
 		{FeatureMode: convert.FeatureAdd},
 	} {
 		if _, err := graph.Build(m, o); err == nil {
 			t.Errorf("Build(%+v) accepted", o)
+		}
+	}
+	for _, o := range []graph.Options{{OutIndices: []int{-1}}, {OfficialOutIndices: true, FeatureMode: convert.FeatureAdd}} {
+		mp, err := graph.Build(m, o)
+		if err != nil {
+			t.Fatalf("Build(%+v): %v", o, err)
+		}
+		var outs []string
+		for _, v := range mp.GetGraph().GetOutput() {
+			outs = append(outs, v.GetName())
+		}
+		want := map[bool]string{false: "[feature_map.1 logits]", true: "[feature_map.0 feature_map.1 logits]"}[o.OfficialOutIndices]
+		if got := fmt.Sprint(outs); got != want {
+			t.Errorf("Build(%+v) outputs %s, want %s", o, got, want)
 		}
 	}
 	if got := fmt.Sprint(convert.DefaultOutIndices(24), convert.DefaultOutIndices(2), convert.DefaultOutIndices(1)); got != "[5 11 17 23] [0 1] [0]" {

@@ -104,8 +104,12 @@ type Options struct {
 	DynamicSize bool
 	// OutIndices adds, for each listed block, the output
 	// convert.FeatureMapName(i) [batch, D, rows, cols]: the block's patch
-	// tokens as a feature map for a dense-task head (backbone.go).
+	// tokens as a feature map for a dense-task head (backbone.go). A
+	// negative index counts from the end.
 	OutIndices []int
+	// OfficialOutIndices takes OutIndices from the official segmentation
+	// configs (convert.DefaultOutIndices of the model's depth).
+	OfficialOutIndices bool
 	// FeatureMode picks the stream of those feature maps ("" =
 	// convert.FeatureHidden).
 	FeatureMode convert.FeatureMode
@@ -153,7 +157,7 @@ func buildWith(m *convert.Model, opts Options, lower lowerFunc) (*onnxpb.ModelPr
 	if err := Validate(m); err != nil {
 		return nil, err
 	}
-	if err := checkOutIndices(m, opts); err != nil {
+	if _, err := outIndices(m, opts); err != nil {
 		return nil, err
 	}
 	if opts.DynamicSize && (opts.Scan != ScanPlugin || opts.DepthwiseConv == ConvSlice) {
@@ -294,12 +298,15 @@ func buildVim(b *builder, m *convert.Model, opts Options, lower lowerFunc) error
 	if opts.PerLayer {
 		b.output("embed_tokens", h)
 	}
-	fmaps := newFeatureMaps(b, opts, conv)
+	idx, err := outIndices(m, opts)
+	if err != nil {
+		return err
+	}
+	fmaps := newFeatureMaps(b, opts, idx, conv)
 
 	// Blocks (MM 503-513; Block.forward MM 115-136): Add -> Norm -> Mixer.
 	// Block 0's residual is the token sequence itself (residual=None).
 	var residual string
-	var err error
 	hidden := h
 	for i := range m.Layers {
 		layer := &m.Layers[i]
