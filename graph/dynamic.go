@@ -1,9 +1,11 @@
 package graph
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/graph/onnxfile"
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
 )
 
@@ -171,4 +173,38 @@ func (b *builder) shapeOf(name, x string, start, end int64) string {
 	b.addNode("", "Shape", name, []string{x}, []string{name}, onnxpb.TensorProto_INT64, [][]int64{{end - start}},
 		[]*onnxpb.AttributeProto{attrInt("start", start), attrInt("end", end)})
 	return name
+}
+
+// IsDynamicSize reports whether mp was built with Options.DynamicSize.
+func IsDynamicSize(mp *onnxpb.ModelProto) bool {
+	return onnxfile.Metadata(mp)[MetaDynamicSize] == "true"
+}
+
+// CheckInputShape checks an image batch shape [B, C, H, W] against a model
+// exported by vimconvert (name is used in messages) before it is run, so
+// that a bad size is an error naming the sizes that fit rather than a
+// shape error inside ONNX Runtime: a dynamic-size model takes every H×W
+// that fits its patch and stride (convert.Config.CheckInputSize), a fixed
+// one exactly its img_size. A model without vimconvert's config is not
+// checked. It returns whether the model is dynamic-size.
+func CheckInputShape(name string, mp *onnxpb.ModelProto, shape []int) (dynamic bool, err error) {
+	c, ok, err := BuiltConfig(name, mp)
+	if err != nil || !ok {
+		return false, err
+	}
+	dynamic = IsDynamicSize(mp)
+	if len(shape) != 4 || shape[0] < 1 || shape[1] != c.InChans {
+		return dynamic, fmt.Errorf("%s: input shape %v, want [B, %d, H, W]", name, shape, c.InChans)
+	}
+	h, w := shape[2], shape[3]
+	if dynamic {
+		if err := c.CheckInputSize(h, w); err != nil {
+			return true, fmt.Errorf("%s (dynamic size) cannot take a %d×%d input: %w", name, h, w, err)
+		}
+		return true, nil
+	}
+	if h != c.ImgSize || w != c.Width() {
+		return false, fmt.Errorf("the input has shape %v, %s takes [B, %d, %d, %d] only (convert with --img-size HxW for another size, or --dynamic-size)", shape, name, c.InChans, c.ImgSize, c.Width())
+	}
+	return false, nil
 }

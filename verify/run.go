@@ -80,6 +80,9 @@ func CheckFile(ckptPath, onnxPath string, opts FileOptions) (*FileReport, error)
 		return nil, err
 	}
 	fc.res.InputShape = fc.shape[:]
+	if err := fc.fitInput(); err != nil {
+		return nil, err
+	}
 	if err := fc.compare(); err != nil {
 		return nil, err
 	}

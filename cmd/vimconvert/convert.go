@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -36,6 +37,9 @@ type convertFlags struct {
 	perLayer bool
 	scan     string
 	conv     string
+	dynamic  bool
+	outIdx   string
+	fmode    string
 }
 
 func newConvertFlagSet(stderr io.Writer) (*flag.FlagSet, *convertFlags) {
@@ -55,6 +59,9 @@ Runtime's own contrib ops).`)
 	fs.BoolVar(&f.tokens, "tokens", false, "add the output 'tokens' [batch, L, D] (all tokens after the final norm)")
 	fs.BoolVar(&f.perLayer, "per-layer", false, "add per-block outputs named like the fixture keys (for verify --per-layer)")
 	fs.StringVar(&f.conv, "conv", string(graph.ConvONNX), "depthwise conv formulation: "+string(graph.ConvONNX)+" (ONNX Conv, runs anywhere), "+string(graph.ConvSlice)+" (Pad/Slice/Mul, no transposes) or "+string(graph.ConvPlugin)+" (fused bidirectional conv+SiLU op of the plugin, CPU only: ~12% faster on CPU, see BENCHMARKS.md)")
+	fs.BoolVar(&f.dynamic, "dynamic-size", false, "one model for every input height and width that fits the patch and stride (pos_embed resampled in the graph; README)")
+	fs.StringVar(&f.outIdx, "out-indices", "", "add feature maps [batch, D, h, w] of these blocks for dense heads: a comma-separated list (negative counts from the end) or 'official' (the seg configs': last block of each quarter)")
+	fs.StringVar(&f.fmode, "feature-mode", "", "stream of the feature maps: hidden (default; seg backbone), add (residual + hidden; det backbone) or add_norm")
 	fs.StringVar(&f.scan, "scan", string(graph.ScanPlugin), "scan lowering: "+strings.Join(userScanLowerings(), ", ")+" (plugin: the vimconvert ORT plugin; linear-attention: ONNX Runtime ≥ 1.25 contrib ops, no plugin, slower)")
 	return fs, f
 }
@@ -83,8 +90,16 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 	case graph.DepthwiseConv(f.conv) == graph.ConvPlugin && graph.ScanLowering(f.scan) != graph.ScanPlugin:
 		return usageError(fs, "--conv %s needs the plugin; it cannot be combined with --scan %s", graph.ConvPlugin, f.scan)
 	}
+	idx, ierr := convert.ParseOutIndices(f.outIdx, 0)
+	if f.outIdx == "" || f.outIdx == "official" {
+		idx, ierr = nil, nil
+	}
+	if _, merr := convert.ParseFeatureMode(f.fmode); ierr != nil || merr != nil {
+		return usageError(fs, "%v", errors.Join(ierr, merr))
+	}
 	ckpt := pos[0]
 	opts := graph.ConvertOptions{Load: *f.load, Build: graph.Options{
+		DynamicSize: f.dynamic, OutIndices: idx, OfficialOutIndices: f.outIdx == "official", FeatureMode: convert.FeatureMode(f.fmode),
 		Opset:         f.opset,
 		Features:      f.features,
 		Tokens:        f.tokens,
@@ -221,7 +236,7 @@ plugin %s%s before creating a session
 
 func configSummary(c convert.Config) string {
 	return fmt.Sprintf("Vim d%d depth %d, patch %d stride %d at %d×%d (%d tokens, cls %s), bimamba %s, %d classes",
-		c.EmbedDim, c.Depth, c.PatchSize, c.Stride, c.ImgSize, c.ImgSize, c.SeqLen(), c.ClsToken, c.BimambaType, c.NumClasses)
+		c.EmbedDim, c.Depth, c.PatchSize, c.Stride, c.ImgSize, c.Width(), c.SeqLen(), c.ClsToken, c.BimambaType, c.NumClasses)
 }
 
 func shapeString(v *onnxpb.ValueInfoProto) string {

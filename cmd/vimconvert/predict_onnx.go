@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vimconvert/vimconvert/graph"
+	"github.com/vimconvert/vimconvert/graph/onnxfile"
 	"github.com/vimconvert/vimconvert/runtime"
 )
 
@@ -21,6 +22,11 @@ func init() {
 // from a checkpoint without a head, num_classes 0) gives its features, as
 // `predict --checkpoint` does for that checkpoint. Timings go to stderr.
 func runONNXModel(modelPath string, x []float32, shape []int, features bool, stderr io.Writer) ([]float32, []int, string, error) {
+	if mp, err := onnxfile.ReadFile(modelPath); err == nil {
+		if _, err := graph.CheckInputShape(modelPath, mp, shape); err != nil {
+			return nil, nil, "", err
+		}
+	}
 	start := time.Now()
 	sess, err := runtime.NewSession(modelPath, runtime.Options{})
 	if err != nil {
