@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -36,6 +37,8 @@ type benchFlags struct {
 	rounds     int
 	json       bool
 	keep       string
+	plain      string
+	plot       string
 }
 
 func newBenchFlagSet(stderr io.Writer) (*flag.FlagSet, *benchFlags) {
@@ -73,6 +76,8 @@ key is always present: null when not measured.`)
 	fs.IntVar(&f.rounds, "rounds", 1, "repeat every measurement this many times, interleaved, and pool the runs (evens out changing load)")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object instead of a table")
 	fs.StringVar(&f.keep, "keep", "", "keep the generated ONNX models in this directory")
+	fs.StringVar(&f.plain, "plain", "", "comma-separated plain ONNX models (not made by vimconvert, e.g. scripts/export_deit.py's) to time beside, each at its own input size, without the plugin")
+	fs.StringVar(&f.plot, "plot", "", "write an SVG plot of time per image and peak RSS against image size (Vim plugin and --plain models) to this file")
 	return fs, f
 }
 
@@ -138,8 +143,19 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var plain []bench.PlainRecord
+	if f.plain != "" {
+		if plain, err = bench.RunPlain(opts, strings.Split(f.plain, ",")); err != nil {
+			return err
+		}
+	}
+	if f.plot != "" {
+		if err := bench.PlotSweep(f.plot, records, plain); err != nil {
+			return err
+		}
+	}
 	if f.json {
-		rep := bench.Report{Record: records[0], Machine: bench.MachineInfo(), Warmup: f.warmup, Runs: f.runs, Results: records}
+		rep := bench.Report{Record: records[0], Machine: bench.MachineInfo(), Warmup: f.warmup, Runs: f.runs, Results: records, Plain: plain}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(rep); err != nil {
@@ -147,9 +163,13 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 	} else {
 		bench.PrintTable(stdout, records, bench.MachineInfo())
+		if len(plain) > 0 {
+			fmt.Fprintln(stdout)
+			bench.PrintPlainTable(stdout, plain, records)
+		}
 	}
 	// A failed measurement is in the output (JSON "errors") and fails the command.
-	return bench.Failure(records)
+	return errors.Join(bench.Failure(records), bench.PlainFailure(plain))
 }
 
 // options checks the flags (not the model) and returns the bench options
