@@ -13,7 +13,8 @@ import (
 )
 
 // Batch marks the symbolic batch dimension in a shape. It is written to the
-// model as dim_param "batch"; every other dimension is concrete.
+// model as dim_param "batch"; every other dimension is concrete, except in
+// a dynamic-size model (the markers of dynamic.go).
 const Batch int64 = -1
 
 // BatchDimName is the dim_param of the symbolic batch dimension.
@@ -21,8 +22,9 @@ const BatchDimName = "batch"
 
 // builder accumulates the nodes, initializers and value_info of one graph.
 //
-// Every value it creates has a known element type and shape (with Batch as
-// the only symbolic dimension); finish() writes a value_info for each
+// Every value it creates has a known element type and shape (with Batch,
+// and for a dynamic-size model the markers of dynamic.go, as the symbolic
+// dimensions); finish() writes a value_info for each
 // intermediate so that the model is fully annotated even across the custom
 // scan op, which ONNX shape inference cannot see into.
 //

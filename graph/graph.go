@@ -1,7 +1,8 @@
 // Package graph builds an ONNX model of a Vision Mamba (Vim) network from a
 // mapped checkpoint (convert.Model).
 //
-// The graph is float32 with a symbolic batch dimension. Every checkpoint
+// The graph is float32 with a symbolic batch dimension (and, with
+// Options.DynamicSize, symbolic height and width). Every checkpoint
 // tensor becomes one initializer under its official state-dict name (e.g.
 // "layers.0.mixer.in_proj.weight") with its PyTorch shape; layout changes
 // (transposed projection weights, conv taps, A = -exp(A_log)) are graph ops
