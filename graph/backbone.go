@@ -13,6 +13,11 @@ import (
 // Options.FeatureMode (convert.FeatureMode documents the official code
 // each mode follows).
 
+// MetaFeatureMode is the metadata key recording Options.FeatureMode (as
+// a convert.FeatureMode, "hidden" when unset) on a model with feature-map
+// outputs, so that a reader can recompute them (verify.CheckFile).
+const MetaFeatureMode = "vimconvert.feature_mode"
+
 // featureMaps holds what the feature-map outputs of one model share.
 type featureMaps struct {
 	mode   convert.FeatureMode

@@ -210,6 +210,10 @@ func buildWith(m *convert.Model, opts Options, lower lowerFunc) (*onnxpb.ModelPr
 	if opts.DynamicSize {
 		mp.MetadataProps = append(mp.MetadataProps, &onnxpb.StringStringEntryProto{Key: proto.String(MetaDynamicSize), Value: proto.String("true")})
 	}
+	if idx, _ := outIndices(m, opts); len(idx) > 0 {
+		mode, _ := convert.ParseFeatureMode(string(opts.FeatureMode))
+		mp.MetadataProps = append(mp.MetadataProps, &onnxpb.StringStringEntryProto{Key: proto.String(MetaFeatureMode), Value: proto.String(string(mode))})
+	}
 	return mp, nil
 }
 

@@ -4,6 +4,9 @@ import (
 	"fmt"
 
 	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/graph"
+	"github.com/vimconvert/vimconvert/graph/onnxfile"
+	"github.com/vimconvert/vimconvert/runtime"
 )
 
 // FeatureMaps returns the backbone feature maps of blocks indices
@@ -69,4 +72,46 @@ func PatchGrid(cfg *convert.Config, tokens *Tensor) *Tensor {
 		}
 	}
 	return out
+}
+
+// featureMapBlocks returns the blocks whose feature maps (graph
+// --out-indices outputs, convert.FeatureMapName) the checked model has.
+func (fc *fileCheck) featureMapBlocks() []int {
+	var idx []int
+	for i := range fc.m.Layers {
+		for _, o := range fc.mp.GetGraph().GetOutput() {
+			if o.GetName() == convert.FeatureMapName(i) {
+				idx = append(idx, i)
+			}
+		}
+	}
+	return idx
+}
+
+// compareFeatureMaps compares every feature-map output of the model with
+// the reference's (FeatureMaps, in the mode its metadata records) against
+// Tol, adding each to the report's outputs.
+func (fc *fileCheck) compareFeatureMaps(got map[string]*runtime.Tensor, ref *Result) error {
+	idx := fc.featureMapBlocks()
+	if len(idx) == 0 {
+		return nil
+	}
+	mode, err := convert.ParseFeatureMode(onnxfile.Metadata(fc.mp)[graph.MetaFeatureMode])
+	if err != nil {
+		return fmt.Errorf("%s: metadata %s: %w", fc.onnxPath, graph.MetaFeatureMode, err)
+	}
+	want, err := FeatureMaps(fc.m, ref, idx, mode)
+	if err != nil {
+		return err
+	}
+	for _, i := range idx {
+		name := convert.FeatureMapName(i)
+		r, _ := compareTensor(got, name, want[name])
+		r.Top1Rows, r.Top1Agree, r.FirstTop1Diff = 0, 0, -1 // no classes in a feature map
+		fc.res.Outputs = append(fc.res.Outputs, Named{name, r})
+		if !r.Pass(fc.opts.Tol) {
+			fc.res.Failures = append(fc.res.Failures, fmt.Sprintf("%s max |Δ| %.3g > tol %g", name, r.MaxAbs, fc.opts.Tol))
+		}
+	}
+	return nil
 }

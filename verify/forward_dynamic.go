@@ -25,7 +25,17 @@ func (fc *fileCheck) fitInput() error {
 	if err := convert.ResizePosEmbedHW(&m, h, w); err != nil {
 		return fmt.Errorf("reference at %d×%d: %w", h, w, err)
 	}
-	fc.m = &m
+	fc.native, fc.m = fc.m, &m
 	fc.res.Notes = append(fc.res.Notes, fmt.Sprintf("dynamic-size model run at %d×%d: the reference's pos_embed was resampled to that size (as --img-size %dx%d does)", h, w, h, w))
 	return nil
+}
+
+// perLayerModel is the model a per-layer copy is built from: the
+// checkpoint at the ONNX model's own geometry (for a dynamic-size model,
+// before fitInput resized it for the reference).
+func (fc *fileCheck) perLayerModel() *convert.Model {
+	if fc.native != nil {
+		return fc.native
+	}
+	return fc.m
 }

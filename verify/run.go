@@ -48,6 +48,7 @@ type fileCheck struct {
 	mp       *onnxpb.ModelProto
 	built    convert.Config // the geometry recorded in the model's metadata
 	m        *convert.Model
+	native   *convert.Model // a dynamic-size model's checkpoint before fitInput resized it
 	res      *FileReport
 	x        []float32
 	shape    [4]int
@@ -170,12 +171,15 @@ func (fc *fileCheck) compare() error {
 		}
 	}
 	start := time.Now()
-	ref, err := Forward(fc.m, fc.x, fc.shape, Options{Precision: fc.opts.Precision, Intermediates: fc.opts.PerLayer || outputNames[graph.TokensName]})
+	ref, err := Forward(fc.m, fc.x, fc.shape, Options{Precision: fc.opts.Precision, Intermediates: fc.opts.PerLayer || outputNames[graph.TokensName] || len(fc.featureMapBlocks()) > 0})
 	if err != nil {
 		return fmt.Errorf("reference forward: %w", err)
 	}
 	res.ReferenceMS = ms(time.Since(start))
 	if err := fc.compareOutputs(got, outNames, ref); err != nil {
+		return err
+	}
+	if err := fc.compareFeatureMaps(got, ref); err != nil {
 		return err
 	}
 	if fc.opts.PerLayer {
@@ -204,7 +208,7 @@ func (fc *fileCheck) runPerLayerCopy(got map[string]*runtime.Tensor, outputNames
 	}
 	defer os.RemoveAll(dir)
 	copyPath := filepath.Join(dir, "per_layer.onnx")
-	if err := buildPerLayerCopy(fc.m, fc.mp, outputNames, copyPath); err != nil {
+	if err := buildPerLayerCopy(fc.perLayerModel(), fc.mp, outputNames, copyPath); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(fc.opts.Log, "%s has no per-layer outputs: built a per-layer copy (graph from %s, initializers from the model)\n", fc.onnxPath, fc.ckpt)

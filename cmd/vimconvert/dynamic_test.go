@@ -13,7 +13,8 @@ import (
 )
 
 // TestDynamicSizeCLI converts with --dynamic-size and official out
-// indices, then predicts and verifies at a non-square size, and checks
+// indices, then predicts and verifies (logits and feature maps) at a
+// non-square size, and checks
 // that sizes the stride does not fit are refused before ONNX Runtime with
 // the nearest valid sizes, and that bad flag values are usage errors.
 func TestDynamicSizeCLI(t *testing.T) {
@@ -44,7 +45,7 @@ func TestDynamicSizeCLI(t *testing.T) {
 	if code, out, errOut := runCLI(t, "predict", "--model", model, "--input", good, "--output", filepath.Join(dir, "y.npy")); code != 0 || !strings.Contains(out, "logits [1 1000]") {
 		t.Errorf("predict 192x320: %d %s %s", code, out, errOut)
 	}
-	if code, out, errOut := runCLI(t, "verify", ckpt, model, "--input", good); code != 0 || !strings.Contains(out, "PASS") || !strings.Contains(out, "resampled to that size") {
+	if code, out, errOut := runCLI(t, "verify", ckpt, model, "--input", good); code != 0 || !strings.Contains(out, "PASS") || !strings.Contains(out, "resampled to that size") || !strings.Contains(out, "feature_map.1 (reference = expected") {
 		t.Errorf("verify 192x320: %d %s %s", code, out, errOut)
 	}
 	const nearest = "height 230 does not fit patch 16 and stride 16: (230 - 16) is not a multiple of 16 (try 224 or 240)"
