@@ -1,7 +1,5 @@
 package convert
 
-import "strings"
-
 // DetectVim reports whether a state dict with these tensor names is a Vim
 // one, and otherwise which of the tensors every Vim state dict has are
 // missing: the rows of the name table that every configuration has, for
@@ -9,19 +7,7 @@ import "strings"
 // mambaout.Detect, it decides the architecture only; Load checks every
 // tensor.
 func DetectVim(names []string) (ok bool, missing []string) {
-	set := make(map[string]bool, len(names))
-	prefixed := 0
-	for _, n := range names {
-		if strings.HasPrefix(n, "module.") {
-			prefixed++
-		}
-	}
-	for _, n := range names {
-		if prefixed == len(names) {
-			n = strings.TrimPrefix(n, "module.")
-		}
-		set[n] = true
-	}
+	set := KeySet(names)
 	var none Config // every optional row's condition is false for the zero Config
 	for _, specs := range [][]TensorSpec{ModelTensors, LayerTensors} {
 		for _, s := range specs {

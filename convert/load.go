@@ -3,11 +3,11 @@ package convert
 import (
 	"errors"
 	"fmt"
-	"github.com/vimconvert/vimconvert/convert/torchfile"
 	"io"
-	"os"
 	"strconv"
 	"strings"
+
+	"github.com/vimconvert/vimconvert/convert/torchfile"
 )
 
 // Options are the user's choices for what the weights cannot tell.
@@ -68,24 +68,9 @@ type Info struct {
 // architecture and maps every tensor. The file is untrusted: see the
 // package's reader for what is checked.
 func Load(path string, opts Options) (*Model, *Info, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer fh.Close()
-	st, err := fh.Stat()
-	if err != nil {
-		return nil, nil, err
-	}
-	if st.IsDir() {
-		return nil, nil, fmt.Errorf("%s is a directory, not a checkpoint file", path)
-	}
-	m, info, err := LoadFrom(fh, st.Size(), opts)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
-	}
-	info.Path = path
-	return m, info, nil
+	return readCheckpointFile(path, func(ra io.ReaderAt, size int64) (*Model, *Info, error) {
+		return LoadFrom(ra, size, opts)
+	})
 }
 
 // ErrNoWeightSet is wrapped when the requested weight set is absent.

@@ -2,10 +2,11 @@ package convert
 
 import (
 	"encoding/json"
-	"github.com/vimconvert/vimconvert/convert/internal/torchsave"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/vimconvert/vimconvert/convert/internal/torchsave"
 
 	"github.com/vimconvert/vimconvert/internal/repo"
 )
@@ -21,11 +22,7 @@ type manifest struct {
 	} `json:"fixtures"`
 }
 
-func loadManifest(t *testing.T) *manifest {
-	var m manifest
-	torchsave.ReadManifest(t, &m)
-	return &m
-}
+func loadManifest(t *testing.T) *manifest { return torchsave.Manifest[manifest](t) }
 
 // fixturePath returns the bundled copy of a manifest path, else the shared
 // copy, else "".

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -464,20 +463,8 @@ func NewModel(c Config, tensors map[string]*Tensor) (*Model, error) {
 
 // mappingError lists what NewModel could not map, in one sentence.
 func mappingError(c Config, missing, unexpected, badShape []string) error {
-	sort.Strings(missing)
-	sort.Strings(unexpected)
-	var parts []string
-	if len(missing) > 0 {
-		parts = append(parts, fmt.Sprintf("missing %d: %s", len(missing), listSome(missing)))
-	}
-	if len(unexpected) > 0 {
-		parts = append(parts, fmt.Sprintf("unexpected %d: %s", len(unexpected), listSome(unexpected)))
-	}
-	if len(badShape) > 0 {
-		parts = append(parts, fmt.Sprintf("wrong shape %d: %s", len(badShape), listSome(badShape)))
-	}
 	return fmt.Errorf("state dict does not match a %s Vim (embed_dim %d, depth %d, bimamba %s, cls %s): %s",
-		c.Norm, c.EmbedDim, c.Depth, c.BimambaType, c.ClsToken, strings.Join(parts, "; "))
+		c.Norm, c.EmbedDim, c.Depth, c.BimambaType, c.ClsToken, MismatchSummary(missing, unexpected, badShape))
 }
 
 // listSome joins up to 20 names.

@@ -22,24 +22,34 @@ import (
 // DType, DTypes, Ignored); Variant and the architecture's own assumptions
 // are left to the caller.
 func ReadStateDict(path string, weights Weights) (map[string]*Tensor, *Info, error) {
+	return readCheckpointFile(path, func(ra io.ReaderAt, size int64) (map[string]*Tensor, *Info, error) {
+		return readStateDictFrom(ra, size, weights)
+	})
+}
+
+// readCheckpointFile opens the checkpoint file at path, refusing a
+// directory, hands it to read, and records path in the returned Info; a
+// read error is prefixed with path. Load and ReadStateDict share it.
+func readCheckpointFile[T any](path string, read func(ra io.ReaderAt, size int64) (T, *Info, error)) (T, *Info, error) {
+	var none T
 	fh, err := os.Open(path)
 	if err != nil {
-		return nil, nil, err
+		return none, nil, err
 	}
 	defer fh.Close()
 	st, err := fh.Stat()
 	if err != nil {
-		return nil, nil, err
+		return none, nil, err
 	}
 	if st.IsDir() {
-		return nil, nil, fmt.Errorf("%s is a directory, not a checkpoint file", path)
+		return none, nil, fmt.Errorf("%s is a directory, not a checkpoint file", path)
 	}
-	sd, info, err := readStateDictFrom(fh, st.Size(), weights)
+	v, info, err := read(fh, st.Size())
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
+		return none, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	info.Path = path
-	return sd, info, nil
+	return v, info, nil
 }
 
 // readStateDictFrom is ReadStateDict for a checkpoint of size bytes read

@@ -1,17 +1,12 @@
 package convert
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
-	"encoding/json"
-	"math"
-	"os"
 	"path/filepath"
 	"sort"
 	"testing"
 
 	"github.com/vimconvert/vimconvert/internal/repo"
+	"github.com/vimconvert/vimconvert/internal/testutil"
 )
 
 // syntheticGolden is fixtures/synthetic/golden.json (written by
@@ -33,28 +28,12 @@ type syntheticGolden struct {
 
 func loadSyntheticGolden(t *testing.T) *syntheticGolden {
 	t.Helper()
-	b, err := os.ReadFile(repo.Fixture("synthetic", "golden.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var g syntheticGolden
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
+	testutil.ReadJSON(t, repo.Fixture("synthetic", "golden.json"), &g)
 	if len(g.Files) == 0 {
 		t.Fatal("golden.json lists no files")
 	}
 	return &g
-}
-
-// sha256F32 hashes float32 values as little-endian bytes (as numpy '<f4').
-func sha256F32(v []float32) string {
-	b := make([]byte, 4*len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
-	}
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
 }
 
 // TestSyntheticCheckpoints loads every torch-made synthetic checkpoint
@@ -114,7 +93,7 @@ func TestSyntheticCheckpoints(t *testing.T) {
 				if !equalInts(tt.Shape, wt.Shape) || tt.DType != wt.DType {
 					t.Errorf("%s: %v %s, want %v %s", k, tt.Shape, tt.DType, wt.Shape, wt.DType)
 				}
-				if h := sha256F32(tt.Data); h != wt.SHA256 {
+				if h := testutil.SHA256Float32(tt.Data); h != wt.SHA256 {
 					t.Errorf("%s: float32 values differ from torch's (sha256 %s, want %s)", k, h[:12], wt.SHA256[:12])
 				}
 			}

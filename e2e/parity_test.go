@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"maps"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -96,15 +98,7 @@ func TestEMAWeights(t *testing.T) {
 		t.Fatalf("model and model_ema logits differ by only %g: the test could not tell the sets apart", r.MaxAbs)
 	}
 	_, path := exportModel(t, filepath.Join(fx.dir, "checkpoint.pth"), convert.Options{Weights: convert.WeightsEMA}, graph.Options{})
-	sess, err := runtime.NewSession(path, runtime.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sess.Destroy()
-	got, err := sess.Run(map[string]*runtime.Tensor{graph.InputName: {Shape: int64s(x.Shape), Data: x.Data}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := runOnce(t, path, x)
 	r := expectParity(t, "ORT model_ema logits vs official", want.Data, got[graph.LogitsName].Data, want.Shape, true)
 	t.Logf("model_ema: max |Δ| %.3g", r.MaxAbs)
 }
@@ -119,15 +113,7 @@ func TestPerLayerIntermediates(t *testing.T) {
 			m, path := exportModel(t, filepath.Join(fx.dir, "checkpoint.pth"), convert.Options{}, graph.Options{PerLayer: true})
 			x := loadTensors(t, filepath.Join(fx.dir, "input.pth"))["x"]
 			exp := loadTensors(t, filepath.Join(fx.dir, "expected.pth"))
-			sess, err := runtime.NewSession(path, runtime.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer sess.Destroy()
-			got, err := sess.Run(map[string]*runtime.Tensor{graph.InputName: {Shape: int64s(x.Shape), Data: x.Data}})
-			if err != nil {
-				t.Fatal(err)
-			}
+			got := runOnce(t, path, x)
 			keys := []string{verify.KeyPatchEmbed, verify.KeyEmbedTokens}
 			for i := range m.Layers {
 				keys = append(keys, verify.KeyResidual(i), verify.KeyHidden(i))
@@ -141,7 +127,7 @@ func TestPerLayerIntermediates(t *testing.T) {
 				}
 				g, ok := got[k]
 				if !ok {
-					t.Errorf("ONNX per-layer model lacks output %s (has %v)", k, sess.OutputNames())
+					t.Errorf("ONNX per-layer model lacks output %s (has %v)", k, slices.Sorted(maps.Keys(got)))
 					continue
 				}
 				r := verify.Compare(want.Data, g.Data, want.Shape)
@@ -155,4 +141,20 @@ func TestPerLayerIntermediates(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runOnce runs the model at path (with the plugin) on the input batch x and
+// returns its outputs by name.
+func runOnce(t *testing.T, path string, x *convert.Tensor) map[string]*runtime.Tensor {
+	t.Helper()
+	sess, err := runtime.NewSession(path, runtime.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Destroy()
+	got, err := sess.Run(map[string]*runtime.Tensor{graph.InputName: {Shape: int64s(x.Shape), Data: x.Data}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }

@@ -2,9 +2,7 @@ package graph_test
 
 import (
 	"math/rand/v2"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -45,28 +43,7 @@ func BenchmarkVimTinyORT(b *testing.B) {
 			if v.storeT {
 				storeTransposedWeights(b, mp)
 			}
-			p := filepath.Join(b.TempDir(), "model.onnx")
-			if err := graph.WriteFile(mp, p); err != nil {
-				b.Fatal(err)
-			}
-			t0 := time.Now()
-			s, err := runtime.NewSession(p, runtime.Options{})
-			if err != nil {
-				b.Skipf("session: %v", err)
-			}
-			defer s.Destroy()
-			sessionMS := float64(time.Since(t0).Microseconds()) / 1e3
-			in := map[string]*runtime.Tensor{graph.InputName: {Shape: []int64{1, 3, 224, 224}, Data: x}}
-			if _, err := s.Run(in); err != nil { // warm-up
-				b.Fatal(err)
-			}
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if _, err := s.Run(in); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(sessionMS, "session-ms")
+			benchSessionRun(b, writeModel(b, mp, "model.onnx"), runtime.Options{}, x)
 		})
 	}
 }

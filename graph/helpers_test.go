@@ -10,6 +10,7 @@ import (
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
+	"github.com/vimconvert/vimconvert/internal/fixturetest"
 	"github.com/vimconvert/vimconvert/internal/ortenv"
 	"github.com/vimconvert/vimconvert/runtime"
 )
@@ -57,11 +58,11 @@ func openSession(t *testing.T, path string, opts runtime.Options) *runtime.Sessi
 }
 
 // writeModel writes mp as name in a fresh temp dir and returns the path.
-func writeModel(t *testing.T, mp *onnxpb.ModelProto, name string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
+func writeModel(tb testing.TB, mp *onnxpb.ModelProto, name string) string {
+	tb.Helper()
+	p := filepath.Join(tb.TempDir(), name)
 	if err := graph.WriteFile(mp, p); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return p
 }
@@ -89,23 +90,7 @@ type golden struct {
 // loadGolden reads checkpoint.pth, input.pth and expected.pth of dir.
 func loadGolden(t *testing.T, dir string) golden {
 	t.Helper()
-	m, _, err := convert.Load(filepath.Join(dir, "checkpoint.pth"), convert.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := convert.ReadTensorFile(filepath.Join(dir, "input.pth"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	exp, err := convert.ReadTensorFile(filepath.Join(dir, "expected.pth"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	x, ok := in["x"]
-	if !ok {
-		t.Fatalf("%s/input.pth has no tensor x", dir)
-	}
-	return golden{model: m, x: x, exp: exp}
+	return golden{model: fixturetest.Vim(t, dir), x: fixturetest.Input(t, dir), exp: fixturetest.Expected(t, dir)}
 }
 
 // runInput runs s on x as the model input and returns every output.

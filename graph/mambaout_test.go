@@ -4,13 +4,13 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/convert/mambaout"
 	"github.com/vimconvert/vimconvert/graph"
+	"github.com/vimconvert/vimconvert/internal/fixturetest"
 	"github.com/vimconvert/vimconvert/internal/repo"
 	"github.com/vimconvert/vimconvert/runtime"
 	"github.com/vimconvert/vimconvert/verify"
@@ -21,37 +21,6 @@ import (
 // the tanh GELU approximation is 3.8e-5 off in the logits, so the Vim
 // tolerance (1e-4) would not catch it (fixtures/mambaout/README.md).
 const mambaOutTol = 1e-5
-
-// moFixture is one ../shared/fixtures/mambaout directory, loaded.
-type moFixture struct {
-	model *mambaout.Model
-	x     *convert.Tensor
-	exp   map[string]*convert.Tensor
-}
-
-func loadMambaOutFixture(t *testing.T, name string) moFixture {
-	t.Helper()
-	dir := repo.SharedFixture("mambaout", name)
-	if dir == "" {
-		t.Skipf("shared fixture mambaout/%s absent (../shared/fixtures not checked out)", name)
-	}
-	m, _, err := mambaout.Load(filepath.Join(dir, "checkpoint.pth"), mambaout.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := convert.ReadTensorFile(filepath.Join(dir, "input.pth"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	exp, err := convert.ReadTensorFile(filepath.Join(dir, "expected.pth"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if in["x"] == nil {
-		t.Fatalf("%s/input.pth has no x", dir)
-	}
-	return moFixture{m, in["x"], exp}
-}
 
 // buildMambaOutFile builds m and writes it to a temp file.
 func buildMambaOutFile(t *testing.T, m *mambaout.Model, opts graph.MambaOutOptions) string {
@@ -109,17 +78,17 @@ func compareOutput(t *testing.T, label string, got *runtime.Tensor, want []float
 // has them every per-stage intermediate (within stageTol).
 func TestMambaOutParityORT(t *testing.T) {
 	for _, name := range []string{"mambaout_femto_d1121", "mambaout_femto"} {
-		f := loadMambaOutFixture(t, name)
+		f := fixturetest.LoadMambaOut(t, name)
 		for _, layout := range graph.MambaOutLayouts {
 			t.Run(name+"/"+layout, func(t *testing.T) {
-				path := buildMambaOutFile(t, f.model, graph.MambaOutOptions{Layout: layout, Features: true, PerStage: true})
+				path := buildMambaOutFile(t, f.Model, graph.MambaOutOptions{Layout: layout, Features: true, PerStage: true})
 				s := ortSessionNoPlugin(t, path)
-				out := runInput(t, s, f.x)
-				compareOutput(t, "logits", out[graph.LogitsName], f.exp["logits"].Data, f.exp["logits"].Shape, true, mambaOutTol)
-				compareOutput(t, "features", out[graph.FeaturesName], f.exp["features"].Data, f.exp["features"].Shape, false, mambaOutTol)
-				for i := 0; i < f.model.Config.NumStages(); i++ {
+				out := runInput(t, s, f.X)
+				compareOutput(t, "logits", out[graph.LogitsName], f.Exp["logits"].Data, f.Exp["logits"].Shape, true, mambaOutTol)
+				compareOutput(t, "features", out[graph.FeaturesName], f.Exp["features"].Data, f.Exp["features"].Shape, false, mambaOutTol)
+				for i := 0; i < f.Model.Config.NumStages(); i++ {
 					for _, key := range []string{moref.KeyDownsample(i), moref.KeyStage(i)} {
-						if e := f.exp[key]; e != nil {
+						if e := f.Exp[key]; e != nil {
 							compareOutput(t, key, out[key], e.Data, e.Shape, false, stageTol(e.Data))
 						}
 					}
@@ -133,8 +102,8 @@ func TestMambaOutParityORT(t *testing.T) {
 // non-square, odd) and checks it against the Go reference on the same
 // input: the input height and width are dynamic.
 func TestMambaOutOtherSizes(t *testing.T) {
-	f := loadMambaOutFixture(t, "mambaout_femto_d1121")
-	path := buildMambaOutFile(t, f.model, graph.MambaOutOptions{})
+	f := fixturetest.LoadMambaOut(t, "mambaout_femto_d1121")
+	path := buildMambaOutFile(t, f.Model, graph.MambaOutOptions{})
 	s := ortSessionNoPlugin(t, path)
 	rng := rand.New(rand.NewSource(17))
 	for _, size := range [][2]int{{160, 160}, {192, 256}, {97, 131}} {
@@ -147,7 +116,7 @@ func TestMambaOutOtherSizes(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: %v", size, err)
 		}
-		ref, err := moref.Forward(f.model, x, shape, moref.Options{})
+		ref, err := moref.Forward(f.Model, x, shape, moref.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -165,8 +134,8 @@ func fmtInts(v []int) string {
 // metadata: symbolic batch/height/width, architecture, config, layout,
 // preprocessing recipe and variant, and that onnx.checker accepts it.
 func TestMambaOutModelProto(t *testing.T) {
-	f := loadMambaOutFixture(t, "mambaout_femto")
-	mp, err := graph.BuildMambaOut(f.model, graph.MambaOutOptions{Features: true})
+	f := fixturetest.LoadMambaOut(t, "mambaout_femto")
+	mp, err := graph.BuildMambaOut(f.Model, graph.MambaOutOptions{Features: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +185,7 @@ func TestMambaOutModelProto(t *testing.T) {
 	for _, in := range mp.GetGraph().GetInitializer() {
 		inits[in.GetName()] = true
 	}
-	want := mambaout.TensorNames(&f.model.Config)
+	want := mambaout.TensorNames(&f.Model.Config)
 	if len(inits) != len(want) {
 		t.Errorf("%d initializers, want the %d state-dict tensors", len(inits), len(want))
 	}
@@ -225,10 +194,10 @@ func TestMambaOutModelProto(t *testing.T) {
 			t.Errorf("initializer %s missing", k)
 		}
 	}
-	small := loadMambaOutFixture(t, "mambaout_femto_d1121")
+	small := fixturetest.LoadMambaOut(t, "mambaout_femto_d1121")
 	var paths []string
 	for _, layout := range graph.MambaOutLayouts {
-		paths = append(paths, buildMambaOutFile(t, small.model, graph.MambaOutOptions{Layout: layout, PerStage: true, Features: true}))
+		paths = append(paths, buildMambaOutFile(t, small.Model, graph.MambaOutOptions{Layout: layout, PerStage: true, Features: true}))
 	}
 	onnxChecker(t, paths...)
 }
@@ -236,8 +205,8 @@ func TestMambaOutModelProto(t *testing.T) {
 // TestMambaOutBuildErrors checks that bad options and inconsistent models
 // are refused with an error naming the problem.
 func TestMambaOutBuildErrors(t *testing.T) {
-	f := loadMambaOutFixture(t, "mambaout_femto_d1121")
-	broken := *f.model
+	f := fixturetest.LoadMambaOut(t, "mambaout_femto_d1121")
+	broken := *f.Model
 	broken.HeadFC2W = &convert.Tensor{Name: "head.fc2.weight", Shape: []int{10, 1152}, Data: make([]float32, 10*1152)}
 	tests := []struct {
 		reason string
@@ -245,8 +214,8 @@ func TestMambaOutBuildErrors(t *testing.T) {
 		opts   graph.MambaOutOptions
 		want   string
 	}{
-		{"unknown layout", f.model, graph.MambaOutOptions{Layout: "nchwc"}, `unknown MambaOut layout "nchwc"`},
-		{"opset without LayerNormalization", f.model, graph.MambaOutOptions{Opset: 16}, "opset 16 not supported"},
+		{"unknown layout", f.Model, graph.MambaOutOptions{Layout: "nchwc"}, `unknown MambaOut layout "nchwc"`},
+		{"opset without LayerNormalization", f.Model, graph.MambaOutOptions{Opset: 16}, "opset 16 not supported"},
 		{"a tensor disagrees with the config", &broken, graph.MambaOutOptions{}, "head.fc2.weight has shape [10 1152], want [1000 1152]"},
 		{"no model", nil, graph.MambaOutOptions{}, "nil MambaOut model"},
 	}

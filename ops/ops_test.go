@@ -74,6 +74,18 @@ func session(t *testing.T, model string, inputs []string, threads int) (*ort.Dyn
 	return sessionOutputs(t, model, inputs, []string{"y"}, threads)
 }
 
+// mustSession is session for a model that must open: it fails t
+// otherwise and destroys the session when the test ends.
+func mustSession(t *testing.T, model string, inputs []string, threads int) *ort.DynamicAdvancedSession {
+	t.Helper()
+	s, err := session(t, model, inputs, threads)
+	if err != nil {
+		t.Fatalf("session: %v", err)
+	}
+	t.Cleanup(func() { s.Destroy() })
+	return s
+}
+
 // sessionOutputs opens ops/testdata/<model> with the plugin registered.
 func sessionOutputs(t *testing.T, model string, inputs, outputs []string, threads int) (*ort.DynamicAdvancedSession, error) {
 	t.Helper()
@@ -157,28 +169,61 @@ func mapArray(a array, f func(float32) float32) array {
 	return array{shape: append([]int64(nil), a.shape...), data: out}
 }
 
-// run executes a session on the arrays and returns output 0.
-func run(t *testing.T, s *ort.DynamicAdvancedSession, in []array) (array, error) {
+// newInputs creates the ORT tensors of in; the caller destroys them
+// (destroyAll).
+func newInputs(t *testing.T, in []array) []ort.Value {
 	t.Helper()
-	vals := make([]ort.Value, len(in))
+	vals := make([]ort.Value, 0, len(in)+1)
 	for i, a := range in {
 		v, err := ort.NewTensor(ort.NewShape(a.shape...), a.data)
 		if err != nil {
+			destroyAll(vals)
 			t.Fatalf("input %d: %v", i, err)
 		}
-		defer v.Destroy()
-		vals[i] = v
+		vals = append(vals, v)
 	}
-	outs := []ort.Value{nil}
+	return vals
+}
+
+// destroyAll destroys every non-nil value of vals.
+func destroyAll(vals []ort.Value) {
+	for _, v := range vals {
+		if v != nil {
+			v.Destroy()
+		}
+	}
+}
+
+// runOutputs executes a session on the arrays and returns its nOut
+// float32 outputs, copied out of ORT.
+func runOutputs(t *testing.T, s *ort.DynamicAdvancedSession, in []array, nOut int) ([]array, error) {
+	t.Helper()
+	vals := newInputs(t, in)
+	defer destroyAll(vals)
+	outs := make([]ort.Value, nOut)
 	if err := s.Run(vals, outs); err != nil {
+		return nil, err
+	}
+	defer destroyAll(outs)
+	res := make([]array, nOut)
+	for i, o := range outs {
+		y, ok := o.(*ort.Tensor[float32])
+		if !ok {
+			t.Fatalf("output %d is %T, want *Tensor[float32]", i, o)
+		}
+		res[i] = array{shape: append([]int64(nil), y.GetShape()...), data: append([]float32(nil), y.GetData()...)}
+	}
+	return res, nil
+}
+
+// run executes a session on the arrays and returns output 0.
+func run(t *testing.T, s *ort.DynamicAdvancedSession, in []array) (array, error) {
+	t.Helper()
+	res, err := runOutputs(t, s, in, 1)
+	if err != nil {
 		return array{}, err
 	}
-	defer outs[0].Destroy()
-	y, ok := outs[0].(*ort.Tensor[float32])
-	if !ok {
-		t.Fatalf("output is %T, want *Tensor[float32]", outs[0])
-	}
-	return array{shape: append([]int64(nil), y.GetShape()...), data: append([]float32(nil), y.GetData()...)}, nil
+	return res[0], nil
 }
 
 // maxDiff returns max |a - b| (NaN if any element is NaN) and fails the
@@ -253,11 +298,7 @@ const fixtureTol = 1e-5
 // selective_scan_ref case.
 func TestSelectiveScanFixtures(t *testing.T) {
 	needORT(t)
-	s, err := session(t, "scan_unidirectional.onnx", uniInputs, 0)
-	if err != nil {
-		t.Fatalf("session: %v", err)
-	}
-	defer s.Destroy()
+	s := mustSession(t, "scan_unidirectional.onnx", uniInputs, 0)
 	for _, path := range scanFixtures(t) {
 		name := strings.TrimSuffix(filepath.Base(path), ".pth")
 		t.Run(name, func(t *testing.T) {
@@ -302,11 +343,7 @@ func backwardOf(c scanCase) scanCase {
 // twice divide_out = 1, and the attribute's default must be 1.
 func TestBidirectionalComposition(t *testing.T) {
 	needORT(t)
-	uni, err := session(t, "scan_unidirectional.onnx", uniInputs, 0)
-	if err != nil {
-		t.Fatalf("session: %v", err)
-	}
-	defer uni.Destroy()
+	uni := mustSession(t, "scan_unidirectional.onnx", uniInputs, 0)
 	models := []struct {
 		file  string
 		scale float32
@@ -389,11 +426,7 @@ func TestBimambaV2Mixer(t *testing.T) {
 		z,
 	}
 	want := fromTensor(t, ts, "combined") // already [b, L, d]
-	s, err := session(t, "scan_bidirectional.onnx", biInputs, 0)
-	if err != nil {
-		t.Fatalf("session: %v", err)
-	}
-	defer s.Destroy()
+	s := mustSession(t, "scan_bidirectional.onnx", biInputs, 0)
 	got, err := run(t, s, in)
 	if err != nil {
 		t.Fatalf("run: %v", err)
@@ -433,11 +466,7 @@ func TestThreadsDeterministic(t *testing.T) {
 // TestEmptyAndTiny covers B = 0 (empty output) and L = 1.
 func TestEmptyAndTiny(t *testing.T) {
 	needORT(t)
-	s, err := session(t, "scan_bidirectional.onnx", biInputs, 0)
-	if err != nil {
-		t.Fatalf("session: %v", err)
-	}
-	defer s.Destroy()
+	s := mustSession(t, "scan_bidirectional.onnx", biInputs, 0)
 	c, _ := loadScanFixture(t, repo.Fixture("scan", "scan_b1_l1_d8_n16.pth"))
 	in := append(c.inputs()[:7:7], backwardOf(c).inputs()[:7]...)
 	in = append(in, c.z)
@@ -565,11 +594,7 @@ func TestBadInputs(t *testing.T) {
 		})
 	}
 	// The same process can still run a good call afterwards.
-	s, err := session(t, "scan_bidirectional.onnx", biInputs, 0)
-	if err != nil {
-		t.Fatalf("session: %v", err)
-	}
-	defer s.Destroy()
+	s := mustSession(t, "scan_bidirectional.onnx", biInputs, 0)
 	if _, err := run(t, s, good()); err != nil {
 		t.Fatalf("good call after bad ones: %v", err)
 	}
@@ -579,15 +604,8 @@ func TestBadInputs(t *testing.T) {
 // (input 0) and is reshaped to shape (an int64 input after the others).
 func runReshaped(t *testing.T, s *ort.DynamicAdvancedSession, in []array, shape []int64) error {
 	t.Helper()
-	vals := make([]ort.Value, 0, len(in)+1)
-	for i, a := range in {
-		v, err := ort.NewTensor(ort.NewShape(a.shape...), a.data)
-		if err != nil {
-			t.Fatalf("input %d: %v", i, err)
-		}
-		defer v.Destroy()
-		vals = append(vals, v)
-	}
+	vals := newInputs(t, in)
+	defer destroyAll(vals)
 	sv, err := ort.NewTensor(ort.NewShape(int64(len(shape))), shape)
 	if err != nil {
 		t.Fatalf("shape input: %v", err)
@@ -619,16 +637,27 @@ func TestHostProgram(t *testing.T) {
 			if _, err := os.Stat(lib); err != nil {
 				t.Skipf("ONNX Runtime %s not fetched (scripts/fetch-onnxruntime.sh %s): %v", v, v, err)
 			}
-			cmd := exec.Command(host, lib, pluginLibrary(), "--testdata", "testdata")
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				t.Fatalf("host self-test with ORT %s failed: %v\n%s", v, err, out)
-			}
-			if !strings.Contains(string(out), "ONNX Runtime "+v) || !strings.Contains(string(out), "host self-test: pass") {
-				t.Fatalf("unexpected host output:\n%s", out)
-			}
+			runCTest(t, "host self-test with ORT "+v, []string{"ONNX Runtime " + v, "host self-test: pass"},
+				host, lib, pluginLibrary(), "--testdata", "testdata")
 		})
 	}
+}
+
+// runCTest runs the C test program bin with args and fails t unless it
+// exits 0 and its output contains every string of pass; it returns the
+// output.
+func runCTest(t *testing.T, what string, pass []string, bin string, args ...string) []byte {
+	t.Helper()
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s failed: %v\n%s", what, err, out)
+	}
+	for _, p := range pass {
+		if !strings.Contains(string(out), p) {
+			t.Fatalf("unexpected %s output (no %q):\n%s", what, p, out)
+		}
+	}
+	return out
 }
 
 // TestKernelAllISAs runs the C unit test of the CPU kernel, which checks
@@ -640,13 +669,7 @@ func TestKernelAllISAs(t *testing.T) {
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("%s not built: run `make -C ops` (%v)", bin, err)
 	}
-	out, err := exec.Command(bin).CombinedOutput()
-	if err != nil {
-		t.Fatalf("kernel test failed: %v\n%s", err, out)
-	}
-	if !strings.Contains(string(out), "scan_test: all cases pass") {
-		t.Fatalf("unexpected kernel test output:\n%s", out)
-	}
+	out := runCTest(t, "kernel test", []string{"scan_test: all cases pass"}, bin)
 	t.Logf("%s", out)
 }
 
@@ -664,13 +687,7 @@ func TestCUDAKernelEmulation(t *testing.T) {
 		}
 		t.Fatalf("%s not built: run `make -C ops` (%v)", bin, err)
 	}
-	out, err := exec.Command(bin).CombinedOutput()
-	if err != nil {
-		t.Fatalf("CUDA emulation test failed: %v\n%s", err, out)
-	}
-	if !strings.Contains(string(out), "cuda emulation test: all passed") {
-		t.Fatalf("unexpected emulation test output:\n%s", out)
-	}
+	runCTest(t, "CUDA emulation test", []string{"cuda emulation test: all passed"}, bin)
 }
 
 // convCase is one CausalConv1dSiLUBidirectional problem: x [B, L, X] of
@@ -743,27 +760,9 @@ func runConv(t *testing.T, threads int, in []array) (uf, ub array, err error) {
 		t.Fatalf("session: %v", err)
 	}
 	defer s.Destroy()
-	vals := make([]ort.Value, len(in))
-	for i, a := range in {
-		v, err := ort.NewTensor(ort.NewShape(a.shape...), a.data)
-		if err != nil {
-			t.Fatalf("input %d: %v", i, err)
-		}
-		defer v.Destroy()
-		vals[i] = v
-	}
-	outs := []ort.Value{nil, nil}
-	if err := s.Run(vals, outs); err != nil {
+	res, err := runOutputs(t, s, in, 2)
+	if err != nil {
 		return array{}, array{}, err
-	}
-	var res [2]array
-	for i, o := range outs {
-		defer o.Destroy()
-		y, ok := o.(*ort.Tensor[float32])
-		if !ok {
-			t.Fatalf("output %d is %T, want *Tensor[float32]", i, o)
-		}
-		res[i] = array{shape: append([]int64(nil), y.GetShape()...), data: append([]float32(nil), y.GetData()...)}
 	}
 	return res[0], res[1], nil
 }

@@ -2,13 +2,12 @@ package verify
 
 import (
 	"math"
-	"path/filepath"
 	"runtime"
 	"syscall"
 	"testing"
 
 	"github.com/vimconvert/vimconvert/convert"
-	"github.com/vimconvert/vimconvert/internal/repo"
+	"github.com/vimconvert/vimconvert/internal/fixturetest"
 )
 
 // vimTConfig is the Vim-tiny architecture (D 192, 24 blocks, v2, middle
@@ -57,19 +56,9 @@ func cpuSeconds() float64 {
 // BenchmarkVimT224 runs the full-depth official Vim-tiny fixture
 // (../shared/fixtures/vim_t) on one 224×224 image.
 func BenchmarkVimT224(b *testing.B) {
-	dir := repo.SharedFixture("vim_t")
-	if dir == "" {
-		b.Skip("skipping: ../shared/fixtures/vim_t not present")
-	}
-	m, _, err := convert.Load(filepath.Join(dir, "checkpoint.pth"), convert.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	in, err := convert.ReadTensorFile(filepath.Join(dir, "input.pth"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	x := in["x"].Data[:3*224*224] // batch 1
+	dir := fixturetest.Shared(b, "vim_t")
+	m := fixturetest.Vim(b, dir)
+	x := fixturetest.Input(b, dir).Data[:3*224*224] // batch 1
 	b.Run("float32", func(b *testing.B) { benchForward(b, m, x, [4]int{1, 3, 224, 224}, Float32) })
 	b.Run("float64", func(b *testing.B) { benchForward(b, m, x, [4]int{1, 3, 224, 224}, Float64) })
 }

@@ -115,24 +115,14 @@ func TestScanFixtures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d := maxAbsDiff(got32, wantOut); d > 1e-5 {
-				t.Errorf("float32 out max|Δ| = %.3g > 1e-5", d)
-			}
-			if d := maxAbsDiff(last32, wantLast); d > 1e-5 {
-				t.Errorf("float32 last_state max|Δ| = %.3g > 1e-5", d)
-			}
+			checkScanResult(t, "float32", got32, last32, wantOut, wantLast, 1e-5, 1e-5)
 
 			got64, last64, err := SelectiveScan(scanInputFrom[float64](m))
 			if err != nil {
 				t.Fatal(err)
 			}
-			tol := sc.NoiseFloor + 1e-6
-			if d := maxAbsDiff(got64, wantOut); d > tol {
-				t.Errorf("float64 out max|Δ| = %.3g > noise floor %.3g + 1e-6", d, sc.NoiseFloor)
-			}
-			if d := maxAbsDiff(last64, wantLast); d > 1e-5 {
-				t.Errorf("float64 last_state max|Δ| = %.3g", d)
-			}
+			// out within the case's noise floor + 1e-6
+			checkScanResult(t, "float64", got64, last64, wantOut, wantLast, sc.NoiseFloor+1e-6, 1e-5)
 		})
 	}
 }

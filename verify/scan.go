@@ -55,14 +55,7 @@ func (s *scanSeq[T]) run(c0, c1 int) {
 	ct := make([]T, n)
 	ex := make([]T, n) // exp(dt·A[c, :]) of the current step
 	for step := 0; step < s.length; step++ {
-		t := step
-		if s.reverse {
-			t = s.length - 1 - step
-		}
-		for j := 0; j < n; j++ {
-			bt[j] = s.b.at(t, j)
-			ct[j] = s.c.at(t, j)
-		}
+		t := s.loadStep(step, bt, ct)
 		for c := c0; c < c1; c++ {
 			dt := s.delta.at(t, c)
 			if s.deltaBias != nil {
@@ -92,6 +85,20 @@ func (s *scanSeq[T]) run(c0, c1 int) {
 	if s.lastState != nil {
 		copy(s.lastState[c0*n:c1*n], h)
 	}
+}
+
+// loadStep returns the time index of the step-th step (counted from the
+// end with reverse) and gathers B_t and C_t into bt and ct ([dstate]).
+func (s *scanSeq[T]) loadStep(step int, bt, ct []T) int {
+	t := step
+	if s.reverse {
+		t = s.length - 1 - step
+	}
+	for j := range s.dstate {
+		bt[j] = s.b.at(t, j)
+		ct[j] = s.c.at(t, j)
+	}
+	return t
 }
 
 // runScanAVX2 is scanSeq.run for float32 with vector kernels: per time
@@ -124,14 +131,7 @@ func runScanAVX2(s *scanSeq[float32], c0, c1 int) {
 		return v.data[i : i+nb : i+nb]
 	}
 	for step := 0; step < s.length; step++ {
-		t := step
-		if s.reverse {
-			t = s.length - 1 - step
-		}
-		for j := 0; j < n; j++ {
-			bt[j] = s.b.at(t, j)
-			ct[j] = s.c.at(t, j)
-		}
+		t := s.loadStep(step, bt, ct)
 		raw, us, zs, ys := direct(s.delta, t), direct(s.u, t), direct(s.z, t), direct(s.out, t)
 		if raw == nil {
 			raw = rawBuf

@@ -71,6 +71,34 @@ func randScanInput(seed uint64, bt, d, n, l int) ScanInput[float64] {
 	}
 }
 
+// scanInputFloat32 rounds every array of in to float32 (nil stays nil).
+func scanInputFloat32(in ScanInput[float64]) ScanInput[float32] {
+	f := func(s []float64) []float32 {
+		if s == nil {
+			return nil
+		}
+		o := make([]float32, len(s))
+		for i, v := range s {
+			o[i] = float32(v)
+		}
+		return o
+	}
+	return ScanInput[float32]{Batch: in.Batch, Dim: in.Dim, DState: in.DState, Len: in.Len, Reverse: in.Reverse,
+		U: f(in.U), Delta: f(in.Delta), Z: f(in.Z), A: f(in.A), B: f(in.B), C: f(in.C), D: f(in.D), DeltaBias: f(in.DeltaBias)}
+}
+
+// checkScanResult fails t (naming what) when a scan's out or last_state
+// is farther than outTol / lastTol (max |Δ|) from wantOut / wantLast.
+func checkScanResult[A, B Float](t *testing.T, what string, out, last []A, wantOut, wantLast []B, outTol, lastTol float64) {
+	t.Helper()
+	if d := maxAbsDiff(out, wantOut); d > outTol {
+		t.Errorf("%s: out max|Δ| = %.3g > %.3g", what, d, outTol)
+	}
+	if d := maxAbsDiff(last, wantLast); d > lastTol {
+		t.Errorf("%s: last_state max|Δ| = %.3g > %.3g", what, d, lastTol)
+	}
+}
+
 func maxAbsDiff[A, B Float](a []A, b []B) float64 {
 	if len(a) != len(b) {
 		return math.Inf(1)
@@ -108,12 +136,7 @@ func TestSelectiveScanMatchesNaive(t *testing.T) {
 			t.Fatalf("%s: %v", tc.reason, err)
 		}
 		want, wantLast := naiveScan(in)
-		if d := maxAbsDiff(got, want); d > 1e-12 {
-			t.Errorf("%s: out max|Δ| = %g", tc.reason, d)
-		}
-		if d := maxAbsDiff(last, wantLast); d > 1e-12 {
-			t.Errorf("%s: last_state max|Δ| = %g", tc.reason, d)
-		}
+		checkScanResult(t, tc.reason, got, last, want, wantLast, 1e-12, 1e-12)
 	}
 }
 
@@ -157,28 +180,12 @@ func TestReverseScanIsFlippedScan(t *testing.T) {
 func TestSelectiveScanFloat32(t *testing.T) {
 	in := randScanInput(9, 2, 40, 16, 197)
 	want, wantLast := naiveScan(in)
-	f := func(s []float64) []float32 {
-		if s == nil {
-			return nil
-		}
-		o := make([]float32, len(s))
-		for i, v := range s {
-			o[i] = float32(v)
-		}
-		return o
-	}
-	in32 := ScanInput[float32]{Batch: in.Batch, Dim: in.Dim, DState: in.DState, Len: in.Len,
-		U: f(in.U), Delta: f(in.Delta), Z: f(in.Z), A: f(in.A), B: f(in.B), C: f(in.C), D: f(in.D), DeltaBias: f(in.DeltaBias)}
+	in32 := scanInputFloat32(in)
 	got, last, err := SelectiveScan(in32)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := maxAbsDiff(got, want); d > 1e-4 {
-		t.Errorf("float32 out max|Δ| vs float64 = %g", d)
-	}
-	if d := maxAbsDiff(last, wantLast); d > 1e-4 {
-		t.Errorf("float32 last_state max|Δ| vs float64 = %g", d)
-	}
+	checkScanResult(t, "float32 vs float64", got, last, want, wantLast, 1e-4, 1e-4)
 }
 
 func TestSelectiveScanErrors(t *testing.T) {
@@ -223,15 +230,7 @@ func TestScanAVX2MatchesGo(t *testing.T) {
 				in.DeltaBias[i] = 30 + float64(i)
 			}
 		}
-		f := func(s []float64) []float32 {
-			o := make([]float32, len(s))
-			for i, v := range s {
-				o[i] = float32(v)
-			}
-			return o
-		}
-		in32 := ScanInput[float32]{Batch: in.Batch, Dim: in.Dim, DState: in.DState, Len: in.Len,
-			U: f(in.U), Delta: f(in.Delta), Z: f(in.Z), A: f(in.A), B: f(in.B), C: f(in.C), D: f(in.D), DeltaBias: f(in.DeltaBias)}
+		in32 := scanInputFloat32(in)
 		for _, rev := range []bool{false, true} {
 			in32.Reverse = rev
 			vec, vecLast, err := SelectiveScan(in32)

@@ -55,6 +55,8 @@ image size:
                     LinearAttention lowering of the bidirectional scan
   linear-attention  the model with the scan lowered to LinearAttention
                     (stock ONNX Runtime, no plugin)
+  standard          the model with the scan lowered to standard ONNX ops only
+                    (one ONNX Scan per block; any opset-17 runtime)
   reference         the pure-Go reference forward pass (float32)
 Each is measured in its own process (warm-up, then timed runs: median and
 spread, peak RSS). A checkpoint is converted on the fly; an ONNX file must

@@ -108,7 +108,7 @@ func TestBenchJSONTinyModel(t *testing.T) {
 		t.Fatalf("output is not one JSON object: %v\n%s", err, out.String())
 	}
 	for _, k := range []string{"model", "batch", "threads", "plugin_ms", "noscan_floor_ms", "scan_only_ms",
-		"linear_attention_ms", "reference_ms", "peak_rss_mb", "plugin_over_floor", "linear_attention_over_plugin"} {
+		"linear_attention_ms", "standard_ms", "reference_ms", "peak_rss_mb", "plugin_over_floor", "linear_attention_over_plugin"} {
 		if _, ok := top[k]; !ok {
 			t.Errorf("top-level key %q missing", k)
 		}
@@ -130,13 +130,14 @@ func TestBenchJSONTinyModel(t *testing.T) {
 		}
 		for name, v := range map[string]bench.OptFloat{"plugin": r.PluginMS, "floor": r.NoScanFloorMS, "scan": r.ScanOnlyMS,
 			"la call": r.LinearAttentionCallMS, "la scan": r.LinearAttentionScanMS, "la": r.LinearAttentionMS,
-			"reference": r.ReferenceMS, "rss": r.PeakRSSMB} {
+			"reference": r.ReferenceMS, "rss": r.PeakRSSMB, "standard": r.StandardMS, "standard rss": r.StandardPeakRSSMB} {
 			if !(v > 0) || math.IsInf(float64(v), 0) {
 				t.Errorf("img %d batch %d: %s = %g, want > 0", r.ImgSize, r.Batch, name, v)
 			}
 		}
 		if math.Abs(float64(r.PluginOverFloor-r.PluginMS/r.NoScanFloorMS)) > 1e-9 ||
-			math.Abs(float64(r.LinearAttentionOverPlugin-r.LinearAttentionMS/r.PluginMS)) > 1e-9 {
+			math.Abs(float64(r.LinearAttentionOverPlugin-r.LinearAttentionMS/r.PluginMS)) > 1e-9 ||
+			math.Abs(float64(r.StandardOverPlugin-r.StandardMS/r.PluginMS)) > 1e-9 {
 			t.Errorf("ratios inconsistent with the times: %+v", r)
 		}
 		wantUpd := 2 * float64(r.Batch*r.Tokens*r.DInner*r.DState) / (float64(r.ScanOnlyMS) / 1000) / 1e9
@@ -211,12 +212,12 @@ func TestBenchRebuildsPluginVariant(t *testing.T) {
 		t.Errorf("plugin_ms = %v, want > 0", top["plugin_ms"])
 	}
 	for _, k := range []string{"model", "batch", "threads", "plugin_ms", "noscan_floor_ms", "scan_only_ms",
-		"linear_attention_ms", "reference_ms", "peak_rss_mb", "plugin_over_floor", "linear_attention_over_plugin"} {
+		"linear_attention_ms", "standard_ms", "reference_ms", "peak_rss_mb", "plugin_over_floor", "linear_attention_over_plugin"} {
 		if _, ok := top[k]; !ok {
 			t.Errorf("key %q missing with --variants plugin", k)
 		}
 	}
-	for _, k := range []string{"noscan_floor_ms", "scan_only_ms", "linear_attention_ms", "reference_ms", "plugin_over_floor", "linear_attention_over_plugin"} {
+	for _, k := range []string{"noscan_floor_ms", "scan_only_ms", "linear_attention_ms", "standard_ms", "reference_ms", "plugin_over_floor", "linear_attention_over_plugin"} {
 		if v, ok := top[k]; ok && v != nil {
 			t.Errorf("%s = %v, want null (not measured)", k, v)
 		}

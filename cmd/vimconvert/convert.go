@@ -62,7 +62,7 @@ Runtime's own contrib ops).`)
 	fs.BoolVar(&f.dynamic, "dynamic-size", false, "one model for every input height and width that fits the patch and stride (pos_embed resampled in the graph; README)")
 	fs.StringVar(&f.outIdx, "out-indices", "", "add feature maps [batch, D, h, w] of these blocks for dense heads: a comma-separated list (negative counts from the end) or 'official' (the seg configs': last block of each quarter)")
 	fs.StringVar(&f.fmode, "feature-mode", "", "stream of the feature maps: hidden (default; seg backbone), add (residual + hidden; det backbone) or add_norm")
-	fs.StringVar(&f.scan, "scan", string(graph.ScanPlugin), "scan lowering: "+strings.Join(userScanLowerings(), ", ")+" (plugin: the vimconvert ORT plugin; linear-attention: ONNX Runtime ≥ 1.25 contrib ops, no plugin, slower)")
+	fs.StringVar(&f.scan, "scan", string(graph.ScanPlugin), "scan lowering: "+strings.Join(userScanLowerings(), ", ")+" (plugin: the vimconvert ORT plugin; linear-attention: ONNX Runtime ≥ 1.25 contrib ops, no plugin, slower; standard: only standard ONNX ops, opset 17, any runtime)")
 	return fs, f
 }
 

@@ -20,7 +20,7 @@ func TestConvertScanLowerings(t *testing.T) {
 	if slices.Contains(userScanLowerings(), benchgraph.NoScanFloor) {
 		t.Errorf("lowering %q is benchmark-only but offered: %v", benchgraph.NoScanFloor, userScanLowerings())
 	}
-	if got, want := strings.Join(userScanLowerings(), ","), string(graph.ScanLinearAttention)+","+string(graph.ScanPlugin); got != want {
+	if got, want := strings.Join(userScanLowerings(), ","), string(graph.ScanLinearAttention)+","+string(graph.ScanPlugin)+","+string(graph.ScanStandard); got != want {
 		t.Errorf("convert lowerings %s, want %s", got, want)
 	}
 

@@ -21,31 +21,9 @@ func inspectObject(c convert.Config, info *convert.Info) (map[string]any, error)
 	if err := dec.Decode(&obj); err != nil {
 		return nil, err
 	}
-	obj["param_count"] = info.ParamCount
-	obj["weights"] = info.Weights
-	obj["dtype"] = info.DType
-	obj["dtypes"] = info.DTypes
-	obj["variant"] = info.Variant
-	if info.VariantNote != "" {
-		obj["variant_note"] = info.VariantNote
-	}
-	obj["format"] = info.Format
-	obj["layout"] = info.Layout
-	obj["weights_key"] = info.WeightsKey
-	obj["stripped_prefix"] = info.StrippedPrefix
-	obj["tensor_count"] = info.TensorCount
-	obj["ignored"] = nonNil(info.Ignored)
-	obj["assumed"] = nonNil(info.Assumed)
+	convert.PutInfoFields(obj, info)
 	if info.ArgsModel != "" {
 		obj["args_model"] = info.ArgsModel
 	}
 	return obj, nil
-}
-
-// nonNil returns s, or an empty list for nil (JSON [] rather than null).
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }

@@ -30,19 +30,7 @@ var signatureKeys = []string{
 // Detect accepts may still fail Load (a wrong shape, an unknown key): Detect
 // decides the architecture, Load checks every tensor.
 func Detect(names []string) (ok bool, missing []string) {
-	set := make(map[string]bool, len(names))
-	prefixed := 0
-	for _, n := range names {
-		if strings.HasPrefix(n, "module.") {
-			prefixed++
-		}
-	}
-	for _, n := range names {
-		if prefixed == len(names) {
-			n = strings.TrimPrefix(n, "module.")
-		}
-		set[n] = true
-	}
+	set := convert.KeySet(names)
 	for _, k := range signatureKeys {
 		if !set[k] {
 			missing = append(missing, k)

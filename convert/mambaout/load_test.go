@@ -1,12 +1,7 @@
 package mambaout_test
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +10,7 @@ import (
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/convert/mambaout"
 	"github.com/vimconvert/vimconvert/internal/repo"
+	"github.com/vimconvert/vimconvert/internal/testutil"
 )
 
 // synthGolden is fixtures/mambaout_synthetic/golden.json (written by
@@ -46,28 +42,12 @@ func synthPath(name string) string { return repo.Fixture("mambaout_synthetic", n
 
 func loadGolden(t *testing.T) *synthGolden {
 	t.Helper()
-	b, err := os.ReadFile(synthPath("golden.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var g synthGolden
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
+	testutil.ReadJSON(t, synthPath("golden.json"), &g)
 	if len(g.Files) == 0 {
 		t.Fatal("golden.json lists no files")
 	}
 	return &g
-}
-
-// sha256F32 hashes float32 values as little-endian bytes (numpy '<f4').
-func sha256F32(v []float32) string {
-	b := make([]byte, 4*len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
-	}
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
 }
 
 // modelTensors returns every tensor of m by its state-dict name.
@@ -127,7 +107,7 @@ func TestLoadSynthetic(t *testing.T) {
 					t.Errorf("tensor %s not mapped", k)
 					continue
 				}
-				if fmt.Sprint(tt.Shape) != fmt.Sprint(wt.Shape) || sha256F32(tt.Data) != wt.SHA256 {
+				if fmt.Sprint(tt.Shape) != fmt.Sprint(wt.Shape) || testutil.SHA256Float32(tt.Data) != wt.SHA256 {
 					t.Errorf("tensor %s: shape %v, values differ from torch's .float() (sha256)", k, tt.Shape)
 				}
 			}

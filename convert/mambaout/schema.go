@@ -2,7 +2,7 @@ package mambaout
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -169,7 +169,7 @@ func mapTensors(sd map[string]*convert.Tensor, c Config) (*Model, error) {
 			return
 		}
 		used[key] = true
-		if want := s.shape(&c, i); !equalInts(t.Shape, want) {
+		if want := s.shape(&c, i); !slices.Equal(t.Shape, want) {
 			badShape = append(badShape, fmt.Sprintf("%s %v (want %v)", key, t.Shape, want))
 			return
 		}
@@ -184,40 +184,8 @@ func mapTensors(sd map[string]*convert.Tensor, c Config) (*Model, error) {
 	if len(missing)+len(unexpected)+len(badShape) == 0 {
 		return m, nil
 	}
-	sort.Strings(missing)
-	sort.Strings(unexpected)
-	var parts []string
-	if len(missing) > 0 {
-		parts = append(parts, fmt.Sprintf("missing %d: %s", len(missing), listSome(missing)))
-	}
-	if len(unexpected) > 0 {
-		parts = append(parts, fmt.Sprintf("unexpected %d: %s", len(unexpected), listSome(unexpected)))
-	}
-	if len(badShape) > 0 {
-		parts = append(parts, fmt.Sprintf("wrong shape %d: %s", len(badShape), listSome(badShape)))
-	}
 	return nil, fmt.Errorf("state dict does not match a MambaOut (dims %v, depths %v): %s",
-		c.Dims, c.Depths, strings.Join(parts, "; "))
-}
-
-// listSome joins up to 20 names.
-func listSome(s []string) string {
-	if len(s) > 20 {
-		return strings.Join(s[:20], ", ") + fmt.Sprintf(", ... (%d more)", len(s)-20)
-	}
-	return strings.Join(s, ", ")
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+		c.Dims, c.Depths, convert.MismatchSummary(missing, unexpected, badShape))
 }
 
 // Check verifies that m is consistent: every tensor of the name table is
@@ -246,7 +214,7 @@ func (m *Model) Check() error {
 		switch want := s.shape(c, i); {
 		case t == nil:
 			err = fmt.Errorf("mambaout: tensor %s is not set", key)
-		case !equalInts(t.Shape, want):
+		case !slices.Equal(t.Shape, want):
 			err = fmt.Errorf("mambaout: tensor %s has shape %v, want %v", key, t.Shape, want)
 		case len(t.Data) != t.NumElements():
 			err = fmt.Errorf("mambaout: tensor %s has %d values for shape %v", key, len(t.Data), t.Shape)

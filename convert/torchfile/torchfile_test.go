@@ -1,10 +1,11 @@
 package torchfile
 
 import (
-	"github.com/vimconvert/vimconvert/convert/internal/torchsave"
 	"math"
 	"slices"
 	"testing"
+
+	"github.com/vimconvert/vimconvert/convert/internal/torchsave"
 )
 
 // manifest is the part of fixtures/manifest.json the reader tests read.
@@ -26,11 +27,7 @@ type manifest struct {
 	} `json:"scan_cases"`
 }
 
-func loadManifest(t *testing.T) *manifest {
-	var m manifest
-	torchsave.ReadManifest(t, &m)
-	return &m
-}
+func loadManifest(t *testing.T) *manifest { return torchsave.Manifest[manifest](t) }
 
 // fixturePath returns the bundled copy of a manifest path, else the shared
 // copy, else "".

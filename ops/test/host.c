@@ -80,6 +80,24 @@ static OrtSession *open_session(const char *model, const char *plugin, int threa
   return sess;
 }
 
+/* open_session for dir/model; err as there. */
+static OrtSession *open_model(const char *dir, const char *model, const char *plugin, int threads,
+                              char *err, size_t errlen) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", dir, model);
+  return open_session(path, plugin, threads, err, errlen);
+}
+
+/* open_model that counts a failure (naming what) and returns NULL when the session
+ * cannot be created. */
+static OrtSession *open_model_or_fail(const char *dir, const char *model, const char *plugin,
+                                      int threads, const char *what) {
+  char err[1024];
+  OrtSession *s = open_model(dir, model, plugin, threads, err, sizeof err);
+  if (!s) fail("%s: session: %s", what, err);
+  return s;
+}
+
 typedef struct tensor {
   const char *name;
   float *data;
@@ -174,15 +192,11 @@ static size_t case_inputs(ref_case *c, int bidir, tensor *t) {
 
 static void check_case(const char *dir, const char *plugin, const char *model, int bidir,
                        float scale, int64_t B, int64_t L, int64_t D, int64_t N) {
-  char path[4096], err[1024], what[256];
-  snprintf(path, sizeof path, "%s/%s", dir, model);
+  char what[256];
   snprintf(what, sizeof what, "%s B=%lld L=%lld D=%lld N=%lld", model, (long long)B,
            (long long)L, (long long)D, (long long)N);
-  OrtSession *s = open_session(path, plugin, 0, err, sizeof err);
-  if (!s) {
-    fail("%s: session: %s", what, err);
-    return;
-  }
+  OrtSession *s = open_model_or_fail(dir, model, plugin, 0, what);
+  if (!s) return;
   ref_case c;
   ref_case_fill(&c, B, L, D, N, bidir, scale);
   tensor in[15];
@@ -216,9 +230,8 @@ static void check_case(const char *dir, const char *plugin, const char *model, i
 /* Session creation must fail and the message contain needle. */
 static void expect_session_error(const char *dir, const char *plugin, const char *model,
                                  const char *needle) {
-  char path[4096], err[1024] = "";
-  snprintf(path, sizeof path, "%s/%s", dir, model);
-  OrtSession *s = open_session(path, plugin, 0, err, sizeof err);
+  char err[1024] = "";
+  OrtSession *s = open_model(dir, model, plugin, 0, err, sizeof err);
   if (s) {
     fail("%s: session created, want an error mentioning \"%s\"", model, needle);
     api->ReleaseSession(s);
@@ -234,9 +247,8 @@ static void expect_session_error(const char *dir, const char *plugin, const char
 /* bad_static_shape.onnx: B is [1, 4, 15] while A is [8, 16]. ORT ignores
  * the op's shape-inference error, so the run must fail (with our message). */
 static void check_static_shape(const char *dir, const char *plugin) {
-  char path[4096], err[1024];
-  snprintf(path, sizeof path, "%s/bad_static_shape.onnx", dir);
-  OrtSession *s = open_session(path, plugin, 0, err, sizeof err);
+  char err[1024];
+  OrtSession *s = open_model(dir, "bad_static_shape.onnx", plugin, 0, err, sizeof err);
   if (!s) {
     if (strstr(err, "input 3 (B)"))
       printf("ok    bad_static_shape.onnx refused: %s\n", err);
@@ -261,13 +273,9 @@ static void check_static_shape(const char *dir, const char *plugin) {
 
 /* Run-time validation: a mismatched N in B_f and a wrong rank for u_f. */
 static void check_run_errors(const char *dir, const char *plugin) {
-  char path[4096], err[1024];
-  snprintf(path, sizeof path, "%s/scan_bidirectional.onnx", dir);
-  OrtSession *s = open_session(path, plugin, 0, err, sizeof err);
-  if (!s) {
-    fail("scan_bidirectional.onnx: session: %s%s", err, "");
-    return;
-  }
+  OrtSession *s = open_model_or_fail(dir, "scan_bidirectional.onnx", plugin, 0,
+                                     "scan_bidirectional.onnx");
+  if (!s) return;
   ref_case c;
   ref_case_fill(&c, 1, 4, 8, 16, 1, 0.5f);
   tensor in[16];
@@ -280,10 +288,9 @@ static void check_run_errors(const char *dir, const char *plugin) {
     printf("ok    mismatched B_f refused: %s\n", msg);
   api->ReleaseSession(s);
 
-  snprintf(path, sizeof path, "%s/scan_bidirectional_reshape.onnx", dir);
-  s = open_session(path, plugin, 0, err, sizeof err);
+  s = open_model_or_fail(dir, "scan_bidirectional_reshape.onnx", plugin, 0,
+                         "scan_bidirectional_reshape.onnx");
   if (!s) {
-    fail("scan_bidirectional_reshape.onnx: session: %s%s", err, "");
     ref_case_free(&c);
     return;
   }
@@ -323,14 +330,9 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 static void bench(const char *dir, const char *plugin) {
-  char path[4096], err[1024];
-  snprintf(path, sizeof path, "%s/scan_bidirectional.onnx", dir);
   for (int threads = 1; threads <= 2; threads++) {
-    OrtSession *s = open_session(path, plugin, threads, err, sizeof err);
-    if (!s) {
-      fail("bench session: %s%s", err, "");
-      return;
-    }
+    OrtSession *s = open_model_or_fail(dir, "scan_bidirectional.onnx", plugin, threads, "bench");
+    if (!s) return;
     ref_case c;
     ref_case_fill(&c, 1, 197, 384, 16, 1, 0.5f);
     tensor in[15];

@@ -78,6 +78,22 @@ static float *ref_fill(ref_case *c, int slot, int64_t n, float lo, float hi) {
   return p;
 }
 
+/* Fills one direction's u, delta, A, B, C, D and delta_bias (in buffer slots
+ * first .. first + 6, drawn in that order) for act = B*L*D activations and
+ * bc = B*L*N B/C values. */
+static void ref_fill_direction(ref_case *c, int first, int64_t act, int64_t bc, int64_t D,
+                               int64_t N, const float **u, const float **delta, const float **A,
+                               const float **Bm, const float **Cm, const float **Dv,
+                               const float **delta_bias) {
+  *u = ref_fill(c, first, act, -2, 2);
+  *delta = ref_fill(c, first + 1, act, -4, 3);
+  *A = ref_fill(c, first + 2, D * N, -12, -0.05f);
+  *Bm = ref_fill(c, first + 3, bc, -1.5f, 1.5f);
+  *Cm = ref_fill(c, first + 4, bc, -1.5f, 1.5f);
+  *Dv = ref_fill(c, first + 5, D, -1, 1.5f);
+  *delta_bias = ref_fill(c, first + 6, D, -6, -1);
+}
+
 static void ref_case_fill(ref_case *c, int64_t B, int64_t L, int64_t D, int64_t N, int bidir,
                           float out_scale) {
   memset(c, 0, sizeof *c);
@@ -85,22 +101,11 @@ static void ref_case_fill(ref_case *c, int64_t B, int64_t L, int64_t D, int64_t 
   a->batch = B, a->seqlen = L, a->dim = D, a->dstate = N;
   int64_t act = B * L * D, bc = B * L * N;
   /* delta + bias spans softplus's whole range incl. the x > 20 branch rarely. */
-  a->u_f = ref_fill(c, 0, act, -2, 2);
-  a->delta_f = ref_fill(c, 1, act, -4, 3);
-  a->A_f = ref_fill(c, 2, D * N, -12, -0.05f);
-  a->B_f = ref_fill(c, 3, bc, -1.5f, 1.5f);
-  a->C_f = ref_fill(c, 4, bc, -1.5f, 1.5f);
-  a->D_f = ref_fill(c, 5, D, -1, 1.5f);
-  a->delta_bias_f = ref_fill(c, 6, D, -6, -1);
-  if (bidir) {
-    a->u_b = ref_fill(c, 7, act, -2, 2);
-    a->delta_b = ref_fill(c, 8, act, -4, 3);
-    a->A_b = ref_fill(c, 9, D * N, -12, -0.05f);
-    a->B_b = ref_fill(c, 10, bc, -1.5f, 1.5f);
-    a->C_b = ref_fill(c, 11, bc, -1.5f, 1.5f);
-    a->D_b = ref_fill(c, 12, D, -1, 1.5f);
-    a->delta_bias_b = ref_fill(c, 13, D, -6, -1);
-  }
+  ref_fill_direction(c, 0, act, bc, D, N, &a->u_f, &a->delta_f, &a->A_f, &a->B_f, &a->C_f,
+                     &a->D_f, &a->delta_bias_f);
+  if (bidir)
+    ref_fill_direction(c, 7, act, bc, D, N, &a->u_b, &a->delta_b, &a->A_b, &a->B_b, &a->C_b,
+                       &a->D_b, &a->delta_bias_b);
   a->z = ref_fill(c, 14, act, -4, 4);
   a->y = ref_fill(c, 15, act, 1e30f, 1e30f); /* poison: every element must be written */
   a->out_scale = out_scale;

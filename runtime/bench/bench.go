@@ -32,11 +32,12 @@ const (
 	VariantFloor           = "floor"            // same graph, scan replaced by one Sum (graph.ScanNoScanFloor)
 	VariantScan            = "scan"             // the plugin scan op alone on the model's shapes, plus one LinearAttention call and the LinearAttention-lowered scan on the same shapes
 	VariantLinearAttention = "linear-attention" // the model with the scan lowered to com.microsoft.LinearAttention
+	VariantStandard        = "standard"         // the model with the scan lowered to standard ONNX ops only (graph.ScanStandard)
 	VariantReference       = "reference"        // the pure-Go reference forward pass (float32)
 )
 
 // AllVariants lists every variant, in the order they are measured.
-var AllVariants = []string{VariantPlugin, VariantFloor, VariantScan, VariantLinearAttention, VariantReference}
+var AllVariants = []string{VariantPlugin, VariantFloor, VariantScan, VariantLinearAttention, VariantStandard, VariantReference}
 
 // Stats summarises one measurement.
 type Stats struct {
@@ -70,12 +71,16 @@ type Record struct {
 	LinearAttentionCallMS OptFloat `json:"linear_attention_call_ms"` // one LinearAttention call: one direction of one block
 	LinearAttentionScanMS OptFloat `json:"linear_attention_scan_ms"` // LinearAttention lowering of one block's bidirectional scan
 	LinearAttentionMS     OptFloat `json:"linear_attention_ms"`      // whole model, LinearAttention lowering
+	StandardMS            OptFloat `json:"standard_ms"`              // whole model, standard-ops lowering
+	StandardPeakRSSMB     OptFloat `json:"standard_peak_rss_mb"`     // standard variant's process
 	ReferenceMS           OptFloat `json:"reference_ms"`
 	PeakRSSMB             OptFloat `json:"peak_rss_mb"` // plugin variant's process
 
 	PluginOverFloor                OptFloat `json:"plugin_over_floor"`
 	PluginOverFloorCPU             OptFloat `json:"plugin_over_floor_cpu"` // same ratio of median process CPU times
 	LinearAttentionOverPlugin      OptFloat `json:"linear_attention_over_plugin"`
+	StandardOverPlugin             OptFloat `json:"standard_over_plugin"`
+	StandardOverLinearAttention    OptFloat `json:"standard_over_linear_attention"`
 	LinearAttentionCallOverScanDir OptFloat `json:"linear_attention_call_over_scan_direction"` // one LA call / (scan_only/2)
 	LinearAttentionCallOverScan    OptFloat `json:"linear_attention_call_over_scan"`           // one LA call / scan_only (both directions)
 	LinearAttentionScanOverScan    OptFloat `json:"linear_attention_scan_over_scan"`
@@ -212,6 +217,9 @@ func buildBenchModels(m *convert.Model, dir, tag string, want map[string]bool, i
 		{VariantLinearAttention, func(m *convert.Model) (*onnxpb.ModelProto, error) {
 			return graph.Build(m, graph.Options{Scan: graph.ScanLinearAttention})
 		}},
+		{VariantStandard, func(m *convert.Model) (*onnxpb.ModelProto, error) {
+			return graph.Build(m, graph.Options{Scan: graph.ScanStandard})
+		}},
 	}
 	for _, it := range builds {
 		if !want[it.key] {
@@ -271,6 +279,9 @@ func benchJobs(common workerSpec, models map[string]string, source, weights stri
 	if want[VariantLinearAttention] {
 		onnx(VariantLinearAttention, false, inputsImage)
 	}
+	if want[VariantStandard] {
+		onnx(VariantStandard, false, inputsImage)
+	}
 	if want[VariantReference] {
 		s := common
 		s.Kind, s.Source, s.Weights = "reference", source, weights
@@ -323,6 +334,8 @@ func (r *Record) fill() {
 	r.LinearAttentionCallMS = med(statLACall)
 	r.LinearAttentionScanMS = med(statLAScan)
 	r.LinearAttentionMS = med(VariantLinearAttention)
+	r.StandardMS = med(VariantStandard)
+	r.StandardPeakRSSMB = OptFloat(r.Stats[VariantStandard].PeakRSSMB)
 	r.ReferenceMS = med(VariantReference)
 	r.PeakRSSMB = OptFloat(r.Stats[VariantPlugin].PeakRSSMB)
 	ratio := func(a, b OptFloat) OptFloat {
@@ -334,6 +347,8 @@ func (r *Record) fill() {
 	r.PluginOverFloor = ratio(r.PluginMS, r.NoScanFloorMS)
 	r.PluginOverFloorCPU = ratio(OptFloat(r.Stats[VariantPlugin].CPUMedianMS), OptFloat(r.Stats[VariantFloor].CPUMedianMS))
 	r.LinearAttentionOverPlugin = ratio(r.LinearAttentionMS, r.PluginMS)
+	r.StandardOverPlugin = ratio(r.StandardMS, r.PluginMS)
+	r.StandardOverLinearAttention = ratio(r.StandardMS, r.LinearAttentionMS)
 	r.LinearAttentionCallOverScanDir = ratio(r.LinearAttentionCallMS, r.ScanOnlyMS/2)
 	r.LinearAttentionCallOverScan = ratio(r.LinearAttentionCallMS, r.ScanOnlyMS)
 	r.LinearAttentionScanOverScan = ratio(r.LinearAttentionScanMS, r.ScanOnlyMS)

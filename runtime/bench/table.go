@@ -36,7 +36,7 @@ func PrintTable(w io.Writer, rs []Record, mi Machine) {
 	fmt.Fprintf(w, "machine: %s, %d cores, ONNX Runtime %s, %s, load %s (%s)\n",
 		mi.CPU, mi.Cores, mi.ORTVersion, mi.GoVersion, mi.LoadAvg, time.Now().UTC().Format(time.RFC3339))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "img\ttokens\tbatch\tthreads\tplugin ms\tfloor ms\tplugin/floor\tscan op ms\tG upd/s/core\tLA call ms\tLA call/scan dir\tLA model ms\tLA/plugin\treference ms\tref/plugin\tµs/token\tpeak RSS MB\t")
+	fmt.Fprintln(tw, "img\ttokens\tbatch\tthreads\tplugin ms\tfloor ms\tplugin/floor\tscan op ms\tG upd/s/core\tLA call ms\tLA call/scan dir\tLA model ms\tLA/plugin\tstd model ms\tstd/plugin\tstd/LA\tstd RSS MB\treference ms\tref/plugin\tµs/token\tpeak RSS MB\t")
 	f := func(v OptFloat, format string) string {
 		if v == 0 {
 			return "-"
@@ -44,12 +44,13 @@ func PrintTable(w io.Writer, rs []Record, mi Machine) {
 		return fmt.Sprintf(format, float64(v))
 	}
 	for _, r := range rs {
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
 			r.ImgSize, r.Tokens, r.Batch, r.Threads,
 			f(r.PluginMS, "%.2f"), f(r.NoScanFloorMS, "%.2f"), f(r.PluginOverFloor, "%.2fx"),
 			f(r.ScanOnlyMS, "%.3f"), f(r.ScanGUpdatesPerSecPerCore, "%.2f"),
 			f(r.LinearAttentionCallMS, "%.3f"), f(r.LinearAttentionCallOverScanDir, "%.1fx"),
 			f(r.LinearAttentionMS, "%.1f"), f(r.LinearAttentionOverPlugin, "%.1fx"),
+			f(r.StandardMS, "%.1f"), f(r.StandardOverPlugin, "%.1fx"), f(r.StandardOverLinearAttention, "%.2fx"), f(r.StandardPeakRSSMB, "%.0f"),
 			f(r.ReferenceMS, "%.1f"), f(r.ReferenceOverPlugin, "%.1fx"),
 			f(r.PluginUSPerToken, "%.2f"), f(r.PeakRSSMB, "%.0f"))
 	}

@@ -1,11 +1,12 @@
 package preprocess
 
 import (
-	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vimconvert/vimconvert/internal/testutil"
 )
 
 // processCPU is the CPU time (user + system) this process has used so far.
@@ -37,10 +38,7 @@ func BenchmarkPhoto(b *testing.B) {
 		b.Fatal(err)
 	}
 	for _, name := range []string{"photo_rocket.jpg", "jpeg_420_q90.jpg", "photo_hubble_deep_field.jpg", "photo_retina.jpg", "jpeg_progressive.jpg", "photo_chelsea.png"} {
-		data, err := os.ReadFile(filepath.Join("testdata/images", name))
-		if err != nil {
-			b.Fatal(err)
-		}
+		data := testutil.ReadFile(b, filepath.Join("testdata/images", name))
 		b.Run(name+"/decode", func(b *testing.B) {
 			loopCPU(b, func() {
 				if _, err := (Decoder{}).DecodeBytes(data, name); err != nil {

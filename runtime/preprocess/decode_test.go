@@ -5,11 +5,12 @@ import (
 	"errors"
 	"image"
 	"image/png"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/vimconvert/vimconvert/internal/testutil"
 )
 
 // TestBadFiles: every file PIL refuses is refused here too, with an error that names
@@ -53,10 +54,7 @@ func TestBadFiles(t *testing.T) {
 // TestPixelLimitBeforeDecoding: the limit applies to every format from its header.
 func TestPixelLimitBeforeDecoding(t *testing.T) {
 	for _, file := range []string{"photo_rocket.jpg", "png_rgba.png", "gif_palette.gif", "bmp_rgb24.bmp", "jpeg_progressive.jpg"} {
-		data, err := os.ReadFile(filepath.Join("testdata/images", file))
-		if err != nil {
-			t.Fatal(err)
-		}
+		data := testutil.ReadFile(t, filepath.Join("testdata/images", file))
 		img, err := Decoder{MaxPixels: 1000}.DecodeBytes(data, file)
 		if !errors.Is(err, ErrTooLarge) || img != nil || !strings.Contains(err.Error(), "over the limit of 1000") {
 			t.Errorf("%s with MaxPixels 1000: %v, %v; want ErrTooLarge", file, img, err)
@@ -70,10 +68,7 @@ func TestPixelLimitBeforeDecoding(t *testing.T) {
 // TestUnsupportedVariants: inputs whose PIL pixels this package does not reproduce are
 // refused, not approximated.
 func TestUnsupportedVariants(t *testing.T) {
-	gifData, err := os.ReadFile("testdata/images/gif_palette.gif")
-	if err != nil {
-		t.Fatal(err)
-	}
+	gifData := testutil.ReadFile(t, "testdata/images/gif_palette.gif")
 	tests := []struct {
 		name   string
 		data   []byte
@@ -121,10 +116,7 @@ func gifFirstFrameAt(t *testing.T, data []byte, dx int) []byte {
 // jpegWithSize returns a copy of a baseline JPEG whose frame header (SOF0) claims w x h.
 func jpegWithSize(t *testing.T, file string, w, h int) []byte {
 	t.Helper()
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := testutil.ReadFile(t, file)
 	i := bytes.Index(data, []byte{0xFF, 0xC0})
 	if i < 0 || i+9 > len(data) {
 		t.Fatalf("%s has no SOF0 marker", file)
@@ -162,12 +154,7 @@ func TestJPEGHeaderClaims(t *testing.T) {
 // TestGray16WithTRNS: Go returns *image.NRGBA64 for a 16-bit gray PNG with tRNS, which
 // PIL still opens as mode I; the golden test checks the pixels, this that the case is real.
 func TestGray16WithTRNS(t *testing.T) {
-	f, err := os.Open("testdata/images/png_gray16_trns.png")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
+	img, err := png.Decode(bytes.NewReader(testutil.ReadFile(t, "testdata/images/png_gray16_trns.png")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,20 +166,11 @@ func TestGray16WithTRNS(t *testing.T) {
 // TestBombsRefusedBeforeAllocating: files whose headers claim gigapixels are refused
 // having allocated (in Go) little more than the file itself.
 func TestBombsRefusedBeforeAllocating(t *testing.T) {
-	pngBomb, err := os.ReadFile("testdata/bad/bomb_60000x60000.png")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gifData, err := os.ReadFile("testdata/images/gif_palette.gif")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pngBomb := testutil.ReadFile(t, "testdata/bad/bomb_60000x60000.png")
+	gifData := testutil.ReadFile(t, "testdata/images/gif_palette.gif")
 	gifBomb := bytes.Clone(gifData)
 	gifBomb[6], gifBomb[7], gifBomb[8], gifBomb[9] = 0xFF, 0xFF, 0xFF, 0xFF // screen 65535x65535
-	bmpData, err := os.ReadFile("testdata/images/bmp_rgb24.bmp")
-	if err != nil {
-		t.Fatal(err)
-	}
+	bmpData := testutil.ReadFile(t, "testdata/images/bmp_rgb24.bmp")
 	bmpBomb := bytes.Clone(bmpData)
 	copy(bmpBomb[18:26], []byte{0x60, 0xEA, 0, 0, 0x60, 0xEA, 0, 0}) // 60000x60000, little-endian
 	bombs := map[string][]byte{

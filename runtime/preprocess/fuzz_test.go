@@ -6,9 +6,9 @@ import (
 	"image/color"
 	"image/gif"
 	"image/png"
-	"os"
 	"testing"
 
+	"github.com/vimconvert/vimconvert/internal/testutil"
 	"golang.org/x/image/bmp"
 )
 
@@ -17,10 +17,7 @@ func fuzzSeeds(f *testing.F) [][]byte {
 	f.Helper()
 	var seeds [][]byte
 	for _, name := range []string{"testdata/images/tiny_7x5.png", "testdata/images/tiny_7x5.jpg", "testdata/images/one_pixel.png", "testdata/bad/truncated.jpg"} {
-		data, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
+		data := testutil.ReadFile(f, name)
 		seeds = append(seeds, data)
 	}
 	pal := image.NewPaletted(image.Rect(0, 0, 5, 3), color.Palette{color.RGBA{1, 2, 3, 255}, color.RGBA{200, 100, 50, 255}})

@@ -1,21 +1,21 @@
 package preprocess
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"image"
 	"image/png"
 	"math"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/vimconvert/vimconvert/internal/npy"
+	"github.com/vimconvert/vimconvert/internal/testutil"
 )
 
 // manifest is testdata/manifest.json, written by scripts/make-preprocess-fixtures.py
@@ -44,14 +44,8 @@ type manifest struct {
 
 func readManifest(t testing.TB) manifest {
 	t.Helper()
-	data, err := os.ReadFile("testdata/manifest.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var m manifest
-	if err := json.Unmarshal(data, &m); err != nil {
-		t.Fatalf("manifest.json: %v", err)
-	}
+	testutil.ReadJSON(t, "testdata/manifest.json", &m)
 	if len(m.Images) == 0 {
 		t.Fatal("manifest.json lists no images")
 	}
@@ -75,12 +69,7 @@ func float32Bytes(x []float32) []byte {
 // directly, not the one under test).
 func readCropPNG(t *testing.T, path string) []uint8 {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
+	img, err := png.Decode(bytes.NewReader(testutil.ReadFile(t, path)))
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}

@@ -65,24 +65,38 @@ static void vc_fill_header(j_decompress_ptr cinfo, vc_jpeg_info *info) {
   info->precision = cinfo->data_precision;
 }
 
+// Clears info and points cinfo's error handling at err, which reports into info.
+static void vc_init_errors(j_decompress_ptr cinfo, vc_error_mgr *err, vc_jpeg_info *info) {
+  memset(info, 0, sizeof(*info));
+  cinfo->err = jpeg_std_error(&err->pub);
+  err->pub.error_exit = vc_error_exit;
+  err->pub.emit_message = vc_emit_message;
+  err->info = info;
+  err->truncated = 0;
+  err->short_scan = 0;
+}
+
+// Creates the decompressor (with progress, when not NULL, as its progress monitor),
+// reads the headers of data and copies them into info. libjpeg errors longjmp to the
+// escape the caller has set.
+static void vc_read_header(j_decompress_ptr cinfo, const unsigned char *data, size_t size,
+                           struct jpeg_progress_mgr *progress, vc_jpeg_info *info) {
+  jpeg_create_decompress(cinfo);
+  cinfo->progress = progress;  // after create, which clears the struct
+  jpeg_mem_src(cinfo, data, (unsigned long)size);
+  jpeg_read_header(cinfo, TRUE);
+  vc_fill_header(cinfo, info);
+}
+
 int vc_jpeg_header(const unsigned char *data, size_t size, vc_jpeg_info *info) {
   struct jpeg_decompress_struct cinfo;
   vc_error_mgr err;
-  memset(info, 0, sizeof(*info));
-  cinfo.err = jpeg_std_error(&err.pub);
-  err.pub.error_exit = vc_error_exit;
-  err.pub.emit_message = vc_emit_message;
-  err.info = info;
-  err.truncated = 0;
-  err.short_scan = 0;
+  vc_init_errors(&cinfo, &err, info);
   if (setjmp(err.escape)) {
     jpeg_destroy_decompress(&cinfo);
     return 1;
   }
-  jpeg_create_decompress(&cinfo);
-  jpeg_mem_src(&cinfo, data, (unsigned long)size);
-  jpeg_read_header(&cinfo, TRUE);
-  vc_fill_header(&cinfo, info);
+  vc_read_header(&cinfo, data, size, NULL, info);
   jpeg_destroy_decompress(&cinfo);
   if (err.truncated) {
     snprintf(info->msg, VC_JPEG_MSG_LEN, "truncated JPEG (data ends inside the headers)");
@@ -97,13 +111,7 @@ int vc_jpeg_decode(const unsigned char *data, size_t size, unsigned char *out,
   vc_error_mgr err;
   vc_progress_mgr progress;
   size_t stride;
-  memset(info, 0, sizeof(*info));
-  cinfo.err = jpeg_std_error(&err.pub);
-  err.pub.error_exit = vc_error_exit;
-  err.pub.emit_message = vc_emit_message;
-  err.info = info;
-  err.truncated = 0;
-  err.short_scan = 0;
+  vc_init_errors(&cinfo, &err, info);
   progress.pub.progress_monitor = vc_progress;
   progress.max_scans = max_scans;
   progress.err = &err;
@@ -111,11 +119,7 @@ int vc_jpeg_decode(const unsigned char *data, size_t size, unsigned char *out,
     jpeg_destroy_decompress(&cinfo);
     return 1;
   }
-  jpeg_create_decompress(&cinfo);
-  cinfo.progress = &progress.pub;
-  jpeg_mem_src(&cinfo, data, (unsigned long)size);
-  jpeg_read_header(&cinfo, TRUE);
-  vc_fill_header(&cinfo, info);
+  vc_read_header(&cinfo, data, size, &progress.pub, info);
   // PIL's rawmode per layer count (JpegImagePlugin.SOF): L, RGB, CMYK;I. Default DCT
   // method (islow) and fancy upsampling, as PIL without draft().
   switch (cinfo.num_components) {

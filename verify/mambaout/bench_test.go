@@ -4,8 +4,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/vimconvert/vimconvert/convert"
 	mo "github.com/vimconvert/vimconvert/convert/mambaout"
+	"github.com/vimconvert/vimconvert/internal/fixturetest"
 	"github.com/vimconvert/vimconvert/verify"
 	ref "github.com/vimconvert/vimconvert/verify/mambaout"
 )
@@ -17,23 +17,8 @@ import (
 func BenchmarkForwardFemto(b *testing.B) {
 	c := mo.Variants[0].Config(1000)
 	r := rand.New(rand.NewPCG(5, 6))
-	sd := map[string]*convert.Tensor{}
-	for _, ts := range mo.Schema(&c) {
-		t := &convert.Tensor{Name: ts.Name, Shape: ts.Shape, DType: "float32"}
-		t.Data = make([]float32, t.NumElements())
-		for i := range t.Data {
-			t.Data[i] = float32(r.NormFloat64() * 0.05)
-		}
-		sd[ts.Name] = t
-	}
-	m, err := mo.FromStateDict(sd)
-	if err != nil {
-		b.Fatal(err)
-	}
-	x := make([]float32, 3*224*224)
-	for i := range x {
-		x[i] = float32(r.NormFloat64())
-	}
+	m := fixturetest.RandomMambaOut(b, c, r)
+	x := fixturetest.RandomImage(r, 3*224*224)
 	for _, p := range []verify.Precision{verify.Float32, verify.Float64} {
 		b.Run(p.String(), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {

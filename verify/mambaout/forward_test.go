@@ -2,11 +2,12 @@ package mambaout_test
 
 import (
 	"errors"
-	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/vimconvert/vimconvert/convert"
 	mo "github.com/vimconvert/vimconvert/convert/mambaout"
+	"github.com/vimconvert/vimconvert/internal/fixturetest"
 	"github.com/vimconvert/vimconvert/internal/repo"
 	"github.com/vimconvert/vimconvert/verify"
 	ref "github.com/vimconvert/vimconvert/verify/mambaout"
@@ -19,37 +20,6 @@ const parityTol = 1e-5
 
 // fp64RelTol bounds the float64 reference against logits_fp64.
 const fp64RelTol = 1e-9
-
-// fixture is one ../shared/fixtures/mambaout directory, loaded.
-type fixture struct {
-	model *mo.Model
-	x     *convert.Tensor
-	exp   map[string]*convert.Tensor
-}
-
-func loadFixture(t *testing.T, name string) fixture {
-	t.Helper()
-	dir := repo.SharedFixture("mambaout", name)
-	if dir == "" {
-		t.Skipf("shared fixture mambaout/%s absent (../shared/fixtures not checked out)", name)
-	}
-	m, _, err := mo.Load(filepath.Join(dir, "checkpoint.pth"), mo.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := convert.ReadTensorFile(filepath.Join(dir, "input.pth"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	exp, err := convert.ReadTensorFile(filepath.Join(dir, "expected.pth"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if in["x"] == nil {
-		t.Fatalf("%s/input.pth has no x", dir)
-	}
-	return fixture{m, in["x"], exp}
-}
 
 func shape4(t *testing.T, x *convert.Tensor) [4]int {
 	t.Helper()
@@ -77,9 +47,9 @@ func expected64(t *testing.T, exp map[string]*convert.Tensor, key string) []floa
 func TestParityFixtures(t *testing.T) {
 	for _, name := range []string{"mambaout_femto_d1121", "mambaout_femto"} {
 		t.Run(name, func(t *testing.T) {
-			f := loadFixture(t, name)
-			shape := shape4(t, f.x)
-			r32, err := ref.Forward(f.model, f.x.Data, shape, ref.Options{Intermediates: true})
+			f := fixturetest.LoadMambaOut(t, name)
+			shape := shape4(t, f.X)
+			r32, err := ref.Forward(f.Model, f.X.Data, shape, ref.Options{Intermediates: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -90,13 +60,13 @@ func TestParityFixtures(t *testing.T) {
 				} else {
 					got = r32.Features
 				}
-				rep := verify.Compare(f.exp[key].Data, got.Data, f.exp[key].Shape)
+				rep := verify.Compare(f.Exp[key].Data, got.Data, f.Exp[key].Shape)
 				t.Logf("float32 %s: max|d| %.3g, top-1 ok %v", key, rep.MaxAbs, rep.Top1OK())
 				if !rep.Pass(parityTol) {
 					t.Errorf("float32 %s: %s", key, rep)
 				}
 			}
-			for key, e := range f.exp {
+			for key, e := range f.Exp {
 				got, ok := r32.Intermediates[key]
 				if !ok {
 					continue // logits/features above, fp64 below
@@ -104,18 +74,18 @@ func TestParityFixtures(t *testing.T) {
 				rep := verify.Compare(e.Data, got.Data, e.Shape)
 				tol := stageTol(e.Data)
 				t.Logf("float32 %-20s max|d| %.3g (tolerance %.3g)", key, rep.MaxAbs, tol)
-				if rep.MaxAbs > tol || !equalShape(got.Shape, e.Shape) {
+				if rep.MaxAbs > tol || !slices.Equal(got.Shape, e.Shape) {
 					t.Errorf("float32 %s: shape %v (want %v), max|d| %.3g > %.3g", key, got.Shape, e.Shape, rep.MaxAbs, tol)
 				}
 			}
 			if name == "mambaout_femto_d1121" && len(r32.Intermediates) != 8 {
 				t.Errorf("%d intermediates, want 8 (4 downsampling layers, 4 stages)", len(r32.Intermediates))
 			}
-			r64, err := ref.Forward(f.model, f.x.Data, shape, ref.Options{Precision: verify.Float64})
+			r64, err := ref.Forward(f.Model, f.X.Data, shape, ref.Options{Precision: verify.Float64})
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := expected64(t, f.exp, "logits_fp64")
+			want := expected64(t, f.Exp, "logits_fp64")
 			rel := maxRelToScale(want, r64.Logits.Data)
 			t.Logf("float64 logits: max|d|/max|e| %.3g", rel)
 			if rel > fp64RelTol {
@@ -155,26 +125,14 @@ func abs(v float64) float64 {
 	return v
 }
 
-func equalShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // TestForwardBadInput checks that a bad input batch or an inconsistent
 // model is an error wrapping verify.ErrInput / verify.ErrModel, not a panic.
 func TestForwardBadInput(t *testing.T) {
-	f := loadFixture(t, "mambaout_femto_d1121")
-	x := f.x.Data
-	broken := *f.model
-	broken.Stages = append([][]mo.Block(nil), f.model.Stages...)
-	broken.Stages[1] = append([]mo.Block(nil), f.model.Stages[1]...)
+	f := fixturetest.LoadMambaOut(t, "mambaout_femto_d1121")
+	x := f.X.Data
+	broken := *f.Model
+	broken.Stages = append([][]mo.Block(nil), f.Model.Stages...)
+	broken.Stages[1] = append([]mo.Block(nil), f.Model.Stages[1]...)
 	broken.Stages[1][0].FC2W = nil
 	tests := []struct {
 		reason string
@@ -183,9 +141,9 @@ func TestForwardBadInput(t *testing.T) {
 		shape  [4]int
 		want   error
 	}{
-		{"two channels for an RGB model", f.model, x[:2*2*224*224], [4]int{2, 2, 224, 224}, verify.ErrInput},
-		{"fewer values than the shape needs", f.model, x[:10], [4]int{2, 3, 224, 224}, verify.ErrInput},
-		{"a zero dimension", f.model, nil, [4]int{2, 3, 0, 224}, verify.ErrInput},
+		{"two channels for an RGB model", f.Model, x[:2*2*224*224], [4]int{2, 2, 224, 224}, verify.ErrInput},
+		{"fewer values than the shape needs", f.Model, x[:10], [4]int{2, 3, 224, 224}, verify.ErrInput},
+		{"a zero dimension", f.Model, nil, [4]int{2, 3, 0, 224}, verify.ErrInput},
 		{"a tensor of the model is unset", &broken, x, [4]int{2, 3, 224, 224}, verify.ErrModel},
 		{"no model", nil, x, [4]int{2, 3, 224, 224}, verify.ErrModel},
 	}

@@ -9,13 +9,14 @@ import (
 	"archive/zip"
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
-	"github.com/vimconvert/vimconvert/internal/repo"
 	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/vimconvert/vimconvert/internal/repo"
+	"github.com/vimconvert/vimconvert/internal/testutil"
 
 	"github.com/vimconvert/vimconvert/convert/internal/pickleop"
 )
@@ -200,13 +201,16 @@ func StateDict(t testing.TB, names []string, shapes map[string][]int, inputSize 
 // reads), failing t when it cannot.
 func ReadManifest(t testing.TB, v any) {
 	t.Helper()
-	b, err := os.ReadFile(repo.Fixture("manifest.json"))
-	if err != nil {
-		t.Fatalf("reading manifest: %v", err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("parsing manifest: %v", err)
-	}
+	testutil.ReadJSON(t, repo.Fixture("manifest.json"), v)
+}
+
+// Manifest returns fixtures/manifest.json decoded as a T (the part a test
+// reads), failing t when it cannot.
+func Manifest[T any](t testing.TB) *T {
+	t.Helper()
+	var m T
+	ReadManifest(t, &m)
+	return &m
 }
 
 // FixturePath returns the bundled copy of a manifest path, else the

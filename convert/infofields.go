@@ -1,0 +1,32 @@
+package convert
+
+// PutInfoFields sets the provenance keys of `vimconvert inspect --json`
+// from info into obj, the same keys for every architecture: param_count,
+// weights, dtype, dtypes, variant, variant_note (only when set), format,
+// layout, weights_key, stripped_prefix, tensor_count, ignored and assumed
+// (the last two [] rather than null when empty).
+func PutInfoFields(obj map[string]any, info *Info) {
+	obj["param_count"] = info.ParamCount
+	obj["weights"] = info.Weights
+	obj["dtype"] = info.DType
+	obj["dtypes"] = info.DTypes
+	obj["variant"] = info.Variant
+	if info.VariantNote != "" {
+		obj["variant_note"] = info.VariantNote
+	}
+	obj["format"] = info.Format
+	obj["layout"] = info.Layout
+	obj["weights_key"] = info.WeightsKey
+	obj["stripped_prefix"] = info.StrippedPrefix
+	obj["tensor_count"] = info.TensorCount
+	obj["ignored"] = emptyIfNil(info.Ignored)
+	obj["assumed"] = emptyIfNil(info.Assumed)
+}
+
+// emptyIfNil returns s, or an empty list for nil (JSON [] rather than null).
+func emptyIfNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,49 @@
+// Package testutil holds helpers shared by the tests of several packages.
+// It imports only the standard library, so every package's tests,
+// including the internal tests of package convert, may use it.
+package testutil
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"math"
+	"os"
+	"testing"
+)
+
+// SHA256Float32 hashes float32 values as little-endian bytes (numpy '<f4'),
+// the digest the fixture generators write into golden.json.
+func SHA256Float32(v []float32) string {
+	b := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
+	}
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// ReadJSON decodes the JSON file at path into v, failing tb when the file
+// cannot be read or decoded.
+func ReadJSON(tb testing.TB, path string, v any) {
+	tb.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		tb.Fatalf("%s: %v", path, err)
+	}
+}
+
+// ReadFile returns the contents of the file at path, failing tb when it
+// cannot be read.
+func ReadFile(tb testing.TB, path string) []byte {
+	tb.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
