@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/vimconvert/vimconvert/convert"
@@ -13,10 +14,11 @@ import (
 )
 
 // BenchmarkDynamicSizeORT times batch-1 Vim-tiny shapes (depth 24, random
-// weights) in ONNX Runtime + plugin, the static export of each size beside
-// the one dynamic-size model run at that size: the price of reading the
-// grid from the input and resampling pos_embed in the graph (once per run).
-// Run the sub-benchmarks interleaved (-count) on an idle machine:
+// weights) in ONNX Runtime + plugin with one intra-op thread, the static
+// export of each size beside the one dynamic-size model run at that size:
+// the price of reading the grid from the input and resampling pos_embed in
+// the graph (once per run). Besides ns/op it reports the process CPU time
+// per run (cpu-ms/op), which other load on the machine disturbs less:
 //
 //	go test ./graph -run '^$' -bench DynamicSizeORT -benchtime 20x -count 3
 func BenchmarkDynamicSizeORT(b *testing.B) {
@@ -39,11 +41,13 @@ func BenchmarkDynamicSizeORT(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.ResetTimer()
+				c0 := cpuMS()
 				for i := 0; i < b.N; i++ {
 					if _, err := v.s.Run(in); err != nil {
 						b.Fatal(err)
 					}
 				}
+				b.ReportMetric((cpuMS()-c0)/float64(b.N), "cpu-ms/op")
 			})
 		}
 	}
@@ -59,7 +63,7 @@ func benchSession(b *testing.B, m *convert.Model, opts graph.Options) *runtime.S
 	if err := graph.WriteFile(mp, p); err != nil {
 		b.Fatal(err)
 	}
-	s, err := runtime.NewSession(p, runtime.Options{PluginPath: runtime.DefaultPluginPath()})
+	s, err := runtime.NewSession(p, runtime.Options{PluginPath: runtime.DefaultPluginPath(), IntraOpThreads: 1, InterOpThreads: 1})
 	if err != nil {
 		b.Skipf("session: %v", err)
 	}
@@ -75,4 +79,13 @@ func resizedB(b *testing.B, m *convert.Model, size int) *convert.Model {
 		b.Fatal(err)
 	}
 	return &c
+}
+
+// cpuMS is this process's user + system CPU time in ms (every thread).
+func cpuMS() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e6
 }
