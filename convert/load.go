@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/vimconvert/vimconvert/convert/torchfile"
@@ -25,6 +26,11 @@ type Options struct {
 	// pos_embed is resampled to ImgSize (ResizePosEmbed), noted in
 	// Info.Assumed.
 	ImgSize, Stride int
+	// ImgWidth is the input width of a non-square model (0 = ImgSize, a
+	// square input); ImgSize is then the height. pos_embed is resampled
+	// once, from the weights' own grid to the ImgSize×ImgWidth grid
+	// (ResizePosEmbedHW).
+	ImgWidth int
 }
 
 // Info describes where a Model came from and what was assumed.
@@ -154,15 +160,59 @@ func LoadFrom(ra io.ReaderAt, size int64, opts Options) (*Model, *Info, error) {
 		return nil, nil, err
 	}
 	info.Variant, info.VariantNote = matchRegistry(c)
-	if resizeTo > 0 && resizeTo != c.ImgSize {
-		if err := ResizePosEmbed(m, resizeTo); err != nil {
-			return nil, nil, fmt.Errorf("--img-size %d: %w", resizeTo, err)
-		}
-		n := m.Config
-		info.Assumed = append(info.Assumed, fmt.Sprintf("pos_embed resampled bicubically from the weights' %d×%d grid (img_size %d) to %d×%d for img_size %d (stride %d; cls token rows kept)",
-			c.GridSize(), c.GridSize(), c.ImgSize, n.GridSize(), n.GridSize(), n.ImgSize, n.Stride))
+	if err := resizeLoaded(m, resizeTo, opts.ImgWidth, info); err != nil {
+		return nil, nil, err
 	}
 	return m, info, nil
+}
+
+// resizeLoaded resamples the pos_embed of a loaded model m once to the
+// requested height (resizeTo, 0 = the loaded one) and width (0 = the
+// height) when they give another geometry, and notes it in info.Assumed.
+func resizeLoaded(m *Model, resizeTo, width int, info *Info) error {
+	c := m.Config
+	h := c.ImgSize
+	if resizeTo > 0 {
+		h = resizeTo
+	}
+	w := h
+	if width > 0 {
+		w = width
+	}
+	if h == c.ImgSize && w == c.Width() {
+		return nil
+	}
+	if err := ResizePosEmbedHW(m, h, w); err != nil {
+		if h == w {
+			return fmt.Errorf("--img-size %d: %w", h, err)
+		}
+		return fmt.Errorf("--img-size %dx%d: %w", h, w, err)
+	}
+	n := m.Config
+	gh, gw := c.GridHW()
+	nh, nw := n.GridHW()
+	size := fmt.Sprint(n.ImgSize)
+	if !n.Square() {
+		size = fmt.Sprintf("%d×%d", n.ImgSize, n.Width())
+	}
+	info.Assumed = append(info.Assumed, fmt.Sprintf("pos_embed resampled bicubically from the weights' %d×%d grid (img_size %d) to %d×%d for img_size %s (stride %d; cls token rows kept)",
+		gh, gw, c.ImgSize, nh, nw, size, n.Stride))
+	return nil
+}
+
+// ParseImageSize reads an image size "N" (square) or "HxW" (height ×
+// width; "×" works too) and returns height and width.
+func ParseImageSize(s string) (h, w int, err error) {
+	hs, ws, nonSquare := strings.Cut(strings.ReplaceAll(strings.ToLower(s), "×", "x"), "x")
+	if h, err = strconv.Atoi(strings.TrimSpace(hs)); err == nil && nonSquare {
+		w, err = strconv.Atoi(strings.TrimSpace(ws))
+	} else {
+		w = h
+	}
+	if err != nil || h < 1 || w < 1 {
+		return 0, 0, fmt.Errorf("image size %q: want N or HxW with positive integers", s)
+	}
+	return h, w, nil
 }
 
 // nativeConfig infers the configuration the weights have on their own,

@@ -30,7 +30,10 @@ type Config struct {
 	DConv     int `json:"d_conv"`
 	PatchSize int `json:"patch_size"`
 	Stride    int `json:"stride"`
-	ImgSize   int `json:"img_size"`
+	ImgSize   int `json:"img_size"` // input height; also the width unless ImgWidth is set
+	// ImgWidth is the input width of a non-square model (0 = square,
+	// ImgSize); see Width and GridHW.
+	ImgWidth int `json:"img_width,omitempty"`
 	// AbsPosEmbed is true when the checkpoint has pos_embed (every official
 	// config, if_abs_pos_embed=True); it is added after the cls insertion.
 	AbsPosEmbed bool `json:"abs_pos_embed"`

@@ -21,13 +21,39 @@ const (
 	MaxPosEmbedValues = 1 << 26
 )
 
-// ResizePosEmbed adapts m to square input images of imgSize pixels: it
-// resamples the patch rows of pos_embed bicubically to the new patch grid and
-// sets m.Config.ImgSize (the grid, token count and cls position follow). Patch size and stride are unchanged; the new grid is
-// (imgSize - patch)/stride + 1 patches per side, and imgSize must make that
-// integral. The resampling is torch.nn.functional.interpolate(mode="bicubic",
-// align_corners=False) without antialiasing, on the patch rows in row-major
-// grid order, computed in float64.
+// ResizePosEmbed adapts m to square input images of imgSize pixels; it is
+// ResizePosEmbedHW(m, imgSize, imgSize).
+func ResizePosEmbed(m *Model, imgSize int) error { return ResizePosEmbedHW(m, imgSize, imgSize) }
+
+// CheckImageSide returns nil when a side of n pixels fits patch p and
+// stride s ((n - p) % s == 0, n >= p), else an error naming the side
+// (what: "height", "width", "img size") and the nearest sizes that fit.
+func CheckImageSide(what string, n, p, s int) error {
+	if p < 1 || s < 1 {
+		return fmt.Errorf("model has patch size %d and stride %d", p, s)
+	}
+	if n < p {
+		return fmt.Errorf("%s %d is smaller than the patch size %d (smallest: %d)", what, n, p, p)
+	}
+	if r := (n - p) % s; r != 0 {
+		if n-r < p {
+			return fmt.Errorf("%s %d does not fit patch %d and stride %d (try %d)", what, n, p, s, n-r+s)
+		}
+		return fmt.Errorf("%s %d does not fit patch %d and stride %d: (%d - %d) is not a multiple of %d (try %d or %d)",
+			what, n, p, s, n, p, s, n-r, n-r+s)
+	}
+	return nil
+}
+
+// ResizePosEmbedHW adapts m to input images of h×w pixels (height, width):
+// it resamples the patch rows of pos_embed bicubically to the new patch grid
+// and sets m.Config.ImgSize = h and ImgWidth (0 when h == w) so that the
+// grid, token count and cls position follow. Patch size and stride are
+// unchanged; each side n gives (n - patch)/stride + 1 patches and must
+// make that integral (CheckImageSide). The resampling is
+// torch.nn.functional.interpolate(mode="bicubic", align_corners=False)
+// without antialiasing, on the patch rows in row-major grid order,
+// computed in float64.
 //
 // The cls tokens keep their own pos_embed rows and positions:
 //   - middle (every released model): the cls row is row M//2 of the old
@@ -44,55 +70,59 @@ const (
 // A model without pos_embed only gets the new geometry. Resizing to the
 // current size is a no-op. The new sequence may hold at most MaxSeqLen
 // tokens and pos_embed at most MaxPosEmbedValues values.
-func ResizePosEmbed(m *Model, imgSize int) error {
+func ResizePosEmbedHW(m *Model, h, w int) error {
 	if m == nil {
 		return fmt.Errorf("resize pos_embed: nil model")
 	}
 	c := &m.Config
 	p, s := c.PatchSize, c.Stride
-	if p < 1 || s < 1 {
-		return fmt.Errorf("resize pos_embed: model has patch size %d and stride %d", p, s)
+	what := "img size"
+	if h != w {
+		what = "height"
 	}
-	if imgSize < p {
-		return fmt.Errorf("resize pos_embed: img size %d is smaller than the patch size %d", imgSize, p)
+	if err := CheckImageSide(what, h, p, s); err != nil {
+		return fmt.Errorf("resize pos_embed: %w", err)
 	}
-	if (imgSize-p)%s != 0 {
-		return fmt.Errorf("resize pos_embed: img size %d does not fit patch %d and stride %d: (%d - %d) is not a multiple of %d (try %d or %d)",
-			imgSize, p, s, imgSize, p, s, imgSize-(imgSize-p)%s, imgSize-(imgSize-p)%s+s)
+	if err := CheckImageSide("width", w, p, s); err != nil {
+		return fmt.Errorf("resize pos_embed: %w", err)
 	}
-	newGrid := (imgSize-p)/s + 1
-	if newGrid == c.GridSize() && imgSize == c.ImgSize {
+	newGH, newGW := c.GridLen(h), c.GridLen(w)
+	oldGH, oldGW := c.GridHW()
+	if newGH == oldGH && newGW == oldGW && h == c.ImgSize && w == c.Width() {
 		return nil
 	}
-	if newGrid > MaxSeqLen/newGrid {
-		return fmt.Errorf("resize pos_embed: img size %d with patch %d and stride %d gives a %d×%d grid, more than the %d tokens supported (the largest official setting, 1248 at stride 8, is 155×155)",
-			imgSize, p, s, newGrid, newGrid, MaxSeqLen)
+	if newGH > MaxSeqLen/newGW {
+		return fmt.Errorf("resize pos_embed: img size %d×%d with patch %d and stride %d gives a %d×%d grid, more than the %d tokens supported (the largest official setting, 1248 at stride 8, is 155×155)",
+			h, w, p, s, newGH, newGW, MaxSeqLen)
 	}
 	nCls, ok := c.ClsToken.Count()
 	if !ok {
 		return fmt.Errorf("resize pos_embed: unknown cls token placement %q", c.ClsToken)
 	}
-	newM := newGrid * newGrid
+	newM := newGH * newGW
 	newL := newM + nCls
 	if newL > MaxSeqLen {
 		return fmt.Errorf("resize pos_embed: %d patches + %d cls tokens exceed the %d tokens supported", newM, nCls, MaxSeqLen)
 	}
 	if pe := m.PosEmbed; pe != nil {
-		nt, err := resizePosEmbedRows(pe, c, newGrid)
+		nt, err := resizePosEmbedRows(pe, c, newGH, newGW)
 		if err != nil {
 			return err
 		}
 		m.PosEmbed = nt
 	}
-	c.ImgSize = imgSize // the grid, token count and cls position follow
+	c.ImgSize, c.ImgWidth = h, 0 // the grid, token count and cls position follow
+	if w != h {
+		c.ImgWidth = w
+	}
 	return nil
 }
 
-// resizePosEmbedRows returns pe [1, L, D] resampled to a newGrid×newGrid
+// resizePosEmbedRows returns pe [1, L, D] resampled to a newGH×newGW
 // patch grid, the cls rows kept where c's placement puts them.
-func resizePosEmbedRows(pe *Tensor, c *Config, newGrid int) (*Tensor, error) {
+func resizePosEmbedRows(pe *Tensor, c *Config, newGH, newGW int) (*Tensor, error) {
 	oldM, oldL := c.NumPatches(), c.SeqLen()
-	newM := newGrid * newGrid
+	newM := newGH * newGW
 	newL := newM + c.NumClsTokens()
 	if len(pe.Shape) != 3 || pe.Shape[0] != 1 || pe.Shape[1] != oldL || len(pe.Data) != pe.NumElements() {
 		return nil, fmt.Errorf("resize pos_embed: shape %v (%d values), want [1, %d, D]", pe.Shape, len(pe.Data), oldL)
@@ -128,8 +158,8 @@ func resizePosEmbedRows(pe *Tensor, c *Config, newGrid int) (*Tensor, error) {
 	case ClsNone:
 		patches = append(patches, src...)
 	}
-	g := c.GridSize()
-	resized := BicubicResize(patches, g, g, d, newGrid, newGrid) // [G·G, D] -> [G'·G', D]
+	gh, gw := c.GridHW()
+	resized := BicubicResize(patches, gh, gw, d, newGH, newGW) // [gh·gw, D] -> [newGH·newGW, D]
 	out := make([]float64, 0, newL*d)
 	switch c.ClsToken {
 	case ClsMiddle:
@@ -218,4 +248,21 @@ func cubicNear(x float64) float64 {
 func cubicFar(x float64) float64 {
 	const a = bicubicA
 	return ((a*x-5*a)*x+8*a)*x - 4*a
+}
+
+// CheckInputSize returns nil when an input of h×w pixels fits c's patch
+// size and stride on both sides and gives at most MaxSeqLen tokens (what
+// a dynamic-size model accepts), else an error naming the side and the
+// nearest sizes that fit.
+func (c Config) CheckInputSize(h, w int) error {
+	if err := CheckImageSide("height", h, c.PatchSize, c.Stride); err != nil {
+		return err
+	}
+	if err := CheckImageSide("width", w, c.PatchSize, c.Stride); err != nil {
+		return err
+	}
+	if gh, gw := c.GridLen(h), c.GridLen(w); gh > (MaxSeqLen-c.NumClsTokens())/gw {
+		return fmt.Errorf("input %d×%d gives a %d×%d patch grid, more than the %d tokens supported", h, w, gh, gw, MaxSeqLen)
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package convert_test
 
 import (
+	"fmt"
 	"math"
 	"path/filepath"
 	"strings"
@@ -285,5 +286,121 @@ func TestLoadImgSizeResizes(t *testing.T) {
 	}
 	if m.Config.GridSize() != 55 || m.Config.Stride != 8 || m.Config.SeqLen() != 55*55+1 {
 		t.Errorf("stride-8 at 448: grid %d stride %d seq %d", m.Config.GridSize(), m.Config.Stride, m.Config.SeqLen())
+	}
+}
+
+// TestResizePosEmbedNonSquare resizes a middle-cls pos_embed to a 12×20
+// grid (192×320 pixels) against PyTorch in float64, and checks the
+// geometry a non-square Config reports. The float32 output may differ
+// from the float64 golden by its own rounding (values are O(1), |v| < 8).
+func TestResizePosEmbedNonSquare(t *testing.T) {
+	const f32Rounding = 8 * 0x1p-24 // half an ulp of float32 below 8
+	m := posModel(t, convert.ClsMiddle)
+	if err := convert.ResizePosEmbedHW(m, 192, 320); err != nil {
+		t.Fatal(err)
+	}
+	want := readNpy(t, "pos_mid_12x20.npy").F64
+	if got := m.PosEmbed.Shape; len(got) != 3 || got[1] != 241 || got[2] != 8 || len(want) != 241*8 {
+		t.Fatalf("pos_embed shape %v, want [1 241 8] (golden holds %d float64 values)", got, len(want))
+	}
+	var d float64
+	for i := range want {
+		d = max(d, math.Abs(float64(m.PosEmbed.Data[i])-want[i]))
+	}
+	t.Logf("14x14 -> 12x20: max|d| = %.3g", d)
+	if d > f32Rounding {
+		t.Errorf("max|d| = %.3g > %g", d, f32Rounding)
+	}
+	c := m.Config
+	gh, gw := c.GridHW()
+	if c.ImgSize != 192 || c.Width() != 320 || c.Square() || gh != 12 || gw != 20 || c.NumPatches() != 240 || c.SeqLen() != 241 || c.ClsTokenPosition() != 120 {
+		t.Errorf("config %d×%d grid %d×%d patches %d seq %d cls@%d", c.ImgSize, c.Width(), gh, gw, c.NumPatches(), c.SeqLen(), c.ClsTokenPosition())
+	}
+	// Back to square: ImgWidth is cleared, so the JSON is a square model's.
+	if err := convert.ResizePosEmbedHW(m, 224, 224); err != nil {
+		t.Fatal(err)
+	}
+	if m.Config.ImgWidth != 0 || !m.Config.Square() {
+		t.Errorf("after resizing to 224×224: img_width %d", m.Config.ImgWidth)
+	}
+}
+
+// TestCheckImageSide checks the sizes accepted and the nearest sizes named.
+func TestCheckImageSide(t *testing.T) {
+	tests := []struct {
+		reason  string
+		what    string
+		n, p, s int
+		wantErr string // "" = fits
+	}{
+		{"224 at patch 16 stride 16", "height", 224, 16, 16, ""},
+		{"one patch is the smallest size", "width", 16, 16, 16, ""},
+		{"stride 8: 232 = 16 + 27·8", "width", 232, 16, 8, ""},
+		{"450 names 448 and 464", "height", 450, 16, 16, "height 450 does not fit patch 16 and stride 16: (450 - 16) is not a multiple of 16 (try 448 or 464)"},
+		{"below the patch names the patch", "width", 10, 16, 16, "width 10 is smaller than the patch size 16 (smallest: 16)"},
+		{"bad model geometry", "img size", 224, 0, 16, "model has patch size 0 and stride 16"},
+	}
+	for _, tc := range tests {
+		err := convert.CheckImageSide(tc.what, tc.n, tc.p, tc.s)
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tc.wantErr {
+			t.Errorf("%s: error %q, want %q", tc.reason, got, tc.wantErr)
+		}
+	}
+}
+
+// TestLoadNonSquare loads a checkpoint at --img-size HxW: pos_embed is
+// resampled once from the weights' grid (equal to ResizePosEmbedHW of the
+// native model), noted in Info.Assumed; a width off the stride is refused.
+func TestLoadNonSquare(t *testing.T) {
+	ckpt := filepath.Join(repo.Fixture("vim_t_d2"), "checkpoint.pth")
+	base, _, err := convert.Load(ckpt, convert.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		reason string
+		h, w   int
+		note   string
+	}{
+		{"both sides resized", 192, 320, "to 12×20 for img_size 192×320"},
+		{"native height, other width", 224, 448, "to 14×28 for img_size 224×448"},
+	}
+	for _, tc := range tests {
+		m, info, err := convert.Load(ckpt, convert.Options{ImgSize: tc.h, ImgWidth: tc.w})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := *base
+		if err := convert.ResizePosEmbedHW(&want, tc.h, tc.w); err != nil {
+			t.Fatal(err)
+		}
+		if m.Config != want.Config || len(m.PosEmbed.Data) != len(want.PosEmbed.Data) {
+			t.Fatalf("%s: config %+v, want %+v", tc.reason, m.Config, want.Config)
+		}
+		for i, v := range want.PosEmbed.Data {
+			if m.PosEmbed.Data[i] != v {
+				t.Fatalf("%s: pos_embed[%d] = %g, want %g", tc.reason, i, m.PosEmbed.Data[i], v)
+			}
+		}
+		if !strings.Contains(strings.Join(info.Assumed, "\n"), tc.note) {
+			t.Errorf("%s: Info.Assumed %q lacks %q", tc.reason, info.Assumed, tc.note)
+		}
+	}
+	if _, _, err := convert.Load(ckpt, convert.Options{ImgSize: 224, ImgWidth: 230}); err == nil || !strings.Contains(err.Error(), "width 230 does not fit patch 16 and stride 16") {
+		t.Errorf("width 230: err = %v", err)
+	}
+	for _, s := range []struct{ in, want string }{{"512", "512 512"}, {"192x320", "192 320"}, {"192×320", "192 320"}, {"0x5", "error"}, {"12x", "error"}, {"a", "error"}} {
+		h, w, err := convert.ParseImageSize(s.in)
+		got := fmt.Sprint(h, " ", w)
+		if err != nil {
+			got = "error"
+		}
+		if got != s.want {
+			t.Errorf("ParseImageSize(%q) = %s, want %s", s.in, got, s.want)
+		}
 	}
 }

@@ -111,17 +111,43 @@ func ParseWeights(s string) (Weights, error) {
 	return "", fmt.Errorf("unknown weight set %q (want %s or %s)", s, WeightsModel, WeightsEMA)
 }
 
-// GridSize returns the patches per side, (ImgSize-PatchSize)/Stride + 1
-// (models_mamba.py PatchEmbed), or 0 when the sizes make no grid.
-func (c Config) GridSize() int {
-	if c.PatchSize < 1 || c.Stride < 1 || c.ImgSize < c.PatchSize {
-		return 0
+// Width returns the input width: ImgWidth for a non-square model, else
+// ImgSize.
+func (c Config) Width() int {
+	if c.ImgWidth > 0 {
+		return c.ImgWidth
 	}
-	return (c.ImgSize-c.PatchSize)/c.Stride + 1
+	return c.ImgSize
 }
 
-// NumPatches returns GridSize squared.
-func (c Config) NumPatches() int { return c.GridSize() * c.GridSize() }
+// Square reports whether the input is square (ImgWidth unset or equal to
+// ImgSize).
+func (c Config) Square() bool { return c.Width() == c.ImgSize }
+
+// GridLen returns the patches along one side of n pixels,
+// (n-PatchSize)/Stride + 1 (models_mamba.py PatchEmbed), or 0 when the
+// sizes make no grid.
+func (c Config) GridLen(n int) int {
+	if c.PatchSize < 1 || c.Stride < 1 || n < c.PatchSize {
+		return 0
+	}
+	return (n-c.PatchSize)/c.Stride + 1
+}
+
+// GridHW returns the patch grid rows (from ImgSize) and columns (from
+// Width).
+func (c Config) GridHW() (rows, cols int) { return c.GridLen(c.ImgSize), c.GridLen(c.Width()) }
+
+// GridSize returns the patch grid rows, (ImgSize-PatchSize)/Stride + 1:
+// the patches per side of a square model (GridHW gives both sides of any
+// model), or 0 when the sizes make no grid.
+func (c Config) GridSize() int { return c.GridLen(c.ImgSize) }
+
+// NumPatches returns the patch count, rows × columns of the grid.
+func (c Config) NumPatches() int {
+	h, w := c.GridHW()
+	return h * w
+}
 
 // NumClsTokens returns how many cls tokens the sequence holds (0 for an
 // unknown placement).
@@ -178,6 +204,7 @@ func (c Config) TokenSources() []int {
 // configDerived holds the derived keys of Config's JSON.
 type configDerived struct {
 	GridSize         int  `json:"grid_size"`
+	GridWidth        *int `json:"grid_width"`
 	NumPatches       int  `json:"num_patches"`
 	SeqLen           int  `json:"seq_len"`
 	ClsTokenPosition *int `json:"cls_token_position"`
@@ -188,7 +215,8 @@ type configFields Config
 
 // MarshalJSON writes the stored fields plus the derived grid_size,
 // num_patches, seq_len and cls_token_position (null without a cls token),
-// in the key order the ONNX metadata has always held.
+// in the key order the ONNX metadata has always held. A non-square model
+// adds img_width after img_size and grid_width after grid_size.
 func (c Config) MarshalJSON() ([]byte, error) {
 	var pos any
 	if p := c.ClsTokenPosition(); p >= 0 {
@@ -205,6 +233,19 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		{"final_pool_type", c.FinalPoolType}, {"in_chans", c.InChans}, {"norm", c.Norm},
 		{"num_classes", c.NumClasses}, {"bimamba_type", c.BimambaType}, {"if_divide_out", c.DivideOut},
 		{"norm_eps", c.NormEps}, {"has_layer_scale", c.HasGamma}, {"cls_token_position", pos},
+	}
+	if !c.Square() {
+		// Non-square: img_size is the height and grid_size the rows; the
+		// width keys follow them (a square model's JSON has neither).
+		_, gw := c.GridHW()
+		kv = slices.Insert(kv, 9, struct {
+			k string
+			v any
+		}{"img_width", c.Width()})
+		kv = slices.Insert(kv, 11, struct {
+			k string
+			v any
+		}{"grid_width", gw})
 	}
 	var b bytes.Buffer
 	b.WriteByte('{')
@@ -237,6 +278,10 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 	pos := -1
 	if d.ClsTokenPosition != nil {
 		pos = *d.ClsTokenPosition
+	}
+	_, gw := c.GridHW()
+	if d.GridWidth != nil && *d.GridWidth != gw {
+		return fmt.Errorf("config: grid_width %d, but width %d, patch %d, stride %d give %d", *d.GridWidth, c.Width(), c.PatchSize, c.Stride, gw)
 	}
 	if d.GridSize != c.GridSize() || d.NumPatches != c.NumPatches() || d.SeqLen != c.SeqLen() || pos != c.ClsTokenPosition() {
 		return fmt.Errorf("config: grid_size %d, num_patches %d, seq_len %d, cls_token_position %d, but img %d patch %d stride %d cls %q give %d, %d, %d, %d",

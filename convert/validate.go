@@ -21,12 +21,12 @@ func (c Config) Validate() error {
 			return fmt.Errorf("config %s = %d, want ≥ 1", f.name, f.v)
 		}
 	}
-	if c.ImgSize < c.PatchSize {
-		return fmt.Errorf("config img_size %d smaller than patch_size %d", c.ImgSize, c.PatchSize)
+	if c.ImgSize < c.PatchSize || c.Width() < c.PatchSize {
+		return fmt.Errorf("config img_size %d×%d smaller than patch_size %d", c.ImgSize, c.Width(), c.PatchSize)
 	}
-	if c.GridSize() > MaxSeqLen/c.GridSize() {
-		return fmt.Errorf("config img_size %d with patch %d and stride %d gives a %d×%d grid, more than the %d tokens supported",
-			c.ImgSize, c.PatchSize, c.Stride, c.GridSize(), c.GridSize(), MaxSeqLen)
+	if gh, gw := c.GridHW(); gh > MaxSeqLen/gw {
+		return fmt.Errorf("config img_size %d×%d with patch %d and stride %d gives a %d×%d grid, more than the %d tokens supported",
+			c.ImgSize, c.Width(), c.PatchSize, c.Stride, gh, gw, MaxSeqLen)
 	}
 	ncls, ok := c.ClsToken.Count()
 	if !ok {

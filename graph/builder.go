@@ -13,7 +13,8 @@ import (
 )
 
 // Batch marks the symbolic batch dimension in a shape. It is written to the
-// model as dim_param "batch"; every other dimension is concrete.
+// model as dim_param "batch"; every other dimension is concrete, except in
+// a dynamic-size model (the markers of dynamic.go).
 const Batch int64 = -1
 
 // BatchDimName is the dim_param of the symbolic batch dimension.
@@ -21,8 +22,9 @@ const BatchDimName = "batch"
 
 // builder accumulates the nodes, initializers and value_info of one graph.
 //
-// Every value it creates has a known element type and shape (with Batch as
-// the only symbolic dimension); finish() writes a value_info for each
+// Every value it creates has a known element type and shape (with Batch,
+// and for a dynamic-size model the markers of dynamic.go, as the symbolic
+// dimensions); finish() writes a value_info for each
 // intermediate so that the model is fully annotated even across the custom
 // scan op, which ONNX shape inference cannot see into.
 //
@@ -281,8 +283,10 @@ func (b *builder) finish(name, doc string) (*onnxpb.GraphProto, error) {
 func valueInfo(name string, elem onnxpb.TensorProto_DataType, shape []int64) *onnxpb.ValueInfoProto {
 	dims := make([]*onnxpb.TensorShapeProto_Dimension, len(shape))
 	for i, d := range shape {
-		if d == Batch {
-			dims[i] = &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimParam{DimParam: BatchDimName}}
+		if p, ok := SymbolicDimNames[d]; ok && d < 0 {
+			dims[i] = &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimParam{DimParam: p}}
+		} else if d < 0 {
+			dims[i] = &onnxpb.TensorShapeProto_Dimension{} // Unnamed: unknown, no name
 		} else {
 			dims[i] = &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: d}}
 		}

@@ -1,8 +1,9 @@
 // Package graph builds an ONNX model of a Vision Mamba (Vim) network from a
 // mapped checkpoint (convert.Model).
 //
-// The graph is float32 with a symbolic batch dimension (Options.DType
-// builds 16-bit models with float32 inputs and outputs, dtype.go;
+// The graph is float32 with a symbolic batch dimension (and, with
+// Options.DynamicSize, symbolic height and width; Options.DType builds
+// 16-bit models with float32 inputs and outputs, dtype.go;
 // Options.Opset = OpsetLinearAttention the opset-27 export, opset27.go).
 // Every checkpoint
 // tensor becomes one initializer under its official state-dict name (e.g.
@@ -104,6 +105,23 @@ type Options struct {
 	// DType is the element type of weights and activations ("" =
 	// DTypeFloat32); 16-bit models keep the official fp32 islands (dtype.go).
 	DType DType
+	// DynamicSize makes the input [batch, C, height, width] with both
+	// sides symbolic (dynamic.go): pos_embed is resampled in the graph to
+	// the patch grid of each input, the cls token is inserted at the
+	// grid's middle (or head, or both ends) and read out there. The model
+	// records MetaDynamicSize. Scan plugin only, ConvONNX or ConvPlugin.
+	DynamicSize bool
+	// OutIndices adds, for each listed block, the output
+	// convert.FeatureMapName(i) [batch, D, rows, cols]: the block's patch
+	// tokens as a feature map for a dense-task head (backbone.go). A
+	// negative index counts from the end.
+	OutIndices []int
+	// OfficialOutIndices takes OutIndices from the official segmentation
+	// configs (convert.DefaultOutIndices of the model's depth).
+	OfficialOutIndices bool
+	// FeatureMode picks the stream of those feature maps ("" =
+	// convert.FeatureHidden).
+	FeatureMode convert.FeatureMode
 	// Progress, if set, is called after each block with (done, total).
 	Progress func(done, total int)
 }
@@ -157,6 +175,16 @@ func buildWith(m *convert.Model, opts Options, lower lowerFunc) (*onnxpb.ModelPr
 	if err := Validate(m); err != nil {
 		return nil, err
 	}
+	if _, err := outIndices(m, opts); err != nil {
+		return nil, err
+	}
+	if opts.DynamicSize && (opts.Scan != ScanPlugin || opts.DepthwiseConv == ConvSlice) {
+		return nil, fmt.Errorf("graph: a dynamic-size model needs scan %q and depthwise conv %q or %q (%q and %q slice by a fixed token count)",
+			ScanPlugin, ConvONNX, ConvPlugin, opts.Scan, opts.DepthwiseConv)
+	}
+	if opts.DynamicSize && opts.DType.Is16Bit() {
+		return nil, fmt.Errorf("graph: a dynamic-size model is float32 only (dtype %q with a dynamic size is not tested)", opts.DType)
+	}
 	c := m.Config
 	if c.ClsToken != convert.ClsNone && c.FinalPoolType == "max" {
 		// forward_features returns the cls token [B, D]; forward then
@@ -187,7 +215,7 @@ func buildWith(m *convert.Model, opts Options, lower lowerFunc) (*onnxpb.ModelPr
 		return nil, fmt.Errorf("graph: encode config: %w", err)
 	}
 	imports := opsetImports(g, opts.Opset)
-	return &onnxpb.ModelProto{
+	mp := &onnxpb.ModelProto{
 		IrVersion:       proto.Int64(ir),
 		ProducerName:    proto.String(ProducerName),
 		ProducerVersion: proto.String(ProducerVersion),
@@ -200,7 +228,15 @@ func buildWith(m *convert.Model, opts Options, lower lowerFunc) (*onnxpb.ModelPr
 			{Key: proto.String(MetaDType), Value: proto.String(string(opts.DType))},
 		},
 		Graph: g,
-	}, nil
+	}
+	if opts.DynamicSize {
+		mp.MetadataProps = append(mp.MetadataProps, &onnxpb.StringStringEntryProto{Key: proto.String(MetaDynamicSize), Value: proto.String("true")})
+	}
+	if idx, _ := outIndices(m, opts); len(idx) > 0 {
+		mode, _ := convert.ParseFeatureMode(string(opts.FeatureMode))
+		mp.MetadataProps = append(mp.MetadataProps, &onnxpb.StringStringEntryProto{Key: proto.String(MetaFeatureMode), Value: proto.String(string(mode))})
+	}
+	return mp, nil
 }
 
 // domainVersions are the opset versions imported for the non-default
@@ -244,7 +280,11 @@ func modelDoc(imports []*onnxpb.OperatorSetIdProto) string {
 
 func graphName(m *convert.Model) string {
 	c := m.Config
-	return fmt.Sprintf("vim_d%d_depth%d_p%d_s%d_%d_%s", c.EmbedDim, c.Depth, c.PatchSize, c.Stride, c.ImgSize, c.BimambaType)
+	size := fmt.Sprint(c.ImgSize)
+	if !c.Square() {
+		size = fmt.Sprintf("%dx%d", c.ImgSize, c.Width())
+	}
+	return fmt.Sprintf("vim_d%d_depth%d_p%d_s%d_%s_%s", c.EmbedDim, c.Depth, c.PatchSize, c.Stride, size, c.BimambaType)
 }
 
 // buildVim emits the whole network: VisionMamba.forward (MM 380-552).
@@ -252,15 +292,18 @@ func buildVim(b *builder, m *convert.Model, opts Options, lower lowerFunc) error
 	c := m.Config
 	D := int64(c.EmbedDim)
 	L := int64(c.SeqLen())
-	M := int64(c.NumPatches())
-	G := int64(c.GridSize())
-	img := int64(c.ImgSize)
+	gh, gw := c.GridHW()
+	GH, GW := int64(gh), int64(gw)
+	H, W := int64(c.ImgSize), int64(c.Width())
+	if opts.DynamicSize {
+		L, GH, GW, H, W = Tokens, GridRows, GridCols, Height, Width
+	}
 
 	chans := int64(c.InChans)
 	if chans == 0 {
 		chans = 3
 	}
-	x := b.input(InputName, []int64{Batch, chans, img, img})
+	x := b.input(InputName, []int64{Batch, chans, H, W})
 
 	// PatchEmbed (MM 39-63): Conv2d(kernel=patch, stride=stride, no padding),
 	// then flatten(2).transpose(1, 2): row-major patch order.
@@ -268,28 +311,26 @@ func buildVim(b *builder, m *convert.Model, opts Options, lower lowerFunc) error
 	pb := b.weight(m.PatchBias)
 	p := int64(c.PatchSize)
 	s := int64(c.Stride)
-	conv := b.op1("Conv", "patch_embed/proj", []string{b.toCompute("patch_embed/cast_input", x), pw, pb}, []int64{Batch, D, G, G},
+	conv := b.op1("Conv", "patch_embed/proj", []string{b.toCompute("patch_embed/cast_input", x), pw, pb}, []int64{Batch, D, GH, GW},
 		attrInts("kernel_shape", p, p), attrInts("strides", s, s), attrInts("pads", 0, 0, 0, 0))
 	conv = b.toFloat32("patch_embed/cast_fp32", conv)
-	flat := b.op1("Reshape", "patch_embed/flatten", []string{conv, b.constI64(false, 0, D, M)}, []int64{Batch, D, M}) // [B, D, G, G] -> [B, D, M]
-	tokens := b.op1("Transpose", "patch_embed/transpose", []string{flat}, []int64{Batch, M, D},
-		attrInts("perm", 0, 2, 1)) // [B, D, M] -> [B, M, D]
-	if opts.PerLayer {
-		b.output("patch_embed_out", tokens)
-	}
-
-	// Cls tokens (MM 386-412), inserted before + pos_embed (MM 422).
-	tokens, err := insertClsTokens(b, m, x, tokens)
-	if err != nil {
-		return err
-	}
-	h := tokens
-	if m.PosEmbed != nil { // if_abs_pos_embed (every official config)
-		h = b.op1("Add", "pos_embed/add", []string{tokens, b.initializer(m.PosEmbed)}, []int64{Batch, L, D}) // [B, L, D] + [1, L, D]
+	var h, clsPos string
+	if opts.DynamicSize {
+		h, clsPos = b.dynamicEmbed(m, conv, opts.PerLayer)
+	} else {
+		var err error
+		if h, err = staticEmbed(b, m, x, conv, opts.PerLayer); err != nil {
+			return err
+		}
 	}
 	if opts.PerLayer {
 		b.output("embed_tokens", h)
 	}
+	idx, err := outIndices(m, opts)
+	if err != nil {
+		return err
+	}
+	fmaps := newFeatureMaps(b, opts, idx, conv)
 
 	// Blocks (MM 503-513; Block.forward MM 115-136): Add -> Norm -> Mixer.
 	// Block 0's residual is the token sequence itself (residual=None).
@@ -312,6 +353,7 @@ func buildVim(b *builder, m *convert.Model, opts Options, lower lowerFunc) error
 			b.output(prefix+".hidden_states", hidden)
 			b.output(prefix+".residual", residual)
 		}
+		fmaps.emit(b, m, i, residual, hidden)
 		if opts.Progress != nil {
 			opts.Progress(i+1, len(m.Layers))
 		}
@@ -326,16 +368,39 @@ func buildVim(b *builder, m *convert.Model, opts Options, lower lowerFunc) error
 	if opts.Tokens {
 		b.output(TokensName, normed)
 	}
-	return buildReadoutAndHead(b, m, normed, opts)
+	return buildReadoutAndHead(b, m, normed, clsPos, opts)
+}
+
+// staticEmbed emits the patch flatten, the cls insertion and the pos_embed
+// add of a fixed-size model on conv [B, D, gh, gw]: tokens [B, L, D].
+func staticEmbed(b *builder, m *convert.Model, x, conv string, perLayer bool) (string, error) {
+	c := m.Config
+	D, L, M := int64(c.EmbedDim), int64(c.SeqLen()), int64(c.NumPatches())
+	flat := b.op1("Reshape", "patch_embed/flatten", []string{conv, b.constI64(false, 0, D, M)}, []int64{Batch, D, M}) // [B, D, gh, gw] -> [B, D, M]
+	tokens := b.op1("Transpose", "patch_embed/transpose", []string{flat}, []int64{Batch, M, D},
+		attrInts("perm", 0, 2, 1)) // [B, D, M] -> [B, M, D]
+	if perLayer {
+		b.output("patch_embed_out", tokens)
+	}
+
+	// Cls tokens (MM 386-412), inserted before + pos_embed (MM 422).
+	tokens, err := insertClsTokens(b, m, x, tokens)
+	if err != nil {
+		return "", err
+	}
+	if m.PosEmbed != nil { // if_abs_pos_embed (every official config)
+		return b.op1("Add", "pos_embed/add", []string{tokens, b.initializer(m.PosEmbed)}, []int64{Batch, L, D}), nil // [B, L, D] + [1, L, D]
+	}
+	return tokens, nil
 }
 
 // norm emits the block / final norm: RMSNorm (every official config) or
 // LayerNorm (rms_norm=False).
 func (b *builder) norm(c convert.Config, prefix, x string, weight, bias *convert.Tensor) string {
 	if c.Norm == convert.NormLayer {
-		return b.layerNorm(prefix, x, b.initializer(weight), b.initializer(bias), c.NormEps)
+		return b.layerNorm(prefix, x, b.initializerOnce(weight), b.initializerOnce(bias), c.NormEps)
 	}
-	return b.rmsNorm(prefix, x, b.initializer(weight), c.NormEps)
+	return b.rmsNorm(prefix, x, b.initializerOnce(weight), c.NormEps)
 }
 
 // insertClsTokens reproduces MM 386-412 on tokens [B, M, D] -> [B, L, D]:
@@ -379,7 +444,7 @@ func insertClsTokens(b *builder, m *convert.Model, x, tokens string) (string, er
 // buildMixer emits one Mamba mixer (MS 170-246, fast path) on normed
 // [B, L, D] and returns its output [B, L, D].
 func buildMixer(b *builder, c convert.Config, layer *convert.Layer, prefix, normed string, opts Options, lower lowerFunc) (string, error) {
-	L := int64(c.SeqLen())
+	L := b.shape(normed)[1] // c.SeqLen(), or Tokens for a dynamic size
 	D := int64(c.EmbedDim)
 	Din := int64(c.DInner)
 	N := int64(c.DState)
@@ -471,26 +536,36 @@ func buildMixer(b *builder, c convert.Config, layer *convert.Layer, prefix, norm
 
 // buildReadoutAndHead reproduces forward_features' readout (MM 522-540) and
 // the head (MM 545-552) on normed [B, L, D].
-func buildReadoutAndHead(b *builder, m *convert.Model, normed string, opts Options) error {
+// clsPos is the scalar value holding the cls position of a dynamic-size
+// model ("" for a fixed size).
+func buildReadoutAndHead(b *builder, m *convert.Model, normed, clsPos string, opts Options) error {
 	c := m.Config
 	D := int64(c.EmbedDim)
 	L := int64(c.SeqLen())
 	C := int64(c.NumClasses)
+	last := L - 1
+	if opts.DynamicSize {
+		L, last = Tokens, -1 // Gather counts a negative index from the end
+	}
 	var feat string
 	switch {
 	case c.ClsToken == convert.ClsMiddle || c.ClsToken == convert.ClsHead:
 		// hidden_states[:, token_position, :] (MM 526-531).
-		feat = b.gatherToken("readout/cls_token", normed, int64(c.ClsTokenPosition()))
+		if clsPos != "" {
+			feat = b.op1("Gather", "readout/cls_token", []string{normed, clsPos}, []int64{Batch, D}, attrInt("axis", 1))
+		} else {
+			feat = b.gatherToken("readout/cls_token", normed, int64(c.ClsTokenPosition()))
+		}
 	case c.ClsToken == convert.ClsDouble:
 		// (hidden[:, 0] + hidden[:, M+1]) / 2 (MM 524-525).
 		hd := b.gatherToken("readout/cls_token_head", normed, 0)
-		tl := b.gatherToken("readout/cls_token_tail", normed, L-1)
+		tl := b.gatherToken("readout/cls_token_tail", normed, last)
 		sum := b.op1("Add", "readout/cls_sum", []string{hd, tl}, []int64{Batch, D})
 		feat = b.op1("Div", "readout/cls_mean", []string{sum, b.constF32(nil, 2)}, []int64{Batch, D})
 	case c.FinalPoolType == "mean" || c.FinalPoolType == "":
 		feat = b.reduce("ReduceMean", "readout/mean", normed, []int64{1}, false, []int64{Batch, D}) // MM 537
 	case c.FinalPoolType == "none":
-		feat = b.gatherToken("readout/last_token", normed, L-1) // hidden[:, -1, :] (MM 535)
+		feat = b.gatherToken("readout/last_token", normed, last) // hidden[:, -1, :] (MM 535)
 	case c.FinalPoolType == "max" || c.FinalPoolType == "all":
 		// The head is applied to every token (MM 538-539, 545-552).
 		w := b.weight(m.HeadWeight)

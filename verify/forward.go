@@ -144,8 +144,9 @@ var ErrModel = errors.New("verify: unsupported or inconsistent model")
 
 // Forward runs VisionMamba.forward (models_mamba.py forward_features and
 // forward) on x, a float32 NCHW image batch of the given shape
-// [B, C, H, W] with H = W = Config.ImgSize (the official model asserts the
-// size and does not interpolate pos_embed). The model is not modified.
+// [B, C, H, W] with H = Config.ImgSize and W = Config.Width() (the official
+// model asserts the size and does not interpolate pos_embed; resize a model
+// to another H×W with convert.ResizePosEmbedHW first). The model is not modified.
 //
 // The computation follows the official code step by step:
 // patch embed conv → cls token insertion → + pos_embed → per block fused
@@ -174,9 +175,9 @@ func checkInput(m *convert.Model, x []float32, shape [4]int) error {
 	if shape[0] < 1 {
 		return fmt.Errorf("%w: batch size %d, want ≥ 1", ErrInput, shape[0])
 	}
-	if shape[1] != cin || shape[2] != cfg.ImgSize || shape[3] != cfg.ImgSize {
-		return fmt.Errorf("%w: input shape %v, the model takes [B, %d, %d, %d]: its pos_embed is for img_size %d (loading the checkpoint at another img_size resamples it)",
-			ErrInput, shape, cin, cfg.ImgSize, cfg.ImgSize, cfg.ImgSize)
+	if shape[1] != cin || shape[2] != cfg.ImgSize || shape[3] != cfg.Width() {
+		return fmt.Errorf("%w: input shape %v, the model takes [B, %d, %d, %d]: its pos_embed is for img_size %d×%d (loading the checkpoint at another img_size resamples it)",
+			ErrInput, shape, cin, cfg.ImgSize, cfg.Width(), cfg.ImgSize, cfg.Width())
 	}
 	if n := shape[0] * shape[1] * shape[2] * shape[3]; len(x) != n {
 		return fmt.Errorf("%w: shape %v needs %d values, got %d", ErrInput, shape, n, len(x))
@@ -335,14 +336,15 @@ func runBlocks[T Float](m *convert.Model, tokens []T, bt, workers int, keep func
 func patchEmbed[T Float](m *convert.Model, x []float32, shape [4]int, workers int) []T {
 	cfg := &m.Config
 	bt, cin, h, w := shape[0], shape[1], shape[2], shape[3]
-	p, s, g, d := cfg.PatchSize, cfg.Stride, cfg.GridSize(), cfg.EmbedDim
+	p, s, d := cfg.PatchSize, cfg.Stride, cfg.EmbedDim
+	gh, gw := cfg.GridHW()
 	k := cin * p * p
-	np := g * g
+	np := gh * gw
 	cols := make([]T, bt*np*k)
-	parallelFor(bt*g, workers, func(i int) {
-		b, gy := i/g, i%g
-		for gx := 0; gx < g; gx++ {
-			row := cols[((b*g+gy)*g+gx)*k:]
+	parallelFor(bt*gh, workers, func(i int) {
+		b, gy := i/gh, i%gh
+		for gx := 0; gx < gw; gx++ {
+			row := cols[((b*gh+gy)*gw+gx)*k:]
 			for c := 0; c < cin; c++ {
 				for ky := 0; ky < p; ky++ {
 					in := x[((b*cin+c)*h+gy*s+ky)*w+gx*s:]

@@ -116,6 +116,8 @@ func buildPerLayerCopy(m *convert.Model, mp *onnxpb.ModelProto, outputs map[stri
 		Features: outputs[graph.FeaturesName],
 		Tokens:   outputs[graph.TokensName],
 		Scan:     graph.ScanLowering(onnxfile.Metadata(mp)[graph.MetaScan]),
+		// a dynamic-size model's copy is dynamic too (m at the weights' own size)
+		DynamicSize: graph.IsDynamicSize(mp),
 	}
 	for _, o := range mp.GetOpsetImport() {
 		if o.GetDomain() == "" || o.GetDomain() == "ai.onnx" {

@@ -61,6 +61,7 @@ type fileCheck struct {
 	built    convert.Config // the geometry recorded in the model's metadata
 	info     *convert.Info  // how the checkpoint was read
 	m        *convert.Model
+	native   *convert.Model // a dynamic-size model's checkpoint before fitInput resized it
 	res      *FileReport
 	x        []float32
 	shape    [4]int
@@ -106,6 +107,9 @@ func CheckFileContext(ctx context.Context, ckptPath, onnxPath string, opts FileO
 	}
 	fc.res.InputShape = fc.shape[:]
 	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := fc.fitInput(); err != nil {
 		return nil, err
 	}
 	if err := fc.compare(); err != nil {
@@ -223,12 +227,15 @@ func (fc *fileCheck) compare() error {
 		return err
 	}
 	start := time.Now()
-	ref, err := Forward(fc.m, fc.x, fc.shape, Options{Precision: fc.opts.Precision, Intermediates: fc.opts.PerLayer || outputNames[graph.TokensName]})
+	ref, err := Forward(fc.m, fc.x, fc.shape, Options{Precision: fc.opts.Precision, Intermediates: fc.opts.PerLayer || outputNames[graph.TokensName] || len(fc.featureMapBlocks()) > 0})
 	if err != nil {
 		return fmt.Errorf("reference forward: %w", err)
 	}
 	res.ReferenceMS = ms(time.Since(start))
 	if err := fc.compareOutputs(got, outNames, ref); err != nil {
+		return err
+	}
+	if err := fc.compareFeatureMaps(got, ref); err != nil {
 		return err
 	}
 	if fc.opts.Expected != nil {
@@ -262,7 +269,7 @@ func (fc *fileCheck) runPerLayerCopy(got map[string]*runtime.Tensor, outputNames
 	}
 	defer cleanup.Remove(dir)
 	copyPath := filepath.Join(dir, "per_layer.onnx")
-	if err := buildPerLayerCopy(fc.m, fc.mp, outputNames, copyPath); err != nil {
+	if err := buildPerLayerCopy(fc.perLayerModel(), fc.mp, outputNames, copyPath); err != nil {
 		return nil, err
 	}
 	if err := fc.ctx.Err(); err != nil {

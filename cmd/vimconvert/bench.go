@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -37,6 +38,8 @@ type benchFlags struct {
 	rounds     int
 	json       bool
 	keep       string
+	plain      string
+	plot       string
 }
 
 func newBenchFlagSet(stderr io.Writer) (*flag.FlagSet, *benchFlags) {
@@ -76,6 +79,8 @@ key is always present: null when not measured.`)
 	fs.IntVar(&f.rounds, "rounds", 1, "repeat every measurement this many times, interleaved, and pool the runs (evens out changing load)")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object instead of a table")
 	fs.StringVar(&f.keep, "keep", "", "keep the generated ONNX models in this directory (without it they are removed and --json says plugin_model \"not kept\")")
+	fs.StringVar(&f.plain, "plain", "", "comma-separated plain ONNX models (not made by vimconvert, e.g. scripts/export_deit.py's) to time beside, each at its own input size, without the plugin")
+	fs.StringVar(&f.plot, "plot", "", "write an SVG plot of time per image and peak RSS against image size (Vim plugin and --plain models) to this file")
 	return fs, f
 }
 
@@ -122,8 +127,19 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	var plain []bench.PlainRecord
+	if f.plain != "" {
+		if plain, err = bench.RunPlain(opts, strings.Split(f.plain, ",")); err != nil {
+			return err
+		}
+	}
+	if f.plot != "" {
+		if err := bench.PlotSweep(f.plot, records, plain); err != nil {
+			return err
+		}
+	}
 	if f.json {
-		rep := bench.Report{Record: records[0], Machine: bench.MachineInfo(), Warmup: f.warmup, Runs: f.runs, Results: records}
+		rep := bench.Report{Record: records[0], Machine: bench.MachineInfo(), Warmup: f.warmup, Runs: f.runs, Results: records, Plain: plain}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(rep); err != nil {
@@ -131,9 +147,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	} else {
 		bench.PrintTable(stdout, records, bench.MachineInfo())
+		if len(plain) > 0 {
+			fmt.Fprintln(stdout)
+			bench.PrintPlainTable(stdout, plain, records)
+		}
 	}
 	// A failed measurement is in the output (JSON "errors") and fails the command.
-	return bench.Failure(records)
+	return errors.Join(bench.Failure(records), bench.PlainFailure(plain))
 }
 
 // options checks the flags (not the model) and returns the bench options

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -40,6 +41,9 @@ type convertFlags struct {
 
 	tritonRepo string // --triton-repo and its options (convert_triton.go)
 	triton     triton.Options
+	dynamic    bool
+	outIdx     string
+	fmode      string
 }
 
 func newConvertFlagSet(stderr io.Writer) (*flag.FlagSet, *convertFlags) {
@@ -61,6 +65,9 @@ Runtime's own contrib ops).`)
 	fs.BoolVar(&f.perLayer, "per-layer", false, "add per-block outputs named like the fixture keys (for verify --per-layer)")
 	fs.StringVar(&f.conv, "conv", string(graph.ConvONNX), "depthwise conv formulation: "+string(graph.ConvONNX)+" (ONNX Conv, runs anywhere), "+string(graph.ConvSlice)+" (Pad/Slice/Mul, no transposes) or "+string(graph.ConvPlugin)+" (fused bidirectional conv+SiLU op of the plugin, CPU only: ~12% faster on CPU, see BENCHMARKS.md)")
 	fs.StringVar(&f.dtype, "dtype", string(graph.DTypeFloat32), fmt.Sprintf("weights and activations: %v (16-bit keeps the official fp32 islands; meant for GPUs)", graph.DTypes()))
+	fs.BoolVar(&f.dynamic, "dynamic-size", false, "one model for every input height and width that fits the patch and stride (pos_embed resampled in the graph; README)")
+	fs.StringVar(&f.outIdx, "out-indices", "", "add feature maps [batch, D, h, w] of these blocks for dense heads: a comma-separated list (negative counts from the end) or 'official' (the seg configs': last block of each quarter)")
+	fs.StringVar(&f.fmode, "feature-mode", "", "stream of the feature maps: hidden (default; seg backbone), add (residual + hidden; det backbone) or add_norm")
 	fs.StringVar(&f.scan, "scan", string(graph.ScanPlugin), "scan lowering: "+strings.Join(userScanLowerings(), ", ")+" (plugin: the vimconvert ORT plugin; linear-attention: ONNX Runtime ≥ 1.25 contrib ops, no plugin, slower; standard: only standard ONNX ops, opset 17, any runtime)")
 	return fs, f
 }
@@ -89,6 +96,13 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	case graph.DepthwiseConv(f.conv) == graph.ConvPlugin && graph.ScanLowering(f.scan) != graph.ScanPlugin:
 		return usageError(fs, "--conv %s needs the plugin; it cannot be combined with --scan %s", graph.ConvPlugin, f.scan)
 	}
+	idx, ierr := convert.ParseOutIndices(f.outIdx, 0)
+	if f.outIdx == "" || f.outIdx == "official" {
+		idx, ierr = nil, nil
+	}
+	if _, merr := convert.ParseFeatureMode(f.fmode); ierr != nil || merr != nil {
+		return usageError(fs, "%v", errors.Join(ierr, merr))
+	}
 	ckpt := pos[0]
 	if f.opset == graph.OpsetLinearAttention && !flagSet(fs, "scan") && !flagSet(fs, "conv") {
 		f.scan, f.conv = string(graph.ScanONNXLinearAttention), string(graph.ConvCausalConvWithState)
@@ -97,6 +111,7 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	opts := graph.ConvertOptions{Load: *f.load, Build: graph.Options{
+		DynamicSize: f.dynamic, OutIndices: idx, OfficialOutIndices: f.outIdx == "official", FeatureMode: convert.FeatureMode(f.fmode),
 		Opset:         f.opset,
 		Features:      f.features,
 		Tokens:        f.tokens,
@@ -180,7 +195,7 @@ func printSummary(w io.Writer, f *convertFlags, m *convert.Model, info *convert.
 
 func configSummary(c convert.Config) string {
 	return fmt.Sprintf("Vim d%d depth %d, patch %d stride %d at %d×%d (%d tokens, cls %s), bimamba %s, %d classes",
-		c.EmbedDim, c.Depth, c.PatchSize, c.Stride, c.ImgSize, c.ImgSize, c.SeqLen(), c.ClsToken, c.BimambaType, c.NumClasses)
+		c.EmbedDim, c.Depth, c.PatchSize, c.Stride, c.ImgSize, c.Width(), c.SeqLen(), c.ClsToken, c.BimambaType, c.NumClasses)
 }
 
 func shapeString(v *onnxpb.ValueInfoProto) string {

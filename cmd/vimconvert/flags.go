@@ -54,7 +54,10 @@ func addCheckpointFlags(fs *flag.FlagSet) *convert.Options {
 	o := &convert.Options{}
 	addWeightsFlag(fs, (*string)(&o.Weights), "")
 	fs.StringVar((*string)(&o.ClsToken), "cls-token", "", "cls token placement: middle, head, double or none, checked against the weights (default: inferred; middle for a single cls_token, as in every released model)")
-	fs.IntVar(&o.ImgSize, "img-size", 0, "input image size (default: the checkpoint's own, inferred from pos_embed); the stride stays the checkpoint's (--stride overrides): a size giving another grid resamples pos_embed bicubically, a size that does not fit the stride is refused with the nearest ones")
+	fs.Func("img-size", "input image size N or HxW (default: the checkpoint's own, inferred from pos_embed); the stride stays the checkpoint's (--stride overrides): a size giving another grid resamples pos_embed bicubically, a size that does not fit the stride is refused with the nearest ones", func(s string) (err error) {
+		o.ImgSize, o.ImgWidth, err = convert.ParseImageSize(s)
+		return err
+	})
 	fs.IntVar(&o.Stride, "stride", 0, "patch stride, checked against the weights (default: inferred from pos_embed; 8 for the stride-8 models)")
 	return o
 }

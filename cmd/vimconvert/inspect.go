@@ -112,7 +112,8 @@ func printInspect(w io.Writer, c convert.Config, info *convert.Info) {
 	if c.HasGamma {
 		row("layer scale", "yes (mixer.gamma)")
 	}
-	row("patches", "%d×%d = %d (patch %d, stride %d, img %d, %d channels)", c.GridSize(), c.GridSize(), c.NumPatches(), c.PatchSize, c.Stride, c.ImgSize, c.InChans)
+	gh, gw := c.GridHW()
+	row("patches", "%d×%d = %d (patch %d, stride %d, img %d×%d, %d channels)", gh, gw, c.NumPatches(), c.PatchSize, c.Stride, c.ImgSize, c.Width(), c.InChans)
 	if !c.AbsPosEmbed {
 		row("pos_embed", "none")
 	}

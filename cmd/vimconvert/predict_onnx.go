@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vimconvert/vimconvert/graph"
+	"github.com/vimconvert/vimconvert/graph/onnxfile"
 	"github.com/vimconvert/vimconvert/runtime"
 )
 
@@ -22,6 +23,11 @@ func init() {
 // `predict --checkpoint` does for that checkpoint. threads sets ORT's
 // intra-op threads (0 = its default). Timings go to stderr.
 func runONNXModel(modelPath string, x []float32, shape []int, features bool, threads int, stderr io.Writer) ([]float32, []int, string, error) {
+	if mp, err := onnxfile.ReadFile(modelPath); err == nil {
+		if _, err := graph.CheckInputShape(modelPath, mp, shape); err != nil {
+			return nil, nil, "", err
+		}
+	}
 	start := time.Now()
 	sess, err := runtime.NewSession(modelPath, runtime.Options{IntraOpThreads: threads})
 	if err != nil {

@@ -167,7 +167,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // verifyInput returns the input batch: --input, or N(0,1) noise of shape
 // [--batch, C, H, W] from --seed (C = the patch conv's input channels).
 func verifyInput(fs *flag.FlagSet, f *verifyFlags, c convert.Config, channels int) ([]float32, [4]int, string, error) {
-	want := [4]int{f.batch, channels, c.ImgSize, c.ImgSize}
+	want := [4]int{f.batch, channels, c.ImgSize, c.Width()}
 	if f.input == "" {
 		if err := runtime.CheckInputSize(f.batch, channels, c.ImgSize); err != nil {
 			return nil, want, "", usageError(fs, "--batch %d: %v", f.batch, err)
@@ -183,8 +183,8 @@ func verifyInput(fs *flag.FlagSet, f *verifyFlags, c convert.Config, channels in
 	if err != nil {
 		return nil, want, "", fmt.Errorf("--input: %w", err)
 	}
-	if len(shape) != 4 || shape[0] < 1 || shape[1] != channels || shape[2] != c.ImgSize || shape[3] != c.ImgSize {
-		return nil, want, "", fmt.Errorf("--input %s has shape %v, the model takes [B, %d, %d, %d]", f.input, shape, channels, c.ImgSize, c.ImgSize)
+	if len(shape) != 4 || shape[0] < 1 || shape[1] != channels { // H×W: verify.CheckFile checks them against the model
+		return nil, want, "", fmt.Errorf("--input %s has shape %v, the model takes [B, %d, H, W]", f.input, shape, channels)
 	}
 	return x, [4]int{shape[0], shape[1], shape[2], shape[3]}, f.input, nil
 }

@@ -134,6 +134,9 @@ type Report struct {
 	Warmup  int      `json:"warmup"`
 	Runs    int      `json:"runs_requested"`
 	Results []Record `json:"results"`
+	// Plain holds the plain ONNX models timed beside (RunPlain); absent
+	// when none were given, so a single-model report keeps its keys.
+	Plain []PlainRecord `json:"plain,omitempty"`
 }
 
 // Machine describes where a run was measured.

@@ -41,7 +41,8 @@ type workerSpec struct {
 	Model      string  `json:"model,omitempty"`
 	Plugin     bool    `json:"plugin,omitempty"`
 	Inputs     string  `json:"inputs,omitempty"`
-	Source     string  `json:"source,omitempty"` // reference: checkpoint or .onnx
+	InputName  string  `json:"input_name,omitempty"` // image input of a plain model ("" = graph.InputName)
+	Source     string  `json:"source,omitempty"`     // reference: checkpoint or .onnx
 	Weights    string  `json:"weights,omitempty"`
 	ImgSize    int     `json:"img_size"`
 	Batch      int     `json:"batch"`
@@ -167,7 +168,11 @@ func workerInputs(spec workerSpec) (map[string]*runtime.Tensor, error) {
 	switch spec.Inputs {
 	case inputsImage:
 		img := int64(spec.ImgSize)
-		in[graph.InputName] = &runtime.Tensor{Shape: []int64{b, 3, img, img}, Data: randomNormal(int(b*3*img*img), 1)}
+		name := graph.InputName
+		if spec.InputName != "" {
+			name = spec.InputName
+		}
+		in[name] = &runtime.Tensor{Shape: []int64{b, 3, img, img}, Data: randomNormal(int(b*3*img*img), 1)}
 	case inputsScan:
 		for i, name := range benchgraph.ScanInputNames {
 			shape := benchgraph.ScanInputShape(name, b, L, din, n)

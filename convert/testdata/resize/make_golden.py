@@ -15,6 +15,12 @@ Cases:
   grid to 28x28 and the cls row is put back at 784//2 = 392.
   pos_head_28.npy: same input read as a head cls model (row 0 = cls), which is
   what vim/main.py's fine-tune interpolation does for every model.
+* pos_mid_12x20.npy [1, 241, 8]: pos_in.npy as a middle cls model resized to
+  a non-square 12x20 grid (192x320 pixels at patch 16): cls row 98 out, the
+  patches resized 14x14 -> 12x20 (size=(12, 20)), cls back at 240//2 = 120.
+  It is computed and saved in float64 (torch's own float32 result differs
+  from it by 3e-6 at this shape), so the test can hold the Go resize to the
+  float32 rounding of its output.
 """
 import os
 
@@ -29,12 +35,13 @@ def save(name, t):
     np.save(os.path.join(HERE, name), t.detach().numpy().astype(np.float32))
 
 
-def resize_rows(rows, old, new):
-    # rows [M, D] row-major grid -> [new*new, D]
+def resize_rows(rows, old, new, new_w=None):
+    # rows [M, D] row-major grid -> [new*new_w, D]
+    new_w = new if new_w is None else new_w
     d = rows.shape[-1]
     g = rows.reshape(1, old, old, d).permute(0, 3, 1, 2)  # [1, D, old, old]
-    g = F.interpolate(g, size=(new, new), mode="bicubic", align_corners=False)
-    return g.permute(0, 2, 3, 1).reshape(new * new, d)  # [new*new, D]
+    g = F.interpolate(g, size=(new, new_w), mode="bicubic", align_corners=False)
+    return g.permute(0, 2, 3, 1).reshape(new * new_w, d)  # [new*new_w, D]
 
 
 def main():
@@ -52,6 +59,10 @@ def main():
     new = resize_rows(patches, 14, 28)
     out = torch.cat([new[: m_new // 2], cls[None], new[m_new // 2 :]])[None]
     save("pos_mid_28.npy", out)
+
+    new = resize_rows(patches.double(), 14, 12, 20)
+    out = torch.cat([new[:120], cls.double()[None], new[120:]])[None]
+    np.save(os.path.join(HERE, "pos_mid_12x20.npy"), out.numpy())  # float64
 
     cls = pos[0, 0]
     new = resize_rows(pos[0, 1:], 14, 28)

@@ -1,0 +1,127 @@
+package bench
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgsvg"
+)
+
+// sweepLine is one line of the resolution plot: a model at one thread
+// count and batch size, points ordered by image size.
+type sweepLine struct {
+	label     string
+	size      []int
+	msPerImg  []float64
+	peakRSSMB []float64
+}
+
+// add appends one measured point.
+func (l *sweepLine) add(size int, msPerImg, rss float64) {
+	l.size = append(l.size, size)
+	l.msPerImg = append(l.msPerImg, msPerImg)
+	l.peakRSSMB = append(l.peakRSSMB, rss)
+}
+
+// plainLabel names a plain model's line: its file name without ".onnx"
+// and without a trailing "_<size>" (deit_t_224.onnx and deit_t_448.onnx
+// are one line, "deit_t").
+func plainLabel(path string, size int) string {
+	s := strings.TrimSuffix(filepath.Base(path), ".onnx")
+	return strings.TrimSuffix(s, fmt.Sprintf("_%d", size))
+}
+
+// sweepLines groups the measured Vim plugin records and plain records
+// into lines: one per model × threads × batch.
+func sweepLines(vim []Record, plain []PlainRecord) []*sweepLine {
+	byKey := map[string]*sweepLine{}
+	var order []string
+	get := func(model string, threads, batch int) *sweepLine {
+		k := fmt.Sprintf("%s, %d thread", model, threads)
+		if threads > 1 {
+			k += "s"
+		}
+		if batch > 1 {
+			k += fmt.Sprintf(", batch %d", batch)
+		}
+		if byKey[k] == nil {
+			byKey[k] = &sweepLine{label: k}
+			order = append(order, k)
+		}
+		return byKey[k]
+	}
+	for _, r := range vim {
+		if r.PluginMS > 0 {
+			get("Vim (plugin)", r.Threads, r.Batch).add(r.ImgSize, float64(r.PluginMS)/float64(r.Batch), float64(r.PeakRSSMB))
+		}
+	}
+	for _, p := range plain {
+		if p.Error == "" && p.MedianMS > 0 {
+			get(plainLabel(p.Model, p.ImgSize), p.Threads, p.Batch).add(p.ImgSize, p.PerImageMS, p.PeakRSSMB)
+		}
+	}
+	lines := make([]*sweepLine, len(order))
+	for i, k := range order {
+		lines[i] = byKey[k]
+	}
+	return lines
+}
+
+// PlotSweep writes an SVG plot of a resolution sweep to path: time per
+// image (left) and peak RSS (right) against the image size, one line per
+// model and thread count (and batch size, when more than one), from the
+// Vim plugin records and the plain records.
+func PlotSweep(path string, vim []Record, plain []PlainRecord) error {
+	lines := sweepLines(vim, plain)
+	if len(lines) == 0 {
+		return fmt.Errorf("bench: nothing to plot (no plugin or plain measurement)")
+	}
+	panel := func(title, ylabel string, y func(*sweepLine) []float64) (*plot.Plot, error) {
+		p := plot.New()
+		p.Title.Text = title
+		p.X.Label.Text = "image size (pixels per side)"
+		p.Y.Label.Text = ylabel
+		p.Legend.Top, p.Legend.Left = true, true
+		var args []any
+		for _, l := range lines {
+			pts := make(plotter.XYs, len(l.size))
+			idx := make([]int, len(l.size))
+			for i := range idx {
+				idx[i] = i
+			}
+			slices.SortFunc(idx, func(a, b int) int { return l.size[a] - l.size[b] })
+			for i, j := range idx {
+				pts[i] = plotter.XY{X: float64(l.size[j]), Y: y(l)[j]}
+			}
+			args = append(args, l.label, pts)
+		}
+		return p, plotutil.AddLinePoints(p, args...)
+	}
+	pt, err := panel("time per image", "median ms per image", func(l *sweepLine) []float64 { return l.msPerImg })
+	if err != nil {
+		return err
+	}
+	pm, err := panel("peak memory", "peak RSS of the process (MB)", func(l *sweepLine) []float64 { return l.peakRSSMB })
+	if err != nil {
+		return err
+	}
+	img := vgsvg.New(11*vg.Inch, 4.5*vg.Inch)
+	cs := plot.Align([][]*plot.Plot{{pt, pm}}, draw.Tiles{Rows: 1, Cols: 2, PadX: 8 * vg.Millimeter, PadY: 4 * vg.Millimeter,
+		PadTop: 4 * vg.Millimeter, PadBottom: 4 * vg.Millimeter, PadLeft: 4 * vg.Millimeter, PadRight: 4 * vg.Millimeter}, draw.New(img))
+	pt.Draw(cs[0][0])
+	pm.Draw(cs[0][1])
+	var buf bytes.Buffer
+	if _, err := img.WriteTo(&buf); err != nil {
+		return fmt.Errorf("bench: plot: %w", err)
+	}
+	return os.WriteFile(path, buf.Bytes(), 0o644)
+}
