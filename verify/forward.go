@@ -176,8 +176,12 @@ func checkInput(m *convert.Model, x []float32, shape [4]int) error {
 		return fmt.Errorf("%w: batch size %d, want ≥ 1", ErrInput, shape[0])
 	}
 	if shape[1] != cin || shape[2] != cfg.ImgSize || shape[3] != cfg.Width() {
-		return fmt.Errorf("%w: input shape %v, the model takes [B, %d, %d, %d]: its pos_embed is for img_size %d×%d (loading the checkpoint at another img_size resamples it)",
-			ErrInput, shape, cin, cfg.ImgSize, cfg.Width(), cfg.ImgSize, cfg.Width())
+		size := fmt.Sprint(cfg.ImgSize)
+		if !cfg.Square() {
+			size = fmt.Sprintf("%d×%d", cfg.ImgSize, cfg.Width())
+		}
+		return fmt.Errorf("%w: input shape %v, the model takes [B, %d, %d, %d]: its pos_embed is for img_size %s (loading the checkpoint at another img_size resamples it)",
+			ErrInput, shape, cin, cfg.ImgSize, cfg.Width(), size)
 	}
 	if n := shape[0] * shape[1] * shape[2] * shape[3]; len(x) != n {
 		return fmt.Errorf("%w: shape %v needs %d values, got %d", ErrInput, shape, n, len(x))
