@@ -84,6 +84,11 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 		return usageError(fs, "--conv %s needs the plugin; it cannot be combined with --scan %s", graph.ConvPlugin, f.scan)
 	}
 	ckpt := pos[0]
+	if isMO, err := mambaOutCheckpoint(ckpt, f.load.Weights); err != nil {
+		return err
+	} else if isMO {
+		return convertMambaOut(fs, f, ckpt, stdout, stderr)
+	}
 	opts := graph.ConvertOptions{Load: *f.load, Build: graph.Options{
 		Opset:         f.opset,
 		Features:      f.features,

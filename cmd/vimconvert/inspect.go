@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/convert/arch"
 )
 
 func init() {
@@ -46,6 +47,11 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 1 {
 		return usageError(fs, "want one checkpoint, got %d arguments", len(pos))
 	}
+	if isMO, err := mambaOutCheckpoint(pos[0], f.load.Weights); err != nil {
+		return err
+	} else if isMO {
+		return inspectMambaOut(fs, f, pos[0], stdout)
+	}
 	m, info, err := convert.Load(pos[0], *f.load)
 	if err != nil {
 		return err
@@ -68,6 +74,7 @@ func printInspect(w io.Writer, c convert.Config, info *convert.Info) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	row := func(k, format string, a ...any) { fmt.Fprintf(tw, "%s\t%s\n", k, fmt.Sprintf(format, a...)) }
 	row("checkpoint", "%s (%s format, %s layout)", info.Path, info.Format, info.Layout)
+	row("architecture", "%s", arch.Vim)
 	if info.Variant != "" {
 		row("variant", "%s", info.Variant)
 	} else {

@@ -126,6 +126,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		what = graph.FeaturesName
 	}
 	var engine string
+	var ok bool
 	if f.model != "" {
 		if predictONNX == nil {
 			return errors.New("this build has no ONNX Runtime support (use --checkpoint for the pure-Go reference)")
@@ -135,6 +136,10 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		engine = "ONNX Runtime"
+	} else if out, outShape, ok, err = predictMambaOut(fs, f, prec, in.F32, in.Shape); err != nil {
+		return err
+	} else if ok {
+		engine = "pure-Go reference (MambaOut), " + prec.String()
 	} else {
 		m, _, err := convert.Load(f.checkpoint, *f.load)
 		if err != nil {

@@ -118,13 +118,22 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	case f.threads < 0 || f.threads > runtime.MaxThreads():
 		return usageError(fs, "--threads %d: want 0 to %d (max(64, 4 × CPUs))", f.threads, runtime.MaxThreads())
 	}
-	res, err := verify.CheckFile(pos[0], pos[1], verify.FileOptions{
-		Weights: convert.Weights(f.weights), Tol: f.tol, Precision: prec, PerLayer: f.perLayer,
-		Runtime: runtime.Options{IntraOpThreads: f.threads}, Log: stderr,
-		Input: func(c convert.Config, channels int) ([]float32, [4]int, string, error) {
-			return verifyInput(fs, f, c, channels)
-		},
-	})
+	isMO, err := mambaOutCheckpoint(pos[0], convert.Weights(f.weights))
+	if err != nil {
+		return err
+	}
+	var res *verify.FileReport
+	if isMO {
+		res, err = verifyMambaOut(fs, f, prec, pos, stderr)
+	} else {
+		res, err = verify.CheckFile(pos[0], pos[1], verify.FileOptions{
+			Weights: convert.Weights(f.weights), Tol: f.tol, Precision: prec, PerLayer: f.perLayer,
+			Runtime: runtime.Options{IntraOpThreads: f.threads}, Log: stderr,
+			Input: func(c convert.Config, channels int) ([]float32, [4]int, string, error) {
+				return verifyInput(fs, f, c, channels)
+			},
+		})
+	}
 	if err != nil {
 		return err
 	}
@@ -155,18 +164,30 @@ func verifyInput(fs *flag.FlagSet, f *verifyFlags, c convert.Config, channels in
 		}
 		return x, want, fmt.Sprintf("N(0,1) noise, seed %d", f.seed), nil
 	}
-	var shape []int
-	var x []float32
-	if strings.EqualFold(filepath.Ext(f.input), ".npy") {
-		a, err := npy.ReadFile(f.input)
+	shape, x, err := readInputTensor(f.input)
+	if err != nil {
+		return nil, want, "", err
+	}
+	if len(shape) != 4 || shape[0] < 1 || shape[1] != channels || shape[2] != c.ImgSize || shape[3] != c.ImgSize {
+		return nil, want, "", fmt.Errorf("--input %s has shape %v, the model takes [B, %d, %d, %d]", f.input, shape, channels, c.ImgSize, c.ImgSize)
+	}
+	return x, [4]int{shape[0], shape[1], shape[2], shape[3]}, f.input, nil
+}
+
+// readInputTensor reads the --input batch at path: a .npy file, or a torch
+// .pth dict holding 'x' (or a single tensor).
+func readInputTensor(path string) ([]int, []float32, error) {
+	if strings.EqualFold(filepath.Ext(path), ".npy") {
+		a, err := npy.ReadFile(path)
 		if err != nil {
-			return nil, want, "", fmt.Errorf("--input: %w", err)
+			return nil, nil, fmt.Errorf("--input: %w", err)
 		}
-		shape, x = a.Shape, a.Float32()
-	} else {
-		ts, err := convert.ReadTensorFile(f.input)
+		return a.Shape, a.Float32(), nil
+	}
+	{
+		ts, err := convert.ReadTensorFile(path)
 		if err != nil {
-			return nil, want, "", fmt.Errorf("--input %s (want .npy, or a torch .pth dict with 'x'): %w", f.input, err)
+			return nil, nil, fmt.Errorf("--input %s (want .npy, or a torch .pth dict with 'x'): %w", path, err)
 		}
 		t, ok := ts["x"]
 		if !ok && len(ts) == 1 {
@@ -180,12 +201,8 @@ func verifyInput(fs *flag.FlagSet, f *verifyFlags, c convert.Config, channels in
 				keys = append(keys, k)
 			}
 			slices.Sort(keys)
-			return nil, want, "", fmt.Errorf("--input %s: no tensor 'x' (keys: %v)", f.input, keys)
+			return nil, nil, fmt.Errorf("--input %s: no tensor 'x' (keys: %v)", path, keys)
 		}
-		shape, x = t.Shape, t.Data
+		return t.Shape, t.Data, nil
 	}
-	if len(shape) != 4 || shape[0] < 1 || shape[1] != channels || shape[2] != c.ImgSize || shape[3] != c.ImgSize {
-		return nil, want, "", fmt.Errorf("--input %s has shape %v, the model takes [B, %d, %d, %d]", f.input, shape, channels, c.ImgSize, c.ImgSize)
-	}
-	return x, [4]int{shape[0], shape[1], shape[2], shape[3]}, f.input, nil
 }

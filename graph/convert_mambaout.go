@@ -1,0 +1,83 @@
+package graph
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/convert/mambaout"
+	"github.com/vimconvert/vimconvert/graph/onnxfile"
+	"github.com/vimconvert/vimconvert/graph/onnxpb"
+)
+
+// MambaOutConvertOptions controls ConvertMambaOutFile. The zero value
+// converts the checkpoint's model weights to the default MambaOut model.
+type MambaOutConvertOptions struct {
+	// Load picks the weight set read from the checkpoint (mambaout.Load).
+	Load mambaout.Options
+	// Build picks the exported graph (BuildMambaOut).
+	Build MambaOutOptions
+	// WriteProgress, when set, is called as the file is written (see
+	// WriteFileProgress).
+	WriteProgress func(written, total int64)
+}
+
+// MambaOutConverted is what ConvertMambaOutFile did.
+type MambaOutConverted struct {
+	Model *mambaout.Model    // the checkpoint as loaded
+	Info  *convert.Info      // how it was read (layout, weight set, variant, assumptions)
+	ONNX  *onnxpb.ModelProto // the model written
+	Size  int64              // bytes written
+}
+
+// ConvertMambaOutFile converts the MambaOut checkpoint at ckptPath to an
+// ONNX model (input height and width dynamic) written atomically to
+// outPath. Like ConvertFile, it refuses a missing checkpoint, a directory
+// and an output CheckOutput refuses before reading anything, and leaves
+// outPath untouched on any error.
+func ConvertMambaOutFile(ckptPath, outPath string, opts MambaOutConvertOptions) (*MambaOutConverted, error) {
+	in, err := os.Stat(ckptPath)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	if in.IsDir() {
+		return nil, fmt.Errorf("checkpoint %s is a directory", ckptPath)
+	}
+	if err := CheckOutput(outPath, "model.onnx", ckptPath); err != nil {
+		return nil, err
+	}
+	m, info, err := mambaout.Load(ckptPath, opts.Load)
+	if err != nil {
+		return nil, fmt.Errorf("load checkpoint: %w", err)
+	}
+	model, err := BuildMambaOut(m, opts.Build)
+	if err != nil {
+		return nil, fmt.Errorf("build graph for %s: %w", ckptPath, err)
+	}
+	if err := WriteFileProgress(model, outPath, opts.WriteProgress); err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(outPath)
+	if err != nil {
+		return nil, fmt.Errorf("stat %s: %w", outPath, err)
+	}
+	return &MambaOutConverted{Model: m, Info: info, ONNX: model, Size: fi.Size()}, nil
+}
+
+// BuiltArchitecture returns the architecture recorded under
+// MetaArchitecture in mp ("" for a model without it, as Vim models built
+// by Build have none) and, for a MambaOut model, the mambaout.Config and
+// layout it was built with.
+func BuiltArchitecture(mp *onnxpb.ModelProto) (arch string, c *mambaout.Config, layout string, err error) {
+	props := onnxfile.Metadata(mp)
+	arch = props[MetaArchitecture]
+	if arch != mambaout.Architecture {
+		return arch, nil, "", nil
+	}
+	c = &mambaout.Config{}
+	if err := json.Unmarshal([]byte(props[MetaConfig]), c); err != nil {
+		return arch, nil, "", fmt.Errorf("metadata %s: %w", MetaConfig, err)
+	}
+	return arch, c, props[MetaLayout], nil
+}
