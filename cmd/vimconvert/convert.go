@@ -21,7 +21,7 @@ import (
 func init() {
 	register(command{
 		name:    "convert",
-		summary: "convert a Vim checkpoint to ONNX (CKPT -o OUT.onnx)",
+		summary: "convert a Vim or MambaOut checkpoint to ONNX (CKPT -o OUT.onnx)",
 		run:     runConvert,
 	})
 }

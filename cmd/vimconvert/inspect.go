@@ -16,7 +16,7 @@ import (
 func init() {
 	register(command{
 		name:    "inspect",
-		summary: "show the architecture inferred from a Vim checkpoint (CKPT [--json])",
+		summary: "show the architecture inferred from a Vim or MambaOut checkpoint (CKPT [--json])",
 		run:     runInspect,
 	})
 }

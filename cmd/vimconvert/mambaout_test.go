@@ -1,0 +1,254 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/internal/npy"
+	"github.com/vimconvert/vimconvert/internal/repo"
+)
+
+// argmaxRows returns the argmax of each row of a [rows, n] matrix.
+func argmaxRows(v []float32, n int) []int {
+	var out []int
+	for r := 0; r+n <= len(v); r += n {
+		best := r
+		for i := r; i < r+n; i++ {
+			if v[i] > v[best] {
+				best = i
+			}
+		}
+		out = append(out, best-r)
+	}
+	return out
+}
+
+// verifyJSON runs verify --json and decodes the report.
+func verifyJSON(t *testing.T, args ...string) (code int, rep map[string]any, stderr string) {
+	t.Helper()
+	code, out, stderr := runCLI(t, append([]string{"verify", "--json"}, args...)...)
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("verify --json output is not JSON (exit %d): %v\n%s\n%s", code, err, out, stderr)
+	}
+	return code, rep, stderr
+}
+
+// TestMambaOutFixturesCLI converts every official MambaOut fixture, checks
+// it with verify (per stage) and checks predict --model and --checkpoint
+// against the official logits (1e-5, same top-1).
+func TestMambaOutFixturesCLI(t *testing.T) {
+	needORT(t)
+	root := repo.SharedFixture("mambaout")
+	if root == "" {
+		t.Skip("../shared/fixtures/mambaout is absent (golden data of the official MambaOut code)")
+	}
+	dirs, _ := filepath.Glob(filepath.Join(root, "*", "checkpoint.pth"))
+	if len(dirs) == 0 {
+		t.Fatalf("no */checkpoint.pth under %s", root)
+	}
+	for _, ckpt := range dirs {
+		dir := filepath.Dir(ckpt)
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			tmp := t.TempDir()
+			model := filepath.Join(tmp, "m.onnx")
+			if code, _, e := runCLI(t, ckpt, "-o", model); code != 0 {
+				t.Fatalf("convert: exit %d: %s", code, e)
+			}
+			input := filepath.Join(dir, "input.pth")
+			code, rep, e := verifyJSON(t, ckpt, model, "--input", input, "--tol", "1e-5", "--per-layer")
+			if code != 0 || rep["pass"] != true {
+				t.Fatalf("verify: exit %d, pass %v: %s", code, rep["pass"], e)
+			}
+			if layers, _ := rep["layers"].([]any); len(layers) != 8 {
+				t.Errorf("verify --per-layer compared %d stage tensors, want 8 (4 downsamplings, 4 stages)", len(layers))
+			}
+			exp, err := convert.ReadTensorFile(filepath.Join(dir, "expected.pth"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			in, err := convert.ReadTensorFile(input)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := filepath.Join(tmp, "x.npy")
+			if err := npy.WriteFileFloat32(x, in["x"].Shape, in["x"].Data); err != nil {
+				t.Fatal(err)
+			}
+			want := exp["logits"]
+			for _, src := range [][]string{{"--model", model}, {"--checkpoint", ckpt}} {
+				y := filepath.Join(tmp, "y"+src[0]+".npy")
+				if code, _, e := runCLI(t, "predict", src[0], src[1], "--input", x, "--output", y); code != 0 {
+					t.Fatalf("predict %s: exit %d: %s", src[0], code, e)
+				}
+				got, err := npy.ReadFile(y)
+				if err != nil {
+					t.Fatal(err)
+				}
+				n := want.Shape[1]
+				if d := maxAbs(got.Float32(), want.Data); d > 1e-5 {
+					t.Errorf("predict %s: max |Δ| %.3g from the official logits, want ≤ 1e-5", src[0], d)
+				}
+				if g, w := argmaxRows(got.Float32(), n), argmaxRows(want.Data, n); !equalInts(g, w) {
+					t.Errorf("predict %s: top-1 %v, official %v", src[0], g, w)
+				}
+			}
+		})
+	}
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// TestMambaOutLayoutsCLI runs inspect, convert, verify and predict on the
+// bundled synthetic MambaOut checkpoints in every released layout, at a
+// non-square input size (the exported H and W are dynamic).
+func TestMambaOutLayoutsCLI(t *testing.T) {
+	needORT(t)
+	tmp := t.TempDir()
+	x := filepath.Join(tmp, "x.npy")
+	shape := []int{1, 3, 40, 72}
+	data := make([]float32, 40*72*3)
+	for i := range data {
+		data[i] = float32((i*7919)%997)/500 - 1
+	}
+	if err := npy.WriteFileFloat32(x, shape, data); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		file, layout, dtype, prefix string
+	}{
+		{"bare.pth", "bare", "float32", ""},
+		{"training.pth", "training", "float32", ""},
+		{"fp16.pth", "bare", "float16", ""},
+		{"module_prefix.pth", "training", "float32", "module."},
+	}
+	for _, tc := range cases {
+		t.Run(tc.file, func(t *testing.T) {
+			ckpt := repo.Fixture("mambaout_synthetic", tc.file)
+			code, out, e := runCLI(t, "inspect", "--json", ckpt)
+			if code != 0 {
+				t.Fatalf("inspect: exit %d: %s", code, e)
+			}
+			var obj map[string]any
+			if err := json.Unmarshal([]byte(out), &obj); err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range map[string]any{"architecture": "mambaout", "layout": tc.layout, "dtype": tc.dtype, "stripped_prefix": tc.prefix, "num_classes": 5.0} {
+				if obj[k] != v {
+					t.Errorf("inspect --json %s = %v, want %v", k, obj[k], v)
+				}
+			}
+			model := filepath.Join(tmp, tc.file+".onnx")
+			if code, _, e := runCLI(t, "convert", ckpt, "-o", model, "--features"); code != 0 {
+				t.Fatalf("convert: exit %d: %s", code, e)
+			}
+			code, rep, e := verifyJSON(t, ckpt, model, "--input", x, "--per-layer", "--tol", "1e-5")
+			if code != 0 || rep["pass"] != true {
+				t.Fatalf("verify at 40×72: exit %d: %s", code, e)
+			}
+			if outs, _ := rep["outputs"].([]any); len(outs) != 2 {
+				t.Errorf("verify compared %d outputs, want logits and features", len(outs))
+			}
+			y := filepath.Join(tmp, tc.file+".npy")
+			if code, _, e := runCLI(t, "predict", "--model", model, "--input", x, "--output", y); code != 0 {
+				t.Fatalf("predict --model at 40×72: exit %d: %s", code, e)
+			}
+			if a, err := npy.ReadFile(y); err != nil || len(a.Shape) != 2 || a.Shape[1] != 5 {
+				t.Errorf("predict --model wrote %v (%v), want [1 5] logits", a, err)
+			}
+		})
+	}
+}
+
+// TestArchitectureInInspect checks that inspect always names the
+// architecture, Vim included.
+func TestArchitectureInInspect(t *testing.T) {
+	ckpt := repo.Fixture("vim_t_d2", "checkpoint.pth")
+	code, out, e := runCLI(t, "inspect", "--json", ckpt)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, e)
+	}
+	var obj map[string]any
+	if err := json.Unmarshal([]byte(out), &obj); err != nil {
+		t.Fatal(err)
+	}
+	if obj["architecture"] != "vim" {
+		t.Errorf("inspect --json architecture = %v, want vim", obj["architecture"])
+	}
+	if _, out, _ := runCLI(t, "inspect", ckpt); !strings.Contains(out, "architecture  vim") {
+		t.Errorf("inspect text does not name the architecture:\n%s", out)
+	}
+}
+
+// TestMambaOutCLIErrors checks the refusals around MambaOut checkpoints.
+func TestMambaOutCLIErrors(t *testing.T) {
+	tmp := t.TempDir()
+	mo := repo.Fixture("mambaout_synthetic", "bare.pth")
+	vim := repo.Fixture("vim_t_d2", "checkpoint.pth")
+	truncated := func(src string) string {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(tmp, "trunc_"+filepath.Base(filepath.Dir(src))+".pth")
+		if err := os.WriteFile(p, b[:len(b)/2], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	moModel := filepath.Join(tmp, "mo.onnx")
+	if code, _, e := runCLI(t, mo, "-o", moModel); code != 0 {
+		t.Fatalf("convert: exit %d: %s", code, e)
+	}
+	_, vimModel := tinyONNX(t)
+	cases := []struct {
+		args []string
+		code int
+		in   []string
+		why  string
+	}{
+		{[]string{"inspect", repo.Fixture("vim_t_d2", "expected.pth")}, 1,
+			[]string{"neither a Vim nor a MambaOut", "not vim: missing", "not mambaout: missing downsample_layers.0.conv1.weight"},
+			"a state dict of neither architecture lists what each lacks"},
+		{[]string{"convert", repo.Fixture("vim_t_d2", "expected.pth"), "-o", filepath.Join(tmp, "n.onnx")}, 1,
+			[]string{"neither a Vim nor a MambaOut"}, "convert refuses it the same way"},
+		{[]string{"inspect", truncated(mo)}, 1, []string{"not a PyTorch checkpoint"}, "a truncated MambaOut checkpoint"},
+		{[]string{"inspect", truncated(vim)}, 1, []string{"not a PyTorch checkpoint"}, "gets the error a truncated Vim one gets"},
+		{[]string{"convert", mo, "-o", filepath.Join(tmp, "x.onnx"), "--img-size", "448"}, 2,
+			[]string{"--img-size does not apply to a MambaOut checkpoint"}, "Vim-only flags are refused, not ignored"},
+		{[]string{"convert", mo, "-o", filepath.Join(tmp, "x.onnx"), "--scan", "standard"}, 2,
+			[]string{"--scan does not apply"}, "MambaOut has no scan to lower"},
+		{[]string{"verify", mo, vimModel}, 1,
+			[]string{"is not a MambaOut model"}, "a MambaOut checkpoint against a non-MambaOut model file"},
+		{[]string{"verify", repo.Fixture("mambaout_synthetic", "training.pth"), moModel, "--input", repo.Fixture("vim_t_d2", "expected.pth")}, 1,
+			[]string{"no tensor 'x'"}, "an --input without x is named"},
+	}
+	for _, tc := range cases {
+		code, _, e := runCLI(t, tc.args...)
+		if code != tc.code {
+			t.Errorf("%s: %v exit %d, want %d: %s", tc.why, tc.args, code, tc.code, e)
+			continue
+		}
+		for _, s := range tc.in {
+			if !strings.Contains(e, s) {
+				t.Errorf("%s: stderr lacks %q:\n%s", tc.why, s, e)
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(tmp, "x.onnx")); err == nil {
+		t.Error("a refused convert wrote its output")
+	}
+}
