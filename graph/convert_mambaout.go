@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/convert/mambaout"
@@ -29,6 +30,7 @@ type MambaOutConverted struct {
 	Info  *convert.Info      // how it was read (layout, weight set, variant, assumptions)
 	ONNX  *onnxpb.ModelProto // the model written
 	Size  int64              // bytes written
+	Path  string             // the file written
 }
 
 // ConvertMambaOutFile converts the MambaOut checkpoint at ckptPath to an
@@ -62,7 +64,7 @@ func ConvertMambaOutFile(ckptPath, outPath string, opts MambaOutConvertOptions) 
 	if err != nil {
 		return nil, fmt.Errorf("stat %s: %w", outPath, err)
 	}
-	return &MambaOutConverted{Model: m, Info: info, ONNX: model, Size: fi.Size()}, nil
+	return &MambaOutConverted{Model: m, Info: info, ONNX: model, Size: fi.Size(), Path: outPath}, nil
 }
 
 // BuiltArchitecture returns the architecture recorded under
@@ -80,4 +82,39 @@ func BuiltArchitecture(mp *onnxpb.ModelProto) (arch string, c *mambaout.Config, 
 		return arch, nil, "", fmt.Errorf("metadata %s: %w", MetaConfig, err)
 	}
 	return arch, c, props[MetaLayout], nil
+}
+
+// String is the summary `vimconvert convert` prints: the checkpoint report
+// (mambaout.InspectText), the inputs and outputs, the opset and the file
+// written ("" for a nil r, what ConvertMambaOutFile returns on error).
+func (r *MambaOutConverted) String() string {
+	if r == nil {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(mambaout.InspectText(r.Model.Config, r.Info))
+	for _, v := range r.ONNX.GetGraph().GetInput() {
+		fmt.Fprintf(&b, "%-13s %s %s float32\n", "onnx input", v.GetName(), dimsString(v))
+	}
+	for _, v := range r.ONNX.GetGraph().GetOutput() {
+		fmt.Fprintf(&b, "%-13s %s %s float32\n", "onnx output", v.GetName(), dimsString(v))
+	}
+	for _, o := range r.ONNX.GetOpsetImport() {
+		fmt.Fprintf(&b, "%-13s %d (IR %d), standard ONNX ops only: no plugin needed\n", "opset", o.GetVersion(), r.ONNX.GetIrVersion())
+	}
+	fmt.Fprintf(&b, "wrote %s (%d bytes)\n", r.Path, r.Size)
+	return b.String()
+}
+
+// dimsString writes the shape of v, symbolic dimensions by name.
+func dimsString(v *onnxpb.ValueInfoProto) string {
+	var dims []string
+	for _, d := range v.GetType().GetTensorType().GetShape().GetDim() {
+		if p := d.GetDimParam(); p != "" {
+			dims = append(dims, p)
+		} else {
+			dims = append(dims, fmt.Sprint(d.GetDimValue()))
+		}
+	}
+	return "[" + strings.Join(dims, ", ") + "]"
 }

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/convert/mambaout"
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
 	"github.com/vimconvert/vimconvert/runtime"
@@ -21,7 +22,7 @@ import (
 func init() {
 	register(command{
 		name:    "convert",
-		summary: "convert a Vim or MambaOut checkpoint to ONNX (CKPT -o OUT.onnx)",
+		summary: "convert a Vim checkpoint to ONNX (CKPT -o OUT.onnx)",
 		run:     runConvert,
 	})
 }
@@ -84,10 +85,13 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 		return usageError(fs, "--conv %s needs the plugin; it cannot be combined with --scan %s", graph.ConvPlugin, f.scan)
 	}
 	ckpt := pos[0]
-	if isMO, err := mambaOutCheckpoint(ckpt, f.load.Weights); err != nil {
+	if ok, err := mambaOut(fs, ckpt, f.load.Weights, func() error {
+		res, err := graph.ConvertMambaOutFile(ckpt, f.output, graph.MambaOutConvertOptions{Load: mambaout.Options{Weights: f.load.Weights},
+			Build: graph.MambaOutOptions{Opset: f.opset, Features: f.features, PerStage: f.perLayer}})
+		fmt.Fprint(stdout, res)
 		return err
-	} else if isMO {
-		return convertMambaOut(fs, f, ckpt, stdout, stderr)
+	}); ok {
+		return err
 	}
 	opts := graph.ConvertOptions{Load: *f.load, Build: graph.Options{
 		Opset:         f.opset,

@@ -10,13 +10,13 @@ import (
 	"text/tabwriter"
 
 	"github.com/vimconvert/vimconvert/convert"
-	"github.com/vimconvert/vimconvert/convert/arch"
+	"github.com/vimconvert/vimconvert/convert/mambaout"
 )
 
 func init() {
 	register(command{
 		name:    "inspect",
-		summary: "show the architecture inferred from a Vim or MambaOut checkpoint (CKPT [--json])",
+		summary: "show the architecture inferred from a Vim checkpoint (CKPT [--json])",
 		run:     runInspect,
 	})
 }
@@ -47,10 +47,12 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 1 {
 		return usageError(fs, "want one checkpoint, got %d arguments", len(pos))
 	}
-	if isMO, err := mambaOutCheckpoint(pos[0], f.load.Weights); err != nil {
+	if ok, err := mambaOut(fs, pos[0], f.load.Weights, func() error {
+		s, err := mambaout.InspectReport(pos[0], mambaout.Options{Weights: f.load.Weights}, f.json)
+		fmt.Fprint(stdout, s)
 		return err
-	} else if isMO {
-		return inspectMambaOut(fs, f, pos[0], stdout)
+	}); ok {
+		return err
 	}
 	m, info, err := convert.Load(pos[0], *f.load)
 	if err != nil {
@@ -74,7 +76,6 @@ func printInspect(w io.Writer, c convert.Config, info *convert.Info) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	row := func(k, format string, a ...any) { fmt.Fprintf(tw, "%s\t%s\n", k, fmt.Sprintf(format, a...)) }
 	row("checkpoint", "%s (%s format, %s layout)", info.Path, info.Format, info.Layout)
-	row("architecture", "%s", arch.Vim)
 	if info.Variant != "" {
 		row("variant", "%s", info.Variant)
 	} else {

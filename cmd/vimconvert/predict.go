@@ -11,6 +11,7 @@ import (
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/internal/npy"
 	"github.com/vimconvert/vimconvert/verify"
+	vmo "github.com/vimconvert/vimconvert/verify/mambaout"
 )
 
 func init() {
@@ -126,7 +127,6 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		what = graph.FeaturesName
 	}
 	var engine string
-	var ok bool
 	if f.model != "" {
 		if predictONNX == nil {
 			return errors.New("this build has no ONNX Runtime support (use --checkpoint for the pure-Go reference)")
@@ -136,11 +136,13 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		engine = "ONNX Runtime"
-	} else if out, outShape, ok, err = predictMambaOut(fs, f, prec, in.F32, in.Shape); err != nil {
-		return err
-	} else if ok {
+	} else if ok, err := mambaOut(fs, f.checkpoint, f.load.Weights, func() (err error) {
 		engine = "pure-Go reference (MambaOut), " + prec.String()
-	} else {
+		out, outShape, err = vmo.PredictFile(f.checkpoint, f.load.Weights, in.F32, in.Shape, vmo.Options{Precision: prec}, f.features)
+		return err
+	}); ok && err != nil {
+		return err
+	} else if !ok {
 		m, _, err := convert.Load(f.checkpoint, *f.load)
 		if err != nil {
 			return err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -12,9 +13,11 @@ import (
 	"strings"
 
 	"github.com/vimconvert/vimconvert/convert"
+	mo "github.com/vimconvert/vimconvert/convert/mambaout"
 	"github.com/vimconvert/vimconvert/internal/npy"
 	"github.com/vimconvert/vimconvert/runtime"
 	"github.com/vimconvert/vimconvert/verify"
+	vmo "github.com/vimconvert/vimconvert/verify/mambaout"
 )
 
 func init() {
@@ -118,22 +121,17 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	case f.threads < 0 || f.threads > runtime.MaxThreads():
 		return usageError(fs, "--threads %d: want 0 to %d (max(64, 4 × CPUs))", f.threads, runtime.MaxThreads())
 	}
-	isMO, err := mambaOutCheckpoint(pos[0], convert.Weights(f.weights))
-	if err != nil {
+	check := verify.CheckFile
+	if ok, err := mambaOut(fs, pos[0], convert.Weights(f.weights), func() error { check = vmo.CheckFile; return nil }); ok && err != nil {
 		return err
 	}
-	var res *verify.FileReport
-	if isMO {
-		res, err = verifyMambaOut(fs, f, prec, pos, stderr)
-	} else {
-		res, err = verify.CheckFile(pos[0], pos[1], verify.FileOptions{
-			Weights: convert.Weights(f.weights), Tol: f.tol, Precision: prec, PerLayer: f.perLayer,
-			Runtime: runtime.Options{IntraOpThreads: f.threads}, Log: stderr,
-			Input: func(c convert.Config, channels int) ([]float32, [4]int, string, error) {
-				return verifyInput(fs, f, c, channels)
-			},
-		})
-	}
+	res, err := check(pos[0], pos[1], verify.FileOptions{
+		Weights: convert.Weights(f.weights), Tol: f.tol, Precision: prec, PerLayer: f.perLayer,
+		Runtime: runtime.Options{IntraOpThreads: f.threads}, Log: stderr,
+		Input: func(c convert.Config, channels int) ([]float32, [4]int, string, error) {
+			return verifyInput(fs, f, c, channels)
+		},
+	})
 	if err != nil {
 		return err
 	}
@@ -151,10 +149,12 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 
 // verifyInput returns the input batch: --input, or N(0,1) noise of shape
 // [--batch, C, H, W] from --seed (C = the patch conv's input channels).
+// c.ImgSize 0 (MambaOut, fully convolutional): any H×W, noise at 224.
 func verifyInput(fs *flag.FlagSet, f *verifyFlags, c convert.Config, channels int) ([]float32, [4]int, string, error) {
-	want := [4]int{f.batch, channels, c.ImgSize, c.ImgSize}
+	size := cmp.Or(c.ImgSize, mo.EvalPreprocess.InputSize)
+	want := [4]int{f.batch, channels, size, size}
 	if f.input == "" {
-		if err := runtime.CheckInputSize(f.batch, channels, c.ImgSize); err != nil {
+		if err := runtime.CheckInputSize(f.batch, channels, size); err != nil {
 			return nil, want, "", usageError(fs, "--batch %d: %v", f.batch, err)
 		}
 		rng := rand.New(rand.NewPCG(f.seed, 0x76696d63))
@@ -164,30 +164,18 @@ func verifyInput(fs *flag.FlagSet, f *verifyFlags, c convert.Config, channels in
 		}
 		return x, want, fmt.Sprintf("N(0,1) noise, seed %d", f.seed), nil
 	}
-	shape, x, err := readInputTensor(f.input)
-	if err != nil {
-		return nil, want, "", err
-	}
-	if len(shape) != 4 || shape[0] < 1 || shape[1] != channels || shape[2] != c.ImgSize || shape[3] != c.ImgSize {
-		return nil, want, "", fmt.Errorf("--input %s has shape %v, the model takes [B, %d, %d, %d]", f.input, shape, channels, c.ImgSize, c.ImgSize)
-	}
-	return x, [4]int{shape[0], shape[1], shape[2], shape[3]}, f.input, nil
-}
-
-// readInputTensor reads the --input batch at path: a .npy file, or a torch
-// .pth dict holding 'x' (or a single tensor).
-func readInputTensor(path string) ([]int, []float32, error) {
-	if strings.EqualFold(filepath.Ext(path), ".npy") {
-		a, err := npy.ReadFile(path)
+	var shape []int
+	var x []float32
+	if strings.EqualFold(filepath.Ext(f.input), ".npy") {
+		a, err := npy.ReadFile(f.input)
 		if err != nil {
-			return nil, nil, fmt.Errorf("--input: %w", err)
+			return nil, want, "", fmt.Errorf("--input: %w", err)
 		}
-		return a.Shape, a.Float32(), nil
-	}
-	{
-		ts, err := convert.ReadTensorFile(path)
+		shape, x = a.Shape, a.Float32()
+	} else {
+		ts, err := convert.ReadTensorFile(f.input)
 		if err != nil {
-			return nil, nil, fmt.Errorf("--input %s (want .npy, or a torch .pth dict with 'x'): %w", path, err)
+			return nil, want, "", fmt.Errorf("--input %s (want .npy, or a torch .pth dict with 'x'): %w", f.input, err)
 		}
 		t, ok := ts["x"]
 		if !ok && len(ts) == 1 {
@@ -201,8 +189,12 @@ func readInputTensor(path string) ([]int, []float32, error) {
 				keys = append(keys, k)
 			}
 			slices.Sort(keys)
-			return nil, nil, fmt.Errorf("--input %s: no tensor 'x' (keys: %v)", path, keys)
+			return nil, want, "", fmt.Errorf("--input %s: no tensor 'x' (keys: %v)", f.input, keys)
 		}
-		return t.Shape, t.Data, nil
+		shape, x = t.Shape, t.Data
 	}
+	if len(shape) != 4 || shape[0] < 1 || shape[1] != channels || c.ImgSize > 0 && (shape[2] != c.ImgSize || shape[3] != c.ImgSize) {
+		return nil, want, "", fmt.Errorf("--input %s has shape %v, the model takes [B, %d, %d, %d]", f.input, shape, channels, c.ImgSize, c.ImgSize)
+	}
+	return x, [4]int{shape[0], shape[1], shape[2], shape[3]}, f.input, nil
 }

@@ -104,3 +104,16 @@ func sorted(s []string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// IsMambaOut reports whether the checkpoint at path is a MambaOut one, for
+// the commands that route it: a state dict of neither architecture is an
+// ErrNotDetected error; a file that cannot be read gives false and no
+// error, so that the Vim loader reads it again and reports the problem the
+// way it does for any checkpoint.
+func IsMambaOut(path string, weights convert.Weights) (bool, error) {
+	a, err := DetectFile(path, weights)
+	if errors.Is(err, ErrNotDetected) {
+		return false, err
+	}
+	return err == nil && a == MambaOut, nil
+}

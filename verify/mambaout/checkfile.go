@@ -19,39 +19,20 @@ import (
 	"github.com/vimconvert/vimconvert/verify"
 )
 
-// FileOptions configures CheckFile.
-type FileOptions struct {
-	// Weights is the weight set of a training checkpoint the model was
-	// converted from (convert.WeightsModel or convert.WeightsEMA).
-	Weights convert.Weights
-	// Input returns the input batch [B, channels, H, W] (any H, W the
-	// model takes) and a description of it for the report. Its error is
-	// returned as is.
-	Input func(channels int) (x []float32, shape [4]int, desc string, err error)
-	// Tol bounds max |reference - onnx| of the logits and features (and
-	// of each per-stage tensor, for FirstDivergence).
-	Tol float64
-	// Precision is the arithmetic of the Go reference.
-	Precision verify.Precision
-	// PerStage compares the output of every downsampling layer and stage;
-	// a model without those outputs is rebuilt with them from the
-	// checkpoint (in a temporary directory) at the model's layout.
-	PerStage bool
-	// Runtime opens the ONNX Runtime sessions.
-	Runtime runtime.Options
-	// Log receives "warning: ..." lines and notes as they arise (nil: none).
-	Log io.Writer
-}
-
-// CheckFile is verify.CheckFile for MambaOut: it runs the ONNX model at
-// onnxPath in ONNX Runtime and Forward on the checkpoint at ckptPath on the
-// same input and compares the logits (max |Δ| within Tol and the same
-// top-1), the features output when the model has it, and with PerStage
-// every stage's output. A model that is not a MambaOut one, or was built
+// CheckFile is verify.CheckFile for MambaOut, with the same options: it
+// runs the ONNX model at onnxPath in ONNX Runtime and Forward on the
+// checkpoint at ckptPath on the same input and compares the logits (max
+// |Δ| within Tol and the same top-1), the features output when the model
+// has it, and with PerLayer the output of every downsampling layer and
+// stage (a model without those outputs is rebuilt with them from the
+// checkpoint, in a temporary directory, at the model's layout and opset).
+// opts.Input is called with a zero convert.Config: ImgSize 0 means that
+// the model takes any H×W (it is fully convolutional; an input it makes up
+// should be EvalPreprocess.InputSize square), and channels is InChans. A model that is not a MambaOut one, or was built
 // from another configuration, is an error; one whose weights differ from
 // the checkpoint's gets a warning. A failed comparison is a report with
 // Pass false (see verify.FileReport.Failure), not an error.
-func CheckFile(ckptPath, onnxPath string, opts FileOptions) (*verify.FileReport, error) {
+func CheckFile(ckptPath, onnxPath string, opts verify.FileOptions) (*verify.FileReport, error) {
 	if opts.Log == nil {
 		opts.Log = io.Discard
 	}
@@ -67,7 +48,7 @@ func CheckFile(ckptPath, onnxPath string, opts FileOptions) (*verify.FileReport,
 		res.Warnings = append(res.Warnings, w)
 		fmt.Fprintf(opts.Log, "warning: %s\n", w)
 	}
-	x, shape, desc, err := opts.Input(m.Config.InChans)
+	x, shape, desc, err := opts.Input(convert.Config{}, m.Config.InChans)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +59,7 @@ func CheckFile(ckptPath, onnxPath string, opts FileOptions) (*verify.FileReport,
 	}
 	res.SessionMS, res.RunMS, res.ORTVersion = ms(created), ms(ran), runtime.Version()
 	start := time.Now()
-	ref, err := Forward(m, x, shape, Options{Precision: opts.Precision, Intermediates: opts.PerStage})
+	ref, err := Forward(m, x, shape, Options{Precision: opts.Precision, Intermediates: opts.PerLayer})
 	if err != nil {
 		return nil, fmt.Errorf("reference forward: %w", err)
 	}
@@ -86,7 +67,7 @@ func CheckFile(ckptPath, onnxPath string, opts FileOptions) (*verify.FileReport,
 	if err := compareOutputs(res, got, ref, onnxPath); err != nil {
 		return nil, err
 	}
-	if opts.PerStage {
+	if opts.PerLayer {
 		if err := compareStages(res, got, ref, m, mp, layout, x, shape, opts); err != nil {
 			return nil, err
 		}
@@ -225,7 +206,7 @@ func stageKeys(stages int) []string {
 // compareStages compares every per-stage output (from the model, or from
 // a per-stage copy built from the checkpoint at the model's layout) and
 // records where the divergence starts.
-func compareStages(res *verify.FileReport, got map[string]*runtime.Tensor, ref *Result, m *mo.Model, mp *onnxpb.ModelProto, layout string, x []float32, shape [4]int, opts FileOptions) error {
+func compareStages(res *verify.FileReport, got map[string]*runtime.Tensor, ref *Result, m *mo.Model, mp *onnxpb.ModelProto, layout string, x []float32, shape [4]int, opts verify.FileOptions) error {
 	keys := stageKeys(m.Config.NumStages())
 	stages := got
 	if _, ok := got[keys[0]]; !ok {
@@ -250,7 +231,7 @@ func compareStages(res *verify.FileReport, got map[string]*runtime.Tensor, ref *
 // runStageCopy builds the checkpoint's model with per-stage outputs at the
 // given layout and opset of mp, runs it on x and warns when its logits
 // differ from the model's (got).
-func runStageCopy(res *verify.FileReport, got map[string]*runtime.Tensor, m *mo.Model, mp *onnxpb.ModelProto, layout string, x []float32, shape [4]int, opts FileOptions) (map[string]*runtime.Tensor, error) {
+func runStageCopy(res *verify.FileReport, got map[string]*runtime.Tensor, m *mo.Model, mp *onnxpb.ModelProto, layout string, x []float32, shape [4]int, opts verify.FileOptions) (map[string]*runtime.Tensor, error) {
 	opset := 0
 	for _, o := range mp.GetOpsetImport() {
 		if o.GetDomain() == "" {
@@ -286,3 +267,26 @@ func runStageCopy(res *verify.FileReport, got map[string]*runtime.Tensor, m *mo.
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
+
+// PredictFile loads the MambaOut checkpoint at ckptPath (weight set
+// weights) and runs Forward on x, a float32 NCHW batch of the given shape
+// (any H and W): it returns the logits [B, NumClasses], or with features
+// the head input [B, Dims[-1]], rounded to float32, and their shape.
+func PredictFile(ckptPath string, weights convert.Weights, x []float32, shape []int, opts Options, features bool) ([]float32, []int, error) {
+	if len(shape) != 4 {
+		return nil, nil, fmt.Errorf("input shape %v: want [B, C, H, W]", shape)
+	}
+	m, _, err := mo.Load(ckptPath, mo.Options{Weights: weights})
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := Forward(m, x, [4]int{shape[0], shape[1], shape[2], shape[3]}, opts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("input %v: %w", shape, err)
+	}
+	t := res.Logits
+	if features {
+		t = res.Features
+	}
+	return t.Float32(), t.Shape, nil
+}
