@@ -108,6 +108,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if len(pos) > 1 || len(pos) == 1 && bench.IsMambaOut(pos[0], f.weights) {
+		return benchModels(fs, f, pos, stdout, stderr)
+	}
 	if len(pos) != 1 {
 		return usageError(fs, "want one MODEL.onnx or CKPT.pth argument, got %d", len(pos))
 	}

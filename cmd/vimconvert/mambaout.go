@@ -1,11 +1,17 @@
 package main
 
 import (
+	"cmp"
+	"errors"
 	"flag"
+	"fmt"
+	"io"
+	"os"
 	"slices"
 
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/convert/arch"
+	"github.com/vimconvert/vimconvert/runtime/bench"
 )
 
 // vimOnlyFlags are refused for a MambaOut checkpoint rather than ignored.
@@ -24,4 +30,25 @@ func mambaOut(fs *flag.FlagSet, ckpt string, w convert.Weights, do func() error)
 		return err != nil, err
 	}
 	return true, do()
+}
+
+// benchModels is `vimconvert bench A B ...` (or one MambaOut model): every
+// model end to end, side by side (bench.Compare).
+func benchModels(fs *flag.FlagSet, f *benchFlags, pos []string, stdout, stderr io.Writer) error {
+	opts, err := f.options(fs)
+	fs.Visit(func(fl *flag.Flag) {
+		if err == nil && fl.Name == "variants" {
+			err = usageError(fs, "--variants applies to one Vim model; several models are each timed end to end")
+		}
+	})
+	exe, xerr := os.Executable()
+	if err = cmp.Or(err, xerr); err != nil {
+		return err
+	}
+	opts.Worker, opts.Progress = []string{exe, "bench", bench.WorkerFlag}, func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
+	recs, err := bench.Compare(pos, opts)
+	if err != nil {
+		return err
+	}
+	return errors.Join(bench.PrintCompare(stdout, recs, bench.MachineInfo(), opts, f.json), bench.CompareFailure(recs))
 }

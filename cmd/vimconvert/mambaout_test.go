@@ -10,6 +10,7 @@ import (
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/internal/npy"
 	"github.com/vimconvert/vimconvert/internal/repo"
+	"github.com/vimconvert/vimconvert/runtime/bench"
 )
 
 // argmaxRows returns the argmax of each row of a [rows, n] matrix.
@@ -152,15 +153,25 @@ func TestMambaOutLayoutsCLI(t *testing.T) {
 				}
 			}
 			model := filepath.Join(tmp, tc.file+".onnx")
-			if code, _, e := runCLI(t, "convert", ckpt, "-o", model, "--features"); code != 0 {
+			extra := "--features"
+			if tc.file == "bare.pth" {
+				extra = "--per-layer" // the model's own per-stage outputs, no rebuilt copy
+			}
+			if code, _, e := runCLI(t, "convert", ckpt, "-o", model, extra); code != 0 {
 				t.Fatalf("convert: exit %d: %s", code, e)
 			}
 			code, rep, e := verifyJSON(t, ckpt, model, "--input", x, "--per-layer", "--tol", "1e-5")
 			if code != 0 || rep["pass"] != true {
 				t.Fatalf("verify at 40×72: exit %d: %s", code, e)
 			}
-			if outs, _ := rep["outputs"].([]any); len(outs) != 2 {
+			if outs, _ := rep["outputs"].([]any); extra == "--features" && len(outs) != 2 {
 				t.Errorf("verify compared %d outputs, want logits and features", len(outs))
+			}
+			if layers, _ := rep["layers"].([]any); len(layers) != 8 {
+				t.Errorf("verify --per-layer compared %d stage tensors, want 8", len(layers))
+			}
+			if strings.Contains(e, "per-stage copy") != (extra != "--per-layer") {
+				t.Errorf("convert %s: verify built a per-stage copy = %v, want it only without --per-layer: %s", extra, strings.Contains(e, "per-stage copy"), e)
 			}
 			y := filepath.Join(tmp, tc.file+".npy")
 			if code, _, e := runCLI(t, "predict", "--model", model, "--input", x, "--output", y); code != 0 {
@@ -230,6 +241,8 @@ func TestMambaOutCLIErrors(t *testing.T) {
 			[]string{"--scan does not apply"}, "MambaOut has no scan to lower"},
 		{[]string{"verify", mo, vimModel}, 1,
 			[]string{"is not a MambaOut model"}, "a MambaOut checkpoint against a non-MambaOut model file"},
+		{[]string{"verify", vim, moModel}, 1,
+			[]string{"is a mambaout model", "not a Vim one"}, "a Vim checkpoint against a MambaOut model"},
 		{[]string{"verify", repo.Fixture("mambaout_synthetic", "training.pth"), moModel, "--input", repo.Fixture("vim_t_d2", "expected.pth")}, 1,
 			[]string{"no tensor 'x'"}, "an --input without x is named"},
 	}
@@ -247,5 +260,46 @@ func TestMambaOutCLIErrors(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(tmp, "x.onnx")); err == nil {
 		t.Error("a refused convert wrote its output")
+	}
+}
+
+// TestBenchSideBySide times a Vim and a MambaOut model side by side at two
+// sizes and checks the JSON report.
+func TestBenchSideBySide(t *testing.T) {
+	needORT(t)
+	_, vim := tinyONNX(t)
+	mo := repo.Fixture("mambaout_synthetic", "bare.pth")
+	code, out, e := runCLI(t, "bench", vim, mo, "--json", "--runs", "2", "--warmup", "0", "--threads", "1", "--img-size", "16,32")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, e)
+	}
+	var rep bench.CompareReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("not a CompareReport: %v\n%s", err, out)
+	}
+	if len(rep.Results) != 4 {
+		t.Fatalf("%d results, want 4 (2 sizes × 2 models)", len(rep.Results))
+	}
+	for i, r := range rep.Results {
+		wantArch, wantModel := "vim", vim
+		if i%2 == 1 {
+			wantArch, wantModel = "mambaout", mo
+		}
+		if r.Architecture != wantArch || r.Model != wantModel || r.ImgSize != []int{16, 32}[i/2] || r.Error != "" {
+			t.Errorf("result %d: %s %s img %d error %q; want %s %s", i, r.Model, r.Architecture, r.ImgSize, r.Error, wantModel, wantArch)
+		}
+		if !(r.MedianMS > 0) || !(r.PeakRSSMB > 0) || r.Stats.Runs != 2 {
+			t.Errorf("result %d: median %v ms, peak %v MB, %d runs; want both > 0 and 2 runs", i, r.MedianMS, r.PeakRSSMB, r.Stats.Runs)
+		}
+		first := rep.Results[i/2*2]
+		if d := float64(r.OverFirstModel) - float64(r.MedianMS/first.MedianMS); d*d > 1e-18 {
+			t.Errorf("result %d: ratio %v is not median/first median %v", i, r.OverFirstModel, r.MedianMS/first.MedianMS)
+		}
+	}
+	if p := rep.Results[1].Params; p != 25819 {
+		t.Errorf("MambaOut params %d, want the synthetic checkpoint's 25819", p)
+	}
+	if code, _, e := runCLI(t, "bench", vim, mo, "--variants", "plugin"); code != 2 || !strings.Contains(e, "--variants applies to one Vim model") {
+		t.Errorf("--variants with several models: exit %d, %s; want a usage error", code, e)
 	}
 }
