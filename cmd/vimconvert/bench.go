@@ -41,6 +41,7 @@ type benchFlags struct {
 func newBenchFlagSet(stderr io.Writer) (*flag.FlagSet, *benchFlags) {
 	f := &benchFlags{}
 	fs := newFlagSet("bench", stderr, `Usage: vimconvert bench MODEL.onnx|CKPT.pth [flags]
+       vimconvert bench A B ... [flags]  (Vim or MambaOut: each end to end, side by side)
 
 Times, in one run and side by side, for every batch size × thread count ×
 image size:
