@@ -6,15 +6,21 @@ import (
 	"os"
 
 	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/convert/mambaout"
 	"github.com/vimconvert/vimconvert/graph/onnxfile"
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
 )
 
 // BuiltConfig returns the convert.Config recorded under MetaConfig by Build
-// and whether the model has one; name is used in error messages.
+// and whether the model has one; name is used in error messages. A
+// MambaOut model (BuildMambaOut) is an error naming its architecture.
 func BuiltConfig(name string, mp *onnxpb.ModelProto) (convert.Config, bool, error) {
 	var c convert.Config
-	s, ok := onnxfile.Metadata(mp)[MetaConfig]
+	meta := onnxfile.Metadata(mp)
+	if a := meta[MetaArchitecture]; a == mambaout.Architecture {
+		return c, true, fmt.Errorf("%s is a %s model (metadata %s), not a Vim one: verify it against its own %s checkpoint", name, a, MetaArchitecture, a)
+	}
+	s, ok := meta[MetaConfig]
 	if !ok {
 		return c, false, nil
 	}

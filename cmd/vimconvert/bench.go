@@ -45,6 +45,7 @@ type benchFlags struct {
 func newBenchFlagSet(stderr io.Writer) (*flag.FlagSet, *benchFlags) {
 	f := &benchFlags{}
 	fs := newFlagSet("bench", stderr, `Usage: vimconvert bench MODEL.onnx|CKPT.pth [flags]
+       vimconvert bench A B ... [flags]  (Vim or MambaOut: each end to end, side by side)
 
 Times, in one run and side by side, for every batch size × thread count ×
 image size:
@@ -94,6 +95,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
+	}
+	if len(pos) > 1 || len(pos) == 1 && bench.IsMambaOut(pos[0], f.weights) {
+		return benchModels(fs, f, pos, stdout, stderr)
 	}
 	if len(pos) != 1 {
 		return usageError(fs, "want one MODEL.onnx or CKPT.pth argument, got %d", len(pos))

@@ -13,6 +13,7 @@ import (
 	"github.com/vimconvert/vimconvert/internal/progress"
 
 	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/convert/mambaout"
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
 	"github.com/vimconvert/vimconvert/graph/triton"
@@ -104,6 +105,14 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return usageError(fs, "%v", errors.Join(ierr, merr))
 	}
 	ckpt := pos[0]
+	if ok, err := mambaOut(fs, ckpt, f.load.Weights, func() error {
+		res, err := graph.ConvertMambaOutFile(ckpt, f.output, graph.MambaOutConvertOptions{Load: mambaout.Options{Weights: f.load.Weights},
+			Build: graph.MambaOutOptions{Opset: f.opset, Features: f.features, PerStage: f.perLayer}})
+		fmt.Fprint(stdout, res)
+		return err
+	}); ok {
+		return err
+	}
 	if f.opset == graph.OpsetLinearAttention && !flagSet(fs, "scan") && !flagSet(fs, "conv") {
 		f.scan, f.conv = string(graph.ScanONNXLinearAttention), string(graph.ConvCausalConvWithState)
 	}

@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/convert/mambaout"
 	"github.com/vimconvert/vimconvert/graph"
 )
 
@@ -51,6 +52,13 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 	}
 	if len(pos) != 1 {
 		return usageError(fs, "want one checkpoint, got %d arguments", len(pos))
+	}
+	if ok, err := mambaOut(fs, pos[0], f.load.Weights, func() error {
+		s, err := mambaout.InspectReport(pos[0], mambaout.Options{Weights: f.load.Weights}, f.json)
+		fmt.Fprint(stdout, s)
+		return err
+	}); ok {
+		return err
 	}
 	m, info, err := loadForInspect(fs, pos[0], f.load)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 
 	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/convert/arch"
 )
 
 // inspectObject returns the object `vimconvert inspect --json` prints: the
@@ -21,6 +22,7 @@ func inspectObject(c convert.Config, info *convert.Info) (map[string]any, error)
 	if err := dec.Decode(&obj); err != nil {
 		return nil, err
 	}
+	obj["architecture"] = arch.Vim
 	convert.PutInfoFields(obj, info)
 	if info.ArgsModel != "" {
 		obj["args_model"] = info.ArgsModel

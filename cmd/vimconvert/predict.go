@@ -13,6 +13,7 @@ import (
 	"github.com/vimconvert/vimconvert/internal/npy"
 	"github.com/vimconvert/vimconvert/runtime"
 	"github.com/vimconvert/vimconvert/verify"
+	vmo "github.com/vimconvert/vimconvert/verify/mambaout"
 )
 
 func init() {
@@ -115,7 +116,13 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 		engine = "ONNX Runtime"
-	} else {
+	} else if ok, err := mambaOut(fs, f.checkpoint, f.load.Weights, func() (err error) {
+		engine = "pure-Go reference (MambaOut), " + prec.String()
+		out, outShape, err = vmo.PredictFile(f.checkpoint, f.load.Weights, x, xShape, vmo.Options{Precision: prec}, f.features)
+		return err
+	}); ok && err != nil {
+		return err
+	} else if !ok {
 		m, _, err := convert.Load(f.checkpoint, *f.load)
 		if err != nil {
 			return err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -10,8 +11,10 @@ import (
 	"math/rand/v2"
 
 	"github.com/vimconvert/vimconvert/convert"
+	mo "github.com/vimconvert/vimconvert/convert/mambaout"
 	"github.com/vimconvert/vimconvert/runtime"
 	"github.com/vimconvert/vimconvert/verify"
+	vmo "github.com/vimconvert/vimconvert/verify/mambaout"
 )
 
 func init() {
@@ -142,7 +145,13 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return fmt.Errorf("--expected: %w", err)
 		}
 	}
-	res, err := verify.CheckFileContext(ctx, pos[0], pos[1], verify.FileOptions{Expected: exp,
+	check := func(ckpt, model string, o verify.FileOptions) (*verify.FileReport, error) {
+		return verify.CheckFileContext(ctx, ckpt, model, o)
+	}
+	if ok, err := mambaOut(fs, pos[0], convert.Weights(f.weights), func() error { check = vmo.CheckFile; return nil }); ok && err != nil {
+		return err
+	}
+	res, err := check(pos[0], pos[1], verify.FileOptions{Expected: exp,
 		Weights: convert.Weights(f.weights), Tol: f.tol, TolByDType: !flagSet(fs, "tol"), Precision: prec, PerLayer: f.perLayer,
 		Runtime: runtime.Options{IntraOpThreads: f.threads}, Log: stderr,
 		Input: func(c convert.Config, channels int) ([]float32, [4]int, string, error) {
@@ -166,10 +175,12 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 // verifyInput returns the input batch: --input, or N(0,1) noise of shape
 // [--batch, C, H, W] from --seed (C = the patch conv's input channels).
+// c.ImgSize 0 (MambaOut, fully convolutional): any H×W, noise at 224.
 func verifyInput(fs *flag.FlagSet, f *verifyFlags, c convert.Config, channels int) ([]float32, [4]int, string, error) {
-	want := [4]int{f.batch, channels, c.ImgSize, c.Width()}
+	size := cmp.Or(c.ImgSize, mo.EvalPreprocess.InputSize)
+	want := [4]int{f.batch, channels, size, cmp.Or(c.Width(), size)}
 	if f.input == "" {
-		if err := runtime.CheckInputSize(f.batch, channels, c.ImgSize); err != nil {
+		if err := runtime.CheckInputSize(f.batch, channels, size); err != nil {
 			return nil, want, "", usageError(fs, "--batch %d: %v", f.batch, err)
 		}
 		rng := rand.New(rand.NewPCG(f.seed, 0x76696d63))

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"cmp"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+
+	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/convert/arch"
+	"github.com/vimconvert/vimconvert/runtime/bench"
+)
+
+// vimOnlyFlags are refused for a MambaOut checkpoint rather than ignored.
+var vimOnlyFlags = []string{"cls-token", "img-size", "stride", "tokens", "scan", "conv"}
+
+// mambaOut runs do when ckpt is a MambaOut checkpoint (Vim-only flags set on fs refused); it reports
+// false for the Vim path (a Vim or unreadable checkpoint), an error for neither architecture.
+func mambaOut(fs *flag.FlagSet, ckpt string, w convert.Weights, do func() error) (bool, error) {
+	isMO, err := arch.IsMambaOut(ckpt, w)
+	fs.Visit(func(fl *flag.Flag) {
+		if isMO && err == nil && slices.Contains(vimOnlyFlags, fl.Name) {
+			err = usageError(fs, "--%s does not apply to a MambaOut checkpoint", fl.Name)
+		}
+	})
+	if err != nil || !isMO {
+		return err != nil, err
+	}
+	return true, do()
+}
+
+// benchModels is `vimconvert bench A B ...` (or one MambaOut model): every
+// model end to end, side by side (bench.Compare).
+func benchModels(fs *flag.FlagSet, f *benchFlags, pos []string, stdout, stderr io.Writer) error {
+	opts, err := f.options(fs)
+	fs.Visit(func(fl *flag.Flag) {
+		if err == nil && fl.Name == "variants" {
+			err = usageError(fs, "--variants applies to one Vim model; several models are each timed end to end")
+		}
+	})
+	exe, xerr := os.Executable()
+	if err = cmp.Or(err, xerr); err != nil {
+		return err
+	}
+	opts.Worker, opts.Progress = []string{exe, "bench", bench.WorkerFlag}, func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
+	recs, err := bench.Compare(pos, opts)
+	if err != nil {
+		return err
+	}
+	return errors.Join(bench.PrintCompare(stdout, recs, bench.MachineInfo(), opts, f.json), bench.CompareFailure(recs))
+}

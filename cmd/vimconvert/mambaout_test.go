@@ -1,0 +1,305 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/internal/npy"
+	"github.com/vimconvert/vimconvert/internal/repo"
+	"github.com/vimconvert/vimconvert/runtime/bench"
+)
+
+// argmaxRows returns the argmax of each row of a [rows, n] matrix.
+func argmaxRows(v []float32, n int) []int {
+	var out []int
+	for r := 0; r+n <= len(v); r += n {
+		best := r
+		for i := r; i < r+n; i++ {
+			if v[i] > v[best] {
+				best = i
+			}
+		}
+		out = append(out, best-r)
+	}
+	return out
+}
+
+// verifyJSON runs verify --json and decodes the report.
+func verifyJSON(t *testing.T, args ...string) (code int, rep map[string]any, stderr string) {
+	t.Helper()
+	code, out, stderr := runCLI(t, append([]string{"verify", "--json"}, args...)...)
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("verify --json output is not JSON (exit %d): %v\n%s\n%s", code, err, out, stderr)
+	}
+	return code, rep, stderr
+}
+
+// TestMambaOutFixturesCLI converts every official MambaOut fixture, checks
+// it with verify (per stage) and checks predict --model and --checkpoint
+// against the official logits (1e-5, same top-1).
+func TestMambaOutFixturesCLI(t *testing.T) {
+	needORT(t)
+	root := repo.SharedFixture("mambaout")
+	if root == "" {
+		t.Skip("../shared/fixtures/mambaout is absent (golden data of the official MambaOut code)")
+	}
+	dirs, _ := filepath.Glob(filepath.Join(root, "*", "checkpoint.pth"))
+	if len(dirs) == 0 {
+		t.Fatalf("no */checkpoint.pth under %s", root)
+	}
+	for _, ckpt := range dirs {
+		dir := filepath.Dir(ckpt)
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			tmp := t.TempDir()
+			model := filepath.Join(tmp, "m.onnx")
+			if code, _, e := runCLI(t, ckpt, "-o", model); code != 0 {
+				t.Fatalf("convert: exit %d: %s", code, e)
+			}
+			input := filepath.Join(dir, "input.pth")
+			code, rep, e := verifyJSON(t, ckpt, model, "--input", input, "--tol", "1e-5", "--per-layer")
+			if code != 0 || rep["pass"] != true {
+				t.Fatalf("verify: exit %d, pass %v: %s", code, rep["pass"], e)
+			}
+			if layers, _ := rep["layers"].([]any); len(layers) != 8 {
+				t.Errorf("verify --per-layer compared %d stage tensors, want 8 (4 downsamplings, 4 stages)", len(layers))
+			}
+			exp, err := convert.ReadTensorFile(filepath.Join(dir, "expected.pth"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			in, err := convert.ReadTensorFile(input)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := filepath.Join(tmp, "x.npy")
+			if err := npy.WriteFileFloat32(x, in["x"].Shape, in["x"].Data); err != nil {
+				t.Fatal(err)
+			}
+			want := exp["logits"]
+			for _, src := range [][]string{{"--model", model}, {"--checkpoint", ckpt}} {
+				y := filepath.Join(tmp, "y"+src[0]+".npy")
+				if code, _, e := runCLI(t, "predict", src[0], src[1], "--input", x, "--output", y); code != 0 {
+					t.Fatalf("predict %s: exit %d: %s", src[0], code, e)
+				}
+				got, err := npy.ReadFile(y)
+				if err != nil {
+					t.Fatal(err)
+				}
+				n := want.Shape[1]
+				if d := maxAbs(got.Float32(), want.Data); d > 1e-5 {
+					t.Errorf("predict %s: max |Δ| %.3g from the official logits, want ≤ 1e-5", src[0], d)
+				}
+				if g, w := argmaxRows(got.Float32(), n), argmaxRows(want.Data, n); !equalInts(g, w) {
+					t.Errorf("predict %s: top-1 %v, official %v", src[0], g, w)
+				}
+			}
+		})
+	}
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// TestMambaOutLayoutsCLI runs inspect, convert, verify and predict on the
+// bundled synthetic MambaOut checkpoints in every released layout, at a
+// non-square input size (the exported H and W are dynamic).
+func TestMambaOutLayoutsCLI(t *testing.T) {
+	needORT(t)
+	tmp := t.TempDir()
+	x := filepath.Join(tmp, "x.npy")
+	shape := []int{1, 3, 40, 72}
+	data := make([]float32, 40*72*3)
+	for i := range data {
+		data[i] = float32((i*7919)%997)/500 - 1
+	}
+	if err := npy.WriteFileFloat32(x, shape, data); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		file, layout, dtype, prefix string
+	}{
+		{"bare.pth", "bare", "float32", ""},
+		{"training.pth", "training", "float32", ""},
+		{"fp16.pth", "bare", "float16", ""},
+		{"module_prefix.pth", "training", "float32", "module."},
+	}
+	for _, tc := range cases {
+		t.Run(tc.file, func(t *testing.T) {
+			ckpt := repo.Fixture("mambaout_synthetic", tc.file)
+			code, out, e := runCLI(t, "inspect", "--json", ckpt)
+			if code != 0 {
+				t.Fatalf("inspect: exit %d: %s", code, e)
+			}
+			var obj map[string]any
+			if err := json.Unmarshal([]byte(out), &obj); err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range map[string]any{"architecture": "mambaout", "layout": tc.layout, "dtype": tc.dtype, "stripped_prefix": tc.prefix, "num_classes": 5.0} {
+				if obj[k] != v {
+					t.Errorf("inspect --json %s = %v, want %v", k, obj[k], v)
+				}
+			}
+			model := filepath.Join(tmp, tc.file+".onnx")
+			extra := "--features"
+			if tc.file == "bare.pth" {
+				extra = "--per-layer" // the model's own per-stage outputs, no rebuilt copy
+			}
+			if code, _, e := runCLI(t, "convert", ckpt, "-o", model, extra); code != 0 {
+				t.Fatalf("convert: exit %d: %s", code, e)
+			}
+			code, rep, e := verifyJSON(t, ckpt, model, "--input", x, "--per-layer", "--tol", "1e-5")
+			if code != 0 || rep["pass"] != true {
+				t.Fatalf("verify at 40×72: exit %d: %s", code, e)
+			}
+			if outs, _ := rep["outputs"].([]any); extra == "--features" && len(outs) != 2 {
+				t.Errorf("verify compared %d outputs, want logits and features", len(outs))
+			}
+			if layers, _ := rep["layers"].([]any); len(layers) != 8 {
+				t.Errorf("verify --per-layer compared %d stage tensors, want 8", len(layers))
+			}
+			if strings.Contains(e, "per-stage copy") != (extra != "--per-layer") {
+				t.Errorf("convert %s: verify built a per-stage copy = %v, want it only without --per-layer: %s", extra, strings.Contains(e, "per-stage copy"), e)
+			}
+			y := filepath.Join(tmp, tc.file+".npy")
+			if code, _, e := runCLI(t, "predict", "--model", model, "--input", x, "--output", y); code != 0 {
+				t.Fatalf("predict --model at 40×72: exit %d: %s", code, e)
+			}
+			if a, err := npy.ReadFile(y); err != nil || len(a.Shape) != 2 || a.Shape[1] != 5 {
+				t.Errorf("predict --model wrote %v (%v), want [1 5] logits", a, err)
+			}
+		})
+	}
+}
+
+// TestArchitectureInInspect checks that inspect --json always names the
+// architecture, Vim included.
+func TestArchitectureInInspect(t *testing.T) {
+	ckpt := repo.Fixture("vim_t_d2", "checkpoint.pth")
+	code, out, e := runCLI(t, "inspect", "--json", ckpt)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, e)
+	}
+	var obj map[string]any
+	if err := json.Unmarshal([]byte(out), &obj); err != nil {
+		t.Fatal(err)
+	}
+	if obj["architecture"] != "vim" {
+		t.Errorf("inspect --json architecture = %v, want vim", obj["architecture"])
+	}
+}
+
+// TestMambaOutCLIErrors checks the refusals around MambaOut checkpoints.
+func TestMambaOutCLIErrors(t *testing.T) {
+	tmp := t.TempDir()
+	mo := repo.Fixture("mambaout_synthetic", "bare.pth")
+	vim := repo.Fixture("vim_t_d2", "checkpoint.pth")
+	truncated := func(src string) string {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(tmp, "trunc_"+filepath.Base(filepath.Dir(src))+".pth")
+		if err := os.WriteFile(p, b[:len(b)/2], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	moModel := filepath.Join(tmp, "mo.onnx")
+	if code, _, e := runCLI(t, mo, "-o", moModel); code != 0 {
+		t.Fatalf("convert: exit %d: %s", code, e)
+	}
+	_, vimModel := tinyONNX(t)
+	cases := []struct {
+		args []string
+		code int
+		in   []string
+		why  string
+	}{
+		{[]string{"inspect", repo.Fixture("vim_t_d2", "expected.pth")}, 1,
+			[]string{"neither a Vim nor a MambaOut", "not vim: missing", "not mambaout: missing downsample_layers.0.conv1.weight"},
+			"a state dict of neither architecture lists what each lacks"},
+		{[]string{"convert", repo.Fixture("vim_t_d2", "expected.pth"), "-o", filepath.Join(tmp, "n.onnx")}, 1,
+			[]string{"neither a Vim nor a MambaOut"}, "convert refuses it the same way"},
+		{[]string{"inspect", truncated(mo)}, 1, []string{"not a PyTorch checkpoint"}, "a truncated MambaOut checkpoint"},
+		{[]string{"inspect", truncated(vim)}, 1, []string{"not a PyTorch checkpoint"}, "gets the error a truncated Vim one gets"},
+		{[]string{"convert", mo, "-o", filepath.Join(tmp, "x.onnx"), "--img-size", "448"}, 2,
+			[]string{"--img-size does not apply to a MambaOut checkpoint"}, "Vim-only flags are refused, not ignored"},
+		{[]string{"convert", mo, "-o", filepath.Join(tmp, "x.onnx"), "--scan", "standard"}, 2,
+			[]string{"--scan does not apply"}, "MambaOut has no scan to lower"},
+		{[]string{"verify", mo, vimModel}, 1,
+			[]string{"is not a MambaOut model"}, "a MambaOut checkpoint against a non-MambaOut model file"},
+		{[]string{"verify", vim, moModel}, 1,
+			[]string{"is a mambaout model", "not a Vim one"}, "a Vim checkpoint against a MambaOut model"},
+		{[]string{"verify", repo.Fixture("mambaout_synthetic", "training.pth"), moModel, "--input", repo.Fixture("vim_t_d2", "expected.pth")}, 1,
+			[]string{"no tensor 'x'"}, "an --input without x is named"},
+	}
+	for _, tc := range cases {
+		code, _, e := runCLI(t, tc.args...)
+		if code != tc.code {
+			t.Errorf("%s: %v exit %d, want %d: %s", tc.why, tc.args, code, tc.code, e)
+			continue
+		}
+		for _, s := range tc.in {
+			if !strings.Contains(e, s) {
+				t.Errorf("%s: stderr lacks %q:\n%s", tc.why, s, e)
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(tmp, "x.onnx")); err == nil {
+		t.Error("a refused convert wrote its output")
+	}
+}
+
+// TestBenchSideBySide times a Vim and a MambaOut model side by side at two
+// sizes and checks the JSON report.
+func TestBenchSideBySide(t *testing.T) {
+	needORT(t)
+	_, vim := tinyONNX(t)
+	mo := repo.Fixture("mambaout_synthetic", "bare.pth")
+	code, out, e := runCLI(t, "bench", vim, mo, "--json", "--runs", "2", "--warmup", "0", "--threads", "1", "--img-size", "16,32")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, e)
+	}
+	var rep bench.CompareReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("not a CompareReport: %v\n%s", err, out)
+	}
+	if len(rep.Results) != 4 {
+		t.Fatalf("%d results, want 4 (2 sizes × 2 models)", len(rep.Results))
+	}
+	for i, r := range rep.Results {
+		wantArch, wantModel := "vim", vim
+		if i%2 == 1 {
+			wantArch, wantModel = "mambaout", mo
+		}
+		if r.Architecture != wantArch || r.Model != wantModel || r.ImgSize != []int{16, 32}[i/2] || r.Error != "" {
+			t.Errorf("result %d: %s %s img %d error %q; want %s %s", i, r.Model, r.Architecture, r.ImgSize, r.Error, wantModel, wantArch)
+		}
+		if !(r.MedianMS > 0) || !(r.PeakRSSMB > 0) || r.Stats.Runs != 2 {
+			t.Errorf("result %d: median %v ms, peak %v MB, %d runs; want both > 0 and 2 runs", i, r.MedianMS, r.PeakRSSMB, r.Stats.Runs)
+		}
+		first := rep.Results[i/2*2]
+		if d := float64(r.OverFirstModel) - float64(r.MedianMS/first.MedianMS); d*d > 1e-18 {
+			t.Errorf("result %d: ratio %v is not median/first median %v", i, r.OverFirstModel, r.MedianMS/first.MedianMS)
+		}
+	}
+	if p := rep.Results[1].Params; p != 25819 {
+		t.Errorf("MambaOut params %d, want the synthetic checkpoint's 25819", p)
+	}
+	if code, _, e := runCLI(t, "bench", vim, mo, "--variants", "plugin"); code != 2 || !strings.Contains(e, "--variants applies to one Vim model") {
+		t.Errorf("--variants with several models: exit %d, %s; want a usage error", code, e)
+	}
+}

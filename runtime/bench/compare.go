@@ -1,0 +1,292 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/convert/arch"
+	"github.com/vimconvert/vimconvert/convert/mambaout"
+	"github.com/vimconvert/vimconvert/graph"
+	"github.com/vimconvert/vimconvert/graph/onnxfile"
+	"github.com/vimconvert/vimconvert/graph/onnxpb"
+)
+
+// CompareRecord is one model, end to end, at one image size × batch ×
+// threads of Compare: a Vim model with the plugin (the plugin variant of
+// Run), a MambaOut model as exported (standard ONNX ops).
+type CompareRecord struct {
+	Model        string   `json:"model"`        // the source as given
+	Architecture string   `json:"architecture"` // arch.Vim or arch.MambaOut
+	Params       int64    `json:"params"`       // initializer elements of the timed model at the first size
+	ImgSize      int      `json:"img_size"`
+	Batch        int      `json:"batch"`
+	Threads      int      `json:"threads"`
+	Stats        Stats    `json:"stats"`
+	MedianMS     OptFloat `json:"median_ms"`
+	PeakRSSMB    OptFloat `json:"peak_rss_mb"`
+	// OverFirstModel is MedianMS over that of the first source at the same
+	// size, batch and threads.
+	OverFirstModel OptFloat `json:"ms_over_first_model"`
+	TimedModel     string   `json:"timed_model"` // the ONNX file timed
+	Error          string   `json:"error,omitempty"`
+}
+
+// compareSource is one model of Compare, ready to be timed at any size.
+type compareSource struct {
+	path, arch string
+	params     int64
+	vim        *convert.Model // Vim: rebuilt with the plugin at each size
+	onnx       string         // MambaOut: one model of dynamic H and W
+}
+
+// Compare times every source (a checkpoint or an ONNX file exported by
+// vimconvert, Vim or MambaOut) end to end, side by side: for each image
+// size × batch × threads of opts (ImgSizes empty: the first source's own
+// size, 224 for MambaOut), each model in its own worker process, Rounds
+// times interleaved. A Vim model is the plugin variant of Run, its
+// pos_embed resampled to each size; a MambaOut model runs at any size as
+// exported. Only the grid, Warmup, Runs, Rounds, MaxSeconds, Weights, Dir,
+// Worker and Progress of opts are used. A failed measurement is recorded
+// in its record's Error (see CompareFailure), not returned.
+func Compare(sources []string, opts Options) ([]CompareRecord, error) {
+	if len(sources) == 0 {
+		return nil, errors.New("bench: no model to compare")
+	}
+	opts.Model, opts.Variants = &convert.Model{}, map[string]bool{VariantPlugin: true}
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
+	if opts.Progress == nil {
+		opts.Progress = func(string, ...any) {}
+	}
+	dir := opts.Dir
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "vimconvert-bench-"); err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	srcs := make([]*compareSource, len(sources))
+	for i, p := range sources {
+		s, err := loadCompareSource(p, opts.Weights, dir, fmt.Sprintf("m%d", i), sources)
+		if err != nil {
+			return nil, fmt.Errorf("bench: %s: %w", p, err)
+		}
+		srcs[i] = s
+	}
+	sizes := opts.ImgSizes
+	if len(sizes) == 0 {
+		sizes = []int{mambaout.EvalPreprocess.InputSize}
+		if srcs[0].vim != nil {
+			sizes = []int{srcs[0].vim.Config.ImgSize}
+		}
+	}
+	var records []CompareRecord
+	for si, size := range sizes {
+		paths := make([]string, len(srcs))
+		for i, s := range srcs {
+			var err error
+			if paths[i], err = s.modelAt(size, dir, fmt.Sprintf("m%d", i), sources, si == 0); err != nil {
+				return nil, fmt.Errorf("bench: %s at image size %d: %w", s.path, size, err)
+			}
+		}
+		for _, b := range opts.Batches {
+			for _, t := range opts.Threads {
+				records = append(records, opts.compareGroup(srcs, paths, size, b, t)...)
+			}
+		}
+	}
+	return records, nil
+}
+
+// loadCompareSource reads one source: its architecture, and for MambaOut
+// the ONNX model to time (a checkpoint is exported into dir first).
+func loadCompareSource(path, weights, dir, tag string, inputs []string) (*compareSource, error) {
+	s := &compareSource{path: path}
+	if strings.HasSuffix(strings.ToLower(path), ".onnx") {
+		mp, err := onnxfile.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		a, _, _, err := graph.BuiltArchitecture(mp)
+		if err != nil {
+			return nil, err
+		}
+		if a == mambaout.Architecture {
+			s.arch, s.onnx, s.params = arch.MambaOut, path, countParams(mp)
+			return s, nil
+		}
+	} else if isMO, err := arch.IsMambaOut(path, convert.Weights(weights)); err != nil {
+		return nil, err
+	} else if isMO {
+		m, _, err := mambaout.Load(path, mambaout.Options{Weights: convert.Weights(weights)})
+		if err != nil {
+			return nil, err
+		}
+		mp, err := graph.BuildMambaOut(m, graph.MambaOutOptions{})
+		if err != nil {
+			return nil, err
+		}
+		s.arch, s.onnx, s.params = arch.MambaOut, filepath.Join(dir, tag+"_mambaout.onnx"), countParams(mp)
+		if err := graph.CheckOutput(s.onnx, "model.onnx", inputs...); err != nil {
+			return nil, err
+		}
+		return s, graph.WriteFile(mp, s.onnx)
+	}
+	m, err := LoadModel(path, weights)
+	if err != nil {
+		return nil, err
+	}
+	s.arch, s.vim = arch.Vim, m
+	return s, nil
+}
+
+// modelAt returns the ONNX file of s to time at image size: the MambaOut
+// model itself, or the Vim model resized and built with the plugin (its
+// parameters counted when first is set).
+func (s *compareSource) modelAt(size int, dir, tag string, inputs []string, first bool) (string, error) {
+	if s.vim == nil {
+		return s.onnx, nil
+	}
+	m := *s.vim // shallow copy: ResizePosEmbed replaces pos_embed and the config only
+	if err := convert.ResizePosEmbed(&m, size); err != nil {
+		return "", err
+	}
+	models, err := buildBenchModels(&m, dir, fmt.Sprintf("%s_img%d", tag, size), map[string]bool{VariantPlugin: true}, inputs...)
+	if err != nil {
+		return "", err
+	}
+	p := models[VariantPlugin]
+	if first {
+		mp, err := onnxfile.ReadFile(p)
+		if err != nil {
+			return "", err
+		}
+		s.params = countParams(mp)
+	}
+	return p, nil
+}
+
+// compareGroup times every source at one size × batch × threads, Rounds
+// times interleaved, and returns their records in source order.
+func (o *Options) compareGroup(srcs []*compareSource, paths []string, size, b, t int) []CompareRecord {
+	recs := make([]CompareRecord, len(srcs))
+	pooled := make([]*workerResult, len(srcs))
+	for round := 1; round <= o.Rounds; round++ {
+		for i, s := range srcs {
+			if recs[i].Error != "" {
+				continue
+			}
+			o.Progress("bench: img %d batch %d threads %d round %d/%d: %s (%s) ...", size, b, t, round, o.Rounds, s.path, s.arch)
+			spec := workerSpec{Kind: "onnx", Model: paths[i], Plugin: s.vim != nil, Inputs: inputsImage,
+				ImgSize: size, Batch: b, Threads: t, Warmup: o.Warmup, Runs: o.Runs, MaxSeconds: o.MaxSeconds}
+			res, err := runWorker(context.Background(), o.Worker, spec) // workers are registered with internal/cleanup: an interrupt stops them
+			switch {
+			case err != nil:
+				recs[i].Error = err.Error()
+				o.Progress("bench:   %s failed: %v", s.path, err)
+			case pooled[i] == nil:
+				pooled[i] = res
+			default:
+				pooled[i].TimesMS = append(pooled[i].TimesMS, res.TimesMS...)
+				pooled[i].CPUMS = append(pooled[i].CPUMS, res.CPUMS...)
+				pooled[i].PeakRSSMB = max(pooled[i].PeakRSSMB, res.PeakRSSMB)
+			}
+		}
+	}
+	for i, s := range srcs {
+		r := &recs[i]
+		r.Model, r.Architecture, r.Params, r.ImgSize, r.Batch, r.Threads, r.TimedModel = s.path, s.arch, s.params, size, b, t, paths[i]
+		if r.Error == "" && pooled[i] != nil {
+			r.Stats = summarize(pooled[i])
+			r.MedianMS, r.PeakRSSMB = OptFloat(r.Stats.MedianMS), OptFloat(r.Stats.PeakRSSMB)
+		}
+		if recs[0].MedianMS > 0 && r.MedianMS > 0 {
+			r.OverFirstModel = r.MedianMS / recs[0].MedianMS
+		}
+	}
+	return recs
+}
+
+// countParams returns the number of initializer elements of mp.
+func countParams(mp *onnxpb.ModelProto) int64 {
+	var n int64
+	for _, t := range mp.GetGraph().GetInitializer() {
+		k := int64(1)
+		for _, d := range t.GetDims() {
+			k *= d
+		}
+		n += k
+	}
+	return n
+}
+
+// CompareFailure returns the first failed measurement of records as an
+// error naming the model, image size, batch and threads, or nil.
+func CompareFailure(records []CompareRecord) error {
+	for _, r := range records {
+		if r.Error != "" {
+			return fmt.Errorf("%s at img %d batch %d threads %d: %s", r.Model, r.ImgSize, r.Batch, r.Threads, r.Error)
+		}
+	}
+	return nil
+}
+
+// CompareReport is the JSON `vimconvert bench A B ...` prints.
+type CompareReport struct {
+	Machine Machine         `json:"machine"`
+	Warmup  int             `json:"warmup"`
+	Runs    int             `json:"runs"`
+	Results []CompareRecord `json:"results"`
+}
+
+// PrintCompare writes the records as an aligned text table headed by the
+// machine line, or with asJSON as one indented CompareReport.
+func PrintCompare(w io.Writer, rs []CompareRecord, mi Machine, opts Options, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(CompareReport{Machine: mi, Warmup: opts.Warmup, Runs: opts.Runs, Results: rs})
+	}
+	fmt.Fprintf(w, "machine: %s, %d cores, ONNX Runtime %s, %s, load %s (%s)\n",
+		mi.CPU, mi.Cores, mi.ORTVersion, mi.GoVersion, mi.LoadAvg, time.Now().UTC().Format(time.RFC3339))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "img\tbatch\tthreads\tmodel\tarch\tparams\tmedian ms\tp10-p90 ms\tCPU ms\truns\tvs first\tpeak RSS MB\t")
+	for _, r := range rs {
+		if r.Error != "" {
+			fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%s\t%.2fM\tfailed: %s\t\t\t\t\t\t\n", r.ImgSize, r.Batch, r.Threads, r.Model, r.Architecture, float64(r.Params)/1e6, r.Error)
+			continue
+		}
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%s\t%.2fM\t%.1f\t%.1f-%.1f\t%.1f\t%d\t%.2fx\t%.0f\t\n", r.ImgSize, r.Batch, r.Threads, r.Model, r.Architecture,
+			float64(r.Params)/1e6, r.Stats.MedianMS, r.Stats.P10MS, r.Stats.P90MS, r.Stats.CPUMedianMS, r.Stats.Runs, float64(r.OverFirstModel), r.Stats.PeakRSSMB)
+	}
+	return tw.Flush()
+}
+
+// IsMambaOut reports whether path is a MambaOut checkpoint or an ONNX
+// file exported by vimconvert from one; false when it cannot be read (the
+// Vim path reports why).
+func IsMambaOut(path, weights string) bool {
+	if !strings.HasSuffix(strings.ToLower(path), ".onnx") {
+		a, err := arch.DetectFile(path, convert.Weights(weights))
+		return err == nil && a == arch.MambaOut
+	}
+	mp, err := onnxfile.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	a, _, _, err := graph.BuiltArchitecture(mp)
+	return err == nil && a == arch.MambaOut
+}

@@ -1,0 +1,292 @@
+package mambaout
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"time"
+
+	"github.com/vimconvert/vimconvert/convert"
+	mo "github.com/vimconvert/vimconvert/convert/mambaout"
+	"github.com/vimconvert/vimconvert/graph"
+	"github.com/vimconvert/vimconvert/graph/onnxfile"
+	"github.com/vimconvert/vimconvert/graph/onnxpb"
+	"github.com/vimconvert/vimconvert/runtime"
+	"github.com/vimconvert/vimconvert/verify"
+)
+
+// CheckFile is verify.CheckFile for MambaOut, with the same options: it
+// runs the ONNX model at onnxPath in ONNX Runtime and Forward on the
+// checkpoint at ckptPath on the same input and compares the logits (max
+// |Δ| within Tol and the same top-1), the features output when the model
+// has it, and with PerLayer the output of every downsampling layer and
+// stage (a model without those outputs is rebuilt with them from the
+// checkpoint, in a temporary directory, at the model's layout and opset).
+// opts.Input is called with a zero convert.Config: ImgSize 0 means that
+// the model takes any H×W (it is fully convolutional; an input it makes up
+// should be EvalPreprocess.InputSize square), and channels is InChans. A model that is not a MambaOut one, or was built
+// from another configuration, is an error; one whose weights differ from
+// the checkpoint's gets a warning. A failed comparison is a report with
+// Pass false (see verify.FileReport.Failure), not an error.
+func CheckFile(ckptPath, onnxPath string, opts verify.FileOptions) (*verify.FileReport, error) {
+	if opts.Log == nil {
+		opts.Log = io.Discard
+	}
+	if opts.Input == nil {
+		return nil, errors.New("verify: no Input function")
+	}
+	res := &verify.FileReport{Checkpoint: ckptPath, Model: onnxPath, Weights: opts.Weights, Tol: opts.Tol, Precision: opts.Precision.String()}
+	mp, layout, m, err := loadPair(ckptPath, onnxPath, opts.Weights)
+	if err != nil {
+		return nil, err
+	}
+	if w := weightsWarning(mp, m, opts.Weights); w != "" {
+		res.Warnings = append(res.Warnings, w)
+		fmt.Fprintf(opts.Log, "warning: %s\n", w)
+	}
+	x, shape, desc, err := opts.Input(convert.Config{}, m.Config.InChans)
+	if err != nil {
+		return nil, err
+	}
+	res.Input, res.InputShape = desc, shape[:]
+	got, created, ran, err := runONNX(onnxPath, x, shape, opts.Runtime)
+	if err != nil {
+		return nil, err
+	}
+	res.SessionMS, res.RunMS, res.ORTVersion = ms(created), ms(ran), runtime.Version()
+	start := time.Now()
+	ref, err := Forward(m, x, shape, Options{Precision: opts.Precision, Intermediates: opts.PerLayer})
+	if err != nil {
+		return nil, fmt.Errorf("reference forward: %w", err)
+	}
+	res.ReferenceMS = ms(time.Since(start))
+	if err := compareOutputs(res, got, ref, onnxPath); err != nil {
+		return nil, err
+	}
+	if opts.PerLayer {
+		if err := compareStages(res, got, ref, m, mp, layout, x, shape, opts); err != nil {
+			return nil, err
+		}
+	}
+	res.Pass = len(res.Failures) == 0
+	return res, nil
+}
+
+// loadPair reads the model and the checkpoint and checks that the model is
+// a MambaOut one built from the checkpoint's configuration.
+func loadPair(ckptPath, onnxPath string, weights convert.Weights) (*onnxpb.ModelProto, string, *mo.Model, error) {
+	mp, err := onnxfile.ReadFile(onnxPath)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	arch, built, layout, err := graph.BuiltArchitecture(mp)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("%s: %w", onnxPath, err)
+	}
+	if arch != mo.Architecture {
+		if arch == "" {
+			arch = "vim, or not exported by vimconvert"
+		}
+		return nil, "", nil, fmt.Errorf("%s is not a MambaOut model (architecture: %s) but %s is a MambaOut checkpoint: convert it with 'vimconvert convert %s -o OUT.onnx'", onnxPath, arch, ckptPath, ckptPath)
+	}
+	m, _, err := mo.Load(ckptPath, mo.Options{Weights: weights})
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("load checkpoint: %w", err)
+	}
+	if !reflect.DeepEqual(*built, m.Config) {
+		return nil, "", nil, fmt.Errorf("%s was not converted from %s: the model has dims %v depths %v, %d classes; the checkpoint dims %v depths %v, %d classes",
+			onnxPath, ckptPath, built.Dims, built.Depths, built.NumClasses, m.Config.Dims, m.Config.Depths, m.Config.NumClasses)
+	}
+	return mp, layout, m, nil
+}
+
+// weightsWarning returns a warning when an initializer named like a
+// checkpoint tensor (the output norm, the head) differs from it, else "".
+func weightsWarning(mp *onnxpb.ModelProto, m *mo.Model, weights convert.Weights) string {
+	inits := onnxfile.Initializers(mp)
+	for _, want := range []*convert.Tensor{m.NormW, m.HeadFC2B, m.HeadNormW} {
+		t, ok := inits[want.Name]
+		if !ok {
+			continue
+		}
+		got, err := onnxfile.TensorFromProto(t)
+		if err != nil || len(got.Data) != len(want.Data) {
+			continue
+		}
+		if r := verify.Compare(want.Data, got.Data, nil); r.MaxAbs != 0 {
+			return fmt.Sprintf("initializer %s of the model differs from the checkpoint's %q weights (max |Δ| %.3g): was it converted from another checkpoint or weight set?", want.Name, weights, r.MaxAbs)
+		}
+	}
+	return ""
+}
+
+// runONNX runs the model at path on x and returns every output with the
+// session-creation and run times.
+func runONNX(path string, x []float32, shape [4]int, ro runtime.Options) (map[string]*runtime.Tensor, time.Duration, time.Duration, error) {
+	start := time.Now()
+	sess, err := runtime.NewSession(path, ro)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	defer sess.Destroy()
+	created := time.Since(start)
+	if names := sess.InputNames(); !slices.Contains(names, graph.InputName) {
+		return nil, 0, 0, fmt.Errorf("%s has no input %q (inputs: %v)", path, graph.InputName, names)
+	}
+	x4 := []int64{int64(shape[0]), int64(shape[1]), int64(shape[2]), int64(shape[3])}
+	start = time.Now()
+	out, err := sess.Run(map[string]*runtime.Tensor{graph.InputName: {Shape: x4, Data: x}})
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("%s on input %v: %w", path, shape, err)
+	}
+	return out, created, time.Since(start), nil
+}
+
+// compareTensor compares output name of got with the reference tensor
+// want; ok is false when either is absent.
+func compareTensor(got map[string]*runtime.Tensor, name string, want *verify.Tensor) (verify.Report, bool) {
+	g, ok := got[name]
+	if !ok || want == nil {
+		return verify.Report{}, false
+	}
+	gs := make([]int, len(g.Shape))
+	for i, d := range g.Shape {
+		gs[i] = int(d)
+	}
+	if !slices.Equal(gs, want.Shape) {
+		return verify.Report{Shape: want.Shape, Mismatch: fmt.Sprintf("reference shape %v, onnx shape %v", want.Shape, gs)}, true
+	}
+	return verify.Compare(want.Data, g.Data, want.Shape), true
+}
+
+// compareOutputs compares the logits and, when the model has it, the
+// features output, recording failures in res.
+func compareOutputs(res *verify.FileReport, got map[string]*runtime.Tensor, ref *Result, onnxPath string) error {
+	fail := func(f string, a ...any) { res.Failures = append(res.Failures, fmt.Sprintf(f, a...)) }
+	logits, ok := compareTensor(got, graph.LogitsName, ref.Logits)
+	if !ok {
+		return fmt.Errorf("%s has no output %q", onnxPath, graph.LogitsName)
+	}
+	res.Outputs = append(res.Outputs, verify.Named{Name: graph.LogitsName, Report: logits})
+	if logits.Mismatch != "" {
+		fail("logits: %s", logits.Mismatch)
+	} else {
+		if !logits.Pass(res.Tol) {
+			fail("logits max |Δ| %.3g > tol %g", logits.MaxAbs, res.Tol)
+		}
+		if !logits.Top1OK() {
+			fail("top-1 differs in %d of %d rows", logits.Top1Rows-logits.Top1Agree, logits.Top1Rows)
+		}
+	}
+	if feats, ok := compareTensor(got, graph.FeaturesName, ref.Features); ok {
+		// An argmax over feature channels is no class: no top-1 line.
+		feats.Top1Rows, feats.Top1Agree, feats.FirstTop1Diff = 0, 0, -1
+		res.Outputs = append(res.Outputs, verify.Named{Name: graph.FeaturesName, Report: feats})
+		if !feats.Pass(res.Tol) {
+			fail("features max |Δ| %.3g > tol %g", feats.MaxAbs, res.Tol)
+		}
+	}
+	return nil
+}
+
+// stageKeys lists the per-stage outputs in the order the network computes
+// them: downsample_layers.i, then stages.i.
+func stageKeys(stages int) []string {
+	var keys []string
+	for i := range stages {
+		keys = append(keys, KeyDownsample(i), KeyStage(i))
+	}
+	return keys
+}
+
+// compareStages compares every per-stage output (from the model, or from
+// a per-stage copy built from the checkpoint at the model's layout) and
+// records where the divergence starts.
+func compareStages(res *verify.FileReport, got map[string]*runtime.Tensor, ref *Result, m *mo.Model, mp *onnxpb.ModelProto, layout string, x []float32, shape [4]int, opts verify.FileOptions) error {
+	keys := stageKeys(m.Config.NumStages())
+	stages := got
+	if _, ok := got[keys[0]]; !ok {
+		var err error
+		if stages, err = runStageCopy(res, got, m, mp, layout, x, shape, opts); err != nil {
+			return err
+		}
+	}
+	for _, key := range keys {
+		r, ok := compareTensor(stages, key, ref.Intermediates[key])
+		if !ok {
+			continue
+		}
+		res.Layers = append(res.Layers, verify.Named{Name: key, Report: r})
+		if res.FirstDivergence == "" && (r.Mismatch != "" || !r.Pass(res.Tol)) {
+			res.FirstDivergence = key
+		}
+	}
+	return nil
+}
+
+// runStageCopy builds the checkpoint's model with per-stage outputs at the
+// given layout and opset of mp, runs it on x and warns when its logits
+// differ from the model's (got).
+func runStageCopy(res *verify.FileReport, got map[string]*runtime.Tensor, m *mo.Model, mp *onnxpb.ModelProto, layout string, x []float32, shape [4]int, opts verify.FileOptions) (map[string]*runtime.Tensor, error) {
+	opset := 0
+	for _, o := range mp.GetOpsetImport() {
+		if o.GetDomain() == "" {
+			opset = int(o.GetVersion())
+		}
+	}
+	cp, err := graph.BuildMambaOut(m, graph.MambaOutOptions{Opset: opset, Layout: layout, PerStage: true})
+	if err != nil {
+		return nil, fmt.Errorf("per-stage copy: %w", err)
+	}
+	dir, err := os.MkdirTemp("", "vimconvert-verify-")
+	if err != nil {
+		return nil, fmt.Errorf("temp dir for the per-stage model: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "per_stage.onnx")
+	if err := graph.WriteFileProgress(cp, path, nil); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(opts.Log, "%s has no per-stage outputs: built a per-stage copy from %s\n", res.Model, res.Checkpoint)
+	out, _, _, err := runONNX(path, x, shape, opts.Runtime)
+	if err != nil {
+		return nil, fmt.Errorf("per-stage copy: %w", err)
+	}
+	if a, b := got[graph.LogitsName], out[graph.LogitsName]; a != nil && b != nil {
+		if r := verify.Compare(a.Data, b.Data, nil); !r.Pass(res.Tol) {
+			w := fmt.Sprintf("the per-stage copy's logits differ from %s's by %.3g: the per-stage table describes the checkpoint's rebuilt graph", res.Model, r.MaxAbs)
+			res.Warnings = append(res.Warnings, w)
+			fmt.Fprintf(opts.Log, "warning: %s\n", w)
+		}
+	}
+	return out, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
+
+// PredictFile loads the MambaOut checkpoint at ckptPath (weight set
+// weights) and runs Forward on x, a float32 NCHW batch of the given shape
+// (any H and W): it returns the logits [B, NumClasses], or with features
+// the head input [B, Dims[-1]], rounded to float32, and their shape.
+func PredictFile(ckptPath string, weights convert.Weights, x []float32, shape []int, opts Options, features bool) ([]float32, []int, error) {
+	if len(shape) != 4 {
+		return nil, nil, fmt.Errorf("input shape %v: want [B, C, H, W]", shape)
+	}
+	m, _, err := mo.Load(ckptPath, mo.Options{Weights: weights})
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := Forward(m, x, [4]int{shape[0], shape[1], shape[2], shape[3]}, opts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("input %v: %w", shape, err)
+	}
+	t := res.Logits
+	if features {
+		t = res.Features
+	}
+	return t.Float32(), t.Shape, nil
+}
