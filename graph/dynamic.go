@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"github.com/vimconvert/vimconvert/convert/mambaout"
 	"math"
 
 	"github.com/vimconvert/vimconvert/convert"
@@ -188,6 +189,9 @@ func IsDynamicSize(mp *onnxpb.ModelProto) bool {
 // one exactly its img_size. A model without vimconvert's config is not
 // checked. It returns whether the model is dynamic-size.
 func CheckInputShape(name string, mp *onnxpb.ModelProto, shape []int) (dynamic bool, err error) {
+	if arch, _, _, _ := BuiltArchitecture(mp); arch == mambaout.Architecture {
+		return true, nil // fully convolutional: any H×W; ONNX Runtime checks the rank and channels
+	}
 	c, ok, err := BuiltConfig(name, mp)
 	if err != nil || !ok {
 		return false, err

@@ -67,7 +67,10 @@ func ReadArray(path, key string, defaults ...string) (data []float32, shape []in
 	t, ok := ts[key]
 	if !ok {
 		want := fmt.Sprintf("%q", key)
-		if key == "" {
+		switch {
+		case key == "" && len(defaults) == 1:
+			want = "'" + defaults[0] + "'" // as verify --input always said
+		case key == "":
 			want = "any of " + fmt.Sprintf("%q", defaults)
 		}
 		return nil, nil, "", fmt.Errorf("%s: no tensor %s (keys: %v)", path, want, keys)

@@ -15,7 +15,6 @@ import (
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/convert/mambaout"
 	"github.com/vimconvert/vimconvert/graph"
-	"github.com/vimconvert/vimconvert/graph/onnxpb"
 	"github.com/vimconvert/vimconvert/graph/triton"
 	"github.com/vimconvert/vimconvert/runtime"
 )
@@ -138,7 +137,11 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	printSummary(stdout, f, res.Model, res.Info, res.ONNX, res.Size)
+	if res.WriteSummary(stdout, f.opset, f.scan, f.output) {
+		fmt.Fprint(stdout, "\n"+runtime.PluginUsage("", f.output))
+	} else {
+		fmt.Fprintf(stdout, "\nThe model uses no %s custom ops: load it in ONNX Runtime as is.\n", graph.Domain)
+	}
 	if f.tritonRepo != "" {
 		r, err := triton.WriteRepository(f.tritonRepo, f.output, runtime.DefaultPluginPath(), f.triton)
 		if err != nil {
@@ -148,85 +151,4 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	printWarnings(stderr, res.Info.Warnings) // last: what a user must not miss
 	return nil
-}
-
-// printSummary tells what was written and how to run it.
-func printSummary(w io.Writer, f *convertFlags, m *convert.Model, info *convert.Info, model *onnxpb.ModelProto, size int64) {
-	c := m.Config
-	var params int64
-	for _, t := range model.GetGraph().GetInitializer() {
-		n := int64(1)
-		for _, d := range t.GetDims() {
-			n *= d
-		}
-		params += n
-	}
-	fmt.Fprintf(w, "converted %s (%s checkpoint, %q weights)\n", info.Path, info.Layout, info.Weights)
-	variant := info.Variant
-	if variant == "" {
-		variant = "custom (" + info.VariantNote + ")"
-	}
-	fmt.Fprintf(w, "  variant:  %s\n", variant)
-	fmt.Fprintf(w, "  config:   %s\n", configSummary(c))
-	fmt.Fprintf(w, "  params:   %d (%.2fM)\n", params, float64(params)/1e6)
-	for _, n := range info.Assumed {
-		fmt.Fprintf(w, "  assumed:  %s\n", n)
-	}
-	for _, v := range model.GetGraph().GetInput() {
-		fmt.Fprintf(w, "  input:    %s %s float32\n", v.GetName(), shapeString(v))
-	}
-	for _, v := range model.GetGraph().GetOutput() {
-		fmt.Fprintf(w, "  output:   %s %s float32\n", v.GetName(), shapeString(v))
-	}
-	var domains []string
-	usesPlugin := false
-	for _, o := range model.GetOpsetImport() {
-		if d := o.GetDomain(); d != "" {
-			domains = append(domains, fmt.Sprintf("%s v%d", d, o.GetVersion()))
-			usesPlugin = usesPlugin || d == graph.Domain
-		}
-	}
-	opset := fmt.Sprintf("%d (IR %d)", f.opset, model.GetIrVersion())
-	if len(domains) > 0 {
-		opset += " + " + strings.Join(domains, ", ")
-	}
-	fmt.Fprintf(w, "  opset:    %s\n", opset)
-	fmt.Fprintf(w, "  scan:     %s\n", f.scan)
-	fmt.Fprintf(w, "wrote %s (%s)\n", f.output, humanBytes(size))
-	if !usesPlugin {
-		fmt.Fprintf(w, "\nThe model uses no %s custom ops: load it in ONNX Runtime as is.\n", graph.Domain)
-		return
-	}
-	fmt.Fprintln(w)
-
-	fmt.Fprint(w, runtime.PluginUsage("", f.output))
-}
-
-func configSummary(c convert.Config) string {
-	return fmt.Sprintf("Vim d%d depth %d, patch %d stride %d at %d×%d (%d tokens, cls %s), bimamba %s, %d classes",
-		c.EmbedDim, c.Depth, c.PatchSize, c.Stride, c.ImgSize, c.Width(), c.SeqLen(), c.ClsToken, c.BimambaType, c.NumClasses)
-}
-
-func shapeString(v *onnxpb.ValueInfoProto) string {
-	var dims []string
-	for _, d := range v.GetType().GetTensorType().GetShape().GetDim() {
-		if p := d.GetDimParam(); p != "" {
-			dims = append(dims, p)
-		} else {
-			dims = append(dims, fmt.Sprint(d.GetDimValue()))
-		}
-	}
-	return "[" + strings.Join(dims, ", ") + "]"
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
