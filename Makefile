@@ -66,7 +66,7 @@ test-race:
 
 # A short run of every fuzz target of the untrusted-input readers. Input
 # minimisation is capped so that a new input does not stall a short run.
-FUZZ_PKGS   ?= convert/torchfile internal/npy graph/onnxfile
+FUZZ_PKGS   ?= convert/torchfile internal/npy graph/onnxfile runtime/preprocess
 FUZZ_MINIMIZE_TIME ?= 2s
 fuzz:
 	@for p in $(FUZZ_PKGS); do \

@@ -1,0 +1,85 @@
+package preprocess
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+)
+
+// Batch holds the centre crops of several images, in the order of their paths, ready
+// to become one model input.
+type Batch struct {
+	Recipe Recipe
+	Paths  []string
+	Crops  []*RGB8 // InputSize x InputSize each
+}
+
+// LoadBatch decodes, resizes and crops the image files at paths with up to workers
+// goroutines (workers <= 0: GOMAXPROCS). The first failing file (in path order) is
+// returned as the error, naming it; no partial batch is returned.
+func LoadBatch(r Recipe, paths []string, workers int) (*Batch, error) {
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("preprocess: no image files")
+	}
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	crops := make([]*RGB8, len(paths))
+	errs := make([]error, len(paths))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < min(workers, len(paths)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				img, err := DecodeFile(paths[i])
+				if err == nil {
+					crops[i], err = r.ResizeCrop(img)
+				}
+				errs[i] = err
+			}
+		}()
+	}
+	for i := range paths {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return &Batch{Recipe: r, Paths: paths, Crops: crops}, nil
+}
+
+// NCHW is the batch as the float32 tensor torchvision builds: [N, 3, InputSize, InputSize].
+// It fails only for a Batch not made by LoadBatch whose crops have the wrong size.
+func (b *Batch) NCHW() ([]float32, error) {
+	per := b.Recipe.TensorLen()
+	out := make([]float32, len(b.Crops)*per)
+	for i, c := range b.Crops {
+		if err := b.Recipe.Normalize(out[i*per:(i+1)*per], c); err != nil {
+			return nil, fmt.Errorf("%w (batch item %d)", err, i)
+		}
+	}
+	return out, nil
+}
+
+// NHWC is the batch as 8-bit crops, [N, InputSize, InputSize, 3] RGB: the input of a
+// model that does ToTensor and Normalize itself. It fails like NCHW.
+func (b *Batch) NHWC() ([]uint8, error) {
+	s := b.Recipe.InputSize
+	out := make([]uint8, len(b.Crops)*3*s*s)
+	for i, c := range b.Crops {
+		if c == nil || c.Width != s || c.Height != s || len(c.Pix) != 3*s*s {
+			return nil, fmt.Errorf("preprocess: batch item %d is not a %dx%d RGB crop", i, s, s)
+		}
+		copy(out[i*3*s*s:], c.Pix)
+	}
+	return out, nil
+}

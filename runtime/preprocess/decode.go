@@ -1,0 +1,184 @@
+package preprocess
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"image/gif"
+	"image/png"
+	"io"
+	"os"
+
+	"golang.org/x/image/bmp"
+)
+
+// MaxImagePixels is PIL's Image.MAX_IMAGE_PIXELS (int(1024*1024*1024 // 4 // 3)): the
+// default refusal limit. PIL only warns between it and twice it; this package refuses,
+// which keeps a decoded image, its conversion and the resize under 1 GB.
+const MaxImagePixels = 89478485
+
+// MaxFileBytes is the default limit on the size of an encoded image file.
+const MaxFileBytes = 256 << 20
+
+// maxJPEGScans bounds the scans of a progressive JPEG (libjpeg-turbo's TurboJPEG API
+// uses the same limit against files built to make decoding quadratic).
+const maxJPEGScans = 500
+
+// ErrUnsupported is wrapped by the errors for valid files this package cannot turn into
+// PIL's exact pixels (unknown formats, GIFs whose first frame does not cover the canvas).
+var ErrUnsupported = errors.New("unsupported image")
+
+// ErrTooLarge is wrapped by the errors for files or images over a Decoder's limits.
+var ErrTooLarge = errors.New("image too large")
+
+// Decoder decodes image files to RGB8 as Image.open(f).convert("RGB") does in PIL 9.4.
+// Its zero value uses MaxImagePixels and MaxFileBytes. It holds no state: one Decoder
+// may decode from several goroutines at once.
+type Decoder struct {
+	// MaxPixels refuses images with more pixels (width*height) than this, before any
+	// pixel buffer is allocated. 0 means MaxImagePixels.
+	MaxPixels int64
+	// MaxBytes refuses encoded files longer than this. 0 means MaxFileBytes.
+	MaxBytes int64
+}
+
+// DecodeFile decodes the image file at path with the default limits.
+func DecodeFile(path string) (*RGB8, error) { return Decoder{}.DecodeFile(path) }
+
+// DecodeFile reads and decodes the image file at path; errors name the path.
+func (d Decoder) DecodeFile(path string) (*RGB8, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("preprocess: %w", err)
+	}
+	defer f.Close()
+	return d.Decode(f, path)
+}
+
+// Decode reads an encoded image from r; name (a path, or any label for the input)
+// starts every error message.
+func (d Decoder) Decode(r io.Reader, name string) (*RGB8, error) {
+	maxBytes := d.MaxBytes
+	if maxBytes <= 0 {
+		maxBytes = MaxFileBytes
+	}
+	data, err := io.ReadAll(io.LimitReader(r, maxBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("preprocess: %s: reading: %w", name, err)
+	}
+	if int64(len(data)) > maxBytes {
+		return nil, fmt.Errorf("preprocess: %s: %w: file is larger than %d bytes", name, ErrTooLarge, maxBytes)
+	}
+	return d.DecodeBytes(data, name)
+}
+
+// DecodeBytes decodes an encoded image held in memory; name starts every error message.
+// The format is recognised by its signature (JPEG, PNG, GIF, BMP), not by the name.
+func (d Decoder) DecodeBytes(data []byte, name string) (*RGB8, error) {
+	img, err := d.decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("preprocess: %s: %w", name, err)
+	}
+	return img, nil
+}
+
+func (d Decoder) decode(data []byte) (*RGB8, error) {
+	format := sniff(data)
+	switch format {
+	case "":
+		if len(data) == 0 {
+			return nil, fmt.Errorf("empty file")
+		}
+		return nil, fmt.Errorf("%w: not a JPEG, PNG, GIF or BMP file (starts with %q)", ErrUnsupported, data[:min(len(data), 8)])
+	case "jpeg":
+		return d.decodeJPEG(data)
+	}
+	var cfg image.Config
+	var err error
+	switch format {
+	case "png":
+		cfg, err = png.DecodeConfig(bytes.NewReader(data))
+	case "gif":
+		cfg, err = gif.DecodeConfig(bytes.NewReader(data))
+	case "bmp":
+		cfg, err = bmp.DecodeConfig(bytes.NewReader(data))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s header: %w", format, describe(err))
+	}
+	if err := d.checkSize(format, cfg.Width, cfg.Height); err != nil {
+		return nil, err
+	}
+	var img image.Image
+	switch format {
+	case "png":
+		img, err = png.Decode(bytes.NewReader(data))
+	case "gif":
+		img, err = decodeGIF(data)
+	case "bmp":
+		img, err = bmp.Decode(bytes.NewReader(data))
+	}
+	if err != nil {
+		if format == "png" && !bytes.HasSuffix(data, pngEnd) {
+			return nil, fmt.Errorf("png data: truncated file (no IEND chunk at the end): %w", err)
+		}
+		return nil, fmt.Errorf("%s data: %w", format, describe(err))
+	}
+	if b := img.Bounds(); b.Min != (image.Point{}) || b.Dx() != cfg.Width || b.Dy() != cfg.Height {
+		return nil, fmt.Errorf("%w: %s first frame covers %v of a %dx%d canvas", ErrUnsupported, format, b, cfg.Width, cfg.Height)
+	}
+	rgb, err := rgbFromGo(img, format == "png" && pngGray16(data))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", format, err)
+	}
+	return rgb, nil
+}
+
+// describe names a truncated file as such (Go's decoders say "unexpected EOF").
+func describe(err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return fmt.Errorf("truncated file (%w)", err)
+	}
+	return err
+}
+
+// sniff names the format from the file signature, as PIL's Image.open does ("" if none).
+func sniff(data []byte) string {
+	switch {
+	case bytes.HasPrefix(data, []byte{0xFF, 0xD8, 0xFF}):
+		return "jpeg"
+	case bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n")):
+		return "png"
+	case bytes.HasPrefix(data, []byte("GIF87a")), bytes.HasPrefix(data, []byte("GIF89a")):
+		return "gif"
+	case bytes.HasPrefix(data, []byte("BM")):
+		return "bmp"
+	}
+	return ""
+}
+
+// pngEnd is the IEND chunk that ends every complete PNG file (length 0, type, CRC).
+var pngEnd = []byte("\x00\x00\x00\x00IEND\xaeB`\x82")
+
+// pngGray16 reports whether a PNG's IHDR says 16-bit grayscale (colour type 0): PIL's
+// mode I. IHDR is the first chunk: width, height, bit depth (byte 24), colour type (25).
+func pngGray16(data []byte) bool {
+	return len(data) >= 26 && string(data[12:16]) == "IHDR" && data[24] == 16 && data[25] == 0
+}
+
+// checkSize refuses empty images and images over the pixel limit from header sizes.
+func (d Decoder) checkSize(format string, w, h int) error {
+	maxPixels := d.MaxPixels
+	if maxPixels <= 0 {
+		maxPixels = MaxImagePixels
+	}
+	if w <= 0 || h <= 0 {
+		return fmt.Errorf("%s header gives an empty image (%dx%d)", format, w, h)
+	}
+	if px := int64(w) * int64(h); px > maxPixels {
+		return fmt.Errorf("%w: %s header claims %dx%d = %d pixels, over the limit of %d (a decompression bomb?)",
+			ErrTooLarge, format, w, h, px, maxPixels)
+	}
+	return nil
+}

@@ -1,0 +1,216 @@
+package preprocess
+
+import (
+	"bytes"
+	"errors"
+	"image"
+	"image/png"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// TestBadFiles: every file PIL refuses is refused here too, with an error that names
+// the file and the problem, and no image.
+func TestBadFiles(t *testing.T) {
+	m := readManifest(t)
+	tests := []struct {
+		file, want string
+		is         error
+		reason     string
+	}{
+		{"truncated.jpg", "truncated JPEG", nil, "scikit-image's truncated photo: data ends mid-scan"},
+		{"truncated_half.jpg", "truncated JPEG", nil, "half of a real photo: libjpeg would pad it with grey"},
+		{"truncated_half.png", "truncated file", nil, "half of a PNG: no IEND chunk"},
+		{"text.jpg", "not a JPEG, PNG, GIF or BMP file", ErrUnsupported, "a text file with an image extension"},
+		{"empty.png", "empty file", nil, "zero bytes"},
+		{"bomb_60000x60000.png", "60000x60000 = 3600000000 pixels, over the limit", ErrTooLarge, "header claims 3.6 Gpixels: refused before allocating"},
+		{"zero_0x0.png", "png header", nil, "0x0 image"},
+		{"zero_width.png", "png header", nil, "0x10 image"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.file, func(t *testing.T) {
+			if _, ok := m.Bad[tc.file]; !ok {
+				t.Fatalf("%s is not in manifest.json's bad files", tc.file)
+			}
+			path := filepath.Join("testdata/bad", tc.file)
+			img, err := DecodeFile(path)
+			if err == nil || img != nil {
+				t.Fatalf("DecodeFile(%s) = %v, %v; want an error (%s; PIL: %s)", tc.file, img, err, tc.reason, m.Bad[tc.file])
+			}
+			if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q should name %s and say %q (%s)", err, path, tc.want, tc.reason)
+			}
+			if tc.is != nil && !errors.Is(err, tc.is) {
+				t.Errorf("error %q does not wrap %v", err, tc.is)
+			}
+		})
+	}
+}
+
+// TestPixelLimitBeforeDecoding: the limit applies to every format from its header.
+func TestPixelLimitBeforeDecoding(t *testing.T) {
+	for _, file := range []string{"photo_rocket.jpg", "png_rgba.png", "gif_palette.gif", "bmp_rgb24.bmp", "jpeg_progressive.jpg"} {
+		data, err := os.ReadFile(filepath.Join("testdata/images", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := Decoder{MaxPixels: 1000}.DecodeBytes(data, file)
+		if !errors.Is(err, ErrTooLarge) || img != nil || !strings.Contains(err.Error(), "over the limit of 1000") {
+			t.Errorf("%s with MaxPixels 1000: %v, %v; want ErrTooLarge", file, img, err)
+		}
+		if _, err := (Decoder{MaxBytes: int64(len(data) - 1)}).Decode(bytes.NewReader(data), file); !errors.Is(err, ErrTooLarge) {
+			t.Errorf("%s with MaxBytes one short: %v; want ErrTooLarge", file, err)
+		}
+	}
+}
+
+// TestUnsupportedVariants: inputs whose PIL pixels this package does not reproduce are
+// refused, not approximated.
+func TestUnsupportedVariants(t *testing.T) {
+	gifData, err := os.ReadFile("testdata/images/gif_palette.gif")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		data   []byte
+		want   string
+		reason string
+	}{
+		{"small_frame.gif", gifFirstFrameAt(t, gifData, 1), "first frame covers", "PIL would fill the uncovered canvas"},
+		{"riff.webp", []byte("RIFF\x00\x00\x00\x00WEBPVP8 "), "not a JPEG, PNG, GIF or BMP", "WebP is not decoded"},
+		{"jpeg_header_only.jpg", []byte{0xFF, 0xD8, 0xFF, 0xD9}, "jpeg header", "SOI then EOI: no frame"},
+	}
+	for _, tc := range tests {
+		img, err := Decoder{}.DecodeBytes(tc.data, tc.name)
+		if err == nil || img != nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), tc.name) {
+			t.Errorf("%s (%s): %v, %v; want an error naming it and saying %q", tc.name, tc.reason, img, err, tc.want)
+		}
+	}
+}
+
+// gifFirstFrameAt widens a GIF's logical screen by dx columns, so that its first frame
+// no longer covers the canvas.
+func gifFirstFrameAt(t *testing.T, data []byte, dx int) []byte {
+	t.Helper()
+	out := bytes.Clone(data)
+	pos := 13
+	if out[10]&0x80 != 0 {
+		pos += 3 << ((out[10] & 7) + 1)
+	}
+	for out[pos] == 0x21 {
+		pos += 2
+		for out[pos] != 0 {
+			pos += 1 + int(out[pos])
+		}
+		pos++
+	}
+	if out[pos] != 0x2C {
+		t.Fatalf("no image descriptor at %d", pos)
+	}
+	// Logical screen width: bytes 6-7, little-endian.
+	w := int(out[6]) | int(out[7])<<8
+	w += dx
+	out[6], out[7] = byte(w), byte(w>>8)
+	return out
+}
+
+// jpegWithSize returns a copy of a baseline JPEG whose frame header (SOF0) claims w x h.
+func jpegWithSize(t *testing.T, file string, w, h int) []byte {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(data, []byte{0xFF, 0xC0})
+	if i < 0 || i+9 > len(data) {
+		t.Fatalf("%s has no SOF0 marker", file)
+	}
+	out := bytes.Clone(data)
+	// SOF0: marker, length (2), precision (1), height (2, big-endian), width (2).
+	out[i+5], out[i+6], out[i+7], out[i+8] = byte(h>>8), byte(h), byte(w>>8), byte(w)
+	return out
+}
+
+func TestJPEGHeaderClaims(t *testing.T) {
+	const photo = "testdata/images/photo_rocket.jpg"
+	tests := []struct {
+		name   string
+		data   []byte
+		want   string
+		is     error
+		reason string
+	}{
+		{"bomb.jpg", jpegWithSize(t, photo, 60000, 60000), "60000x60000 = 3600000000 pixels", ErrTooLarge, "refused from the header"},
+		{"short_scan.jpg", jpegWithSize(t, photo, 1280, 854), "corrupt JPEG", nil,
+			"the scan's data ends at EOI after a quarter of the blocks; PIL would return grey for the rest"},
+	}
+	for _, tc := range tests {
+		img, err := Decoder{}.DecodeBytes(tc.data, tc.name)
+		if err == nil || img != nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), tc.name) {
+			t.Errorf("%s (%s): %v, %v; want an error naming it and saying %q", tc.name, tc.reason, img, err, tc.want)
+		}
+		if tc.is != nil && !errors.Is(err, tc.is) {
+			t.Errorf("%s: %v does not wrap %v", tc.name, err, tc.is)
+		}
+	}
+}
+
+// TestGray16WithTRNS: Go returns *image.NRGBA64 for a 16-bit gray PNG with tRNS, which
+// PIL still opens as mode I; the golden test checks the pixels, this that the case is real.
+func TestGray16WithTRNS(t *testing.T) {
+	f, err := os.Open("testdata/images/png_gray16_trns.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := img.(*image.NRGBA64); !ok {
+		t.Fatalf("Go decodes it as %T; the gray16 path of rgbFromGo is not exercised", img)
+	}
+}
+
+// TestBombsRefusedBeforeAllocating: files whose headers claim gigapixels are refused
+// having allocated (in Go) little more than the file itself.
+func TestBombsRefusedBeforeAllocating(t *testing.T) {
+	pngBomb, err := os.ReadFile("testdata/bad/bomb_60000x60000.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gifData, err := os.ReadFile("testdata/images/gif_palette.gif")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gifBomb := bytes.Clone(gifData)
+	gifBomb[6], gifBomb[7], gifBomb[8], gifBomb[9] = 0xFF, 0xFF, 0xFF, 0xFF // screen 65535x65535
+	bmpData, err := os.ReadFile("testdata/images/bmp_rgb24.bmp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bmpBomb := bytes.Clone(bmpData)
+	copy(bmpBomb[18:26], []byte{0x60, 0xEA, 0, 0, 0x60, 0xEA, 0, 0}) // 60000x60000, little-endian
+	bombs := map[string][]byte{
+		"png": pngBomb,
+		"jpg": jpegWithSize(t, "testdata/images/photo_rocket.jpg", 60000, 60000),
+		"gif": gifBomb,
+		"bmp": bmpBomb,
+	}
+	for name, data := range bombs {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		img, err := Decoder{}.DecodeBytes(data, name)
+		runtime.ReadMemStats(&after)
+		if !errors.Is(err, ErrTooLarge) || img != nil {
+			t.Errorf("%s bomb: %v, %v; want ErrTooLarge", name, img, err)
+		}
+		if grew := after.TotalAlloc - before.TotalAlloc; grew > uint64(len(data))+1<<20 {
+			t.Errorf("%s bomb: allocated %d bytes before refusing (file %d bytes)", name, grew, len(data))
+		}
+	}
+}
