@@ -32,6 +32,7 @@ import (
 
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
+	"github.com/vimconvert/vimconvert/runtime/preprocess"
 )
 
 // Graph input and output names.
@@ -47,6 +48,12 @@ const (
 	MetaConfig        = "vimconvert.config"         // convert.Config as JSON
 	MetaScan          = "vimconvert.scan"           // Options.Scan
 	MetaDepthwiseConv = "vimconvert.depthwise_conv" // Options.DepthwiseConv
+	// How to feed the model (input.go): Options.InputFormat; Options.Preprocess
+	// as preprocess.Recipe JSON; Options.LabelSet; Options.Labels one per line.
+	MetaInputFormat      = "vimconvert.input_format"
+	MetaPreprocessRecipe = "vimconvert.preprocess_recipe"
+	MetaLabelSet         = "vimconvert.label_set"
+	MetaLabels           = "vimconvert.labels"
 )
 
 // ProducerName is written to ModelProto.producer_name.
@@ -98,6 +105,15 @@ type Options struct {
 	DepthwiseConv DepthwiseConv
 	// Progress, if set, is called after each block with (done, total).
 	Progress func(done, total int)
+	// InputFormat is what pixel_values holds ("" = InputFloatNCHW).
+	InputFormat InputFormat
+	// Preprocess, when set, is recorded under MetaPreprocessRecipe; its
+	// InputSize must be the model's. InputUint8NHWC requires it.
+	Preprocess *preprocess.Recipe
+	// LabelSet names the class names (e.g. preprocess.ImageNetLabelSet) and
+	// Labels lists them in class order (len = num_classes), when known.
+	LabelSet string
+	Labels   []string
 }
 
 // Build returns the ONNX model of m.
@@ -141,6 +157,11 @@ func buildWith(m *convert.Model, opts Options, lower lowerFunc) (*onnxpb.ModelPr
 		return nil, err
 	}
 	c := m.Config
+	format, err := checkInputOptions(opts, c.ImgSize, c.NumClasses)
+	if err != nil {
+		return nil, err
+	}
+	opts.InputFormat = format
 	if c.ClsToken != convert.ClsNone && c.FinalPoolType == "max" {
 		// forward_features returns the cls token [B, D]; forward then
 		// takes x.max(dim=1) of the [B, num_classes] logits (MM 550-551),
@@ -169,17 +190,21 @@ func buildWith(m *convert.Model, opts Options, lower lowerFunc) (*onnxpb.ModelPr
 		return nil, fmt.Errorf("graph: encode config: %w", err)
 	}
 	imports := opsetImports(g, opts.Opset)
+	inputProps, err := inputMetadata(format, opts)
+	if err != nil {
+		return nil, err
+	}
 	return &onnxpb.ModelProto{
 		IrVersion:       proto.Int64(ir),
 		ProducerName:    proto.String(ProducerName),
 		ProducerVersion: proto.String(ProducerVersion),
 		DocString:       proto.String(modelDoc(imports)),
 		OpsetImport:     imports,
-		MetadataProps: []*onnxpb.StringStringEntryProto{
+		MetadataProps: append([]*onnxpb.StringStringEntryProto{
 			{Key: proto.String(MetaConfig), Value: proto.String(string(cfgJSON))},
 			{Key: proto.String(MetaScan), Value: proto.String(string(opts.Scan))},
 			{Key: proto.String(MetaDepthwiseConv), Value: proto.String(string(opts.DepthwiseConv))},
-		},
+		}, inputProps...),
 		Graph: g,
 	}, nil
 }
@@ -241,7 +266,7 @@ func buildVim(b *builder, m *convert.Model, opts Options, lower lowerFunc) error
 	if chans == 0 {
 		chans = 3
 	}
-	x := b.input(InputName, []int64{Batch, chans, img, img})
+	x := b.imageInput(opts.InputFormat, opts.Preprocess, chans, img)
 
 	// PatchEmbed (MM 39-63): Conv2d(kernel=patch, stride=stride, no padding),
 	// then flatten(2).transpose(1, 2): row-major patch order.

@@ -36,6 +36,7 @@ type convertFlags struct {
 	perLayer bool
 	scan     string
 	conv     string
+	feed     graph.ConvertOptions // --input-format, --crop-pct, --labels
 }
 
 func newConvertFlagSet(stderr io.Writer) (*flag.FlagSet, *convertFlags) {
@@ -56,6 +57,9 @@ Runtime's own contrib ops).`)
 	fs.BoolVar(&f.perLayer, "per-layer", false, "add per-block outputs named like the fixture keys (for verify --per-layer)")
 	fs.StringVar(&f.conv, "conv", string(graph.ConvONNX), "depthwise conv formulation: "+string(graph.ConvONNX)+" (ONNX Conv, runs anywhere), "+string(graph.ConvSlice)+" (Pad/Slice/Mul, no transposes) or "+string(graph.ConvPlugin)+" (fused bidirectional conv+SiLU op of the plugin, CPU only: ~12% faster on CPU, see BENCHMARKS.md)")
 	fs.StringVar(&f.scan, "scan", string(graph.ScanPlugin), "scan lowering: "+strings.Join(userScanLowerings(), ", ")+" (plugin: the vimconvert ORT plugin; linear-attention: ONNX Runtime ≥ 1.25 contrib ops, no plugin, slower)")
+	fs.StringVar((*string)(&f.feed.Build.InputFormat), "input-format", string(graph.InputFloatNCHW), fmt.Sprintf("input %v: float32 [B, 3, N, N] normalised, or uint8 [B, N, N, 3] RGB crops normalised in the graph", graph.InputFormats))
+	fs.Float64Var(&f.feed.CropPct, "crop-pct", 0, "crop fraction recorded with the preprocessing: resize to int(N / crop-pct) (default: hustvl/Vim's 0.875)")
+	fs.StringVar(&f.feed.LabelsFile, "labels", "", "class names to record, one per line (default: ImageNet-1k's for a 1000-class head)")
 	return fs, f
 }
 
@@ -84,13 +88,14 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 		return usageError(fs, "--conv %s needs the plugin; it cannot be combined with --scan %s", graph.ConvPlugin, f.scan)
 	}
 	ckpt := pos[0]
-	opts := graph.ConvertOptions{Load: *f.load, Build: graph.Options{
+	opts := graph.ConvertOptions{Load: *f.load, CropPct: f.feed.CropPct, LabelsFile: f.feed.LabelsFile, Build: graph.Options{
 		Opset:         f.opset,
 		Features:      f.features,
 		Tokens:        f.tokens,
 		PerLayer:      f.perLayer,
 		Scan:          graph.ScanLowering(f.scan),
 		DepthwiseConv: graph.DepthwiseConv(f.conv),
+		InputFormat:   f.feed.Build.InputFormat,
 	}}
 	if isTerminal(stderr) {
 		opts.Loading = func() { fmt.Fprintf(stderr, "loading %s ...\n", ckpt) }

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/vimconvert/vimconvert/runtime/classify"
+	"github.com/vimconvert/vimconvert/runtime/preprocess"
+)
+
+func init() {
+	register(command{name: "classify", summary: "top-K classes of images or folders of images (ONNX model or checkpoint)", run: runClassify})
+	register(command{name: "preprocess", summary: "write an image's model input as .npy (IMAGE -o X.npy)", run: runPreprocess})
+}
+
+// runClassify is `vimconvert classify`: flags, classify.Open, one printed
+// result per file.
+func runClassify(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("classify", stderr, `Usage: vimconvert classify MODEL.onnx|CKPT.pth IMAGE|DIR... [flags]
+
+Prints each image's top-K classes (a checkpoint runs in the Go reference); bad files fail alone, exit status 1.`)
+	mo, o := classify.ModelOptions{}, classify.Options{}
+	fs.IntVar(&o.TopK, "top", 5, "classes per image")
+	fs.StringVar(&mo.LabelsFile, "labels", "", "class names, one per line (default: the model's, else ImageNet-1k's for 1000 classes, else indices)")
+	fs.IntVar(&o.Batch, "batch", 1, "images per model run")
+	fs.IntVar(&mo.Threads, "threads", 0, "model and decoding threads (default: every core)")
+	fs.IntVar(&mo.ImgSize, "img-size", 0, "input size (default: the model's)")
+	fs.Float64Var(&mo.CropPct, "crop-pct", 0, "resize to int(img-size / crop-pct) before the centre crop (default: the model's, else 0.875)")
+	asJSON := fs.Bool("json", false, `one JSON object per file and line: {"file", "top": [{"index", "label", "prob"}]} or {"file", "error"}`)
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	} else if len(pos) < 2 || o.TopK < 1 || o.Batch < 1 || mo.Threads < 0 {
+		return usageError(fs, "need MODEL and at least one IMAGE or DIR; --top and --batch at least 1")
+	}
+	m, err := classify.Open(pos[0], mo)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	for _, n := range m.Notes {
+		fmt.Fprintln(stderr, "warning:", n)
+	}
+	if o.Workers = mo.Threads; isTerminal(stderr) && !isTerminal(stdout) {
+		o.Progress = classifyBar(stderr)
+	}
+	st, err := m.Classify(context.Background(), pos[1:], o, func(r classify.Result) error { return classify.WriteResult(stdout, r, *asJSON) })
+	if err == nil && st.Failed > 0 {
+		err = fmt.Errorf("%d of %d files could not be classified", st.Failed, st.Files)
+	}
+	return err
+}
+
+// runPreprocess is `vimconvert preprocess`: one image's tensor as .npy.
+func runPreprocess(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("preprocess", stderr, `Usage: vimconvert preprocess IMAGE -o X.npy [--img-size N] [--crop-pct P]
+
+Writes the float32 [1, 3, N, N] tensor of IMAGE as PIL + torchvision make it for Vim (bicubic, int(N / P), crop).`)
+	out := fs.String("o", "", "output .npy (required)")
+	size := fs.Int("img-size", 224, "model input size N")
+	crop := fs.Float64("crop-pct", preprocess.VimEvalCropPct, "crop fraction P")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	} else if len(pos) != 1 || *out == "" {
+		return usageError(fs, "need one IMAGE and -o X.npy")
+	}
+	r, err := preprocess.ImageNetRecipe(*size, *crop)
+	if err == nil {
+		err = classify.WriteTensorFile(r, pos[0], *out)
+	}
+	if err == nil {
+		fmt.Fprintf(stdout, "wrote %s: float32 [1, 3, %d, %d] (resize %d, centre crop %d)\n", *out, *size, *size, r.ResizeShort, *size)
+	}
+	return err
+}
+
+// classifyBar draws the files classified so far on w, from the 10th file.
+func classifyBar(w io.Writer) func(done, total int) {
+	var bar *progressbar.ProgressBar
+	return func(done, total int) {
+		if bar == nil && total >= 10 {
+			bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(w), progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
+		}
+		if bar != nil {
+			_ = bar.Set(done)
+		}
+	}
+}
