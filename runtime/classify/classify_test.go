@@ -223,3 +223,34 @@ func TestWriteResultJSON(t *testing.T) {
 		t.Errorf("a head without labels printed a label: %q", b.String())
 	}
 }
+
+func TestRecordedRecipe(t *testing.T) {
+	vim, _ := preprocess.ImageNetRecipe(224, preprocess.VimEvalCropPct)
+	vimJSON, _ := vim.JSON()
+	for _, tc := range []struct {
+		why   string
+		meta  map[string]string
+		fixed int
+		side  int // resize side of the recipe; 0: none recorded
+		err   string
+	}{
+		{"a vimconvert recipe is read as recorded", map[string]string{graph.MetaPreprocessRecipe: vimJSON}, 224, 256, ""},
+		{"nothing recorded", map[string]string{}, 224, 0, ""},
+		{"MambaOut's older form: timm's crop_pct 1.0", map[string]string{graph.MetaPreprocess: `{"input_size":224,"crop_pct":1,"interpolation":"bicubic","mean":[0.485,0.456,0.406],"std":[0.229,0.224,0.225]}`}, -1, 224, ""},
+		{"a recipe for another size than the input would misfeed it", map[string]string{graph.MetaPreprocessRecipe: vimJSON}, 448, 0, "takes 448"},
+		{"malformed recipe JSON names the key", map[string]string{graph.MetaPreprocessRecipe: `{"input_size":`}, 224, 0, graph.MetaPreprocessRecipe},
+		{"an interpolation preprocess does not implement", map[string]string{graph.MetaPreprocess: `{"input_size":224,"crop_pct":1,"interpolation":"bilinear"}`}, -1, 0, "bilinear"},
+	} {
+		r, err := recordedRecipe("m.onnx", tc.meta, tc.fixed)
+		switch {
+		case tc.err != "":
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s: error %v, want %q", tc.why, err, tc.err)
+			}
+		case err != nil:
+			t.Errorf("%s: %v", tc.why, err)
+		case tc.side == 0 && r != nil, tc.side != 0 && (r == nil || r.ResizeShort != tc.side):
+			t.Errorf("%s: recipe %+v, want resize side %d", tc.why, r, tc.side)
+		}
+	}
+}
