@@ -69,10 +69,10 @@ Writes the float32 [1, 3, N, N] tensor of IMAGE as PIL + torchvision make it for
 		return usageError(fs, "need one IMAGE and -o X.npy")
 	}
 	r, err := preprocess.ImageNetRecipe(*size, *crop)
-	if err == nil {
-		err = classify.WriteTensorFile(r, pos[0], *out)
+	if err != nil {
+		return usageError(fs, "%v", err)
 	}
-	if err == nil {
+	if err = classify.WriteTensorFile(r, pos[0], *out); err == nil {
 		fmt.Fprintf(stdout, "wrote %s: float32 [1, 3, %d, %d] (resize %d, centre crop %d)\n", *out, *size, *size, r.ResizeShort, *size)
 	}
 	return err
