@@ -283,6 +283,17 @@ func TestUint8InputParity(t *testing.T) {
 			t.Fatalf("%s: %v", f, err)
 		}
 		logits[f] = out[graph.LogitsName].Data
+		if f == graph.InputUint8NHWC { // float data for a uint8 input is refused, not reinterpreted
+			s, err := runtime.NewSession(path, runtime.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = s.Run(map[string]*runtime.Tensor{graph.InputName: {Shape: in.Shape, Data: x}})
+			s.Destroy()
+			if err == nil || !strings.Contains(err.Error(), "element type") {
+				t.Errorf("float32 data for the uint8 input: error %v, want one about the element type", err)
+			}
+		}
 	}
 	maxd := 0.0
 	for i, v := range logits[graph.InputFloatNCHW] {

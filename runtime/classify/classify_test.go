@@ -254,3 +254,20 @@ func TestRecordedRecipe(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteResultText(t *testing.T) {
+	var b bytes.Buffer
+	r := Result{File: "x.jpg", Top: []Prediction{{Index: 3, Label: "tiger shark", Prob: 0.5}, {Index: 12, Prob: 0.25}}}
+	if err := WriteResult(&b, r, false); err != nil {
+		t.Fatal(err)
+	}
+	// One line per class; a class without a name ends at its index.
+	if want := "x.jpg\n  0.5000     3  tiger shark\n  0.2500    12\n"; b.String() != want {
+		t.Errorf("text %q, want %q", b.String(), want)
+	}
+	b.Reset()
+	_ = WriteResult(&b, Result{File: "y.jpg", Err: errors.New("y.jpg: empty file")}, false)
+	if want := "y.jpg: error: y.jpg: empty file\n"; b.String() != want {
+		t.Errorf("text error %q, want %q", b.String(), want)
+	}
+}

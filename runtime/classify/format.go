@@ -29,7 +29,7 @@ func WriteResult(w io.Writer, r Result, asJSON bool) error {
 	} else {
 		fmt.Fprintf(&b, "%s\n", r.File)
 		for _, p := range r.Top {
-			fmt.Fprintf(&b, "  %.4f  %4d  %s\n", p.Prob, p.Index, p.Label)
+			fmt.Fprintf(&b, "%s\n", strings.TrimRight(fmt.Sprintf("  %.4f  %4d  %s", p.Prob, p.Index, p.Label), " "))
 		}
 	}
 	_, err := io.WriteString(w, b.String())
