@@ -21,7 +21,9 @@ func init() {
 func runClassify(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("classify", stderr, `Usage: vimconvert classify MODEL.onnx|CKPT.pth IMAGE|DIR... [flags]
 
-Prints each image's top-K classes (a checkpoint runs in the Go reference); bad files fail alone, exit status 1.`)
+Prints each image's top-K classes (folders: their images, sorted), preprocessed as
+the model records; a checkpoint runs in the pure-Go reference. A file that cannot be
+classified gets an error line, the others go on, and the exit status is 1.`)
 	mo, o := classify.ModelOptions{}, classify.Options{}
 	fs.IntVar(&o.TopK, "top", 5, "classes per image")
 	fs.StringVar(&mo.LabelsFile, "labels", "", "class names, one per line (default: the model's, else ImageNet-1k's for 1000 classes, else indices)")
@@ -58,7 +60,8 @@ Prints each image's top-K classes (a checkpoint runs in the Go reference); bad f
 func runPreprocess(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("preprocess", stderr, `Usage: vimconvert preprocess IMAGE -o X.npy [--img-size N] [--crop-pct P]
 
-Writes the float32 [1, 3, N, N] tensor of IMAGE as PIL + torchvision make it for Vim (bicubic, int(N / P), crop).`)
+Writes the float32 [1, 3, N, N] tensor that PIL + torchvision make of IMAGE for hustvl/Vim
+(RGB, bicubic resize of the short side to int(N / P), centre crop N, ImageNet mean and std).`)
 	out := fs.String("o", "", "output .npy (required)")
 	size := fs.Int("img-size", 224, "model input size N")
 	crop := fs.Float64("crop-pct", preprocess.VimEvalCropPct, "crop fraction P")
