@@ -64,36 +64,38 @@ func TestPreprocessCommandMatchesTorchvision(t *testing.T) {
 	bin, dir := vimconvertBin(t)
 	m := readPreprocessManifest(t)
 	out := t.TempDir()
-	n := 0
+	n := map[int]int{}
 	for _, im := range m.Images {
-		want, ok := im.Results["vim224"]
-		if !ok {
-			continue
-		}
-		n++
-		npyPath := filepath.Join(out, im.File+".npy")
-		_, stderr, code := runCLI(t, bin, dir, "preprocess", filepath.Join(imagesDir, "images", im.File), "-o", npyPath)
-		if code != 0 {
-			t.Errorf("preprocess %s: exit %d: %s", im.File, code, stderr)
-			continue
-		}
-		a, err := npy.ReadFile(npyPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if fmt.Sprint(a.Shape) != "[1 3 224 224]" {
-			t.Errorf("%s: shape %v, want [1 3 224 224]", im.File, a.Shape)
-		}
-		raw := make([]byte, 4*len(a.F32))
-		for i, v := range a.F32 {
-			binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
-		}
-		if sum := sha256.Sum256(raw); hex.EncodeToString(sum[:]) != want.TensorSHA256 {
-			t.Errorf("%s: tensor differs from torchvision's (sha256)", im.File)
+		for _, size := range []int{224, 448} { // hustvl/Vim's crop 0.875: resize 256 and 512
+			want, ok := im.Results[fmt.Sprintf("vim%d", size)]
+			if !ok {
+				continue
+			}
+			n[size]++
+			npyPath := filepath.Join(out, fmt.Sprintf("%s.%d.npy", im.File, size))
+			_, stderr, code := runCLI(t, bin, dir, "preprocess", filepath.Join(imagesDir, "images", im.File), "-o", npyPath, "--img-size", fmt.Sprint(size))
+			if code != 0 {
+				t.Errorf("preprocess %s: exit %d: %s", im.File, code, stderr)
+				continue
+			}
+			a, err := npy.ReadFile(npyPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := fmt.Sprintf("[1 3 %d %d]", size, size); fmt.Sprint(a.Shape) != want {
+				t.Errorf("%s: shape %v, want %s", im.File, a.Shape, want)
+			}
+			raw := make([]byte, 4*len(a.F32))
+			for i, v := range a.F32 {
+				binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
+			}
+			if sum := sha256.Sum256(raw); hex.EncodeToString(sum[:]) != want.TensorSHA256 {
+				t.Errorf("%s at %d: tensor differs from torchvision's (sha256)", im.File, size)
+			}
 		}
 	}
-	if n < 20 {
-		t.Fatalf("only %d images with a vim224 tensor in the manifest", n)
+	if n[224] < 20 || n[448] < 2 {
+		t.Fatalf("only %v images per size with a tensor in the manifest", n)
 	}
 	// A bad image leaves no output and says why.
 	npyPath := filepath.Join(out, "bad.npy")
@@ -304,4 +306,31 @@ func TestUint8InputParity(t *testing.T) {
 		t.Errorf("uint8-nhwc logits differ from the float path by %.3g > 1e-6", maxd)
 	}
 	checkONNX(t, paths8) // last: skips without python3-onnx
+}
+
+// TestClassifyFollowsModelSize converts vim_t_d2 at 448: classify feeds it
+// 448 crops of a 512 resize (read from its metadata) and refuses another
+// size.
+func TestClassifyFollowsModelSize(t *testing.T) {
+	requireRuntime(t)
+	bin, dir := vimconvertBin(t)
+	model := filepath.Join(t.TempDir(), "vim448.onnx")
+	if _, stderr, code := runCLI(t, bin, dir, "convert", filepath.Join(repo.Fixture("vim_t_d2"), "checkpoint.pth"), "-o", model, "--img-size", "448"); code != 0 {
+		t.Fatalf("convert: %s", stderr)
+	}
+	cm, err := classify.Open(model, classify.ModelOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm.Close()
+	if cm.Recipe.InputSize != 448 || cm.Recipe.ResizeShort != 512 || len(cm.Notes) != 0 {
+		t.Errorf("recipe %+v, notes %q; want 448 from a 512 resize, recorded (no notes)", cm.Recipe, cm.Notes)
+	}
+	photo := filepath.Join(imagesDir, "images", "photo_rocket.jpg")
+	if lines, stderr, code := classifyJSON(t, bin, dir, model, photo); code != 0 || len(lines) != 1 || len(lines[0].Top) != 5 {
+		t.Errorf("classify at 448: exit %d, %+v, %s", code, lines, stderr)
+	}
+	if _, stderr, code := classifyJSON(t, bin, dir, model, photo, "--img-size", "224"); code != 1 || !strings.Contains(stderr, "448x448 images only") {
+		t.Errorf("--img-size 224 on a 448 model: exit %d, stderr %q; want a refusal", code, stderr)
+	}
 }
