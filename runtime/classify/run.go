@@ -42,9 +42,10 @@ type Result struct {
 // normalising, summed over the decoding goroutines (it overlaps the model
 // runs); Model is the wall time of the model runs; Wall is the whole call.
 type Stats struct {
-	Files, Failed         int
-	Preprocess, Model     time.Duration
-	Wall                  time.Duration
+	Files, Failed     int // files reported, and those with an error
+	Preprocess, Model time.Duration
+	Wall              time.Duration
+	// Batches counts the model runs; LargestBatch is the most images in one.
 	Batches, LargestBatch int
 }
 
