@@ -292,8 +292,8 @@ func TestUint8InputParity(t *testing.T) {
 			}
 			_, err = s.Run(map[string]*runtime.Tensor{graph.InputName: {Shape: in.Shape, Data: x}})
 			s.Destroy()
-			if err == nil || !strings.Contains(err.Error(), "element type") {
-				t.Errorf("float32 data for the uint8 input: error %v, want one about the element type", err)
+			if err == nil || !strings.Contains(err.Error(), "takes uint8") {
+				t.Errorf("float32 data for the uint8 input: error %v, want one naming both element types", err)
 			}
 		}
 	}

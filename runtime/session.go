@@ -217,7 +217,7 @@ func checkShape(name string, t *Tensor, vi ValueInfo) error {
 		n, elem = int64(len(t.Bytes)), 2
 	}
 	if vi.ElemType != 0 && vi.ElemType != elem {
-		return fmt.Errorf("runtime: input %q has ONNX element type %d; got element type %d (1 = float32 in Data, 2 = uint8 in Bytes)", name, vi.ElemType, elem)
+		return fmt.Errorf("runtime: input %q takes %s (ONNX element type %d), but %s data was given", name, elemName(vi.ElemType), vi.ElemType, elemName(elem))
 	}
 	if vi.Shape != nil && len(vi.Shape) != len(t.Shape) {
 		return fmt.Errorf("runtime: input %q has rank %d (shape %v), model wants rank %d %v",
@@ -252,4 +252,15 @@ func (s *Session) Destroy() error {
 		return fmt.Errorf("runtime: destroying session: %w", err)
 	}
 	return nil
+}
+
+// elemName names the ONNX element types a Tensor can hold.
+func elemName(t int) string {
+	switch t {
+	case 1:
+		return "float32"
+	case 2:
+		return "uint8"
+	}
+	return fmt.Sprintf("element type %d", t)
 }
