@@ -13,4 +13,8 @@
 //
 // A file that cannot be read or decoded gives a Result with an error and
 // never stops the other files.
+//
+// What it must not do: decode or resize images itself (package preprocess
+// owns that), build or compare models, or print anything but through
+// WriteResult; an assumption it cannot avoid is a Note, never silent.
 package classify
