@@ -334,3 +334,20 @@ func TestClassifyFollowsModelSize(t *testing.T) {
 		t.Errorf("--img-size 224 on a 448 model: exit %d, stderr %q; want a refusal", code, stderr)
 	}
 }
+
+// TestClassifyModelWithoutMetadata opens a model that records no
+// preprocessing or class names (as exported before they were recorded):
+// it is fed hustvl/Vim's eval transform at its input size and named with
+// ImageNet-1k's classes, and both assumptions are notes.
+func TestClassifyModelWithoutMetadata(t *testing.T) {
+	requireRuntime(t)
+	_, path := exportModel(t, filepath.Join(repo.Fixture("vim_t_d2"), "checkpoint.pth"), convert.Options{}, graph.Options{})
+	m, err := classify.Open(path, classify.ModelOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if m.Recipe.InputSize != 224 || m.Recipe.ResizeShort != 256 || len(m.Labels) != 1000 || len(m.Notes) != 2 {
+		t.Errorf("recipe %+v, %d labels, notes %q; want 224 from 256, ImageNet-1k, two notes", m.Recipe, len(m.Labels), m.Notes)
+	}
+}
