@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -14,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/convert/mambaout"
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/internal/npy"
 	"github.com/vimconvert/vimconvert/internal/repo"
@@ -349,5 +351,46 @@ func TestClassifyModelWithoutMetadata(t *testing.T) {
 	defer m.Close()
 	if m.Recipe.InputSize != 224 || m.Recipe.ResizeShort != 256 || len(m.Labels) != 1000 || len(m.Notes) != 2 {
 		t.Errorf("recipe %+v, %d labels, notes %q; want 224 from 256, ImageNet-1k, two notes", m.Recipe, len(m.Labels), m.Notes)
+	}
+}
+
+// TestClassifyMambaOutAnySize classifies with a MambaOut export (any input
+// size, timm's recipe recorded in its older metadata form, 5 classes and no
+// names): the trained size 224 without resizing margin (crop_pct 1.0) by
+// default, --img-size picks another, and the classes are indices.
+func TestClassifyMambaOutAnySize(t *testing.T) {
+	requireRuntime(t)
+	mm, _, err := mambaout.Load(repo.Fixture("mambaout_synthetic", "training.pth"), mambaout.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp, err := graph.BuildMambaOut(mm, graph.MambaOutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "mambaout.onnx")
+	if err := graph.WriteFile(mp, path); err != nil {
+		t.Fatal(err)
+	}
+	photo := filepath.Join(imagesDir, "images", "photo_rocket.jpg")
+	for _, tc := range []struct {
+		size, wantSize, wantSide int
+	}{{0, 224, 224}, {160, 160, 160}} {
+		m, err := classify.Open(path, classify.ModelOptions{ImgSize: tc.size})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Recipe.InputSize != tc.wantSize || m.Recipe.ResizeShort != tc.wantSide || m.Labels != nil {
+			t.Errorf("--img-size %d: recipe %+v, labels %v; want %d from %d, no names", tc.size, m.Recipe, m.Labels, tc.wantSize, tc.wantSide)
+		}
+		var got []classify.Result
+		_, err = m.Classify(context.Background(), []string{photo}, classify.Options{}, func(r classify.Result) error {
+			got = append(got, r)
+			return nil
+		})
+		m.Close()
+		if err != nil || len(got) != 1 || got[0].Err != nil || len(got[0].Top) != 5 || got[0].Top[0].Label != "" {
+			t.Errorf("--img-size %d: %+v, %v; want 5 unnamed classes", tc.size, got, err)
+		}
 	}
 }
