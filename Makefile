@@ -53,6 +53,7 @@ demo: setup all
 	./$(BIN) convert $(DEMO_CKPT) -o $(DEMO_OUT)
 	./$(BIN) verify $(DEMO_CKPT) $(DEMO_OUT)
 	./$(BIN) predict --model $(DEMO_OUT) --input cmd/vimconvert/testdata/predict_vim_t_d2_x0.npy --output out/logits.npy
+	./$(BIN) classify $(DEMO_OUT) runtime/preprocess/testdata/images/photo_chelsea.png --top 3
 
 # Tracked Go files (every Go file outside third_party/ when not a git checkout).
 fmt-check:

@@ -7,6 +7,7 @@ import (
 
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
+	"github.com/vimconvert/vimconvert/runtime/preprocess"
 )
 
 // ConvertOptions controls ConvertFile. The zero value converts the
@@ -23,6 +24,14 @@ type ConvertOptions struct {
 	// WriteProgress, when set, is called as the file is written (see
 	// WriteFileProgress).
 	WriteProgress func(written, total int64)
+	// CropPct is the eval crop fraction recorded with the preprocessing when
+	// Build.Preprocess is nil (0 = hustvl/Vim's preprocess.VimEvalCropPct,
+	// listed in Info.Assumed).
+	CropPct float64
+	// LabelsFile names the class names (one per line) recorded when
+	// Build.Labels is nil; "" = ImageNet-1k's for a 1000-class head (listed
+	// in Info.Assumed), none for another head.
+	LabelsFile string
 }
 
 // Converted is what ConvertFile did.
@@ -56,6 +65,12 @@ func ConvertFileContext(ctx context.Context, ckptPath, outPath string, opts Conv
 	if err := CheckOutput(outPath, "model.onnx", ckptPath); err != nil {
 		return nil, err
 	}
+	var labels []string
+	if opts.LabelsFile != "" {
+		if labels, err = preprocess.ReadLabels(opts.LabelsFile); err != nil {
+			return nil, err
+		}
+	}
 	if opts.Loading != nil {
 		opts.Loading()
 	}
@@ -64,6 +79,9 @@ func ConvertFileContext(ctx context.Context, ckptPath, outPath string, opts Conv
 		return nil, fmt.Errorf("load checkpoint: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := feedMetadata(&opts, labels, m.Config, info); err != nil {
 		return nil, err
 	}
 	model, err := Build(m, opts.Build)
@@ -81,4 +99,35 @@ func ConvertFileContext(ctx context.Context, ckptPath, outPath string, opts Conv
 		return nil, fmt.Errorf("stat %s: %w", outPath, err)
 	}
 	return &Converted{Model: m, Info: info, ONNX: model, Size: fi.Size()}, nil
+}
+
+// feedMetadata fills in the preprocessing and class names ConvertFile
+// records when opts.Build does not set them, listing what it assumed in
+// info.Assumed.
+func feedMetadata(opts *ConvertOptions, labels []string, c convert.Config, info *convert.Info) error {
+	if opts.Build.Preprocess == nil {
+		crop := opts.CropPct
+		if crop == 0 {
+			crop = preprocess.VimEvalCropPct
+			info.Assumed = append(info.Assumed, fmt.Sprintf("preprocessing recorded in the model: hustvl/Vim's eval transform (bicubic resize to %d, centre crop %d, ImageNet mean and std; --crop-pct to change)",
+				preprocess.ResizeShortSide(c.ImgSize, crop), c.ImgSize))
+		}
+		r, err := preprocess.ImageNetRecipe(c.ImgSize, crop)
+		if err != nil {
+			return fmt.Errorf("preprocessing for %dx%d: %w", c.ImgSize, c.ImgSize, err)
+		}
+		opts.Build.Preprocess = &r
+	}
+	switch {
+	case opts.Build.Labels != nil:
+	case labels != nil:
+		if err := preprocess.CheckLabels(labels, c.NumClasses); err != nil {
+			return fmt.Errorf("%s: %w", opts.LabelsFile, err)
+		}
+		opts.Build.Labels = labels
+	case c.NumClasses == 1000:
+		opts.Build.Labels, opts.Build.LabelSet = preprocess.ImageNetLabels(), preprocess.ImageNetLabelSet
+		info.Assumed = append(info.Assumed, "class names recorded in the model: ImageNet-1k's, for the 1000-class head (--labels FILE for others)")
+	}
+	return nil
 }

@@ -37,6 +37,7 @@ import (
 
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
+	"github.com/vimconvert/vimconvert/runtime/preprocess"
 )
 
 // Graph input and output names.
@@ -53,6 +54,12 @@ const (
 	MetaScan          = "vimconvert.scan"           // Options.Scan
 	MetaDepthwiseConv = "vimconvert.depthwise_conv" // Options.DepthwiseConv
 	MetaProvenance    = "vimconvert.provenance"     // Provenance as JSON (ConvertFile)
+	// How to feed the model (input.go): Options.InputFormat; Options.Preprocess
+	// as preprocess.Recipe JSON; Options.LabelSet; Options.Labels one per line.
+	MetaInputFormat      = "vimconvert.input_format"
+	MetaPreprocessRecipe = "vimconvert.preprocess_recipe"
+	MetaLabelSet         = "vimconvert.label_set"
+	MetaLabels           = "vimconvert.labels"
 )
 
 // ProducerName is written to ModelProto.producer_name.
@@ -124,6 +131,15 @@ type Options struct {
 	FeatureMode convert.FeatureMode
 	// Progress, if set, is called after each block with (done, total).
 	Progress func(done, total int)
+	// InputFormat is what pixel_values holds ("" = InputFloatNCHW).
+	InputFormat InputFormat
+	// Preprocess, when set, is recorded under MetaPreprocessRecipe; its
+	// InputSize must be the model's. InputUint8NHWC requires it.
+	Preprocess *preprocess.Recipe
+	// LabelSet names the class names (e.g. preprocess.ImageNetLabelSet) and
+	// Labels lists them in class order (len = num_classes), when known.
+	LabelSet string
+	Labels   []string
 }
 
 // Build returns the ONNX model of m.
@@ -182,10 +198,18 @@ func buildWith(m *convert.Model, opts Options, lower lowerFunc) (*onnxpb.ModelPr
 		return nil, fmt.Errorf("graph: a dynamic-size model needs scan %q and depthwise conv %q or %q (%q and %q slice by a fixed token count)",
 			ScanPlugin, ConvONNX, ConvPlugin, opts.Scan, opts.DepthwiseConv)
 	}
+	if opts.DynamicSize && opts.InputFormat == InputUint8NHWC {
+		return nil, fmt.Errorf("graph: a dynamic-size model takes float32 input only (%s with a dynamic size is not tested)", InputUint8NHWC)
+	}
 	if opts.DynamicSize && opts.DType.Is16Bit() {
 		return nil, fmt.Errorf("graph: a dynamic-size model is float32 only (dtype %q with a dynamic size is not tested)", opts.DType)
 	}
 	c := m.Config
+	format, err := checkInputOptions(opts, c.ImgSize, c.NumClasses)
+	if err != nil {
+		return nil, err
+	}
+	opts.InputFormat = format
 	if c.ClsToken != convert.ClsNone && c.FinalPoolType == "max" {
 		// forward_features returns the cls token [B, D]; forward then
 		// takes x.max(dim=1) of the [B, num_classes] logits (MM 550-551),
@@ -215,18 +239,22 @@ func buildWith(m *convert.Model, opts Options, lower lowerFunc) (*onnxpb.ModelPr
 		return nil, fmt.Errorf("graph: encode config: %w", err)
 	}
 	imports := opsetImports(g, opts.Opset)
+	inputProps, err := inputMetadata(format, opts)
+	if err != nil {
+		return nil, err
+	}
 	mp := &onnxpb.ModelProto{
 		IrVersion:       proto.Int64(ir),
 		ProducerName:    proto.String(ProducerName),
 		ProducerVersion: proto.String(ProducerVersion),
 		DocString:       proto.String(modelDoc(imports)),
 		OpsetImport:     imports,
-		MetadataProps: []*onnxpb.StringStringEntryProto{
+		MetadataProps: append([]*onnxpb.StringStringEntryProto{
 			{Key: proto.String(MetaConfig), Value: proto.String(string(cfgJSON))},
 			{Key: proto.String(MetaScan), Value: proto.String(string(opts.Scan))},
 			{Key: proto.String(MetaDepthwiseConv), Value: proto.String(string(opts.DepthwiseConv))},
 			{Key: proto.String(MetaDType), Value: proto.String(string(opts.DType))},
-		},
+		}, inputProps...),
 		Graph: g,
 	}
 	if opts.DynamicSize {
@@ -303,7 +331,7 @@ func buildVim(b *builder, m *convert.Model, opts Options, lower lowerFunc) error
 	if chans == 0 {
 		chans = 3
 	}
-	x := b.input(InputName, []int64{Batch, chans, H, W})
+	x := b.imageInput(opts.InputFormat, opts.Preprocess, chans, H, W)
 
 	// PatchEmbed (MM 39-63): Conv2d(kernel=patch, stride=stride, no padding),
 	// then flatten(2).transpose(1, 2): row-major patch order.

@@ -17,6 +17,9 @@ import (
 type Tensor struct {
 	Shape []int64
 	Data  []float32
+	// Bytes, when not nil, holds an input's values instead of Data, for a
+	// uint8 (ONNX element type 2) input such as a uint8-nhwc image.
+	Bytes []uint8
 }
 
 // NumElements returns the product of Shape (1 for a scalar).
@@ -172,7 +175,13 @@ func (s *Session) RunOutputs(inputs map[string]*Tensor, outputs []string) (map[s
 		}
 		// ORT reads t.Data in place (no copy); checkShape made sure it
 		// holds exactly the shape's element count.
-		v, err := ort.NewTensor(ort.NewShape(t.Shape...), t.Data)
+		var v ort.Value
+		var err error
+		if t.Bytes != nil {
+			v, err = ort.NewTensor(ort.NewShape(t.Shape...), t.Bytes)
+		} else {
+			v, err = ort.NewTensor(ort.NewShape(t.Shape...), t.Data)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("runtime: input %q: %w", name, err)
 		}
@@ -220,8 +229,12 @@ func (s *Session) RunOutputs(inputs map[string]*Tensor, outputs []string) (map[s
 }
 
 func checkShape(name string, t *Tensor, vi ValueInfo) error {
-	if vi.ElemType != 0 && vi.ElemType != 1 {
-		return fmt.Errorf("runtime: input %q has ONNX element type %d; only float32 (1) inputs are supported", name, vi.ElemType)
+	n, elem := int64(len(t.Data)), 1
+	if t.Bytes != nil {
+		n, elem = int64(len(t.Bytes)), 2
+	}
+	if vi.ElemType != 0 && vi.ElemType != elem {
+		return fmt.Errorf("runtime: input %q takes %s (ONNX element type %d), but %s data was given", name, elemName(vi.ElemType), vi.ElemType, elemName(elem))
 	}
 	if vi.Shape != nil && len(vi.Shape) != len(t.Shape) {
 		return fmt.Errorf("runtime: input %q has rank %d (shape %v), model wants rank %d %v",
@@ -236,8 +249,8 @@ func checkShape(name string, t *Tensor, vi ValueInfo) error {
 				name, i, d, vi.Shape[i], vi.Shape)
 		}
 	}
-	if n := t.NumElements(); int64(len(t.Data)) != n {
-		return fmt.Errorf("runtime: input %q: shape %v needs %d values, got %d", name, t.Shape, n, len(t.Data))
+	if want := t.NumElements(); n != want {
+		return fmt.Errorf("runtime: input %q: shape %v needs %d values, got %d", name, t.Shape, want, n)
 	}
 	return nil
 }
@@ -256,4 +269,15 @@ func (s *Session) Destroy() error {
 		return fmt.Errorf("runtime: destroying session: %w", err)
 	}
 	return nil
+}
+
+// elemName names the ONNX element types a Tensor can hold.
+func elemName(t int) string {
+	switch t {
+	case 1:
+		return "float32"
+	case 2:
+		return "uint8"
+	}
+	return fmt.Sprintf("element type %d", t)
 }

@@ -44,6 +44,7 @@ type convertFlags struct {
 	dynamic    bool
 	outIdx     string
 	fmode      string
+	feed       graph.ConvertOptions // --input-format, --crop-pct, --labels
 }
 
 func newConvertFlagSet(stderr io.Writer) (*flag.FlagSet, *convertFlags) {
@@ -69,6 +70,9 @@ Runtime's own contrib ops).`)
 	fs.StringVar(&f.outIdx, "out-indices", "", "add feature maps [batch, D, h, w] of these blocks for dense heads: a comma-separated list (negative counts from the end) or 'official' (the seg configs': last block of each quarter)")
 	fs.StringVar(&f.fmode, "feature-mode", "", "stream of the feature maps: hidden (default; seg backbone), add (residual + hidden; det backbone) or add_norm")
 	fs.StringVar(&f.scan, "scan", string(graph.ScanPlugin), "scan lowering: "+strings.Join(userScanLowerings(), ", ")+" (plugin: the vimconvert ORT plugin; linear-attention: ONNX Runtime ≥ 1.25 contrib ops, no plugin, slower; standard: only standard ONNX ops, opset 17, any runtime)")
+	fs.StringVar((*string)(&f.feed.Build.InputFormat), "input-format", string(graph.InputFloatNCHW), fmt.Sprintf("input %v: float32 [B, 3, N, N] normalised, or uint8 [B, N, N, 3] RGB crops normalised in the graph", graph.InputFormats))
+	fs.Float64Var(&f.feed.CropPct, "crop-pct", 0, "crop fraction recorded with the preprocessing: resize to int(N / crop-pct) (default: hustvl/Vim's 0.875)")
+	fs.StringVar(&f.feed.LabelsFile, "labels", "", "class names to record, one per line (default: ImageNet-1k's for a 1000-class head)")
 	return fs, f
 }
 
@@ -118,7 +122,7 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := checkTriton(f, graph.ScanLowering(f.scan) == graph.ScanPlugin); err != nil {
 		return err
 	}
-	opts := graph.ConvertOptions{Load: *f.load, Build: graph.Options{
+	opts := graph.ConvertOptions{Load: *f.load, CropPct: f.feed.CropPct, LabelsFile: f.feed.LabelsFile, Build: graph.Options{
 		DynamicSize: f.dynamic, OutIndices: idx, OfficialOutIndices: f.outIdx == "official", FeatureMode: convert.FeatureMode(f.fmode),
 		Opset:         f.opset,
 		Features:      f.features,
@@ -127,6 +131,7 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		Scan:          graph.ScanLowering(f.scan),
 		DepthwiseConv: graph.DepthwiseConv(f.conv),
 		DType:         graph.DType(f.dtype),
+		InputFormat:   f.feed.Build.InputFormat,
 	}}
 	if progress.IsTerminal(stderr) {
 		opts.Loading = func() { fmt.Fprintf(stderr, "loading %s ...\n", ckpt) }

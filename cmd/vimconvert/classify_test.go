@@ -1,0 +1,53 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vimconvert/vimconvert/internal/repo"
+)
+
+// TestClassifyPreprocessErrors checks the refusals of classify and
+// preprocess: usage errors exit 2, unusable inputs exit 1 naming the
+// problem, and preprocess leaves no output behind.
+func TestClassifyPreprocessErrors(t *testing.T) {
+	ckpt := repo.Fixture("vim_t_d2", "checkpoint.pth")
+	photo := repo.Path("runtime/preprocess/testdata/images/photo_rocket.jpg")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "x.npy")
+	labels3 := filepath.Join(dir, "three.txt")
+	if err := os.WriteFile(labels3, []byte("a\nb\nc\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args     []string
+		wantCode int
+		wantMsg  string
+		reason   string
+	}{
+		{[]string{"classify", ckpt}, 2, "at least one IMAGE", "no image"},
+		{[]string{"classify", ckpt, photo, "--top", "0"}, 2, "--top", "no classes asked for"},
+		{[]string{"classify", ckpt, photo, "--batch", "0"}, 2, "--batch", "empty batches"},
+		{[]string{"classify", ckpt, photo, "--crop-pct", "1.5"}, 1, "crop pct 1.5", "a crop larger than the image"},
+		{[]string{"classify", ckpt, photo, "--labels", labels3}, 1, "three.txt", "labels for another head"},
+		{[]string{"classify", ckpt, photo, "--img-size", "450"}, 1, "450", "a size that does not fit the stride"},
+		{[]string{"classify", filepath.Join(dir, "none.onnx"), photo}, 1, "none.onnx", "missing model"},
+		{[]string{"classify", ckpt, dir}, 1, "holds no image files", "a directory without images"},
+		{[]string{"preprocess", photo}, 2, "-o X.npy", "no output"},
+		{[]string{"preprocess", photo, "-o", out, "--crop-pct", "0"}, 2, "crop", "zero crop fraction"},
+		{[]string{"preprocess", filepath.Join(dir, "none.jpg"), "-o", out}, 1, "none.jpg", "missing image"},
+		{[]string{"preprocess", repo.Path("runtime/preprocess/testdata/bad/zero_0x0.png"), "-o", out}, 1, "zero_0x0.png", "a 0x0 image"},
+		{[]string{"preprocess", photo, "-o", filepath.Join(dir, "nodir", "x.npy")}, 1, "nodir", "output directory missing"},
+	}
+	for _, tc := range tests {
+		code, _, stderr := runCLI(t, tc.args...)
+		if code != tc.wantCode || !strings.Contains(stderr, tc.wantMsg) {
+			t.Errorf("%s: exit %d, stderr %q; want exit %d mentioning %q", tc.reason, code, stderr, tc.wantCode, tc.wantMsg)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Fatalf("%s: a failed run left %s", tc.reason, out)
+		}
+	}
+}

@@ -1,0 +1,62 @@
+package classify
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// ImageExtensions are the file name suffixes (compared in lower case) that
+// ExpandPaths takes from a directory: the formats package preprocess decodes.
+var ImageExtensions = []string{".jpg", ".jpeg", ".png", ".gif", ".bmp"}
+
+// ExpandPaths turns command-line arguments into the list of files to
+// classify: a directory becomes the image files under it (recursively, in
+// sorted order, hidden names skipped), anything else stays as given, so
+// that a missing or unreadable file gets its own error when classified.
+// A directory holding no image file is an error naming it.
+func ExpandPaths(args []string) ([]string, error) {
+	var out []string
+	for _, a := range args {
+		st, err := os.Stat(a)
+		if err != nil || !st.IsDir() {
+			out = append(out, a)
+			continue
+		}
+		n := len(out)
+		err = filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if p != a && strings.HasPrefix(d.Name(), ".") {
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if !d.IsDir() && isImageName(d.Name()) {
+				out = append(out, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("listing %s: %w", a, err)
+		}
+		if len(out) == n {
+			return nil, fmt.Errorf("directory %s holds no image files (%s)", a, strings.Join(ImageExtensions, ", "))
+		}
+	}
+	return out, nil
+}
+
+func isImageName(name string) bool {
+	ext := strings.ToLower(filepath.Ext(name))
+	for _, e := range ImageExtensions {
+		if ext == e {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,252 @@
+package classify
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"strings"
+
+	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/graph"
+	"github.com/vimconvert/vimconvert/graph/onnxfile"
+	"github.com/vimconvert/vimconvert/runtime"
+	"github.com/vimconvert/vimconvert/runtime/preprocess"
+	"github.com/vimconvert/vimconvert/verify"
+)
+
+// ModelOptions says how Open feeds a model where the model itself does not
+// fix it. The zero value follows the model.
+type ModelOptions struct {
+	// ImgSize overrides the input size; a model built for one size accepts
+	// only that one (0 = the model's own, or the size it was trained at).
+	ImgSize int
+	// CropPct overrides the crop fraction: the resize side is
+	// int(ImgSize / CropPct) (0 = the model's recorded one, else hustvl/Vim's
+	// preprocess.VimEvalCropPct).
+	CropPct float64
+	// LabelsFile names the class names, one per line ("" = those the model
+	// records, else ImageNet-1k for a 1000-class head, else none).
+	LabelsFile string
+	// Threads bounds the threads of the model (ORT intra-op threads, or
+	// the Go reference's workers); 0 = their defaults.
+	Threads int
+	// Runtime locates ONNX Runtime and the plugin for an ONNX model; its
+	// IntraOpThreads is replaced by Threads when Threads is set.
+	Runtime runtime.Options
+	// Checkpoint picks what is read from a checkpoint (weight set, cls
+	// token, stride); its ImgSize is replaced by ImgSize.
+	Checkpoint convert.Options
+}
+
+// Model is a classifier ready to run: how to feed it and how to name its
+// classes. Make it with Open; Close it when done.
+type Model struct {
+	// Path is the model or checkpoint file.
+	Path string
+	// Recipe is the preprocessing applied to every image.
+	Recipe preprocess.Recipe
+	// Format is the input the model takes: float32 NCHW or uint8 NHWC.
+	Format graph.InputFormat
+	// Classes is the number of outputs of the head.
+	Classes int
+	// Labels names the classes (len Classes), or is nil: results then
+	// carry class indices only.
+	Labels []string
+	// Notes lists what was assumed because neither the model nor the
+	// options said it, one sentence each, for the caller to show.
+	Notes []string
+
+	logits func(x []float32, u8 []uint8, n int) ([]float32, error)
+	close  func() error
+}
+
+// Close releases the model's native resources. It is safe to call twice.
+func (m *Model) Close() error {
+	if m.close == nil {
+		return nil
+	}
+	err := m.close()
+	m.close = nil
+	return err
+}
+
+// IsONNX reports whether path names an ONNX model (by its .onnx suffix);
+// anything else is read as a checkpoint.
+func IsONNX(path string) bool { return strings.HasSuffix(strings.ToLower(path), ".onnx") }
+
+// Open loads the model at path: an exported ONNX model (IsONNX) run in ONNX
+// Runtime with the plugin, or a Vim checkpoint run with the pure-Go
+// reference. Errors name the file and the problem.
+func Open(path string, o ModelOptions) (*Model, error) {
+	if o.CropPct < 0 || o.CropPct > 1 || math.IsNaN(o.CropPct) {
+		return nil, fmt.Errorf("crop pct %v: want a fraction in (0, 1]", o.CropPct)
+	}
+	if o.ImgSize < 0 {
+		return nil, fmt.Errorf("image size %d: want a positive size", o.ImgSize)
+	}
+	var m *Model
+	var err error
+	if IsONNX(path) {
+		m, err = openONNX(path, o)
+	} else {
+		m, err = openCheckpoint(path, o)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := m.setLabels(o.LabelsFile, nil); err != nil {
+		m.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// openCheckpoint loads a Vim checkpoint for the Go reference forward pass.
+func openCheckpoint(path string, o ModelOptions) (*Model, error) {
+	lo := o.Checkpoint
+	lo.ImgSize = o.ImgSize
+	cm, _, err := convert.Load(path, lo)
+	if err != nil {
+		return nil, err
+	}
+	c := cm.Config
+	if c.NumClasses == 0 {
+		return nil, fmt.Errorf("%s has no classification head (num_classes 0): nothing to classify with", path)
+	}
+	if c.FinalPoolType == "all" && c.ClsToken == convert.ClsNone {
+		return nil, fmt.Errorf("%s: final_pool_type \"all\" gives per-token logits, not one class per image", path)
+	}
+	m := &Model{Path: path, Format: graph.InputFloatNCHW, Classes: c.NumClasses}
+	if m.Recipe, err = resolveRecipe(path, nil, c.ImgSize, o, &m.Notes); err != nil {
+		return nil, err
+	}
+	s := c.ImgSize
+	m.logits = func(x []float32, _ []uint8, n int) ([]float32, error) {
+		res, err := verify.Forward(cm, x, [4]int{n, 3, s, s}, verify.Options{Workers: o.Threads})
+		if err != nil {
+			return nil, err
+		}
+		return res.Logits.Float32(), nil
+	}
+	return m, nil
+}
+
+// openONNX reads the metadata of an exported model and opens its session.
+func openONNX(path string, o ModelOptions) (*Model, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	mp, err := onnxfile.Parse(path, data)
+	if err != nil {
+		return nil, err
+	}
+	meta := onnxfile.Metadata(mp)
+	info, err := runtime.ParseModelInfo(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	in, classes, err := checkInterface(path, info)
+	if err != nil {
+		return nil, err
+	}
+	m := &Model{Path: path, Format: graph.InputFormat(meta[graph.MetaInputFormat]), Classes: classes}
+	if m.Format == "" {
+		m.Format = graph.InputFloatNCHW
+	}
+	if m.Format != graph.InputFloatNCHW && m.Format != graph.InputUint8NHWC {
+		return nil, fmt.Errorf("%s: metadata %s %q is not one of %v", path, graph.MetaInputFormat, m.Format, graph.InputFormats)
+	}
+	if err := m.setLabels("", meta); err != nil {
+		return nil, err
+	}
+	fixed := int(in.Shape[2]) // -1 for a model of any size
+	if m.Format == graph.InputUint8NHWC {
+		fixed = int(in.Shape[1])
+	}
+	rec, err := recordedRecipe(path, meta, fixed)
+	if err != nil {
+		return nil, err
+	}
+	if m.Recipe, err = resolveRecipe(path, rec, fixed, o, &m.Notes); err != nil {
+		return nil, err
+	}
+	ro := o.Runtime
+	if o.Threads > 0 {
+		ro.IntraOpThreads = o.Threads
+	}
+	sess, err := runtime.NewSession(path, ro)
+	if err != nil {
+		return nil, err
+	}
+	m.close = sess.Destroy
+	m.logits = func(x []float32, u8 []uint8, n int) ([]float32, error) {
+		s := int64(m.Recipe.InputSize)
+		t := &runtime.Tensor{Shape: []int64{int64(n), 3, s, s}, Data: x}
+		if u8 != nil {
+			t = &runtime.Tensor{Shape: []int64{int64(n), s, s, 3}, Bytes: u8}
+		}
+		out, err := sess.RunOutputs(map[string]*runtime.Tensor{graph.InputName: t}, []string{graph.LogitsName})
+		if err != nil {
+			return nil, err
+		}
+		return out[graph.LogitsName].Data, nil
+	}
+	return m, nil
+}
+
+// checkInterface finds the image input and the logits output of an ONNX
+// model and returns the input and the number of classes.
+func checkInterface(path string, info *runtime.ModelInfo) (runtime.ValueInfo, int, error) {
+	var in runtime.ValueInfo
+	found := false
+	for _, v := range info.Inputs {
+		if v.Name == graph.InputName && len(v.Shape) == 4 {
+			in, found = v, true
+		}
+	}
+	if !found {
+		return in, 0, fmt.Errorf("%s has no 4-D input %q: not an image classifier exported by vimconvert", path, graph.InputName)
+	}
+	for _, v := range info.Outputs {
+		if v.Name == graph.LogitsName {
+			if len(v.Shape) != 2 || v.Shape[1] <= 0 {
+				return in, 0, fmt.Errorf("%s: output %q has shape %v, want [batch, num_classes]", path, v.Name, v.Shape)
+			}
+			return in, int(v.Shape[1]), nil
+		}
+	}
+	return in, 0, fmt.Errorf("%s has no %q output (a model without a classification head cannot classify)", path, graph.LogitsName)
+}
+
+// setLabels picks the class names: file, else meta's (when meta is not
+// nil), else ImageNet-1k for a 1000-class head (with a note), else none.
+// With meta nil and no file it keeps what is set, or applies the fallback.
+func (m *Model) setLabels(file string, meta map[string]string) error {
+	switch {
+	case file != "":
+		l, err := preprocess.ReadLabels(file)
+		if err != nil {
+			return err
+		}
+		if err := preprocess.CheckLabels(l, m.Classes); err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		m.Labels = l
+	case meta != nil:
+		if s, ok := meta[graph.MetaLabels]; ok {
+			l := strings.Split(s, "\n")
+			if err := preprocess.CheckLabels(l, m.Classes); err != nil {
+				return fmt.Errorf("%s: metadata %s: %w", m.Path, graph.MetaLabels, err)
+			}
+			m.Labels = l
+		}
+	case m.Labels != nil:
+	case m.Classes == 1000:
+		m.Labels = preprocess.ImageNetLabels()
+		m.Notes = append(m.Notes, fmt.Sprintf("%s records no class names: using ImageNet-1k's for its 1000-class head (--labels FILE for others)", m.Path))
+	default:
+		m.Notes = append(m.Notes, fmt.Sprintf("%s records no class names for its %d classes: printing class indices (--labels FILE to name them)", m.Path, m.Classes))
+	}
+	return nil
+}
