@@ -173,36 +173,8 @@ func buildWith(m *convert.Model, opts Options, lower lowerFunc) (*onnxpb.ModelPr
 	if ir == 0 {
 		return nil, fmt.Errorf("graph: opset %d not supported (want %d to %d, or %d)", opts.Opset, MinOpset, MaxOpset, OpsetLinearAttention)
 	}
-	if opts.DepthwiseConv == "" {
-		opts.DepthwiseConv = ConvONNX
-	}
-	if opts.DepthwiseConv != ConvSlice && opts.DepthwiseConv != ConvONNX && opts.DepthwiseConv != ConvPlugin && opts.DepthwiseConv != ConvCausalConvWithState {
-		return nil, fmt.Errorf("graph: unknown depthwise conv formulation %q (have %q, %q, %q)", opts.DepthwiseConv, ConvSlice, ConvONNX, ConvPlugin)
-	}
-	if opts.DepthwiseConv == ConvPlugin && opts.Scan != ScanPlugin {
-		return nil, fmt.Errorf("graph: depthwise conv %q needs the plugin; it cannot be combined with scan lowering %q", ConvPlugin, opts.Scan)
-	}
-	if opts.DType == "" {
-		opts.DType = DTypeFloat32
-	}
-	if err := checkDType(opts); err != nil {
+	if err := checkOptions(m, &opts); err != nil {
 		return nil, err
-	}
-	if err := Validate(m); err != nil {
-		return nil, err
-	}
-	if _, err := outIndices(m, opts); err != nil {
-		return nil, err
-	}
-	if opts.DynamicSize && (opts.Scan != ScanPlugin || opts.DepthwiseConv == ConvSlice) {
-		return nil, fmt.Errorf("graph: a dynamic-size model needs scan %q and depthwise conv %q or %q (%q and %q slice by a fixed token count)",
-			ScanPlugin, ConvONNX, ConvPlugin, opts.Scan, opts.DepthwiseConv)
-	}
-	if opts.DynamicSize && opts.InputFormat == InputUint8NHWC {
-		return nil, fmt.Errorf("graph: a dynamic-size model takes float32 input only (%s with a dynamic size is not tested)", InputUint8NHWC)
-	}
-	if opts.DynamicSize && opts.DType.Is16Bit() {
-		return nil, fmt.Errorf("graph: a dynamic-size model is float32 only (dtype %q with a dynamic size is not tested)", opts.DType)
 	}
 	c := m.Config
 	format, err := checkInputOptions(opts, c.ImgSize, c.NumClasses)
@@ -622,6 +594,46 @@ func buildReadoutAndHead(b *builder, m *convert.Model, normed, clsPos string, op
 	b.output(LogitsName, logits)
 	if opts.Features {
 		b.output(FeaturesName, feat)
+	}
+	return nil
+}
+
+// checkOptions fills the defaults of opts (ConvONNX, DTypeFloat32) and
+// refuses what cannot be built from m: an unknown or plugin-only depthwise
+// conv without the plugin scan, a bad dtype, an invalid model, bad output
+// indices, and dynamic sizes with a fixed-length lowering, uint8 input or
+// 16 bits.
+func checkOptions(m *convert.Model, o *Options) error {
+	if o.DepthwiseConv == "" {
+		o.DepthwiseConv = ConvONNX
+	}
+	if o.DepthwiseConv != ConvSlice && o.DepthwiseConv != ConvONNX && o.DepthwiseConv != ConvPlugin && o.DepthwiseConv != ConvCausalConvWithState {
+		return fmt.Errorf("graph: unknown depthwise conv formulation %q (have %q, %q, %q)", o.DepthwiseConv, ConvSlice, ConvONNX, ConvPlugin)
+	}
+	if o.DepthwiseConv == ConvPlugin && o.Scan != ScanPlugin {
+		return fmt.Errorf("graph: depthwise conv %q needs the plugin; it cannot be combined with scan lowering %q", ConvPlugin, o.Scan)
+	}
+	if o.DType == "" {
+		o.DType = DTypeFloat32
+	}
+	if err := checkDType(*o); err != nil {
+		return err
+	}
+	if err := Validate(m); err != nil {
+		return err
+	}
+	if _, err := outIndices(m, *o); err != nil {
+		return err
+	}
+	if o.DynamicSize && (o.Scan != ScanPlugin || o.DepthwiseConv == ConvSlice) {
+		return fmt.Errorf("graph: a dynamic-size model needs scan %q and depthwise conv %q or %q (%q and %q slice by a fixed token count)",
+			ScanPlugin, ConvONNX, ConvPlugin, o.Scan, o.DepthwiseConv)
+	}
+	if o.DynamicSize && o.InputFormat == InputUint8NHWC {
+		return fmt.Errorf("graph: a dynamic-size model takes float32 input only (%s with a dynamic size is not tested)", InputUint8NHWC)
+	}
+	if o.DynamicSize && o.DType.Is16Bit() {
+		return fmt.Errorf("graph: a dynamic-size model is float32 only (dtype %q with a dynamic size is not tested)", o.DType)
 	}
 	return nil
 }
