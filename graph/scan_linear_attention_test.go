@@ -124,12 +124,7 @@ func TestScanOnlyLinearAttentionMatchesReference(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.reason, func(t *testing.T) {
-			in := randomScanInputs(c.batch, c.L, c.din, c.n, uint64(c.L*1000+c.din))
-			want := referenceBidirectional(t, in, c.batch, c.L, c.din, c.n)
-			mp, err := benchgraph.ScanOnly(c.L, c.din, c.n, string(graph.ScanLinearAttention))
-			if err != nil {
-				t.Fatal(err)
-			}
+			in, want, mp := scanOnlyCase(t, c.batch, c.L, c.din, c.n, graph.ScanLinearAttention)
 			ops := countOps(mp)
 			if ops["com.microsoft::LinearAttention"] != 2 || ops[graph.Domain+"::"+graph.OpScanBidirectional] != 0 {
 				t.Fatalf("linear-attention scan model ops = %v, want 2 LinearAttention and no plugin op", ops)
@@ -196,14 +191,9 @@ func TestLinearAttentionFixtureParityORT(t *testing.T) {
 			t.Fatalf("linear-attention export still has plugin op %s", k)
 		}
 	}
-	path := writeModel(t, mp, "vim_la.onnx")
 	// onnx 1.12 has no schema for com.microsoft.LinearAttention: the checker
 	// accepts the node unchecked and checks everything else.
-	onnxChecker(t, path)
-	out := runInput(t, ortSessionNoPlugin(t, path), g.x)
-	for _, name := range []string{graph.LogitsName, graph.FeaturesName} {
-		checkExpected(t, "linear-attention", name, out, g.exp)
-	}
+	checkGoldenModel(t, "linear-attention", mp, "vim_la.onnx", g)
 }
 
 // TestNoScanFloorModel checks that the no-scan floor differs from the plugin
@@ -270,4 +260,18 @@ func TestScanModelsReject(t *testing.T) {
 	if _, err := benchgraph.LinearAttentionCall(4, 0, 16); err == nil {
 		t.Error("LinearAttentionCall accepted d_inner 0")
 	}
+}
+
+// scanOnlyCase returns random scan inputs (randomScanInputs) for one
+// [batch, L, din] × n states case, their float64 bidirectional reference
+// and the scan-only model of lowering.
+func scanOnlyCase(t *testing.T, batch, L, din, n int, lowering graph.ScanLowering) (map[string]*runtime.Tensor, []float64, *onnxpb.ModelProto) {
+	t.Helper()
+	in := randomScanInputs(batch, L, din, n, uint64(L*1000+din))
+	want := referenceBidirectional(t, in, batch, L, din, n)
+	mp, err := benchgraph.ScanOnly(L, din, n, string(lowering))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in, want, mp
 }
