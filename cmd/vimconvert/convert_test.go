@@ -19,6 +19,20 @@ func convertCLI(args ...string) (code int, stdout, stderr string) {
 	return code, o.String(), e.String()
 }
 
+// convertDepth2 converts the depth-2 fixture with the extra convert flags
+// to file in a temp dir and returns the checkpoint and model paths; a
+// failed convert fails the test.
+func convertDepth2(t *testing.T, file string, flags ...string) (ckpt, model string) {
+	t.Helper()
+	ckpt = repo.Fixture("vim_t_d2", "checkpoint.pth")
+	model = filepath.Join(t.TempDir(), file)
+	var out, errb bytes.Buffer
+	if code := run(append([]string{"convert", ckpt, "-o", model}, flags...), &out, &errb); code != 0 {
+		t.Fatalf("convert %s: exit %d\n%s", strings.Join(flags, " "), code, errb.String())
+	}
+	return ckpt, model
+}
+
 func readModel(t *testing.T, path string) *onnxpb.ModelProto {
 	t.Helper()
 	data, err := os.ReadFile(path)

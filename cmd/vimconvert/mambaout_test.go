@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -93,24 +94,12 @@ func TestMambaOutFixturesCLI(t *testing.T) {
 				if d := maxAbs(got.Float32(), want.Data); d > 1e-5 {
 					t.Errorf("predict %s: max |Δ| %.3g from the official logits, want ≤ 1e-5", src[0], d)
 				}
-				if g, w := argmaxRows(got.Float32(), n), argmaxRows(want.Data, n); !equalInts(g, w) {
+				if g, w := argmaxRows(got.Float32(), n), argmaxRows(want.Data, n); !slices.Equal(g, w) {
 					t.Errorf("predict %s: top-1 %v, official %v", src[0], g, w)
 				}
 			}
 		})
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestMambaOutLayoutsCLI runs inspect, convert, verify and predict on the
