@@ -10,6 +10,7 @@ import (
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/graph/graphtest"
+	"github.com/vimconvert/vimconvert/internal/fixturetest"
 	"github.com/vimconvert/vimconvert/runtime"
 )
 
@@ -22,14 +23,10 @@ import (
 //
 //	go test ./graph -run '^$' -bench DynamicSizeORT -benchtime 20x -count 3
 func BenchmarkDynamicSizeORT(b *testing.B) {
-	m := graphtest.Model(graphtest.Spec{EmbedDim: 192, Depth: 24, DState: 16, PatchSize: 16, ImgSize: 224, NumClasses: 1000})
+	m := graphtest.Model(vimTinySpec)
 	dyn := benchSession(b, m, graph.Options{DynamicSize: true})
 	for _, size := range []int{224, 448} {
-		r := rand.New(rand.NewPCG(1, 2))
-		x := make([]float32, 3*size*size)
-		for i := range x {
-			x[i] = float32(r.NormFloat64())
-		}
+		x := fixturetest.RandomImage(rand.New(rand.NewPCG(1, 2)), 3*size*size)
 		in := map[string]*runtime.Tensor{graph.InputName: {Shape: []int64{1, 3, int64(size), int64(size)}, Data: x}}
 		static := benchSession(b, resizedB(b, m, size), graph.Options{})
 		for _, v := range []struct {
