@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -14,13 +13,6 @@ import (
 	"github.com/vimconvert/vimconvert/verify"
 )
 
-// verifyRun calls the CLI in-process.
-func verifyRun(args ...string) (code int, stdout, stderr string) {
-	var o, e bytes.Buffer
-	code = run(args, &o, &e)
-	return code, o.String(), e.String()
-}
-
 // verifyModel converts the bundled vim_t_d2 checkpoint into a temp dir,
 // skipping when ONNX Runtime is absent.
 func verifyModel(t *testing.T) (ckpt, model string) {
@@ -30,7 +22,7 @@ func verifyModel(t *testing.T) (ckpt, model string) {
 	}
 	ckpt = repo.Fixture("vim_t_d2", "checkpoint.pth")
 	model = filepath.Join(t.TempDir(), "d2.onnx")
-	if code, _, stderr := verifyRun("convert", ckpt, "-o", model, "--features", "--tokens"); code != 0 {
+	if code, _, stderr := runCLI(t, "convert", ckpt, "-o", model, "--features", "--tokens"); code != 0 {
 		t.Fatalf("convert: exit %d\n%s", code, stderr)
 	}
 	return ckpt, model
@@ -39,7 +31,7 @@ func verifyModel(t *testing.T) (ckpt, model string) {
 func TestVerifyCommand(t *testing.T) {
 	ckpt, model := verifyModel(t)
 	// The NumPy-written first fixture image, flags after the positionals.
-	code, stdout, stderr := verifyRun("verify", ckpt, model, "--input", "testdata/predict_vim_t_d2_x0.npy", "--json", "--precision", "float64")
+	code, stdout, stderr := runCLI(t, "verify", ckpt, model, "--input", "testdata/predict_vim_t_d2_x0.npy", "--json", "--precision", "float64")
 	if code != 0 {
 		t.Fatalf("verify: exit %d\n%s%s", code, stdout, stderr)
 	}
@@ -60,7 +52,7 @@ func TestVerifyCommand(t *testing.T) {
 	}
 
 	// A tolerance below the fp32 noise fails with exit 1 and says why.
-	code, stdout, stderr = verifyRun("verify", ckpt, model, "--batch", "1", "--tol", "1e-12")
+	code, stdout, stderr = runCLI(t, "verify", ckpt, model, "--batch", "1", "--tol", "1e-12")
 	if code != 1 || !strings.Contains(stderr, "FAIL: logits max |Δ|") || !strings.Contains(stdout, "FAIL against the Go reference (tol 1e-12)") {
 		t.Errorf("verify --tol 1e-12: exit %d\n%s%s", code, stdout, stderr)
 	}
@@ -86,7 +78,7 @@ func TestVerifyCommandErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			code, _, stderr := verifyRun(append([]string{"verify"}, tc.args...)...)
+			code, _, stderr := runCLI(t, append([]string{"verify"}, tc.args...)...)
 			if code != tc.code || !strings.Contains(stderr, tc.stderr) {
 				t.Errorf("exit %d stderr %q, want exit %d mentioning %q (%s)", code, stderr, tc.code, tc.stderr, tc.reason)
 			}
@@ -103,7 +95,7 @@ func TestVerifyWrongCheckpoint(t *testing.T) {
 	d2, s8 := repo.Fixture("vim_t_d2", "checkpoint.pth"), repo.Fixture("vim_t_stride8_d2", "checkpoint.pth")
 	d2Model, s8Model, d2At256 := filepath.Join(dir, "d2.onnx"), filepath.Join(dir, "s8.onnx"), filepath.Join(dir, "d2_256.onnx")
 	for _, c := range [][]string{{d2, d2Model}, {s8, s8Model}, {d2, d2At256, "--img-size", "256"}} {
-		if code, _, stderr := verifyRun(append([]string{"convert", c[0], "-o", c[1]}, c[2:]...)...); code != 0 {
+		if code, _, stderr := runCLI(t, append([]string{"convert", c[0], "-o", c[1]}, c[2:]...)...); code != 0 {
 			t.Fatalf("convert %s: exit %d\n%s", c[0], code, stderr)
 		}
 	}
@@ -120,7 +112,7 @@ func TestVerifyWrongCheckpoint(t *testing.T) {
 			[]string{"the model was built for img 256, stride 16 (16×16 patches)", "27×27", "was the model converted from this checkpoint?"}},
 	}
 	for _, tc := range tests {
-		code, stdout, stderr := verifyRun("verify", tc.ckpt, tc.model, "--batch", "1")
+		code, stdout, stderr := runCLI(t, "verify", tc.ckpt, tc.model, "--batch", "1")
 		if code != 1 {
 			t.Errorf("%s: exit %d, want 1\n%s%s", tc.reason, code, stdout, stderr)
 		}
@@ -154,7 +146,7 @@ func TestVerifyResourceLimits(t *testing.T) {
 		{"batch above 1024", []string{"--batch", "1025"}, "--batch 1025: want 1 to 1024"},
 	}
 	for _, tc := range tests {
-		code, _, stderr := verifyRun(append([]string{"verify", ckpt, model}, tc.args...)...)
+		code, _, stderr := runCLI(t, append([]string{"verify", ckpt, model}, tc.args...)...)
 		if code != 2 || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%s: exit %d stderr %q, want exit 2 mentioning %q", tc.reason, code, stderr, tc.want)
 		}
@@ -167,10 +159,10 @@ func TestVerifyResourceLimits(t *testing.T) {
 func TestVerifyResizedModel(t *testing.T) {
 	ckpt, _ := verifyModel(t)
 	model := filepath.Join(t.TempDir(), "d2_256.onnx")
-	if code, _, stderr := verifyRun("convert", ckpt, "-o", model, "--img-size", "256"); code != 0 {
+	if code, _, stderr := runCLI(t, "convert", ckpt, "-o", model, "--img-size", "256"); code != 0 {
 		t.Fatalf("convert --img-size 256: exit %d\n%s", code, stderr)
 	}
-	code, stdout, stderr := verifyRun("verify", ckpt, model, "--batch", "1")
+	code, stdout, stderr := runCLI(t, "verify", ckpt, model, "--batch", "1")
 	if code != 0 || !strings.Contains(stdout, "PASS") || !strings.Contains(stdout, "[1 3 256 256]") {
 		t.Errorf("verify of the resized model: exit %d\n%s%s", code, stdout, stderr)
 	}
