@@ -3,9 +3,10 @@ package graph_test
 import (
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/vimconvert/vimconvert/internal/modeltest"
 
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/graph"
@@ -52,14 +53,7 @@ func BenchmarkDynamicSizeORT(b *testing.B) {
 
 func benchSession(b *testing.B, m *convert.Model, opts graph.Options) *runtime.Session {
 	b.Helper()
-	mp, err := graph.Build(m, opts)
-	if err != nil {
-		b.Fatal(err)
-	}
-	p := filepath.Join(b.TempDir(), "model.onnx")
-	if err := graph.WriteFile(mp, p); err != nil {
-		b.Fatal(err)
-	}
+	p := modeltest.File(b, m, opts)
 	s, err := runtime.NewSession(p, runtime.Options{PluginPath: runtime.DefaultPluginPath(), IntraOpThreads: 1, InterOpThreads: 1})
 	if err != nil {
 		b.Skipf("session: %v", err)

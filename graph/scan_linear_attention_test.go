@@ -114,15 +114,7 @@ func referenceBidirectional(t *testing.T, in map[string]*runtime.Tensor, batch, 
 // compares it with the float64 reference scan; the plugin lowering of the
 // same model must agree too (when the plugin is built).
 func TestScanOnlyLinearAttentionMatchesReference(t *testing.T) {
-	cases := []struct {
-		reason           string
-		batch, L, din, n int
-	}{
-		{"small odd sizes, batch 2", 2, 37, 24, 16},
-		{"single token", 1, 1, 8, 16},
-		{"Vim-T shapes (197 tokens, d_inner 384)", 1, 197, 384, 16},
-	}
-	for _, c := range cases {
+	for _, c := range scanOnlyShapes {
 		t.Run(c.reason, func(t *testing.T) {
 			in, want, mp := scanOnlyCase(t, c.batch, c.L, c.din, c.n, graph.ScanLinearAttention)
 			ops := countOps(mp)
@@ -260,6 +252,19 @@ func TestScanModelsReject(t *testing.T) {
 	if _, err := benchgraph.LinearAttentionCall(4, 0, 16); err == nil {
 		t.Error("LinearAttentionCall accepted d_inner 0")
 	}
+}
+
+// scanOnlyShape is one scan-only case: [batch, L, din] with n states.
+type scanOnlyShape struct {
+	reason           string
+	batch, L, din, n int
+}
+
+// scanOnlyShapes are the cases every scan-only lowering test runs.
+var scanOnlyShapes = []scanOnlyShape{
+	{"small odd sizes, batch 2", 2, 37, 24, 16},
+	{"single token", 1, 1, 8, 16},
+	{"Vim-T shapes (197 tokens, d_inner 384)", 1, 197, 384, 16},
 }
 
 // scanOnlyCase returns random scan inputs (randomScanInputs) for one

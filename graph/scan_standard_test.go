@@ -3,6 +3,7 @@ package graph_test
 import (
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/vimconvert/vimconvert/convert"
@@ -50,15 +51,7 @@ func checkStandardOnly(t *testing.T, mp *onnxpb.ModelProto) {
 // bidirectional scan in ONNX Runtime without the plugin and compares it with
 // the float64 reference scan.
 func TestScanOnlyStandardMatchesReference(t *testing.T) {
-	cases := []struct {
-		reason           string
-		batch, L, din, n int
-	}{
-		{"small odd sizes, batch 2", 2, 37, 24, 16},
-		{"single token", 1, 1, 8, 16},
-		{"two tokens, batch 3, 8 states", 3, 2, 8, 8},
-		{"Vim-T shapes (197 tokens, d_inner 384)", 1, 197, 384, 16},
-	}
+	cases := append(slices.Clone(scanOnlyShapes), scanOnlyShape{"two tokens, batch 3, 8 states", 3, 2, 8, 8})
 	for _, c := range cases {
 		t.Run(c.reason, func(t *testing.T) {
 			in, want, mp := scanOnlyCase(t, c.batch, c.L, c.din, c.n, graph.ScanStandard)

@@ -8,6 +8,7 @@ import (
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/graph/graphtest"
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
+	"github.com/vimconvert/vimconvert/internal/modeltest"
 	"github.com/vimconvert/vimconvert/runtime"
 	"github.com/vimconvert/vimconvert/verify"
 )
@@ -41,7 +42,7 @@ func TestVariantsMatchReferenceORT(t *testing.T) {
 		t.Run(tc.reason, func(t *testing.T) {
 			m, x, ref := variantCase(t, tc.spec, uint64(100+i), uint64(i), 7)
 			for _, conv := range []graph.DepthwiseConv{graph.ConvONNX, graph.ConvPlugin} {
-				s := ortSession(t, buildModelFile(t, m, graph.Options{DepthwiseConv: conv}))
+				s := ortSession(t, modeltest.File(t, m, graph.Options{DepthwiseConv: conv}))
 				checkAgainstReference(t, string(conv)+" conv vs float64 reference", s, m.Config, x, ref)
 			}
 		})

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vimconvert/vimconvert/internal/modeltest"
+
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/graph/graphtest"
 	"github.com/vimconvert/vimconvert/internal/benchgraph"
@@ -84,7 +86,6 @@ func TestOptFloatJSON(t *testing.T) {
 // gives its name and side; a dynamic-size one (no fixed side) is refused.
 func TestPlainInput(t *testing.T) {
 	m := graphtest.Model(graphtest.Spec{Seed: 3})
-	dir := t.TempDir()
 	tests := []struct {
 		reason   string
 		opts     graph.Options
@@ -94,15 +95,8 @@ func TestPlainInput(t *testing.T) {
 		{"a fixed 16×16 model", graph.Options{}, 16, ""},
 		{"a dynamic-size model has no size to time", graph.Options{DynamicSize: true}, 0, "fixed S"},
 	}
-	for i, tc := range tests {
-		mp, err := graph.Build(m, tc.opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, "m"+string(rune('0'+i))+".onnx")
-		if err := graph.WriteFile(mp, p); err != nil {
-			t.Fatal(err)
-		}
+	for _, tc := range tests {
+		p := modeltest.File(t, m, tc.opts)
 		name, size, err := plainInput(p)
 		switch {
 		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
