@@ -115,36 +115,21 @@ func TestConvertCommandErrors(t *testing.T) {
 	if err := os.WriteFile(notCkpt, []byte("not a checkpoint"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		reason string
-		args   []string
-		code   int
-		stderr string
-	}{
-		{"missing -o", []string{"convert", ckpt}, 2, "missing -o"},
-		{"missing checkpoint", []string{"convert", "-o", filepath.Join(dir, "x.onnx")}, 2, "missing the checkpoint"},
-		{"two checkpoints", []string{"convert", ckpt, ckpt, "-o", filepath.Join(dir, "x.onnx")}, 2, "one checkpoint expected"},
-		{"unknown weight set", []string{"convert", ckpt, "-o", filepath.Join(dir, "x.onnx"), "--weights", "best"}, 2, "--weights"},
-		{"unknown flag", []string{"convert", ckpt, "-o", filepath.Join(dir, "x.onnx"), "--fp16"}, 2, "fp16"},
-		{"output is a directory", []string{"convert", ckpt, "-o", outDir}, 1, "is a directory"},
-		{"output directory missing", []string{"convert", ckpt, "-o", filepath.Join(dir, "no", "x.onnx")}, 1, "output directory"},
-		{"output is the input", []string{"convert", notCkpt, "-o", notCkpt}, 1, "refusing to overwrite"},
-		{"checkpoint missing", []string{"convert", filepath.Join(dir, "none.pth"), "-o", filepath.Join(dir, "x.onnx")}, 1, "none.pth"},
-		{"not a checkpoint", []string{"convert", notCkpt, "-o", filepath.Join(dir, "x.onnx")}, 1, "load checkpoint"},
-		{"unsupported opset", []string{"convert", ckpt, "-o", filepath.Join(dir, "x.onnx"), "--opset", "12"}, 1, "opset 12"},
-		{"cls placement the weights cannot have", []string{"convert", ckpt, "-o", filepath.Join(dir, "x.onnx"), "--cls-token", "double"}, 1, "cls"},
+	tests := []refusal{
+		{"missing -o", []string{ckpt}, 2, "missing -o"},
+		{"missing checkpoint", []string{"-o", filepath.Join(dir, "x.onnx")}, 2, "missing the checkpoint"},
+		{"two checkpoints", []string{ckpt, ckpt, "-o", filepath.Join(dir, "x.onnx")}, 2, "one checkpoint expected"},
+		{"unknown weight set", []string{ckpt, "-o", filepath.Join(dir, "x.onnx"), "--weights", "best"}, 2, "--weights"},
+		{"unknown flag", []string{ckpt, "-o", filepath.Join(dir, "x.onnx"), "--fp16"}, 2, "fp16"},
+		{"output is a directory", []string{ckpt, "-o", outDir}, 1, "is a directory"},
+		{"output directory missing", []string{ckpt, "-o", filepath.Join(dir, "no", "x.onnx")}, 1, "output directory"},
+		{"output is the input", []string{notCkpt, "-o", notCkpt}, 1, "refusing to overwrite"},
+		{"checkpoint missing", []string{filepath.Join(dir, "none.pth"), "-o", filepath.Join(dir, "x.onnx")}, 1, "none.pth"},
+		{"not a checkpoint", []string{notCkpt, "-o", filepath.Join(dir, "x.onnx")}, 1, "load checkpoint"},
+		{"unsupported opset", []string{ckpt, "-o", filepath.Join(dir, "x.onnx"), "--opset", "12"}, 1, "opset 12"},
+		{"cls placement the weights cannot have", []string{ckpt, "-o", filepath.Join(dir, "x.onnx"), "--cls-token", "double"}, 1, "cls"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.reason, func(t *testing.T) {
-			code, _, stderr := runCLI(t, tc.args...)
-			if code != tc.code {
-				t.Errorf("exit %d, want %d; stderr:\n%s", code, tc.code, stderr)
-			}
-			if !strings.Contains(stderr, tc.stderr) {
-				t.Errorf("stderr lacks %q:\n%s", tc.stderr, stderr)
-			}
-		})
-	}
+	checkRefusals(t, "convert", tests)
 	// No failed run left an output or temp file behind.
 	entries, _ := os.ReadDir(dir)
 	var names []string

@@ -127,3 +127,24 @@ func TestConvertConvFlag(t *testing.T) {
 		}
 	}
 }
+
+// refusal is a command line the CLI must refuse: with exit status code and
+// a stderr containing stderr.
+type refusal struct {
+	reason string
+	args   []string
+	code   int
+	stderr string
+}
+
+// checkRefusals runs the command cmd with each refusal's args and requires
+// its exit status and stderr.
+func checkRefusals(t *testing.T, cmd string, tests []refusal) {
+	t.Helper()
+	for _, tc := range tests {
+		code, _, stderr := runCLI(t, append([]string{cmd}, tc.args...)...)
+		if code != tc.code || !strings.Contains(stderr, tc.stderr) {
+			t.Errorf("%s: exit %d stderr %q, want exit %d mentioning %q", tc.reason, code, stderr, tc.code, tc.stderr)
+		}
+	}
+}

@@ -60,30 +60,17 @@ func TestVerifyCommand(t *testing.T) {
 
 func TestVerifyCommandErrors(t *testing.T) {
 	ckpt, model := verifyModel(t)
-	tests := []struct {
-		name   string
-		args   []string
-		code   int
-		stderr string
-		reason string
-	}{
-		{"no args", nil, 2, "want CKPT.pth and OUT.onnx", "both files are required"},
-		{"swapped", []string{model, ckpt}, 1, "", "an ONNX file given as the checkpoint must be refused, not crash"},
-		{"batch", []string{ckpt, model, "--batch", "0"}, 2, "--batch 0", "an empty batch"},
-		{"precision", []string{ckpt, model, "--precision", "fp16"}, 2, "fp16", "the reference runs in float32 or float64"},
-		{"weights", []string{ckpt, model, "--weights", "ema"}, 2, "--weights", "only model and model_ema exist"},
-		{"input shape", []string{ckpt, model, "--input", "testdata/predict_f64_1x3x2x2.npy"}, 1, "has shape [1 3 2 2]", "a 2×2 image does not fit a 224 model"},
-		{"input missing", []string{ckpt, model, "--input", "testdata/none.npy"}, 1, "none.npy", "the missing input is named"},
-		{"model missing", []string{ckpt, filepath.Join(t.TempDir(), "x.onnx")}, 1, "ONNX model not found", "the missing model is named"},
+	tests := []refusal{
+		{"no args: both files are required", nil, 2, "want CKPT.pth and OUT.onnx"},
+		{"swapped: an ONNX file given as the checkpoint must be refused, not crash", []string{model, ckpt}, 1, ""},
+		{"batch: an empty batch", []string{ckpt, model, "--batch", "0"}, 2, "--batch 0"},
+		{"precision: the reference runs in float32 or float64", []string{ckpt, model, "--precision", "fp16"}, 2, "fp16"},
+		{"weights: only model and model_ema exist", []string{ckpt, model, "--weights", "ema"}, 2, "--weights"},
+		{"input shape: a 2×2 image does not fit a 224 model", []string{ckpt, model, "--input", "testdata/predict_f64_1x3x2x2.npy"}, 1, "has shape [1 3 2 2]"},
+		{"input missing: the missing input is named", []string{ckpt, model, "--input", "testdata/none.npy"}, 1, "none.npy"},
+		{"model missing: the missing model is named", []string{ckpt, filepath.Join(t.TempDir(), "x.onnx")}, 1, "ONNX model not found"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			code, _, stderr := runCLI(t, append([]string{"verify"}, tc.args...)...)
-			if code != tc.code || !strings.Contains(stderr, tc.stderr) {
-				t.Errorf("exit %d stderr %q, want exit %d mentioning %q (%s)", code, stderr, tc.code, tc.stderr, tc.reason)
-			}
-		})
-	}
+	checkRefusals(t, "verify", tests)
 }
 
 // TestVerifyWrongCheckpoint checks that a model verified against a
