@@ -289,7 +289,7 @@ func inspectJSON(t *testing.T, ckpt string) map[string]any {
 	}
 	var obj map[string]any
 	if err := json.Unmarshal([]byte(out), &obj); err != nil {
-		t.Fatal(err)
+		t.Fatalf("inspect --json %s: output is not one JSON object: %v\n%s", ckpt, err, out)
 	}
 	return obj
 }
