@@ -1,11 +1,12 @@
 package main
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vimconvert/vimconvert/internal/testutil"
 
 	"github.com/vimconvert/vimconvert/internal/repo"
 )
@@ -13,18 +14,12 @@ import (
 // TestInspectJSONMatchesManifest runs `vimconvert inspect --json` on every
 // fixture checkpoint and compares the required keys with the manifest.
 func TestInspectJSONMatchesManifest(t *testing.T) {
-	b, err := os.ReadFile(repo.Fixture("manifest.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var man struct {
 		Fixtures map[string]struct {
 			EffectiveConfig map[string]any `json:"effective_config"`
 		} `json:"fixtures"`
 	}
-	if err := json.Unmarshal(b, &man); err != nil {
-		t.Fatal(err)
-	}
+	testutil.ReadJSON(t, repo.Fixture("manifest.json"), &man)
 	for name, fx := range man.Fixtures {
 		t.Run(name, func(t *testing.T) {
 			p := repo.Fixture(name, "checkpoint.pth")
