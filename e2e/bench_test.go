@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/vimconvert/vimconvert/internal/modeltest"
+
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/runtime"
@@ -28,14 +30,7 @@ func BenchmarkORT(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		mp, err := graph.Build(m, graph.Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		path := filepath.Join(b.TempDir(), "model.onnx")
-		if err := graph.WriteFile(mp, path); err != nil {
-			b.Fatal(err)
-		}
+		path := modeltest.File(b, m, graph.Options{})
 		b.Run(fx.name+"/session", func(b *testing.B) {
 			for b.Loop() {
 				s, err := runtime.NewSession(path, runtime.Options{})

@@ -5,9 +5,10 @@ import (
 	"math"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vimconvert/vimconvert/internal/modeltest"
 
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/graph"
@@ -89,15 +90,7 @@ func exportModel(t *testing.T, ckpt string, opts convert.Options, gopts graph.Op
 	if err != nil {
 		t.Fatalf("convert.Load(%s): %v", ckpt, err)
 	}
-	mp, err := graph.Build(m, gopts)
-	if err != nil {
-		t.Fatalf("graph.Build: %v", err)
-	}
-	out := filepath.Join(t.TempDir(), "model.onnx")
-	if err := graph.WriteFile(mp, out); err != nil {
-		t.Fatalf("graph.WriteFile: %v", err)
-	}
-	return m, out
+	return m, modeltest.File(t, m, gopts)
 }
 
 func int64s(s []int) []int64 {

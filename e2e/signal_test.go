@@ -187,13 +187,7 @@ func TestSignalsLeaveNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts about 30 interrupted commands")
 	}
-	requireRuntime(t)
-	bin, _ := vimconvertBin(t)
-	d2 := repo.Fixture("vim_t_d2", "checkpoint.pth")
-	big := repo.SharedFixture("vim_t", "checkpoint.pth")
-	if _, err := os.Stat(big); err != nil {
-		big = d2 // a fresh clone: the depth-2 model writes for less long
-	}
+	bin, d2, big := signalSetup(t)
 	input := repo.Path("cmd", "vimconvert", "testdata", "predict_vim_t_d2_x0.npy")
 	refDir := t.TempDir()
 	model := filepath.Join(refDir, "vim_t.onnx")
@@ -311,13 +305,7 @@ func TestSIGKILLLeftoversRemovedByNextRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts six commands")
 	}
-	requireRuntime(t)
-	bin, _ := vimconvertBin(t)
-	d2 := repo.Fixture("vim_t_d2", "checkpoint.pth")
-	big := repo.SharedFixture("vim_t", "checkpoint.pth")
-	if _, err := os.Stat(big); err != nil {
-		big = d2
-	}
+	bin, d2, big := signalSetup(t)
 	refDir := t.TempDir()
 	modelD2 := filepath.Join(refDir, "vim_t_d2.onnx")
 	if _, stderr, code := runCLI(t, bin, refDir, "convert", d2, "-o", modelD2); code != 0 {
@@ -368,4 +356,20 @@ func TestSIGKILLLeftoversRemovedByNextRun(t *testing.T) {
 			}
 		})
 	}
+}
+
+// signalSetup skips without ONNX Runtime and returns the vimconvert binary,
+// the depth-2 fixture checkpoint and the largest checkpoint at hand (the
+// shared Vim-T one, else the depth-2 one in a fresh clone: it writes for
+// less long).
+func signalSetup(t *testing.T) (bin, d2, big string) {
+	t.Helper()
+	requireRuntime(t)
+	bin, _ = vimconvertBin(t)
+	d2 = repo.Fixture("vim_t_d2", "checkpoint.pth")
+	big = repo.SharedFixture("vim_t", "checkpoint.pth")
+	if _, err := os.Stat(big); err != nil {
+		big = d2
+	}
+	return bin, d2, big
 }

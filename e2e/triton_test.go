@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -56,7 +57,7 @@ func checkTritonEntry(t *testing.T, dir, name, onnxPath string, maxBatch int32, 
 		want = append(want, d.GetDimValue())
 	}
 	if len(cfg.GetInput()) != 1 || cfg.GetInput()[0].GetName() != in.GetName() ||
-		cfg.GetInput()[0].GetDataType() != tritonpb.DataType_TYPE_FP32 || !equalInt64(cfg.GetInput()[0].GetDims(), want) {
+		cfg.GetInput()[0].GetDataType() != tritonpb.DataType_TYPE_FP32 || !slices.Equal(cfg.GetInput()[0].GetDims(), want) {
 		t.Errorf("config inputs %v, want %s TYPE_FP32 %v", cfg.GetInput(), in.GetName(), want)
 	}
 	if len(cfg.GetOutput()) != len(mp.GetGraph().GetOutput()) {
@@ -77,18 +78,6 @@ func checkTritonEntry(t *testing.T, dir, name, onnxPath string, maxBatch int32, 
 	if err != nil || !bytes.HasPrefix(plugin, []byte("\x7fELF")) {
 		t.Errorf("no plugin at %s, where op_library_filename %s points with the repository at /models (%v)", local, libs[0], err)
 	}
-}
-
-func equalInt64(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestTritonRepository writes Triton entries for the bundled fixture through

@@ -8,6 +8,7 @@ import (
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/graph/graphtest"
+	"github.com/vimconvert/vimconvert/internal/modeltest"
 	"github.com/vimconvert/vimconvert/internal/repo"
 	"github.com/vimconvert/vimconvert/runtime"
 	"github.com/vimconvert/vimconvert/verify"
@@ -75,7 +76,7 @@ func TestFeatureMapsOfficialORT(t *testing.T) {
 		all := []int{0, depth - 1}
 		for _, mode := range []convert.FeatureMode{convert.FeatureHidden, convert.FeatureAdd, convert.FeatureAddNorm} {
 			for _, dyn := range []bool{false, true} {
-				s := ortSession(t, buildModelFile(t, g.model, graph.Options{OutIndices: all, FeatureMode: mode, DynamicSize: dyn}))
+				s := ortSession(t, modeltest.File(t, g.model, graph.Options{OutIndices: all, FeatureMode: mode, DynamicSize: dyn}))
 				out := runInput(t, s, g.x)
 				for _, i := range all {
 					want, ok := officialStream(t, g.exp, i, depth, mode)
@@ -110,7 +111,7 @@ func TestFeatureMapsReferenceORT(t *testing.T) {
 	for _, tc := range tests {
 		idx := convert.DefaultOutIndices(len(tc.m.Layers))
 		for _, mode := range []convert.FeatureMode{convert.FeatureHidden, convert.FeatureAdd, convert.FeatureAddNorm} {
-			s := ortSession(t, buildModelFile(t, tc.m, graph.Options{OutIndices: idx, FeatureMode: mode, DynamicSize: true}))
+			s := ortSession(t, modeltest.File(t, tc.m, graph.Options{OutIndices: idx, FeatureMode: mode, DynamicSize: true}))
 			for k, hw := range tc.sizes {
 				x := noise(uint64(30+k), 1, hw[0], hw[1])
 				out := run(t, s, x)

@@ -9,8 +9,13 @@ import (
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/graph/graphtest"
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
+	"github.com/vimconvert/vimconvert/internal/fixturetest"
 	"github.com/vimconvert/vimconvert/runtime"
 )
+
+// vimTinySpec is a random model of Vim-tiny shapes (depth 24, d 192,
+// 224×224 input, 1000 classes) for the benchmarks.
+var vimTinySpec = graphtest.Spec{EmbedDim: 192, Depth: 24, DState: 16, PatchSize: 16, ImgSize: 224, NumClasses: 1000}
 
 // BenchmarkVimTinyORT times one batch-1 Vim-tiny (depth 24, L 197) forward
 // pass in ONNX Runtime + plugin for each depthwise-conv formulation. It uses
@@ -19,12 +24,8 @@ import (
 //	go test ./graph -run '^$' -bench VimTinyORT -benchtime 20x
 func BenchmarkVimTinyORT(b *testing.B) {
 	// Vim-tiny shapes (random weights; the cost does not depend on them).
-	m := graphtest.Model(graphtest.Spec{EmbedDim: 192, Depth: 24, DState: 16, PatchSize: 16, ImgSize: 224, NumClasses: 1000})
-	r := rand.New(rand.NewPCG(1, 2))
-	x := make([]float32, 3*224*224)
-	for i := range x {
-		x[i] = float32(r.NormFloat64())
-	}
+	m := graphtest.Model(vimTinySpec)
+	x := fixturetest.RandomImage(rand.New(rand.NewPCG(1, 2)), 3*224*224)
 	variants := []struct {
 		name   string
 		conv   graph.DepthwiseConv

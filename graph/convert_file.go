@@ -51,18 +51,24 @@ func ConvertFile(ckptPath, outPath string, opts ConvertOptions) (*Converted, err
 	return ConvertFileContext(context.Background(), ckptPath, outPath, opts)
 }
 
+// checkConvertPaths refuses, before anything is read, a checkpoint that is
+// missing or a directory and an output that CheckOutput refuses.
+func checkConvertPaths(ckptPath, outPath string) error {
+	in, err := os.Stat(ckptPath)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if in.IsDir() {
+		return fmt.Errorf("checkpoint %s is a directory", ckptPath)
+	}
+	return CheckOutput(outPath, "model.onnx", ckptPath)
+}
+
 // ConvertFileContext is ConvertFile that stops when ctx is done (between
 // reading, building and writing, and while writing: see WriteFileContext),
 // returning ctx's error with outPath untouched.
 func ConvertFileContext(ctx context.Context, ckptPath, outPath string, opts ConvertOptions) (*Converted, error) {
-	in, err := os.Stat(ckptPath)
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint: %w", err)
-	}
-	if in.IsDir() {
-		return nil, fmt.Errorf("checkpoint %s is a directory", ckptPath)
-	}
-	if err := CheckOutput(outPath, "model.onnx", ckptPath); err != nil {
+	if err := checkConvertPaths(ckptPath, outPath); err != nil {
 		return nil, err
 	}
 	var labels []string

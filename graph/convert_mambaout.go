@@ -39,14 +39,7 @@ type MambaOutConverted struct {
 // and an output CheckOutput refuses before reading anything, and leaves
 // outPath untouched on any error.
 func ConvertMambaOutFile(ckptPath, outPath string, opts MambaOutConvertOptions) (*MambaOutConverted, error) {
-	in, err := os.Stat(ckptPath)
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint: %w", err)
-	}
-	if in.IsDir() {
-		return nil, fmt.Errorf("checkpoint %s is a directory", ckptPath)
-	}
-	if err := CheckOutput(outPath, "model.onnx", ckptPath); err != nil {
+	if err := checkConvertPaths(ckptPath, outPath); err != nil {
 		return nil, err
 	}
 	m, info, err := mambaout.Load(ckptPath, opts.Load)
@@ -94,27 +87,14 @@ func (r *MambaOutConverted) String() string {
 	var b strings.Builder
 	b.WriteString(mambaout.InspectText(r.Model.Config, r.Info))
 	for _, v := range r.ONNX.GetGraph().GetInput() {
-		fmt.Fprintf(&b, "%-13s %s %s float32\n", "onnx input", v.GetName(), dimsString(v))
+		fmt.Fprintf(&b, "%-13s %s %s float32\n", "onnx input", v.GetName(), shapeString(v))
 	}
 	for _, v := range r.ONNX.GetGraph().GetOutput() {
-		fmt.Fprintf(&b, "%-13s %s %s float32\n", "onnx output", v.GetName(), dimsString(v))
+		fmt.Fprintf(&b, "%-13s %s %s float32\n", "onnx output", v.GetName(), shapeString(v))
 	}
 	for _, o := range r.ONNX.GetOpsetImport() {
 		fmt.Fprintf(&b, "%-13s %d (IR %d), standard ONNX ops only: no plugin needed\n", "opset", o.GetVersion(), r.ONNX.GetIrVersion())
 	}
 	fmt.Fprintf(&b, "wrote %s (%d bytes)\n", r.Path, r.Size)
 	return b.String()
-}
-
-// dimsString writes the shape of v, symbolic dimensions by name.
-func dimsString(v *onnxpb.ValueInfoProto) string {
-	var dims []string
-	for _, d := range v.GetType().GetTensorType().GetShape().GetDim() {
-		if p := d.GetDimParam(); p != "" {
-			dims = append(dims, p)
-		} else {
-			dims = append(dims, fmt.Sprint(d.GetDimValue()))
-		}
-	}
-	return "[" + strings.Join(dims, ", ") + "]"
 }

@@ -3,6 +3,7 @@ package graph
 import (
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 
@@ -49,12 +50,7 @@ var dtypeElems = map[DType]onnxpb.TensorProto_DataType{
 
 // DTypes lists the accepted values of Options.DType, sorted.
 func DTypes() []DType {
-	out := make([]DType, 0, len(dtypeElems))
-	for d := range dtypeElems {
-		out = append(out, d)
-	}
-	slices.Sort(out)
-	return out
+	return slices.Sorted(maps.Keys(dtypeElems))
 }
 
 // ParseDType returns the DType named s ("" = DTypeFloat32), or an error

@@ -7,6 +7,7 @@ import (
 
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/graph"
+	"github.com/vimconvert/vimconvert/internal/modeltest"
 	"github.com/vimconvert/vimconvert/internal/repo"
 	"github.com/vimconvert/vimconvert/runtime"
 )
@@ -86,7 +87,7 @@ func TestDTypeParityORT(t *testing.T) {
 					t.Skip("-short")
 				}
 				g := loadGolden(t, fx.dir)
-				path := buildModelFile(t, g.model, graph.Options{DType: dt})
+				path := modeltest.File(t, g.model, graph.Options{DType: dt})
 				s := ortSession(t, path)
 				out := runInput(t, s, g.x)
 				unmet := ""
@@ -117,13 +118,13 @@ func sharedDir(name string) string {
 func TestReadModelRefuses16Bit(t *testing.T) {
 	g := loadGolden(t, repo.Fixture("vim_t_d2"))
 	for _, dt := range []graph.DType{graph.DTypeFloat16, graph.DTypeBFloat16} {
-		path := buildModelFile(t, g.model, graph.Options{DType: dt})
+		path := modeltest.File(t, g.model, graph.Options{DType: dt})
 		_, err := graph.ReadModel(path)
 		if err == nil || !strings.Contains(err.Error(), "is a "+string(dt)+" model") {
 			t.Errorf("%s: ReadModel error %v, want one naming the dtype", dt, err)
 		}
 	}
-	if _, err := graph.ReadModel(buildModelFile(t, g.model, graph.Options{})); err != nil {
+	if _, err := graph.ReadModel(modeltest.File(t, g.model, graph.Options{})); err != nil {
 		t.Errorf("float32 model: %v", err)
 	}
 }

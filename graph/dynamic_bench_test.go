@@ -3,13 +3,15 @@ package graph_test
 import (
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/vimconvert/vimconvert/internal/modeltest"
 
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/graph/graphtest"
+	"github.com/vimconvert/vimconvert/internal/fixturetest"
 	"github.com/vimconvert/vimconvert/runtime"
 )
 
@@ -22,14 +24,10 @@ import (
 //
 //	go test ./graph -run '^$' -bench DynamicSizeORT -benchtime 20x -count 3
 func BenchmarkDynamicSizeORT(b *testing.B) {
-	m := graphtest.Model(graphtest.Spec{EmbedDim: 192, Depth: 24, DState: 16, PatchSize: 16, ImgSize: 224, NumClasses: 1000})
+	m := graphtest.Model(vimTinySpec)
 	dyn := benchSession(b, m, graph.Options{DynamicSize: true})
 	for _, size := range []int{224, 448} {
-		r := rand.New(rand.NewPCG(1, 2))
-		x := make([]float32, 3*size*size)
-		for i := range x {
-			x[i] = float32(r.NormFloat64())
-		}
+		x := fixturetest.RandomImage(rand.New(rand.NewPCG(1, 2)), 3*size*size)
 		in := map[string]*runtime.Tensor{graph.InputName: {Shape: []int64{1, 3, int64(size), int64(size)}, Data: x}}
 		static := benchSession(b, resizedB(b, m, size), graph.Options{})
 		for _, v := range []struct {
@@ -55,14 +53,7 @@ func BenchmarkDynamicSizeORT(b *testing.B) {
 
 func benchSession(b *testing.B, m *convert.Model, opts graph.Options) *runtime.Session {
 	b.Helper()
-	mp, err := graph.Build(m, opts)
-	if err != nil {
-		b.Fatal(err)
-	}
-	p := filepath.Join(b.TempDir(), "model.onnx")
-	if err := graph.WriteFile(mp, p); err != nil {
-		b.Fatal(err)
-	}
+	p := modeltest.File(b, m, opts)
 	s, err := runtime.NewSession(p, runtime.Options{PluginPath: runtime.DefaultPluginPath(), IntraOpThreads: 1, InterOpThreads: 1})
 	if err != nil {
 		b.Skipf("session: %v", err)

@@ -9,6 +9,7 @@ import (
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/graph/graphtest"
+	"github.com/vimconvert/vimconvert/internal/modeltest"
 	"github.com/vimconvert/vimconvert/internal/repo"
 	"github.com/vimconvert/vimconvert/runtime"
 	"github.com/vimconvert/vimconvert/verify"
@@ -93,10 +94,10 @@ func TestDynamicSizeMatchesStaticORT(t *testing.T) {
 			opts := graph.Options{PerLayer: true, Features: true}
 			dopts := opts
 			dopts.DynamicSize = true
-			dyn := ortSession(t, buildModelFile(t, g.model, dopts))
+			dyn := ortSession(t, modeltest.File(t, g.model, dopts))
 			for i, hw := range tc.sizes {
 				native := hw[0] == g.model.Config.ImgSize && hw[1] == g.model.Config.ImgSize
-				st := ortSession(t, buildModelFile(t, resized(t, g.model, hw[0], hw[1]), opts))
+				st := ortSession(t, modeltest.File(t, resized(t, g.model, hw[0], hw[1]), opts))
 				x := noise(uint64(i), 1, hw[0], hw[1])
 				got, want := run(t, dyn, x), run(t, st, x)
 				for _, name := range st.OutputNames() {
@@ -136,7 +137,7 @@ func TestDynamicSizeClsPlacementsORT(t *testing.T) {
 	for _, sc := range specs {
 		t.Run(sc.reason, func(t *testing.T) {
 			m := graphtest.Model(sc.spec)
-			s := ortSession(t, buildModelFile(t, m, graph.Options{DynamicSize: true}))
+			s := ortSession(t, modeltest.File(t, m, graph.Options{DynamicSize: true}))
 			out := s.OutputNames()[0]
 			for i, hw := range sizes {
 				x := noise(uint64(10+i), 2, hw[0], hw[1])

@@ -67,17 +67,6 @@ func writeModel(tb testing.TB, mp *onnxpb.ModelProto, name string) string {
 	return p
 }
 
-// buildModelFile builds m with opts and writes it as model.onnx in a fresh
-// temp dir.
-func buildModelFile(t *testing.T, m *convert.Model, opts graph.Options) string {
-	t.Helper()
-	mp, err := graph.Build(m, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return writeModel(t, mp, "model.onnx")
-}
-
 // golden is one fixture directory: the checkpoint (loaded with default
 // options), the input batch x [B, 3, H, W] of input.pth and the official
 // outputs of expected.pth.

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/vimconvert/vimconvert/graph"
+	"github.com/vimconvert/vimconvert/internal/modeltest"
 	"github.com/vimconvert/vimconvert/internal/repo"
 	"github.com/vimconvert/vimconvert/runtime"
 )
@@ -19,7 +20,7 @@ func TestFullVimTinyParityORT(t *testing.T) {
 		t.Skip("../shared/fixtures/vim_t not present (full golden set), or -short")
 	}
 	g := loadGolden(t, filepath.Dir(ckpt))
-	s := ortSession(t, buildModelFile(t, g.model, graph.Options{Features: true}))
+	s := ortSession(t, modeltest.File(t, g.model, graph.Options{Features: true}))
 	out := runInput(t, s, g.x)
 	for _, name := range []string{graph.LogitsName, graph.FeaturesName} {
 		checkExpected(t, "Vim-T depth 24", name, out, g.exp)
@@ -42,7 +43,7 @@ func TestFixtureParityORT(t *testing.T) {
 			g := loadGolden(t, repo.Fixture(fx.dir))
 			for _, conv := range []graph.DepthwiseConv{graph.ConvSlice, graph.ConvONNX, graph.ConvPlugin} {
 				t.Run(string(conv), func(t *testing.T) {
-					s := ortSession(t, buildModelFile(t, g.model, graph.Options{PerLayer: true, Features: true, Tokens: true, DepthwiseConv: conv}))
+					s := ortSession(t, modeltest.File(t, g.model, graph.Options{PerLayer: true, Features: true, Tokens: true, DepthwiseConv: conv}))
 					out := runInput(t, s, g.x)
 					compared := 0
 					for _, name := range s.OutputNames() {
@@ -80,7 +81,7 @@ func TestFixtureParityORT(t *testing.T) {
 // row must match the official logits of the same image.
 func TestDynamicBatchORT(t *testing.T) {
 	g := loadGolden(t, repo.Fixture("vim_t_d2"))
-	s := ortSession(t, buildModelFile(t, g.model, graph.Options{}))
+	s := ortSession(t, modeltest.File(t, g.model, graph.Options{}))
 	x := g.x
 	img := x.NumElements() / x.Shape[0]
 	nc := g.exp["logits"].Shape[1]
@@ -114,7 +115,7 @@ func TestOpsetsRunORT(t *testing.T) {
 	g := loadGolden(t, repo.Fixture("vim_t_d2"))
 	for opset := graph.MinOpset; opset <= graph.MaxOpset; opset++ {
 		t.Run(fmt.Sprint("opset", opset), func(t *testing.T) {
-			s := ortSession(t, buildModelFile(t, g.model, graph.Options{Opset: opset}))
+			s := ortSession(t, modeltest.File(t, g.model, graph.Options{Opset: opset}))
 			out := runInput(t, s, g.x)
 			checkExpected(t, fmt.Sprint("opset ", opset), graph.LogitsName, out, g.exp)
 		})

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 )
 
@@ -64,12 +65,7 @@ var scanLowerings = map[ScanLowering]lowerFunc{
 
 // ScanLowerings lists the accepted values of Options.Scan, sorted.
 func ScanLowerings() []ScanLowering {
-	names := make([]ScanLowering, 0, len(scanLowerings))
-	for n := range scanLowerings {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
+	return slices.Sorted(maps.Keys(scanLowerings))
 }
 
 // pluginScan emits one ai.vimconvert node with the inputs in the exact

@@ -114,22 +114,9 @@ func referenceBidirectional(t *testing.T, in map[string]*runtime.Tensor, batch, 
 // compares it with the float64 reference scan; the plugin lowering of the
 // same model must agree too (when the plugin is built).
 func TestScanOnlyLinearAttentionMatchesReference(t *testing.T) {
-	cases := []struct {
-		reason           string
-		batch, L, din, n int
-	}{
-		{"small odd sizes, batch 2", 2, 37, 24, 16},
-		{"single token", 1, 1, 8, 16},
-		{"Vim-T shapes (197 tokens, d_inner 384)", 1, 197, 384, 16},
-	}
-	for _, c := range cases {
+	for _, c := range scanOnlyShapes {
 		t.Run(c.reason, func(t *testing.T) {
-			in := randomScanInputs(c.batch, c.L, c.din, c.n, uint64(c.L*1000+c.din))
-			want := referenceBidirectional(t, in, c.batch, c.L, c.din, c.n)
-			mp, err := benchgraph.ScanOnly(c.L, c.din, c.n, string(graph.ScanLinearAttention))
-			if err != nil {
-				t.Fatal(err)
-			}
+			in, want, mp := scanOnlyCase(t, c.batch, c.L, c.din, c.n, graph.ScanLinearAttention)
 			ops := countOps(mp)
 			if ops["com.microsoft::LinearAttention"] != 2 || ops[graph.Domain+"::"+graph.OpScanBidirectional] != 0 {
 				t.Fatalf("linear-attention scan model ops = %v, want 2 LinearAttention and no plugin op", ops)
@@ -196,14 +183,9 @@ func TestLinearAttentionFixtureParityORT(t *testing.T) {
 			t.Fatalf("linear-attention export still has plugin op %s", k)
 		}
 	}
-	path := writeModel(t, mp, "vim_la.onnx")
 	// onnx 1.12 has no schema for com.microsoft.LinearAttention: the checker
 	// accepts the node unchecked and checks everything else.
-	onnxChecker(t, path)
-	out := runInput(t, ortSessionNoPlugin(t, path), g.x)
-	for _, name := range []string{graph.LogitsName, graph.FeaturesName} {
-		checkExpected(t, "linear-attention", name, out, g.exp)
-	}
+	checkGoldenModel(t, "linear-attention", mp, "vim_la.onnx", g)
 }
 
 // TestNoScanFloorModel checks that the no-scan floor differs from the plugin
@@ -270,4 +252,31 @@ func TestScanModelsReject(t *testing.T) {
 	if _, err := benchgraph.LinearAttentionCall(4, 0, 16); err == nil {
 		t.Error("LinearAttentionCall accepted d_inner 0")
 	}
+}
+
+// scanOnlyShape is one scan-only case: [batch, L, din] with n states.
+type scanOnlyShape struct {
+	reason           string
+	batch, L, din, n int
+}
+
+// scanOnlyShapes are the cases every scan-only lowering test runs.
+var scanOnlyShapes = []scanOnlyShape{
+	{"small odd sizes, batch 2", 2, 37, 24, 16},
+	{"single token", 1, 1, 8, 16},
+	{"Vim-T shapes (197 tokens, d_inner 384)", 1, 197, 384, 16},
+}
+
+// scanOnlyCase returns random scan inputs (randomScanInputs) for one
+// [batch, L, din] × n states case, their float64 bidirectional reference
+// and the scan-only model of lowering.
+func scanOnlyCase(t *testing.T, batch, L, din, n int, lowering graph.ScanLowering) (map[string]*runtime.Tensor, []float64, *onnxpb.ModelProto) {
+	t.Helper()
+	in := randomScanInputs(batch, L, din, n, uint64(L*1000+din))
+	want := referenceBidirectional(t, in, batch, L, din, n)
+	mp, err := benchgraph.ScanOnly(L, din, n, string(lowering))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in, want, mp
 }

@@ -3,7 +3,7 @@ package graph_test
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/vimconvert/vimconvert/convert"
@@ -12,8 +12,6 @@ import (
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
 	"github.com/vimconvert/vimconvert/internal/benchgraph"
 	"github.com/vimconvert/vimconvert/internal/repo"
-	"github.com/vimconvert/vimconvert/runtime"
-	"github.com/vimconvert/vimconvert/verify"
 )
 
 // checkStandardOnly fails the test when any node of mp (Scan bodies
@@ -53,23 +51,10 @@ func checkStandardOnly(t *testing.T, mp *onnxpb.ModelProto) {
 // bidirectional scan in ONNX Runtime without the plugin and compares it with
 // the float64 reference scan.
 func TestScanOnlyStandardMatchesReference(t *testing.T) {
-	cases := []struct {
-		reason           string
-		batch, L, din, n int
-	}{
-		{"small odd sizes, batch 2", 2, 37, 24, 16},
-		{"single token", 1, 1, 8, 16},
-		{"two tokens, batch 3, 8 states", 3, 2, 8, 8},
-		{"Vim-T shapes (197 tokens, d_inner 384)", 1, 197, 384, 16},
-	}
+	cases := append(slices.Clone(scanOnlyShapes), scanOnlyShape{"two tokens, batch 3, 8 states", 3, 2, 8, 8})
 	for _, c := range cases {
 		t.Run(c.reason, func(t *testing.T) {
-			in := randomScanInputs(c.batch, c.L, c.din, c.n, uint64(c.L*1000+c.din))
-			want := referenceBidirectional(t, in, c.batch, c.L, c.din, c.n)
-			mp, err := benchgraph.ScanOnly(c.L, c.din, c.n, string(graph.ScanStandard))
-			if err != nil {
-				t.Fatal(err)
-			}
+			in, want, mp := scanOnlyCase(t, c.batch, c.L, c.din, c.n, graph.ScanStandard)
 			checkStandardOnly(t, mp)
 			out, err := ortSessionNoPlugin(t, writeModel(t, mp, "std.onnx")).Run(in)
 			if err != nil {
@@ -122,12 +107,7 @@ func TestStandardFixtureParityORT(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkStandardOnly(t, mp)
-			path := writeModel(t, mp, "vim_std.onnx")
-			onnxChecker(t, path)
-			out := runInput(t, ortSessionNoPlugin(t, path), g.x)
-			for _, name := range []string{graph.LogitsName, graph.FeaturesName} {
-				checkExpected(t, "standard scan", name, out, g.exp)
-			}
+			checkGoldenModel(t, "standard scan", mp, "vim_std.onnx", g)
 		})
 	}
 }
@@ -154,19 +134,7 @@ func TestStandardVariantsMatchReferenceORT(t *testing.T) {
 	}
 	for i, tc := range tests {
 		t.Run(tc.reason, func(t *testing.T) {
-			tc.spec.Seed = uint64(300 + i)
-			m := graphtest.Model(tc.spec)
-			c := m.Config
-			const batch = 2
-			r := rand.New(rand.NewPCG(uint64(i), 11))
-			x := make([]float32, batch*3*c.ImgSize*c.ImgSize)
-			for j := range x {
-				x[j] = float32(r.NormFloat64())
-			}
-			ref, err := verify.Forward(m, x, [4]int{batch, 3, c.ImgSize, c.ImgSize}, verify.Options{Precision: verify.Float64})
-			if err != nil {
-				t.Fatalf("reference: %v", err)
-			}
+			m, x, ref := variantCase(t, tc.spec, uint64(300+i), uint64(i), 11)
 			tc.opts.Scan = graph.ScanStandard
 			mp, err := graph.Build(m, tc.opts)
 			if err != nil {
@@ -174,16 +142,7 @@ func TestStandardVariantsMatchReferenceORT(t *testing.T) {
 			}
 			checkStandardOnly(t, mp)
 			s := ortSessionNoPlugin(t, writeModel(t, mp, "model.onnx"))
-			out, err := s.Run(map[string]*runtime.Tensor{graph.InputName: {
-				Shape: []int64{batch, 3, int64(c.ImgSize), int64(c.ImgSize)}, Data: x}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			name := graph.LogitsName
-			if c.NumClasses == 0 {
-				name = graph.FeaturesName
-			}
-			checkParity(t, "standard scan vs float64 reference", name, out[name], ref.Logits.Float32(), ref.Logits.Shape)
+			checkAgainstReference(t, "standard scan vs float64 reference", s, m.Config, x, ref)
 		})
 	}
 }

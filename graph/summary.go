@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/graph/onnxfile"
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
 )
 
@@ -16,14 +17,7 @@ import (
 // host must register the plugin.
 func (r *Converted) WriteSummary(w io.Writer, opset int, scan, output string) (usesPlugin bool) {
 	c, info, model, size := r.Model.Config, r.Info, r.ONNX, r.Size
-	var params int64
-	for _, t := range model.GetGraph().GetInitializer() {
-		n := int64(1)
-		for _, d := range t.GetDims() {
-			n *= d
-		}
-		params += n
-	}
+	params := onnxfile.ParamCount(model)
 	fmt.Fprintf(w, "converted %s (%s checkpoint, %q weights)\n", info.Path, info.Layout, info.Weights)
 	variant := info.Variant
 	if variant == "" {

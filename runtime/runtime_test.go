@@ -198,12 +198,7 @@ func TestRunAddRelu(t *testing.T) {
 }
 
 func TestRunConcurrent(t *testing.T) {
-	requireORT(t)
-	s, err := NewSession(filepath.Join("testdata", "add_relu.onnx"), Options{NoPlugin: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Destroy()
+	s := addReluSession(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for g := range 8 {
@@ -232,12 +227,7 @@ func TestRunConcurrent(t *testing.T) {
 }
 
 func TestRunErrors(t *testing.T) {
-	requireORT(t)
-	s, err := NewSession(filepath.Join("testdata", "add_relu.onnx"), Options{NoPlugin: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Destroy()
+	s := addReluSession(t)
 	twelve := make([]float32, 12)
 	tests := []struct {
 		name   string
@@ -370,4 +360,17 @@ func TestInitTooOldLibrary(t *testing.T) {
 		!strings.Contains(string(out), ORTVersion) {
 		t.Errorf("Init(1.24.3) should fail saying the library is too old and naming %s; child printed:\n%s", ORTVersion, out)
 	}
+}
+
+// addReluSession opens testdata/add_relu.onnx without the plugin (skipping
+// without ONNX Runtime), destroyed when the test ends.
+func addReluSession(t *testing.T) *Session {
+	t.Helper()
+	requireORT(t)
+	s, err := NewSession(filepath.Join("testdata", "add_relu.onnx"), Options{NoPlugin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Destroy() })
+	return s
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/vimconvert/vimconvert/internal/testutil"
+
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/verify"
@@ -16,8 +18,7 @@ import (
 // while the input is made) stops it before any ONNX Runtime session, with
 // the context's error and no per-layer temp folder left.
 func TestCheckFileContextCancelled(t *testing.T) {
-	tmp := t.TempDir()
-	t.Setenv("TMPDIR", tmp)
+	tmp := testutil.PrivateTMPDIR(t)
 	ckpt := "../fixtures/vim_t_d2/checkpoint.pth"
 	model := filepath.Join(t.TempDir(), "vim_t_d2.onnx")
 	if _, err := graph.ConvertFile(ckpt, model, graph.ConvertOptions{}); err != nil {

@@ -1,7 +1,6 @@
 package verify_test
 
 import (
-	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,15 +20,7 @@ func TestCheckFile16Bit(t *testing.T) {
 	if _, err := graph.ConvertFile(ckpt, model, graph.ConvertOptions{Build: graph.Options{DType: graph.DTypeFloat16}}); err != nil {
 		t.Fatal(err)
 	}
-	noise := func(c convert.Config, channels int) ([]float32, [4]int, string, error) {
-		shape := [4]int{2, channels, c.ImgSize, c.ImgSize}
-		rng := rand.New(rand.NewPCG(1, 2))
-		x := make([]float32, shape[0]*shape[1]*shape[2]*shape[3])
-		for i := range x {
-			x[i] = float32(rng.NormFloat64())
-		}
-		return x, shape, "N(0,1) noise", nil
-	}
+	noise := verify.NoiseInput(2, 1, 2)
 	tests := []struct {
 		reason     string
 		byDType    bool

@@ -3,7 +3,6 @@ package verify_test
 import (
 	"fmt"
 	"log"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -29,15 +28,7 @@ func ExampleCheckFile() {
 		log.Fatal(err)
 	}
 
-	noise := func(c convert.Config, channels int) ([]float32, [4]int, string, error) {
-		shape := [4]int{2, channels, c.ImgSize, c.ImgSize}
-		rng := rand.New(rand.NewPCG(1, 2))
-		x := make([]float32, shape[0]*shape[1]*shape[2]*shape[3])
-		for i := range x {
-			x[i] = float32(rng.NormFloat64())
-		}
-		return x, shape, "N(0,1) noise", nil
-	}
+	noise := verify.NoiseInput(2, 1, 2)
 	rep, err := verify.CheckFile(ckpt, model, verify.FileOptions{
 		Weights: convert.WeightsModel, Input: noise, Tol: 1e-4, Precision: verify.Float32,
 	})

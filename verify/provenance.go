@@ -82,8 +82,26 @@ func checkSameGeometry(mp *onnxpb.ModelProto, m *convert.Model, built convert.Co
 // warning when they differ, which usually means the model was converted from
 // another checkpoint or weight set.
 func checkSameWeights(mp *onnxpb.ModelProto, m *convert.Model, weights convert.Weights) string {
+	name, maxAbs, differs := FirstDifferingInitializer(mp, m.NormF, m.PatchBias, m.PosEmbed)
+	if !differs {
+		return ""
+	}
+	other := convert.WeightsEMA
+	if weights == convert.WeightsEMA {
+		other = convert.WeightsModel
+	}
+	return fmt.Sprintf("initializer %s of the model differs from the checkpoint's %q weights (max |Δ| %.3g): was it converted from another checkpoint, or with --weights %s?",
+		name, weights, maxAbs, other)
+}
+
+// FirstDifferingInitializer compares, in order, each of wants (checkpoint
+// tensors; nil ones are skipped) with the initializer of mp of the same
+// name and returns the name and max |Δ| of the first that differs. An
+// initializer that is absent, not float32 or of another length is not
+// compared (the model may have folded or renamed it).
+func FirstDifferingInitializer(mp *onnxpb.ModelProto, wants ...*convert.Tensor) (name string, maxAbs float64, differs bool) {
 	inits := onnxfile.Initializers(mp)
-	for _, want := range []*convert.Tensor{m.NormF, m.PatchBias, m.PosEmbed} {
+	for _, want := range wants {
 		if want == nil {
 			continue
 		}
@@ -95,17 +113,11 @@ func checkSameWeights(mp *onnxpb.ModelProto, m *convert.Model, weights convert.W
 		if err != nil || len(got.Data) != len(want.Data) {
 			continue
 		}
-		r := Compare(want.Data, got.Data, nil)
-		if r.MaxAbs != 0 {
-			other := convert.WeightsEMA
-			if weights == convert.WeightsEMA {
-				other = convert.WeightsModel
-			}
-			return fmt.Sprintf("initializer %s of the model differs from the checkpoint's %q weights (max |Δ| %.3g): was it converted from another checkpoint, or with --weights %s?",
-				want.Name, weights, r.MaxAbs, other)
+		if r := Compare(want.Data, got.Data, nil); r.MaxAbs != 0 {
+			return want.Name, r.MaxAbs, true
 		}
 	}
-	return ""
+	return "", 0, false
 }
 
 // buildPerLayerCopy writes a per-layer variant of the given model (same

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vimconvert/vimconvert/internal/testutil"
+
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/internal/repo"
 )
@@ -225,18 +227,12 @@ func toFloat32[T Float](s []T) []float32 {
 // noiseFloors reads manifest.json's per-tensor fp32-vs-fp64 noise floor of
 // the official model for one fixture.
 func noiseFloors(t *testing.T, fixture string) map[string]float64 {
-	raw, err := os.ReadFile(repo.Fixture("manifest.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var man struct {
 		Fixtures map[string]struct {
 			NoiseFloor map[string]float64 `json:"noise_floor_fp32_vs_fp64_max_abs"`
 		} `json:"fixtures"`
 	}
-	if err := json.Unmarshal(raw, &man); err != nil {
-		t.Fatalf("manifest.json: %v", err)
-	}
+	testutil.ReadJSON(t, repo.Fixture("manifest.json"), &man)
 	f, ok := man.Fixtures[fixture]
 	if !ok || len(f.NoiseFloor) == 0 {
 		t.Fatalf("manifest has no noise floors for %s", fixture)

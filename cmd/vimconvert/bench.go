@@ -91,8 +91,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(args) > 0 && args[0] == bench.WorkerFlag {
 		return bench.RunWorker(args[1:], stdout)
 	}
-	fs, f := newBenchFlagSet(stderr)
-	pos, err := parseArgs(fs, args)
+	fs, f, pos, err := parseCommand(newBenchFlagSet, args, stderr)
 	if err != nil {
 		return err
 	}

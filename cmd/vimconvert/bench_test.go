@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vimconvert/vimconvert/internal/modeltest"
+
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/graph/graphtest"
@@ -46,44 +48,24 @@ func needORT(t *testing.T) {
 func tinyONNX(t *testing.T) (*convert.Model, string) {
 	t.Helper()
 	m := graphtest.Model(graphtest.Spec{Seed: 3})
-	mp, err := graph.Build(m, graph.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(t.TempDir(), "tiny.onnx")
-	if err := graph.WriteFile(mp, p); err != nil {
-		t.Fatal(err)
-	}
-	return m, p
+	return m, modeltest.File(t, m, graph.Options{})
 }
 
 func TestBenchFlagErrors(t *testing.T) {
 	_, p := tinyONNX(t)
-	cases := []struct {
-		reason string
-		args   []string
-		want   string
-	}{
-		{"no model", nil, "want one MODEL.onnx"},
-		{"bad batch", []string{p, "--batch", "1,x"}, `"x" is not a positive integer`},
-		{"zero threads", []string{p, "--threads", "0"}, `"0" is not a positive integer`},
-		{"unknown variant", []string{p, "--variants", "plugin,gpu"}, `unknown "gpu"`},
-		{"bad weights", []string{p, "--weights", "ema"}, "want model or model_ema"},
-		{"zero runs", []string{p, "--runs", "0"}, "--runs and --rounds must be"},
-		{"ORT makes one thread per --threads: 100000 would exhaust memory", []string{p, "--threads", "1,100000"}, "--threads 100000: want at most"},
-		{"just above the thread cap", []string{p, "--threads", fmt.Sprint(runtime.MaxThreads() + 1)}, fmt.Sprintf("want at most %d", runtime.MaxThreads())},
-		{"batch above 1024", []string{p, "--batch", "1025"}, "--batch 1025: want at most 1024"},
-		{"batch × image over 2^28 input floats", []string{p, "--batch", "1024", "--img-size", "16,300"}, "over the limit of 268435456"},
+	cases := []refusal{
+		{"no model", nil, 2, "want one MODEL.onnx"},
+		{"bad batch", []string{p, "--batch", "1,x"}, 2, `"x" is not a positive integer`},
+		{"zero threads", []string{p, "--threads", "0"}, 2, `"0" is not a positive integer`},
+		{"unknown variant", []string{p, "--variants", "plugin,gpu"}, 2, `unknown "gpu"`},
+		{"bad weights", []string{p, "--weights", "ema"}, 2, "want model or model_ema"},
+		{"zero runs", []string{p, "--runs", "0"}, 2, "--runs and --rounds must be"},
+		{"ORT makes one thread per --threads: 100000 would exhaust memory", []string{p, "--threads", "1,100000"}, 2, "--threads 100000: want at most"},
+		{"just above the thread cap", []string{p, "--threads", fmt.Sprint(runtime.MaxThreads() + 1)}, 2, fmt.Sprintf("want at most %d", runtime.MaxThreads())},
+		{"batch above 1024", []string{p, "--batch", "1025"}, 2, "--batch 1025: want at most 1024"},
+		{"batch × image over 2^28 input floats", []string{p, "--batch", "1024", "--img-size", "16,300"}, 2, "over the limit of 268435456"},
 	}
-	for _, tc := range cases {
-		var out, errb bytes.Buffer
-		if code := run(append([]string{"bench"}, tc.args...), &out, &errb); code != 2 {
-			t.Errorf("%s: exit %d, want 2 (stderr %q)", tc.reason, code, errb.String())
-		}
-		if !strings.Contains(errb.String(), tc.want) {
-			t.Errorf("%s: stderr %q does not say %q", tc.reason, errb.String(), tc.want)
-		}
-	}
+	checkRefusals(t, "bench", cases)
 	// An image size that does not fit the patch grid fails before
 	// anything is measured, wherever it is in the list.
 	var out, errb bytes.Buffer

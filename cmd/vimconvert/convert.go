@@ -79,8 +79,7 @@ Runtime's own contrib ops).`)
 // runConvert is `vimconvert convert`: flags, then graph.ConvertFile and a
 // summary of what was written.
 func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, f := newConvertFlagSet(stderr)
-	pos, err := parseArgs(fs, args)
+	fs, f, pos, err := parseCommand(newConvertFlagSet, args, stderr)
 	if err != nil {
 		return err
 	}

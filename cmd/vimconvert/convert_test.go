@@ -7,16 +7,24 @@ import (
 	"strings"
 	"testing"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
 	"github.com/vimconvert/vimconvert/internal/repo"
+	"github.com/vimconvert/vimconvert/runtime"
+	"google.golang.org/protobuf/proto"
 )
 
-func convertCLI(args ...string) (code int, stdout, stderr string) {
-	var o, e bytes.Buffer
-	code = run(args, &o, &e)
-	return code, o.String(), e.String()
+// convertDepth2 converts the depth-2 fixture with the extra convert flags
+// to file in a temp dir and returns the checkpoint and model paths; a
+// failed convert fails the test.
+func convertDepth2(t *testing.T, file string, flags ...string) (ckpt, model string) {
+	t.Helper()
+	ckpt = repo.Fixture("vim_t_d2", "checkpoint.pth")
+	model = filepath.Join(t.TempDir(), file)
+	var out, errb bytes.Buffer
+	if code := run(append([]string{"convert", ckpt, "-o", model}, flags...), &out, &errb); code != 0 {
+		t.Fatalf("convert %s: exit %d\n%s", strings.Join(flags, " "), code, errb.String())
+	}
+	return ckpt, model
 }
 
 func readModel(t *testing.T, path string) *onnxpb.ModelProto {
@@ -76,7 +84,7 @@ func TestConvertCommand(t *testing.T) {
 					args[j] = out
 				}
 			}
-			code, stdout, stderr := convertCLI(args...)
+			code, stdout, stderr := runCLI(t, args...)
 			if code != 0 {
 				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 			}
@@ -107,36 +115,21 @@ func TestConvertCommandErrors(t *testing.T) {
 	if err := os.WriteFile(notCkpt, []byte("not a checkpoint"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		reason string
-		args   []string
-		code   int
-		stderr string
-	}{
-		{"missing -o", []string{"convert", ckpt}, 2, "missing -o"},
-		{"missing checkpoint", []string{"convert", "-o", filepath.Join(dir, "x.onnx")}, 2, "missing the checkpoint"},
-		{"two checkpoints", []string{"convert", ckpt, ckpt, "-o", filepath.Join(dir, "x.onnx")}, 2, "one checkpoint expected"},
-		{"unknown weight set", []string{"convert", ckpt, "-o", filepath.Join(dir, "x.onnx"), "--weights", "best"}, 2, "--weights"},
-		{"unknown flag", []string{"convert", ckpt, "-o", filepath.Join(dir, "x.onnx"), "--fp16"}, 2, "fp16"},
-		{"output is a directory", []string{"convert", ckpt, "-o", outDir}, 1, "is a directory"},
-		{"output directory missing", []string{"convert", ckpt, "-o", filepath.Join(dir, "no", "x.onnx")}, 1, "output directory"},
-		{"output is the input", []string{"convert", notCkpt, "-o", notCkpt}, 1, "refusing to overwrite"},
-		{"checkpoint missing", []string{"convert", filepath.Join(dir, "none.pth"), "-o", filepath.Join(dir, "x.onnx")}, 1, "none.pth"},
-		{"not a checkpoint", []string{"convert", notCkpt, "-o", filepath.Join(dir, "x.onnx")}, 1, "load checkpoint"},
-		{"unsupported opset", []string{"convert", ckpt, "-o", filepath.Join(dir, "x.onnx"), "--opset", "12"}, 1, "opset 12"},
-		{"cls placement the weights cannot have", []string{"convert", ckpt, "-o", filepath.Join(dir, "x.onnx"), "--cls-token", "double"}, 1, "cls"},
+	tests := []refusal{
+		{"missing -o", []string{ckpt}, 2, "missing -o"},
+		{"missing checkpoint", []string{"-o", filepath.Join(dir, "x.onnx")}, 2, "missing the checkpoint"},
+		{"two checkpoints", []string{ckpt, ckpt, "-o", filepath.Join(dir, "x.onnx")}, 2, "one checkpoint expected"},
+		{"unknown weight set", []string{ckpt, "-o", filepath.Join(dir, "x.onnx"), "--weights", "best"}, 2, "--weights"},
+		{"unknown flag", []string{ckpt, "-o", filepath.Join(dir, "x.onnx"), "--fp16"}, 2, "fp16"},
+		{"output is a directory", []string{ckpt, "-o", outDir}, 1, "is a directory"},
+		{"output directory missing", []string{ckpt, "-o", filepath.Join(dir, "no", "x.onnx")}, 1, "output directory"},
+		{"output is the input", []string{notCkpt, "-o", notCkpt}, 1, "refusing to overwrite"},
+		{"checkpoint missing", []string{filepath.Join(dir, "none.pth"), "-o", filepath.Join(dir, "x.onnx")}, 1, "none.pth"},
+		{"not a checkpoint", []string{notCkpt, "-o", filepath.Join(dir, "x.onnx")}, 1, "load checkpoint"},
+		{"unsupported opset", []string{ckpt, "-o", filepath.Join(dir, "x.onnx"), "--opset", "12"}, 1, "opset 12"},
+		{"cls placement the weights cannot have", []string{ckpt, "-o", filepath.Join(dir, "x.onnx"), "--cls-token", "double"}, 1, "cls"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.reason, func(t *testing.T) {
-			code, _, stderr := convertCLI(tc.args...)
-			if code != tc.code {
-				t.Errorf("exit %d, want %d; stderr:\n%s", code, tc.code, stderr)
-			}
-			if !strings.Contains(stderr, tc.stderr) {
-				t.Errorf("stderr lacks %q:\n%s", tc.stderr, stderr)
-			}
-		})
-	}
+	checkRefusals(t, "convert", tests)
 	// No failed run left an output or temp file behind.
 	entries, _ := os.ReadDir(dir)
 	var names []string
@@ -148,5 +141,47 @@ func TestConvertCommandErrors(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(notCkpt); string(data) != "not a checkpoint" {
 		t.Error("the input file was modified")
+	}
+}
+
+// Bad Triton flags are refused before anything is converted: no -o model,
+// no repository entry.
+func TestConvertTritonFlagsRefused(t *testing.T) {
+	ckpt := repo.Fixture("vim_t_d2", "checkpoint.pth")
+	dir := t.TempDir()
+	taken := filepath.Join(dir, "taken-repo")
+	os.MkdirAll(filepath.Join(taken, "m"), 0o755)
+	tests := []struct {
+		reason string
+		args   []string
+		want   string
+	}{
+		{"--name without a repository would be ignored silently", []string{"--name", "x"}, "apply only with --triton-repo"},
+		{"every repository option needs the repository", []string{"--max-batch", "2", "--instances", "gpu"}, "apply only with --triton-repo"},
+		{"an unknown instance kind", []string{"--triton-repo", filepath.Join(dir, "r1"), "--instances", "tpu"}, "want cpu or gpu"},
+		{"negative max batch", []string{"--triton-repo", filepath.Join(dir, "r3"), "--max-batch", "-1"}, "negative"},
+		{"an existing entry", []string{"--triton-repo", taken, "--name", "m"}, "already exists"},
+		{"a name that is not a folder name", []string{"--triton-repo", filepath.Join(dir, "r5"), "--name", "a/b"}, "model name"},
+		// Last: sets VIMCONVERT_PLUGIN for the rest of the test.
+		{"the plugin model needs the plugin to copy", []string{"--triton-repo", filepath.Join(dir, "r4")}, "is not a file"},
+	}
+	for i, tc := range tests {
+		if strings.Contains(tc.reason, "needs the plugin") {
+			t.Setenv(runtime.EnvPlugin, filepath.Join(dir, "none.so"))
+		}
+		out := filepath.Join(dir, "m.onnx")
+		args := append([]string{"convert", ckpt, "-o", out}, tc.args...)
+		code, _, stderr := runCLI(t, args...)
+		if code == 0 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%d %s: exit %d, stderr %q, want one containing %q", i, tc.reason, code, stderr, tc.want)
+		}
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Errorf("%d %s: %s written although the flags were refused", i, tc.reason, out)
+		}
+	}
+	for _, r := range []string{"r1", "r3", "r4", "r5"} {
+		if _, err := os.Stat(filepath.Join(dir, r)); !os.IsNotExist(err) {
+			t.Errorf("repository %s created although the flags were refused", r)
+		}
 	}
 }

@@ -3,12 +3,10 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/vimconvert/vimconvert/graph"
-	"github.com/vimconvert/vimconvert/internal/repo"
 	"github.com/vimconvert/vimconvert/verify"
 )
 
@@ -17,12 +15,8 @@ import (
 // the 16-bit tolerance, says so, and passes; with --tol 1e-4 it fails.
 func TestConvertVerifyFloat16(t *testing.T) {
 	needORT(t)
-	ckpt := repo.Fixture("vim_t_d2", "checkpoint.pth")
-	model := filepath.Join(t.TempDir(), "f16.onnx")
+	ckpt, model := convertDepth2(t, "f16.onnx", "--dtype", "float16")
 	var out, errb bytes.Buffer
-	if code := run([]string{"convert", ckpt, "-o", model, "--dtype", "float16"}, &out, &errb); code != 0 {
-		t.Fatalf("convert --dtype float16: exit %d\n%s", code, errb.String())
-	}
 	if d, err := graph.ModelDType(readModel(t, model)); err != nil || d != graph.DTypeFloat16 {
 		t.Fatalf("model dtype %q, %v: want float16", d, err)
 	}
@@ -55,12 +49,8 @@ func TestConvertVerifyFloat16(t *testing.T) {
 // TestConvertOpset27 converts with --opset 27: the standard ops are chosen
 // without --scan/--conv, and an explicit --scan plugin is refused.
 func TestConvertOpset27(t *testing.T) {
-	ckpt := repo.Fixture("vim_t_d2", "checkpoint.pth")
-	model := filepath.Join(t.TempDir(), "o27.onnx")
+	ckpt, model := convertDepth2(t, "o27.onnx", "--opset", "27")
 	var out, errb bytes.Buffer
-	if code := run([]string{"convert", ckpt, "-o", model, "--opset", "27"}, &out, &errb); code != 0 {
-		t.Fatalf("convert --opset 27: exit %d\n%s", code, errb.String())
-	}
 	ops := map[string]bool{}
 	for _, n := range readModel(t, model).GetGraph().GetNode() {
 		ops[n.GetOpType()] = true

@@ -46,7 +46,7 @@ func TestVerifyExpectedFixtures(t *testing.T) {
 	for _, fx := range fixtures {
 		model := filepath.Join(t.TempDir(), "m.onnx")
 		ckpt := filepath.Join(fx.dir, "checkpoint.pth")
-		code, _, stderr := verifyRun(append([]string{"convert", ckpt, "-o", model}, fx.convert...)...)
+		code, _, stderr := runCLI(t, append([]string{"convert", ckpt, "-o", model}, fx.convert...)...)
 		if code != 0 {
 			t.Fatalf("%s: convert: exit %d\n%s", fx.reason, code, stderr)
 		}
@@ -54,7 +54,7 @@ func TestVerifyExpectedFixtures(t *testing.T) {
 			t.Errorf("%s: convert stderr %q: a cls warning exactly when nothing records the placement", fx.reason, stderr)
 		}
 		args := append([]string{"verify", ckpt, model, "--json", "--input", filepath.Join(fx.dir, "input.pth"), "--expected", filepath.Join(fx.dir, "expected.pth")}, fx.verify...)
-		code, stdout, stderr := verifyRun(args...)
+		code, stdout, stderr := runCLI(t, args...)
 		if code != 0 {
 			t.Errorf("%s: verify --expected: exit %d\n%s", fx.reason, code, stderr)
 			continue
@@ -109,24 +109,24 @@ func TestVerifyExpectedCatchesHeadCls(t *testing.T) {
 	}
 
 	guessed := filepath.Join(dir, "guessed.onnx")
-	code, _, stderr := verifyRun("convert", ckpt, "-o", guessed)
+	code, _, stderr := runCLI(t, "convert", ckpt, "-o", guessed)
 	if code != 0 || !strings.Contains(stderr, "warning: cls token assumed in the middle") || !strings.Contains(stderr, "--cls-token head") {
 		t.Fatalf("convert without --cls-token: exit %d, stderr %q; want a warning naming the guess and --cls-token head", code, stderr)
 	}
-	code, stdout, stderr := verifyRun("verify", ckpt, guessed, "--input", xPath)
+	code, stdout, stderr := runCLI(t, "verify", ckpt, guessed, "--input", xPath)
 	if code != 0 || !strings.Contains(stdout, "PASS against the Go reference (tol 0.0001), assuming:\n  - cls token assumed in the middle") || !strings.Contains(stderr, "warning: ") {
 		t.Errorf("verify without --expected: exit %d\n%s%s\nwant a pass that names the guess it shares", code, stdout, stderr)
 	}
-	code, stdout, stderr = verifyRun("verify", ckpt, guessed, "--input", xPath, "--expected", yPath)
+	code, stdout, stderr = runCLI(t, "verify", ckpt, guessed, "--input", xPath, "--expected", yPath)
 	if code != 1 || !strings.Contains(stderr, "FAIL: ") || !strings.Contains(stderr, "onnx logits vs expected "+yPath) || !strings.Contains(stdout, "FAIL against the Go reference and "+yPath) {
 		t.Errorf("verify --expected on the guessed model: exit %d\n%s%s\nwant FAIL against the official outputs", code, stdout, stderr)
 	}
 
 	settled := filepath.Join(dir, "head.onnx")
-	if code, _, stderr := verifyRun("convert", ckpt, "-o", settled, "--cls-token", "head"); code != 0 || strings.Contains(stderr, "warning:") {
+	if code, _, stderr := runCLI(t, "convert", ckpt, "-o", settled, "--cls-token", "head"); code != 0 || strings.Contains(stderr, "warning:") {
 		t.Fatalf("convert --cls-token head: exit %d, stderr %q; want no warning", code, stderr)
 	}
-	code, stdout, stderr = verifyRun("verify", ckpt, settled, "--input", xPath, "--expected", yPath)
+	code, stdout, stderr = runCLI(t, "verify", ckpt, settled, "--input", xPath, "--expected", yPath)
 	if code != 0 || strings.Contains(stdout, "assuming") || strings.Contains(stderr, "warning:") {
 		t.Errorf("verify --expected on the --cls-token head model: exit %d\n%s%s", code, stdout, stderr)
 	}
@@ -157,7 +157,7 @@ func TestVerifyExpectedErrors(t *testing.T) {
 		{[]string{"--expected", exp}, 2, "--expected needs --input", "outputs of noise nobody else has"},
 		{[]string{"--expected-key", "logits"}, 2, "--expected-key needs --expected", "a key alone"},
 	} {
-		code, stdout, stderr := verifyRun(append([]string{"verify", ckpt, model}, tc.args...)...)
+		code, stdout, stderr := runCLI(t, append([]string{"verify", ckpt, model}, tc.args...)...)
 		if code != tc.code || !strings.Contains(stderr, tc.want) || strings.Contains(stdout, "PASS") {
 			t.Errorf("%s: exit %d (want %d)\nstderr %q\nwant %q", tc.reason, code, tc.code, stderr, tc.want)
 		}
@@ -172,7 +172,7 @@ func TestVerifyProvenance(t *testing.T) {
 	dir := t.TempDir()
 	orig := repo.Fixture("synthetic", "model_legacy.pth") // legacy format: the file ends with the last storage's bytes
 	model := filepath.Join(dir, "m.onnx")
-	if code, _, stderr := verifyRun("convert", orig, "-o", model, "--cls-token", "middle"); code != 0 {
+	if code, _, stderr := runCLI(t, "convert", orig, "-o", model, "--cls-token", "middle"); code != 0 {
 		t.Fatalf("convert: exit %d\n%s", code, stderr)
 	}
 	data, err := os.ReadFile(orig)
@@ -204,12 +204,12 @@ func TestVerifyProvenance(t *testing.T) {
 		t.Fatalf("the edit changed %d weights, want 1", changed)
 	}
 	sumA, sumB := sha256.Sum256(mustRead(t, orig)), sha256.Sum256(data)
-	_, _, stderr := verifyRun("verify", edited, model, "--batch", "1")
+	_, _, stderr := runCLI(t, "verify", edited, model, "--batch", "1")
 	want := "was converted from another checkpoint: it records model_legacy.pth with sha256 " + hex.EncodeToString(sumA[:]) + ", but " + edited + " has sha256 " + hex.EncodeToString(sumB[:])
 	if !strings.Contains(stderr, want) {
 		t.Errorf("verify with the edited checkpoint: stderr %q\nwant %q", stderr, want)
 	}
-	code, stdout, stderr := verifyRun("verify", orig, model, "--batch", "1")
+	code, stdout, stderr := runCLI(t, "verify", orig, model, "--batch", "1")
 	if code != 0 || strings.Contains(stderr, "warning") {
 		t.Errorf("verify with the converted checkpoint: exit %d\n%s%s", code, stdout, stderr)
 	}
@@ -219,10 +219,10 @@ func TestVerifyProvenance(t *testing.T) {
 		t.Skip("../shared/fixtures/vim_t absent: depth mismatch not checked")
 	}
 	d2Model := filepath.Join(dir, "d2.onnx")
-	if code, _, stderr := verifyRun("convert", repo.Fixture("vim_t_d2", "checkpoint.pth"), "-o", d2Model); code != 0 {
+	if code, _, stderr := runCLI(t, "convert", repo.Fixture("vim_t_d2", "checkpoint.pth"), "-o", d2Model); code != 0 {
 		t.Fatalf("convert: exit %d\n%s", code, stderr)
 	}
-	code, stdout, stderr = verifyRun("verify", full, d2Model, "--batch", "1")
+	code, stdout, stderr = runCLI(t, "verify", full, d2Model, "--batch", "1")
 	if code != 1 || !strings.Contains(stderr, "was not converted from "+full+": depth 2 in the model, 24 in the checkpoint") || strings.Contains(stdout, "PASS") {
 		t.Errorf("depth-24 checkpoint vs depth-2 model: exit %d\n%s%s", code, stdout, stderr)
 	}
@@ -244,7 +244,7 @@ func TestNonFiniteOutputs(t *testing.T) {
 	dir := t.TempDir()
 	ckpt := repo.Fixture("synthetic", "cls_head.pth") // 8×8 images
 	model := filepath.Join(dir, "m.onnx")
-	if code, _, stderr := verifyRun("convert", ckpt, "-o", model, "--cls-token", "head"); code != 0 {
+	if code, _, stderr := runCLI(t, "convert", ckpt, "-o", model, "--cls-token", "head"); code != 0 {
 		t.Fatalf("convert: exit %d\n%s", code, stderr)
 	}
 	x := make([]float32, 3*8*8)
@@ -253,13 +253,13 @@ func TestNonFiniteOutputs(t *testing.T) {
 	if err := npy.WriteFileFloat32(in, []int{1, 3, 8, 8}, x); err != nil {
 		t.Fatal(err)
 	}
-	code, stdout, stderr := verifyRun("verify", ckpt, model, "--input", in)
+	code, stdout, stderr := runCLI(t, "verify", ckpt, model, "--input", in)
 	if code != 1 || !strings.Contains(stderr, "onnx logits hold") || strings.Contains(stdout, "PASS") {
 		t.Errorf("verify on a NaN input: exit %d\n%s%s\nwant a failure naming the NaN outputs (both sides NaN must not pass)", code, stdout, stderr)
 	}
 	for _, src := range [][]string{{"--checkpoint", ckpt, "--cls-token", "head"}, {"--model", model}} {
 		out := filepath.Join(dir, "y.npy")
-		code, _, stderr := verifyRun(append(append([]string{"predict"}, src...), "--input", in, "--output", out)...)
+		code, _, stderr := runCLI(t, append(append([]string{"predict"}, src...), "--input", in, "--output", out)...)
 		if _, err := os.Stat(out); code != 1 || !strings.Contains(stderr, "logits hold 3 NaN/Inf values of 3") || err == nil {
 			t.Errorf("predict %v on a NaN input: exit %d, stderr %q, output written: %v", src, code, stderr, err == nil)
 		}
@@ -271,7 +271,7 @@ func TestNonFiniteOutputs(t *testing.T) {
 func TestPredictTorchInput(t *testing.T) {
 	fx := repo.Fixture("vim_t_d2")
 	out := filepath.Join(t.TempDir(), "y.npy")
-	code, _, stderr := verifyRun("predict", "--checkpoint", filepath.Join(fx, "checkpoint.pth"), "--input", filepath.Join(fx, "input.pth"), "--output", out)
+	code, _, stderr := runCLI(t, "predict", "--checkpoint", filepath.Join(fx, "checkpoint.pth"), "--input", filepath.Join(fx, "input.pth"), "--output", out)
 	if code != 0 {
 		t.Fatalf("predict --input input.pth: exit %d\n%s", code, stderr)
 	}
@@ -295,11 +295,11 @@ func TestInspectModelAndWarnings(t *testing.T) {
 	dir := t.TempDir()
 	ckpt := repo.Fixture("vim_t_d2", "checkpoint.pth")
 	model := filepath.Join(dir, "m.onnx")
-	if code, _, stderr := verifyRun("convert", ckpt, "-o", model, "--weights", "model_ema"); code != 0 {
+	if code, _, stderr := runCLI(t, "convert", ckpt, "-o", model, "--weights", "model_ema"); code != 0 {
 		t.Fatalf("convert: exit %d\n%s", code, stderr)
 	}
-	_, fromCkpt, _ := verifyRun("inspect", ckpt, "--weights", "model_ema")
-	code, fromModel, stderr := verifyRun("inspect", model)
+	_, fromCkpt, _ := runCLI(t, "inspect", ckpt, "--weights", "model_ema")
+	code, fromModel, stderr := runCLI(t, "inspect", model)
 	sum := sha256.Sum256(mustRead(t, ckpt))
 	if code != 0 || stderr != "" || !strings.Contains(fromModel, "source      checkpoint.pth (sha256 "+hex.EncodeToString(sum[:])+", model_ema weights), converted by vimconvert") {
 		t.Fatalf("inspect MODEL.onnx: exit %d, stderr %q\n%s", code, stderr, fromModel)
@@ -320,10 +320,10 @@ func TestInspectModelAndWarnings(t *testing.T) {
 			}
 		}
 	}
-	if code, _, stderr := verifyRun("inspect", model, "--cls-token", "head"); code != 2 || !strings.Contains(stderr, "--cls-token applies to a checkpoint") {
+	if code, _, stderr := runCLI(t, "inspect", model, "--cls-token", "head"); code != 2 || !strings.Contains(stderr, "--cls-token applies to a checkpoint") {
 		t.Errorf("inspect MODEL.onnx --cls-token: exit %d, %q", code, stderr)
 	}
-	_, stdout, stderr := verifyRun("inspect", repo.Fixture("synthetic", "cls_head.pth"))
+	_, stdout, stderr := runCLI(t, "inspect", repo.Fixture("synthetic", "cls_head.pth"))
 	if !strings.HasPrefix(stderr, "warning: cls token assumed in the middle") || !strings.Contains(stdout, "warnings:\n  - cls token assumed") {
 		t.Errorf("inspect of a checkpoint without args: stderr %q\n%s", stderr, stdout)
 	}
@@ -335,10 +335,10 @@ func TestVerifyWithoutPlugin(t *testing.T) {
 	needORT(t)
 	ckpt := repo.Fixture("synthetic", "cls_head.pth")
 	model := filepath.Join(t.TempDir(), "la.onnx")
-	if code, _, stderr := verifyRun("convert", ckpt, "-o", model, "--cls-token", "head", "--scan", "linear-attention", "--tokens"); code != 0 {
+	if code, _, stderr := runCLI(t, "convert", ckpt, "-o", model, "--cls-token", "head", "--scan", "linear-attention", "--tokens"); code != 0 {
 		t.Fatalf("convert: exit %d\n%s", code, stderr)
 	}
-	code, stdout, stderr := verifyRun("verify", ckpt, model)
+	code, stdout, stderr := runCLI(t, "verify", ckpt, model)
 	if code != 0 || !strings.Contains(stdout, "onnxruntime 1.29.0 (no plugin ops)") || strings.Contains(stdout, "+ plugin") {
 		t.Errorf("verify of a LinearAttention model: exit %d\n%s%s", code, stdout, stderr)
 	}
@@ -363,7 +363,7 @@ func TestVerifyModelWithoutProvenance(t *testing.T) {
 		{repo.Fixture("vim_t_d2", "checkpoint.pth"), false, "args.model with_midclstok settles it"},
 	} {
 		model := filepath.Join(dir, "m.onnx")
-		if code, _, stderr := verifyRun("convert", tc.ckpt, "-o", model); code != 0 {
+		if code, _, stderr := runCLI(t, "convert", tc.ckpt, "-o", model); code != 0 {
 			t.Fatalf("convert: exit %d\n%s", code, stderr)
 		}
 		mp, err := onnxfile.ReadFile(model)
@@ -380,7 +380,7 @@ func TestVerifyModelWithoutProvenance(t *testing.T) {
 		if err := graph.WriteFile(mp, model); err != nil {
 			t.Fatal(err)
 		}
-		code, stdout, stderr := verifyRun("verify", tc.ckpt, model, "--batch", "1")
+		code, stdout, stderr := runCLI(t, "verify", tc.ckpt, model, "--batch", "1")
 		if code != 0 || strings.Contains(stdout, "assuming:\n  - cls token assumed in the middle") != tc.guess || strings.Contains(stdout, "source ") {
 			t.Errorf("%s: exit %d\n%s%s", tc.reason, code, stdout, stderr)
 		}

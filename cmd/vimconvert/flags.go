@@ -11,6 +11,15 @@ import (
 	"github.com/vimconvert/vimconvert/internal/benchgraph"
 )
 
+// parseCommand builds a command's flag set and flags with newFlags (usage
+// going to stderr) and parses args into them (see parseArgs), returning the
+// flag set, the flags and the positional arguments.
+func parseCommand[F any](newFlags func(io.Writer) (*flag.FlagSet, F), args []string, stderr io.Writer) (*flag.FlagSet, F, []string, error) {
+	fs, f := newFlags(stderr)
+	pos, err := parseArgs(fs, args)
+	return fs, f, pos, err
+}
+
 // parseArgs parses flags that may come before or after positional arguments
 // ("CKPT -o OUT" and "-o OUT CKPT" both work; "--" ends the flags) and
 // returns the positional arguments. A bad flag (already reported on

@@ -24,7 +24,7 @@ func TestConvertScanLowerings(t *testing.T) {
 		t.Errorf("convert lowerings %s, want %s", got, want)
 	}
 
-	code, stdout, stderr := convertCLI("convert", "-h") // flag help goes to stderr
+	code, stdout, stderr := runCLI(t, "convert", "-h") // flag help goes to stderr
 	if code != 0 || stdout != "" {
 		t.Fatalf("convert -h: exit %d, stdout %q", code, stdout)
 	}
@@ -45,7 +45,7 @@ func TestConvertScanLowerings(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.reason, func(t *testing.T) {
-			code, _, stderr := convertCLI("convert", ckpt, "-o", out, "--scan", tc.scan)
+			code, _, stderr := runCLI(t, "convert", ckpt, "-o", out, "--scan", tc.scan)
 			if code != 2 {
 				t.Errorf("exit %d, want 2 (usage error); stderr:\n%s", code, stderr)
 			}
@@ -62,7 +62,7 @@ func TestConvertScanLowerings(t *testing.T) {
 
 	// The user-facing alternative converts; its model needs no plugin.
 	la := filepath.Join(dir, "la.onnx")
-	code, stdout, stderr = convertCLI("convert", ckpt, "-o", la, "--scan", string(graph.ScanLinearAttention))
+	code, stdout, stderr = runCLI(t, "convert", ckpt, "-o", la, "--scan", string(graph.ScanLinearAttention))
 	if code != 0 {
 		t.Fatalf("convert --scan %s: exit %d\n%s", string(graph.ScanLinearAttention), code, stderr)
 	}
@@ -94,7 +94,7 @@ func TestConvertConvFlag(t *testing.T) {
 	for _, tc := range refused {
 		t.Run(tc.reason, func(t *testing.T) {
 			out := filepath.Join(dir, "refused.onnx")
-			code, _, stderr := convertCLI(append([]string{"convert", ckpt, "-o", out}, tc.args...)...)
+			code, _, stderr := runCLI(t, append([]string{"convert", ckpt, "-o", out}, tc.args...)...)
 			if code != 2 || !strings.Contains(stderr, tc.stderr) {
 				t.Errorf("exit %d, want 2 with %q; stderr:\n%s", code, tc.stderr, stderr)
 			}
@@ -108,7 +108,7 @@ func TestConvertConvFlag(t *testing.T) {
 	// plugin, ONNX Conv for conv, neither for slice.
 	for _, conv := range []string{string(graph.ConvONNX), string(graph.ConvSlice), string(graph.ConvPlugin)} {
 		out := filepath.Join(dir, conv+".onnx")
-		code, _, stderr := convertCLI("convert", ckpt, "-o", out, "--conv", conv)
+		code, _, stderr := runCLI(t, "convert", ckpt, "-o", out, "--conv", conv)
 		if code != 0 {
 			t.Fatalf("--conv %s: exit %d\n%s", conv, code, stderr)
 		}
@@ -124,6 +124,27 @@ func TestConvertConvFlag(t *testing.T) {
 		want := map[string][2]int{string(graph.ConvONNX): {0, 4}, string(graph.ConvSlice): {0, 0}, string(graph.ConvPlugin): {2, 0}}[conv]
 		if fused != want[0] || onnxConv != want[1] {
 			t.Errorf("--conv %s: %d fused conv nodes and %d ONNX conv1d Conv nodes, want %d and %d", conv, fused, onnxConv, want[0], want[1])
+		}
+	}
+}
+
+// refusal is a command line the CLI must refuse: with exit status code and
+// a stderr containing stderr.
+type refusal struct {
+	reason string
+	args   []string
+	code   int
+	stderr string
+}
+
+// checkRefusals runs the command cmd with each refusal's args and requires
+// its exit status and stderr.
+func checkRefusals(t *testing.T, cmd string, tests []refusal) {
+	t.Helper()
+	for _, tc := range tests {
+		code, _, stderr := runCLI(t, append([]string{cmd}, tc.args...)...)
+		if code != tc.code || !strings.Contains(stderr, tc.stderr) {
+			t.Errorf("%s: exit %d stderr %q, want exit %d mentioning %q", tc.reason, code, stderr, tc.code, tc.stderr)
 		}
 	}
 }

@@ -43,8 +43,7 @@ from the model, with the checkpoint it came from (file, sha256, weight set).`)
 }
 
 func runInspect(args []string, stdout, stderr io.Writer) error {
-	fs, f := newInspectFlagSet(stderr)
-	pos, err := parseArgs(fs, args)
+	fs, f, pos, err := parseCommand(newInspectFlagSet, args, stderr)
 	if err != nil {
 		return err
 	}

@@ -1,12 +1,12 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vimconvert/vimconvert/internal/testutil"
 
 	"github.com/vimconvert/vimconvert/internal/repo"
 )
@@ -14,18 +14,12 @@ import (
 // TestInspectJSONMatchesManifest runs `vimconvert inspect --json` on every
 // fixture checkpoint and compares the required keys with the manifest.
 func TestInspectJSONMatchesManifest(t *testing.T) {
-	b, err := os.ReadFile(repo.Fixture("manifest.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var man struct {
 		Fixtures map[string]struct {
 			EffectiveConfig map[string]any `json:"effective_config"`
 		} `json:"fixtures"`
 	}
-	if err := json.Unmarshal(b, &man); err != nil {
-		t.Fatal(err)
-	}
+	testutil.ReadJSON(t, repo.Fixture("manifest.json"), &man)
 	for name, fx := range man.Fixtures {
 		t.Run(name, func(t *testing.T) {
 			p := repo.Fixture(name, "checkpoint.pth")
@@ -34,14 +28,7 @@ func TestInspectJSONMatchesManifest(t *testing.T) {
 					t.Skipf("%s/checkpoint.pth is neither bundled nor in ../shared/fixtures", name)
 				}
 			}
-			var out, errb bytes.Buffer
-			if code := run([]string{"inspect", "--json", p}, &out, &errb); code != 0 {
-				t.Fatalf("exit %d: %s", code, errb.String())
-			}
-			var got map[string]any
-			if err := json.Unmarshal(out.Bytes(), &got); err != nil {
-				t.Fatalf("output is not one JSON object: %v\n%s", err, out.String())
-			}
+			got := inspectJSON(t, p)
 			ec := fx.EffectiveConfig
 			first := func(v any) any {
 				if s, ok := v.([]any); ok {
@@ -71,21 +58,19 @@ func TestInspectJSONMatchesManifest(t *testing.T) {
 // assumed defaults, and that usage errors exit 2.
 func TestInspectText(t *testing.T) {
 	p := repo.Fixture("vim_t_d2", "checkpoint.pth")
-	var out, errb bytes.Buffer
-	if code := run([]string{"inspect", p}, &out, &errb); code != 0 {
-		t.Fatalf("exit %d: %s", code, errb.String())
+	code, out, errb := runCLI(t, "inspect", p)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb)
 	}
 	for _, s := range []string{"942,952 parameters", "cls token middle at 98", "optimizer", "model_ema", "argparse.Namespace", "assumed:", "depth 2 instead of 24"} {
-		if !strings.Contains(out.String(), s) {
-			t.Errorf("report lacks %q:\n%s", s, out.String())
+		if !strings.Contains(out, s) {
+			t.Errorf("report lacks %q:\n%s", s, out)
 		}
 	}
-	out.Reset()
-	errb.Reset()
-	if code := run([]string{"inspect", "--weights", "model_ema", "--json", filepath.Join(filepath.Dir(p), "..", "vim_t_stride8_d2", "checkpoint.pth")}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "model_ema") {
-		t.Errorf("model_ema of a {'model'} checkpoint: exit %d, stderr %q", code, errb.String())
+	if code, _, errb := runCLI(t, "inspect", "--weights", "model_ema", "--json", filepath.Join(filepath.Dir(p), "..", "vim_t_stride8_d2", "checkpoint.pth")); code != 1 || !strings.Contains(errb, "model_ema") {
+		t.Errorf("model_ema of a {'model'} checkpoint: exit %d, stderr %q", code, errb)
 	}
-	if code := run([]string{"inspect"}, &out, &errb); code != 2 {
+	if code, _, _ := runCLI(t, "inspect"); code != 2 {
 		t.Errorf("no argument: exit %d, want 2", code)
 	}
 }

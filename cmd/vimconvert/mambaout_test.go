@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -93,24 +94,12 @@ func TestMambaOutFixturesCLI(t *testing.T) {
 				if d := maxAbs(got.Float32(), want.Data); d > 1e-5 {
 					t.Errorf("predict %s: max |Δ| %.3g from the official logits, want ≤ 1e-5", src[0], d)
 				}
-				if g, w := argmaxRows(got.Float32(), n), argmaxRows(want.Data, n); !equalInts(g, w) {
+				if g, w := argmaxRows(got.Float32(), n), argmaxRows(want.Data, n); !slices.Equal(g, w) {
 					t.Errorf("predict %s: top-1 %v, official %v", src[0], g, w)
 				}
 			}
 		})
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestMambaOutLayoutsCLI runs inspect, convert, verify and predict on the
@@ -139,14 +128,7 @@ func TestMambaOutLayoutsCLI(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {
 			ckpt := repo.Fixture("mambaout_synthetic", tc.file)
-			code, out, e := runCLI(t, "inspect", "--json", ckpt)
-			if code != 0 {
-				t.Fatalf("inspect: exit %d: %s", code, e)
-			}
-			var obj map[string]any
-			if err := json.Unmarshal([]byte(out), &obj); err != nil {
-				t.Fatal(err)
-			}
+			obj := inspectJSON(t, ckpt)
 			for k, v := range map[string]any{"architecture": "mambaout", "layout": tc.layout, "dtype": tc.dtype, "stripped_prefix": tc.prefix, "num_classes": 5.0} {
 				if obj[k] != v {
 					t.Errorf("inspect --json %s = %v, want %v", k, obj[k], v)
@@ -188,14 +170,7 @@ func TestMambaOutLayoutsCLI(t *testing.T) {
 // architecture, Vim included.
 func TestArchitectureInInspect(t *testing.T) {
 	ckpt := repo.Fixture("vim_t_d2", "checkpoint.pth")
-	code, out, e := runCLI(t, "inspect", "--json", ckpt)
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, e)
-	}
-	var obj map[string]any
-	if err := json.Unmarshal([]byte(out), &obj); err != nil {
-		t.Fatal(err)
-	}
+	obj := inspectJSON(t, ckpt)
 	if obj["architecture"] != "vim" {
 		t.Errorf("inspect --json architecture = %v, want vim", obj["architecture"])
 	}
@@ -302,4 +277,19 @@ func TestBenchSideBySide(t *testing.T) {
 	if code, _, e := runCLI(t, "bench", vim, mo, "--variants", "plugin"); code != 2 || !strings.Contains(e, "--variants applies to one Vim model") {
 		t.Errorf("--variants with several models: exit %d, %s; want a usage error", code, e)
 	}
+}
+
+// inspectJSON runs `vimconvert inspect --json` on ckpt and returns the
+// decoded report; a failed run or undecodable output fails the test.
+func inspectJSON(t *testing.T, ckpt string) map[string]any {
+	t.Helper()
+	code, out, e := runCLI(t, "inspect", "--json", ckpt)
+	if code != 0 {
+		t.Fatalf("inspect --json %s: exit %d: %s", ckpt, code, e)
+	}
+	var obj map[string]any
+	if err := json.Unmarshal([]byte(out), &obj); err != nil {
+		t.Fatalf("inspect --json %s: output is not one JSON object: %v\n%s", ckpt, err, out)
+	}
+	return obj
 }

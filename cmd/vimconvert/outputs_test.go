@@ -107,14 +107,7 @@ func TestPredictCheckpointNoHead(t *testing.T) {
 		strings.Contains(stderr, "note:") {
 		t.Fatalf("--features: exit %d, stderr %q (no note expected when asked)", code, stderr)
 	}
-	a, err := npy.ReadFile(plain)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := npy.ReadFile(feats)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := readNpy(t, plain), readNpy(t, feats)
 	if !slices.Equal(a.Shape, []int{2, 16}) || !slices.Equal(a.F32, b.F32) {
 		t.Fatalf("without --features: %v, with: %v; want the same [2 16] features", a.Shape, b.Shape)
 	}
@@ -143,14 +136,7 @@ func TestNoHeadModel(t *testing.T) {
 		!strings.Contains(stdout, "features [2 16]") {
 		t.Fatalf("predict --model: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
-	a, err := npy.ReadFile(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := npy.ReadFile(got)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := readNpy(t, ref), readNpy(t, got)
 	if !slices.Equal(b.Shape, []int{2, 16}) {
 		t.Fatalf("predict --model wrote %v, want [2 16]", b.Shape)
 	}
@@ -207,4 +193,14 @@ func TestBenchKeepProtectsTheModel(t *testing.T) {
 	if after, _ := os.ReadFile(model); !bytes.Equal(after, before) {
 		t.Fatal("bench --keep overwrote the benchmarked model")
 	}
+}
+
+// readNpy reads the .npy file at path; an error fails the test.
+func readNpy(t *testing.T, path string) *npy.Array {
+	t.Helper()
+	a, err := npy.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }

@@ -75,8 +75,7 @@ official model; --model runs an exported ONNX model in ONNX Runtime.`)
 // runPredict is `vimconvert predict`: flags, then the ONNX model or the
 // reference on the --input batch, written to --output.
 func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, f := newPredictFlagSet(stderr)
-	pos, err := parseArgs(fs, args)
+	fs, f, pos, err := parseCommand(newPredictFlagSet, args, stderr)
 	if err != nil {
 		return err
 	}

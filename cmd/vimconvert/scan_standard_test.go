@@ -3,11 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"path/filepath"
 	"testing"
 
 	"github.com/vimconvert/vimconvert/graph"
-	"github.com/vimconvert/vimconvert/internal/repo"
 	"github.com/vimconvert/vimconvert/verify"
 )
 
@@ -16,12 +14,8 @@ import (
 // default-domain nodes and meets the Go reference to 1e-4.
 func TestConvertVerifyStandardScan(t *testing.T) {
 	needORT(t)
-	ckpt := repo.Fixture("vim_t_d2", "checkpoint.pth")
-	model := filepath.Join(t.TempDir(), "std.onnx")
+	ckpt, model := convertDepth2(t, "std.onnx", "--scan", string(graph.ScanStandard))
 	var out, errb bytes.Buffer
-	if code := run([]string{"convert", ckpt, "-o", model, "--scan", string(graph.ScanStandard)}, &out, &errb); code != 0 {
-		t.Fatalf("convert --scan standard: exit %d\n%s", code, errb.String())
-	}
 	for _, n := range readModel(t, model).GetGraph().GetNode() {
 		if d := n.GetDomain(); d != "" && d != "ai.onnx" {
 			t.Fatalf("--scan standard model has node %s of domain %q", n.GetName(), d)

@@ -72,8 +72,7 @@ code on the same --input: that catches a misread architecture.`)
 
 // runVerify is `vimconvert verify`: flags, then verify.CheckFile, printed.
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, f := newVerifyFlagSet(stderr)
-	pos, err := parseArgs(fs, args)
+	fs, f, pos, err := parseCommand(newVerifyFlagSet, args, stderr)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -14,13 +13,6 @@ import (
 	"github.com/vimconvert/vimconvert/verify"
 )
 
-// verifyRun calls the CLI in-process.
-func verifyRun(args ...string) (code int, stdout, stderr string) {
-	var o, e bytes.Buffer
-	code = run(args, &o, &e)
-	return code, o.String(), e.String()
-}
-
 // verifyModel converts the bundled vim_t_d2 checkpoint into a temp dir,
 // skipping when ONNX Runtime is absent.
 func verifyModel(t *testing.T) (ckpt, model string) {
@@ -30,7 +22,7 @@ func verifyModel(t *testing.T) (ckpt, model string) {
 	}
 	ckpt = repo.Fixture("vim_t_d2", "checkpoint.pth")
 	model = filepath.Join(t.TempDir(), "d2.onnx")
-	if code, _, stderr := verifyRun("convert", ckpt, "-o", model, "--features", "--tokens"); code != 0 {
+	if code, _, stderr := runCLI(t, "convert", ckpt, "-o", model, "--features", "--tokens"); code != 0 {
 		t.Fatalf("convert: exit %d\n%s", code, stderr)
 	}
 	return ckpt, model
@@ -39,7 +31,7 @@ func verifyModel(t *testing.T) (ckpt, model string) {
 func TestVerifyCommand(t *testing.T) {
 	ckpt, model := verifyModel(t)
 	// The NumPy-written first fixture image, flags after the positionals.
-	code, stdout, stderr := verifyRun("verify", ckpt, model, "--input", "testdata/predict_vim_t_d2_x0.npy", "--json", "--precision", "float64")
+	code, stdout, stderr := runCLI(t, "verify", ckpt, model, "--input", "testdata/predict_vim_t_d2_x0.npy", "--json", "--precision", "float64")
 	if code != 0 {
 		t.Fatalf("verify: exit %d\n%s%s", code, stdout, stderr)
 	}
@@ -60,7 +52,7 @@ func TestVerifyCommand(t *testing.T) {
 	}
 
 	// A tolerance below the fp32 noise fails with exit 1 and says why.
-	code, stdout, stderr = verifyRun("verify", ckpt, model, "--batch", "1", "--tol", "1e-12")
+	code, stdout, stderr = runCLI(t, "verify", ckpt, model, "--batch", "1", "--tol", "1e-12")
 	if code != 1 || !strings.Contains(stderr, "FAIL: logits max |Δ|") || !strings.Contains(stdout, "FAIL against the Go reference (tol 1e-12)") {
 		t.Errorf("verify --tol 1e-12: exit %d\n%s%s", code, stdout, stderr)
 	}
@@ -68,30 +60,17 @@ func TestVerifyCommand(t *testing.T) {
 
 func TestVerifyCommandErrors(t *testing.T) {
 	ckpt, model := verifyModel(t)
-	tests := []struct {
-		name   string
-		args   []string
-		code   int
-		stderr string
-		reason string
-	}{
-		{"no args", nil, 2, "want CKPT.pth and OUT.onnx", "both files are required"},
-		{"swapped", []string{model, ckpt}, 1, "", "an ONNX file given as the checkpoint must be refused, not crash"},
-		{"batch", []string{ckpt, model, "--batch", "0"}, 2, "--batch 0", "an empty batch"},
-		{"precision", []string{ckpt, model, "--precision", "fp16"}, 2, "fp16", "the reference runs in float32 or float64"},
-		{"weights", []string{ckpt, model, "--weights", "ema"}, 2, "--weights", "only model and model_ema exist"},
-		{"input shape", []string{ckpt, model, "--input", "testdata/predict_f64_1x3x2x2.npy"}, 1, "has shape [1 3 2 2]", "a 2×2 image does not fit a 224 model"},
-		{"input missing", []string{ckpt, model, "--input", "testdata/none.npy"}, 1, "none.npy", "the missing input is named"},
-		{"model missing", []string{ckpt, filepath.Join(t.TempDir(), "x.onnx")}, 1, "ONNX model not found", "the missing model is named"},
+	tests := []refusal{
+		{"no args: both files are required", nil, 2, "want CKPT.pth and OUT.onnx"},
+		{"swapped: an ONNX file given as the checkpoint must be refused, not crash", []string{model, ckpt}, 1, ""},
+		{"batch: an empty batch", []string{ckpt, model, "--batch", "0"}, 2, "--batch 0"},
+		{"precision: the reference runs in float32 or float64", []string{ckpt, model, "--precision", "fp16"}, 2, "fp16"},
+		{"weights: only model and model_ema exist", []string{ckpt, model, "--weights", "ema"}, 2, "--weights"},
+		{"input shape: a 2×2 image does not fit a 224 model", []string{ckpt, model, "--input", "testdata/predict_f64_1x3x2x2.npy"}, 1, "has shape [1 3 2 2]"},
+		{"input missing: the missing input is named", []string{ckpt, model, "--input", "testdata/none.npy"}, 1, "none.npy"},
+		{"model missing: the missing model is named", []string{ckpt, filepath.Join(t.TempDir(), "x.onnx")}, 1, "ONNX model not found"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			code, _, stderr := verifyRun(append([]string{"verify"}, tc.args...)...)
-			if code != tc.code || !strings.Contains(stderr, tc.stderr) {
-				t.Errorf("exit %d stderr %q, want exit %d mentioning %q (%s)", code, stderr, tc.code, tc.stderr, tc.reason)
-			}
-		})
-	}
+	checkRefusals(t, "verify", tests)
 }
 
 // TestVerifyWrongCheckpoint checks that a model verified against a
@@ -103,7 +82,7 @@ func TestVerifyWrongCheckpoint(t *testing.T) {
 	d2, s8 := repo.Fixture("vim_t_d2", "checkpoint.pth"), repo.Fixture("vim_t_stride8_d2", "checkpoint.pth")
 	d2Model, s8Model, d2At256 := filepath.Join(dir, "d2.onnx"), filepath.Join(dir, "s8.onnx"), filepath.Join(dir, "d2_256.onnx")
 	for _, c := range [][]string{{d2, d2Model}, {s8, s8Model}, {d2, d2At256, "--img-size", "256"}} {
-		if code, _, stderr := verifyRun(append([]string{"convert", c[0], "-o", c[1]}, c[2:]...)...); code != 0 {
+		if code, _, stderr := runCLI(t, append([]string{"convert", c[0], "-o", c[1]}, c[2:]...)...); code != 0 {
 			t.Fatalf("convert %s: exit %d\n%s", c[0], code, stderr)
 		}
 	}
@@ -120,7 +99,7 @@ func TestVerifyWrongCheckpoint(t *testing.T) {
 			[]string{"the model was built for img 256, stride 16 (16×16 patches)", "27×27", "was the model converted from this checkpoint?"}},
 	}
 	for _, tc := range tests {
-		code, stdout, stderr := verifyRun("verify", tc.ckpt, tc.model, "--batch", "1")
+		code, stdout, stderr := runCLI(t, "verify", tc.ckpt, tc.model, "--batch", "1")
 		if code != 1 {
 			t.Errorf("%s: exit %d, want 1\n%s%s", tc.reason, code, stdout, stderr)
 		}
@@ -154,7 +133,7 @@ func TestVerifyResourceLimits(t *testing.T) {
 		{"batch above 1024", []string{"--batch", "1025"}, "--batch 1025: want 1 to 1024"},
 	}
 	for _, tc := range tests {
-		code, _, stderr := verifyRun(append([]string{"verify", ckpt, model}, tc.args...)...)
+		code, _, stderr := runCLI(t, append([]string{"verify", ckpt, model}, tc.args...)...)
 		if code != 2 || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%s: exit %d stderr %q, want exit 2 mentioning %q", tc.reason, code, stderr, tc.want)
 		}
@@ -167,10 +146,10 @@ func TestVerifyResourceLimits(t *testing.T) {
 func TestVerifyResizedModel(t *testing.T) {
 	ckpt, _ := verifyModel(t)
 	model := filepath.Join(t.TempDir(), "d2_256.onnx")
-	if code, _, stderr := verifyRun("convert", ckpt, "-o", model, "--img-size", "256"); code != 0 {
+	if code, _, stderr := runCLI(t, "convert", ckpt, "-o", model, "--img-size", "256"); code != 0 {
 		t.Fatalf("convert --img-size 256: exit %d\n%s", code, stderr)
 	}
-	code, stdout, stderr := verifyRun("verify", ckpt, model, "--batch", "1")
+	code, stdout, stderr := runCLI(t, "verify", ckpt, model, "--batch", "1")
 	if code != 0 || !strings.Contains(stdout, "PASS") || !strings.Contains(stdout, "[1 3 256 256]") {
 		t.Errorf("verify of the resized model: exit %d\n%s%s", code, stdout, stderr)
 	}

@@ -13,7 +13,7 @@ func TestVersionCommand(t *testing.T) {
 	if _, err := os.Stat(runtime.DefaultLibraryPath()); err != nil {
 		t.Skipf("ONNX Runtime absent (%s): run `make setup`", runtime.DefaultLibraryPath())
 	}
-	code, stdout, stderr := convertCLI("version")
+	code, stdout, stderr := runCLI(t, "version")
 	if code != 0 {
 		t.Fatalf("version: exit %d\n%s%s", code, stdout, stderr)
 	}
@@ -22,11 +22,11 @@ func TestVersionCommand(t *testing.T) {
 			t.Errorf("version output lacks %q:\n%s", want, stdout)
 		}
 	}
-	if code, _, stderr := convertCLI("version", "extra"); code != 2 || !strings.Contains(stderr, "no arguments") {
+	if code, _, stderr := runCLI(t, "version", "extra"); code != 2 || !strings.Contains(stderr, "no arguments") {
 		t.Errorf("version extra: exit %d, stderr %q", code, stderr)
 	}
 	t.Setenv(runtime.EnvPlugin, t.TempDir()+"/none.so")
-	if code, stdout, _ := convertCLI("version"); code != 1 || !strings.Contains(stdout, "not registered") {
+	if code, stdout, _ := runCLI(t, "version"); code != 1 || !strings.Contains(stdout, "not registered") {
 		t.Errorf("missing plugin: exit %d, stdout %q; want 1 and 'not registered'", code, stdout)
 	}
 }

@@ -66,6 +66,20 @@ func Initializers(mp *onnxpb.ModelProto) map[string]*onnxpb.TensorProto {
 	return inits
 }
 
+// ParamCount returns the number of elements of all the model's
+// initializers (its parameter count).
+func ParamCount(mp *onnxpb.ModelProto) int64 {
+	var n int64
+	for _, t := range mp.GetGraph().GetInitializer() {
+		k := int64(1)
+		for _, d := range t.GetDims() {
+			k *= d
+		}
+		n += k
+	}
+	return n
+}
+
 // TensorFromProto decodes a float32 initializer (raw_data little-endian or
 // float_data). Any other data type, or a data length that does not match
 // the dims, is refused.

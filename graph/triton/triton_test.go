@@ -184,8 +184,15 @@ func writeModel(t *testing.T, mp *onnxpb.ModelProto) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join(t.TempDir(), "m.onnx")
-	if err := os.WriteFile(p, data, 0o644); err != nil {
+	return tempFile(t, "m.onnx", data, 0o644)
+}
+
+// tempFile writes data to a file name in a fresh temp dir and returns its
+// path.
+func tempFile(t *testing.T, name string, data []byte, perm os.FileMode) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, data, perm); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -193,10 +200,7 @@ func writeModel(t *testing.T, mp *onnxpb.ModelProto) string {
 
 func TestWriteRepository(t *testing.T) {
 	model := writeModel(t, vimModel(true))
-	plugin := filepath.Join(t.TempDir(), "libvimconvert_ops.so")
-	if err := os.WriteFile(plugin, []byte("not really a plugin"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	plugin := tempFile(t, "libvimconvert_ops.so", []byte("not really a plugin"), 0o755)
 	repo := filepath.Join(t.TempDir(), "repo")
 	r, err := WriteRepository(repo, model, plugin, Options{Name: "vim", MaxBatch: 4})
 	if err != nil {
@@ -237,10 +241,8 @@ func TestWriteRepository(t *testing.T) {
 }
 
 func TestWriteRepositoryLeavesNothingOnError(t *testing.T) {
-	plugin := filepath.Join(t.TempDir(), "libvimconvert_ops.so")
-	os.WriteFile(plugin, []byte("x"), 0o755)
-	notModel := filepath.Join(t.TempDir(), "x.onnx")
-	os.WriteFile(notModel, []byte("\xff\xff\xff not protobuf"), 0o644)
+	plugin := tempFile(t, "libvimconvert_ops.so", []byte("x"), 0o755)
+	notModel := tempFile(t, "x.onnx", []byte("\xff\xff\xff not protobuf"), 0o644)
 	tests := []struct {
 		reason string
 		model  string
@@ -276,10 +278,8 @@ func TestWriteRepositoryLeavesNothingOnError(t *testing.T) {
 func TestCheckTarget(t *testing.T) {
 	repo := t.TempDir()
 	os.Mkdir(filepath.Join(repo, "taken"), 0o755)
-	file := filepath.Join(t.TempDir(), "file")
-	os.WriteFile(file, nil, 0o644)
-	plugin := filepath.Join(t.TempDir(), "libvimconvert_ops.so")
-	os.WriteFile(plugin, []byte("x"), 0o755)
+	file := tempFile(t, "file", nil, 0o644)
+	plugin := tempFile(t, "libvimconvert_ops.so", []byte("x"), 0o755)
 	tests := []struct {
 		reason string
 		dir    string

@@ -21,37 +21,32 @@ func IsTerminal(w io.Writer) bool {
 // what, on w; the bar is created at the first call and cleared when done
 // reaches total.
 func Count(w io.Writer, what string) func(done, total int) {
-	var bar *progressbar.ProgressBar
-	return func(done, total int) {
-		if bar == nil {
-			bar = progressbar.NewOptions(total,
-				progressbar.OptionSetWriter(w),
-				progressbar.OptionSetDescription(what),
-				progressbar.OptionShowCount(),
-				progressbar.OptionClearOnFinish())
-		}
-		_ = bar.Set(done)
-		if done == total {
-			_ = bar.Finish()
-		}
-	}
+	draw := lazyBar(w, what, progressbar.OptionShowCount())
+	return func(done, total int) { draw(int64(done), int64(total)) }
 }
 
 // Bytes returns a callback that draws written of total bytes, described by
 // what, on w; the bar is created at the first call and cleared when
 // written reaches total.
 func Bytes(w io.Writer, what string) func(written, total int64) {
+	return lazyBar(w, what, progressbar.OptionShowBytes(true))
+}
+
+// lazyBar returns a callback that draws n of total on w (what, then the
+// count shown as show says), creating the bar at the first call and
+// clearing it when n reaches total.
+func lazyBar(w io.Writer, what string, show progressbar.Option) func(n, total int64) {
 	var bar *progressbar.ProgressBar
-	return func(written, total int64) {
+	return func(n, total int64) {
 		if bar == nil {
 			bar = progressbar.NewOptions64(total,
 				progressbar.OptionSetWriter(w),
 				progressbar.OptionSetDescription(what),
-				progressbar.OptionShowBytes(true),
+				show,
 				progressbar.OptionClearOnFinish())
 		}
-		_ = bar.Set64(written)
-		if written == total {
+		_ = bar.Set64(n)
+		if n == total {
 			_ = bar.Finish()
 		}
 	}

@@ -47,3 +47,13 @@ func ReadFile(tb testing.TB, path string) []byte {
 	}
 	return b
 }
+
+// PrivateTMPDIR points TMPDIR at a fresh empty folder for the rest of the
+// test (t.Setenv: not for parallel tests) and returns it, so that the test
+// can require that the code under test left nothing there.
+func PrivateTMPDIR(t *testing.T) string {
+	t.Helper()
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	return tmp
+}

@@ -17,7 +17,6 @@ import (
 	"github.com/vimconvert/vimconvert/convert/mambaout"
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/graph/onnxfile"
-	"github.com/vimconvert/vimconvert/graph/onnxpb"
 )
 
 // CompareRecord is one model, end to end, at one image size × batch ×
@@ -125,7 +124,7 @@ func loadCompareSource(path, weights, dir, tag string, inputs []string) (*compar
 			return nil, err
 		}
 		if a == mambaout.Architecture {
-			s.arch, s.onnx, s.params = arch.MambaOut, path, countParams(mp)
+			s.arch, s.onnx, s.params = arch.MambaOut, path, onnxfile.ParamCount(mp)
 			return s, nil
 		}
 	} else if isMO, err := arch.IsMambaOut(path, convert.Weights(weights)); err != nil {
@@ -139,7 +138,7 @@ func loadCompareSource(path, weights, dir, tag string, inputs []string) (*compar
 		if err != nil {
 			return nil, err
 		}
-		s.arch, s.onnx, s.params = arch.MambaOut, filepath.Join(dir, tag+"_mambaout.onnx"), countParams(mp)
+		s.arch, s.onnx, s.params = arch.MambaOut, filepath.Join(dir, tag+"_mambaout.onnx"), onnxfile.ParamCount(mp)
 		if err := graph.CheckOutput(s.onnx, "model.onnx", inputs...); err != nil {
 			return nil, err
 		}
@@ -174,7 +173,7 @@ func (s *compareSource) modelAt(size int, dir, tag string, inputs []string, firs
 		if err != nil {
 			return "", err
 		}
-		s.params = countParams(mp)
+		s.params = onnxfile.ParamCount(mp)
 	}
 	return p, nil
 }
@@ -218,19 +217,6 @@ func (o *Options) compareGroup(srcs []*compareSource, paths []string, size, b, t
 		}
 	}
 	return recs
-}
-
-// countParams returns the number of initializer elements of mp.
-func countParams(mp *onnxpb.ModelProto) int64 {
-	var n int64
-	for _, t := range mp.GetGraph().GetInitializer() {
-		k := int64(1)
-		for _, d := range t.GetDims() {
-			k *= d
-		}
-		n += k
-	}
-	return n
 }
 
 // CompareFailure returns the first failed measurement of records as an

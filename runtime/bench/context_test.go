@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vimconvert/vimconvert/internal/testutil"
+
 	"github.com/vimconvert/vimconvert/graph/graphtest"
 )
 
@@ -14,8 +16,7 @@ import (
 // kills the worker, removes the temporary models and returns the
 // context's error at once (not after the worker's 30 s).
 func TestRunContextCancelled(t *testing.T) {
-	tmp := t.TempDir()
-	t.Setenv("TMPDIR", tmp)
+	tmp := testutil.PrivateTMPDIR(t)
 	opts := Options{Source: "m.pth", Model: graphtest.Model(graphtest.Spec{Seed: 1}), Batches: []int{1}, Threads: []int{1},
 		Variants: map[string]bool{VariantPlugin: true}, Runs: 1, Rounds: 1,
 		Worker: []string{"/bin/sh", "-c", "sleep 30", "worker"}} // the spec becomes $1

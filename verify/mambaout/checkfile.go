@@ -107,21 +107,11 @@ func loadPair(ckptPath, onnxPath string, weights convert.Weights) (*onnxpb.Model
 // weightsWarning returns a warning when an initializer named like a
 // checkpoint tensor (the output norm, the head) differs from it, else "".
 func weightsWarning(mp *onnxpb.ModelProto, m *mo.Model, weights convert.Weights) string {
-	inits := onnxfile.Initializers(mp)
-	for _, want := range []*convert.Tensor{m.NormW, m.HeadFC2B, m.HeadNormW} {
-		t, ok := inits[want.Name]
-		if !ok {
-			continue
-		}
-		got, err := onnxfile.TensorFromProto(t)
-		if err != nil || len(got.Data) != len(want.Data) {
-			continue
-		}
-		if r := verify.Compare(want.Data, got.Data, nil); r.MaxAbs != 0 {
-			return fmt.Sprintf("initializer %s of the model differs from the checkpoint's %q weights (max |Δ| %.3g): was it converted from another checkpoint or weight set?", want.Name, weights, r.MaxAbs)
-		}
+	name, maxAbs, differs := verify.FirstDifferingInitializer(mp, m.NormW, m.HeadFC2B, m.HeadNormW)
+	if !differs {
+		return ""
 	}
-	return ""
+	return fmt.Sprintf("initializer %s of the model differs from the checkpoint's %q weights (max |Δ| %.3g): was it converted from another checkpoint or weight set?", name, weights, maxAbs)
 }
 
 // runONNX runs the model at path on x and returns every output with the

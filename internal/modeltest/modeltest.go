@@ -1,0 +1,27 @@
+// Package modeltest builds ONNX model files for the tests of several
+// packages (graph, cmd/vimconvert, runtime/bench, e2e): one place for
+// "build this model and write it where the test can read it".
+package modeltest
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/graph"
+)
+
+// File builds m with opts (graph.Build) and writes it as model.onnx in a
+// fresh temp dir of tb, returning the path; an error fails tb.
+func File(tb testing.TB, m *convert.Model, opts graph.Options) string {
+	tb.Helper()
+	mp, err := graph.Build(m, opts)
+	if err != nil {
+		tb.Fatalf("graph.Build: %v", err)
+	}
+	p := filepath.Join(tb.TempDir(), "model.onnx")
+	if err := graph.WriteFile(mp, p); err != nil {
+		tb.Fatalf("graph.WriteFile: %v", err)
+	}
+	return p
+}
