@@ -73,6 +73,7 @@ func ConvertFileContext(ctx context.Context, ckptPath, outPath string, opts Conv
 	}
 	var labels []string
 	if opts.LabelsFile != "" {
+		var err error
 		if labels, err = preprocess.ReadLabels(opts.LabelsFile); err != nil {
 			return nil, err
 		}
