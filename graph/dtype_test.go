@@ -20,16 +20,11 @@ const dtypeParityTol = 1e-2
 // checkDTypeParity compares 16-bit logits with the official fp32 ones:
 // max |Δ| ≤ dtypeParityTol, and the same top-1 for every image whose
 // official top-1 margin (best minus second best) exceeds dtypeParityTol.
-//
-// boundUnmet names a measured, reported exceedance of the bound (see
-// TestDTypeParityORT); the max |Δ| is then logged, not asserted.
-func checkDTypeParity(t *testing.T, label string, got *runtime.Tensor, want *convert.Tensor, boundUnmet string) {
+func checkDTypeParity(t *testing.T, label string, got *runtime.Tensor, want *convert.Tensor) {
 	t.Helper()
 	d := maxAbsDiff(t, "logits", got, want.Data, want.Shape)
 	t.Logf("%s: logits max|d| = %.3g (bound %g)", label, d, dtypeParityTol)
-	if boundUnmet != "" {
-		t.Logf("%s: bound not asserted: %s", label, boundUnmet)
-	} else if d > dtypeParityTol {
+	if d > dtypeParityTol {
 		t.Errorf("%s: logits max|d| = %.3g > %g", label, d, dtypeParityTol)
 	}
 	nc := want.Shape[1]
@@ -68,17 +63,15 @@ func TestDTypeParityORT(t *testing.T) {
 	fixtures := []struct {
 		reason string
 		dir    string
-		// bf16Unmet: why the 1e-2 logits bound is not asserted for
-		// bfloat16 (top-1 still is).
-		bf16Unmet string
+		dtypes []graph.DType
 	}{
-		{"Vim-T config at depth 2, batch 2", repo.Fixture("vim_t_d2"), ""},
-		{"official Vim-T, 24 blocks", sharedDir("vim_t"),
-			"bfloat16 (8-bit significand) rounding through 24 blocks gives 0.0123 (measured), above the issue's 1e-2; " +
-				"no extra rounding beyond the official AMP path was found (README, 16-bit models)"},
+		{"Vim-T config at depth 2, batch 2", repo.Fixture("vim_t_d2"), []graph.DType{graph.DTypeFloat16, graph.DTypeBFloat16}},
+		// bfloat16 at full depth misses the 1e-2 bound (0.0123 measured,
+		// top-1 equal): not claimed, README "16-bit models" says so.
+		{"official Vim-T, 24 blocks", sharedDir("vim_t"), []graph.DType{graph.DTypeFloat16}},
 	}
 	for _, fx := range fixtures {
-		for _, dt := range []graph.DType{graph.DTypeFloat16, graph.DTypeBFloat16} {
+		for _, dt := range fx.dtypes {
 			t.Run(fx.reason+"/"+string(dt), func(t *testing.T) {
 				if fx.dir == "" {
 					t.Skip("../shared/fixtures/vim_t not present (full golden set)")
@@ -90,11 +83,7 @@ func TestDTypeParityORT(t *testing.T) {
 				path := modeltest.File(t, g.model, graph.Options{DType: dt})
 				s := ortSession(t, path)
 				out := runInput(t, s, g.x)
-				unmet := ""
-				if dt == graph.DTypeBFloat16 {
-					unmet = fx.bf16Unmet
-				}
-				checkDTypeParity(t, string(dt), out[graph.LogitsName], g.exp[graph.LogitsName], unmet)
+				checkDTypeParity(t, string(dt), out[graph.LogitsName], g.exp[graph.LogitsName])
 			})
 		}
 	}
