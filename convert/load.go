@@ -409,15 +409,16 @@ func topKeys(d *torchfile.Dict) string {
 	return listSome(ks)
 }
 
-// stateDict materializes the weight set, stripping a common "module."
-// prefix. Non-tensor entries are errors.
-func stateDict(v any, info *Info) (map[string]*Tensor, error) {
+// stateDictNames checks that v is a non-empty state dict of tensors with
+// string keys and returns its tensor names, with a "module." prefix carried
+// by every key stripped (recorded in info), without reading tensor data.
+func stateDictNames(v any, info *Info) (*torchfile.Dict, []string, error) {
 	d, ok := v.(*torchfile.Dict)
 	if !ok {
-		return nil, fmt.Errorf("%s weights are a %s, not a state dict", info.Weights, torchfile.TypeName(v))
+		return nil, nil, fmt.Errorf("%s weights are a %s, not a state dict", info.Weights, torchfile.TypeName(v))
 	}
 	if d.Len() == 0 {
-		return nil, fmt.Errorf("%s weights are an empty dict", info.Weights)
+		return nil, nil, fmt.Errorf("%s weights are an empty dict", info.Weights)
 	}
 	if d.HasState("_metadata") {
 		info.Ignored = append(info.Ignored, info.WeightsKey+"._metadata (module versions)")
@@ -429,10 +430,10 @@ func stateDict(v any, info *Info) (map[string]*Tensor, error) {
 		k := d.Key(i)
 		s, ok := k.(string)
 		if !ok {
-			return nil, fmt.Errorf("state dict key #%d is a %s, not a str", i, torchfile.TypeName(k))
+			return nil, nil, fmt.Errorf("state dict key #%d is a %s, not a str", i, torchfile.TypeName(k))
 		}
 		if len(s) > 1024 {
-			return nil, fmt.Errorf("state dict key #%d is %d bytes long (at most 1024)", i, len(s))
+			return nil, nil, fmt.Errorf("state dict key #%d is %d bytes long (at most 1024)", i, len(s))
 		}
 		names[i] = s
 		if _, ok := d.Value(i).(*torchfile.TensorRef); !ok {
@@ -443,17 +444,30 @@ func stateDict(v any, info *Info) (map[string]*Tensor, error) {
 		}
 	}
 	if len(bad) > 0 {
-		return nil, fmt.Errorf("state dict entries that are not tensors: %s", listSome(bad))
+		return nil, nil, fmt.Errorf("state dict entries that are not tensors: %s", listSome(bad))
 	}
 	if prefixed == len(names) {
 		info.StrippedPrefix = "module."
 	}
-	sd := make(map[string]*Tensor, len(names))
+	seen := make(map[string]bool, len(names))
 	for i, s := range names {
-		name := strings.TrimPrefix(s, info.StrippedPrefix)
-		if _, dup := sd[name]; dup {
-			return nil, fmt.Errorf("tensor %s appears twice", name)
+		names[i] = strings.TrimPrefix(s, info.StrippedPrefix)
+		if seen[names[i]] {
+			return nil, nil, fmt.Errorf("tensor %s appears twice", names[i])
 		}
+		seen[names[i]] = true
+	}
+	return d, names, nil
+}
+
+// stateDict is stateDictNames with every tensor read (as float32).
+func stateDict(v any, info *Info) (map[string]*Tensor, error) {
+	d, names, err := stateDictNames(v, info)
+	if err != nil {
+		return nil, err
+	}
+	sd := make(map[string]*Tensor, len(names))
+	for i, name := range names {
 		t, err := d.Value(i).(*torchfile.TensorRef).Materialize(name)
 		if err != nil {
 			return nil, err

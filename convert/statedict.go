@@ -27,6 +27,30 @@ func ReadStateDict(path string, weights Weights) (map[string]*Tensor, *Info, err
 	})
 }
 
+// ReadStateDictNames is ReadStateDict without reading any tensor data: the
+// tensor names of the chosen weight set ("module." prefix stripped), for
+// deciding the architecture before one full read.
+func ReadStateDictNames(path string, weights Weights) ([]string, error) {
+	names, _, err := readCheckpointFile(path, func(ra io.ReaderAt, size int64) ([]string, *Info, error) {
+		w, err := ParseWeights(string(weights))
+		if err != nil {
+			return nil, nil, err
+		}
+		f, root, err := torchfile.Open(ra, size)
+		if err != nil {
+			return nil, nil, err
+		}
+		info := &Info{Format: f.Format(), Weights: w}
+		sdObj, err := selectWeights(root, w, info)
+		if err != nil {
+			return nil, nil, err
+		}
+		_, names, err := stateDictNames(sdObj, info)
+		return names, info, err
+	})
+	return names, err
+}
+
 // readCheckpointFile opens the checkpoint file at path, refusing a
 // directory, hands it to read, and records path in the returned Info; a
 // read error is prefixed with path. Load and ReadStateDict share it.

@@ -67,18 +67,14 @@ func Detect(names []string) (string, error) {
 	return "", fmt.Errorf("%w: the state dict has the keys of both %s", ErrNotDetected, strings.Join(found, " and "))
 }
 
-// DetectFile reads the checkpoint at path (the weight set weights of a
+// DetectFile reads the tensor names (no tensor data) of the checkpoint at path (the weight set weights of a
 // training checkpoint) and returns its architecture, as Detect. An error
-// reading the file is returned as convert.ReadStateDict gives it (it does
+// reading the file is returned as convert.ReadStateDictNames gives it (it does
 // not wrap ErrNotDetected).
 func DetectFile(path string, weights convert.Weights) (string, error) {
-	sd, _, err := convert.ReadStateDict(path, weights)
+	names, err := convert.ReadStateDictNames(path, weights)
 	if err != nil {
 		return "", err
-	}
-	names := make([]string, 0, len(sd))
-	for k := range sd {
-		names = append(names, k)
 	}
 	a, err := Detect(names)
 	if err != nil {
