@@ -270,7 +270,13 @@ func TestSignalsLeaveNothing(t *testing.T) {
 			})
 		}
 	}
-	if handled < 8 {
+	// The fixed delays are sized for the full-depth Vim-T; with only the
+	// depth-2 fixture (no ../shared) most commands end before them, so the
+	// count says nothing there. Every run above is checked either way.
+	switch {
+	case big == d2:
+		t.Logf("%d runs interrupted; ../shared/fixtures/vim_t absent, so the count of interrupted runs is not checked", handled)
+	case handled < 8:
 		t.Errorf("only %d runs were interrupted (the rest finished first): the moments no longer test interrupts", handled)
 	}
 }
