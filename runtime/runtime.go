@@ -154,10 +154,23 @@ func LoadedLibrary() string {
 	return loadedPath
 }
 
-// Version returns the loaded ONNX Runtime's version string ("" before Init).
+// Version returns the loaded ONNX Runtime's version string ("" before Init):
+// the one the library itself reports (OrtGetApiBase()->GetVersionString),
+// which differs from ORTVersion when another release is loaded.
 func Version() string {
 	if LoadedLibrary() == "" {
 		return ""
 	}
 	return ort.GetVersion()
+}
+
+// LoadVersion returns the version of the ONNX Runtime library this process
+// uses, loading DefaultLibraryPath first (Init("")) when none is loaded:
+// the library that child processes started with the same environment
+// (bench workers) load too.
+func LoadVersion() (string, error) {
+	if err := Init(""); err != nil {
+		return "", err
+	}
+	return Version(), nil
 }

@@ -143,7 +143,7 @@ type Report struct {
 type Machine struct {
 	CPU        string `json:"cpu"`
 	Cores      int    `json:"cores"`
-	ORTVersion string `json:"onnxruntime"`
+	ORTVersion string `json:"onnxruntime"` // of the library loaded (MachineInfo)
 	GoVersion  string `json:"go"`
 	LoadAvg    string `json:"loadavg_at_start"`
 }

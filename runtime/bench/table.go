@@ -12,10 +12,17 @@ import (
 	"github.com/vimconvert/vimconvert/runtime"
 )
 
-// MachineInfo describes this machine: CPU model, cores, ONNX Runtime and
-// Go versions and the load average now.
+// MachineInfo describes this machine: CPU model, cores, the version of the
+// ONNX Runtime library loaded (runtime.LoadVersion: the one the workers
+// load, not the bindings' runtime.ORTVersion; "not loaded: ..." when it
+// cannot be), the Go version and the load average now.
 func MachineInfo() Machine {
-	m := Machine{Cores: goruntime.NumCPU(), GoVersion: goruntime.Version(), ORTVersion: runtime.ORTVersion}
+	m := Machine{Cores: goruntime.NumCPU(), GoVersion: goruntime.Version()}
+	if v, err := runtime.LoadVersion(); err != nil {
+		m.ORTVersion = "not loaded: " + err.Error()
+	} else {
+		m.ORTVersion = v
+	}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
 			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
