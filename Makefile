@@ -1,8 +1,8 @@
 # vimconvert build.
 #   make          build bin/vimconvert and the plugin (build/libvimconvert_ops.so)
-#   make setup    install system packages (gcc, make, npm, python3-onnx) if missing and
-#                 fetch ONNX Runtime 1.29.0 (+ 1.24.3, 1.30.0, 1.31.1 for the C-host
-#                 compatibility tests)
+#   make setup    install system packages (gcc, make, npm, python3-onnx,
+#                 libjpeg62-turbo-dev, valgrind) if missing and fetch ONNX Runtime
+#                 1.29.0 (+ 1.24.3, 1.30.0, 1.31.1 for the C-host compatibility tests)
 #   make demo     setup + convert the bundled fixtures/vim_t_d2 checkpoint + verify it
 #   make test     setup + build + gofmt/vet + every test (+ -race and a short fuzz run)
 #   make dist     the release bundle dist/vimconvert-VERSION-linux-ARCH.tar.gz
