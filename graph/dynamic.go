@@ -32,6 +32,29 @@ const (
 	Unnamed int64 = -8
 )
 
+// checkDynamicOptions refuses what a dynamic-size model cannot be built
+// with, naming the combination and what works instead: a scan lowering
+// or depthwise conv that slices by a fixed token count, uint8 input and
+// 16-bit dtypes (neither implemented nor tested with a dynamic size).
+func checkDynamicOptions(o Options) error {
+	const fixed = "export one model per size instead (--img-size N, or HxW)"
+	switch {
+	case o.Scan != ScanPlugin:
+		return fmt.Errorf("graph: --dynamic-size with --scan %s is not supported: that lowering is built for a fixed token count; use --dynamic-size with --scan %s (the default), or %s with --scan %s",
+			o.Scan, ScanPlugin, fixed, o.Scan)
+	case o.DepthwiseConv == ConvSlice:
+		return fmt.Errorf("graph: --dynamic-size with --conv %s is not supported: that conv slices by a fixed token count; use --dynamic-size with --conv %s (the default) or --conv %s, or %s with --conv %s",
+			ConvSlice, ConvONNX, ConvPlugin, fixed, ConvSlice)
+	case o.InputFormat == InputUint8NHWC:
+		return fmt.Errorf("graph: --dynamic-size with --input-format %s is not supported: a dynamic-size model takes %s [B, 3, H, W] only; use --dynamic-size with --input-format %s (the default; `vimconvert preprocess` writes that tensor), or %s with --input-format %s",
+			InputUint8NHWC, "float32", InputFloatNCHW, fixed, InputUint8NHWC)
+	case o.DType.Is16Bit():
+		return fmt.Errorf("graph: --dynamic-size with --dtype %s is not supported: a dynamic-size model is %s only; use --dynamic-size with --dtype %s (the default), or %s with --dtype %s",
+			o.DType, DTypeFloat32, DTypeFloat32, fixed, o.DType)
+	}
+	return nil
+}
+
 // SymbolicDimNames maps each symbolic dimension marker to its dim_param.
 var SymbolicDimNames = map[int64]string{
 	Batch: BatchDimName, Height: "height", Width: "width", GridRows: "grid_rows",

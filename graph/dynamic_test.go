@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/vimconvert/vimconvert/convert"
@@ -12,6 +13,7 @@ import (
 	"github.com/vimconvert/vimconvert/internal/modeltest"
 	"github.com/vimconvert/vimconvert/internal/repo"
 	"github.com/vimconvert/vimconvert/runtime"
+	"github.com/vimconvert/vimconvert/runtime/preprocess"
 	"github.com/vimconvert/vimconvert/verify"
 )
 
@@ -159,10 +161,8 @@ func TestDynamicSizeClsPlacementsORT(t *testing.T) {
 	}
 }
 
-// TestDynamicSizeMetadataAndRejects checks the model's symbolic input and
-// metadata, and that Build refuses the lowerings that slice by a fixed
-// token count.
-func TestDynamicSizeMetadataAndRejects(t *testing.T) {
+// TestDynamicSizeMetadata checks the model's symbolic input and metadata.
+func TestDynamicSizeMetadata(t *testing.T) {
 	m := graphtest.Model(graphtest.Spec{})
 	mp, err := graph.Build(m, graph.Options{DynamicSize: true})
 	if err != nil {
@@ -182,12 +182,45 @@ func TestDynamicSizeMetadataAndRejects(t *testing.T) {
 	if !found {
 		t.Errorf("metadata lacks %s=true", graph.MetaDynamicSize)
 	}
-	for _, o := range []graph.Options{
-		{DynamicSize: true, Scan: graph.ScanLinearAttention},
-		{DynamicSize: true, DepthwiseConv: graph.ConvSlice},
+}
+
+// TestDynamicSizeRefusals checks that Build refuses every combination a
+// dynamic-size model does not support with a message naming it and what
+// works instead: --dynamic-size with the default, or a fixed --img-size
+// with the option.
+func TestDynamicSizeRefusals(t *testing.T) {
+	m := graphtest.Model(graphtest.Spec{})
+	recipe, err := preprocess.ImageNetRecipe(m.Config.ImgSize, preprocess.VimEvalCropPct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixed := "export one model per size instead (--img-size N, or HxW)"
+	for _, tc := range []struct {
+		opts graph.Options
+		want []string
+	}{
+		{graph.Options{Scan: graph.ScanStandard}, []string{"--dynamic-size with --scan standard is not supported", "use --dynamic-size with --scan plugin (the default)", fixed + " with --scan standard"}},
+		{graph.Options{Scan: graph.ScanLinearAttention}, []string{"--dynamic-size with --scan linear-attention is not supported", "use --dynamic-size with --scan plugin", fixed + " with --scan linear-attention"}},
+		{graph.Options{DepthwiseConv: graph.ConvSlice}, []string{"--dynamic-size with --conv slice is not supported", "use --dynamic-size with --conv conv (the default) or --conv plugin", fixed + " with --conv slice"}},
+		{graph.Options{InputFormat: graph.InputUint8NHWC, Preprocess: &recipe}, []string{"--dynamic-size with --input-format uint8-nhwc is not supported", "use --dynamic-size with --input-format float32-nchw", fixed + " with --input-format uint8-nhwc"}},
+		{graph.Options{DType: graph.DTypeFloat16}, []string{"--dynamic-size with --dtype float16 is not supported", "use --dynamic-size with --dtype float32", fixed + " with --dtype float16"}},
+		{graph.Options{DType: graph.DTypeBFloat16}, []string{"--dynamic-size with --dtype bfloat16 is not supported", fixed + " with --dtype bfloat16"}},
 	} {
-		if _, err := graph.Build(m, o); err == nil {
-			t.Errorf("Build(%+v) accepted a lowering that needs a fixed token count", o)
+		static := tc.opts
+		if _, err := graph.Build(m, static); err != nil {
+			t.Errorf("Build(%+v) without --dynamic-size: %v (the alternative the message offers must work)", static, err)
+		}
+		o := tc.opts
+		o.DynamicSize = true
+		_, err := graph.Build(m, o)
+		if err == nil {
+			t.Errorf("Build(%+v) accepted it", o)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("Build(%+v): %q lacks %q", o, err, w)
+			}
 		}
 	}
 }

@@ -625,15 +625,8 @@ func checkOptions(m *convert.Model, o *Options) error {
 	if _, err := outIndices(m, *o); err != nil {
 		return err
 	}
-	if o.DynamicSize && (o.Scan != ScanPlugin || o.DepthwiseConv == ConvSlice) {
-		return fmt.Errorf("graph: a dynamic-size model needs scan %q and depthwise conv %q or %q (%q and %q slice by a fixed token count)",
-			ScanPlugin, ConvONNX, ConvPlugin, o.Scan, o.DepthwiseConv)
-	}
-	if o.DynamicSize && o.InputFormat == InputUint8NHWC {
-		return fmt.Errorf("graph: a dynamic-size model takes float32 input only (%s with a dynamic size is not tested)", InputUint8NHWC)
-	}
-	if o.DynamicSize && o.DType.Is16Bit() {
-		return fmt.Errorf("graph: a dynamic-size model is float32 only (dtype %q with a dynamic size is not tested)", o.DType)
+	if o.DynamicSize {
+		return checkDynamicOptions(*o)
 	}
 	return nil
 }
