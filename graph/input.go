@@ -101,3 +101,31 @@ func inputMetadata(f InputFormat, opts Options) ([]*onnxpb.StringStringEntryProt
 	}
 	return props, nil
 }
+
+// RecordedInput returns how a model built by Build is fed, from its
+// metadata meta (onnxfile.Metadata) of the model named name: the input
+// format (MetaInputFormat; InputFloatNCHW when absent) and the
+// preprocessing recipe (MetaPreprocessRecipe; nil when absent). A
+// uint8-nhwc model must record its recipe: its graph embeds the mean and
+// std, which whoever compares it with the float32 model needs.
+func RecordedInput(name string, meta map[string]string) (InputFormat, *preprocess.Recipe, error) {
+	f := InputFormat(meta[MetaInputFormat])
+	if f == "" {
+		f = InputFloatNCHW
+	}
+	if f != InputFloatNCHW && f != InputUint8NHWC {
+		return f, nil, fmt.Errorf("%s: metadata %s %q is not one of %v", name, MetaInputFormat, f, InputFormats)
+	}
+	js, ok := meta[MetaPreprocessRecipe]
+	if !ok {
+		if f == InputUint8NHWC {
+			return f, nil, fmt.Errorf("%s takes %s input but records no %s (the mean and std its graph applies)", name, f, MetaPreprocessRecipe)
+		}
+		return f, nil, nil
+	}
+	r, err := preprocess.ParseRecipe([]byte(js))
+	if err != nil {
+		return f, nil, fmt.Errorf("%s: metadata %s: %w", name, MetaPreprocessRecipe, err)
+	}
+	return f, &r, nil
+}

@@ -79,11 +79,14 @@ func ReadArray(path, key string, defaults ...string) (data []float32, shape []in
 }
 
 // ReadInput reads an input batch [B, C, H, W]: a .npy file, or a torch
-// .pth dict holding it under "x" (or as its only tensor).
+// .pth dict holding it under "x" (or as its only tensor). An empty batch
+// (B = 0) is refused.
 func ReadInput(path string) (x []float32, shape []int, err error) {
 	x, shape, _, err = ReadArray(path, "", "x")
 	if err == nil && len(shape) != 4 {
 		err = fmt.Errorf("%s has shape %v, want 4-D [B, C, H, W] (NCHW)", path, shape)
+	} else if err == nil && shape[0] < 1 {
+		err = fmt.Errorf("%s has an empty batch (shape %v)", path, shape)
 	}
 	return x, shape, err
 }

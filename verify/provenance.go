@@ -136,6 +136,12 @@ func buildPerLayerCopy(m *convert.Model, mp *onnxpb.ModelProto, outputs map[stri
 			opts.Opset = int(o.GetVersion())
 		}
 	}
+	// a uint8-nhwc model's copy takes the same pixels
+	if f, rec, err := graph.RecordedInput("the model", onnxfile.Metadata(mp)); err != nil {
+		return err
+	} else if f == graph.InputUint8NHWC {
+		opts.InputFormat, opts.Preprocess = f, rec
+	}
 	model, err := graph.Build(m, opts)
 	if err != nil {
 		return fmt.Errorf("build the per-layer model: %w", err)

@@ -15,6 +15,7 @@ import (
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
 	"github.com/vimconvert/vimconvert/internal/cleanup"
 	"github.com/vimconvert/vimconvert/runtime"
+	"github.com/vimconvert/vimconvert/runtime/preprocess"
 )
 
 // FileOptions configures CheckFile.
@@ -27,6 +28,13 @@ type FileOptions struct {
 	// (c, and channels = C of its patch conv) and a description of it for
 	// the report. Its error is returned as is.
 	Input func(c convert.Config, channels int) (x []float32, shape [4]int, desc string, err error)
+	// Pixels returns the input of a model that takes 8-bit RGB crops
+	// (graph.InputUint8NHWC) instead of Input: batch crops of r.InputSize
+	// squared pixels, [batch, N, N, 3], for the recipe r the model records
+	// (PixelInput makes one). The model is fed these bytes and the
+	// reference the same pixels normalised as the graph does (r's mean and
+	// std). Nil: such a model is refused. Its error is returned as is.
+	Pixels func(r preprocess.Recipe) (pix []uint8, batch int, desc string, err error)
 	// Tol bounds max |reference - onnx| of every compared output (and of
 	// each per-layer tensor, for FirstDivergence).
 	Tol float64
@@ -65,6 +73,7 @@ type fileCheck struct {
 	res      *FileReport
 	x        []float32
 	shape    [4]int
+	pix      []uint8 // a uint8-nhwc model's input [B, H, W, 3]; x is its normalised NCHW form
 }
 
 // CheckFile runs the ONNX model at onnxPath in ONNX Runtime and the Go
@@ -100,12 +109,9 @@ func CheckFileContext(ctx context.Context, ckptPath, onnxPath string, opts FileO
 	if err := fc.applyDType(); err != nil {
 		return nil, err
 	}
-	var err error
-	c := fc.m.Config
-	if fc.x, fc.shape, fc.res.Input, err = opts.Input(c, fc.m.PatchWeight.Shape[1]); err != nil {
+	if err := fc.readInput(); err != nil {
 		return nil, err
 	}
-	fc.res.InputShape = fc.shape[:]
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -196,8 +202,12 @@ func (fc *fileCheck) runModel(path string) (map[string]*runtime.Tensor, []string
 	if names := sess.InputNames(); !slices.Contains(names, graph.InputName) {
 		return nil, nil, 0, 0, fmt.Errorf("%s has no input %q (inputs: %v)", path, graph.InputName, names)
 	}
+	in := &runtime.Tensor{Shape: x4, Data: fc.x}
+	if fc.pix != nil {
+		in = &runtime.Tensor{Shape: []int64{x4[0], x4[2], x4[3], x4[1]}, Bytes: fc.pix}
+	}
 	start = time.Now()
-	out, err := sess.Run(map[string]*runtime.Tensor{graph.InputName: {Shape: x4, Data: fc.x}})
+	out, err := sess.Run(map[string]*runtime.Tensor{graph.InputName: in})
 	return out, sess.OutputNames(), created, time.Since(start), err
 }
 

@@ -36,7 +36,7 @@ func noHeadInput(t *testing.T, dir string) string {
 // ONNX hook fails the test if it is reached.
 func TestPredictOutputCheckedFirst(t *testing.T) {
 	saved := predictONNX
-	predictONNX = func(string, []float32, []int, bool, int, io.Writer) ([]float32, []int, string, error) {
+	predictONNX = func(string, *runtime.Tensor, bool, int, io.Writer) ([]float32, []int, string, error) {
 		t.Error("inference ran although the output is bad")
 		return nil, nil, "", os.ErrInvalid
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/internal/npy"
 	"github.com/vimconvert/vimconvert/runtime"
+	"github.com/vimconvert/vimconvert/runtime/classify"
 	"github.com/vimconvert/vimconvert/verify"
 	vmo "github.com/vimconvert/vimconvert/verify/mambaout"
 )
@@ -26,12 +27,12 @@ func init() {
 
 // predictONNX runs an exported model in ONNX Runtime; set by predict_onnx.go (helper E).
 //
-// x is the float32 NCHW batch of the given shape; features asks for the
+// in is the model's input (classify.InputTensor); features asks for the
 // pre-head features output instead of the logits (a model without a
 // classification head, num_classes 0, gives its features either way, with
 // a note). Progress, notes and warnings go to stderr. It returns the output
 // data, its shape and which output it is ("logits" or "features").
-var predictONNX func(modelPath string, x []float32, shape []int, features bool, threads int, stderr io.Writer) (out []float32, outShape []int, what string, err error)
+var predictONNX func(modelPath string, in *runtime.Tensor, features bool, threads int, stderr io.Writer) (out []float32, outShape []int, what string, err error)
 
 // noHeadNote tells, on stderr, that a model without a classification head
 // gives its features where logits were asked for.
@@ -56,14 +57,16 @@ func newPredictFlagSet(stderr io.Writer) (*flag.FlagSet, *predictFlags) {
 	fs := newFlagSet("predict", stderr, `Usage: vimconvert predict (--checkpoint CKPT.pth | --model OUT.onnx) --input x.npy --output y.npy [flags]
 
 Runs a Vim model on a NumPy image batch (np.save of a float32 [B, 3, H, W]
-array, H = W = the model's img_size, normalised as for training) and writes
+array, H = W = the model's img_size, normalised as for training), or with
+--model on an image file preprocessed as the model records (a model
+converted with --input-format uint8-nhwc takes image files only), and writes
 the logits [B, num_classes] (or with --features the head input [B, D]) as a
 float32 .npy. A model without a classification head (num_classes 0) has no
 logits: its features are written, with a note. --checkpoint uses the pure-Go reference forward pass of the
 official model; --model runs an exported ONNX model in ONNX Runtime.`)
 	fs.StringVar(&f.checkpoint, "checkpoint", "", "Vim checkpoint to run with the pure-Go reference forward pass")
 	fs.StringVar(&f.model, "model", "", "exported ONNX model to run in ONNX Runtime (instead of --checkpoint)")
-	fs.StringVar(&f.input, "input", "", "input images [B, 3, H, W]: a .npy, or a torch .pth dict holding 'x' (required)")
+	fs.StringVar(&f.input, "input", "", "input images [B, 3, H, W]: a .npy, or a torch .pth dict holding 'x'; with --model also an image file (required)")
 	fs.StringVar(&f.output, "output", "", "output .npy: float32 logits [B, num_classes] (required)")
 	fs.BoolVar(&f.features, "features", false, "write the pre-head features [B, D] instead of the logits")
 	fs.StringVar(&f.precision, "precision", "float32", "reference arithmetic: float32 or float64 (--checkpoint only; the output is float32 either way)")
@@ -90,12 +93,18 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 
-	x, xShape, err := verify.ReadInput(f.input)
+	var x []float32
+	var xShape []int
+	var in *runtime.Tensor // --model: the input as the model declares it
+	if f.model != "" && predictONNX == nil {
+		return errors.New("this build has no ONNX Runtime support (use --checkpoint for the pure-Go reference)")
+	} else if f.model != "" {
+		in, err = classify.InputTensor(f.model, f.input)
+	} else {
+		x, xShape, err = verify.ReadInput(f.input)
+	}
 	if err != nil {
 		return fmt.Errorf("reading input: %w", err)
-	}
-	if xShape[0] < 1 {
-		return fmt.Errorf("input %s has an empty batch (shape %v)", f.input, xShape)
 	}
 
 	start := time.Now()
@@ -107,10 +116,7 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	var engine string
 	if f.model != "" {
-		if predictONNX == nil {
-			return errors.New("this build has no ONNX Runtime support (use --checkpoint for the pure-Go reference)")
-		}
-		out, outShape, what, err = predictONNX(f.model, x, xShape, f.features, f.threads, stderr)
+		out, outShape, what, err = predictONNX(f.model, in, f.features, f.threads, stderr)
 		if err != nil {
 			return err
 		}

@@ -16,15 +16,16 @@ func init() {
 }
 
 // runONNXModel runs the ONNX model at modelPath in ONNX Runtime with the
-// vimconvert plugin on x ([batch, 3, H, W] float32) and returns the logits
+// vimconvert plugin on in (classify.InputTensor: float32 [batch, 3, H, W],
+// or uint8 [batch, H, W, 3] for a uint8-nhwc model) and returns the logits
 // (or the features when features is set) with their shape and which of the
 // two it is. A model without a logits output but with features (converted
 // from a checkpoint without a head, num_classes 0) gives its features, as
 // `predict --checkpoint` does for that checkpoint. threads sets ORT's
 // intra-op threads (0 = its default). Timings go to stderr.
-func runONNXModel(modelPath string, x []float32, shape []int, features bool, threads int, stderr io.Writer) ([]float32, []int, string, error) {
-	if mp, err := onnxfile.ReadFile(modelPath); err == nil {
-		if _, err := graph.CheckInputShape(modelPath, mp, shape); err != nil {
+func runONNXModel(modelPath string, in *runtime.Tensor, features bool, threads int, stderr io.Writer) ([]float32, []int, string, error) {
+	if mp, err := onnxfile.ReadFile(modelPath); err == nil && in.Bytes == nil {
+		if _, err := graph.CheckInputShape(modelPath, mp, ints(in.Shape)); err != nil {
 			return nil, nil, "", err
 		}
 	}
@@ -58,21 +59,22 @@ func runONNXModel(modelPath string, x []float32, shape []int, features bool, thr
 		}
 		input = names[0]
 	}
-	dims := make([]int64, len(shape))
-	for i, d := range shape {
-		dims[i] = int64(d)
-	}
 	runStart := time.Now()
-	out, err := sess.RunOutputs(map[string]*runtime.Tensor{input: {Shape: dims, Data: x}}, []string{want})
+	out, err := sess.RunOutputs(map[string]*runtime.Tensor{input: in}, []string{want})
 	if err != nil {
 		return nil, nil, "", err
 	}
 	fmt.Fprintf(stderr, "onnxruntime %s: session %.0f ms, run %.1f ms\n", runtime.Version(),
 		float64(created.Microseconds())/1e3, float64(time.Since(runStart).Microseconds())/1e3)
 	t := out[want]
-	outShape := make([]int, len(t.Shape))
-	for i, d := range t.Shape {
-		outShape[i] = int(d)
+	return t.Data, ints(t.Shape), want, nil
+}
+
+// ints converts a tensor shape to ints.
+func ints(shape []int64) []int {
+	s := make([]int, len(shape))
+	for i, d := range shape {
+		s[i] = int(d)
 	}
-	return t.Data, outShape, want, nil
+	return s
 }

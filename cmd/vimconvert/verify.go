@@ -55,7 +55,7 @@ The reference is loaded as the model was converted, so it shares the
 converter's guesses (listed under the verdict as "assuming"). --expected
 holds both to outputs produced elsewhere, typically by the official PyTorch
 code on the same --input: that catches a misread architecture.`)
-	fs.StringVar(&f.input, "input", "", "input batch [B, 3, H, W] float32: a .npy file, or a torch .pth dict holding 'x' (default: N(0,1) noise)")
+	fs.StringVar(&f.input, "input", "", "input batch [B, 3, H, W] float32: a .npy file, or a torch .pth dict holding 'x' (default: N(0,1) noise); for a --input-format uint8-nhwc model an image file (default: random pixels)")
 	fs.IntVar(&f.batch, "batch", 2, "batch size of the random input (at most 1024, and batch×3×H×W at most 2^28)")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the random input")
 	fs.Float64Var(&f.tol, "tol", 1e-4, "tolerance on max |reference - onnx| of the logits, features and tokens (and of each per-layer tensor); unset: 1e-2 for a float16/bfloat16 model")
@@ -114,6 +114,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		Input: func(c convert.Config, channels int) ([]float32, [4]int, string, error) {
 			return verifyInput(fs, f, c, channels)
 		},
+		Pixels: verify.PixelInput(f.input, f.batch, f.seed, noiseStream),
 	})
 	if err != nil {
 		return err
@@ -130,6 +131,9 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return res.Failure()
 }
 
+// noiseStream is the PCG stream of verify's random input.
+const noiseStream = 0x76696d63
+
 // verifyInput returns the input batch: --input, or N(0,1) noise of shape
 // [--batch, C, H, W] from --seed (C = the patch conv's input channels).
 // c.ImgSize 0 (MambaOut, fully convolutional): any H×W, noise at 224.
@@ -140,7 +144,7 @@ func verifyInput(fs *flag.FlagSet, f *verifyFlags, c convert.Config, channels in
 		if err := runtime.CheckInputSize(f.batch, channels, size); err != nil {
 			return nil, want, "", usageError(fs, "--batch %d: %v", f.batch, err)
 		}
-		rng := rand.New(rand.NewPCG(f.seed, 0x76696d63))
+		rng := rand.New(rand.NewPCG(f.seed, noiseStream))
 		x := make([]float32, want[0]*want[1]*want[2]*want[3])
 		for i := range x {
 			x[i] = float32(rng.NormFloat64())

@@ -133,6 +133,43 @@ func openCheckpoint(path string, o ModelOptions) (*Model, error) {
 
 // openONNX reads the metadata of an exported model and opens its session.
 func openONNX(path string, o ModelOptions) (*Model, error) {
+	m, err := describeONNX(path, o, true)
+	if err != nil {
+		return nil, err
+	}
+	ro := o.Runtime
+	if o.Threads > 0 {
+		ro.IntraOpThreads = o.Threads
+	}
+	sess, err := runtime.NewSession(path, ro)
+	if err != nil {
+		return nil, err
+	}
+	m.close = sess.Destroy
+	m.logits = func(x []float32, u8 []uint8, n int) ([]float32, error) {
+		out, err := sess.RunOutputs(map[string]*runtime.Tensor{graph.InputName: m.tensor(x, u8, n)}, []string{graph.LogitsName})
+		if err != nil {
+			return nil, err
+		}
+		return out[graph.LogitsName].Data, nil
+	}
+	return m, nil
+}
+
+// tensor is the model input of n images: the uint8 crops u8 [n, N, N, 3]
+// when not nil, else the float32 x [n, 3, N, N] (N = Recipe.InputSize).
+func (m *Model) tensor(x []float32, u8 []uint8, n int) *runtime.Tensor {
+	s := int64(m.Recipe.InputSize)
+	if u8 != nil {
+		return &runtime.Tensor{Shape: []int64{int64(n), s, s, 3}, Bytes: u8}
+	}
+	return &runtime.Tensor{Shape: []int64{int64(n), 3, s, s}, Data: x}
+}
+
+// describeONNX reads an exported model without opening a session: how to
+// feed it (Format, Recipe, Notes) and, with classes set, its number of
+// classes and labels (a model without a logits output is then refused).
+func describeONNX(path string, o ModelOptions, classes bool) (*Model, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("model: %w", err)
@@ -146,19 +183,21 @@ func openONNX(path string, o ModelOptions) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	in, classes, err := checkInterface(path, info)
+	in, err := imageInput(path, info)
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{Path: path, Format: graph.InputFormat(meta[graph.MetaInputFormat]), Classes: classes}
-	if m.Format == "" {
-		m.Format = graph.InputFloatNCHW
-	}
-	if m.Format != graph.InputFloatNCHW && m.Format != graph.InputUint8NHWC {
-		return nil, fmt.Errorf("%s: metadata %s %q is not one of %v", path, graph.MetaInputFormat, m.Format, graph.InputFormats)
-	}
-	if err := m.setLabels("", meta); err != nil {
+	m := &Model{Path: path}
+	if m.Format, _, err = graph.RecordedInput(path, meta); err != nil {
 		return nil, err
+	}
+	if classes {
+		if m.Classes, err = logitsClasses(path, info); err != nil {
+			return nil, err
+		}
+		if err := m.setLabels("", meta); err != nil {
+			return nil, err
+		}
 	}
 	fixed := int(in.Shape[2]) // -1 for a model of any size
 	if m.Format == graph.InputUint8NHWC {
@@ -171,52 +210,79 @@ func openONNX(path string, o ModelOptions) (*Model, error) {
 	if m.Recipe, err = resolveRecipe(path, rec, fixed, o, &m.Notes); err != nil {
 		return nil, err
 	}
-	ro := o.Runtime
-	if o.Threads > 0 {
-		ro.IntraOpThreads = o.Threads
-	}
-	sess, err := runtime.NewSession(path, ro)
-	if err != nil {
-		return nil, err
-	}
-	m.close = sess.Destroy
-	m.logits = func(x []float32, u8 []uint8, n int) ([]float32, error) {
-		s := int64(m.Recipe.InputSize)
-		t := &runtime.Tensor{Shape: []int64{int64(n), 3, s, s}, Data: x}
-		if u8 != nil {
-			t = &runtime.Tensor{Shape: []int64{int64(n), s, s, 3}, Bytes: u8}
-		}
-		out, err := sess.RunOutputs(map[string]*runtime.Tensor{graph.InputName: t}, []string{graph.LogitsName})
-		if err != nil {
-			return nil, err
-		}
-		return out[graph.LogitsName].Data, nil
-	}
 	return m, nil
 }
 
-// checkInterface finds the image input and the logits output of an ONNX
-// model and returns the input and the number of classes.
-func checkInterface(path string, info *runtime.ModelInfo) (runtime.ValueInfo, int, error) {
-	var in runtime.ValueInfo
-	found := false
+// InputTensor returns the input of the exported model at modelPath for the
+// file at inputPath, in the type and layout the model declares. An image
+// file (ImageExtensions) is decoded, resized and cropped with the
+// preprocessing the model records (else hustvl/Vim's eval transform): the
+// float32 [1, 3, N, N] tensor, or for a uint8-nhwc model the uint8 crop
+// [1, N, N, 3] its graph normalises. Anything else is read as a float32
+// [B, C, H, W] tensor file (verify.ReadInput), which a uint8-nhwc model
+// cannot take: that is refused naming the model's input type.
+func InputTensor(modelPath, inputPath string) (*runtime.Tensor, error) {
+	if isImageName(inputPath) {
+		m, err := describeONNX(modelPath, ModelOptions{}, false)
+		if err != nil {
+			return nil, err
+		}
+		b, err := preprocess.LoadBatch(m.Recipe, []string{inputPath}, 1)
+		if err != nil {
+			return nil, err
+		}
+		var x []float32
+		var u8 []uint8
+		if m.Format == graph.InputUint8NHWC {
+			u8, err = b.NHWC()
+		} else {
+			x, err = b.NCHW()
+		}
+		return m.tensor(x, u8, 1), err
+	}
+	mp, err := onnxfile.ReadFile(modelPath)
+	if err != nil {
+		return nil, err
+	}
+	if f, _, err := graph.RecordedInput(modelPath, onnxfile.Metadata(mp)); err != nil {
+		return nil, err
+	} else if f == graph.InputUint8NHWC {
+		return nil, fmt.Errorf("%s takes uint8 [B, H, W, 3] RGB pixels (input format %s), not a float32 tensor file such as %s: give an image file (%s) instead, or convert without --input-format %s to feed float32 tensors",
+			modelPath, f, inputPath, strings.Join(ImageExtensions, ", "), f)
+	}
+	x, shape, err := verify.ReadInput(inputPath)
+	if err != nil {
+		return nil, err
+	}
+	dims := make([]int64, len(shape))
+	for i, d := range shape {
+		dims[i] = int64(d)
+	}
+	return &runtime.Tensor{Shape: dims, Data: x}, nil
+}
+
+// imageInput finds the 4-D image input of an ONNX model.
+func imageInput(path string, info *runtime.ModelInfo) (runtime.ValueInfo, error) {
 	for _, v := range info.Inputs {
 		if v.Name == graph.InputName && len(v.Shape) == 4 {
-			in, found = v, true
+			return v, nil
 		}
 	}
-	if !found {
-		return in, 0, fmt.Errorf("%s has no 4-D input %q: not an image classifier exported by vimconvert", path, graph.InputName)
-	}
+	return runtime.ValueInfo{}, fmt.Errorf("%s has no 4-D input %q: not an image classifier exported by vimconvert", path, graph.InputName)
+}
+
+// logitsClasses returns the number of classes of the logits output of an
+// ONNX model.
+func logitsClasses(path string, info *runtime.ModelInfo) (int, error) {
 	for _, v := range info.Outputs {
 		if v.Name == graph.LogitsName {
 			if len(v.Shape) != 2 || v.Shape[1] <= 0 {
-				return in, 0, fmt.Errorf("%s: output %q has shape %v, want [batch, num_classes]", path, v.Name, v.Shape)
+				return 0, fmt.Errorf("%s: output %q has shape %v, want [batch, num_classes]", path, v.Name, v.Shape)
 			}
-			return in, int(v.Shape[1]), nil
+			return int(v.Shape[1]), nil
 		}
 	}
-	return in, 0, fmt.Errorf("%s has no %q output (a model without a classification head cannot classify)", path, graph.LogitsName)
+	return 0, fmt.Errorf("%s has no %q output (a model without a classification head cannot classify)", path, graph.LogitsName)
 }
 
 // setLabels picks the class names: file, else meta's (when meta is not

@@ -14,15 +14,11 @@ import (
 // graph.MetaPreprocess form; nil when it records none. fixed is the model's
 // input size (-1: any).
 func recordedRecipe(path string, meta map[string]string, fixed int) (*preprocess.Recipe, error) {
-	if js, ok := meta[graph.MetaPreprocessRecipe]; ok {
-		r, err := preprocess.ParseRecipe([]byte(js))
-		if err != nil {
-			return nil, fmt.Errorf("%s: metadata %s: %w", path, graph.MetaPreprocessRecipe, err)
-		}
-		if fixed > 0 && r.InputSize != fixed {
+	if _, r, err := graph.RecordedInput(path, meta); err != nil || r != nil {
+		if r != nil && fixed > 0 && r.InputSize != fixed {
 			return nil, fmt.Errorf("%s: metadata %s has input size %d but the model takes %d", path, graph.MetaPreprocessRecipe, r.InputSize, fixed)
 		}
-		return &r, nil
+		return r, err
 	}
 	js, ok := meta[graph.MetaPreprocess]
 	if !ok {
