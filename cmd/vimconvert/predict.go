@@ -99,12 +99,12 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if f.model != "" && predictONNX == nil {
 		return errors.New("this build has no ONNX Runtime support (use --checkpoint for the pure-Go reference)")
 	} else if f.model != "" {
-		in, err = classify.InputTensor(f.model, f.input)
-	} else {
-		x, xShape, err = verify.ReadInput(f.input)
+		in, err = classify.InputTensor(f.model, f.input) // its errors name the file
+	} else if x, xShape, err = verify.ReadInput(f.input); err != nil {
+		err = fmt.Errorf("reading input: %w", err)
 	}
 	if err != nil {
-		return fmt.Errorf("reading input: %w", err)
+		return err
 	}
 
 	start := time.Now()

@@ -252,7 +252,7 @@ func InputTensor(modelPath, inputPath string) (*runtime.Tensor, error) {
 	}
 	x, shape, err := verify.ReadInput(inputPath)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading input: %w", err)
 	}
 	dims := make([]int64, len(shape))
 	for i, d := range shape {
