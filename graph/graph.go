@@ -474,12 +474,15 @@ func buildMixer(b *builder, c convert.Config, layer *convert.Layer, prefix, norm
 	// already computed (ConvPlugin), else "".
 	direction := func(name string, mx *convert.Mixer, aLog *convert.Tensor, anti bool, u string) scanDirection {
 		if u == "" && convMode == ConvCausalConvWithState {
-			u = b.causalConvSiLU(name+"/conv1d_silu", xIn, b.weight(mx.ConvWeight), b.weight(mx.ConvBias), anti)
+			u = b.causalConvSiLU(name+"/conv1d_silu", xIn, b.initializer(mx.ConvWeight), b.initializer(mx.ConvBias), anti)
 		}
 		if u == "" {
-			conv := b.depthwiseConv1d(convMode, name+"/conv1d", xIn,
-				b.weight(mx.ConvWeight), b.weight(mx.ConvBias), anti)
-			u = b.silu(name+"/silu", conv)
+			// causal_conv1d_fwd keeps conv1d's float32 weight and bias
+			// (SSI 174-176 casts only x_proj and dt_proj) and computes
+			// conv + SiLU in float32 with one rounding of the output.
+			conv := b.depthwiseConv1d(convMode, name+"/conv1d", b.widen(name+"/conv1d/cast_fp32", xIn),
+				b.initializer(mx.ConvWeight), b.initializer(mx.ConvBias), anti)
+			u = b.toCompute(name+"/silu/cast_input", b.silu(name+"/silu", conv))
 		}
 		xdbl := b.linear(name+"/x_proj", u, b.weight(mx.XProj)) // [B, L, Din] -> [B, L, R+2N]
 		dbc := b.split(name+"/x_dbl", xdbl, 2, []int64{R, N, N}, []string{"dt", "B", "C"})
