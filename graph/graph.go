@@ -591,9 +591,18 @@ func buildReadoutAndHead(b *builder, m *convert.Model, normed, clsPos string, op
 	}
 	// head = nn.Linear(D, num_classes) (MM 545; fixtures/README item 19):
 	// Gemm(features, W, b, transB=1) uses the official [C, D] weight as-is.
-	logits := b.op1("Gemm", "head", []string{b.toCompute("head/cast_input", feat), b.weight(m.HeadWeight), b.weight(m.HeadBias)},
-		[]int64{Batch, C}, attrInt("transB", 1))
-	logits = b.toFloat32("head/cast_fp32", logits)
+	// A 16-bit model widens the 16-bit features, weight and bias and rounds
+	// the float32 Gemm's output once: the official AMP addmm (float32
+	// accumulation, bias added before the one rounding). ONNX Runtime 1.29's
+	// float16 CPU Gemm does not accumulate in float32 (on Vim-T at depth 2
+	// it moved the logits by 0.005, five times the whole official AMP
+	// float16 path's 0.001).
+	in := []string{b.toCompute("head/cast_input", feat), b.weight(m.HeadWeight), b.weight(m.HeadBias)}
+	for i, v := range in {
+		in[i] = b.widen(v+"/cast_fp32", v)
+	}
+	logits := b.op1("Gemm", "head", in, []int64{Batch, C}, attrInt("transB", 1))
+	logits = b.toFloat32("head/cast_fp32", b.toCompute("head/round", logits))
 	b.output(LogitsName, logits)
 	if opts.Features {
 		b.output(FeaturesName, feat)
