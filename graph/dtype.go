@@ -21,13 +21,15 @@ type DType string
 // Model element types (Options.DType).
 //
 // A 16-bit model follows the official mixed-precision (AMP) path: the
-// projections, convs, the head and the mixer's activations are 16-bit,
-// while the fp32 islands of the official code stay float32: the residual
-// stream, the norms and everything between them (residual_in_fp32,
-// LN 231 and 258-261), the patch/position embedding sum, A = -exp(A_log)
-// (MS 192, 214), D and delta_bias, and the scan state (the plugin op
-// computes in float32 and rounds y once). Inputs and outputs stay float32:
-// the casts are in the graph.
+// projections, the patch conv, the head and the mixer's activations are
+// 16-bit, while the fp32 islands of the official code stay float32: the
+// residual stream, the norms and everything between them
+// (residual_in_fp32, LN 231 and 258-261), the patch/position embedding
+// sum, the depthwise conv1d's weight and bias with conv + SiLU computed in
+// float32 and rounded once (causal_conv1d_fwd; SSI 174-176 casts only
+// x_proj and dt_proj), A = -exp(A_log) (MS 192, 214), D and delta_bias,
+// and the scan state (the plugin op computes in float32 and rounds y
+// once). Inputs and outputs stay float32: the casts are in the graph.
 const (
 	// DTypeFloat32 is the default: everything float32.
 	DTypeFloat32 DType = "float32"
@@ -136,7 +138,7 @@ func precisionOf(d DType) precision {
 }
 
 // weight adds a checkpoint tensor that the official AMP path uses in 16
-// bits (projection, conv and head weights): an initializer of the 16-bit
+// bits (projection, patch conv and head weights): an initializer of the 16-bit
 // type, rounded to nearest even, widened to float32 by a Cast for bfloat16
 // models. For float32 models it is initializer.
 func (b *builder) weight(t *convert.Tensor) string {
@@ -201,6 +203,13 @@ func (b *builder) toFloat32(name, x string) string {
 	if b.prec.round != 0 {
 		return b.round16(x)
 	}
+	return b.castTo(name, x, onnxpb.TensorProto_FLOAT)
+}
+
+// widen casts the 16-bit value x to float32 for an op that the official
+// AMP path computes in float32 from 16-bit inputs; x itself when it is
+// float32 already (float32 and bfloat16 models).
+func (b *builder) widen(name, x string) string {
 	return b.castTo(name, x, onnxpb.TensorProto_FLOAT)
 }
 

@@ -66,8 +66,10 @@ func TestDTypeParityORT(t *testing.T) {
 		dtypes []graph.DType
 	}{
 		{"Vim-T config at depth 2, batch 2", repo.Fixture("vim_t_d2"), []graph.DType{graph.DTypeFloat16, graph.DTypeBFloat16}},
-		// bfloat16 at full depth misses the 1e-2 bound (0.0123 measured,
-		// top-1 equal): not claimed, README "16-bit models" says so.
+		// bfloat16 at full depth misses the 1e-2 bound (0.0133 measured,
+		// top-1 equal): not claimed, README "16-bit models" says so. The
+		// official AMP bfloat16 path itself is 0.0189 from these logits
+		// (verify.TestAMPEmulation), so no faithful bfloat16 export meets it.
 		{"official Vim-T, 24 blocks", sharedDir("vim_t"), []graph.DType{graph.DTypeFloat16}},
 	}
 	for _, fx := range fixtures {

@@ -474,12 +474,15 @@ func buildMixer(b *builder, c convert.Config, layer *convert.Layer, prefix, norm
 	// already computed (ConvPlugin), else "".
 	direction := func(name string, mx *convert.Mixer, aLog *convert.Tensor, anti bool, u string) scanDirection {
 		if u == "" && convMode == ConvCausalConvWithState {
-			u = b.causalConvSiLU(name+"/conv1d_silu", xIn, b.weight(mx.ConvWeight), b.weight(mx.ConvBias), anti)
+			u = b.causalConvSiLU(name+"/conv1d_silu", xIn, b.initializer(mx.ConvWeight), b.initializer(mx.ConvBias), anti)
 		}
 		if u == "" {
-			conv := b.depthwiseConv1d(convMode, name+"/conv1d", xIn,
-				b.weight(mx.ConvWeight), b.weight(mx.ConvBias), anti)
-			u = b.silu(name+"/silu", conv)
+			// causal_conv1d_fwd keeps conv1d's float32 weight and bias
+			// (SSI 174-176 casts only x_proj and dt_proj) and computes
+			// conv + SiLU in float32 with one rounding of the output.
+			conv := b.depthwiseConv1d(convMode, name+"/conv1d", b.widen(name+"/conv1d/cast_fp32", xIn),
+				b.initializer(mx.ConvWeight), b.initializer(mx.ConvBias), anti)
+			u = b.toCompute(name+"/silu/cast_input", b.silu(name+"/silu", conv))
 		}
 		xdbl := b.linear(name+"/x_proj", u, b.weight(mx.XProj)) // [B, L, Din] -> [B, L, R+2N]
 		dbc := b.split(name+"/x_dbl", xdbl, 2, []int64{R, N, N}, []string{"dt", "B", "C"})
@@ -588,9 +591,18 @@ func buildReadoutAndHead(b *builder, m *convert.Model, normed, clsPos string, op
 	}
 	// head = nn.Linear(D, num_classes) (MM 545; fixtures/README item 19):
 	// Gemm(features, W, b, transB=1) uses the official [C, D] weight as-is.
-	logits := b.op1("Gemm", "head", []string{b.toCompute("head/cast_input", feat), b.weight(m.HeadWeight), b.weight(m.HeadBias)},
-		[]int64{Batch, C}, attrInt("transB", 1))
-	logits = b.toFloat32("head/cast_fp32", logits)
+	// A 16-bit model widens the 16-bit features, weight and bias and rounds
+	// the float32 Gemm's output once: the official AMP addmm (float32
+	// accumulation, bias added before the one rounding). ONNX Runtime 1.29's
+	// float16 CPU Gemm does not accumulate in float32 (on Vim-T at depth 2
+	// it moved the logits by 0.005, five times the whole official AMP
+	// float16 path's 0.001).
+	in := []string{b.toCompute("head/cast_input", feat), b.weight(m.HeadWeight), b.weight(m.HeadBias)}
+	for i, v := range in {
+		in[i] = b.widen(v+"/cast_fp32", v)
+	}
+	logits := b.op1("Gemm", "head", in, []int64{Batch, C}, attrInt("transB", 1))
+	logits = b.toFloat32("head/cast_fp32", b.toCompute("head/round", logits))
 	b.output(LogitsName, logits)
 	if opts.Features {
 		b.output(FeaturesName, feat)

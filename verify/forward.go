@@ -16,6 +16,9 @@
 // official fp32 run) or float64 (mirroring model.double(), where
 // A = -exp(A_log) is still evaluated in float32) and can return every
 // per-block intermediate under the key names of the golden fixtures.
+// With Options.AMP it emulates the official mixed-precision path instead:
+// float32 with values rounded to float16 or bfloat16 where torch.autocast
+// and mamba_ssm's kernels hold them in 16 bits (AMP).
 // SelectiveScan is the official selective_scan_ref on its own.
 //
 // Supported: patch embedding with any stride and channel count, cls token
@@ -86,6 +89,9 @@ type Options struct {
 	// scan, im2col); ≤ 0 means GOMAXPROCS. Matrix products use gonum's own
 	// GOMAXPROCS-wide parallelism.
 	Workers int
+	// AMP, when set, emulates the official mixed-precision path in that
+	// 16-bit type (see AMP); it needs Precision Float32.
+	AMP AMP
 }
 
 // Tensor is a dense row-major result tensor. Values of a float32 run are
@@ -160,11 +166,21 @@ func Forward(m *convert.Model, x []float32, shape [4]int, opts Options) (*Result
 	if err := checkInput(m, x, shape); err != nil {
 		return nil, err
 	}
+	r, err := opts.AMP.rounding()
+	if err != nil {
+		return nil, err
+	}
+	if r != nil {
+		if opts.Precision != Float32 {
+			return nil, fmt.Errorf("verify: the %s AMP emulation computes in float32, not %v", opts.AMP, opts.Precision)
+		}
+		m = ampModel(m, r)
+	}
 	switch opts.Precision {
 	case Float32:
-		return forward[float32](m, x, shape, opts), nil
+		return forward[float32](m, x, shape, opts, r), nil
 	case Float64:
-		return forward[float64](m, x, shape, opts), nil
+		return forward[float64](m, x, shape, opts, nil), nil
 	}
 	return nil, fmt.Errorf("verify: unknown precision %v", opts.Precision)
 }
@@ -189,7 +205,7 @@ func checkInput(m *convert.Model, x []float32, shape [4]int) error {
 	return nil
 }
 
-func forward[T Float](m *convert.Model, x []float32, shape [4]int, opts Options) *Result {
+func forward[T Float](m *convert.Model, x []float32, shape [4]int, opts Options, r rounder) *Result {
 	cfg := &m.Config
 	bt, d, l := shape[0], cfg.EmbedDim, cfg.SeqLen()
 	res := &Result{}
@@ -209,7 +225,7 @@ func forward[T Float](m *convert.Model, x []float32, shape [4]int, opts Options)
 
 	// Patch embedding (MM 39-63): Conv2d(kernel P, stride S), then
 	// flatten(2).transpose(1, 2): [B, C, H, W] -> [B, NumPatches, D].
-	patches := patchEmbed[T](m, x, shape, opts.Workers)
+	patches := patchEmbed[T](m, x, shape, opts.Workers, r)
 	if opts.Intermediates {
 		keep(KeyPatchEmbed, patches, bt, cfg.NumPatches(), d)
 	}
@@ -226,15 +242,17 @@ func forward[T Float](m *convert.Model, x []float32, shape [4]int, opts Options)
 	if !opts.Intermediates {
 		keepBlock = nil // the per-block streams are not converted at all
 	}
-	normed := runBlocks(m, tokens, bt, opts.Workers, keepBlock)
+	normed := runBlocks(m, tokens, bt, opts.Workers, r, keepBlock)
 	if opts.Intermediates {
 		keep(KeyFinalNormed, normed, bt, l, d)
 	}
 
 	// Readout (MM 522-539) and head (MM 541-551).
 	feat, featShape := readout(cfg, normed, bt)
+	roundAll(r, feat) // a 16-bit mean in AMP; a gathered token is already rounded
 	res.Features = keep(KeyFeatures, feat, featShape...)
 	logits, logitShape := applyHead(m, cfg, feat, featShape)
+	roundAll(r, logits)
 	res.Logits = keep(KeyLogits, logits, logitShape...)
 	return res
 }
@@ -281,8 +299,9 @@ func embedTokens[T Float](m *convert.Model, patches []T, bt int) []T {
 
 // runBlocks runs the blocks (Add -> norm -> mixer) and norm_f over tokens
 // [B, L, D] and returns norm_f's output [B, L, D]; keep records the
-// residual and hidden stream of each block when it is not nil.
-func runBlocks[T Float](m *convert.Model, tokens []T, bt, workers int, keep func(key string, data []T, shape ...int) *Tensor) []T {
+// residual and hidden stream of each block when it is not nil. r rounds
+// the 16-bit values of an AMP emulation (nil: none).
+func runBlocks[T Float](m *convert.Model, tokens []T, bt, workers int, r rounder, keep func(key string, data []T, shape ...int) *Tensor) []T {
 	cfg := &m.Config
 	d, l := cfg.EmbedDim, cfg.SeqLen()
 	// Blocks (MM 66-136, 486-520): Add -> norm -> mixer. Block 0's
@@ -292,7 +311,7 @@ func runBlocks[T Float](m *convert.Model, tokens []T, bt, workers int, keep func
 	dm := mixerDims{
 		batch: bt, length: l, model: d, inner: cfg.DInner,
 		dtRank: cfg.DtRank, dstate: cfg.DState, dcv: cfg.DConv,
-		bimamba: cfg.BimambaType, divideOut: cfg.DivideOut, workers: workers,
+		bimamba: cfg.BimambaType, divideOut: cfg.DivideOut, workers: workers, round: r,
 	}
 	rows := bt * l
 	layerNorm := cfg.Norm == convert.NormLayer
@@ -311,6 +330,7 @@ func runBlocks[T Float](m *convert.Model, tokens []T, bt, workers int, keep func
 			residual = next
 		}
 		normRows(normed, residual, p.norm, p.normBias, rows, d, cfg.NormEps, layerNorm)
+		roundAll(r, normed)
 		hidden = mixer(normed, &p, dm, nil)
 		if keep != nil {
 			keep(KeyResidual(i), residual, bt, l, d)
@@ -331,13 +351,16 @@ func runBlocks[T Float](m *convert.Model, tokens []T, bt, workers int, keep func
 		normFBias = toT[T](m.NormFBias.Data)
 	}
 	normRows(normed, final, toT[T](m.NormF.Data), normFBias, rows, d, cfg.NormEps, layerNorm)
+	roundAll(r, normed)
 	return normed
 }
 
 // patchEmbed computes the patch-embedding Conv2d as im2col + one matrix
 // product: [B, C, H, W] -> cols [B·NumPatches, C·P·P] -> [B·NumPatches, D].
 // Patches are in row-major grid order (flatten(2).transpose(1, 2), MM 61).
-func patchEmbed[T Float](m *convert.Model, x []float32, shape [4]int, workers int) []T {
+// r rounds the image, the conv output and the biased output of an AMP
+// emulation (nil: none).
+func patchEmbed[T Float](m *convert.Model, x []float32, shape [4]int, workers int, r rounder) []T {
 	cfg := &m.Config
 	bt, cin, h, w := shape[0], shape[1], shape[2], shape[3]
 	p, s, d := cfg.PatchSize, cfg.Stride, cfg.EmbedDim
@@ -360,10 +383,13 @@ func patchEmbed[T Float](m *convert.Model, x []float32, shape [4]int, workers in
 			}
 		}
 	})
+	roundAll(r, cols)
 	out := make([]T, bt*np*d)
 	// weight [D, C, P, P] is [D, C·P·P] row-major.
 	linear(out, cols, k, toT[T](m.PatchWeight.Data), bt*np, d, k)
+	roundAll(r, out)
 	addBias(out, toT[T](m.PatchBias.Data), bt*np, d)
+	roundAll(r, out)
 	return out
 }
 

@@ -83,6 +83,7 @@ type mixerDims struct {
 	bimamba             convert.BimambaType
 	divideOut           bool
 	workers             int
+	round               rounder // the 16-bit rounding of an AMP emulation (nil: none)
 }
 
 // mixerTrace receives the inner tensors of one mixer call (token-major,
@@ -113,6 +114,7 @@ func mixer[T Float](hidden []T, p *layerParams[T], dm mixerDims, tr *mixerTrace[
 	// [B·L, D] -> [B·L, 2·DInner]
 	xz := make([]T, rows*2*di)
 	linear(xz, hidden, dm.model, p.inProj, rows, 2*di, dm.model)
+	roundAll(dm.round, xz)
 
 	yF := make([]T, rows*di)
 	var yB []T
@@ -136,11 +138,15 @@ func mixer[T Float](hidden []T, p *layerParams[T], dm mixerDims, tr *mixerTrace[
 		half := dm.bimamba == convert.BimambaV2 && dm.divideOut
 		for i := range combined {
 			s := yF[i] + yB[i]
+			if dm.round != nil {
+				s = T(dm.round(float32(s))) // out + out_b.flip: a 16-bit add
+			}
 			if half {
 				s /= 2
 			}
 			combined[i] = s
 		}
+		roundAll(dm.round, combined)
 	}
 	if tr != nil {
 		*tr = mixerTrace[T]{xz: xz, convFwd: convF, convBwd: convB, xDblFwd: xDblF, xDblBwd: xDblB,
@@ -149,6 +155,7 @@ func mixer[T Float](hidden []T, p *layerParams[T], dm mixerDims, tr *mixerTrace[
 	// [B·L, DInner] -> [B·L, D]
 	out := make([]T, rows*dm.model)
 	linear(out, combined, di, p.outProj, rows, dm.model, di)
+	roundAll(dm.round, out)
 	if p.gamma != nil {
 		for r := 0; r < rows; r++ {
 			row := out[r*dm.model : (r+1)*dm.model]
@@ -168,12 +175,15 @@ func innerProjections[T Float](xz []T, p *mixerParams[T], dm mixerDims, reverse 
 	di := dm.inner
 	conv = make([]T, rows*di)
 	causalConvSiLU(conv, xz, p, dm, reverse)
+	roundAll(dm.round, conv)
 	nx := dm.dtRank + 2*dm.dstate
 	xDbl = make([]T, rows*nx)
 	linear(xDbl, conv, di, p.xProj, rows, nx, di)
+	roundAll(dm.round, xDbl)
 	delta = make([]T, rows*di)
 	// dt = xDbl[:, :DtRank] (row stride nx): [B·L, DtRank] -> [B·L, DInner]
 	linear(delta, xDbl, nx, p.dtW, rows, di, dm.dtRank)
+	roundAll(dm.round, delta)
 	return conv, xDbl, delta
 }
 
@@ -265,4 +275,5 @@ func scanDirection[T Float](conv, xDbl, delta, xz []T, p *mixerParams[T], a []T,
 		b, blk := i/blocks, i%blocks
 		seqs[b].run(blk*scanBlock, min(di, (blk+1)*scanBlock))
 	})
+	roundAll(dm.round, y) // out_z: the scan kernel's one rounding
 }
