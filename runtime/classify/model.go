@@ -3,7 +3,6 @@ package classify
 import (
 	"fmt"
 	"math"
-	"os"
 	"strings"
 
 	"github.com/vimconvert/vimconvert/convert"
@@ -133,20 +132,12 @@ func openCheckpoint(path string, o ModelOptions) (*Model, error) {
 
 // openONNX reads the metadata of an exported model and opens its session.
 func openONNX(path string, o ModelOptions) (*Model, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("model: %w", err)
-	}
-	mp, err := onnxfile.Parse(path, data)
+	mp, err := onnxfile.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
 	meta := onnxfile.Metadata(mp)
-	info, err := runtime.ParseModelInfo(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	in, classes, err := checkInterface(path, info)
+	in, classes, err := checkInterface(path, runtime.ModelInfoOf(mp))
 	if err != nil {
 		return nil, err
 	}
