@@ -48,6 +48,21 @@ func ReadFile(tb testing.TB, path string) []byte {
 	return b
 }
 
+// DirNames returns the names of the entries of dir, sorted (os.ReadDir),
+// failing tb when dir cannot be read.
+func DirNames(tb testing.TB, dir string) []string {
+	tb.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var names []string
+	for _, e := range es {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
 // PrivateTMPDIR points TMPDIR at a fresh empty folder for the rest of the
 // test (t.Setenv: not for parallel tests) and returns it, so that the test
 // can require that the code under test left nothing there.
