@@ -10,7 +10,9 @@ import (
 	"encoding/json"
 	"math"
 	"os"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // SHA256Float32 hashes float32 values as little-endian bytes (numpy '<f4'),
@@ -61,6 +63,19 @@ func DirNames(tb testing.TB, dir string) []string {
 		names = append(names, e.Name())
 	}
 	return names
+}
+
+// ProcessCPU is the CPU time (user + system) this process has used so far:
+// with one worker thread it measures a run's work even on a machine shared
+// with other jobs, where wall time does not. It fails tb if the time cannot
+// be read.
+func ProcessCPU(tb testing.TB) time.Duration {
+	tb.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // PrivateTMPDIR points TMPDIR at a fresh empty folder for the rest of the
