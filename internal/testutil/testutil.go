@@ -39,6 +39,21 @@ func ReadJSON(tb testing.TB, path string, v any) {
 	}
 }
 
+// JSONObject marshals v and decodes the JSON object it gives into a map
+// (numbers as float64), returning both, failing tb when either step fails.
+func JSONObject(tb testing.TB, v any) ([]byte, map[string]any) {
+	tb.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		tb.Fatalf("%s: %v", b, err)
+	}
+	return b, m
+}
+
 // ReadFile returns the contents of the file at path, failing tb when it
 // cannot be read.
 func ReadFile(tb testing.TB, path string) []byte {
