@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/vimconvert/vimconvert/internal/testutil"
 )
 
 // TestInferGeometry covers the (img_size, stride) choice from a pos_embed
@@ -52,14 +54,7 @@ func TestConfigJSON(t *testing.T) {
 	}{{ClsNone, -1}, {ClsHead, 0}, {ClsMiddle, 98}} {
 		pos := tc.pos
 		c := Config{EmbedDim: 192, ClsToken: tc.cls, ImgSize: 224, PatchSize: 16, Stride: 16}
-		b, err := json.Marshal(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var raw map[string]any
-		if err := json.Unmarshal(b, &raw); err != nil {
-			t.Fatal(err)
-		}
+		b, raw := testutil.JSONObject(t, c)
 		v, ok := raw["cls_token_position"]
 		if !ok || (pos < 0 && v != nil) || (pos >= 0 && v != float64(pos)) {
 			t.Errorf("position %d encoded as %v (present %v)", pos, v, ok)

@@ -3,11 +3,13 @@ package convert
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/vimconvert/vimconvert/internal/repo"
+	"github.com/vimconvert/vimconvert/internal/testutil"
 )
 
 // checkpointPath returns a fixture's checkpoint: the bundled copy, else
@@ -129,13 +131,8 @@ func inspectJSON(t *testing.T, c Config, info *Info) map[string]any {
 	t.Helper()
 	out := map[string]any{}
 	for _, v := range []any{c, info} {
-		b, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(b, &out); err != nil {
-			t.Fatal(err)
-		}
+		_, m := testutil.JSONObject(t, v)
+		maps.Copy(out, m)
 	}
 	return out
 }

@@ -32,16 +32,7 @@ func ReadStateDict(path string, weights Weights) (map[string]*Tensor, *Info, err
 // deciding the architecture before one full read.
 func ReadStateDictNames(path string, weights Weights) ([]string, error) {
 	names, _, err := readCheckpointFile(path, func(ra io.ReaderAt, size int64) ([]string, *Info, error) {
-		w, err := ParseWeights(string(weights))
-		if err != nil {
-			return nil, nil, err
-		}
-		f, root, err := torchfile.Open(ra, size)
-		if err != nil {
-			return nil, nil, err
-		}
-		info := &Info{Format: f.Format(), Weights: w}
-		sdObj, err := selectWeights(root, w, info)
+		sdObj, info, err := openWeights(ra, size, weights)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -76,9 +67,11 @@ func readCheckpointFile[T any](path string, read func(ra io.ReaderAt, size int64
 	return v, info, nil
 }
 
-// readStateDictFrom is ReadStateDict for a checkpoint of size bytes read
-// through ra (Info.Path stays empty).
-func readStateDictFrom(ra io.ReaderAt, size int64, weights Weights) (map[string]*Tensor, *Info, error) {
+// openWeights opens the checkpoint of size bytes read through ra and
+// selects the weight set weights names in it (selectWeights): the unpickled
+// state dict object and an Info holding the format, the weight set and what
+// selectWeights records (layout, key, ignored entries).
+func openWeights(ra io.ReaderAt, size int64, weights Weights) (any, *Info, error) {
 	w, err := ParseWeights(string(weights))
 	if err != nil {
 		return nil, nil, err
@@ -87,11 +80,22 @@ func readStateDictFrom(ra io.ReaderAt, size int64, weights Weights) (map[string]
 	if err != nil {
 		return nil, nil, err
 	}
-	info := &Info{Format: f.Format(), Weights: w, DTypes: map[string]int{}}
+	info := &Info{Format: f.Format(), Weights: w}
 	sdObj, err := selectWeights(root, w, info)
 	if err != nil {
 		return nil, nil, err
 	}
+	return sdObj, info, nil
+}
+
+// readStateDictFrom is ReadStateDict for a checkpoint of size bytes read
+// through ra (Info.Path stays empty).
+func readStateDictFrom(ra io.ReaderAt, size int64, weights Weights) (map[string]*Tensor, *Info, error) {
+	sdObj, info, err := openWeights(ra, size, weights)
+	if err != nil {
+		return nil, nil, err
+	}
+	info.DTypes = map[string]int{}
 	sd, err := stateDict(sdObj, info)
 	if err != nil {
 		return nil, nil, err

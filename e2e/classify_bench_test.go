@@ -5,25 +5,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/internal/repo"
+	"github.com/vimconvert/vimconvert/internal/testutil"
 	"github.com/vimconvert/vimconvert/runtime/classify"
 	"github.com/vimconvert/vimconvert/runtime/preprocess"
 )
-
-// processCPU is the CPU time (user + system) this process has used so far.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // BenchmarkClassify times `classify` (library) on a folder of photos with
 // the full-depth Vim-T fixture (../shared/fixtures/vim_t) exported at 224,
@@ -75,7 +65,7 @@ func BenchmarkClassify(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	prepCPU := processCPU(b)
+	prepCPU := testutil.ProcessCPU(b)
 	lb, err := preprocess.LoadBatch(cm.Recipe, files, threads)
 	if err == nil {
 		_, err = lb.NCHW()
@@ -83,11 +73,11 @@ func BenchmarkClassify(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	prepCPU = processCPU(b) - prepCPU
+	prepCPU = testutil.ProcessCPU(b) - prepCPU
 	for _, batch := range []int{1, 8} {
 		b.Run(fmt.Sprintf("vim_t_224/batch%d/threads%d", batch, threads), func(b *testing.B) {
 			var total classify.Stats
-			cpu := processCPU(b)
+			cpu := testutil.ProcessCPU(b)
 			for b.Loop() {
 				st, err := cm.Classify(context.Background(), []string{dir}, classify.Options{Batch: batch, Workers: threads}, func(classify.Result) error { return nil })
 				if err != nil || st.Failed > 0 {
@@ -98,7 +88,7 @@ func BenchmarkClassify(b *testing.B) {
 				total.Preprocess += st.Preprocess
 				total.Model += st.Model
 			}
-			cpu = processCPU(b) - cpu
+			cpu = testutil.ProcessCPU(b) - cpu
 			n := float64(total.Files)
 			b.ReportMetric(cpu.Seconds()*1e3/n, "cpu_ms/img")
 			b.ReportMetric(100*prepCPU.Seconds()/float64(len(files))/(cpu.Seconds()/n), "prep_cpu_%")

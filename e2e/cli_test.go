@@ -21,6 +21,7 @@ import (
 	"github.com/vimconvert/vimconvert/internal/npy"
 	"github.com/vimconvert/vimconvert/internal/ortenv"
 	"github.com/vimconvert/vimconvert/internal/repo"
+	"github.com/vimconvert/vimconvert/internal/testutil"
 )
 
 var (
@@ -98,19 +99,6 @@ func runCLI(t *testing.T, bin, dir string, args ...string) (string, string, int)
 	return stdout.String(), stderr.String(), code
 }
 
-func dirEntries(t *testing.T, dir string) []string {
-	t.Helper()
-	es, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range es {
-		names = append(names, e.Name())
-	}
-	return names
-}
-
 func copyFile(t *testing.T, src, dst string, limit int64) {
 	t.Helper()
 	in, err := os.Open(src)
@@ -151,7 +139,7 @@ func TestCLI(t *testing.T) {
 	if fi, err := os.Stat(model); err != nil || fi.Size() < 1<<20 {
 		t.Fatalf("convert wrote no model (%v)", err)
 	}
-	if names := dirEntries(t, work); len(names) != 1 {
+	if names := testutil.DirNames(t, work); len(names) != 1 {
 		t.Errorf("convert left %v in the output directory, want only the model", names)
 	}
 
@@ -185,7 +173,7 @@ func TestCLI(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "layers.1.hidden_states") || !strings.Contains(stdout, "every intermediate within") {
 		t.Errorf("verify --per-layer: exit %d\n%s%s", code, stdout, stderr)
 	}
-	if names := dirEntries(t, work); len(names) != 1 {
+	if names := testutil.DirNames(t, work); len(names) != 1 {
 		t.Errorf("verify --per-layer left %v beside the model", names)
 	}
 
@@ -286,7 +274,7 @@ func TestCLI(t *testing.T) {
 				t.Errorf("%s crashed:\n%s", tc.name, stderr)
 			}
 		}
-		if names := dirEntries(t, bad); len(names) != 1 || names[0] != "corrupt.pth" {
+		if names := testutil.DirNames(t, bad); len(names) != 1 || names[0] != "corrupt.pth" {
 			t.Errorf("failed commands left files: %v (want only corrupt.pth)", names)
 		}
 	})

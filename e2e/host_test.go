@@ -13,6 +13,7 @@ import (
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/internal/repo"
+	"github.com/vimconvert/vimconvert/internal/testutil"
 	"github.com/vimconvert/vimconvert/ops"
 )
 
@@ -162,7 +163,7 @@ func TestCHostLeavesNoTempFiles(t *testing.T) {
 		if !strings.Contains(string(out), "ONNX Runtime") || strings.Contains(string(out), "session: ") {
 			t.Fatalf("host did not create a session:\n%s", out)
 		}
-		return dirEntries(t, tmp)
+		return testutil.DirNames(t, tmp)
 	}
 	for _, ver := range ops.TestedRuntimes {
 		t.Run("ort-"+ver, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vimconvert/vimconvert/internal/repo"
+	"github.com/vimconvert/vimconvert/internal/testutil"
 )
 
 // moment is when a signal is sent to a running command: after a fixed
@@ -249,7 +250,7 @@ func TestSignalsLeaveNothing(t *testing.T) {
 				default:
 					t.Errorf("exit status %d after %v (sent %v), want %d:\n%s", run.code, sig, run.sent, 128+int(sig), run.stderr)
 				}
-				for _, e := range dirEntries(t, outDir) {
+				for _, e := range testutil.DirNames(t, outDir) {
 					if e != tc.output {
 						t.Errorf("output folder holds %s", e)
 					}
@@ -257,7 +258,7 @@ func TestSignalsLeaveNothing(t *testing.T) {
 				if tc.output != "" {
 					checkSameOrAbsent(t, filepath.Join(outDir, tc.output), tc.ref)
 				}
-				if left := dirEntries(t, tmpDir); len(left) > 0 {
+				if left := testutil.DirNames(t, tmpDir); len(left) > 0 {
 					t.Errorf("TMPDIR holds %v", left)
 				}
 				time.Sleep(50 * time.Millisecond) // a SIGKILLed worker takes a moment to go
@@ -340,7 +341,7 @@ func TestSIGKILLLeftoversRemovedByNextRun(t *testing.T) {
 			if tc.inTmp {
 				dir = tmpDir
 			}
-			left := dirEntries(t, dir)
+			left := testutil.DirNames(t, dir)
 			if len(left) != 1 || !strings.HasPrefix(left[0], tc.prefix) {
 				t.Fatalf("after SIGKILL %s holds %v, want one %s<pid>-... leftover", dir, left, tc.prefix)
 			}
@@ -355,7 +356,7 @@ func TestSIGKILLLeftoversRemovedByNextRun(t *testing.T) {
 			if again.code != 0 {
 				t.Fatalf("second run: exit %d\n%s", again.code, again.stderr)
 			}
-			for _, e := range dirEntries(t, dir) {
+			for _, e := range testutil.DirNames(t, dir) {
 				if e == left[0] {
 					t.Errorf("the next run left the dead process's %s", e)
 				}

@@ -12,7 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
-	"github.com/vimconvert/vimconvert/graph/triton/tritonpb"
+	"github.com/vimconvert/vimconvert/graph/triton/third_party/tritonpb"
 	"github.com/vimconvert/vimconvert/internal/repo"
 )
 

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/graph/graphtest"
 	"github.com/vimconvert/vimconvert/graph/onnxfile"
@@ -11,16 +12,23 @@ import (
 	"github.com/vimconvert/vimconvert/runtime/preprocess"
 )
 
-// TestInputOptionsRejected checks the refusals of the input format and the
-// preprocessing metadata options.
-func TestInputOptionsRejected(t *testing.T) {
+// modelAndRecipe returns a small random model and the evaluation recipe
+// of hustvl/Vim (crop VimEvalCropPct) at its image size.
+func modelAndRecipe(t *testing.T) (*convert.Model, preprocess.Recipe) {
+	t.Helper()
 	m := graphtest.Model(graphtest.Spec{})
-	c := m.Config
-	ok, err := preprocess.ImageNetRecipe(c.ImgSize, preprocess.VimEvalCropPct)
+	rec, err := preprocess.ImageNetRecipe(m.Config.ImgSize, preprocess.VimEvalCropPct)
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, _ := preprocess.ImageNetRecipe(c.ImgSize*2, preprocess.VimEvalCropPct)
+	return m, rec
+}
+
+// TestInputOptionsRejected checks the refusals of the input format and the
+// preprocessing metadata options.
+func TestInputOptionsRejected(t *testing.T) {
+	m, ok := modelAndRecipe(t)
+	other, _ := preprocess.ImageNetRecipe(m.Config.ImgSize*2, preprocess.VimEvalCropPct)
 	bad := ok
 	bad.Interpolation = "nearest"
 	for _, tc := range []struct {
@@ -43,12 +51,8 @@ func TestInputOptionsRejected(t *testing.T) {
 // TestInputMetadataAndUint8Input checks what a model records about its
 // feeding and the uint8 NHWC input declaration.
 func TestInputMetadataAndUint8Input(t *testing.T) {
-	m := graphtest.Model(graphtest.Spec{})
+	m, rec := modelAndRecipe(t)
 	c := m.Config
-	rec, err := preprocess.ImageNetRecipe(c.ImgSize, preprocess.VimEvalCropPct)
-	if err != nil {
-		t.Fatal(err)
-	}
 	labels := make([]string, c.NumClasses)
 	for i := range labels {
 		labels[i] = "class " + string(rune('A'+i%26))

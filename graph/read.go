@@ -3,7 +3,6 @@ package graph
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/convert/mambaout"
@@ -34,11 +33,7 @@ func BuiltConfig(name string, mp *onnxpb.ModelProto) (convert.Config, bool, erro
 // the architecture from the MetaConfig metadata and every tensor from the
 // initializer of the same official state-dict name.
 func ReadModel(path string) (*convert.Model, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read model: %w", err)
-	}
-	mp, err := onnxfile.Parse(path, data)
+	mp, err := onnxfile.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}

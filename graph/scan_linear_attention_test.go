@@ -2,7 +2,6 @@ package graph_test
 
 import (
 	"math"
-	"math/rand/v2"
 	"path/filepath"
 	"testing"
 
@@ -21,41 +20,6 @@ func countOps(mp *onnxpb.ModelProto) map[string]int {
 		n[nd.GetDomain()+"::"+nd.GetOpType()]++
 	}
 	return n
-}
-
-// randomScanInputs returns inputs for BuildScanOnly with the fixtures'
-// magnitudes: A = -exp(N(0,1)·0.5) in about [-4, -0.2], delta raw N(0, 0.5),
-// delta_bias such that softplus(bias) spans 1e-3 .. 0.3, u/B/C/z N(0,1).
-func randomScanInputs(batch, L, din, n int, seed uint64) map[string]*runtime.Tensor {
-	r := rand.New(rand.NewPCG(seed, 7))
-	in := map[string]*runtime.Tensor{}
-	for _, name := range benchgraph.ScanInputNames {
-		shape := benchgraph.ScanInputShape(name, int64(batch), int64(L), int64(din), int64(n))
-		size := int64(1)
-		for _, d := range shape {
-			size *= d
-		}
-		data := make([]float32, size)
-		for i := range data {
-			g := r.NormFloat64()
-			switch name {
-			case "A_f", "A_b":
-				data[i] = float32(-math.Exp(0.5 * g))
-			case "delta_f", "delta_b":
-				data[i] = float32(0.5 * g)
-			case "delta_bias_f", "delta_bias_b":
-				// softplus^-1 of a log-uniform dt in [1e-3, 0.3]
-				dt := math.Exp(math.Log(1e-3) + r.Float64()*(math.Log(0.3)-math.Log(1e-3)))
-				data[i] = float32(math.Log(math.Expm1(dt)))
-			case "D_f", "D_b":
-				data[i] = float32(1 + 0.25*g)
-			default:
-				data[i] = float32(g)
-			}
-		}
-		in[name] = &runtime.Tensor{Shape: shape, Data: data}
-	}
-	return in
 }
 
 // referenceBidirectional computes the bidirectional scan of the inputs with
@@ -267,12 +231,12 @@ var scanOnlyShapes = []scanOnlyShape{
 	{"Vim-T shapes (197 tokens, d_inner 384)", 1, 197, 384, 16},
 }
 
-// scanOnlyCase returns random scan inputs (randomScanInputs) for one
+// scanOnlyCase returns random scan inputs (graph.RandomScanInputs) for one
 // [batch, L, din] × n states case, their float64 bidirectional reference
 // and the scan-only model of lowering.
 func scanOnlyCase(t *testing.T, batch, L, din, n int, lowering graph.ScanLowering) (map[string]*runtime.Tensor, []float64, *onnxpb.ModelProto) {
 	t.Helper()
-	in := randomScanInputs(batch, L, din, n, uint64(L*1000+din))
+	in := graph.RandomScanInputs(batch, L, din, n, uint64(L*1000+din))
 	want := referenceBidirectional(t, in, batch, L, din, n)
 	mp, err := benchgraph.ScanOnly(L, din, n, string(lowering))
 	if err != nil {

@@ -7,13 +7,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/graph/graphtest"
 	"github.com/vimconvert/vimconvert/internal/repo"
+	"github.com/vimconvert/vimconvert/internal/testutil"
 	"github.com/vimconvert/vimconvert/runtime"
 )
 
@@ -102,43 +102,32 @@ func BenchmarkStandardFormsVimTinyORT(b *testing.B) {
 		}
 		for _, threads := range benchThreads(b) {
 			b.Run(fmt.Sprintf("%s/threads=%d", f.name, threads), func(b *testing.B) {
-				t0, c0 := time.Now(), processCPU()
+				t0, c0 := time.Now(), testutil.ProcessCPU(b)
 				s, err := runtime.NewSession(p, runtime.Options{NoPlugin: f.lowering != ScanPlugin, IntraOpThreads: threads, InterOpThreads: 1})
 				if err != nil {
 					b.Skipf("session: %v", err)
 				}
 				defer s.Destroy()
 				sessionMS := float64(time.Since(t0).Microseconds()) / 1e3
-				sessionCPUMS := (processCPU() - c0).Seconds() * 1e3
+				sessionCPUMS := (testutil.ProcessCPU(b) - c0).Seconds() * 1e3
 				in := map[string]*runtime.Tensor{InputName: {Shape: []int64{1, 3, int64(c.ImgSize), int64(c.ImgSize)}, Data: x}}
 				if _, err := s.Run(in); err != nil { // warm-up
 					b.Fatal(err)
 				}
 				b.ResetTimer()
-				cpu0 := processCPU()
+				cpu0 := testutil.ProcessCPU(b)
 				for i := 0; i < b.N; i++ {
 					if _, err := s.Run(in); err != nil {
 						b.Fatal(err)
 					}
 				}
-				b.ReportMetric((processCPU()-cpu0).Seconds()*1e3/float64(b.N), "cpu-ms/op")
+				b.ReportMetric((testutil.ProcessCPU(b)-cpu0).Seconds()*1e3/float64(b.N), "cpu-ms/op")
 				b.ReportMetric(sessionMS, "session-ms")
 				b.ReportMetric(sessionCPUMS, "session-cpu-ms")
 				b.ReportMetric(float64(st.Size())/1e6, "file-MB")
 			})
 		}
 	}
-}
-
-// processCPU is the user + system CPU time of this process so far: with one
-// intra-op thread it measures a run's work even on a machine shared with
-// other jobs, where wall time does not.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // benchThreads is VIMCONVERT_BENCH_THREADS (comma-separated intra-op thread

@@ -2,7 +2,6 @@ package graph
 
 import (
 	"math"
-	"math/rand/v2"
 	"path/filepath"
 	"testing"
 
@@ -42,28 +41,7 @@ func TestStandardFormsAgree(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.reason, func(t *testing.T) {
-			r := rand.New(rand.NewPCG(uint64(c.L), 3))
-			in := map[string]*runtime.Tensor{}
-			for _, name := range benchgraph.ScanInputNames {
-				shape := benchgraph.ScanInputShape(name, int64(c.batch), int64(c.L), int64(c.din), int64(c.n))
-				size := int64(1)
-				for _, d := range shape {
-					size *= d
-				}
-				data := make([]float32, size)
-				for i := range data {
-					g := r.NormFloat64()
-					switch name {
-					case "A_f", "A_b":
-						data[i] = float32(-math.Exp(0.5 * g))
-					case "delta_bias_f", "delta_bias_b":
-						data[i] = float32(-4 + g) // softplus ≈ 2e-3 .. 0.3
-					default:
-						data[i] = float32(g)
-					}
-				}
-				in[name] = &runtime.Tensor{Shape: shape, Data: data}
-			}
+			in := randomScanInputs(c.batch, c.L, c.din, c.n, uint64(c.L))
 			run := func(form standardForm, k int64) []float32 {
 				name := withLowering(t, func(b *builder, a scanArgs) (string, error) { return b.standardScanForm(a, form, k) })
 				mp, err := benchgraph.ScanOnly(c.L, c.din, c.n, string(name))

@@ -110,12 +110,7 @@ func TestScan16Bit(t *testing.T) {
 							rounded[i] = mapArray(a, ht.round)
 						}
 					}
-					ref, err := session(t, o.ref, o.inputs, 0)
-					if err != nil {
-						t.Fatalf("reference session: %v", err)
-					}
-					defer ref.Destroy()
-					want, err := run(t, ref, rounded)
+					want, err := run(t, mustSession(t, o.ref, o.inputs, 0), rounded)
 					if err != nil {
 						t.Fatalf("float32 op: %v", err)
 					}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/vimconvert/vimconvert/internal/repo"
+	"github.com/vimconvert/vimconvert/internal/testutil"
 )
 
 // TestNoORTTempFiles runs a model in a child process with a private TMPDIR
@@ -58,14 +59,7 @@ func TestNoORTTempFiles(t *testing.T) {
 			if err != nil || !strings.Contains(string(out), "RESULT: ran <nil>") {
 				t.Fatalf("child did not run the model: %v\n%s", err, out)
 			}
-			ents, err := os.ReadDir(tmp)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var names []string
-			for _, e := range ents {
-				names = append(names, e.Name())
-			}
+			names := testutil.DirNames(t, tmp)
 			got := strings.Join(names, " ")
 			if (tc.want == "" && len(names) > 0) || !strings.Contains(got, tc.want) {
 				t.Errorf("TMPDIR holds [%s], want %q", got, tc.want)

@@ -35,7 +35,7 @@ func ReadModelInfo(path string) (*ModelInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
-	return modelInfo(mp), nil
+	return ModelInfoOf(mp), nil
 }
 
 // ParseModelInfo decodes the graph inputs/outputs of a serialized ModelProto.
@@ -44,11 +44,11 @@ func ParseModelInfo(model []byte) (*ModelInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	return modelInfo(mp), nil
+	return ModelInfoOf(mp), nil
 }
 
-// modelInfo extracts the interface of a parsed model.
-func modelInfo(mp *onnxpb.ModelProto) *ModelInfo {
+// ModelInfoOf extracts the interface of a parsed model (onnxfile.ReadFile).
+func ModelInfoOf(mp *onnxpb.ModelProto) *ModelInfo {
 	info := &ModelInfo{Opsets: map[string]int64{}}
 	for _, o := range mp.GetOpsetImport() {
 		info.Opsets[o.GetDomain()] = o.GetVersion()

@@ -54,14 +54,7 @@ func NewSession(modelPath string, opts Options) (*Session, error) {
 	if err := Init(opts.LibraryPath); err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(modelPath)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("runtime: %w: %s", ErrModelMissing, modelPath)
-		}
-		return nil, fmt.Errorf("runtime: read model: %w", err)
-	}
-	mp, err := onnxfile.Parse(modelPath, data)
+	data, mp, err := onnxfile.Read(modelPath)
 	if err != nil {
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
@@ -71,7 +64,7 @@ func NewSession(modelPath string, opts Options) (*Session, error) {
 	if err := ops.CheckAttributes(data); err != nil {
 		return nil, fmt.Errorf("runtime: %s: %w", modelPath, err)
 	}
-	info := modelInfo(mp)
+	info := ModelInfoOf(mp)
 	if len(info.Inputs) == 0 || len(info.Outputs) == 0 {
 		return nil, fmt.Errorf("runtime: %s declares %d inputs and %d outputs; need at least one of each",
 			modelPath, len(info.Inputs), len(info.Outputs))

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/graph/graphtest"
 	"github.com/vimconvert/vimconvert/internal/fixturetest"
 )
 
@@ -70,7 +71,7 @@ func BenchmarkVimT1248(b *testing.B) {
 	if cfg.SeqLen() != 6085 {
 		b.Fatalf("seq_len %d, want 6085", cfg.SeqLen())
 	}
-	m := synthModel(1, cfg)
+	m := graphtest.ModelOf(cfg, 1)
 	x, shape := synthInput(2, 1, 1248)
 	b.Run("float32", func(b *testing.B) { benchForward(b, m, x, shape, Float32) })
 }
@@ -83,7 +84,7 @@ func TestLongSequence(t *testing.T) {
 		t.Skip("skipping the 6085-token run in -short mode")
 	}
 	alloc := func(img int) (uint64, *Result) {
-		m := synthModel(3, vimTConfig(img, 2))
+		m := graphtest.ModelOf(vimTConfig(img, 2), 3)
 		x, shape := synthInput(4, 1, img)
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)

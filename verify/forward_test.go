@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/graph/graphtest"
 )
 
 func mustForward(t *testing.T, m *convert.Model, x []float32, shape [4]int, opts Options) *Result {
@@ -32,7 +33,7 @@ func TestPatchEmbedDirectConv(t *testing.T) {
 	cfg := synthConfig(6, 1, 11, 4, 3, 0, convert.ClsNone, convert.BimambaNone)
 	cfg.DState = 2
 	cfg.InChans = 2
-	m := synthModel(5, cfg)
+	m := graphtest.ModelOf(cfg, 5)
 	m.PatchWeight = &convert.Tensor{Shape: []int{6, 2, 4, 4}, Data: make([]float32, 6*2*16)}
 	for i := range m.PatchWeight.Data {
 		m.PatchWeight.Data[i] = float32(math.Sin(float64(i)))
@@ -91,7 +92,7 @@ func TestTokenLayout(t *testing.T) {
 		{convert.ClsNone, nil, func(tok int) int { return tok }, "patches only"},
 	}
 	for _, tc := range tests {
-		m := synthModel(11, tinyConfig(tc.cls, convert.BimambaV2))
+		m := graphtest.ModelOf(tinyConfig(tc.cls, convert.BimambaV2), 11)
 		x, shape := synthInput(3, 2, 12)
 		r := mustForward(t, m, x, shape, Options{Precision: Float64, Intermediates: true})
 		pe, et := r.Intermediates[KeyPatchEmbed], r.Intermediates[KeyEmbedTokens]
@@ -144,7 +145,7 @@ func naiveRMSNorm(x []float64, w []float32, eps float64) []float64 {
 func TestResidualStream(t *testing.T) {
 	cfg := tinyConfig(convert.ClsMiddle, convert.BimambaV2)
 	cfg.Depth = 3
-	m := synthModel(21, cfg)
+	m := graphtest.ModelOf(cfg, 21)
 	x, shape := synthInput(4, 2, 12)
 	r := mustForward(t, m, x, shape, Options{Precision: Float64, Intermediates: true})
 	it := r.Intermediates
@@ -177,7 +178,7 @@ func TestResidualStream(t *testing.T) {
 	}
 	// Block 0's norm output must use eps 1e-5: with tokens scaled tiny the
 	// eps dominates, so a wrong eps (1e-6) would change hidden states.
-	m2 := synthModel(21, cfg)
+	m2 := graphtest.ModelOf(cfg, 21)
 	m2.Config.NormEps = 1e-6
 	r2 := mustForward(t, m2, x, shape, Options{Precision: Float64})
 	if maxAbsDiff(r2.Logits.Data, r.Logits.Data) == 0 {
@@ -204,7 +205,7 @@ func TestReadout(t *testing.T) {
 	for _, tc := range tests {
 		cfg := tinyConfig(tc.cls, convert.BimambaV2)
 		cfg.FinalPoolType = tc.pool
-		m := synthModel(31, cfg)
+		m := graphtest.ModelOf(cfg, 31)
 		x, shape := synthInput(5, 2, 12)
 		r := mustForward(t, m, x, shape, Options{Precision: Float64, Intermediates: true})
 		fin := r.Intermediates[KeyFinalNormed]
@@ -292,7 +293,7 @@ func TestReadout(t *testing.T) {
 func TestIdentityHead(t *testing.T) {
 	cfg := tinyConfig(convert.ClsMiddle, convert.BimambaV2)
 	cfg.NumClasses = 0
-	m := synthModel(41, cfg)
+	m := graphtest.ModelOf(cfg, 41)
 	x, shape := synthInput(6, 1, 12)
 	r := mustForward(t, m, x, shape, Options{})
 	if !slices.Equal(r.Logits.Shape, r.Features.Shape) || maxAbsDiff(r.Logits.Data, r.Features.Data) != 0 {
@@ -304,7 +305,7 @@ func TestIdentityHead(t *testing.T) {
 // conv and the scans must not leak across sequence boundaries.
 func TestBatchIndependence(t *testing.T) {
 	for _, bim := range []convert.BimambaType{convert.BimambaV2, convert.BimambaV1, convert.BimambaNone} {
-		m := synthModel(51, tinyConfig(convert.ClsMiddle, bim))
+		m := graphtest.ModelOf(tinyConfig(convert.ClsMiddle, bim), 51)
 		x, shape := synthInput(7, 3, 12)
 		all := mustForward(t, m, x, shape, Options{Precision: Float64})
 		per := len(x) / 3
@@ -336,7 +337,7 @@ func TestPrecisionsAgree(t *testing.T) {
 	} {
 		cfg := synthConfig(tc.d, 3, 32, 8, 8, 10, convert.ClsMiddle, tc.bim)
 		cfg.Norm, cfg.HasGamma = tc.norm, tc.gamma
-		m := synthModel(61, cfg)
+		m := graphtest.ModelOf(cfg, 61)
 		x, shape := synthInput(8, 2, 32)
 		r32 := mustForward(t, m, x, shape, Options{Precision: Float32, Intermediates: true})
 		r64 := mustForward(t, m, x, shape, Options{Precision: Float64, Intermediates: true})
@@ -369,7 +370,7 @@ func flipTokens(x []float64, bt, l, d int) []float64 {
 // (token t never sees tokens after t); and /2 is taken with if_divide_out.
 func TestMixerDirections(t *testing.T) {
 	cfg := tinyConfig(convert.ClsNone, convert.BimambaV2)
-	m := synthModel(71, cfg)
+	m := graphtest.ModelOf(cfg, 71)
 	ly := m.Layers[0]
 	bwd := ly.Fwd
 	ly.Bwd = &bwd
@@ -502,7 +503,7 @@ func TestALogInFloat32(t *testing.T) {
 }
 
 func TestForwardErrors(t *testing.T) {
-	good := func() *convert.Model { return synthModel(81, tinyConfig(convert.ClsMiddle, convert.BimambaV2)) }
+	good := func() *convert.Model { return graphtest.ModelOf(tinyConfig(convert.ClsMiddle, convert.BimambaV2), 81) }
 	x, shape := synthInput(1, 1, 12)
 	tests := []struct {
 		mut     func(m *convert.Model)

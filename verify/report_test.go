@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/vimconvert/vimconvert/internal/testutil"
 )
 
 func TestReportNumbers(t *testing.T) {
@@ -182,14 +184,7 @@ func TestReportHistogram(t *testing.T) {
 
 func TestReportJSON(t *testing.T) {
 	r := Compare([]float32{1, 2}, []float32{1, float32(math.NaN())}, []int{2})
-	b, err := json.Marshal(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
+	b, m := testutil.JSONObject(t, r)
 	if m["max_abs"] != "+Inf" || m["worst_actual"] != "NaN" || m["non_finite"] != 1.0 {
 		t.Errorf("JSON fields max_abs=%v worst_actual=%v non_finite=%v", m["max_abs"], m["worst_actual"], m["non_finite"])
 	}

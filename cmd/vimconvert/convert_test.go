@@ -9,6 +9,7 @@ import (
 
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
 	"github.com/vimconvert/vimconvert/internal/repo"
+	"github.com/vimconvert/vimconvert/internal/testutil"
 	"github.com/vimconvert/vimconvert/runtime"
 	"google.golang.org/protobuf/proto"
 )
@@ -131,11 +132,7 @@ func TestConvertCommandErrors(t *testing.T) {
 	}
 	checkRefusals(t, "convert", tests)
 	// No failed run left an output or temp file behind.
-	entries, _ := os.ReadDir(dir)
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
+	names := testutil.DirNames(t, dir)
 	if strings.Join(names, ",") != "adir,notes.txt" {
 		t.Errorf("directory holds %v after failed conversions", names)
 	}

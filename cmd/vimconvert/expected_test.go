@@ -16,6 +16,7 @@ import (
 	"github.com/vimconvert/vimconvert/graph/onnxfile"
 	"github.com/vimconvert/vimconvert/internal/npy"
 	"github.com/vimconvert/vimconvert/internal/repo"
+	"github.com/vimconvert/vimconvert/internal/testutil"
 	"github.com/vimconvert/vimconvert/verify"
 )
 
@@ -203,7 +204,7 @@ func TestVerifyProvenance(t *testing.T) {
 	if changed != 1 {
 		t.Fatalf("the edit changed %d weights, want 1", changed)
 	}
-	sumA, sumB := sha256.Sum256(mustRead(t, orig)), sha256.Sum256(data)
+	sumA, sumB := sha256.Sum256(testutil.ReadFile(t, orig)), sha256.Sum256(data)
 	_, _, stderr := runCLI(t, "verify", edited, model, "--batch", "1")
 	want := "was converted from another checkpoint: it records model_legacy.pth with sha256 " + hex.EncodeToString(sumA[:]) + ", but " + edited + " has sha256 " + hex.EncodeToString(sumB[:])
 	if !strings.Contains(stderr, want) {
@@ -226,15 +227,6 @@ func TestVerifyProvenance(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "was not converted from "+full+": depth 2 in the model, 24 in the checkpoint") || strings.Contains(stdout, "PASS") {
 		t.Errorf("depth-24 checkpoint vs depth-2 model: exit %d\n%s%s", code, stdout, stderr)
 	}
-}
-
-func mustRead(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // TestNonFiniteOutputs: NaN outputs are a failure of verify and an error of
@@ -300,7 +292,7 @@ func TestInspectModelAndWarnings(t *testing.T) {
 	}
 	_, fromCkpt, _ := runCLI(t, "inspect", ckpt, "--weights", "model_ema")
 	code, fromModel, stderr := runCLI(t, "inspect", model)
-	sum := sha256.Sum256(mustRead(t, ckpt))
+	sum := sha256.Sum256(testutil.ReadFile(t, ckpt))
 	if code != 0 || stderr != "" || !strings.Contains(fromModel, "source      checkpoint.pth (sha256 "+hex.EncodeToString(sum[:])+", model_ema weights), converted by vimconvert") {
 		t.Fatalf("inspect MODEL.onnx: exit %d, stderr %q\n%s", code, stderr, fromModel)
 	}

@@ -185,16 +185,9 @@ func (f *File) openZip() (any, error) {
 		}
 	}
 	e := f.zipEntries[pkl[0]]
-	limit, err := f.entryLimit(e)
+	rc, limit, err := f.openZipEntry(e, math.MaxInt64)
 	if err != nil {
 		return nil, err
-	}
-	if err := f.charge(e.Name, limit); err != nil {
-		return nil, err
-	}
-	rc, err := e.Open()
-	if err != nil {
-		return nil, fmt.Errorf("opening %s: %w", e.Name, err)
 	}
 	defer rc.Close()
 	u := newUnpickler(rc, limit, f.persistentLoadZip)
@@ -250,21 +243,32 @@ func (f *File) entryLimit(e *zip.File) (int64, error) {
 	return int64(u), nil
 }
 
-// readZipEntry reads a whole (small) zip entry of at most max bytes.
-func (f *File) readZipEntry(e *zip.File, max int64) ([]byte, error) {
+// openZipEntry opens a zip entry of at most max bytes whose size passed
+// entryLimit, charged to the read budget; it returns the reader (the caller
+// closes it) and the uncompressed size.
+func (f *File) openZipEntry(e *zip.File, max int64) (io.ReadCloser, int64, error) {
 	n, err := f.entryLimit(e)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if n > max {
-		return nil, fmt.Errorf("zip entry %s is %d bytes, expected at most %d", e.Name, n, max)
+		return nil, 0, fmt.Errorf("zip entry %s is %d bytes, expected at most %d", e.Name, n, max)
 	}
 	if err := f.charge(e.Name, n); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	rc, err := e.Open()
 	if err != nil {
-		return nil, fmt.Errorf("opening %s: %w", e.Name, err)
+		return nil, 0, fmt.Errorf("opening %s: %w", e.Name, err)
+	}
+	return rc, n, nil
+}
+
+// readZipEntry reads a whole (small) zip entry of at most max bytes.
+func (f *File) readZipEntry(e *zip.File, max int64) ([]byte, error) {
+	rc, n, err := f.openZipEntry(e, max)
+	if err != nil {
+		return nil, err
 	}
 	defer rc.Close()
 	b, err := io.ReadAll(io.LimitReader(rc, n+1))

@@ -91,8 +91,15 @@ func (s Spec) Config() convert.Config {
 // D ≈ 1, softplus(dt bias) in ~[1e-3, 0.3], norm weights ≈ 1), so
 // activations stay O(1) through the blocks.
 func Model(s Spec) *convert.Model {
-	c := s.Config()
-	r := rand.New(rand.NewPCG(s.Seed, 0x5eed))
+	return ModelOf(s.Config(), s.Seed)
+}
+
+// ModelOf is Model for a complete Config c (for example one with
+// BimambaType none, which a Spec cannot ask for): the weights of c drawn
+// from seed as Model draws them. It panics if c is not valid for
+// convert.NewModel.
+func ModelOf(c convert.Config, seed uint64) *convert.Model {
+	r := rand.New(rand.NewPCG(seed, 0x5eed))
 	D, Din, N, R, K := c.EmbedDim, c.DInner, c.DState, c.DtRank, c.DConv
 	normal := func(name string, std, mean float64, shape ...int) *convert.Tensor {
 		t := &convert.Tensor{Name: name, Shape: shape, DType: "float32"}
@@ -131,14 +138,14 @@ func Model(s Spec) *convert.Model {
 	}
 	m := &convert.Model{
 		Config:      c,
-		PatchWeight: normal("patch_embed.proj.weight", fan(3*c.PatchSize*c.PatchSize), 0, D, 3, c.PatchSize, c.PatchSize),
+		PatchWeight: normal("patch_embed.proj.weight", fan(c.InChans*c.PatchSize*c.PatchSize), 0, D, c.InChans, c.PatchSize, c.PatchSize),
 		PatchBias:   normal("patch_embed.proj.bias", 0.02, 0, D),
 		NormF:       normal("norm_f.weight", 0.1, 1, D),
 	}
-	if !s.NoPosEmbed {
+	if c.AbsPosEmbed {
 		m.PosEmbed = normal("pos_embed", 0.02, 0, 1, c.SeqLen(), D)
 	}
-	if s.LayerNorm {
+	if c.Norm == convert.NormLayer {
 		m.NormFBias = normal("norm_f.bias", 0.02, 0, D)
 	}
 	switch c.ClsToken {
@@ -163,10 +170,10 @@ func Model(s Spec) *convert.Model {
 		case convert.BimambaV1:
 			l.ABLog = aLog(p + "A_b_log")
 		}
-		if s.LayerNorm {
+		if c.Norm == convert.NormLayer {
 			l.NormBias = normal(fmt.Sprintf("layers.%d.norm.bias", i), 0.02, 0, D)
 		}
-		if s.Gamma {
+		if c.HasGamma {
 			l.Gamma = normal(p+"gamma", 0.1, 0.5, D)
 		}
 		m.Layers = append(m.Layers, l)
@@ -184,7 +191,7 @@ func Model(s Spec) *convert.Model {
 	}
 	out, err := convert.NewModel(c, named)
 	if err != nil {
-		panic(fmt.Sprintf("graphtest: spec %+v: %v", s, err)) // a bug in Spec.Config or the draws above
+		panic(fmt.Sprintf("graphtest: config %+v: %v", c, err)) // a bad config, or a bug in the draws above
 	}
 	return out
 }

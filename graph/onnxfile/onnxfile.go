@@ -17,22 +17,34 @@ import (
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
 )
 
-// ErrModelMissing is returned (wrapped, with the path) by ReadFile when the
-// .onnx file does not exist.
+// ErrModelMissing is returned (wrapped, with the path) by ReadFile and Read
+// when the .onnx file does not exist.
 var ErrModelMissing = errors.New("ONNX model not found")
 
 // ReadFile parses a whole .onnx file (metadata, outputs and initializers).
-// A missing file gives an error wrapping ErrModelMissing; a file that is no
-// ONNX model, or has no graph, is refused with its path in the message.
+// A missing file gives an error wrapping ErrModelMissing and the system's
+// own error (os.ErrNotExist); a file that is no ONNX model, or has no
+// graph, is refused with its path in the message.
 func ReadFile(path string) (*onnxpb.ModelProto, error) {
+	_, mp, err := Read(path)
+	return mp, err
+}
+
+// Read is ReadFile that also returns the file's bytes, for a caller that
+// hands them on (ONNX Runtime parses the model itself).
+func Read(path string) ([]byte, *onnxpb.ModelProto, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%w: %s", ErrModelMissing, path)
+			return nil, nil, fmt.Errorf("%w: %w", ErrModelMissing, err)
 		}
-		return nil, fmt.Errorf("read model: %w", err)
+		return nil, nil, fmt.Errorf("read model: %w", err)
 	}
-	return Parse(path, data)
+	mp, err := Parse(path, data)
+	if err != nil {
+		return nil, nil, err
+	}
+	return data, mp, nil
 }
 
 // Parse decodes the bytes of an .onnx file; name is the file name used in

@@ -24,7 +24,7 @@ import (
 
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
-	"github.com/vimconvert/vimconvert/graph/triton/tritonpb"
+	"github.com/vimconvert/vimconvert/graph/triton/third_party/tritonpb"
 )
 
 // Platform is the config's platform: Triton's ONNX Runtime backend.

@@ -14,7 +14,7 @@ import (
 
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
-	"github.com/vimconvert/vimconvert/graph/triton/tritonpb"
+	"github.com/vimconvert/vimconvert/graph/triton/third_party/tritonpb"
 )
 
 // dim is a concrete size, or the batch dim_param when size is 0.

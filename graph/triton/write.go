@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/vimconvert/vimconvert/graph/onnxfile"
-	"github.com/vimconvert/vimconvert/graph/triton/tritonpb"
+	"github.com/vimconvert/vimconvert/graph/triton/third_party/tritonpb"
 )
 
 // Repository is the model entry WriteRepository wrote.

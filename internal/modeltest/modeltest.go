@@ -9,16 +9,24 @@ import (
 
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/graph"
+	"github.com/vimconvert/vimconvert/graph/onnxpb"
 )
 
 // File builds m with opts (graph.Build) and writes it as model.onnx in a
-// fresh temp dir of tb, returning the path; an error fails tb.
+// fresh temp dir of tb (Write), returning the path; an error fails tb.
 func File(tb testing.TB, m *convert.Model, opts graph.Options) string {
 	tb.Helper()
 	mp, err := graph.Build(m, opts)
 	if err != nil {
 		tb.Fatalf("graph.Build: %v", err)
 	}
+	return Write(tb, mp)
+}
+
+// Write writes mp as model.onnx in a fresh temp dir of tb and returns the
+// path; an error fails tb.
+func Write(tb testing.TB, mp *onnxpb.ModelProto) string {
+	tb.Helper()
 	p := filepath.Join(tb.TempDir(), "model.onnx")
 	if err := graph.WriteFile(mp, p); err != nil {
 		tb.Fatalf("graph.WriteFile: %v", err)

@@ -10,7 +10,9 @@ import (
 	"encoding/json"
 	"math"
 	"os"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // SHA256Float32 hashes float32 values as little-endian bytes (numpy '<f4'),
@@ -37,6 +39,21 @@ func ReadJSON(tb testing.TB, path string, v any) {
 	}
 }
 
+// JSONObject marshals v and decodes the JSON object it gives into a map
+// (numbers as float64), returning both, failing tb when either step fails.
+func JSONObject(tb testing.TB, v any) ([]byte, map[string]any) {
+	tb.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		tb.Fatalf("%s: %v", b, err)
+	}
+	return b, m
+}
+
 // ReadFile returns the contents of the file at path, failing tb when it
 // cannot be read.
 func ReadFile(tb testing.TB, path string) []byte {
@@ -46,6 +63,34 @@ func ReadFile(tb testing.TB, path string) []byte {
 		tb.Fatal(err)
 	}
 	return b
+}
+
+// DirNames returns the names of the entries of dir, sorted (os.ReadDir),
+// failing tb when dir cannot be read.
+func DirNames(tb testing.TB, dir string) []string {
+	tb.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var names []string
+	for _, e := range es {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// ProcessCPU is the CPU time (user + system) this process has used so far:
+// with one worker thread it measures a run's work even on a machine shared
+// with other jobs, where wall time does not. It fails tb if the time cannot
+// be read.
+func ProcessCPU(tb testing.TB) time.Duration {
+	tb.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // PrivateTMPDIR points TMPDIR at a fresh empty folder for the rest of the

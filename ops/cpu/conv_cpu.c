@@ -14,16 +14,11 @@ void vc_conv_taps(const float *w, int64_t dim, int64_t kernel, int reverse, floa
 }
 
 int64_t vc_conv_cpu_num_items(const vc_conv_args *a) {
-  if (a->batch <= 0 || a->seqlen <= 0 || a->dim <= 0) return 0;
-  return a->batch * ((a->seqlen + VC_CONV_TOKENS - 1) / VC_CONV_TOKENS);
+  return vc_work_items(a->batch, a->seqlen, a->dim, a->seqlen, VC_CONV_TOKENS);
 }
 
 void vc_conv_cpu_range(const vc_conv_args *a, int64_t begin, int64_t end) {
-  int64_t n = vc_conv_cpu_num_items(a);
-  if (begin < 0) begin = 0;
-  if (end > n) end = n;
-  if (begin >= end) return;
-  vc_conv_cpu_isa_range(a, begin, end);
+  if (vc_clip_items(vc_conv_cpu_num_items(a), &begin, &end)) vc_conv_cpu_isa_range(a, begin, end);
 }
 
 void vc_conv_cpu(const vc_conv_args *a) { vc_conv_cpu_range(a, 0, vc_conv_cpu_num_items(a)); }

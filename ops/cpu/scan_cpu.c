@@ -148,15 +148,11 @@ int vc_scan_cpu_set_isa(const char *name) {
 const char *vc_scan_cpu_isa(void) { return vc_current()->name; }
 
 int64_t vc_scan_cpu_num_items(const vc_scan_args *a) {
-  if (a->batch <= 0 || a->seqlen <= 0 || a->dim <= 0) return 0;
-  return a->batch * ((a->dim + VC_SCAN_BLOCK - 1) / VC_SCAN_BLOCK);
+  return vc_work_items(a->batch, a->seqlen, a->dim, a->dim, VC_SCAN_BLOCK);
 }
 
 void vc_scan_cpu_range(const vc_scan_args *a, int64_t begin, int64_t end) {
-  int64_t n = vc_scan_cpu_num_items(a);
-  if (begin < 0) begin = 0;
-  if (end > n) end = n;
-  if (begin >= end) return;
+  if (!vc_clip_items(vc_scan_cpu_num_items(a), &begin, &end)) return;
 #ifdef VC_HAVE_X86
   /* Flush denormals to zero while the scan runs: a state that decays for
    * many steps with u = 0 would otherwise crawl through denormal numbers,

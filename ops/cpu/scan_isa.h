@@ -20,6 +20,23 @@ int vc_scan_cpu_set_isa(const char *name);
 /* vc_scan_cpu_isa names the variant vc_scan_cpu_range uses. */
 const char *vc_scan_cpu_isa(void);
 
+/* vc_work_items counts the work items of a [batch, seqlen, dim] problem
+ * whose every batch row is cut into ceil(span / per_item) items (span is
+ * seqlen or dim); 0 when batch, seqlen or dim is not positive. */
+static inline int64_t vc_work_items(int64_t batch, int64_t seqlen, int64_t dim, int64_t span,
+                                    int64_t per_item) {
+  if (batch <= 0 || seqlen <= 0 || dim <= 0) return 0;
+  return batch * ((span + per_item - 1) / per_item);
+}
+
+/* vc_clip_items clips the item range [*begin, *end) to [0, n) and returns
+ * whether any item is left. */
+static inline int vc_clip_items(int64_t n, int64_t *begin, int64_t *end) {
+  if (*begin < 0) *begin = 0;
+  if (*end > n) *end = n;
+  return *begin < *end;
+}
+
 /* vc_conv_cpu_isa_range runs conv items [begin, end) (no clamping) with the
  * variant the scan uses; conv_kernel.inc is compiled beside each scan
  * variant in scan_cpu.c. */

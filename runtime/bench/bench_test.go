@@ -20,6 +20,13 @@ import (
 // plugin variant: only the model it would build itself.
 func TestIsPluginVariant(t *testing.T) {
 	m := graphtest.Model(graphtest.Spec{Seed: 5})
+	check := func(reason, p string, want bool, wantWhy string) {
+		t.Helper()
+		got, why, err := isPluginVariant(p, m)
+		if err != nil || got != want || !strings.Contains(why, wantWhy) || (want && why != "") {
+			t.Errorf("%s: isPluginVariant = %v, %q, %v; want %v, %q", reason, got, why, err, want, wantWhy)
+		}
+	}
 	cases := []struct {
 		reason string
 		opts   graph.Options
@@ -33,29 +40,14 @@ func TestIsPluginVariant(t *testing.T) {
 		{"a features output costs time", graph.Options{Features: true}, false, "has outputs"},
 		{"the fused conv differs from the other variants' convs", graph.Options{DepthwiseConv: graph.ConvPlugin}, false, "depthwise conv"},
 	}
-	floor := struct {
-		reason string
-		opts   graph.Options
-		want   bool
-		why    string
-	}{"the no-scan floor is not the plugin model", graph.Options{}, false, "scan lowering"}
-	for _, tc := range append(cases, floor) {
-		mp, err := graph.Build(m, tc.opts)
-		if tc.reason == floor.reason {
-			mp, err = benchgraph.NoScanFloorModel(m)
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", tc.reason, err)
-		}
-		p := filepath.Join(t.TempDir(), "m.onnx")
-		if err := graph.WriteFile(mp, p); err != nil {
-			t.Fatal(err)
-		}
-		got, why, err := isPluginVariant(p, m)
-		if err != nil || got != tc.want || !strings.Contains(why, tc.why) || (tc.want && why != "") {
-			t.Errorf("%s: isPluginVariant = %v, %q, %v; want %v, %q", tc.reason, got, why, err, tc.want, tc.why)
-		}
+	for _, tc := range cases {
+		check(tc.reason, modeltest.File(t, m, tc.opts), tc.want, tc.why)
 	}
+	floor, err := benchgraph.NoScanFloorModel(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("the no-scan floor is not the plugin model", modeltest.Write(t, floor), false, "scan lowering")
 }
 
 // TestOptFloatJSON checks that an unmeasured value is null and a measured

@@ -3,7 +3,6 @@ package classify
 import (
 	"fmt"
 	"math"
-	"os"
 	"strings"
 
 	"github.com/vimconvert/vimconvert/convert"
@@ -170,19 +169,12 @@ func (m *Model) tensor(x []float32, u8 []uint8, n int) *runtime.Tensor {
 // feed it (Format, Recipe, Notes) and, with classes set, its number of
 // classes and labels (a model without a logits output is then refused).
 func describeONNX(path string, o ModelOptions, classes bool) (*Model, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("model: %w", err)
-	}
-	mp, err := onnxfile.Parse(path, data)
+	mp, err := onnxfile.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
 	meta := onnxfile.Metadata(mp)
-	info, err := runtime.ParseModelInfo(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
+	info := runtime.ModelInfoOf(mp)
 	in, err := imageInput(path, info)
 	if err != nil {
 		return nil, err

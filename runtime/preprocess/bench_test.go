@@ -2,32 +2,21 @@ package preprocess
 
 import (
 	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/vimconvert/vimconvert/internal/testutil"
 )
 
-// processCPU is the CPU time (user + system) this process has used so far.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // loopCPU runs body b.N times and reports the process CPU time per op beside the wall
 // time: on a shared machine ns/op includes waiting for a core, cpu-ns/op does not.
 func loopCPU(b *testing.B, body func()) {
-	start := processCPU(b)
+	start := testutil.ProcessCPU(b)
 	n := 0
 	for b.Loop() {
 		body()
 		n++
 	}
-	b.ReportMetric(float64(processCPU(b)-start)/float64(max(n, 1)), "cpu-ns/op")
+	b.ReportMetric(float64(testutil.ProcessCPU(b)-start)/float64(max(n, 1)), "cpu-ns/op")
 }
 
 // BenchmarkPhoto measures, per real photo, decoding alone and decoding + the Vim 224

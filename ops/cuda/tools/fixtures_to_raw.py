@@ -37,21 +37,27 @@ def write(out_dir, name, header, arrays):
         f.write(" ".join(str(v) for v in header) + "\n")
 
 
+# The scan inputs of one direction, in the op's input order; the per-token
+# ones are (b, c, l) in the fixtures, A, D and delta_bias per channel.
+SCAN_INPUTS = ("u", "delta", "A", "B", "C", "D", "delta_bias")
+PER_TOKEN = {"u", "delta", "B", "C"}
+
+
+def direction(suffix, to_tokens, d, keys):
+    """The scan inputs of one direction, named KEY_suffix: keys names the
+    fixture entry of each of SCAN_INPUTS; to_tokens lays out the per-token
+    ones as [B, L, C]."""
+    return {f"{k}_{suffix}": to_tokens(d[src]) if k in PER_TOKEN else d[src]
+            for k, src in zip(SCAN_INPUTS, keys)}
+
+
 def scan_case(path):
     d = torch.load(path, map_location="cpu")
     b, dim, L = d["u"].shape
     n = d["A"].shape[1]
-    arrays = {
-        "u_f": tok_major(d["u"]),
-        "delta_f": tok_major(d["delta"]),
-        "A_f": d["A"],
-        "B_f": tok_major(d["B"]),
-        "C_f": tok_major(d["C"]),
-        "D_f": d["D"],
-        "delta_bias_f": d["delta_bias"],
-        "z": tok_major(d["z"]),
-        "expected": tok_major(d["out"]),
-    }
+    arrays = direction("f", tok_major, d, SCAN_INPUTS)
+    arrays["z"] = tok_major(d["z"])
+    arrays["expected"] = tok_major(d["out"])
     return (b, L, dim, n, 0, 1.0), arrays
 
 
@@ -66,20 +72,10 @@ def mixer_case(path):
         return tok_major(x.flip([-1]))
 
     arrays = {
-        "u_f": tok_major(d["fwd.conv_out"]),
-        "delta_f": tok_major(d["fwd.delta_raw"]),
-        "A_f": d["A"],
-        "B_f": tok_major(d["fwd.B"]),
-        "C_f": tok_major(d["fwd.C"]),
-        "D_f": d["param.D"],
-        "delta_bias_f": d["param.dt_proj.bias"],
-        "u_b": back(d["bwd.conv_out"]),
-        "delta_b": back(d["bwd.delta_raw"]),
-        "A_b": d["A_b"],
-        "B_b": back(d["bwd.B"]),
-        "C_b": back(d["bwd.C"]),
-        "D_b": d["param.D_b"],
-        "delta_bias_b": d["param.dt_proj_b.bias"],
+        **direction("f", tok_major, d, ("fwd.conv_out", "fwd.delta_raw", "A", "fwd.B", "fwd.C",
+                                        "param.D", "param.dt_proj.bias")),
+        **direction("b", back, d, ("bwd.conv_out", "bwd.delta_raw", "A_b", "bwd.B", "bwd.C",
+                                   "param.D_b", "param.dt_proj_b.bias")),
         "z": tok_major(xz[:, dim:, :]),
         "expected": d["combined"].contiguous().float(),
     }

@@ -8,10 +8,10 @@
 // needs protoc. To regenerate (protoc 3.21 and protoc-gen-go v1.36.12 on PATH):
 //
 //	go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
-//	go generate ./graph/triton/tritonpb
+//	go generate ./graph/triton/third_party/tritonpb
 //
 // model_config.proto is a verbatim copy (BSD-3-Clause, NVIDIA's licence header
 // kept in the file).
 package tritonpb
 
-//go:generate protoc --proto_path=. --go_out=. --go_opt=paths=source_relative --go_opt=Mmodel_config.proto=github.com/vimconvert/vimconvert/graph/triton/tritonpb model_config.proto
+//go:generate protoc --proto_path=. --go_out=. --go_opt=paths=source_relative --go_opt=Mmodel_config.proto=github.com/vimconvert/vimconvert/graph/triton/third_party/tritonpb model_config.proto
