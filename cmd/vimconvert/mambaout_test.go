@@ -244,9 +244,13 @@ func TestBenchSideBySide(t *testing.T) {
 	needORT(t)
 	_, vim := tinyONNX(t)
 	mo := repo.Fixture("mambaout_synthetic", "bare.pth")
-	code, out, e := runCLI(t, "bench", vim, mo, "--json", "--runs", "2", "--warmup", "0", "--threads", "1", "--img-size", "16,32")
+	plot := filepath.Join(t.TempDir(), "side.svg")
+	code, out, e := runCLI(t, "bench", vim, mo, "--json", "--runs", "2", "--warmup", "0", "--threads", "1", "--img-size", "16,32", "--plot", plot)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, e)
+	}
+	if svg, err := os.ReadFile(plot); err != nil || !strings.Contains(string(svg), "bare (mambaout") || !strings.Contains(string(svg), "(vim, ") {
+		t.Errorf("--plot: %v; want an SVG with a line for each model", err)
 	}
 	var rep bench.CompareReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
@@ -276,6 +280,9 @@ func TestBenchSideBySide(t *testing.T) {
 	}
 	if code, _, e := runCLI(t, "bench", vim, mo, "--variants", "plugin"); code != 2 || !strings.Contains(e, "--variants applies to one Vim model") {
 		t.Errorf("--variants with several models: exit %d, %s; want a usage error", code, e)
+	}
+	if code, _, e := runCLI(t, "bench", vim, mo, "--plain", vim); code != 2 || !strings.Contains(e, "--plain applies to one Vim model") {
+		t.Errorf("--plain with several models: exit %d, %s; want a usage error", code, e)
 	}
 }
 
