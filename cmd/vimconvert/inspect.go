@@ -17,7 +17,7 @@ import (
 func init() {
 	register(command{
 		name:    "inspect",
-		summary: "show the architecture inferred from a Vim checkpoint, or read back from a converted model (CKPT|MODEL.onnx [--json])",
+		summary: "show the architecture inferred from a Vim or MambaOut checkpoint, or read back from a converted model (CKPT|MODEL.onnx [--json])",
 		run:     runInspect,
 	})
 }
@@ -32,7 +32,7 @@ func newInspectFlagSet(stderr io.Writer) (*flag.FlagSet, *inspectFlags) {
 	f := &inspectFlags{}
 	fs := newFlagSet("inspect", stderr, `Usage: vimconvert inspect [--json] [flags] CKPT.pth|MODEL.onnx
 
-Reads a Vim checkpoint (nothing in it is executed), infers the architecture
+Reads a Vim or MambaOut checkpoint (nothing in it is executed), infers the architecture
 from tensor names and shapes, and prints it with every default assumed; a
 guess that changes the outputs is also a "warning:" line on stderr. For a
 model converted by vimconvert (.onnx), prints the same summary read back
