@@ -46,6 +46,7 @@ func benchModels(fs *flag.FlagSet, f *benchFlags, pos []string, stdout, stderr i
 		return err
 	}
 	opts.Worker, opts.Progress = []string{exe, "bench", bench.WorkerFlag}, func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
+	mi := bench.MachineInfo() // its load average is the one at the start
 	recs, err := bench.Compare(pos, opts)
 	if err != nil {
 		return err
@@ -55,5 +56,5 @@ func benchModels(fs *flag.FlagSet, f *benchFlags, pos []string, stdout, stderr i
 			return err
 		}
 	}
-	return errors.Join(bench.PrintCompare(stdout, recs, bench.MachineInfo(), opts, f.json), bench.CompareFailure(recs))
+	return errors.Join(bench.PrintCompare(stdout, recs, mi, opts, f.json), bench.CompareFailure(recs))
 }
