@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -93,9 +94,6 @@ var ErrNoWeightSet = errors.New("weight set not in checkpoint")
 func LoadFrom(ra io.ReaderAt, size int64, opts Options) (*Model, *Info, error) {
 	sd, info, err := readStateDictFrom(ra, size, opts.Weights)
 	if err != nil {
-		return nil, nil, err
-	}
-	if info.SHA256, err = fileSHA256(ra, size); err != nil {
 		return nil, nil, err
 	}
 	opts.Weights = info.Weights
@@ -319,6 +317,15 @@ func isStateDict(v any) bool {
 	return true
 }
 
+// weightKeys lists, per weight set, the top-level keys of a training
+// checkpoint that may hold it, in order of preference: the official Vim
+// trainer (DeiT's) writes "model" and "model_ema", timm's trainer (the
+// MambaOut one) "state_dict" and "state_dict_ema".
+var weightKeys = map[Weights][]string{
+	WeightsModel: {"model", "state_dict"},
+	WeightsEMA:   {string(WeightsEMA), "state_dict_ema"},
+}
+
 // selectWeights finds the requested weight set in the checkpoint's
 // top-level object and records the layout and ignored entries.
 func selectWeights(root any, weights Weights, info *Info) (any, error) {
@@ -333,32 +340,28 @@ func selectWeights(root any, weights Weights, info *Info) (any, error) {
 		}
 		return d, nil
 	}
-	var key string
-	switch {
-	case weights == WeightsEMA:
-		key = string(WeightsEMA)
-	case hasKey(d, "model"):
-		key = "model"
-	case hasKey(d, "state_dict"):
-		key = "state_dict"
-	}
-	var available []string
-	for _, k := range []string{"model", "state_dict", string(WeightsEMA)} {
-		if hasKey(d, k) {
-			available = append(available, k)
+	key, available := "", []string{}
+	for _, w := range []Weights{WeightsModel, WeightsEMA} {
+		for _, k := range weightKeys[w] {
+			if hasKey(d, k) {
+				available = append(available, k)
+				if w == weights && key == "" {
+					key = k
+				}
+			}
 		}
 	}
-	if key == "" || !hasKey(d, key) {
+	if key == "" {
 		if len(available) == 0 {
-			return nil, fmt.Errorf("no weights found: the top-level dict has neither tensors nor a model/state_dict/model_ema entry (keys: %s)", topKeys(d))
+			return nil, fmt.Errorf("no weights found: the top-level dict has neither tensors nor a %s entry (keys: %s)", strings.Join(slices.Concat(weightKeys[WeightsModel], weightKeys[WeightsEMA]), "/"), topKeys(d))
 		}
-		return nil, fmt.Errorf("%w: --weights %s is not in this checkpoint (available: %s)", ErrNoWeightSet, weights, strings.Join(available, ", "))
+		return nil, fmt.Errorf("%w: --weights %s is not in this checkpoint: it has no %s entry (available: %s)", ErrNoWeightSet, weights, strings.Join(weightKeys[weights], " or "), strings.Join(available, ", "))
 	}
 	info.WeightsKey = key
 	switch {
 	case hasKey(d, "optimizer") || hasKey(d, "args") || hasKey(d, "epoch"):
 		info.Layout = "training"
-	case key == "state_dict":
+	case strings.HasPrefix(key, "state_dict"):
 		info.Layout = "state_dict"
 	default:
 		info.Layout = "model"
@@ -370,7 +373,7 @@ func selectWeights(root any, weights Weights, info *Info) (any, error) {
 			continue
 		}
 		desc := describeEntry(fmt.Sprint(ks), d.Value(i))
-		if ks == string(WeightsEMA) || (key == string(WeightsEMA) && ks == "model") {
+		if slices.Contains(available, ks) {
 			desc += ": other weight set, see --weights"
 		}
 		info.Ignored = append(info.Ignored, desc)

@@ -96,6 +96,9 @@ func readStateDictFrom(ra io.ReaderAt, size int64, weights Weights) (map[string]
 		return nil, nil, err
 	}
 	info.DTypes = map[string]int{}
+	if info.SHA256, err = fileSHA256(ra, size); err != nil {
+		return nil, nil, err
+	}
 	sd, err := stateDict(sdObj, info)
 	if err != nil {
 		return nil, nil, err

@@ -357,7 +357,9 @@ func TestClassifyModelWithoutMetadata(t *testing.T) {
 // TestClassifyMambaOutAnySize classifies with a MambaOut export (any input
 // size, timm's recipe recorded in its older metadata form, 5 classes and no
 // names): the trained size 224 without resizing margin (crop_pct 1.0) by
-// default, --img-size picks another, and the classes are indices.
+// default, --img-size picks another, and the classes are indices. The
+// checkpoint opened directly (Go reference) gives the same recipe and
+// classes.
 func TestClassifyMambaOutAnySize(t *testing.T) {
 	requireRuntime(t)
 	mm, _, err := mambaout.Load(repo.Fixture("mambaout_synthetic", "training.pth"), mambaout.Options{})
@@ -391,6 +393,28 @@ func TestClassifyMambaOutAnySize(t *testing.T) {
 		m.Close()
 		if err != nil || len(got) != 1 || got[0].Err != nil || len(got[0].Top) != 5 || got[0].Top[0].Label != "" {
 			t.Errorf("--img-size %d: %+v, %v; want 5 unnamed classes", tc.size, got, err)
+			continue
 		}
+		// The checkpoint itself, in the Go reference: the same recipe
+		// and the same classes.
+		cm, err := classify.Open(repo.Fixture("mambaout_synthetic", "training.pth"), classify.ModelOptions{ImgSize: tc.size})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fromCkpt []classify.Result
+		_, err = cm.Classify(context.Background(), []string{photo}, classify.Options{}, func(r classify.Result) error {
+			fromCkpt = append(fromCkpt, r)
+			return nil
+		})
+		cm.Close()
+		if err != nil || len(fromCkpt) != 1 || fromCkpt[0].Err != nil || cm.Recipe != m.Recipe {
+			t.Errorf("--img-size %d, checkpoint: %+v, %v, recipe %+v; want one result with the model's recipe %+v", tc.size, fromCkpt, err, cm.Recipe, m.Recipe)
+			continue
+		}
+		comparePredictions(t, photo, fromCkpt[0].Top, got[0].Top, 1e-4)
+	}
+	bad := classify.ModelOptions{Checkpoint: convert.Options{Stride: 8}}
+	if _, err := classify.Open(repo.Fixture("mambaout_synthetic", "training.pth"), bad); err == nil || !strings.Contains(err.Error(), "do not apply") {
+		t.Errorf("a Vim stride for a MambaOut checkpoint: err = %v", err)
 	}
 }

@@ -116,8 +116,19 @@ func ReadModelInfo(path string) (*convert.Model, *convert.Info, *Provenance, err
 	if !ok {
 		return m, info, nil, nil
 	}
+	p.describe(info)
+	return m, info, &p, nil
+}
+
+// NoProvenanceSource is the Info.Source to report for a model read back that records no
+// provenance.
+const NoProvenanceSource = "unknown: the model records no provenance (converted by an older vimconvert)"
+
+// describe sets the fields of info that describe the source checkpoint
+// (layout, weight set, args.model, assumptions, warnings, sha256, Source)
+// from p.
+func (p Provenance) describe(info *convert.Info) {
 	info.Layout, info.Weights, info.ArgsModel = p.Layout, p.Weights, p.ArgsModel
 	info.Assumed, info.Warnings, info.SHA256 = p.Assumed, p.Warnings, p.SourceSHA256
 	info.Source = fmt.Sprintf("%s (sha256 %s, %s weights), converted by vimconvert %s", p.SourceFile, p.SourceSHA256, p.Weights, p.Version)
-	return m, info, &p, nil
 }

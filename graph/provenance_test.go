@@ -3,12 +3,15 @@ package graph_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/convert/mambaout"
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/internal/repo"
 )
@@ -56,5 +59,67 @@ func TestProvenanceRoundTrip(t *testing.T) {
 		if m.Config != res.Model.Config || info.Format != "onnx" || info.Layout != tc.layout || info.ParamCount != res.Info.ParamCount {
 			t.Errorf("%s: read back %+v / %+v, want the converted config and %d params", tc.ckpt, m.Config, info, res.Info.ParamCount)
 		}
+	}
+}
+
+// TestMambaOutProvenance: a converted MambaOut model records the same
+// provenance as a Vim one (here of the EMA set of a timm training
+// checkpoint) and its evaluation preprocessing, and reads back with both;
+// ReadMambaOutInfo refuses a Vim model.
+func TestMambaOutProvenance(t *testing.T) {
+	ckpt := repo.Fixture("mambaout_synthetic", "training_ema.pth")
+	out := filepath.Join(t.TempDir(), "mo.onnx")
+	res, err := graph.ConvertMambaOutFile(ckpt, out, graph.MambaOutConvertOptions{Load: mambaout.Options{Weights: convert.WeightsEMA}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(ckpt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	r, err := graph.ReadMambaOutInfo(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := r.Provenance
+	if p == nil {
+		t.Fatal("no provenance read back")
+	}
+	want := graph.Provenance{SourceFile: "training_ema.pth", SourceSHA256: hex.EncodeToString(sum[:]), Weights: convert.WeightsEMA,
+		Layout: "training", ArgsModel: "mambaout_femto", Version: graph.ProducerVersion}
+	if p.SourceFile != want.SourceFile || p.SourceSHA256 != want.SourceSHA256 || p.Weights != want.Weights || p.Layout != want.Layout ||
+		p.ArgsModel != want.ArgsModel || p.Version != want.Version || p.Variant != "" {
+		t.Errorf("provenance %+v, want %+v", *p, want)
+	}
+	if !slices.Equal(p.Assumed, res.Info.Assumed) || !slices.Contains(p.Assumed, mambaout.Assumed[0]) {
+		t.Errorf("assumed %q, want the load's %q", p.Assumed, res.Info.Assumed)
+	}
+	if r.Preprocess != mambaout.EvalPreprocess || r.Preprocess.CropPct != 1 || r.Preprocess.Interpolation != "bicubic" {
+		t.Errorf("preprocess %+v, want %+v", r.Preprocess, mambaout.EvalPreprocess)
+	}
+	if fmt.Sprint(r.Config) != fmt.Sprint(&res.Model.Config) || r.Info.ParamCount != res.Info.ParamCount || r.Info.TensorCount != res.Info.TensorCount ||
+		r.Info.Weights != convert.WeightsEMA || r.Info.SHA256 != want.SourceSHA256 || !strings.Contains(r.Info.Source, "training_ema.pth") {
+		t.Errorf("read back %+v / %+v, want the converted config, %d params, %d tensors, the source's weights and sha256",
+			r.Config, r.Info, res.Info.ParamCount, res.Info.TensorCount)
+	}
+	text, err := graph.MambaOutReport(out, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"source        training_ema.pth (sha256 " + want.SourceSHA256, "model_ema weights", "crop_pct 1, bicubic", "mean [0.485 0.456 0.406]"} {
+		if !strings.Contains(text, s) {
+			t.Errorf("report lacks %q:\n%s", s, text)
+		}
+	}
+	vim := filepath.Join(t.TempDir(), "vim.onnx")
+	if _, err := graph.ConvertFile(repo.Fixture("synthetic", "bare.pth"), vim, graph.ConvertOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := graph.ReadMambaOutInfo(vim); err == nil || !strings.Contains(err.Error(), "not a MambaOut model") {
+		t.Errorf("a Vim model read as MambaOut: err = %v", err)
+	}
+	if graph.IsMambaOutModel(vim) || !graph.IsMambaOutModel(out) {
+		t.Error("IsMambaOutModel does not tell the Vim model from the MambaOut one")
 	}
 }

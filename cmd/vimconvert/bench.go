@@ -81,7 +81,7 @@ key is always present: null when not measured.`)
 	fs.BoolVar(&f.json, "json", false, "print one JSON object instead of a table")
 	fs.StringVar(&f.keep, "keep", "", "keep the generated ONNX models in this directory (without it they are removed and --json says plugin_model \"not kept\")")
 	fs.StringVar(&f.plain, "plain", "", "comma-separated plain ONNX models (not made by vimconvert, e.g. scripts/export_deit.py's) to time beside, each at its own input size, without the plugin")
-	fs.StringVar(&f.plot, "plot", "", "write an SVG plot of time per image and peak RSS against image size (Vim plugin and --plain models) to this file")
+	fs.StringVar(&f.plot, "plot", "", "write an SVG plot of time per image and peak RSS against image size (Vim plugin and --plain models, or every model of bench A B ...) to this file")
 	return fs, f
 }
 

@@ -22,7 +22,7 @@ import (
 func init() {
 	register(command{
 		name:       "convert",
-		summary:    "convert a Vim checkpoint to ONNX (CKPT -o OUT.onnx)",
+		summary:    "convert a Vim or MambaOut checkpoint to ONNX (CKPT -o OUT.onnx)",
 		runContext: runConvert,
 	})
 }
@@ -55,7 +55,10 @@ func newConvertFlagSet(stderr io.Writer) (*flag.FlagSet, *convertFlags) {
 Converts an official hustvl/Vim checkpoint (training checkpoint, {'model': sd}
 or a bare state dict) to an ONNX model whose selective scans run in the
 vimconvert ONNX Runtime plugin (or, with --scan linear-attention, in ONNX
-Runtime's own contrib ops).`)
+Runtime's own contrib ops). An official yuweihao/MambaOut checkpoint (bare, or
+timm's training checkpoint) is recognised by its tensor names and converted to
+standard ONNX ops only, input height and width dynamic; the Vim-only flags are
+refused for it.`)
 	fs.StringVar(&f.output, "o", "", "output ONNX file (required)")
 	fs.StringVar(&f.output, "output", "", "same as -o")
 	f.load = addCheckpointFlags(fs)

@@ -17,7 +17,7 @@ import (
 func init() {
 	register(command{
 		name:    "inspect",
-		summary: "show the architecture inferred from a Vim checkpoint, or read back from a converted model (CKPT|MODEL.onnx [--json])",
+		summary: "show the architecture inferred from a Vim or MambaOut checkpoint, or read back from a converted model (CKPT|MODEL.onnx [--json])",
 		run:     runInspect,
 	})
 }
@@ -32,7 +32,7 @@ func newInspectFlagSet(stderr io.Writer) (*flag.FlagSet, *inspectFlags) {
 	f := &inspectFlags{}
 	fs := newFlagSet("inspect", stderr, `Usage: vimconvert inspect [--json] [flags] CKPT.pth|MODEL.onnx
 
-Reads a Vim checkpoint (nothing in it is executed), infers the architecture
+Reads a Vim or MambaOut checkpoint (nothing in it is executed), infers the architecture
 from tensor names and shapes, and prints it with every default assumed; a
 guess that changes the outputs is also a "warning:" line on stderr. For a
 model converted by vimconvert (.onnx), prints the same summary read back
@@ -49,6 +49,14 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 	}
 	if len(pos) != 1 {
 		return usageError(fs, "want one checkpoint, got %d arguments", len(pos))
+	}
+	if graph.IsMambaOutModel(pos[0]) {
+		if err := refuseCheckpointFlags(fs); err != nil {
+			return err
+		}
+		s, err := graph.MambaOutReport(pos[0], f.json)
+		fmt.Fprint(stdout, s)
+		return err
 	}
 	if ok, err := mambaOut(fs, pos[0], f.load.Weights, func() error {
 		s, err := mambaout.InspectReport(pos[0], mambaout.Options{Weights: f.load.Weights}, f.json)
@@ -82,6 +90,19 @@ func loadForInspect(fs *flag.FlagSet, path string, opts *convert.Options) (*conv
 	if !strings.EqualFold(filepath.Ext(path), ".onnx") {
 		return convert.Load(path, *opts)
 	}
+	if err := refuseCheckpointFlags(fs); err != nil {
+		return nil, nil, err
+	}
+	m, info, p, err := graph.ReadModelInfo(path)
+	if err == nil && p == nil {
+		info.Source = graph.NoProvenanceSource
+	}
+	return m, info, err
+}
+
+// refuseCheckpointFlags refuses a checkpoint flag set on fs for a
+// converted model, which fixes what the flag would choose.
+func refuseCheckpointFlags(fs *flag.FlagSet) error {
 	set := ""
 	fs.Visit(func(fl *flag.Flag) {
 		if slices.Contains(checkpointFlagNames, fl.Name) {
@@ -89,13 +110,9 @@ func loadForInspect(fs *flag.FlagSet, path string, opts *convert.Options) (*conv
 		}
 	})
 	if set != "" {
-		return nil, nil, usageError(fs, "--%s applies to a checkpoint; a converted model fixes it", set)
+		return usageError(fs, "--%s applies to a checkpoint; a converted model fixes it", set)
 	}
-	m, info, p, err := graph.ReadModelInfo(path)
-	if err == nil && p == nil {
-		info.Source = "unknown: the model records no provenance (converted by an older vimconvert)"
-	}
-	return m, info, err
+	return nil
 }
 
 // printWarnings writes each warning as a "warning: " line.

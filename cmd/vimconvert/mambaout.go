@@ -37,8 +37,8 @@ func mambaOut(fs *flag.FlagSet, ckpt string, w convert.Weights, do func() error)
 func benchModels(fs *flag.FlagSet, f *benchFlags, pos []string, stdout, stderr io.Writer) error {
 	opts, err := f.options(fs)
 	fs.Visit(func(fl *flag.Flag) {
-		if err == nil && fl.Name == "variants" {
-			err = usageError(fs, "--variants applies to one Vim model; several models are each timed end to end")
+		if err == nil && (fl.Name == "variants" || fl.Name == "plain") {
+			err = usageError(fs, "--%s applies to one Vim model; several models are each timed end to end", fl.Name)
 		}
 	})
 	exe, xerr := os.Executable()
@@ -46,9 +46,15 @@ func benchModels(fs *flag.FlagSet, f *benchFlags, pos []string, stdout, stderr i
 		return err
 	}
 	opts.Worker, opts.Progress = []string{exe, "bench", bench.WorkerFlag}, func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
+	mi := bench.MachineInfo() // its load average is the one at the start
 	recs, err := bench.Compare(pos, opts)
 	if err != nil {
 		return err
 	}
-	return errors.Join(bench.PrintCompare(stdout, recs, bench.MachineInfo(), opts, f.json), bench.CompareFailure(recs))
+	if f.plot != "" {
+		if err := bench.PlotCompare(f.plot, recs); err != nil {
+			return err
+		}
+	}
+	return errors.Join(bench.PrintCompare(stdout, recs, mi, opts, f.json), bench.CompareFailure(recs))
 }

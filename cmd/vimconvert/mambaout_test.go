@@ -176,6 +176,32 @@ func TestArchitectureInInspect(t *testing.T) {
 	}
 }
 
+// TestInspectMambaOutModel converts the EMA set of a timm training
+// checkpoint and inspects the model: it reports the source checkpoint's
+// provenance and the evaluation preprocessing, like the checkpoint's own
+// report.
+func TestInspectMambaOutModel(t *testing.T) {
+	ckpt := repo.Fixture("mambaout_synthetic", "training_ema.pth")
+	model := filepath.Join(t.TempDir(), "mo.onnx")
+	if code, _, e := runCLI(t, ckpt, "-o", model, "--weights", "model_ema"); code != 0 {
+		t.Fatalf("convert: exit %d: %s", code, e)
+	}
+	fromCkpt := inspectJSON(t, ckpt)
+	obj := inspectJSON(t, model)
+	pre, _ := obj["preprocess"].(map[string]any)
+	if obj["architecture"] != "mambaout" || obj["weights"] != "model_ema" || obj["format"] != "onnx" || obj["layout"] != "training" ||
+		obj["sha256"] != fromCkpt["sha256"] || fromCkpt["sha256"] == "" || pre["crop_pct"] != 1.0 || pre["interpolation"] != "bicubic" {
+		t.Errorf("inspect --json of the model: %v; want mambaout, model_ema, onnx, training, the checkpoint's sha256 %v, crop_pct 1, bicubic", obj, fromCkpt["sha256"])
+	}
+	if src, _ := obj["source"].(string); !strings.Contains(src, "training_ema.pth") {
+		t.Errorf("source %q does not name the checkpoint", src)
+	}
+	code, out, e := runCLI(t, "inspect", model)
+	if code != 0 || !strings.Contains(out, "source        training_ema.pth") || !strings.Contains(out, "crop_pct 1, bicubic") {
+		t.Errorf("inspect %s: exit %d, %s%s; want the source and the preprocessing", model, code, out, e)
+	}
+}
+
 // TestMambaOutCLIErrors checks the refusals around MambaOut checkpoints.
 func TestMambaOutCLIErrors(t *testing.T) {
 	tmp := t.TempDir()
@@ -220,6 +246,11 @@ func TestMambaOutCLIErrors(t *testing.T) {
 			[]string{"is a mambaout model", "not a Vim one"}, "a Vim checkpoint against a MambaOut model"},
 		{[]string{"verify", repo.Fixture("mambaout_synthetic", "training.pth"), moModel, "--input", repo.Fixture("vim_t_d2", "expected.pth")}, 1,
 			[]string{"no tensor 'x'"}, "an --input without x is named"},
+		{[]string{"convert", repo.Fixture("mambaout_synthetic", "training.pth"), "-o", filepath.Join(tmp, "x.onnx"), "--weights", "model_ema"}, 1,
+			[]string{"--weights model_ema is not in this checkpoint", "no model_ema or state_dict_ema entry", "available: state_dict"},
+			"an EMA set the checkpoint lacks is refused, naming what it holds"},
+		{[]string{"inspect", moModel, "--weights", "model_ema"}, 2,
+			[]string{"--weights applies to a checkpoint"}, "a converted MambaOut model fixes its weight set"},
 	}
 	for _, tc := range cases {
 		code, _, e := runCLI(t, tc.args...)
@@ -244,9 +275,13 @@ func TestBenchSideBySide(t *testing.T) {
 	needORT(t)
 	_, vim := tinyONNX(t)
 	mo := repo.Fixture("mambaout_synthetic", "bare.pth")
-	code, out, e := runCLI(t, "bench", vim, mo, "--json", "--runs", "2", "--warmup", "0", "--threads", "1", "--img-size", "16,32")
+	plot := filepath.Join(t.TempDir(), "side.svg")
+	code, out, e := runCLI(t, "bench", vim, mo, "--json", "--runs", "2", "--warmup", "0", "--threads", "1", "--img-size", "16,32", "--plot", plot)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, e)
+	}
+	if svg, err := os.ReadFile(plot); err != nil || !strings.Contains(string(svg), "bare (mambaout") || !strings.Contains(string(svg), "(vim, ") {
+		t.Errorf("--plot: %v; want an SVG with a line for each model", err)
 	}
 	var rep bench.CompareReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
@@ -276,6 +311,9 @@ func TestBenchSideBySide(t *testing.T) {
 	}
 	if code, _, e := runCLI(t, "bench", vim, mo, "--variants", "plugin"); code != 2 || !strings.Contains(e, "--variants applies to one Vim model") {
 		t.Errorf("--variants with several models: exit %d, %s; want a usage error", code, e)
+	}
+	if code, _, e := runCLI(t, "bench", vim, mo, "--plain", vim); code != 2 || !strings.Contains(e, "--plain applies to one Vim model") {
+		t.Errorf("--plain with several models: exit %d, %s; want a usage error", code, e)
 	}
 }
 

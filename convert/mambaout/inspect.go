@@ -7,10 +7,11 @@ import (
 )
 
 // InspectObject returns the object `vimconvert inspect --json` prints for a
-// MambaOut checkpoint: "architecture" ("mambaout"), the Config's keys, the
-// evaluation preprocessing ("preprocess") and the provenance fields of info
-// under the same keys as Vim's (convert.PutInfoFields).
-func InspectObject(c Config, info *convert.Info) (map[string]any, error) {
+// MambaOut checkpoint or exported model: "architecture" ("mambaout"), the
+// Config's keys, the evaluation preprocessing pre ("preprocess") and the
+// provenance fields of info under the same keys as Vim's
+// (convert.PutInfoFields).
+func InspectObject(c Config, info *convert.Info, pre Preprocess) (map[string]any, error) {
 	b, err := json.Marshal(c)
 	if err != nil {
 		return nil, err
@@ -20,7 +21,7 @@ func InspectObject(c Config, info *convert.Info) (map[string]any, error) {
 		return nil, err
 	}
 	obj["architecture"] = Architecture
-	obj["preprocess"] = EvalPreprocess
+	obj["preprocess"] = pre
 	convert.PutInfoFields(obj, info)
 	return obj, nil
 }

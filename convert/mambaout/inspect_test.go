@@ -17,7 +17,7 @@ func TestInspectObject(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	obj, err := mambaout.InspectObject(m.Config, info)
+	obj, err := mambaout.InspectObject(m.Config, info, mambaout.EvalPreprocess)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func TestInspectObject(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	obj, err = mambaout.InspectObject(m.Config, info)
+	obj, err = mambaout.InspectObject(m.Config, info, mambaout.EvalPreprocess)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,7 @@ type synthGolden struct {
 		Layout         string `json:"layout"`
 		DType          string `json:"dtype"`
 		StrippedPrefix string `json:"stripped_prefix"`
+		Weights        string `json:"weights"` // the weight set described (and loaded)
 		Tensors        map[string]struct {
 			Shape  []int  `json:"shape"`
 			SHA256 string `json:"sha256"`
@@ -73,15 +74,19 @@ func modelTensors(m *mambaout.Model) map[string]*convert.Tensor {
 }
 
 // TestLoadSynthetic loads every torch-made layout (bare, timm training
-// checkpoint, "module." prefix, fp16) and checks the layout, the inferred
+// checkpoint, "module." prefix, fp16, the EMA set of a timm training
+// checkpoint) and checks the layout, the inferred
 // config and every tensor's values against golden.json.
 func TestLoadSynthetic(t *testing.T) {
 	g := loadGolden(t)
 	for name, want := range g.Files {
 		t.Run(name, func(t *testing.T) {
-			m, info, err := mambaout.Load(synthPath(name), mambaout.Options{})
+			m, info, err := mambaout.Load(synthPath(name), mambaout.Options{Weights: convert.Weights(want.Weights)})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if string(info.Weights) != want.Weights {
+				t.Errorf("weights %q, want %q", info.Weights, want.Weights)
 			}
 			if info.Layout != want.Layout || info.DType != want.DType || info.StrippedPrefix != want.StrippedPrefix {
 				t.Errorf("layout %q dtype %q prefix %q, want %q %q %q", info.Layout, info.DType, info.StrippedPrefix, want.Layout, want.DType, want.StrippedPrefix)
@@ -124,6 +129,39 @@ func TestLoadSynthetic(t *testing.T) {
 				t.Errorf("variant %q note %q: toy dims match no registered model", info.Variant, info.VariantNote)
 			}
 		})
+	}
+}
+
+// TestLoadEMA checks the weight sets of timm training checkpoints: without
+// --weights the trained state_dict is read (state_dict_ema listed as the
+// other set), with model_ema the state_dict_ema, and a checkpoint without
+// an EMA set is refused with what it holds.
+func TestLoadEMA(t *testing.T) {
+	g := loadGolden(t)
+	m, info, err := mambaout.Load(synthPath("training_ema.pth"), mambaout.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.WeightsKey != "state_dict" || !containsSub(info.Ignored, "state_dict_ema") || !containsSub(info.Ignored, "other weight set") {
+		t.Errorf("default weights: key %q, ignored %q; want state_dict, with state_dict_ema as the other set", info.WeightsKey, info.Ignored)
+	}
+	const probe = "stages.2.1.fc1.weight"
+	if got := testutil.SHA256Float32(modelTensors(m)[probe].Data); got != g.Files["training.pth"].Tensors[probe].SHA256 {
+		t.Errorf("default weights of training_ema.pth: %s is not the state_dict's", probe)
+	}
+	m, info, err = mambaout.Load(synthPath("training_ema.pth"), mambaout.Options{Weights: convert.WeightsEMA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := testutil.SHA256Float32(modelTensors(m)[probe].Data)
+	if info.WeightsKey != "state_dict_ema" || got != g.Files["training_ema.pth"].Tensors[probe].SHA256 || got == g.Files["training.pth"].Tensors[probe].SHA256 {
+		t.Errorf("model_ema: key %q, %s not the state_dict_ema's", info.WeightsKey, probe)
+	}
+	_, _, err = mambaout.Load(synthPath("training.pth"), mambaout.Options{Weights: convert.WeightsEMA})
+	for _, want := range []string{"--weights model_ema is not in this checkpoint", "no model_ema or state_dict_ema entry", "available: state_dict"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("model_ema of a checkpoint without one: err = %v, want it to say %q", err, want)
+		}
 	}
 }
 

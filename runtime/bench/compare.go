@@ -269,10 +269,5 @@ func IsMambaOut(path, weights string) bool {
 		a, err := arch.DetectFile(path, convert.Weights(weights))
 		return err == nil && a == arch.MambaOut
 	}
-	mp, err := onnxfile.ReadFile(path)
-	if err != nil {
-		return false
-	}
-	a, _, _, err := graph.BuiltArchitecture(mp)
-	return err == nil && a == arch.MambaOut
+	return graph.IsMambaOutModel(path)
 }

@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -29,5 +31,56 @@ func TestCompareRefusesOptions(t *testing.T) {
 		if _, err := Compare(tc.sources, o); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: Compare = %v, want an error containing %q", tc.reason, err, tc.want)
 		}
+	}
+}
+
+// TestPlotCompare plots side-by-side records: one line per model ×
+// threads, two checkpoints of the same file name told apart by their
+// directory, failed or unmeasured records left out, and nothing measured
+// refused.
+func TestPlotCompare(t *testing.T) {
+	recs := []CompareRecord{
+		{Model: "/f/vim_t/checkpoint.pth", Architecture: "vim", Params: 7150000, ImgSize: 224, Batch: 1, Threads: 1, MedianMS: 40, PeakRSSMB: 160},
+		{Model: "/f/mambaout_femto/checkpoint.pth", Architecture: "mambaout", Params: 7300000, ImgSize: 224, Batch: 1, Threads: 1, MedianMS: 30, PeakRSSMB: 180},
+		{Model: "/f/vim_t/checkpoint.pth", Architecture: "vim", Params: 7150000, ImgSize: 448, Batch: 1, Threads: 1, MedianMS: 160, PeakRSSMB: 190},
+		{Model: "/f/mambaout_femto/checkpoint.pth", Architecture: "mambaout", Params: 7300000, ImgSize: 448, Batch: 1, Threads: 1, Error: "failed"},
+		{Model: "m/tiny.onnx", Architecture: "mambaout", Params: 26500000, ImgSize: 224, Batch: 2, Threads: 2, MedianMS: 100, PeakRSSMB: 500},
+	}
+	labels := compareLabels(recs)
+	want := map[string]string{
+		"/f/vim_t/checkpoint.pth":          "vim_t/checkpoint (vim, 7.15M)",
+		"/f/mambaout_femto/checkpoint.pth": "mambaout_femto/checkpoint (mambaout, 7.30M)",
+		"m/tiny.onnx":                      "tiny (mambaout, 26.50M)",
+	}
+	for m, w := range want {
+		if labels[m] != w {
+			t.Errorf("label of %s = %q, want %q", m, labels[m], w)
+		}
+	}
+	var got []string
+	for _, l := range compareLines(recs) {
+		got = append(got, l.label+":"+joinInts(l.size))
+	}
+	wantLines := "vim_t/checkpoint (vim, 7.15M), 1 thread:224,448 mambaout_femto/checkpoint (mambaout, 7.30M), 1 thread:224 " +
+		"tiny (mambaout, 26.50M), 2 threads, batch 2:224"
+	if strings.Join(got, " ") != wantLines {
+		t.Errorf("lines %q, want %q", strings.Join(got, " "), wantLines)
+	}
+	p := filepath.Join(t.TempDir(), "cmp.svg")
+	if err := PlotCompare(p, recs); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"<svg", "vim_t/checkpoint (vim, 7.15M), 1 thread", "mambaout_femto/checkpoint (mambaout, 7.30M), 1 thread",
+		"tiny (mambaout, 26.50M), 2 threads, batch 2", "time per image", "peak memory"} {
+		if !strings.Contains(string(b), s) {
+			t.Errorf("plot lacks %q", s)
+		}
+	}
+	if err := PlotCompare(p, recs[3:4]); err == nil {
+		t.Error("PlotCompare with nothing measured: no error")
 	}
 }

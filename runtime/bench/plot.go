@@ -40,40 +40,55 @@ func plainLabel(path string, size int) string {
 	return strings.TrimSuffix(s, fmt.Sprintf("_%d", size))
 }
 
+// lineSet collects sweep lines by model × threads × batch, in the order
+// they were first seen.
+type lineSet struct {
+	byKey map[string]*sweepLine
+	order []string
+}
+
+func newLineSet() *lineSet { return &lineSet{byKey: map[string]*sweepLine{}} }
+
+// get returns the line of model at threads and batch, made on first use.
+func (s *lineSet) get(model string, threads, batch int) *sweepLine {
+	k := fmt.Sprintf("%s, %d thread", model, threads)
+	if threads > 1 {
+		k += "s"
+	}
+	if batch > 1 {
+		k += fmt.Sprintf(", batch %d", batch)
+	}
+	if s.byKey[k] == nil {
+		s.byKey[k] = &sweepLine{label: k}
+		s.order = append(s.order, k)
+	}
+	return s.byKey[k]
+}
+
+// lines returns the lines in first-seen order.
+func (s *lineSet) lines() []*sweepLine {
+	out := make([]*sweepLine, len(s.order))
+	for i, k := range s.order {
+		out[i] = s.byKey[k]
+	}
+	return out
+}
+
 // sweepLines groups the measured Vim plugin records and plain records
 // into lines: one per model × threads × batch.
 func sweepLines(vim []Record, plain []PlainRecord) []*sweepLine {
-	byKey := map[string]*sweepLine{}
-	var order []string
-	get := func(model string, threads, batch int) *sweepLine {
-		k := fmt.Sprintf("%s, %d thread", model, threads)
-		if threads > 1 {
-			k += "s"
-		}
-		if batch > 1 {
-			k += fmt.Sprintf(", batch %d", batch)
-		}
-		if byKey[k] == nil {
-			byKey[k] = &sweepLine{label: k}
-			order = append(order, k)
-		}
-		return byKey[k]
-	}
+	s := newLineSet()
 	for _, r := range vim {
 		if r.PluginMS > 0 {
-			get("Vim (plugin)", r.Threads, r.Batch).add(r.ImgSize, float64(r.PluginMS)/float64(r.Batch), float64(r.PeakRSSMB))
+			s.get("Vim (plugin)", r.Threads, r.Batch).add(r.ImgSize, float64(r.PluginMS)/float64(r.Batch), float64(r.PeakRSSMB))
 		}
 	}
 	for _, p := range plain {
 		if p.Error == "" && p.MedianMS > 0 {
-			get(plainLabel(p.Model, p.ImgSize), p.Threads, p.Batch).add(p.ImgSize, p.PerImageMS, p.PeakRSSMB)
+			s.get(plainLabel(p.Model, p.ImgSize), p.Threads, p.Batch).add(p.ImgSize, p.PerImageMS, p.PeakRSSMB)
 		}
 	}
-	lines := make([]*sweepLine, len(order))
-	for i, k := range order {
-		lines[i] = byKey[k]
-	}
-	return lines
+	return s.lines()
 }
 
 // PlotSweep writes an SVG plot of a resolution sweep to path: time per
@@ -81,9 +96,68 @@ func sweepLines(vim []Record, plain []PlainRecord) []*sweepLine {
 // model and thread count (and batch size, when more than one), from the
 // Vim plugin records and the plain records.
 func PlotSweep(path string, vim []Record, plain []PlainRecord) error {
-	lines := sweepLines(vim, plain)
+	return writeSweepPlot(path, sweepLines(vim, plain))
+}
+
+// PlotCompare writes the SVG plot of PlotSweep for the records of Compare:
+// one line per model × threads (× batch), named by compareLabels.
+func PlotCompare(path string, recs []CompareRecord) error {
+	return writeSweepPlot(path, compareLines(recs))
+}
+
+// compareLines groups the measured records of Compare into lines: one per
+// model × threads × batch.
+func compareLines(recs []CompareRecord) []*sweepLine {
+	lines := newLineSet()
+	labels := compareLabels(recs)
+	for _, r := range recs {
+		if r.Error == "" && r.MedianMS > 0 {
+			lines.get(labels[r.Model], r.Threads, r.Batch).add(r.ImgSize, float64(r.MedianMS)/float64(r.Batch), float64(r.PeakRSSMB))
+		}
+	}
+	return lines.lines()
+}
+
+// compareLabels names each model of recs by the shortest tail of its path
+// (without ".onnx"/".pth") that no other model shares, followed by its
+// architecture and parameter count: "vim_t/checkpoint (vim, 7.15M)".
+func compareLabels(recs []CompareRecord) map[string]string {
+	var models []string
+	info := map[string]CompareRecord{}
+	for _, r := range recs {
+		if _, ok := info[r.Model]; !ok {
+			models = append(models, r.Model)
+			info[r.Model] = r
+		}
+	}
+	tail := func(p string, n int) string {
+		parts := strings.Split(filepath.ToSlash(filepath.Clean(p)), "/")
+		parts[len(parts)-1] = strings.TrimSuffix(strings.TrimSuffix(parts[len(parts)-1], ".onnx"), ".pth")
+		return strings.Join(parts[max(0, len(parts)-n):], "/")
+	}
+	labels := map[string]string{}
+	for _, m := range models {
+		var name string
+		for n := 1; ; n++ {
+			name = tail(m, n)
+			clash := false
+			for _, o := range models {
+				clash = clash || o != m && tail(o, n) == name
+			}
+			if !clash || name == tail(m, n+1) {
+				break
+			}
+		}
+		r := info[m]
+		labels[m] = fmt.Sprintf("%s (%s, %.2fM)", name, r.Architecture, float64(r.Params)/1e6)
+	}
+	return labels
+}
+
+// writeSweepPlot draws lines as the two panels of PlotSweep into path.
+func writeSweepPlot(path string, lines []*sweepLine) error {
 	if len(lines) == 0 {
-		return fmt.Errorf("bench: nothing to plot (no plugin or plain measurement)")
+		return fmt.Errorf("bench: nothing to plot (no successful measurement)")
 	}
 	panel := func(title, ylabel string, y func(*sweepLine) []float64) (*plot.Plot, error) {
 		p := plot.New()

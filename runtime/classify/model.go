@@ -6,11 +6,14 @@ import (
 	"strings"
 
 	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/convert/arch"
+	"github.com/vimconvert/vimconvert/convert/mambaout"
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/graph/onnxfile"
 	"github.com/vimconvert/vimconvert/runtime"
 	"github.com/vimconvert/vimconvert/runtime/preprocess"
 	"github.com/vimconvert/vimconvert/verify"
+	vmo "github.com/vimconvert/vimconvert/verify/mambaout"
 )
 
 // ModelOptions says how Open feeds a model where the model itself does not
@@ -74,8 +77,8 @@ func (m *Model) Close() error {
 func IsONNX(path string) bool { return strings.HasSuffix(strings.ToLower(path), ".onnx") }
 
 // Open loads the model at path: an exported ONNX model (IsONNX) run in ONNX
-// Runtime with the plugin, or a Vim checkpoint run with the pure-Go
-// reference. Errors name the file and the problem.
+// Runtime with the plugin, or a Vim or MambaOut checkpoint run with the
+// pure-Go reference. Errors name the file and the problem.
 func Open(path string, o ModelOptions) (*Model, error) {
 	if o.CropPct < 0 || o.CropPct > 1 || math.IsNaN(o.CropPct) {
 		return nil, fmt.Errorf("crop pct %v: want a fraction in (0, 1]", o.CropPct)
@@ -100,8 +103,14 @@ func Open(path string, o ModelOptions) (*Model, error) {
 	return m, nil
 }
 
-// openCheckpoint loads a Vim checkpoint for the Go reference forward pass.
+// openCheckpoint loads a Vim or MambaOut checkpoint for the Go reference
+// forward pass.
 func openCheckpoint(path string, o ModelOptions) (*Model, error) {
+	if isMO, err := arch.IsMambaOut(path, o.Checkpoint.Weights); err != nil {
+		return nil, err
+	} else if isMO {
+		return openMambaOutCheckpoint(path, o)
+	}
 	lo := o.Checkpoint
 	lo.ImgSize = o.ImgSize
 	cm, _, err := convert.Load(path, lo)
@@ -122,6 +131,38 @@ func openCheckpoint(path string, o ModelOptions) (*Model, error) {
 	s := c.ImgSize
 	m.logits = func(x []float32, _ []uint8, n int) ([]float32, error) {
 		res, err := verify.Forward(cm, x, [4]int{n, 3, s, s}, verify.Options{Workers: o.Threads})
+		if err != nil {
+			return nil, err
+		}
+		return res.Logits.Float32(), nil
+	}
+	return m, nil
+}
+
+// openMambaOutCheckpoint loads a MambaOut checkpoint (the weight set of
+// o.Checkpoint; its Vim geometry options are refused) for the Go
+// reference forward pass, fed with MambaOut's evaluation preprocessing
+// (mambaout.EvalPreprocess) at its size or o.ImgSize: the network takes
+// any size.
+func openMambaOutCheckpoint(path string, o ModelOptions) (*Model, error) {
+	if vimOnly := (convert.Options{ClsToken: o.Checkpoint.ClsToken, Stride: o.Checkpoint.Stride, ImgWidth: o.Checkpoint.ImgWidth}); vimOnly != (convert.Options{}) {
+		return nil, fmt.Errorf("%s is a MambaOut checkpoint: the Vim options cls token, stride and width do not apply (%+v)", path, vimOnly)
+	}
+	mm, _, err := mambaout.Load(path, mambaout.Options{Weights: o.Checkpoint.Weights})
+	if err != nil {
+		return nil, err
+	}
+	rec, err := mambaOutRecipe(mambaout.EvalPreprocess)
+	if err != nil {
+		return nil, err
+	}
+	m := &Model{Path: path, Format: graph.InputFloatNCHW, Classes: mm.Config.NumClasses}
+	if m.Recipe, err = resolveRecipe(path, &rec, -1, o, &m.Notes); err != nil {
+		return nil, err
+	}
+	s, ch := m.Recipe.InputSize, mm.Config.InChans
+	m.logits = func(x []float32, _ []uint8, n int) ([]float32, error) {
+		res, err := vmo.Forward(mm, x, [4]int{n, ch, s, s}, vmo.Options{Workers: o.Threads})
 		if err != nil {
 			return nil, err
 		}

@@ -28,17 +28,28 @@ func recordedRecipe(path string, meta map[string]string, fixed int) (*preprocess
 	if err := json.Unmarshal([]byte(js), &p); err != nil {
 		return nil, fmt.Errorf("%s: metadata %s: %w", path, graph.MetaPreprocess, err)
 	}
+	r, err := mambaOutRecipe(p)
+	if err != nil {
+		return nil, fmt.Errorf("%s: metadata %s: %w", path, graph.MetaPreprocess, err)
+	}
+	return &r, nil
+}
+
+// mambaOutRecipe is the recipe of a MambaOut evaluation preprocessing
+// (timm's: bicubic resize of the short side to InputSize/CropPct, centre
+// crop, Mean and Std).
+func mambaOutRecipe(p mambaout.Preprocess) (preprocess.Recipe, error) {
 	if p.Interpolation != string(preprocess.InterpolationBicubic) || p.CropPct <= 0 || p.CropPct > 1 {
-		return nil, fmt.Errorf("%s: metadata %s: interpolation %q, crop_pct %v: only bicubic with a crop in (0, 1] is implemented", path, graph.MetaPreprocess, p.Interpolation, p.CropPct)
+		return preprocess.Recipe{}, fmt.Errorf("interpolation %q, crop_pct %v: only bicubic with a crop in (0, 1] is implemented", p.Interpolation, p.CropPct)
 	}
 	r, err := preprocess.ImageNetRecipe(p.InputSize, p.CropPct)
 	if err != nil {
-		return nil, fmt.Errorf("%s: metadata %s: %w", path, graph.MetaPreprocess, err)
+		return r, err
 	}
 	for c := range 3 {
 		r.Mean[c], r.Std[c] = float32(p.Mean[c]), float32(p.Std[c])
 	}
-	return &r, nil
+	return r, nil
 }
 
 // resolveRecipe is the preprocessing to apply: rec (nil when the model
