@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -24,6 +25,42 @@ func TestFullVimTinyParityORT(t *testing.T) {
 	out := runInput(t, s, g.x)
 	for _, name := range []string{graph.LogitsName, graph.FeaturesName} {
 		checkExpected(t, "Vim-T depth 24", name, out, g.exp)
+	}
+}
+
+// extraFixturesEnv names the directory of further golden fixture sets
+// (scripts/make-vim-fixtures.py: full-depth Vim-S, Vim-B and the stride-8
+// models), too large for fixtures/ or ../shared/fixtures.
+const extraFixturesEnv = "VIMCONVERT_EXTRA_FIXTURES"
+
+// TestExtraFixtureParityORT runs the full-depth parity of
+// TestFullVimTinyParityORT, and the standard-op scan lowering, on every
+// fixture directory under $VIMCONVERT_EXTRA_FIXTURES.
+func TestExtraFixtureParityORT(t *testing.T) {
+	root := os.Getenv(extraFixturesEnv)
+	if root == "" || testing.Short() {
+		t.Skip(extraFixturesEnv + " not set (fixtures of scripts/make-vim-fixtures.py, see fixtures/README.md), or -short")
+	}
+	dirs, err := filepath.Glob(filepath.Join(root, "*", "checkpoint.pth"))
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("%s=%s holds no */checkpoint.pth (%v)", extraFixturesEnv, root, err)
+	}
+	for _, ckpt := range dirs {
+		dir := filepath.Dir(ckpt)
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			g := loadGolden(t, dir)
+			label := fmt.Sprintf("%s (depth %d, D %d)", filepath.Base(dir), len(g.model.Layers), g.model.Config.EmbedDim)
+			s := ortSession(t, modeltest.File(t, g.model, graph.Options{Features: true}))
+			out := runInput(t, s, g.x)
+			for _, name := range []string{graph.LogitsName, graph.FeaturesName} {
+				checkExpected(t, label+" plugin", name, out, g.exp)
+			}
+			mp, err := graph.Build(g.model, graph.Options{Scan: graph.ScanStandard, Features: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkGoldenModel(t, label+" standard scan", mp, "vim_std.onnx", g)
+		})
 	}
 }
 
