@@ -203,3 +203,31 @@ func TestReportJSON(t *testing.T) {
 		t.Error("Unmarshal accepted the string \"lots\" as a number")
 	}
 }
+
+func TestReportTop1Within(t *testing.T) {
+	for _, tc := range []struct {
+		reason           string
+		expected, actual []float32
+		tol              float64
+		margin           float64
+		within           bool
+	}{
+		{"rows agree: nothing to excuse", []float32{0, 1, 5, 3}, []float32{0, 1, 5, 3}, 0, 0, true},
+		{"the expected row leads the actual pick by 0.004, inside tol 1e-2: a near-tie",
+			[]float32{1.004, 1, 0, 2}, []float32{1, 1.004, 0, 2}, 1e-2, 0.004, true},
+		{"the same flip with tol 1e-3: a wrong class",
+			[]float32{1.004, 1, 0, 2}, []float32{1, 1.004, 0, 2}, 1e-3, 0.004, false},
+		{"the largest margin over the disagreeing rows decides: row 1 leads by 1",
+			[]float32{1.004, 1, 3, 2}, []float32{1, 1.004, 2, 3}, 1e-2, 1, false},
+		{"a NaN row has no margin: never excused",
+			[]float32{1, 0}, []float32{float32(math.NaN()), 0}, 1e9, math.Inf(1), false},
+	} {
+		r := Compare(tc.expected, tc.actual, []int{len(tc.expected) / 2, 2})
+		if math.Abs(r.Top1DiffMargin-tc.margin) > 1e-6 && r.Top1DiffMargin != tc.margin {
+			t.Errorf("%s: margin %g, want %g", tc.reason, r.Top1DiffMargin, tc.margin)
+		}
+		if got := r.Top1Within(tc.tol); got != tc.within {
+			t.Errorf("%s: Top1Within(%g) = %v, want %v", tc.reason, tc.tol, got, tc.within)
+		}
+	}
+}
