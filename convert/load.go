@@ -1,6 +1,7 @@
 package convert
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -75,6 +76,17 @@ type Info struct {
 	// training checkpoint ("" / 0 when absent).
 	ArgsModel     string `json:"args_model,omitempty"`
 	ArgsInputSize int    `json:"args_input_size,omitempty"`
+}
+
+// Origin is how inspect names where the weights were read: the file format,
+// the checkpoint layout and, with weights set, the weight set ("unknown" for
+// what a model without provenance metadata cannot tell).
+func (i *Info) Origin(weights bool) string {
+	s := fmt.Sprintf("%s format, %s layout", i.Format, cmp.Or(i.Layout, "unknown"))
+	if weights {
+		s += fmt.Sprintf(", %s weights", cmp.Or(string(i.Weights), "unknown"))
+	}
+	return s
 }
 
 // Load reads an official Vim checkpoint, picks the weight set, infers the

@@ -174,3 +174,16 @@ func BenchmarkLoadVimT(b *testing.B) {
 }
 
 func equalInts(a, b []int) bool { return slices.Equal(a, b) }
+
+// TestInfoOrigin: inspect's checkpoint line says "unknown" for what a
+// model read back without provenance cannot tell, never an empty word.
+func TestInfoOrigin(t *testing.T) {
+	check := func(reason string, info Info, weights bool, want string) {
+		if got := info.Origin(weights); got != want {
+			t.Errorf("%s: Origin = %q, want %q", reason, got, want)
+		}
+	}
+	check("a checkpoint read", Info{Format: "zip", Layout: "training", Weights: WeightsEMA}, true, "zip format, training layout, model_ema weights")
+	check("Vim's line has no weight set", Info{Format: "zip", Layout: "bare"}, false, "zip format, bare layout")
+	check("a model without provenance", Info{Format: "onnx"}, true, "onnx format, unknown layout, unknown weights")
+}

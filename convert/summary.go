@@ -15,7 +15,7 @@ import (
 func WriteSummary(w io.Writer, c Config, info *Info) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	row := func(k, format string, a ...any) { fmt.Fprintf(tw, "%s\t%s\n", k, fmt.Sprintf(format, a...)) }
-	row("checkpoint", "%s (%s format, %s layout)", info.Path, info.Format, info.Layout)
+	row("checkpoint", "%s (%s)", info.Path, info.Origin(false))
 	if info.Variant != "" {
 		row("variant", "%s", info.Variant)
 	} else {

@@ -23,10 +23,17 @@ for dir in "$@"; do
 		flags=${form#*:}
 		model="$out/$name-$(echo "$label" | tr ' ' '-').onnx"
 		# shellcheck disable=SC2086 # flags is a list of words
-		"$bin" "$dir/checkpoint.pth" -o "$model" $flags --cls-token middle >/dev/null 2>&1
+		if ! "$bin" "$dir/checkpoint.pth" -o "$model" $flags --cls-token middle >/dev/null 2>"$model.err"; then
+			echo "| $name | $label | - | - | convert FAILED: $(tail -n 1 "$model.err") |"
+			continue
+		fi
 		rc=0
 		"$bin" verify "$dir/checkpoint.pth" "$model" --input "$dir/input.pth" \
-			--expected "$dir/expected.pth" --json >"$model.json" 2>/dev/null || rc=$?
+			--expected "$dir/expected.pth" --json >"$model.json" 2>"$model.err" || rc=$?
+		if [ ! -s "$model.json" ]; then
+			echo "| $name | $label | - | - | verify FAILED (exit $rc): $(tail -n 1 "$model.err") |"
+			continue
+		fi
 		python3 - "$model.json" "$name" "$label" "$rc" <<'EOF'
 import json, sys
 path, name, label, rc = sys.argv[1:]

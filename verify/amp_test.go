@@ -79,45 +79,27 @@ func TestAMPEmulation(t *testing.T) {
 			if !representable(a, r.Logits.Data) {
 				t.Errorf("%s %s: logits are not %s values", dir, a, a)
 			}
-			d, flips := logitDistance(r.Logits.Data, want.Data, want.Shape[1], 1e-2)
-			t.Logf("%s: %s AMP emulation: logits max|Δ| = %.3g against the official float32 logits, %d top-1 changes", dir, a, d, flips)
-			if a == AMPFloat16 && (d > 1e-2 || flips > 0) {
-				t.Errorf("%s: float16 AMP emulation: logits max|Δ| %.3g (bound 1e-2), %d top-1 changes", dir, d, flips)
+			rep := Compare(want.Data, r.Logits.Data, want.Shape)
+			d, fullDepth := rep.MaxAbs, len(m.Layers) == 24
+			t.Logf("%s: %s AMP emulation: logits max|Δ| = %.3g against the official float32 logits, top-1 %d/%d", dir, a, d, rep.Top1Agree, rep.Top1Rows)
+			if !rep.Top1Within(1e-2) {
+				t.Errorf("%s: %s AMP emulation changes a top-1 whose official margin exceeds 1e-2", dir, a)
+			}
+			switch {
+			case a == AMPFloat16 && d > 1e-2:
+				t.Errorf("%s: float16 AMP emulation: logits max|Δ| %.3g > 1e-2", dir, d)
+			case a == AMPBFloat16 && !fullDepth && d > 1e-2:
+				t.Errorf("%s: bfloat16 AMP emulation at depth %d: logits max|Δ| %.3g > 1e-2", dir, len(m.Layers), d)
+			case a == AMPBFloat16 && fullDepth && (d < 0.012 || d > 0.03):
+				// README and BENCHMARKS quote 0.0189: the official bfloat16
+				// path itself misses issue 13's 1e-2 on the full Vim-T.
+				t.Errorf("%s: bfloat16 AMP emulation at full depth: logits max|Δ| %.3g, documented 0.0189 (band 0.012-0.03)", dir, d)
 			}
 		}
 		if !slices.Equal(inProj, m.Layers[0].InProj.Data) {
 			t.Errorf("%s: the AMP emulation modified the model's weights", dir)
 		}
 	}
-}
-
-// logitDistance returns max |got - want| and the number of rows [·, nc]
-// whose top-1 differs where want's top-1 margin exceeds margin.
-func logitDistance(got []float64, want []float32, nc int, margin float32) (float64, int) {
-	var d float64
-	flips := 0
-	for i := 0; i < len(want); i += nc {
-		w, g := want[i:i+nc], got[i:i+nc]
-		best, second := 0, -1
-		gb := 0
-		for j := range w {
-			d = math.Max(d, math.Abs(g[j]-float64(w[j])))
-			if g[j] > g[gb] {
-				gb = j
-			}
-			switch {
-			case j == 0:
-			case w[j] > w[best]:
-				best, second = j, best
-			case second < 0 || w[j] > w[second]:
-				second = j
-			}
-		}
-		if w[best]-w[second] > margin && gb != best {
-			flips++
-		}
-	}
-	return d, flips
 }
 
 // TestAMPOptions: the emulation needs float32 and a known type.

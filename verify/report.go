@@ -228,6 +228,13 @@ func (r Report) Top1OK() bool {
 	return r.Mismatch == "" && r.Top1Agree == r.Top1Rows
 }
 
+// WithoutTop1 returns r with no top-1 comparison: for outputs whose last
+// dimension is no class (features, tokens, feature maps).
+func (r Report) WithoutTop1() Report {
+	r.Top1Rows, r.Top1Agree, r.FirstTop1Diff, r.Top1DiffMargin = 0, 0, -1, 0
+	return r
+}
+
 // Top1Within reports whether every row whose expected top class leads the
 // actual side's pick by more than tol has the same argmax on both sides:
 // rows closer than tol are near-ties that an error within tol may flip.

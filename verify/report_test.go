@@ -204,6 +204,9 @@ func TestReportJSON(t *testing.T) {
 	}
 }
 
+// TestReportTop1Within: a top-1 flip is excused only when the expected row
+// prefers its class to the actual pick by at most the tolerance, and
+// WithoutTop1 leaves no top-1 figure behind (features, tokens).
 func TestReportTop1Within(t *testing.T) {
 	for _, tc := range []struct {
 		reason           string
@@ -229,5 +232,9 @@ func TestReportTop1Within(t *testing.T) {
 		if got := r.Top1Within(tc.tol); got != tc.within {
 			t.Errorf("%s: Top1Within(%g) = %v, want %v", tc.reason, tc.tol, got, tc.within)
 		}
+	}
+	r := Compare([]float32{1.004, 1}, []float32{1, 1.004}, []int{1, 2}).WithoutTop1()
+	if r.Top1Rows != 0 || r.Top1DiffMargin != 0 || r.FirstTop1Diff != -1 || !r.Top1OK() {
+		t.Errorf("WithoutTop1 kept top-1 figures: %+v", r)
 	}
 }

@@ -126,6 +126,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			fmt.Fprintf(stderr, format+"\n", a...)
 		}
 	}
+	mi := bench.MachineInfo() // its load average is the one at the start
 	records, err := bench.RunContext(ctx, opts)
 	if err != nil {
 		return err
@@ -136,27 +137,23 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
-	if f.plot != "" {
-		if err := bench.PlotSweep(f.plot, records, plain); err != nil {
-			return err
-		}
-	}
 	if f.json {
-		rep := bench.Report{Record: records[0], Machine: bench.MachineInfo(), Warmup: f.warmup, Runs: f.runs, Results: records, Plain: plain}
+		rep := bench.Report{Record: records[0], Machine: mi, Warmup: f.warmup, Runs: f.runs, Results: records, Plain: plain}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
-			return err
-		}
+		err = enc.Encode(rep)
 	} else {
-		bench.PrintTable(stdout, records, bench.MachineInfo())
+		bench.PrintTable(stdout, records, mi)
 		if len(plain) > 0 {
 			fmt.Fprintln(stdout)
 			bench.PrintPlainTable(stdout, plain, records)
 		}
 	}
+	if f.plot != "" { // after the table: a plot that cannot be written loses no measurement
+		err = errors.Join(err, bench.PlotSweep(f.plot, records, plain))
+	}
 	// A failed measurement is in the output (JSON "errors") and fails the command.
-	return errors.Join(bench.Failure(records), bench.PlainFailure(plain))
+	return errors.Join(err, bench.Failure(records), bench.PlainFailure(plain))
 }
 
 // options checks the flags (not the model) and returns the bench options

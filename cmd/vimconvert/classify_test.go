@@ -21,6 +21,7 @@ func TestClassifyPreprocessErrors(t *testing.T) {
 	if err := os.WriteFile(labels3, []byte("a\nb\nc\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	_, onnxModel := tinyONNX(t)
 	tests := []struct {
 		args     []string
 		wantCode int
@@ -35,6 +36,8 @@ func TestClassifyPreprocessErrors(t *testing.T) {
 		{[]string{"classify", ckpt, photo, "--img-size", "450"}, 1, "450", "a size that does not fit the stride"},
 		{[]string{"classify", filepath.Join(dir, "none.onnx"), photo}, 1, "none.onnx", "missing model"},
 		{[]string{"classify", ckpt, dir}, 1, "holds no image files", "a directory without images"},
+		{[]string{"classify", repo.Fixture("mambaout_synthetic", "training.pth"), photo, "--weights", "model_ema"}, 1, "model_ema", "a training checkpoint without EMA weights"},
+		{[]string{"classify", onnxModel, photo, "--weights", "model_ema"}, 1, "checkpoint options", "a weight set for an exported model"},
 		{[]string{"preprocess", photo}, 2, "-o X.npy", "no output"},
 		{[]string{"preprocess", photo, "-o", out, "--crop-pct", "0"}, 2, "crop", "zero crop fraction"},
 		{[]string{"preprocess", filepath.Join(dir, "none.jpg"), "-o", out}, 1, "none.jpg", "missing image"},
@@ -49,5 +52,11 @@ func TestClassifyPreprocessErrors(t *testing.T) {
 		if _, err := os.Stat(out); err == nil {
 			t.Fatalf("%s: a failed run left %s", tc.reason, out)
 		}
+	}
+	ema := repo.Fixture("mambaout_synthetic", "training_ema.pth")
+	code, model, _ := runCLI(t, "classify", ema, photo, "--json", "--top", "3")
+	codeEMA, emaOut, stderr := runCLI(t, "classify", ema, photo, "--json", "--top", "3", "--weights", "model_ema")
+	if code != 0 || codeEMA != 0 || model == emaOut {
+		t.Errorf("classify --weights model_ema on a MambaOut training checkpoint: exit %d/%d (%s), same output for both weight sets: %v", code, codeEMA, stderr, model == emaOut)
 	}
 }

@@ -51,10 +51,10 @@ func benchModels(fs *flag.FlagSet, f *benchFlags, pos []string, stdout, stderr i
 	if err != nil {
 		return err
 	}
+	// The table first: a plot that cannot be written loses no measurement.
+	err = bench.PrintCompare(stdout, recs, mi, opts, f.json)
 	if f.plot != "" {
-		if err := bench.PlotCompare(f.plot, recs); err != nil {
-			return err
-		}
+		err = errors.Join(err, bench.PlotCompare(f.plot, recs))
 	}
-	return errors.Join(bench.PrintCompare(stdout, recs, mi, opts, f.json), bench.CompareFailure(recs))
+	return errors.Join(err, bench.CompareFailure(recs))
 }

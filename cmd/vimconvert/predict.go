@@ -20,7 +20,7 @@ import (
 func init() {
 	register(command{
 		name:       "predict",
-		summary:    "run a checkpoint (pure-Go reference) or an exported ONNX model on a .npy image batch",
+		summary:    "run a checkpoint (pure-Go reference) or an exported ONNX model on an input tensor or, with --model, an image",
 		runContext: runPredict,
 	})
 }

@@ -157,6 +157,7 @@ func TestPredictErrors(t *testing.T) {
 		{[]string{"--checkpoint", ckpt, "--input", rank3, "--output", out}, 1, "want 4-D", "missing batch axis"},
 		{[]string{"--checkpoint", ckpt, "--input", "testdata/predict_f64_1x3x2x2.npy", "--output", out}, 1, "input shape [1 3 2 2], the model takes [B, 3, 224, 224]", "float64 is read (rounded to float32) as verify --input reads it; this tiny image is then refused for its size"},
 		{[]string{"--checkpoint", ckpt, "--input", junk, "--output", out}, 1, "bad magic", "not a .npy"},
+		{[]string{"--checkpoint", ckpt, "--input", repo.Path("runtime/preprocess/testdata/images/photo_rocket.jpg"), "--output", out}, 1, "vimconvert preprocess", "an image for the reference: say how to make a tensor of it"},
 		{[]string{"--checkpoint", ckpt, "--input", filepath.Join(dir, "missing.npy"), "--output", out}, 1, "no such file", "missing input"},
 		{[]string{"--checkpoint", filepath.Join(dir, "none.pth"), "--input", predictInput, "--output", out}, 1, "no such file", "missing checkpoint"},
 		{[]string{"--input", predictInput, "--output", out}, 2, "exactly one of --checkpoint and --model", "no model given"},

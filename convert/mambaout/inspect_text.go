@@ -17,7 +17,7 @@ import (
 func InspectText(c Config, info *convert.Info, pre Preprocess) string {
 	var b strings.Builder
 	row := func(k, format string, a ...any) { fmt.Fprintf(&b, "%-13s %s\n", k, fmt.Sprintf(format, a...)) }
-	row("checkpoint", "%s (%s format, %s layout, %q weights)", info.Path, info.Format, info.Layout, info.Weights)
+	row("checkpoint", "%s (%s)", info.Path, info.Origin(true))
 	if info.Source != "" {
 		row("source", "%s", info.Source)
 	} else if info.SHA256 != "" {

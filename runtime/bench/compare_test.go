@@ -36,8 +36,8 @@ func TestCompareRefusesOptions(t *testing.T) {
 
 // TestPlotCompare plots side-by-side records: one line per model ×
 // threads, two checkpoints of the same file name told apart by their
-// directory, failed or unmeasured records left out, and nothing measured
-// refused.
+// directory, two differing only by extension by it, failed or unmeasured
+// records left out, and nothing measured refused.
 func TestPlotCompare(t *testing.T) {
 	recs := []CompareRecord{
 		{Model: "/f/vim_t/checkpoint.pth", Architecture: "vim", Params: 7150000, ImgSize: 224, Batch: 1, Threads: 1, MedianMS: 40, PeakRSSMB: 160},
@@ -82,5 +82,16 @@ func TestPlotCompare(t *testing.T) {
 	}
 	if err := PlotCompare(p, recs[3:4]); err == nil {
 		t.Error("PlotCompare with nothing measured: no error")
+	}
+	// Two models differing only by extension keep it and stay two lines.
+	twins := []CompareRecord{
+		{Model: "/f/vim_t.pth", Architecture: "vim", Params: 7150000, ImgSize: 224, Batch: 1, Threads: 1, MedianMS: 40},
+		{Model: "/f/vim_t.onnx", Architecture: "vim", Params: 7150000, ImgSize: 224, Batch: 1, Threads: 1, MedianMS: 41},
+	}
+	if l := compareLabels(twins); l["/f/vim_t.pth"] != "vim_t.pth (vim, 7.15M)" || l["/f/vim_t.onnx"] != "vim_t.onnx (vim, 7.15M)" {
+		t.Errorf("labels of vim_t.pth and vim_t.onnx: %q", l)
+	}
+	if n := len(compareLines(twins)); n != 2 {
+		t.Errorf("vim_t.pth and vim_t.onnx plotted as %d lines, want 2", n)
 	}
 }

@@ -130,21 +130,34 @@ func compareLabels(recs []CompareRecord) map[string]string {
 			info[r.Model] = r
 		}
 	}
+	stripped := func(p string) string {
+		return strings.TrimSuffix(strings.TrimSuffix(filepath.ToSlash(filepath.Clean(p)), ".onnx"), ".pth")
+	}
 	tail := func(p string, n int) string {
-		parts := strings.Split(filepath.ToSlash(filepath.Clean(p)), "/")
-		parts[len(parts)-1] = strings.TrimSuffix(strings.TrimSuffix(parts[len(parts)-1], ".onnx"), ".pth")
+		parts := strings.Split(p, "/")
 		return strings.Join(parts[max(0, len(parts)-n):], "/")
+	}
+	// Paths that differ only by their extension (vim_t.pth, vim_t.onnx)
+	// keep it; the others are named without it.
+	names := map[string]string{}
+	for _, m := range models {
+		names[m] = stripped(m)
+		for _, o := range models {
+			if o != m && stripped(o) == stripped(m) {
+				names[m] = filepath.ToSlash(filepath.Clean(m))
+			}
+		}
 	}
 	labels := map[string]string{}
 	for _, m := range models {
 		var name string
 		for n := 1; ; n++ {
-			name = tail(m, n)
+			name = tail(names[m], n)
 			clash := false
 			for _, o := range models {
-				clash = clash || o != m && tail(o, n) == name
+				clash = clash || o != m && tail(names[o], n) == name
 			}
-			if !clash || name == tail(m, n+1) {
+			if !clash || name == tail(names[m], n+1) {
 				break
 			}
 		}

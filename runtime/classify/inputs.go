@@ -6,11 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/vimconvert/vimconvert/runtime/preprocess"
 )
 
 // ImageExtensions are the file name suffixes (compared in lower case) that
-// ExpandPaths takes from a directory: the formats package preprocess decodes.
-var ImageExtensions = []string{".jpg", ".jpeg", ".png", ".gif", ".bmp"}
+// ExpandPaths takes from a directory: preprocess.ImageExtensions.
+var ImageExtensions = preprocess.ImageExtensions
 
 // ExpandPaths turns command-line arguments into the list of files to
 // classify: a directory becomes the image files under it (recursively, in
@@ -51,12 +53,4 @@ func ExpandPaths(args []string) ([]string, error) {
 	return out, nil
 }
 
-func isImageName(name string) bool {
-	ext := strings.ToLower(filepath.Ext(name))
-	for _, e := range ImageExtensions {
-		if ext == e {
-			return true
-		}
-	}
-	return false
-}
+func isImageName(name string) bool { return preprocess.IsImageName(name) }

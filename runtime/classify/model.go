@@ -89,6 +89,9 @@ func Open(path string, o ModelOptions) (*Model, error) {
 	var m *Model
 	var err error
 	if IsONNX(path) {
+		if o.Checkpoint != (convert.Options{}) {
+			return nil, fmt.Errorf("%s is an exported model: checkpoint options (weight set %q, cls token, stride) apply to a checkpoint only", path, o.Checkpoint.Weights)
+		}
 		m, err = openONNX(path, o)
 	} else {
 		m, err = openCheckpoint(path, o)

@@ -9,6 +9,9 @@ import (
 	"image/png"
 	"io"
 	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 
 	"golang.org/x/image/bmp"
 )
@@ -181,4 +184,13 @@ func (d Decoder) checkSize(format string, w, h int) error {
 			ErrTooLarge, format, w, h, px, maxPixels)
 	}
 	return nil
+}
+
+// ImageExtensions are the file name suffixes (compared in lower case) of
+// the formats Decode reads.
+var ImageExtensions = []string{".jpg", ".jpeg", ".png", ".gif", ".bmp"}
+
+// IsImageName reports whether name ends in one of ImageExtensions.
+func IsImageName(name string) bool {
+	return slices.Contains(ImageExtensions, strings.ToLower(filepath.Ext(name)))
 }
