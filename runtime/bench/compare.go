@@ -192,17 +192,12 @@ func (o *Options) compareGroup(srcs []*compareSource, paths []string, size, b, t
 			spec := workerSpec{Kind: "onnx", Model: paths[i], Plugin: s.vim != nil, Inputs: inputsImage,
 				ImgSize: size, Batch: b, Threads: t, Warmup: o.Warmup, Runs: o.Runs, MaxSeconds: o.MaxSeconds}
 			res, err := runWorker(context.Background(), o.Worker, spec) // workers are registered with internal/cleanup: an interrupt stops them
-			switch {
-			case err != nil:
+			if err != nil {
 				recs[i].Error = err.Error()
 				o.Progress("bench:   %s failed: %v", s.path, err)
-			case pooled[i] == nil:
-				pooled[i] = res
-			default:
-				pooled[i].TimesMS = append(pooled[i].TimesMS, res.TimesMS...)
-				pooled[i].CPUMS = append(pooled[i].CPUMS, res.CPUMS...)
-				pooled[i].PeakRSSMB = max(pooled[i].PeakRSSMB, res.PeakRSSMB)
+				continue
 			}
+			pooled[i] = pooled[i].pool(res)
 		}
 	}
 	for i, s := range srcs {

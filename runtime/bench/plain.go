@@ -86,16 +86,11 @@ func RunPlain(opts Options, paths []string) ([]PlainRecord, error) {
 				for round := 1; round <= max(opts.Rounds, 1) && rec.Error == ""; round++ {
 					opts.Progress("bench: plain %s batch %d threads %d round %d/%d ...", p, b, t, round, max(opts.Rounds, 1))
 					res, err := runWorker(context.Background(), opts.Worker, spec) // workers are registered with internal/cleanup: an interrupt stops them
-					switch {
-					case err != nil:
+					if err != nil {
 						rec.Error = err.Error()
-					case pooled == nil:
-						pooled = res
-					default:
-						pooled.TimesMS = append(pooled.TimesMS, res.TimesMS...)
-						pooled.CPUMS = append(pooled.CPUMS, res.CPUMS...)
-						pooled.PeakRSSMB = max(pooled.PeakRSSMB, res.PeakRSSMB)
+						continue
 					}
+					pooled = pooled.pool(res)
 				}
 				if rec.Error == "" && pooled != nil {
 					rec.Stats = summarize(pooled)

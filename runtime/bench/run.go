@@ -215,13 +215,7 @@ func (o *Options) measureRecord(ctx context.Context, c convert.Config, size, b, 
 				o.Progress("bench:   %s failed: %v", j.name, err)
 				continue
 			}
-			if p := pooled[j.name]; p != nil {
-				p.TimesMS = append(p.TimesMS, res.TimesMS...)
-				p.CPUMS = append(p.CPUMS, res.CPUMS...)
-				p.PeakRSSMB = max(p.PeakRSSMB, res.PeakRSSMB)
-			} else {
-				pooled[j.name] = res
-			}
+			pooled[j.name] = pooled[j.name].pool(res)
 		}
 	}
 	for name, res := range pooled {

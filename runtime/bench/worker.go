@@ -63,6 +63,18 @@ type workerResult struct {
 	Error     string    `json:"error,omitempty"`
 }
 
+// pool adds the runs of res to p, the runs pooled so far (nil: none),
+// and returns the pooled result.
+func (p *workerResult) pool(res *workerResult) *workerResult {
+	if p == nil {
+		return res
+	}
+	p.TimesMS = append(p.TimesMS, res.TimesMS...)
+	p.CPUMS = append(p.CPUMS, res.CPUMS...)
+	p.PeakRSSMB = max(p.PeakRSSMB, res.PeakRSSMB)
+	return p
+}
+
 // RunWorker runs the measurement described by the JSON spec in args[0]
 // (what Run appends to Options.Worker) and prints its result as one JSON
 // line on stdout. A program that runs Run must call it when started as
