@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -67,16 +66,11 @@ func Compare(sources []string, opts Options) ([]CompareRecord, error) {
 	if opts.Progress == nil {
 		opts.Progress = func(string, ...any) {}
 	}
-	dir := opts.Dir
-	if dir == "" {
-		var err error
-		if dir, err = os.MkdirTemp("", "vimconvert-bench-"); err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(dir)
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+	dir, done, err := modelDir(opts.Dir)
+	if err != nil {
 		return nil, err
 	}
+	defer done()
 	srcs := make([]*compareSource, len(sources))
 	for i, p := range sources {
 		s, err := loadCompareSource(p, opts.Weights, dir, fmt.Sprintf("m%d", i), sources)

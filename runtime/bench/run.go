@@ -81,15 +81,11 @@ func RunContext(ctx context.Context, opts Options) ([]Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir := opts.Dir
-	if dir == "" {
-		if dir, err = cleanup.MkdirTemp("", "bench"); err != nil {
-			return nil, err
-		}
-		defer cleanup.Remove(dir)
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+	dir, done, err := modelDir(opts.Dir)
+	if err != nil {
 		return nil, err
 	}
+	defer done()
 	var records []Record
 	for si, size := range sizes {
 		m := *base // shallow copy: ResizePosEmbed replaces pos_embed and the config only
@@ -228,6 +224,19 @@ func (o *Options) measureRecord(ctx context.Context, c convert.Config, size, b, 
 		rec.Errors = nil
 	}
 	return rec, nil
+}
+
+// modelDir returns the directory that receives the generated models: dir
+// (created if need be), or for "" a temporary one (internal/cleanup, so
+// that an interrupt removes it too) that done removes.
+func modelDir(dir string) (path string, done func(), err error) {
+	if dir != "" {
+		return dir, func() {}, os.MkdirAll(dir, 0o755)
+	}
+	if dir, err = cleanup.MkdirTemp("", "bench"); err != nil {
+		return "", nil, err
+	}
+	return dir, func() { cleanup.Remove(dir) }, nil
 }
 
 // fillFirstSizeRatios sets the ratios of r to the record of the first image
