@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	goruntime "runtime"
-	"sync"
 	"time"
 
 	"github.com/vimconvert/vimconvert/graph"
@@ -129,37 +128,14 @@ func (o Options) withDefaults() Options {
 // goroutines; a file that fails keeps its error and is left out of the
 // tensor.
 func (m *Model) load(files []string, o Options) *chunk {
-	crops := make([]*preprocess.RGB8, len(files))
 	c := &chunk{files: files, errs: make([]error, len(files))}
-	took := make([]time.Duration, len(files))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(o.Workers, len(files)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				t0 := time.Now()
-				img, err := o.Decoder.DecodeFile(files[i])
-				if err == nil {
-					crops[i], err = m.Recipe.ResizeCrop(img)
-				}
-				c.errs[i] = err
-				took[i] = time.Since(t0)
-			}
-		}()
-	}
-	for i := range files {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
 	b := &preprocess.Batch{Recipe: m.Recipe}
-	for i, img := range crops {
-		c.prep += took[i]
-		if c.errs[i] == nil {
+	for i, cr := range o.Decoder.LoadCrops(m.Recipe, files, o.Workers) {
+		c.prep += cr.Took
+		c.errs[i] = cr.Err
+		if cr.Err == nil {
 			c.ok = append(c.ok, i)
-			b.Crops = append(b.Crops, img)
+			b.Crops = append(b.Crops, cr.Img)
 		}
 	}
 	if len(c.ok) == 0 {

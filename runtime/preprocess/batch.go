@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"time"
 )
 
 // Batch holds the centre crops of several images, in the order of their paths, ready
@@ -24,23 +25,45 @@ func LoadBatch(r Recipe, paths []string, workers int) (*Batch, error) {
 	if len(paths) == 0 {
 		return nil, fmt.Errorf("preprocess: no image files")
 	}
+	crops := make([]*RGB8, len(paths))
+	for i, c := range (Decoder{}).LoadCrops(r, paths, workers) {
+		if c.Err != nil {
+			return nil, c.Err
+		}
+		crops[i] = c.Img
+	}
+	return &Batch{Recipe: r, Paths: paths, Crops: crops}, nil
+}
+
+// Crop is what LoadCrops made of one file: its centre crop, or the error
+// that kept it from one, and the time decoding, resizing and cropping took.
+type Crop struct {
+	Img  *RGB8
+	Err  error
+	Took time.Duration
+}
+
+// LoadCrops decodes (within d's limits), resizes and crops the image files
+// at paths with up to workers goroutines (workers <= 0: GOMAXPROCS): one
+// Crop per path, in path order. A file that fails does not stop the others.
+func (d Decoder) LoadCrops(r Recipe, paths []string, workers int) []Crop {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	crops := make([]*RGB8, len(paths))
-	errs := make([]error, len(paths))
+	out := make([]Crop, len(paths))
 	next := make(chan int)
 	var wg sync.WaitGroup
-	for w := 0; w < min(workers, len(paths)); w++ {
+	for range min(workers, len(paths)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				img, err := DecodeFile(paths[i])
+				t0 := time.Now()
+				img, err := d.DecodeFile(paths[i])
 				if err == nil {
-					crops[i], err = r.ResizeCrop(img)
+					img, err = r.ResizeCrop(img)
 				}
-				errs[i] = err
+				out[i] = Crop{Img: img, Err: err, Took: time.Since(t0)}
 			}
 		}()
 	}
@@ -49,12 +72,7 @@ func LoadBatch(r Recipe, paths []string, workers int) (*Batch, error) {
 	}
 	close(next)
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
-	}
-	return &Batch{Recipe: r, Paths: paths, Crops: crops}, nil
+	return out
 }
 
 // NCHW is the batch as the float32 tensor torchvision builds: [N, 3, InputSize, InputSize].
