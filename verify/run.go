@@ -137,12 +137,14 @@ func (fc *fileCheck) load() error {
 	if fc.built, _, err = graph.BuiltConfig(fc.onnxPath, fc.mp); err != nil {
 		return err
 	}
+	prov, recorded, provErr := graph.ReadProvenance(fc.onnxPath, fc.mp)
 	if fc.opts.Weights == "" {
+		if provErr != nil {
+			return provErr
+		}
 		fc.opts.Weights = convert.WeightsModel
-		if p, ok, err := graph.ReadProvenance(fc.onnxPath, fc.mp); err != nil {
-			return err
-		} else if ok && p.Weights != "" {
-			fc.opts.Weights = p.Weights
+		if recorded && prov.Weights != "" {
+			fc.opts.Weights = prov.Weights
 		}
 	}
 	fc.res.Weights = fc.opts.Weights
@@ -166,10 +168,10 @@ func (fc *fileCheck) load() error {
 	if err := checkSameGeometry(fc.mp, fc.m, built, fc.ckpt, fc.opts.Weights); err != nil {
 		return err
 	}
-	recorded, err := fc.checkProvenance()
-	if err != nil {
-		return err
+	if provErr != nil {
+		return provErr
 	}
+	fc.checkProvenance(prov, recorded)
 	if !recorded {
 		// no provenance: infer another source from differing initializers
 		if w := checkSameWeights(fc.mp, fc.m, fc.opts.Weights); w != "" {
