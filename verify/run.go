@@ -257,7 +257,7 @@ func (fc *fileCheck) compare() error {
 	}
 	if fc.opts.PerLayer {
 		for _, key := range perLayerKeys(len(fc.m.Layers)) {
-			r, ok := compareTensor(layerGot, key, ref.Intermediates[key])
+			r, ok := CompareOutput(layerGot, key, ref.Intermediates[key])
 			if !ok {
 				continue
 			}
@@ -300,9 +300,10 @@ func (fc *fileCheck) runPerLayerCopy(got map[string]*runtime.Tensor, outputNames
 	return layerGot, nil
 }
 
-// compareTensor compares output name of from with the reference tensor
-// want; ok is false when either is absent.
-func compareTensor(from map[string]*runtime.Tensor, name string, want *Tensor) (Report, bool) {
+// CompareOutput compares output name of from (an ONNX Runtime run) with
+// the reference tensor want: a Report with Mismatch set when their shapes
+// differ. ok is false when either is absent.
+func CompareOutput(from map[string]*runtime.Tensor, name string, want *Tensor) (Report, bool) {
 	g, ok := from[name]
 	if !ok || want == nil {
 		return Report{}, false
@@ -331,7 +332,7 @@ func (fc *fileCheck) compareOutputs(got map[string]*runtime.Tensor, outNames []s
 		}
 		res.Notes = append(res.Notes, "the checkpoint has no classification head (num_classes 0): compared the features output against --tol; top-1 is not checked")
 	} else {
-		logits, ok := compareTensor(got, graph.LogitsName, ref.Logits)
+		logits, ok := CompareOutput(got, graph.LogitsName, ref.Logits)
 		if !ok {
 			return fmt.Errorf("%s has no output %q (outputs: %v)", fc.onnxPath, graph.LogitsName, outNames)
 		}
@@ -343,7 +344,7 @@ func (fc *fileCheck) compareOutputs(got map[string]*runtime.Tensor, outNames []s
 			fail("top-1 differs in %d of %d rows (expected margin up to %.3g > tol %g)", logits.Top1Rows-logits.Top1Agree, logits.Top1Rows, logits.Top1DiffMargin, tol)
 		}
 	}
-	if feats, ok := compareTensor(got, graph.FeaturesName, ref.Features); ok {
+	if feats, ok := CompareOutput(got, graph.FeaturesName, ref.Features); ok {
 		// An argmax over feature channels is no class: no top-1 line.
 		feats = feats.WithoutTop1()
 		res.Outputs = append(res.Outputs, Named{graph.FeaturesName, feats})
@@ -352,7 +353,7 @@ func (fc *fileCheck) compareOutputs(got map[string]*runtime.Tensor, outNames []s
 		}
 	}
 	// "tokens" is every token after the final add + norm_f.
-	if toks, ok := compareTensor(got, graph.TokensName, ref.Intermediates[KeyFinalNormed]); ok {
+	if toks, ok := CompareOutput(got, graph.TokensName, ref.Intermediates[KeyFinalNormed]); ok {
 		// An argmax over the flattened tokens is no class either.
 		toks = toks.WithoutTop1()
 		res.Outputs = append(res.Outputs, Named{graph.TokensName, toks})
