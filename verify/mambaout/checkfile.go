@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -15,6 +14,7 @@ import (
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/graph/onnxfile"
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
+	"github.com/vimconvert/vimconvert/internal/cleanup"
 	"github.com/vimconvert/vimconvert/runtime"
 	"github.com/vimconvert/vimconvert/verify"
 )
@@ -215,11 +215,11 @@ func runStageCopy(res *verify.FileReport, got map[string]*runtime.Tensor, m *mo.
 	if err != nil {
 		return nil, fmt.Errorf("per-stage copy: %w", err)
 	}
-	dir, err := os.MkdirTemp("", "vimconvert-verify-")
+	dir, err := cleanup.MkdirTemp("", "verify")
 	if err != nil {
 		return nil, fmt.Errorf("temp dir for the per-stage model: %w", err)
 	}
-	defer os.RemoveAll(dir)
+	defer cleanup.Remove(dir)
 	path := filepath.Join(dir, "per_stage.onnx")
 	if err := graph.WriteFileProgress(cp, path, nil); err != nil {
 		return nil, err
