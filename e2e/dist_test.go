@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -117,11 +118,11 @@ func TestDistBundle(t *testing.T) {
 	root := filepath.Join(where, top)
 	for _, want := range []string{"bin/vimconvert", "lib/libonnxruntime.so.1", "lib/libvimconvert_ops.so",
 		"licenses/onnxruntime-LICENSE", "licenses/go-LICENSE", "licenses/github.com_yalue_onnxruntime_go-LICENSE", "README.md"} {
-		if !contains(names, top+"/"+want) {
+		if !slices.Contains(names, top+"/"+want) {
 			t.Errorf("bundle lacks %s (has %v)", want, names)
 		}
 	}
-	if _, err := os.Stat(repo.Path("runtime", "preprocess", "imagenet1k.txt")); err == nil && !contains(names, top+"/share/vimconvert/imagenet1k.txt") {
+	if _, err := os.Stat(repo.Path("runtime", "preprocess", "imagenet1k.txt")); err == nil && !slices.Contains(names, top+"/share/vimconvert/imagenet1k.txt") {
 		t.Error("bundle lacks share/vimconvert/imagenet1k.txt")
 	}
 	// Every JPEG library the binary links resolves into the bundle's lib/.
@@ -171,13 +172,4 @@ func TestDistBundle(t *testing.T) {
 		t.Fatalf("convert --triton-repo: exit %d\n%s", code, out)
 	}
 	checkTritonEntry(t, filepath.Join(work, "models"), "served", filepath.Join(work, "served.onnx"), 8, true)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -106,7 +106,7 @@ func (fc *fileCheck) compareFeatureMaps(got map[string]*runtime.Tensor, ref *Res
 	}
 	for _, i := range idx {
 		name := convert.FeatureMapName(i)
-		r, _ := compareTensor(got, name, want[name])
+		r, _ := CompareOutput(got, name, want[name])
 		r = r.WithoutTop1() // no classes in a feature map
 		fc.res.Outputs = append(fc.res.Outputs, Named{name, r})
 		if !r.Pass(fc.opts.Tol) {

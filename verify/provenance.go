@@ -191,16 +191,11 @@ func checkSameArchitecture(model, ckpt string, built, c convert.Config) error {
 	return fmt.Errorf("%s was not converted from %s: %s", model, ckpt, strings.Join(diff, ", "))
 }
 
-// checkProvenance compares the model's provenance with the checkpoint:
-// another sha256 is named as another checkpoint, another weight set as
-// such, and the model's recorded guesses are repeated as warnings.
-// recorded is false for a model without provenance (whose source is then
-// inferred from its initializers).
-func (fc *fileCheck) checkProvenance() (recorded bool, err error) {
-	p, ok, err := graph.ReadProvenance(fc.onnxPath, fc.mp)
-	if err != nil {
-		return false, err
-	}
+// checkProvenance compares the model's provenance p (graph.ReadProvenance;
+// ok is false for a model without one) with the checkpoint: another sha256
+// is named as another checkpoint, another weight set as such, and the
+// model's recorded guesses are repeated as warnings.
+func (fc *fileCheck) checkProvenance(p graph.Provenance, ok bool) {
 	if !ok {
 		// An older model records no guesses: the one a middle cls token
 		// of a checkpoint without a telling args.model was is known.
@@ -220,13 +215,11 @@ func (fc *fileCheck) checkProvenance() (recorded bool, err error) {
 		fc.warn(fmt.Sprintf("%s was converted with a guess that the reference shares (%s): %s", fc.onnxPath, check, w))
 	}
 	switch {
-	case !ok:
-		return false, nil
+	case !ok: // nothing recorded to compare
 	case p.SourceSHA256 != fc.info.SHA256:
 		fc.warn(fmt.Sprintf("%s was converted from another checkpoint: it records %s with sha256 %s, but %s has sha256 %s",
 			fc.onnxPath, p.SourceFile, p.SourceSHA256, fc.ckpt, fc.info.SHA256))
 	case p.Weights != fc.info.Weights:
 		fc.warn(fmt.Sprintf("%s was converted from the %s weights of this checkpoint, not %s: pass --weights %s", fc.onnxPath, p.Weights, fc.info.Weights, p.Weights))
 	}
-	return true, nil
 }

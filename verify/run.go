@@ -137,12 +137,14 @@ func (fc *fileCheck) load() error {
 	if fc.built, _, err = graph.BuiltConfig(fc.onnxPath, fc.mp); err != nil {
 		return err
 	}
+	prov, recorded, provErr := graph.ReadProvenance(fc.onnxPath, fc.mp)
 	if fc.opts.Weights == "" {
+		if provErr != nil {
+			return provErr
+		}
 		fc.opts.Weights = convert.WeightsModel
-		if p, ok, err := graph.ReadProvenance(fc.onnxPath, fc.mp); err != nil {
-			return err
-		} else if ok && p.Weights != "" {
-			fc.opts.Weights = p.Weights
+		if recorded && prov.Weights != "" {
+			fc.opts.Weights = prov.Weights
 		}
 	}
 	fc.res.Weights = fc.opts.Weights
@@ -166,10 +168,10 @@ func (fc *fileCheck) load() error {
 	if err := checkSameGeometry(fc.mp, fc.m, built, fc.ckpt, fc.opts.Weights); err != nil {
 		return err
 	}
-	recorded, err := fc.checkProvenance()
-	if err != nil {
-		return err
+	if provErr != nil {
+		return provErr
 	}
+	fc.checkProvenance(prov, recorded)
 	if !recorded {
 		// no provenance: infer another source from differing initializers
 		if w := checkSameWeights(fc.mp, fc.m, fc.opts.Weights); w != "" {
@@ -255,7 +257,7 @@ func (fc *fileCheck) compare() error {
 	}
 	if fc.opts.PerLayer {
 		for _, key := range perLayerKeys(len(fc.m.Layers)) {
-			r, ok := compareTensor(layerGot, key, ref.Intermediates[key])
+			r, ok := CompareOutput(layerGot, key, ref.Intermediates[key])
 			if !ok {
 				continue
 			}
@@ -298,9 +300,10 @@ func (fc *fileCheck) runPerLayerCopy(got map[string]*runtime.Tensor, outputNames
 	return layerGot, nil
 }
 
-// compareTensor compares output name of from with the reference tensor
-// want; ok is false when either is absent.
-func compareTensor(from map[string]*runtime.Tensor, name string, want *Tensor) (Report, bool) {
+// CompareOutput compares output name of from (an ONNX Runtime run) with
+// the reference tensor want: a Report with Mismatch set when their shapes
+// differ. ok is false when either is absent.
+func CompareOutput(from map[string]*runtime.Tensor, name string, want *Tensor) (Report, bool) {
 	g, ok := from[name]
 	if !ok || want == nil {
 		return Report{}, false
@@ -329,7 +332,7 @@ func (fc *fileCheck) compareOutputs(got map[string]*runtime.Tensor, outNames []s
 		}
 		res.Notes = append(res.Notes, "the checkpoint has no classification head (num_classes 0): compared the features output against --tol; top-1 is not checked")
 	} else {
-		logits, ok := compareTensor(got, graph.LogitsName, ref.Logits)
+		logits, ok := CompareOutput(got, graph.LogitsName, ref.Logits)
 		if !ok {
 			return fmt.Errorf("%s has no output %q (outputs: %v)", fc.onnxPath, graph.LogitsName, outNames)
 		}
@@ -341,7 +344,7 @@ func (fc *fileCheck) compareOutputs(got map[string]*runtime.Tensor, outNames []s
 			fail("top-1 differs in %d of %d rows (expected margin up to %.3g > tol %g)", logits.Top1Rows-logits.Top1Agree, logits.Top1Rows, logits.Top1DiffMargin, tol)
 		}
 	}
-	if feats, ok := compareTensor(got, graph.FeaturesName, ref.Features); ok {
+	if feats, ok := CompareOutput(got, graph.FeaturesName, ref.Features); ok {
 		// An argmax over feature channels is no class: no top-1 line.
 		feats = feats.WithoutTop1()
 		res.Outputs = append(res.Outputs, Named{graph.FeaturesName, feats})
@@ -350,7 +353,7 @@ func (fc *fileCheck) compareOutputs(got map[string]*runtime.Tensor, outNames []s
 		}
 	}
 	// "tokens" is every token after the final add + norm_f.
-	if toks, ok := compareTensor(got, graph.TokensName, ref.Intermediates[KeyFinalNormed]); ok {
+	if toks, ok := CompareOutput(got, graph.TokensName, ref.Intermediates[KeyFinalNormed]); ok {
 		// An argmax over the flattened tokens is no class either.
 		toks = toks.WithoutTop1()
 		res.Outputs = append(res.Outputs, Named{graph.TokensName, toks})

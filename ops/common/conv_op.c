@@ -207,18 +207,14 @@ static OrtStatus *conv_infer_shape_checked(OrtShapeInferContext *ctx) {
     return vc_errorf(api, "%s: got %zu inputs, want %d", VC_OP_CONV, n, VC_CONV_INPUTS);
   conv_dims dims[VC_CONV_INPUTS];
   /* Symbolic names of x's and w_f's dims ("" where none). */
-  const char *x_params[CONV_MAX_RANK], *w_params[CONV_MAX_RANK];
+  const char *x_params[CONV_MAX_RANK] = {0}, *w_params[CONV_MAX_RANK] = {0};
   for (size_t i = 0; i < n; i++) {
     OrtTensorTypeAndShapeInfo *info = NULL; /* owned by the context */
     if ((st = api->ShapeInferContext_GetInputTypeShape(ctx, i, &info))) return st;
     if (!info) return vc_errorf(api, "%s: input %zu has no tensor type", VC_OP_CONV, i);
     if ((st = conv_dims_of(api, info, &dims[i], i))) return st;
     const char **params = i == 0 ? x_params : i == 1 ? w_params : NULL;
-    if (params) {
-      for (size_t j = 0; j < CONV_MAX_RANK; j++) params[j] = NULL;
-      if (dims[i].rank && (st = api->GetSymbolicDimensions(info, params, dims[i].rank)))
-        return st;
-    }
+    if (params && (st = vc_symbolic_dims(api, info, dims[i].rank, params))) return st;
     if (dims[i].rank == 0) { /* no shape information: all unknown */
       dims[i].rank = (size_t)conv_input_rank[i];
       for (size_t j = 0; j < dims[i].rank; j++) dims[i].d[j] = -1;

@@ -78,6 +78,11 @@ void vc_format_dims(char *buf, size_t n, size_t rank, const int64_t *dims);
 OrtStatus *vc_set_output_shape(const OrtApi *api, OrtShapeInferContext *ctx, size_t index,
                                size_t rank, const int64_t *dims, const char *const *params);
 
+/* vc_symbolic_dims writes the symbolic names of info's first rank dims
+ * ("" where none) into params; the strings belong to info. */
+OrtStatus *vc_symbolic_dims(const OrtApi *api, const OrtTensorTypeAndShapeInfo *info, size_t rank,
+                            const char **params);
+
 /* vc_shape_inference_done ends an InferOutputShapeFn: ORT 1.24.3-1.31.1
  * ignore the status that function returns and never release it, so an
  * error status st is released here (the same check runs again when the
@@ -117,7 +122,7 @@ OrtStatus *vc_set_output_shape_typed(const OrtApi *api, OrtShapeInferContext *ct
  * a with the sizes and data pointers (device pointers for a GPU provider).
  * When k->act_type is not float32, the pointers of u, delta, B, C, z and y
  * address 16-bit data of that type despite their float type: the compute
- * function converts them (the CPU one through vc_scan_cpu_16bit).
+ * function converts them (the CPU one widens them to float32 copies).
  * Errors are ORT_INVALID_ARGUMENT statuses naming the op, input and shapes.
  * A zero-size problem (B, L or D = 0) is valid: the output is allocated
  * empty and vc_scan_cpu_num_items(a) is 0. */

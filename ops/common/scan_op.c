@@ -121,10 +121,8 @@ OrtStatus *vc_shape_inference_done(const OrtApi *api, OrtStatus *st) {
   return NULL;
 }
 
-/* Symbolic names of info's dims ("" where none) into params[0..rank). The
- * strings belong to info. */
-static OrtStatus *symbolic_dims_of(const OrtApi *api, const OrtTensorTypeAndShapeInfo *info,
-                                   size_t rank, const char **params) {
+OrtStatus *vc_symbolic_dims(const OrtApi *api, const OrtTensorTypeAndShapeInfo *info, size_t rank,
+                            const char **params) {
   for (size_t i = 0; i < rank; i++) params[i] = "";
   return rank ? api->GetSymbolicDimensions(info, params, rank) : NULL;
 }
@@ -415,13 +413,13 @@ static OrtStatus *ORT_API_CALL compute(void *kernel, OrtKernelContext *ctx) {
 
 static void ORT_API_CALL destroy_kernel(void *kernel) { free(kernel); }
 
-/* Output 0 is float32 [B, L, D]: each size known from any input, else the
- * symbolic name of input 0's dim (an unnamed one gets a fresh name, never
- * -1). Sizes known from
- * the model are validated too, but ORT (1.24.3-1.31.1) ignores an error
- * from shape inference and creates the session anyway: such an error is
- * released unreported (vc_shape_inference_done) and the check that counts
- * is the one in vc_scan_prepare at run time. */
+/* Output 0 is [B, L, D] of the activations' type T: each size known from
+ * any input, else the symbolic name of input 0's dim (an unnamed one gets a
+ * fresh name, never -1). Sizes known from the model are validated too, but
+ * ORT (1.24.3-1.31.1) ignores an error from shape inference and creates the
+ * session anyway: such an error is released unreported
+ * (vc_shape_inference_done) and the check that counts is the one in
+ * vc_scan_prepare at run time. */
 static OrtStatus *infer_shape_checked(const vc_scan_op *o, OrtShapeInferContext *ctx) {
   const OrtApi *api = o->api;
   const char *name = op_name(o->bidirectional);
@@ -438,7 +436,7 @@ static OrtStatus *infer_shape_checked(const vc_scan_op *o, OrtShapeInferContext 
     if ((st = api->ShapeInferContext_GetInputTypeShape(ctx, i, &info))) return st;
     if (!info) return vc_errorf(api, "%s: input %zu has no tensor type", name, i);
     if ((st = dims_of(api, info, &dims[i], name, i))) return st;
-    if (i == 0 && (st = symbolic_dims_of(api, info, dims[0].rank, params))) return st;
+    if (i == 0 && (st = vc_symbolic_dims(api, info, dims[0].rank, params))) return st;
     if (dims[i].rank == 0) {
       /* No shape information (ORT reports it as rank 0): all unknown.
        * A true scalar is rejected at compute time. */

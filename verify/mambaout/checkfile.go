@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -15,6 +14,7 @@ import (
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/graph/onnxfile"
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
+	"github.com/vimconvert/vimconvert/internal/cleanup"
 	"github.com/vimconvert/vimconvert/runtime"
 	"github.com/vimconvert/vimconvert/verify"
 )
@@ -136,28 +136,11 @@ func runONNX(path string, x []float32, shape [4]int, ro runtime.Options) (map[st
 	return out, created, time.Since(start), nil
 }
 
-// compareTensor compares output name of got with the reference tensor
-// want; ok is false when either is absent.
-func compareTensor(got map[string]*runtime.Tensor, name string, want *verify.Tensor) (verify.Report, bool) {
-	g, ok := got[name]
-	if !ok || want == nil {
-		return verify.Report{}, false
-	}
-	gs := make([]int, len(g.Shape))
-	for i, d := range g.Shape {
-		gs[i] = int(d)
-	}
-	if !slices.Equal(gs, want.Shape) {
-		return verify.Report{Shape: want.Shape, Mismatch: fmt.Sprintf("reference shape %v, onnx shape %v", want.Shape, gs)}, true
-	}
-	return verify.Compare(want.Data, g.Data, want.Shape), true
-}
-
 // compareOutputs compares the logits and, when the model has it, the
 // features output, recording failures in res.
 func compareOutputs(res *verify.FileReport, got map[string]*runtime.Tensor, ref *Result, onnxPath string) error {
 	fail := func(f string, a ...any) { res.Failures = append(res.Failures, fmt.Sprintf(f, a...)) }
-	logits, ok := compareTensor(got, graph.LogitsName, ref.Logits)
+	logits, ok := verify.CompareOutput(got, graph.LogitsName, ref.Logits)
 	if !ok {
 		return fmt.Errorf("%s has no output %q", onnxPath, graph.LogitsName)
 	}
@@ -172,7 +155,7 @@ func compareOutputs(res *verify.FileReport, got map[string]*runtime.Tensor, ref 
 			fail("top-1 differs in %d of %d rows (expected margin up to %.3g > tol %g)", logits.Top1Rows-logits.Top1Agree, logits.Top1Rows, logits.Top1DiffMargin, res.Tol)
 		}
 	}
-	if feats, ok := compareTensor(got, graph.FeaturesName, ref.Features); ok {
+	if feats, ok := verify.CompareOutput(got, graph.FeaturesName, ref.Features); ok {
 		// An argmax over feature channels is no class: no top-1 line.
 		feats = feats.WithoutTop1()
 		res.Outputs = append(res.Outputs, verify.Named{Name: graph.FeaturesName, Report: feats})
@@ -206,7 +189,7 @@ func compareStages(res *verify.FileReport, got map[string]*runtime.Tensor, ref *
 		}
 	}
 	for _, key := range keys {
-		r, ok := compareTensor(stages, key, ref.Intermediates[key])
+		r, ok := verify.CompareOutput(stages, key, ref.Intermediates[key])
 		if !ok {
 			continue
 		}
@@ -232,11 +215,11 @@ func runStageCopy(res *verify.FileReport, got map[string]*runtime.Tensor, m *mo.
 	if err != nil {
 		return nil, fmt.Errorf("per-stage copy: %w", err)
 	}
-	dir, err := os.MkdirTemp("", "vimconvert-verify-")
+	dir, err := cleanup.MkdirTemp("", "verify")
 	if err != nil {
 		return nil, fmt.Errorf("temp dir for the per-stage model: %w", err)
 	}
-	defer os.RemoveAll(dir)
+	defer cleanup.Remove(dir)
 	path := filepath.Join(dir, "per_stage.onnx")
 	if err := graph.WriteFileProgress(cp, path, nil); err != nil {
 		return nil, err
