@@ -68,17 +68,6 @@ func DefaultOutIndices(depth int) []int {
 // With depth 0 (not known yet) the indices are returned as given, negative
 // ones included, for NormalizeOutIndices to check later.
 func ParseOutIndices(s string, depth int) ([]int, error) {
-	if depth <= 0 {
-		var out []int
-		for _, f := range strings.Split(s, ",") {
-			i, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil {
-				return nil, fmt.Errorf("out indices %q: %q is not a block index", s, strings.TrimSpace(f))
-			}
-			out = append(out, i)
-		}
-		return out, nil
-	}
 	var out []int
 	for _, f := range strings.Split(s, ",") {
 		f = strings.TrimSpace(f)
@@ -86,18 +75,22 @@ func ParseOutIndices(s string, depth int) ([]int, error) {
 		if err != nil {
 			return nil, fmt.Errorf("out indices %q: %q is not a block index", s, f)
 		}
-		if i < 0 {
-			i += depth
-		}
-		if i < 0 || i >= depth {
-			return nil, fmt.Errorf("out indices %q: block %s is outside the model's %d blocks (0 to %d)", s, f, depth, depth-1)
-		}
-		if slices.Contains(out, i) {
-			return nil, fmt.Errorf("out indices %q: block %d given twice", s, i)
+		if depth > 0 {
+			if i < 0 {
+				i += depth
+			}
+			if i < 0 || i >= depth {
+				return nil, fmt.Errorf("out indices %q: block %s is outside the model's %d blocks (0 to %d)", s, f, depth, depth-1)
+			}
+			if slices.Contains(out, i) {
+				return nil, fmt.Errorf("out indices %q: block %d given twice", s, i)
+			}
 		}
 		out = append(out, i)
 	}
-	slices.Sort(out)
+	if depth > 0 {
+		slices.Sort(out)
+	}
 	return out, nil
 }
 

@@ -3,8 +3,9 @@ package convert
 // PutInfoFields sets the provenance keys of `vimconvert inspect --json`
 // from info into obj, the same keys for every architecture: param_count,
 // weights, dtype, dtypes, variant, variant_note (only when set), format,
-// layout, weights_key, stripped_prefix, tensor_count, ignored and assumed
-// (the last two [] rather than null when empty).
+// layout, weights_key, stripped_prefix, tensor_count, ignored, assumed and
+// warnings ([] rather than null when empty), sha256 and source (only when
+// set).
 func PutInfoFields(obj map[string]any, info *Info) {
 	obj["param_count"] = info.ParamCount
 	obj["weights"] = info.Weights

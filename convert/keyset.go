@@ -10,18 +10,21 @@ const DDPPrefix = "module."
 // when every name carries it (as the loaders strip it). Architecture
 // detection (DetectVim, mambaout.Detect) looks its signature keys up here.
 func KeySet(names []string) map[string]bool {
-	prefixed := 0
-	for _, n := range names {
-		if strings.HasPrefix(n, DDPPrefix) {
-			prefixed++
-		}
-	}
+	prefix := commonDDPPrefix(names)
 	set := make(map[string]bool, len(names))
 	for _, n := range names {
-		if prefixed == len(names) {
-			n = strings.TrimPrefix(n, DDPPrefix)
-		}
-		set[n] = true
+		set[strings.TrimPrefix(n, prefix)] = true
 	}
 	return set
+}
+
+// commonDDPPrefix returns DDPPrefix when every name carries it, else "":
+// the prefix the loaders strip.
+func commonDDPPrefix(names []string) string {
+	for _, n := range names {
+		if !strings.HasPrefix(n, DDPPrefix) {
+			return ""
+		}
+	}
+	return DDPPrefix
 }

@@ -440,7 +440,6 @@ func stateDictNames(v any, info *Info) (*torchfile.Dict, []string, error) {
 	}
 	names := make([]string, d.Len())
 	var bad []string
-	prefixed := 0
 	for i := 0; i < d.Len(); i++ {
 		k := d.Key(i)
 		s, ok := k.(string)
@@ -454,16 +453,11 @@ func stateDictNames(v any, info *Info) (*torchfile.Dict, []string, error) {
 		if _, ok := d.Value(i).(*torchfile.TensorRef); !ok {
 			bad = append(bad, fmt.Sprintf("%s (%s)", s, torchfile.TypeName(d.Value(i))))
 		}
-		if strings.HasPrefix(s, "module.") {
-			prefixed++
-		}
 	}
 	if len(bad) > 0 {
 		return nil, nil, fmt.Errorf("state dict entries that are not tensors: %s", listSome(bad))
 	}
-	if prefixed == len(names) {
-		info.StrippedPrefix = "module."
-	}
+	info.StrippedPrefix = commonDDPPrefix(names)
 	seen := make(map[string]bool, len(names))
 	for i, s := range names {
 		names[i] = strings.TrimPrefix(s, info.StrippedPrefix)

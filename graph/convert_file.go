@@ -95,17 +95,28 @@ func ConvertFileContext(ctx context.Context, ckptPath, outPath string, opts Conv
 	if err != nil {
 		return nil, fmt.Errorf("build graph for %s: %w", ckptPath, err)
 	}
-	if err := SetProvenance(model, NewProvenance(info)); err != nil {
+	size, err := writeConverted(ctx, model, info, outPath, opts.WriteProgress)
+	if err != nil {
 		return nil, err
 	}
-	if err := WriteFileContext(ctx, model, outPath, opts.WriteProgress); err != nil {
-		return nil, err
+	return &Converted{Model: m, Info: info, ONNX: model, Size: size}, nil
+}
+
+// writeConverted records the Provenance of info in model, writes it to
+// outPath (WriteFileContext) and returns the size written: the last step
+// of ConvertFileContext and ConvertMambaOutFile.
+func writeConverted(ctx context.Context, model *onnxpb.ModelProto, info *convert.Info, outPath string, progress func(written, total int64)) (int64, error) {
+	if err := SetProvenance(model, NewProvenance(info)); err != nil {
+		return 0, err
+	}
+	if err := WriteFileContext(ctx, model, outPath, progress); err != nil {
+		return 0, err
 	}
 	fi, err := os.Stat(outPath)
 	if err != nil {
-		return nil, fmt.Errorf("stat %s: %w", outPath, err)
+		return 0, fmt.Errorf("stat %s: %w", outPath, err)
 	}
-	return &Converted{Model: m, Info: info, ONNX: model, Size: fi.Size()}, nil
+	return fi.Size(), nil
 }
 
 // feedMetadata fills in the preprocessing and class names ConvertFile

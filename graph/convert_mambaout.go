@@ -1,9 +1,9 @@
 package graph
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -52,17 +52,11 @@ func ConvertMambaOutFile(ckptPath, outPath string, opts MambaOutConvertOptions) 
 	if err != nil {
 		return nil, fmt.Errorf("build graph for %s: %w", ckptPath, err)
 	}
-	if err := SetProvenance(model, NewProvenance(info)); err != nil {
-		return nil, err
-	}
-	if err := WriteFileProgress(model, outPath, opts.WriteProgress); err != nil {
-		return nil, err
-	}
-	fi, err := os.Stat(outPath)
+	size, err := writeConverted(context.Background(), model, info, outPath, opts.WriteProgress)
 	if err != nil {
-		return nil, fmt.Errorf("stat %s: %w", outPath, err)
+		return nil, err
 	}
-	return &MambaOutConverted{Model: m, Info: info, ONNX: model, Size: fi.Size(), Path: outPath}, nil
+	return &MambaOutConverted{Model: m, Info: info, ONNX: model, Size: size, Path: outPath}, nil
 }
 
 // BuiltArchitecture returns the architecture recorded under

@@ -2,10 +2,10 @@ package graph
 
 import (
 	"fmt"
-	"github.com/vimconvert/vimconvert/convert/mambaout"
 	"math"
 
 	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/convert/mambaout"
 	"github.com/vimconvert/vimconvert/graph/onnxfile"
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
 )

@@ -68,9 +68,7 @@ func (b *builder) imageInput(f InputFormat, p *preprocess.Recipe, chans, h, w in
 	b.define(InputName, onnxpb.TensorProto_UINT8, nhwc)
 	b.isIO[InputName] = true
 	b.inputs = append(b.inputs, valueInfo(InputName, onnxpb.TensorProto_UINT8, nhwc))
-	name := "input_uint8/cast"
-	b.addNode("", "Cast", name, []string{InputName}, []string{name}, onnxpb.TensorProto_FLOAT, [][]int64{nhwc},
-		[]*onnxpb.AttributeProto{attrInt("to", int64(onnxpb.TensorProto_FLOAT))})
+	name := b.castTo("input_uint8/cast", InputName, onnxpb.TensorProto_FLOAT)
 	nchw := []int64{Batch, chans, h, w}
 	x := b.op1("Transpose", "input_uint8/to_nchw", []string{name}, nchw, attrInts("perm", 0, 3, 1, 2)) // [B, H, W, C] -> [B, C, H, W]
 	x = b.op1("Div", "input_uint8/scale", []string{x, b.constF32(nil, 255)}, nchw)

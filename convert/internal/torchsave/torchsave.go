@@ -9,9 +9,11 @@ import (
 	"archive/zip"
 	"bytes"
 	"encoding/binary"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -98,7 +100,7 @@ func TensorDict(key, typ string, numel, off int64, size, stride []int64) []byte 
 func ZipOf(t testing.TB, entries map[string][]byte) []byte {
 	var b bytes.Buffer
 	w := zip.NewWriter(&b)
-	for _, name := range sortedKeys(entries) {
+	for _, name := range slices.Sorted(maps.Keys(entries)) {
 		fw, err := w.CreateHeader(&zip.FileHeader{Name: "archive/" + name, Method: zip.Store})
 		if err != nil {
 			t.Fatal(err)
@@ -109,22 +111,6 @@ func ZipOf(t testing.TB, entries map[string][]byte) []byte {
 		t.Fatal(err)
 	}
 	return b.Bytes()
-}
-
-// sortedKeys returns the keys of m in order.
-func sortedKeys(m map[string][]byte) []string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, k)
-	}
-	for i := range ks {
-		for j := i + 1; j < len(ks); j++ {
-			if ks[j] < ks[i] {
-				ks[i], ks[j] = ks[j], ks[i]
-			}
-		}
-	}
-	return ks
 }
 
 // F32Bytes returns n zero float32 values as bytes.
