@@ -46,54 +46,30 @@ func WriteFileContext(ctx context.Context, m *onnxpb.ModelProto, path string, pr
 	return writeAtomic(ctx, path, data, progress)
 }
 
-// writeAtomic writes data to path via temp file + fsync + rename.
-func writeAtomic(ctx context.Context, path string, data []byte, progress func(written, total int64)) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := cleanup.CreateTemp(dir, path)
+// writeAtomic writes data to path through cleanup.WriteFile (temporary
+// file, fsync, rename) in chunks, reporting progress and stopping when ctx
+// is done.
+func writeAtomic(ctx context.Context, path string, data []byte, progress func(written, total int64)) error {
+	err := cleanup.WriteFile(path, func(tmp *os.File) error {
+		total := int64(len(data))
+		const chunk = 4 << 20
+		for off := int64(0); off < total; {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			n := min(chunk, total-off)
+			if _, err := writeChunk(tmp, data[off:off+n]); err != nil {
+				return err
+			}
+			off += n
+			if progress != nil {
+				progress(off, total)
+			}
+		}
+		return ctx.Err()
+	})
 	if err != nil {
 		return fmt.Errorf("graph: write %s: %w", path, err)
-	}
-	tmpName := tmp.Name()
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			cleanup.Remove(tmpName)
-		}
-	}()
-	total := int64(len(data))
-	const chunk = 4 << 20
-	for off := int64(0); off < total; {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("graph: write %s: %w", path, err)
-		}
-		n := min(chunk, total-off)
-		if _, err := writeChunk(tmp, data[off:off+n]); err != nil {
-			return fmt.Errorf("graph: write %s: %w", path, err)
-		}
-		off += n
-		if progress != nil {
-			progress(off, total)
-		}
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("graph: write %s: sync: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("graph: write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("graph: write %s: %w", path, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("graph: write %s: %w", path, err)
-	}
-	if err := cleanup.Rename(tmpName, path); err != nil {
-		return fmt.Errorf("graph: write %s: %w", path, err)
-	}
-	// Make the rename durable; a failure here does not undo the write.
-	if d, derr := os.Open(dir); derr == nil {
-		_ = d.Sync()
-		d.Close()
 	}
 	return nil
 }

@@ -90,6 +90,46 @@ func MkdirTemp(dir, kind string) (string, error) {
 	return path, nil
 }
 
+// WriteFile writes the file path so that path never holds a partial file:
+// write fills a temporary from CreateTemp in path's folder, which is then
+// synced, made mode 0644, closed and renamed over path (Rename), and the
+// folder synced so that the rename lasts. On any error the temporary is
+// removed and path is left as it was.
+func WriteFile(path string, write func(f *os.File) error) (err error) {
+	dir := filepath.Dir(path)
+	tmp, err := CreateTemp(dir, path)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			Remove(tmp.Name())
+		}
+	}()
+	if err := write(tmp); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("sync: %w", err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	// Make the rename durable; a failure here does not undo the write.
+	if d, derr := os.Open(dir); derr == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
 // Rename moves the temporary tmp to final (os.Rename) and forgets it: from
 // then on final is the caller's. An interrupt happens wholly before or
 // after it.

@@ -183,3 +183,43 @@ func TestStartForget(t *testing.T) {
 		t.Error("Forget kept the process")
 	}
 }
+
+// TestWriteFile: a successful write replaces the file whole (mode 0644);
+// a failing one leaves the old file as it was; neither leaves a temporary
+// in the folder or in the registry.
+func TestWriteFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.bin")
+	put := func(s string, fail error) error {
+		return WriteFile(path, func(f *os.File) error {
+			if _, err := f.WriteString(s); err != nil {
+				return err
+			}
+			return fail
+		})
+	}
+	if err := put("first", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := put("half-written", os.ErrDeadlineExceeded); err != os.ErrDeadlineExceeded {
+		t.Errorf("failing write returned %v, want its own error", err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil || string(b) != "first" {
+		t.Errorf("after a failed write the file holds %q (%v), want the first write's \"first\"", b, err)
+	}
+	if st, err := os.Stat(path); err != nil {
+		t.Error(err)
+	} else if st.Mode().Perm() != 0o644 {
+		t.Errorf("mode %v, want 0644", st.Mode().Perm())
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("folder holds %d entries, want only out.bin", len(entries))
+	}
+	if p := Pending(); len(p) != 0 {
+		t.Errorf("registry still holds %v", p)
+	}
+	if err := WriteFile(filepath.Join(dir, "no", "such", "x"), func(*os.File) error { return nil }); err == nil {
+		t.Error("WriteFile into a missing folder: no error")
+	}
+}

@@ -17,7 +17,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -336,31 +335,11 @@ func WriteFloat32(w io.Writer, shape []int, data []float32) error {
 // after a successful write, so path never holds a partial array. The
 // temporary is registered with internal/cleanup (removed on an interrupt,
 // or by a later write into the folder once its process is dead).
-func WriteFileFloat32(path string, shape []int, data []float32) (err error) {
+func WriteFileFloat32(path string, shape []int, data []float32) error {
 	if n := numElements(shape); n != len(data) {
 		return fmt.Errorf("npy: shape %v holds %d elements, got %d values", shape, n, len(data))
 	}
-	dir := filepath.Dir(path)
-	tmp, err := cleanup.CreateTemp(dir, path)
-	if err != nil {
-		return fmt.Errorf("npy: creating temporary file for %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			cleanup.Remove(tmp.Name())
-		}
-	}()
-	if err = WriteFloat32(tmp, shape, data); err != nil {
-		return fmt.Errorf("npy: writing %s: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("npy: writing %s: %w", path, err)
-	}
-	if err = os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("npy: writing %s: %w", path, err)
-	}
-	if err = cleanup.Rename(tmp.Name(), path); err != nil {
+	if err := cleanup.WriteFile(path, func(f *os.File) error { return WriteFloat32(f, shape, data) }); err != nil {
 		return fmt.Errorf("npy: writing %s: %w", path, err)
 	}
 	return nil

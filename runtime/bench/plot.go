@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,6 +13,8 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/vimconvert/vimconvert/internal/cleanup"
 )
 
 // sweepLine is one line of the resolution plot: a model at one thread
@@ -206,9 +207,12 @@ func writeSweepPlot(path string, lines []*sweepLine) error {
 		PadTop: 4 * vg.Millimeter, PadBottom: 4 * vg.Millimeter, PadLeft: 4 * vg.Millimeter, PadRight: 4 * vg.Millimeter}, draw.New(img))
 	pt.Draw(cs[0][0])
 	pm.Draw(cs[0][1])
-	var buf bytes.Buffer
-	if _, err := img.WriteTo(&buf); err != nil {
-		return fmt.Errorf("bench: plot: %w", err)
+	err = cleanup.WriteFile(path, func(f *os.File) error {
+		_, err := img.WriteTo(f)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("bench: plot %s: %w", path, err)
 	}
-	return os.WriteFile(path, buf.Bytes(), 0o644)
+	return nil
 }
