@@ -16,6 +16,7 @@ import (
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
 	"github.com/vimconvert/vimconvert/internal/repo"
+	"github.com/vimconvert/vimconvert/internal/testutil"
 )
 
 // TestCheckAttributesTestdata runs CheckAttributes on every committed test
@@ -36,6 +37,8 @@ func TestCheckAttributesTestdata(t *testing.T) {
 		"bad_unidirectional_divide_out.onnx": `(SelectiveScan): unknown attribute "divide_out" ` +
 			"(the op takes no attributes)",
 		"bad_unidirectional_divide_out_float.onnx": `(SelectiveScan): unknown attribute "divide_out"`,
+		"bad_unknown_attribute_in_if.onnx": `attribute then_branch graph "then" node 0 (SelectiveScanBidirectional): ` +
+			`unknown attribute "dividee_out"`,
 	}
 	files, err := filepath.Glob("testdata/*.onnx")
 	if err != nil || len(files) == 0 {
@@ -191,35 +194,38 @@ func TestCheckAttributesExportedModel(t *testing.T) {
 }
 
 // TestOpAttributesMatchPlugin keeps OpAttributes in step with the C
-// sources: the same op names as plugin.h's VC_OP_* and every attribute
-// name read somewhere in common/*.c.
+// sources: the same op names as plugin.h's VC_OP_*, every attribute name
+// read somewhere in the kernels, and the same (op, name, type) rows as the
+// attribute check's table in common/attr_check.c.
 func TestOpAttributesMatchPlugin(t *testing.T) {
-	h, err := os.ReadFile("common/plugin.h")
-	if err != nil {
-		t.Fatal(err)
+	h := string(testutil.ReadFile(t, "common/plugin.h"))
+	defines := map[string]string{} // VC_OP_X -> op name
+	for _, m := range regexp.MustCompile(`#define (VC_OP_\w+) "(\w+)"`).FindAllStringSubmatch(h, -1) {
+		defines[m[1]] = m[2]
 	}
-	var cOps []string
-	for _, m := range regexp.MustCompile(`#define VC_OP_\w+ "(\w+)"`).FindAllSubmatch(h, -1) {
-		cOps = append(cOps, string(m[1]))
-	}
+	cOps := slices.Sorted(maps.Values(defines))
 	goOps := slices.Sorted(maps.Keys(OpAttributes))
-	slices.Sort(cOps)
 	if !slices.Equal(cOps, goOps) {
 		t.Errorf("plugin.h ops %v, OpAttributes %v", cOps, goOps)
 	}
-	var src strings.Builder
-	for _, f := range []string{"common/scan_op.c", "common/conv_op.c"} {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		src.Write(b)
-	}
+	kernels := string(testutil.ReadFile(t, "common/scan_op.c")) + string(testutil.ReadFile(t, "common/conv_op.c"))
+	var want []string
 	for op, attrs := range OpAttributes {
 		for _, a := range attrs {
-			if !strings.Contains(src.String(), `"`+a.Name+`"`) {
-				t.Errorf("%s: attribute %s is read nowhere in common/*.c", op, a.Name)
+			if !strings.Contains(kernels, `"`+a.Name+`"`) {
+				t.Errorf("%s: attribute %s is read nowhere in the kernels", op, a.Name)
 			}
+			want = append(want, op+" "+a.Name+" "+a.Type.String())
 		}
+	}
+	var table []string
+	row := regexp.MustCompile(`\{(VC_OP_\w+), "(\w+)", ORT_OP_ATTR_(\w+)\}`)
+	for _, m := range row.FindAllStringSubmatch(string(testutil.ReadFile(t, "common/attr_check.c")), -1) {
+		table = append(table, defines[m[1]]+" "+m[2]+" "+m[3])
+	}
+	slices.Sort(want)
+	slices.Sort(table)
+	if len(table) == 0 || !slices.Equal(table, want) {
+		t.Errorf("attr_check.c known_attributes %q, OpAttributes %q", table, want)
 	}
 }

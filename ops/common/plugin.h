@@ -137,6 +137,19 @@ void vc_conv_op_init(OrtCustomOp *c, const OrtApi *api);
  * NULL on success. */
 OrtStatus *vc_register_cuda_ops(OrtCustomOpDomain *domain, const OrtApi *api);
 
+/* Attribute check in any C host (attr_check.c): the name the check
+ * registers as an execution provider, the C API version it needs (ORT 1.23:
+ * the graph API), and the session config entry that turns it off ("0"). */
+#define VC_CHECK_EP_NAME "VimconvertAttributeCheck"
+#define VC_CHECK_API_VERSION 23
+#define VC_CHECK_CONFIG_KEY "vimconvert.attribute_check"
+
+/* vc_attribute_check_register appends the attribute-check execution
+ * provider to options (registering this library with ORT's environment the
+ * first time). It does nothing on ORT < 1.23 or when the config entry is
+ * "0"; an error says why the check could not be set up. */
+OrtStatus *vc_attribute_check_register(OrtSessionOptions *options, const OrtApiBase *api_base);
+
 #ifdef __cplusplus
 }
 #endif

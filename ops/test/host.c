@@ -39,6 +39,9 @@
 static const OrtApi *api;
 static OrtEnv *env;
 static int failures;
+/* Session config entries (--config KEY=VALUE) of every session. */
+static const char *config_keys[8], *config_values[8];
+static size_t nconfig;
 
 static void fail(const char *fmt, const char *a, const char *b) {
   fprintf(stderr, "FAIL: ");
@@ -70,6 +73,8 @@ static OrtSession *open_session(const char *model, const char *plugin, int threa
   OrtSession *sess = NULL;
   const char *msg = take(api->CreateSessionOptions(&opts));
   if (!msg && threads > 0) msg = take(api->SetIntraOpNumThreads(opts, threads));
+  for (size_t i = 0; !msg && i < nconfig; i++)
+    msg = take(api->AddSessionConfigEntry(opts, config_keys[i], config_values[i]));
   if (!msg) msg = take(api->RegisterCustomOpsLibrary_V2(opts, plugin));
   if (!msg) msg = take(api->CreateSession(env, model, opts, &sess));
   if (opts) api->ReleaseSessionOptions(opts);
@@ -496,7 +501,8 @@ int main(int argc, char **argv) {
     fprintf(stderr,
             "usage: %s ORT_LIB PLUGIN [--testdata DIR] [--bench]\n"
             "       %s ORT_LIB PLUGIN --model M.onnx --input NAME=FILE:D0xD1... ... "
-            "[--expect FILE] [--tol T] [--threads N] [--repeat N] [--log-level L]\n",
+            "[--expect FILE] [--tol T] [--threads N] [--repeat N] [--log-level L] "
+            "[--config KEY=VALUE]\n",
             argv[0], argv[0]);
     return 2;
   }
@@ -523,6 +529,12 @@ int main(int argc, char **argv) {
         return 2;
       }
       log_level = (int)v;
+    }
+    else if (!strcmp(argv[i], "--config") && more && nconfig < 8 && strchr(argv[i + 1], '=')) {
+      char *kv = argv[++i], *eq = strchr(kv, '=');
+      *eq = '\0';
+      config_keys[nconfig] = kv;
+      config_values[nconfig++] = eq + 1;
     }
     else if (!strcmp(argv[i], "--input") && more && ninputs < 32) {
       if (parse_input(argv[++i], &inputs[ninputs]) != 0) {

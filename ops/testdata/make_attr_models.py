@@ -8,12 +8,14 @@ attribute. ONNX Runtime does not check a custom op's attribute types, so the
 plugin must refuse these itself: read as "absent", they would silently run
 with the default divide_out = 1 (output halved).
 
-The bad_*attribute* models hold what the plugin cannot see through ONNX
-Runtime's C API (no call lists a node's attributes): an unknown attribute
-name, and divide_out given by ref_attr_name outside a function (ORT reads it
-as 0). ops.CheckAttributes refuses them before a session is made.
+The bad_*attribute* models hold what the ops' kernels cannot see through
+ONNX Runtime's kernel API (no call lists a node's attributes): an unknown
+attribute name (also inside an If branch), and divide_out given by
+ref_attr_name outside a function (ORT reads it as 0). ops.CheckAttributes
+refuses them before a vimconvert session is made; in any other C host the
+plugin's attribute check (common/attr_check.c, ORT >= 1.23) does.
 """
-from onnx import AttributeProto, helper
+from onnx import AttributeProto, TensorProto, helper
 
 from make_models import conv_model, inputs, model, save
 
@@ -44,6 +46,27 @@ def main():
     attr = AttributeProto(name="divide_out", ref_attr_name="d", type=AttributeProto.INT)
     ref.graph.node[0].attribute.append(attr)
     save("bad_ref_attribute.onnx", ref)
+    save("bad_unknown_attribute_in_if.onnx", if_model(
+        model(BI, inputs(True), {"dividee_out": 0}), model(BI, inputs(True), {})))
+
+
+def if_model(then_model, else_model):
+    """One If node whose branches are the single-node graphs of the two
+    models (same inputs, read from the outer scope); input "cond" picks."""
+    def branch(m, name):
+        node = m.graph.node[0]
+        node.output[0] = "y_" + name
+        out = helper.make_tensor_value_info("y_" + name, TensorProto.FLOAT, None)
+        return helper.make_graph([node], name, [], [out])
+    g = then_model.graph
+    cond = helper.make_tensor_value_info("cond", TensorProto.BOOL, [])
+    node = helper.make_node("If", ["cond"], ["y"], then_branch=branch(then_model, "then"),
+                            else_branch=branch(else_model, "else"))
+    m = helper.make_model(helper.make_graph([node], "if", [cond] + list(g.input), list(g.output)),
+                          opset_imports=list(then_model.opset_import),
+                          producer_name="vimconvert ops/testdata/make_attr_models.py")
+    m.ir_version = then_model.ir_version
+    return m
 
 
 if __name__ == "__main__":
