@@ -169,3 +169,26 @@ func TestAttributeRefusalHost(t *testing.T) {
 		})
 	}
 }
+
+// TestAttributeCheckLifecycleHost runs the C host's --lifecycle mode in
+// every fetched TestedRuntimes version: the attribute check must refuse
+// bad_unknown_attribute.onnx and let scan_bidirectional.onnx load when the
+// host registers the plugin before creating ORT's environment, and again
+// after it released that environment and created another.
+func TestAttributeCheckLifecycleHost(t *testing.T) {
+	host := repo.Path("build", "vimconvert_ops_host")
+	if _, err := os.Stat(host); err != nil {
+		t.Fatalf("%s not built: run `make -C ops` (%v)", host, err)
+	}
+	for _, v := range TestedRuntimes {
+		lib := repo.Path("third_party", "onnxruntime", v, "libonnxruntime.so.1")
+		if _, err := os.Stat(lib); err != nil {
+			t.Logf("ONNX Runtime %s not fetched: skipped", v)
+			continue
+		}
+		out, err := exec.Command(host, lib, pluginLibrary(), "--testdata", "testdata", "--lifecycle").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "lifecycle: pass") {
+			t.Errorf("ORT %s: %v\n%s", v, err, out)
+		}
+	}
+}

@@ -23,13 +23,12 @@ type Attribute struct {
 }
 
 // OpAttributes lists, for each op of the plugin, every attribute it takes
-// (ops/README.md has their meaning). ONNX Runtime's C API lets a custom op
-// read an attribute by name but not list a node's attributes (no call in
-// API 17 to 29 does, and ORT registers custom ops with unchecked
-// attributes), so the plugin cannot see a misspelt one such as
-// dividee_out; CheckAttributes refuses those from this table before a
-// session is made. TestOpAttributesMatchPlugin keeps it in step with the C
-// sources.
+// (ops/README.md has their meaning). ONNX Runtime registers custom ops with
+// unchecked attributes and a kernel cannot list its node's attributes, so
+// the plugin checks them through ORT's graph API instead (its attribute
+// check, ORT >= 1.23); CheckAttributes applies the same table to a model
+// file before any session is made, naming where in the file the node is.
+// TestOpAttributesMatchPlugin keeps it equal to the C sources.
 var OpAttributes = map[string][]Attribute{
 	"SelectiveScanBidirectional":    {{"divide_out", onnxpb.AttributeProto_INT}},
 	"SelectiveScan":                 nil,

@@ -58,9 +58,10 @@ func NewSession(modelPath string, opts Options) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
-	// ONNX Runtime gives a custom op no list of its node's attributes, so
-	// the plugin cannot see an unknown one (a typo of divide_out) and
-	// would run with the default: refuse it here.
+	// The plugin's own attribute check refuses an unknown attribute (a
+	// typo of divide_out) when the session is made; this check names the
+	// node's place in the file too, and also runs where the plugin cannot
+	// (a runtime older than ORT 1.23, or NoPlugin).
 	if err := ops.CheckAttributes(data); err != nil {
 		return nil, fmt.Errorf("runtime: %s: %w", modelPath, err)
 	}

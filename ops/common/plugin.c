@@ -1,9 +1,11 @@
 /* Entry point of the vimconvert ONNX Runtime custom-op plugin
  * (build/libvimconvert_ops.so). See ops/README.md for the ops.
  *
- * RegisterCustomOps is the only exported symbol. It creates the
+ * RegisterCustomOps is the entry point a host calls. It creates the
  * "ai.vimconvert" domain with the CPU ops (and the CUDA ops when built with
- * nvcc) and adds it to the session options. */
+ * nvcc), adds it to the session options and appends the attribute check
+ * (attr_check.c, whose CreateEpFactories/ReleaseEpFactory are the library's
+ * only other exports, called by ORT itself). */
 #include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>

@@ -37,6 +37,7 @@
 #define HOST_API_VERSION 17 /* same floor as the plugin; RegisterCustomOpsLibrary_V2 is 14 */
 
 static const OrtApi *api;
+static const OrtApiBase *api_base;
 static OrtEnv *env;
 static int failures;
 /* Session config entries (--config KEY=VALUE) of every session. */
@@ -385,9 +386,57 @@ static int self_test(const char *dir, const char *plugin, int do_bench) {
   expect_session_error(dir, plugin, "bad_input_count.onnx", "SelectiveScanBidirectional");
   expect_session_error(dir, plugin, "bad_dtype.onnx", "u");
   expect_session_error(dir, plugin, "bad_divide_out.onnx", "divide_out = 2, want 0 or 1");
+  if (api_base->GetApi(23)) /* the attribute check (ORT >= 1.23) */
+    expect_session_error(dir, plugin, "bad_unknown_attribute.onnx",
+                         "unknown attribute \"dividee_out\"");
   check_static_shape(dir, plugin);
   check_run_errors(dir, plugin);
   if (do_bench) bench(dir, plugin);
+  return failures != 0;
+}
+
+/* ---- environment lifecycle (--lifecycle) ----
+ * The attribute check registers the plugin in ORT's one environment. It must
+ * work, and never crash the host, when the host registers the plugin before
+ * it creates its environment, and after it released one and made another. */
+
+static void lifecycle_sessions(const char *dir, const char *plugin, const char *when) {
+  char err[1024] = "";
+  OrtSession *s = open_model(dir, "bad_unknown_attribute.onnx", plugin, 0, err, sizeof err);
+  if (s) {
+    fail("%s: bad_unknown_attribute.onnx: session created%s", when, "");
+    api->ReleaseSession(s);
+  } else if (!strstr(err, "unknown attribute")) {
+    fail("%s: bad_unknown_attribute.onnx: %s", when, err);
+  }
+  s = open_model(dir, "scan_bidirectional.onnx", plugin, 0, err, sizeof err);
+  if (!s) fail("%s: scan_bidirectional.onnx: %s", when, err);
+  else api->ReleaseSession(s);
+}
+
+static int lifecycle(const char *dir, const char *plugin, int log_level) {
+  char bad[1024];
+  snprintf(bad, sizeof bad, "%s/bad_unknown_attribute.onnx", dir);
+  OrtSessionOptions *opts = NULL;
+  OrtSession *s = NULL;
+  const char *msg = take(api->CreateSessionOptions(&opts));
+  if (!msg) msg = take(api->RegisterCustomOpsLibrary_V2(opts, plugin));
+  if (!msg) msg = take(api->CreateEnv((OrtLoggingLevel)log_level, "vimconvert_ops_host", &env));
+  if (!msg) msg = take(api->CreateSession(env, bad, opts, &s));
+  if (s) {
+    fail("plugin registered before the environment: %s%s", "bad_unknown_attribute.onnx created", "");
+    api->ReleaseSession(s);
+  } else if (!msg || !strstr(msg, "unknown attribute")) {
+    fail("plugin registered before the environment: %s%s", msg ? msg : "?", "");
+  }
+  if (opts) api->ReleaseSessionOptions(opts);
+  if (env) lifecycle_sessions(dir, plugin, "first environment");
+  if (env) api->ReleaseEnv(env);
+  env = NULL;
+  msg = take(api->CreateEnv((OrtLoggingLevel)log_level, "vimconvert_ops_host", &env));
+  if (msg) fail("second CreateEnv: %s%s", msg, "");
+  else lifecycle_sessions(dir, plugin, "second environment");
+  printf(failures ? "lifecycle: %d failure(s)\n" : "lifecycle: pass\n", failures);
   return failures != 0;
 }
 
@@ -499,7 +548,7 @@ static int parse_input(char *spec, tensor *t) {
 int main(int argc, char **argv) {
   if (argc < 3) {
     fprintf(stderr,
-            "usage: %s ORT_LIB PLUGIN [--testdata DIR] [--bench]\n"
+            "usage: %s ORT_LIB PLUGIN [--testdata DIR] [--bench | --lifecycle]\n"
             "       %s ORT_LIB PLUGIN --model M.onnx --input NAME=FILE:D0xD1... ... "
             "[--expect FILE] [--tol T] [--threads N] [--repeat N] [--log-level L] "
             "[--config KEY=VALUE]\n",
@@ -509,13 +558,14 @@ int main(int argc, char **argv) {
   const char *ort = argv[1], *plugin = argv[2];
   const char *testdata = "ops/testdata", *model = NULL, *expect = NULL;
   double tol = 1e-4;
-  int threads = 0, repeat = 0, do_bench = 0, log_level = ORT_LOGGING_LEVEL_FATAL;
+  int threads = 0, repeat = 0, do_bench = 0, do_lifecycle = 0, log_level = ORT_LOGGING_LEVEL_FATAL;
   tensor inputs[32];
   size_t ninputs = 0;
   for (int i = 3; i < argc; i++) {
     int more = i + 1 < argc;
     if (!strcmp(argv[i], "--testdata") && more) testdata = argv[++i];
     else if (!strcmp(argv[i], "--bench")) do_bench = 1;
+    else if (!strcmp(argv[i], "--lifecycle")) do_lifecycle = 1;
     else if (!strcmp(argv[i], "--model") && more) model = argv[++i];
     else if (!strcmp(argv[i], "--expect") && more) expect = argv[++i];
     else if (!strcmp(argv[i], "--tol") && more) tol = atof(argv[++i]);
@@ -558,6 +608,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   const OrtApiBase *base = get_base();
+  api_base = base;
   api = base->GetApi(HOST_API_VERSION);
   if (!api) {
     fprintf(stderr, "ONNX Runtime %s lacks C API %d\n", base->GetVersionString(),
@@ -568,6 +619,11 @@ int main(int argc, char **argv) {
   /* Read by ORT when the environment is created (any value but "0"
    * disables its telemetry client and the temp files it writes). */
   setenv("ORT_DISABLE_TELEMETRY", "1", 0);
+  if (do_lifecycle) {
+    int rc = lifecycle(testdata, plugin, log_level);
+    if (env) api->ReleaseEnv(env);
+    return rc;
+  }
   const char *msg =
       take(api->CreateEnv((OrtLoggingLevel)log_level, "vimconvert_ops_host", &env));
   if (msg) {
