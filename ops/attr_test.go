@@ -50,6 +50,8 @@ var attrCases = []struct {
 		"attribute divide_out has no value (given by ref_attr_name", ""},
 	{"inside an If branch (ORT checks each subgraph)", "bad_unknown_attribute_in_if.onnx",
 		append([]string{"cond"}, biInputs...), `unknown attribute "dividee_out"`, ""},
+	{"inside a model function (ORT inlines it first)", "bad_unknown_attribute_in_function.onnx", biInputs,
+		`unknown attribute "dividee_out"`, ""},
 }
 
 // goodAttrCases load with the check on.
@@ -63,6 +65,7 @@ var goodAttrCases = []struct {
 	{"bidirectional with divide_out = 0", "scan_bidirectional_sum.onnx", biInputs},
 	{"unidirectional without divide_out", "scan_unidirectional.onnx", uniInputs},
 	{"conv", "conv_bidirectional.onnx", convInputNames},
+	{"divide_out by ref_attr_name inside a function, given by the call", "scan_function_ref_divide_out.onnx", biInputs},
 }
 
 // attrSession opens ops/testdata/<model> through the Go bindings (ORT

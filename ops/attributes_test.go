@@ -39,6 +39,7 @@ func TestCheckAttributesTestdata(t *testing.T) {
 		"bad_unidirectional_divide_out_float.onnx": `(SelectiveScan): unknown attribute "divide_out"`,
 		"bad_unknown_attribute_in_if.onnx": `attribute then_branch graph "then" node 0 (SelectiveScanBidirectional): ` +
 			`unknown attribute "dividee_out"`,
+		"bad_unknown_attribute_in_function.onnx": `unknown attribute "dividee_out"`,
 	}
 	files, err := filepath.Glob("testdata/*.onnx")
 	if err != nil || len(files) == 0 {

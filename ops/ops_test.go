@@ -351,6 +351,10 @@ func TestBidirectionalComposition(t *testing.T) {
 		{"scan_bidirectional.onnx", 0.5},
 		{"scan_bidirectional_divide1.onnx", 0.5},
 		{"scan_bidirectional_sum.onnx", 1},
+		// divide_out = 1 by ref_attr_name inside a model function, which
+		// ORT resolves when it inlines it (the attribute check allows it;
+		// unresolved it would read as 0, the sum)
+		{"scan_function_ref_divide_out.onnx", 0.5},
 	}
 	for _, path := range scanFixtures(t) {
 		name := strings.TrimSuffix(filepath.Base(path), ".pth")

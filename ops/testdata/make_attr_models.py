@@ -48,6 +48,29 @@ def main():
     save("bad_ref_attribute.onnx", ref)
     save("bad_unknown_attribute_in_if.onnx", if_model(
         model(BI, inputs(True), {"dividee_out": 0}), model(BI, inputs(True), {})))
+    save("bad_unknown_attribute_in_function.onnx",
+         function_model([helper.make_attribute("dividee_out", 0)], {}))
+    # Valid: the function's divide_out refers to its attribute d, which the
+    # call gives as 1 (ORT resolves it when it inlines the function; unresolved
+    # it would read as 0, the sum).
+    ref = AttributeProto(name="divide_out", ref_attr_name="d", type=AttributeProto.INT)
+    save("scan_function_ref_divide_out.onnx", function_model([ref], {"d": 1}, ["d"]))
+
+
+def function_model(body_attrs, call_attrs, function_attrs=()):
+    """The bidirectional scan inside a model-local function "Scan" (domain
+    "local") whose body node has body_attrs; the graph calls it once."""
+    ins = [n for n, _ in inputs(True)]
+    m = model(BI, inputs(True), {})
+    body = helper.make_node(BI, ins, ["y"], domain=m.graph.node[0].domain)
+    body.attribute.extend(body_attrs)
+    fn = helper.make_function("local", "Scan", ins, ["y"], [body], list(m.opset_import),
+                              list(function_attrs))
+    del m.graph.node[:]
+    m.graph.node.append(helper.make_node("Scan", ins, ["y"], domain="local", **call_attrs))
+    m.functions.append(fn)
+    m.opset_import.append(helper.make_opsetid("local", 1))
+    return m
 
 
 def if_model(then_model, else_model):
