@@ -69,6 +69,15 @@ static void describe_attributes(const char *op, char *buf, size_t n) {
 static const OrtApi *check_api;
 static const OrtEpApi *check_ep_api;
 
+/* Sets the tables once, before any EP exists (from RegisterCustomOps with
+ * check_lock held, or from ORT's CreateEpFactories call inside it): later
+ * registrations never write them while sessions read them. */
+static void set_apis(const OrtApi *api) {
+  if (check_api) return;
+  check_ep_api = api->GetEpApi();
+  check_api = api;
+}
+
 /* One EP instance (one session). error holds the refusal GetCapability
  * found, returned by Compile. */
 typedef struct {
@@ -320,8 +329,7 @@ CreateEpFactories(const char *registered_name, const OrtApiBase *api_base, const
   *num_factories = 0;
   const OrtApi *api = api_base->GetApi(VC_CHECK_API_VERSION);
   if (!api) return NULL; /* not reached: registration needs the same version */
-  check_api = api;
-  check_ep_api = api->GetEpApi();
+  set_apis(api);
   if (!check_ep_api || max_factories < 1) return NULL;
   factories[0] = &check_factory;
   *num_factories = 1;
@@ -392,8 +400,7 @@ OrtStatus *vc_attribute_check_register(OrtSessionOptions *options, const OrtApiB
   if (!api) return NULL; /* ORT < 1.23: no graph API, no check */
   if (check_disabled(api, options)) return NULL;
   pthread_mutex_lock(&check_lock);
-  check_api = api;
-  check_ep_api = api->GetEpApi();
+  set_apis(api);
   const OrtEpDevice *device = NULL;
   OrtStatus *st = check_ep_api ? check_device(api, &device) : NULL;
   if (!st && device)
