@@ -50,6 +50,10 @@ var attrCases = []struct {
 		"attribute divide_out has no value (given by ref_attr_name", ""},
 	{"inside an If branch (ORT checks each subgraph)", "bad_unknown_attribute_in_if.onnx",
 		append([]string{"cond"}, biInputs...), `unknown attribute "dividee_out"`, ""},
+	{"unknown attribute of a type ORT's OpAttr_GetType has no value for (TENSORS)",
+		"bad_unknown_attribute_tensors.onnx", biInputs, `unknown attribute "dividee_out"`, ""},
+	{"unknown attribute of type TYPE_PROTO on the conv op", "bad_conv_unknown_attribute_type_proto.onnx",
+		convInputNames, `unknown attribute "foo"`, ""},
 	{"inside a model function (ORT inlines it first)", "bad_unknown_attribute_in_function.onnx", biInputs,
 		`unknown attribute "dividee_out"`, ""},
 }
@@ -173,11 +177,14 @@ func TestAttributeRefusalHost(t *testing.T) {
 	}
 }
 
-// TestAttributeCheckLifecycleHost runs the C host's --lifecycle mode in
-// every fetched TestedRuntimes version: the attribute check must refuse
-// bad_unknown_attribute.onnx and let scan_bidirectional.onnx load when the
-// host registers the plugin before creating ORT's environment, and again
-// after it released that environment and created another.
+// TestAttributeCheckLifecycleHost runs the C host's --lifecycle and
+// --unlinked-copy modes in every fetched TestedRuntimes version: the
+// attribute check must refuse bad_unknown_attribute.onnx and let
+// scan_bidirectional.onnx load when the host registers the plugin before
+// creating ORT's environment, and again after it released that environment
+// and created another; and a plugin whose file was deleted after loading
+// (so the check cannot register it) must fail registration naming the
+// opt-out, leave the options usable, and load with the check off.
 func TestAttributeCheckLifecycleHost(t *testing.T) {
 	host := repo.Path("build", "vimconvert_ops_host")
 	if _, err := os.Stat(host); err != nil {
@@ -189,9 +196,11 @@ func TestAttributeCheckLifecycleHost(t *testing.T) {
 			t.Logf("ONNX Runtime %s not fetched: skipped", v)
 			continue
 		}
-		out, err := exec.Command(host, lib, pluginLibrary(), "--testdata", "testdata", "--lifecycle").CombinedOutput()
-		if err != nil || !strings.Contains(string(out), "lifecycle: pass") {
-			t.Errorf("ORT %s: %v\n%s", v, err, out)
+		for mode, pass := range map[string]string{"--lifecycle": "lifecycle: pass", "--unlinked-copy": "unlinked copy: pass"} {
+			out, err := exec.Command(host, lib, pluginLibrary(), "--testdata", "testdata", mode).CombinedOutput()
+			if err != nil || !strings.Contains(string(out), pass) {
+				t.Errorf("ORT %s %s: %v\n%s", v, mode, err, out)
+			}
 		}
 	}
 }

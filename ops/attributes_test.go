@@ -39,7 +39,9 @@ func TestCheckAttributesTestdata(t *testing.T) {
 		"bad_unidirectional_divide_out_float.onnx": `(SelectiveScan): unknown attribute "divide_out"`,
 		"bad_unknown_attribute_in_if.onnx": `attribute then_branch graph "then" node 0 (SelectiveScanBidirectional): ` +
 			`unknown attribute "dividee_out"`,
-		"bad_unknown_attribute_in_function.onnx": `unknown attribute "dividee_out"`,
+		"bad_unknown_attribute_in_function.onnx":     `unknown attribute "dividee_out"`,
+		"bad_unknown_attribute_tensors.onnx":         `unknown attribute "dividee_out"`,
+		"bad_conv_unknown_attribute_type_proto.onnx": `unknown attribute "foo"`,
 	}
 	files, err := filepath.Glob("testdata/*.onnx")
 	if err != nil || len(files) == 0 {

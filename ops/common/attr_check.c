@@ -106,7 +106,7 @@ static int has_value(const OrtOpAttr *attr, OrtOpAttrType type) {
 static int check_node(const OrtNode *node, char *err, size_t n) {
   const OrtApi *api = check_api;
   const char *domain = NULL, *op = NULL, *name = NULL;
-  /* The getters fail only on a NULL argument, never passed here. */
+  /* These getters fail only on a NULL argument, never passed here. */
   if (!ok(api->Node_GetDomain(node, &domain)) || !domain || strcmp(domain, VC_DOMAIN) != 0) return 0;
   size_t count = 0;
   if (!ok(api->Node_GetOperatorType(node, &op)) || !ok(api->Node_GetName(node, &name)) ||
@@ -124,8 +124,14 @@ static int check_node(const OrtNode *node, char *err, size_t n) {
     for (size_t i = 0; i < count && !bad; i++) {
       const char *attr = NULL;
       OrtOpAttrType type = ORT_OP_ATTR_UNDEFINED;
-      if (!ok(api->OpAttr_GetName(attrs[i], &attr)) || !ok(api->OpAttr_GetType(attrs[i], &type)))
-        continue;
+      if (!ok(api->OpAttr_GetName(attrs[i], &attr)) || !attr) {
+        snprintf(err, n, "%s: an attribute ONNX Runtime cannot name", where);
+        bad = 1;
+        break;
+      }
+      /* OpAttr_GetType fails for the types it has no enum value for
+       * (graphs, tensors, sparse tensors, type protos): "another type". */
+      if (!ok(api->OpAttr_GetType(attrs[i], &type))) type = ORT_OP_ATTR_UNDEFINED;
       const vc_attribute *known = NULL;
       for (size_t k = 0; k < sizeof known_attributes / sizeof *known_attributes; k++)
         if (!strcmp(known_attributes[k].op, op) && !strcmp(known_attributes[k].name, attr))

@@ -138,8 +138,10 @@ RegisterCustomOps(OrtSessionOptions *options, const OrtApiBase *api_base) {
   if (!st) st = api->CustomOpDomain_Add(domain, &cpubf16_unidirectional.base);
   if (!st) st = api->CustomOpDomain_Add(domain, &cpu_conv);
   if (!st) st = vc_register_cuda_ops(domain, api);
-  if (!st) st = api->AddCustomOpDomain(options, domain);
+  /* The check before the domain: once the options hold the domain, it must
+   * not be released, so nothing may fail after AddCustomOpDomain. */
   if (!st) st = vc_attribute_check_register(options, api_base);
+  if (!st) st = api->AddCustomOpDomain(options, domain);
   if (st && domain) api->ReleaseCustomOpDomain(domain);
   /* On success the domain is deliberately never released: the options and
    * every session created from them refer to it, and ORT does not tell the

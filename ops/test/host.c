@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../include/onnxruntime/onnxruntime_c_api.h"
 #include "ref_scan.h"
@@ -414,6 +415,56 @@ static void lifecycle_sessions(const char *dir, const char *plugin, const char *
   else api->ReleaseSession(s);
 }
 
+/* Copies file src to dst; 0 on success. */
+static int copy_file(const char *src, const char *dst) {
+  FILE *in = fopen(src, "rb"), *out = in ? fopen(dst, "wb") : NULL;
+  char buf[65536];
+  size_t n;
+  int rc = in && out ? 0 : -1;
+  while (!rc && (n = fread(buf, 1, sizeof buf, in)) > 0)
+    if (fwrite(buf, 1, n, out) != n) rc = -1;
+  if (in) fclose(in);
+  if (out && fclose(out)) rc = -1;
+  return rc;
+}
+
+/* A host that loads a copy of the plugin and deletes the file (as library
+ * extractors do) before it registers it: the attribute check cannot
+ * register the library, so registration fails naming the opt-out, and must
+ * leave the options usable; registering again with the check off on the
+ * same options then works. */
+static void unlinked_copy(const char *dir, const char *plugin) {
+  char copy[] = "/tmp/vimconvert_ops_copy_XXXXXX";
+  int fd = mkstemp(copy);
+  if (fd < 0 || close(fd) || copy_file(plugin, copy)) {
+    fail("cannot copy the plugin to %s%s", copy, "");
+    return;
+  }
+  void *lib = dlopen(copy, RTLD_NOW | RTLD_LOCAL);
+  unlink(copy);
+  OrtStatus *(*reg)(OrtSessionOptions *, const OrtApiBase *) =
+      lib ? (OrtStatus * (*)(OrtSessionOptions *, const OrtApiBase *)) dlsym(lib, "RegisterCustomOps")
+          : NULL;
+  if (!reg) {
+    fail("dlopen of the copy: %s%s", dlerror(), "");
+    return;
+  }
+  OrtSessionOptions *opts = NULL;
+  const char *msg = take(api->CreateSessionOptions(&opts));
+  if (!msg) msg = take(reg(opts, api_base));
+  if (!msg || !strstr(msg, "vimconvert.attribute_check=0"))
+    fail("deleted plugin file: registration gave \"%s\", want the opt-out named%s", msg ? msg : "OK", "");
+  msg = take(api->AddSessionConfigEntry(opts, "vimconvert.attribute_check", "0"));
+  if (!msg) msg = take(reg(opts, api_base));
+  char path[4096];
+  snprintf(path, sizeof path, "%s/scan_bidirectional.onnx", dir);
+  OrtSession *s = NULL;
+  if (!msg) msg = take(api->CreateSession(env, path, opts, &s));
+  if (msg) fail("deleted plugin file, check off: %s%s", msg, "");
+  if (s) api->ReleaseSession(s);
+  api->ReleaseSessionOptions(opts);
+}
+
 static int lifecycle(const char *dir, const char *plugin, int log_level) {
   char bad[1024];
   snprintf(bad, sizeof bad, "%s/bad_unknown_attribute.onnx", dir);
@@ -548,7 +599,7 @@ static int parse_input(char *spec, tensor *t) {
 int main(int argc, char **argv) {
   if (argc < 3) {
     fprintf(stderr,
-            "usage: %s ORT_LIB PLUGIN [--testdata DIR] [--bench | --lifecycle]\n"
+            "usage: %s ORT_LIB PLUGIN [--testdata DIR] [--bench | --lifecycle | --unlinked-copy]\n"
             "       %s ORT_LIB PLUGIN --model M.onnx --input NAME=FILE:D0xD1... ... "
             "[--expect FILE] [--tol T] [--threads N] [--repeat N] [--log-level L] "
             "[--config KEY=VALUE]\n",
@@ -558,7 +609,7 @@ int main(int argc, char **argv) {
   const char *ort = argv[1], *plugin = argv[2];
   const char *testdata = "ops/testdata", *model = NULL, *expect = NULL;
   double tol = 1e-4;
-  int threads = 0, repeat = 0, do_bench = 0, do_lifecycle = 0, log_level = ORT_LOGGING_LEVEL_FATAL;
+  int threads = 0, repeat = 0, do_bench = 0, do_lifecycle = 0, do_unlinked = 0, log_level = ORT_LOGGING_LEVEL_FATAL;
   tensor inputs[32];
   size_t ninputs = 0;
   for (int i = 3; i < argc; i++) {
@@ -566,6 +617,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[i], "--testdata") && more) testdata = argv[++i];
     else if (!strcmp(argv[i], "--bench")) do_bench = 1;
     else if (!strcmp(argv[i], "--lifecycle")) do_lifecycle = 1;
+    else if (!strcmp(argv[i], "--unlinked-copy")) do_unlinked = 1;
     else if (!strcmp(argv[i], "--model") && more) model = argv[++i];
     else if (!strcmp(argv[i], "--expect") && more) expect = argv[++i];
     else if (!strcmp(argv[i], "--tol") && more) tol = atof(argv[++i]);
@@ -629,6 +681,12 @@ int main(int argc, char **argv) {
   if (msg) {
     fprintf(stderr, "CreateEnv: %s\n", msg);
     return 2;
+  }
+  if (do_unlinked) {
+    unlinked_copy(testdata, plugin);
+    api->ReleaseEnv(env);
+    printf(failures ? "unlinked copy: %d failure(s)\n" : "unlinked copy: pass\n", failures);
+    return failures != 0;
   }
   int rc = model ? run_model(plugin, model, inputs, ninputs, expect, tol, threads, repeat)
                  : self_test(testdata, plugin, do_bench);

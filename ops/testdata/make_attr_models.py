@@ -48,6 +48,15 @@ def main():
     save("bad_ref_attribute.onnx", ref)
     save("bad_unknown_attribute_in_if.onnx", if_model(
         model(BI, inputs(True), {"dividee_out": 0}), model(BI, inputs(True), {})))
+    # Unknown attributes of types ORT's OpAttr_GetType has no value for.
+    tensors = model(BI, inputs(True), {})
+    tensors.graph.node[0].attribute.append(AttributeProto(
+        name="dividee_out", type=AttributeProto.TENSORS, tensors=[helper.make_tensor("t", 7, [], [0])]))
+    save("bad_unknown_attribute_tensors.onnx", tensors)
+    conv = conv_model()
+    conv.graph.node[0].attribute.append(AttributeProto(
+        name="foo", type=AttributeProto.TYPE_PROTO, tp=helper.make_tensor_type_proto(1, [1])))
+    save("bad_conv_unknown_attribute_type_proto.onnx", conv)
     save("bad_unknown_attribute_in_function.onnx",
          function_model([helper.make_attribute("dividee_out", 0)], {}))
     # Valid: the function's divide_out refers to its attribute d, which the
