@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -108,7 +107,7 @@ func Compare(sources []string, opts Options) ([]CompareRecord, error) {
 // the ONNX model to time (a checkpoint is exported into dir first).
 func loadCompareSource(path, weights, dir, tag string, inputs []string) (*compareSource, error) {
 	s := &compareSource{path: path}
-	if strings.HasSuffix(strings.ToLower(path), ".onnx") {
+	if onnxfile.IsModelPath(path) {
 		mp, err := onnxfile.ReadFile(path)
 		if err != nil {
 			return nil, err
@@ -254,7 +253,7 @@ func PrintCompare(w io.Writer, rs []CompareRecord, mi Machine, opts Options, asJ
 // file exported by vimconvert from one; false when it cannot be read (the
 // Vim path reports why).
 func IsMambaOut(path, weights string) bool {
-	if !strings.HasSuffix(strings.ToLower(path), ".onnx") {
+	if !onnxfile.IsModelPath(path) {
 		a, err := arch.DetectFile(path, convert.Weights(weights))
 		return err == nil && a == arch.MambaOut
 	}
