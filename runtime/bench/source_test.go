@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/vimconvert/vimconvert/convert/arch"
-	"github.com/vimconvert/vimconvert/convert/mambaout"
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/graph/graphtest"
 	"github.com/vimconvert/vimconvert/graph/onnxfile"
@@ -18,15 +17,7 @@ import (
 // prepared for Compare (architecture, parameters) and a Vim model is
 // still read back, from what ReadSource kept.
 func TestSourceReadsOnce(t *testing.T) {
-	m, _, err := mambaout.Load(repo.Fixture("mambaout_synthetic", "bare.pth"), mambaout.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mp, err := graph.BuildMambaOut(m, graph.MambaOutOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	moPath := modeltest.Write(t, mp)
+	mp, moPath := modeltest.MambaOutFile(t, repo.Fixture("mambaout_synthetic", "bare.pth"))
 	mo := ReadSource(moPath, "")
 	if !mo.MambaOut || mo.Err() != nil {
 		t.Fatalf("ReadSource(MambaOut model) = MambaOut %v, err %v; want true, nil", mo.MambaOut, mo.Err())
