@@ -328,8 +328,8 @@ func TestWriteRepositoryStagingIsCleanedUp(t *testing.T) {
 		t.Skipf("pid %d was reused at once", dead)
 	}
 	repo := t.TempDir()
-	stale := fmt.Sprintf("vimconvert-triton-%d-123", dead)
-	live := fmt.Sprintf("vimconvert-triton-%d-456", os.Getpid())
+	stale := fmt.Sprintf(".vimconvert-triton-%d-123", dead)
+	live := fmt.Sprintf(".vimconvert-triton-%d-456", os.Getpid())
 	for _, d := range []string{stale, live} {
 		if err := os.MkdirAll(filepath.Join(repo, d, VersionDir), 0o755); err != nil {
 			t.Fatal(err)
@@ -369,7 +369,7 @@ func TestWriteRepositoryStagingIsRegistered(t *testing.T) {
 	staged := ""
 	for deadline := time.Now().Add(10 * time.Second); staged == "" && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		for _, p := range cleanup.Pending() {
-			if filepath.Dir(p) == repo && strings.HasPrefix(filepath.Base(p), "vimconvert-triton-") {
+			if filepath.Dir(p) == repo && strings.HasPrefix(filepath.Base(p), ".vimconvert-triton-") {
 				staged = p
 			}
 		}

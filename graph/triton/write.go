@@ -85,8 +85,9 @@ func CheckTarget(dir, modelPath string, o Options, usesPlugin bool, pluginPath s
 // modelPath) and, when the model imports the plugin's domain, a copy of the
 // plugin at pluginPath beside config.pbtxt. The entry is assembled in a
 // temporary folder inside dir and renamed into place, so an error leaves no
-// partial entry behind. That folder (dir/vimconvert-triton-PID-RAND) is
-// registered with internal/cleanup: an interrupt (cleanup.Notify) removes
+// partial entry behind. That folder (dir/.vimconvert-triton-PID-RAND,
+// hidden from a server polling the repository) is registered with
+// internal/cleanup: an interrupt (cleanup.Notify) removes
 // it, and what a SIGKILL strands is removed by the next write into dir.
 func WriteRepository(dir, modelPath, pluginPath string, o Options) (*Repository, error) {
 	o = o.named(modelPath)
@@ -110,7 +111,7 @@ func WriteRepository(dir, modelPath, pluginPath string, o Options) (*Repository,
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("triton: repository %s: %w", dir, err)
 	}
-	tmp, err := cleanup.MkdirTemp(dir, "triton")
+	tmp, err := cleanup.MkdirHiddenTemp(dir, "triton")
 	if err != nil {
 		return nil, fmt.Errorf("triton: repository %s: %w", dir, err)
 	}
