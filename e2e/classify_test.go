@@ -15,8 +15,8 @@ import (
 	"testing"
 
 	"github.com/vimconvert/vimconvert/convert"
-	"github.com/vimconvert/vimconvert/convert/mambaout"
 	"github.com/vimconvert/vimconvert/graph"
+	"github.com/vimconvert/vimconvert/internal/modeltest"
 	"github.com/vimconvert/vimconvert/internal/npy"
 	"github.com/vimconvert/vimconvert/internal/repo"
 	"github.com/vimconvert/vimconvert/runtime"
@@ -362,18 +362,7 @@ func TestClassifyModelWithoutMetadata(t *testing.T) {
 // classes.
 func TestClassifyMambaOutAnySize(t *testing.T) {
 	requireRuntime(t)
-	mm, _, err := mambaout.Load(repo.Fixture("mambaout_synthetic", "training.pth"), mambaout.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mp, err := graph.BuildMambaOut(mm, graph.MambaOutOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "mambaout.onnx")
-	if err := graph.WriteFile(mp, path); err != nil {
-		t.Fatal(err)
-	}
+	_, path := modeltest.MambaOutFile(t, repo.Fixture("mambaout_synthetic", "training.pth"))
 	photo := filepath.Join(imagesDir, "images", "photo_rocket.jpg")
 	for _, tc := range []struct {
 		size, wantSize, wantSide int

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -176,14 +177,15 @@ func hasEntry(inTmp bool, part string) func(int, string, string) bool {
 	}
 }
 
-// TestSignalsLeaveNothing sends SIGINT and SIGTERM to convert, verify
-// --per-layer, bench and predict at several moments (fixed delays, and
-// while a temporary file, temporary folder or worker process exists) and
-// requires: exit status 130/143 with one "interrupted" line (or 0 when
-// the work ended first), no temporary file in the output folder, an empty
-// private TMPDIR (no vimconvert folder, no ORT .ses or mat-debug log), no
-// worker process left, and the output either absent or byte-identical to
-// an uninterrupted run's.
+// TestSignalsLeaveNothing sends SIGINT and SIGTERM to convert (also with
+// --triton-repo), verify --per-layer, bench and predict at several moments
+// (fixed delays, and while a temporary file, temporary folder or worker
+// process exists) and requires: exit status 130/143 with one "interrupted"
+// line (or 0 when the work ended first), no temporary file or folder in
+// the output folder, an empty private TMPDIR (no vimconvert folder, no ORT
+// .ses or mat-debug log), no worker process left, and the output (and the
+// Triton entry's model) either absent or byte-identical to an
+// uninterrupted run's.
 func TestSignalsLeaveNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts about 30 interrupted commands")
@@ -211,23 +213,34 @@ func TestSignalsLeaveNothing(t *testing.T) {
 		return ms
 	}
 	worker := moment{name: "worker running", ready: func(pid int, _, _ string) bool { return len(childPIDs(pid)) > 0 }}
+	// staging is while a folder other than the Triton entry final exists
+	// in the output folder: the entry being assembled, whatever its name.
+	staging := func(final string) moment {
+		return moment{name: "triton entry staged", ready: func(_ int, outDir, _ string) bool {
+			es, _ := os.ReadDir(outDir)
+			return slices.ContainsFunc(es, func(e os.DirEntry) bool { return e.IsDir() && e.Name() != final })
+		}}
+	}
 	cases := []struct {
 		name    string
 		args    []string
 		output  string // written by the command; "" = none
 		ref     string // what an uninterrupted run writes
 		moments []moment
+		triton  string // a Triton entry folder written into the output folder; "" = none
 	}{
 		{"convert", []string{"convert", big, "-o", "out.onnx"}, "out.onnx", model,
-			append(delays(150, 600, 1200), moment{name: "temp file written", ready: hasEntry(false, ".tmp-vimconvert-")})},
+			append(delays(150, 600, 1200), moment{name: "temp file written", ready: hasEntry(false, ".tmp-vimconvert-")}), ""},
+		{"convert --triton-repo", []string{"convert", big, "-o", "out.onnx", "--triton-repo", ".", "--name", "vim"}, "out.onnx", model,
+			[]moment{staging("vim"), staging("vim")}, "vim"},
 		{"verify --per-layer", []string{"verify", d2, modelD2, "--per-layer"}, "", "",
-			append(delays(150, 700), moment{name: "per-layer temp folder", ready: hasEntry(true, "vimconvert-verify-")})},
+			append(delays(150, 700), moment{name: "per-layer temp folder", ready: hasEntry(true, "vimconvert-verify-")}), ""},
 		{"bench", []string{"bench", modelD2, "--runs", "3", "--warmup", "1", "--variants", "plugin,floor,reference"}, "", "",
-			append(delays(300), moment{name: "bench temp folder", ready: hasEntry(true, "vimconvert-bench-")}, worker)},
+			append(delays(300), moment{name: "bench temp folder", ready: hasEntry(true, "vimconvert-bench-")}, worker), ""},
 		{"predict --model", []string{"predict", "--model", model, "--input", input, "--output", "y.npy"}, "y.npy", filepath.Join(refDir, "y.npy"),
-			delays(100, 400, 800)},
+			delays(100, 400, 800), ""},
 		{"predict --checkpoint", []string{"predict", "--checkpoint", big, "--input", input, "--output", "y.npy"}, "y.npy", filepath.Join(refDir, "y_ref.npy"),
-			delays(300, 1000)},
+			delays(300, 1000), ""},
 	}
 	sigs := []syscall.Signal{syscall.SIGINT, syscall.SIGTERM}
 	handled := 0
@@ -251,12 +264,19 @@ func TestSignalsLeaveNothing(t *testing.T) {
 					t.Errorf("exit status %d after %v (sent %v), want %d:\n%s", run.code, sig, run.sent, 128+int(sig), run.stderr)
 				}
 				for _, e := range testutil.DirNames(t, outDir) {
-					if e != tc.output {
+					if e != tc.output && (tc.triton == "" || e != tc.triton) {
 						t.Errorf("output folder holds %s", e)
 					}
 				}
 				if tc.output != "" {
 					checkSameOrAbsent(t, filepath.Join(outDir, tc.output), tc.ref)
+				}
+				if _, err := os.Stat(filepath.Join(outDir, tc.triton)); tc.triton != "" && err == nil {
+					// The entry is renamed into place whole: absent, or holding the whole model.
+					if _, err := os.Stat(filepath.Join(outDir, tc.triton, "1", "model.onnx")); err != nil {
+						t.Errorf("Triton entry without its model: %v", err)
+					}
+					checkSameOrAbsent(t, filepath.Join(outDir, tc.triton, "1", "model.onnx"), tc.ref)
 				}
 				if left := testutil.DirNames(t, tmpDir); len(left) > 0 {
 					t.Errorf("TMPDIR holds %v", left)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strings"
 
 	"github.com/vimconvert/vimconvert/convert"
@@ -80,7 +79,7 @@ func BuiltArchitecture(mp *onnxpb.ModelProto) (arch string, c *mambaout.Config, 
 // vimconvert from a MambaOut checkpoint; false when it is not one or
 // cannot be read (the caller's own read reports why).
 func IsMambaOutModel(path string) bool {
-	if !strings.EqualFold(filepath.Ext(path), ".onnx") {
+	if !onnxfile.IsModelPath(path) {
 		return false
 	}
 	mp, err := onnxfile.ReadFile(path)

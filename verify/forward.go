@@ -43,9 +43,9 @@ package verify
 import (
 	"errors"
 	"fmt"
-	"math"
 
 	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/verify/internal/linalg"
 )
 
 // Precision selects the arithmetic of a reference run.
@@ -267,14 +267,14 @@ func embedTokens[T Float](m *convert.Model, patches []T, bt int) []T {
 	src := cfg.TokenSources()
 	var pos []T
 	if m.PosEmbed != nil {
-		pos = toT[T](m.PosEmbed.Data) // [1, L, D]
+		pos = linalg.ToT[T](m.PosEmbed.Data) // [1, L, D]
 	}
 	var head, tail []T
 	switch cfg.ClsToken {
 	case convert.ClsMiddle, convert.ClsHead:
-		head = toT[T](m.ClsToken.Data)
+		head = linalg.ToT[T](m.ClsToken.Data)
 	case convert.ClsDouble:
-		head, tail = toT[T](m.ClsTokenHead.Data), toT[T](m.ClsTokenTail.Data)
+		head, tail = linalg.ToT[T](m.ClsTokenHead.Data), linalg.ToT[T](m.ClsTokenTail.Data)
 	}
 	for b := 0; b < bt; b++ {
 		for t, s := range src {
@@ -329,7 +329,7 @@ func runBlocks[T Float](m *convert.Model, tokens []T, bt, workers int, r rounder
 			}
 			residual = next
 		}
-		normRows(normed, residual, p.norm, p.normBias, rows, d, cfg.NormEps, layerNorm)
+		linalg.NormRows(normed, residual, p.norm, p.normBias, rows, d, cfg.NormEps, layerNorm)
 		roundAll(r, normed)
 		hidden = mixer(normed, &p, dm, nil)
 		if keep != nil {
@@ -348,9 +348,9 @@ func runBlocks[T Float](m *convert.Model, tokens []T, bt, workers int, r rounder
 	}
 	var normFBias []T
 	if m.NormFBias != nil {
-		normFBias = toT[T](m.NormFBias.Data)
+		normFBias = linalg.ToT[T](m.NormFBias.Data)
 	}
-	normRows(normed, final, toT[T](m.NormF.Data), normFBias, rows, d, cfg.NormEps, layerNorm)
+	linalg.NormRows(normed, final, linalg.ToT[T](m.NormF.Data), normFBias, rows, d, cfg.NormEps, layerNorm)
 	roundAll(r, normed)
 	return normed
 }
@@ -368,7 +368,7 @@ func patchEmbed[T Float](m *convert.Model, x []float32, shape [4]int, workers in
 	k := cin * p * p
 	np := gh * gw
 	cols := make([]T, bt*np*k)
-	parallelFor(bt*gh, workers, func(i int) {
+	linalg.ParallelFor(bt*gh, workers, func(i int) {
 		b, gy := i/gh, i%gh
 		for gx := 0; gx < gw; gx++ {
 			row := cols[((b*gh+gy)*gw+gx)*k:]
@@ -386,59 +386,11 @@ func patchEmbed[T Float](m *convert.Model, x []float32, shape [4]int, workers in
 	roundAll(r, cols)
 	out := make([]T, bt*np*d)
 	// weight [D, C, P, P] is [D, C·P·P] row-major.
-	linear(out, cols, k, toT[T](m.PatchWeight.Data), bt*np, d, k)
+	linalg.Linear(out, cols, k, linalg.ToT[T](m.PatchWeight.Data), bt*np, d, k)
 	roundAll(r, out)
-	addBias(out, toT[T](m.PatchBias.Data), bt*np, d)
+	linalg.AddBias(out, linalg.ToT[T](m.PatchBias.Data), bt*np, d)
 	roundAll(r, out)
 	return out
-}
-
-// normRows normalises every row of x [rows, d] into out.
-//
-// RMSNorm (every official config, LN 118-119, 266-278; weight, no bias):
-//
-//	y = x · 1/sqrt(mean(x²) + eps) · w
-//
-// LayerNorm (rms_norm=False, F.layer_norm): with the biased variance,
-//
-//	y = (x - mean(x)) · 1/sqrt(var(x) + eps) · w + b
-//
-// Moments are accumulated in float64.
-func normRows[T Float](out, x, w, b []T, rows, d int, eps float64, layerNorm bool) {
-	for r := 0; r < rows; r++ {
-		xr := x[r*d : (r+1)*d]
-		or := out[r*d : (r+1)*d]
-		if !layerNorm {
-			var ss float64
-			for _, v := range xr {
-				ss += float64(v) * float64(v)
-			}
-			rstd := T(1 / math.Sqrt(ss/float64(d)+eps))
-			for j, v := range xr {
-				or[j] = (v * rstd) * w[j]
-			}
-			continue
-		}
-		var sum float64
-		for _, v := range xr {
-			sum += float64(v)
-		}
-		mean := sum / float64(d)
-		var ss float64
-		for _, v := range xr {
-			dv := float64(v) - mean
-			ss += dv * dv
-		}
-		rstd := T(1 / math.Sqrt(ss/float64(d)+eps))
-		mt := T(mean)
-		for j, v := range xr {
-			y := ((v - mt) * rstd) * w[j]
-			if b != nil {
-				y += b[j]
-			}
-			or[j] = y
-		}
-	}
 }
 
 // readout implements forward_features' return (MM 522-539) on the normed
@@ -495,9 +447,9 @@ func applyHead[T Float](m *convert.Model, cfg *convert.Config, feat []T, fshape 
 	if m.HeadWeight != nil {
 		nc = m.HeadWeight.Shape[0]
 		logits = make([]T, rows*nc)
-		linear(logits, feat, d, toT[T](m.HeadWeight.Data), rows, nc, d)
+		linalg.Linear(logits, feat, d, linalg.ToT[T](m.HeadWeight.Data), rows, nc, d)
 		if m.HeadBias != nil {
-			addBias(logits, toT[T](m.HeadBias.Data), rows, nc)
+			linalg.AddBias(logits, linalg.ToT[T](m.HeadBias.Data), rows, nc)
 		}
 	}
 	if len(fshape) == 2 {

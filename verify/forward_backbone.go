@@ -7,6 +7,7 @@ import (
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/graph/onnxfile"
 	"github.com/vimconvert/vimconvert/runtime"
+	"github.com/vimconvert/vimconvert/verify/internal/linalg"
 )
 
 // FeatureMaps returns the backbone feature maps of blocks indices
@@ -38,10 +39,10 @@ func FeatureMaps(m *convert.Model, r *Result, indices []int, mode convert.Featur
 			if mode == convert.FeatureAddNorm {
 				var bias []float64
 				if m.NormFBias != nil {
-					bias = toT[float64](m.NormFBias.Data)
+					bias = linalg.ToT[float64](m.NormFBias.Data)
 				}
 				normed := make([]float64, len(stream))
-				normRows(normed, stream, toT[float64](m.NormF.Data), bias, len(stream)/cfg.EmbedDim, cfg.EmbedDim,
+				linalg.NormRows(normed, stream, linalg.ToT[float64](m.NormF.Data), bias, len(stream)/cfg.EmbedDim, cfg.EmbedDim,
 					cfg.NormEps, cfg.Norm == convert.NormLayer)
 				stream = normed
 			}

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/verify/internal/linalg"
 )
 
 // mixerParams is one direction of a Mamba mixer in the compute precision.
@@ -34,27 +35,27 @@ func newMixerParams[T Float](m *convert.Mixer) mixerParams[T] {
 		a[i] = T(negExpF32(v))
 	}
 	p := mixerParams[T]{
-		convW:  toT[T](m.ConvWeight.Data),
-		xProj:  toT[T](m.XProj.Data),
-		dtW:    toT[T](m.DtProjW.Data),
+		convW:  linalg.ToT[T](m.ConvWeight.Data),
+		xProj:  linalg.ToT[T](m.XProj.Data),
+		dtW:    linalg.ToT[T](m.DtProjW.Data),
 		a:      a,
-		d:      toT[T](m.D.Data),
+		d:      linalg.ToT[T](m.D.Data),
 		hasDir: true,
 	}
 	if m.ConvBias != nil {
-		p.convB = toT[T](m.ConvBias.Data)
+		p.convB = linalg.ToT[T](m.ConvBias.Data)
 	}
 	if m.DtProjB != nil {
-		p.dtB = toT[T](m.DtProjB.Data)
+		p.dtB = linalg.ToT[T](m.DtProjB.Data)
 	}
 	return p
 }
 
 func newLayerParams[T Float](l *convert.Layer) layerParams[T] {
 	p := layerParams[T]{
-		norm:    toT[T](l.NormWeight.Data),
-		inProj:  toT[T](l.InProj.Data),
-		outProj: toT[T](l.OutProj.Data),
+		norm:    linalg.ToT[T](l.NormWeight.Data),
+		inProj:  linalg.ToT[T](l.InProj.Data),
+		outProj: linalg.ToT[T](l.OutProj.Data),
 		fwd:     newMixerParams[T](&l.Fwd),
 	}
 	if l.Bwd != nil {
@@ -67,10 +68,10 @@ func newLayerParams[T Float](l *convert.Layer) layerParams[T] {
 		}
 	}
 	if l.NormBias != nil {
-		p.normBias = toT[T](l.NormBias.Data)
+		p.normBias = linalg.ToT[T](l.NormBias.Data)
 	}
 	if l.Gamma != nil {
-		p.gamma = toT[T](l.Gamma.Data)
+		p.gamma = linalg.ToT[T](l.Gamma.Data)
 	}
 	return p
 }
@@ -113,7 +114,7 @@ func mixer[T Float](hidden []T, p *layerParams[T], dm mixerDims, tr *mixerTrace[
 	di := dm.inner
 	// [B·L, D] -> [B·L, 2·DInner]
 	xz := make([]T, rows*2*di)
-	linear(xz, hidden, dm.model, p.inProj, rows, 2*di, dm.model)
+	linalg.Linear(xz, hidden, dm.model, p.inProj, rows, 2*di, dm.model)
 	roundAll(dm.round, xz)
 
 	yF := make([]T, rows*di)
@@ -154,7 +155,7 @@ func mixer[T Float](hidden []T, p *layerParams[T], dm mixerDims, tr *mixerTrace[
 	}
 	// [B·L, DInner] -> [B·L, D]
 	out := make([]T, rows*dm.model)
-	linear(out, combined, di, p.outProj, rows, dm.model, di)
+	linalg.Linear(out, combined, di, p.outProj, rows, dm.model, di)
 	roundAll(dm.round, out)
 	if p.gamma != nil {
 		for r := 0; r < rows; r++ {
@@ -178,11 +179,11 @@ func innerProjections[T Float](xz []T, p *mixerParams[T], dm mixerDims, reverse 
 	roundAll(dm.round, conv)
 	nx := dm.dtRank + 2*dm.dstate
 	xDbl = make([]T, rows*nx)
-	linear(xDbl, conv, di, p.xProj, rows, nx, di)
+	linalg.Linear(xDbl, conv, di, p.xProj, rows, nx, di)
 	roundAll(dm.round, xDbl)
 	delta = make([]T, rows*di)
 	// dt = xDbl[:, :DtRank] (row stride nx): [B·L, DtRank] -> [B·L, DInner]
-	linear(delta, xDbl, nx, p.dtW, rows, di, dm.dtRank)
+	linalg.Linear(delta, xDbl, nx, p.dtW, rows, di, dm.dtRank)
 	roundAll(dm.round, delta)
 	return conv, xDbl, delta
 }
@@ -203,10 +204,10 @@ func causalConvSiLU[T Float](out, xz []T, p *mixerParams[T], dm mixerDims, rever
 	// The float32 AVX2 path applies SiLU to whole rows with the vector
 	// kernel (di a multiple of 8).
 	vecSiLU := false
-	if _, ok := any(out).([]float32); ok && useAVX2 && di%8 == 0 {
+	if _, ok := any(out).([]float32); ok && linalg.UseAVX2 && di%8 == 0 {
 		vecSiLU = true
 	}
-	parallelFor(dm.batch*chunks, dm.workers, func(i int) {
+	linalg.ParallelFor(dm.batch*chunks, dm.workers, func(i int) {
 		b, ch := i/chunks, i%chunks
 		base := b * l
 		var pre, ones []float32
@@ -271,7 +272,7 @@ func scanDirection[T Float](conv, xDbl, delta, xz []T, p *mixerParams[T], a []T,
 		}
 	}
 	blocks := (di + scanBlock - 1) / scanBlock
-	parallelFor(dm.batch*blocks, dm.workers, func(i int) {
+	linalg.ParallelFor(dm.batch*blocks, dm.workers, func(i int) {
 		b, blk := i/blocks, i%blocks
 		seqs[b].run(blk*scanBlock, min(di, (blk+1)*scanBlock))
 	})

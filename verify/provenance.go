@@ -120,9 +120,9 @@ func FirstDifferingInitializer(mp *onnxpb.ModelProto, wants ...*convert.Tensor) 
 	return "", 0, false
 }
 
-// buildPerLayerCopy writes a per-layer variant of the given model (same
-// opset, scan lowering, extra outputs and initializers) to path.
-func buildPerLayerCopy(m *convert.Model, mp *onnxpb.ModelProto, outputs map[string]bool, path string) error {
+// buildPerLayerCopy builds a per-layer variant of the given model (same
+// opset, scan lowering, extra outputs and initializers).
+func buildPerLayerCopy(m *convert.Model, mp *onnxpb.ModelProto, outputs map[string]bool) (*onnxpb.ModelProto, error) {
 	opts := graph.Options{
 		PerLayer: true,
 		Features: outputs[graph.FeaturesName],
@@ -138,13 +138,13 @@ func buildPerLayerCopy(m *convert.Model, mp *onnxpb.ModelProto, outputs map[stri
 	}
 	// a uint8-nhwc model's copy takes the same pixels
 	if f, rec, err := graph.RecordedInput("the model", onnxfile.Metadata(mp)); err != nil {
-		return err
+		return nil, err
 	} else if f == graph.InputUint8NHWC {
 		opts.InputFormat, opts.Preprocess = f, rec
 	}
 	model, err := graph.Build(m, opts)
 	if err != nil {
-		return fmt.Errorf("build the per-layer model: %w", err)
+		return nil, fmt.Errorf("build the per-layer model: %w", err)
 	}
 	// Initializers carry the official state-dict names in both models:
 	// take the given model's, so the copy computes with its weights.
@@ -152,18 +152,15 @@ func buildPerLayerCopy(m *convert.Model, mp *onnxpb.ModelProto, outputs map[stri
 	for i, t := range model.GetGraph().GetInitializer() {
 		o, ok := orig[t.GetName()]
 		if !ok {
-			return fmt.Errorf("per-layer copy: the model has no initializer %s; was it made by vimconvert?", t.GetName())
+			return nil, fmt.Errorf("per-layer copy: the model has no initializer %s; was it made by vimconvert?", t.GetName())
 		}
 		if !slices.Equal(o.GetDims(), t.GetDims()) || o.GetDataType() != t.GetDataType() {
-			return fmt.Errorf("per-layer copy: initializer %s is %v type %d in the model, %v type %d in the checkpoint",
+			return nil, fmt.Errorf("per-layer copy: initializer %s is %v type %d in the model, %v type %d in the checkpoint",
 				t.GetName(), o.GetDims(), o.GetDataType(), t.GetDims(), t.GetDataType())
 		}
 		model.Graph.Initializer[i] = o
 	}
-	if err := graph.WriteFile(model, path); err != nil {
-		return fmt.Errorf("write the per-layer model: %w", err)
-	}
-	return nil
+	return model, nil
 }
 
 // checkSameArchitecture refuses a checkpoint whose architecture is not

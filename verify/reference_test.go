@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/vimconvert/vimconvert/internal/testutil"
+	"github.com/vimconvert/vimconvert/verify/internal/linalg"
 
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/internal/repo"
@@ -412,9 +413,9 @@ func TestEMAWeights(t *testing.T) {
 // switched off (the path of CPUs without AVX2/FMA and of other
 // architectures: Go scan loop, gonum products).
 func TestPortablePathFixture(t *testing.T) {
-	saved := useAVX2
-	useAVX2 = false
-	t.Cleanup(func() { useAVX2 = saved })
+	saved := linalg.UseAVX2
+	linalg.UseAVX2 = false
+	t.Cleanup(func() { linalg.UseAVX2 = saved })
 	dir := repo.Fixture("vim_t_d2")
 	m, _, err := convert.Load(filepath.Join(dir, "checkpoint.pth"), convert.Options{})
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -13,7 +12,6 @@ import (
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/graph/onnxfile"
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
-	"github.com/vimconvert/vimconvert/internal/cleanup"
 	"github.com/vimconvert/vimconvert/runtime"
 	"github.com/vimconvert/vimconvert/runtime/preprocess"
 )
@@ -95,14 +93,11 @@ func CheckFile(ckptPath, onnxPath string, opts FileOptions) (*FileReport, error)
 // directory ($TMPDIR/vimconvert-verify-PID-RAND) is removed either way and
 // is registered with internal/cleanup for an interrupt.
 func CheckFileContext(ctx context.Context, ckptPath, onnxPath string, opts FileOptions) (*FileReport, error) {
-	if opts.Log == nil {
-		opts.Log = io.Discard
+	res, err := NewFileReport(ckptPath, onnxPath, &opts)
+	if err != nil {
+		return nil, err
 	}
-	if opts.Input == nil {
-		return nil, errors.New("verify: no Input function")
-	}
-	fc := &fileCheck{ctx: ctx, opts: opts, ckpt: ckptPath, onnxPath: onnxPath,
-		res: &FileReport{Checkpoint: ckptPath, Model: onnxPath, Weights: opts.Weights, Tol: opts.Tol, Precision: opts.Precision.String()}}
+	fc := &fileCheck{ctx: ctx, opts: opts, ckpt: ckptPath, onnxPath: onnxPath, res: res}
 	if err := fc.load(); err != nil {
 		return nil, err
 	}
@@ -123,6 +118,20 @@ func CheckFileContext(ctx context.Context, ckptPath, onnxPath string, opts FileO
 	}
 	fc.res.Pass = len(fc.res.Failures) == 0
 	return fc.res, nil
+}
+
+// NewFileReport starts a check as CheckFile does: it refuses opts without
+// an Input function, sets a nil opts.Log to io.Discard and returns the
+// empty report of checking the model at onnxPath against the checkpoint at
+// ckptPath with opts (for verify/mambaout's CheckFile, which starts alike).
+func NewFileReport(ckptPath, onnxPath string, opts *FileOptions) (*FileReport, error) {
+	if opts.Log == nil {
+		opts.Log = io.Discard
+	}
+	if opts.Input == nil {
+		return nil, errors.New("verify: no Input function")
+	}
+	return &FileReport{Checkpoint: ckptPath, Model: onnxPath, Weights: opts.Weights, Tol: opts.Tol, Precision: opts.Precision.String()}, nil
 }
 
 // load reads the model and the checkpoint at the model's geometry and
@@ -187,30 +196,14 @@ func (fc *fileCheck) warn(w string) {
 	fmt.Fprintf(fc.opts.Log, "warning: %s\n", w)
 }
 
-// runModel runs one ONNX file on the input and returns every output, the
-// output names and the session-creation and run times.
-func (fc *fileCheck) runModel(path string) (map[string]*runtime.Tensor, []string, time.Duration, time.Duration, error) {
+// input is the model's input: the float32 batch [B, C, H, W], or a
+// uint8-nhwc model's pixels [B, H, W, C].
+func (fc *fileCheck) input() *runtime.Tensor {
 	x4 := []int64{int64(fc.shape[0]), int64(fc.shape[1]), int64(fc.shape[2]), int64(fc.shape[3])}
-	if err := fc.ctx.Err(); err != nil {
-		return nil, nil, 0, 0, err
-	}
-	start := time.Now()
-	sess, err := runtime.NewSession(path, fc.opts.Runtime)
-	if err != nil {
-		return nil, nil, 0, 0, err
-	}
-	defer sess.Destroy()
-	created := time.Since(start)
-	if names := sess.InputNames(); !slices.Contains(names, graph.InputName) {
-		return nil, nil, 0, 0, fmt.Errorf("%s has no input %q (inputs: %v)", path, graph.InputName, names)
-	}
-	in := &runtime.Tensor{Shape: x4, Data: fc.x}
 	if fc.pix != nil {
-		in = &runtime.Tensor{Shape: []int64{x4[0], x4[2], x4[3], x4[1]}, Bytes: fc.pix}
+		return &runtime.Tensor{Shape: []int64{x4[0], x4[2], x4[3], x4[1]}, Bytes: fc.pix}
 	}
-	start = time.Now()
-	out, err := sess.Run(map[string]*runtime.Tensor{graph.InputName: in})
-	return out, sess.OutputNames(), created, time.Since(start), err
+	return &runtime.Tensor{Shape: x4, Data: fc.x}
 }
 
 // compare runs the model (and its per-layer copy when needed) and the
@@ -221,11 +214,15 @@ func (fc *fileCheck) compare() error {
 	for _, o := range fc.mp.GetGraph().GetOutput() {
 		outputNames[o.GetName()] = true
 	}
-	got, outNames, created, ran, err := fc.runModel(fc.onnxPath)
+	if err := fc.ctx.Err(); err != nil {
+		return err
+	}
+	run, err := RunModel(fc.onnxPath, fc.input(), fc.opts.Runtime)
 	if err != nil {
 		return err
 	}
-	res.SessionMS, res.RunMS, res.ORTVersion = ms(created), ms(ran), runtime.Version()
+	got := run.Outputs
+	res.SessionMS, res.RunMS, res.ORTVersion = ms(run.Session), ms(run.Run), runtime.Version()
 	for _, o := range fc.mp.GetOpsetImport() {
 		res.Plugin = res.Plugin || o.GetDomain() == graph.Domain
 	}
@@ -244,7 +241,7 @@ func (fc *fileCheck) compare() error {
 		return fmt.Errorf("reference forward: %w", err)
 	}
 	res.ReferenceMS = ms(time.Since(start))
-	if err := fc.compareOutputs(got, outNames, ref); err != nil {
+	if err := fc.compareOutputs(got, run.OutputNames, ref); err != nil {
 		return err
 	}
 	if err := fc.compareFeatureMaps(got, ref); err != nil {
@@ -275,23 +272,19 @@ func (fc *fileCheck) compare() error {
 // with the same weights). It warns when the copy's logits differ from the
 // model's (got).
 func (fc *fileCheck) runPerLayerCopy(got map[string]*runtime.Tensor, outputNames map[string]bool) (map[string]*runtime.Tensor, error) {
-	dir, err := cleanup.MkdirTemp("", "verify")
+	cp, err := buildPerLayerCopy(fc.perLayerModel(), fc.mp, outputNames)
 	if err != nil {
-		return nil, fmt.Errorf("temp dir for the per-layer model: %w", err)
-	}
-	defer cleanup.Remove(dir)
-	copyPath := filepath.Join(dir, "per_layer.onnx")
-	if err := buildPerLayerCopy(fc.perLayerModel(), fc.mp, outputNames, copyPath); err != nil {
 		return nil, err
 	}
 	if err := fc.ctx.Err(); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(fc.opts.Log, "%s has no per-layer outputs: built a per-layer copy (graph from %s, initializers from the model)\n", fc.onnxPath, fc.ckpt)
-	layerGot, _, _, _, err := fc.runModel(copyPath)
+	layerRun, err := RunCopy(cp, "per_layer.onnx", fc.input(), fc.opts.Runtime)
 	if err != nil {
 		return nil, fmt.Errorf("per-layer copy: %w", err)
 	}
+	layerGot := layerRun.Outputs
 	if a, b := got[graph.LogitsName], layerGot[graph.LogitsName]; a != nil && b != nil {
 		if r := Compare(a.Data, b.Data, nil); !r.Pass(fc.opts.Tol) {
 			fc.warn(fmt.Sprintf("the per-layer copy's logits differ from %s's by %.3g: the model's graph is not what this vimconvert builds, so the per-layer table describes the rebuilt graph", fc.onnxPath, r.MaxAbs))
@@ -321,8 +314,7 @@ func CompareOutput(from map[string]*runtime.Tensor, name string, want *Tensor) (
 // compareOutputs compares the logits (or the features of a checkpoint
 // without a head), features and tokens outputs and records failures.
 func (fc *fileCheck) compareOutputs(got map[string]*runtime.Tensor, outNames []string, ref *Result) error {
-	res, tol := fc.res, fc.opts.Tol
-	fail := func(f string, a ...any) { res.Failures = append(res.Failures, fmt.Sprintf(f, a...)) }
+	res := fc.res
 	// A model without a classification head (num_classes 0: head is
 	// Identity) has no logits output; its output is the features, which
 	// are then what is checked against Tol. Top-1 means nothing there.
@@ -331,40 +323,16 @@ func (fc *fileCheck) compareOutputs(got map[string]*runtime.Tensor, outNames []s
 			return fmt.Errorf("%s has neither %q nor %q output (outputs: %v); the checkpoint has no head (num_classes 0), so the model should output its features", fc.onnxPath, graph.LogitsName, graph.FeaturesName, outNames)
 		}
 		res.Notes = append(res.Notes, "the checkpoint has no classification head (num_classes 0): compared the features output against --tol; top-1 is not checked")
-	} else {
-		logits, ok := CompareOutput(got, graph.LogitsName, ref.Logits)
-		if !ok {
-			return fmt.Errorf("%s has no output %q (outputs: %v)", fc.onnxPath, graph.LogitsName, outNames)
-		}
-		res.Outputs = append(res.Outputs, Named{graph.LogitsName, logits})
-		if !logits.Pass(tol) {
-			fail("logits max |Δ| %.3g > tol %g", logits.MaxAbs, tol)
-		}
-		if !logits.Top1Within(tol) {
-			fail("top-1 differs in %d of %d rows (expected margin up to %.3g > tol %g)", logits.Top1Rows-logits.Top1Agree, logits.Top1Rows, logits.Top1DiffMargin, tol)
-		}
+	} else if !res.AddOutput(got, graph.LogitsName, ref.Logits, true) {
+		return fmt.Errorf("%s has no output %q (outputs: %v)", fc.onnxPath, graph.LogitsName, outNames)
 	}
-	if feats, ok := CompareOutput(got, graph.FeaturesName, ref.Features); ok {
-		// An argmax over feature channels is no class: no top-1 line.
-		feats = feats.WithoutTop1()
-		res.Outputs = append(res.Outputs, Named{graph.FeaturesName, feats})
-		if !feats.Pass(tol) {
-			fail("features max |Δ| %.3g > tol %g", feats.MaxAbs, tol)
-		}
-	}
+	res.AddOutput(got, graph.FeaturesName, ref.Features, false)
 	// "tokens" is every token after the final add + norm_f.
-	if toks, ok := CompareOutput(got, graph.TokensName, ref.Intermediates[KeyFinalNormed]); ok {
-		// An argmax over the flattened tokens is no class either.
-		toks = toks.WithoutTop1()
-		res.Outputs = append(res.Outputs, Named{graph.TokensName, toks})
-		if !toks.Pass(tol) {
-			fail("tokens max |Δ| %.3g > tol %g", toks.MaxAbs, tol)
-		}
-	}
+	res.AddOutput(got, graph.TokensName, ref.Intermediates[KeyFinalNormed], false)
 	for _, name := range outNames {
 		if t, ok := got[name]; ok {
 			if err := CheckFinite("onnx "+name, t.Data); err != nil {
-				fail("%v", err)
+				res.Failures = append(res.Failures, err.Error())
 			}
 		}
 	}

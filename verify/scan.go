@@ -3,6 +3,8 @@ package verify
 import (
 	"fmt"
 	"math"
+
+	"github.com/vimconvert/vimconvert/verify/internal/linalg"
 )
 
 // strided addresses a 2-D [time, channel] view of a flat slice:
@@ -45,7 +47,7 @@ const scanBlock = 16
 
 // run scans channels [c0, c1).
 func (s *scanSeq[T]) run(c0, c1 int) {
-	if f, ok := any(s).(*scanSeq[float32]); ok && useAVX2 && s.dstate%8 == 0 {
+	if f, ok := any(s).(*scanSeq[float32]); ok && linalg.UseAVX2 && s.dstate%8 == 0 {
 		runScanAVX2(f, c0, c1)
 		return
 	}
@@ -281,7 +283,7 @@ func SelectiveScan[T Float](in ScanInput[T]) (out, lastState []T, err error) {
 		}
 	}
 	blocks := (d + scanBlock - 1) / scanBlock
-	parallelFor(bt*blocks, 0, func(i int) {
+	linalg.ParallelFor(bt*blocks, 0, func(i int) {
 		b, blk := i/blocks, i%blocks
 		seqs[b].run(blk*scanBlock, min(d, (blk+1)*scanBlock))
 	})

@@ -1,12 +1,5 @@
 package verify
 
-import "golang.org/x/sys/cpu"
-
-// useAVX2 selects the AVX2/FMA kernels of the float32 path: the scan
-// (d_state a multiple of 8) and linear (k a multiple of 8). Tests switch
-// it off to compare with the Go loop and gonum.
-var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
-
 // scanStepF32AVX2 advances nch channels of a float32 scan by one time step
 // (see scan_amd64.s): with e = exp(dt[ch]·a[ch·n+j]) evaluated by a
 // Cephes-style vector expf (≤ 2 float32 ulp),

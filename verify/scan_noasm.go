@@ -2,9 +2,6 @@
 
 package verify
 
-// useAVX2 is false without the amd64 kernels.
-var useAVX2 = false
-
 func scanStepF32AVX2(h, a, b, c, dt, dtu, y *float32, nch, n int) {
 	panic("verify: scanStepF32AVX2 called without amd64 support")
 }

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/vimconvert/vimconvert/verify/internal/linalg"
 )
 
 // naiveScan is an independent float64 transcription of the official
@@ -212,7 +214,7 @@ func TestSelectiveScanErrors(t *testing.T) {
 // TestScanAVX2MatchesGo compares the float32 vector kernel with the Go
 // loop on the same inputs, including steps where exp(dt·A) underflows.
 func TestScanAVX2MatchesGo(t *testing.T) {
-	if !useAVX2 {
+	if !linalg.UseAVX2 {
 		t.Skip("skipping: no AVX2/FMA on this CPU (the Go loop is the only float32 path)")
 	}
 	for _, tc := range []struct {
@@ -237,9 +239,9 @@ func TestScanAVX2MatchesGo(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			useAVX2 = false
+			linalg.UseAVX2 = false
 			ref, refLast, err := SelectiveScan(in32)
-			useAVX2 = true
+			linalg.UseAVX2 = true
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -260,7 +262,7 @@ func TestScanAVX2MatchesGo(t *testing.T) {
 // TestVectorSoftplusSiLU compares the AVX2 softplus and SiLU gate with the
 // Go functions over the whole float32 range that matters (and beyond).
 func TestVectorSoftplusSiLU(t *testing.T) {
-	if !useAVX2 {
+	if !linalg.UseAVX2 {
 		t.Skip("skipping: no AVX2/FMA on this CPU")
 	}
 	var xs []float32

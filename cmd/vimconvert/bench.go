@@ -95,8 +95,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if len(pos) > 1 || len(pos) == 1 && bench.IsMambaOut(pos[0], f.weights) {
-		return benchModels(fs, f, pos, stdout, stderr)
+	srcs := bench.ReadSources(pos, f.weights) // each file read once, here
+	if len(srcs) > 1 || len(srcs) == 1 && srcs[0].MambaOut {
+		return benchModels(fs, f, srcs, stdout, stderr)
 	}
 	if len(pos) != 1 {
 		return usageError(fs, "want one MODEL.onnx or CKPT.pth argument, got %d", len(pos))
@@ -109,7 +110,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if _, err := os.Stat(opts.Source); err != nil {
 		return fmt.Errorf("model: %w", err)
 	}
-	if opts.Model, err = bench.LoadModel(opts.Source, f.weights); err != nil {
+	if opts.Model, err = srcs[0].Model(f.weights); err != nil {
 		return err
 	}
 	if err := checkBenchSizes(fs, opts); err != nil {

@@ -5,13 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/convert/mambaout"
 	"github.com/vimconvert/vimconvert/graph"
+	"github.com/vimconvert/vimconvert/graph/onnxfile"
 )
 
 func init() {
@@ -87,7 +86,7 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 // converted model back (graph.ReadModelInfo; the checkpoint flags do not
 // apply to it).
 func loadForInspect(fs *flag.FlagSet, path string, opts *convert.Options) (*convert.Model, *convert.Info, error) {
-	if !strings.EqualFold(filepath.Ext(path), ".onnx") {
+	if !onnxfile.IsModelPath(path) {
 		return convert.Load(path, *opts)
 	}
 	if err := refuseCheckpointFlags(fs); err != nil {

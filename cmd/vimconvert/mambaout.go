@@ -34,7 +34,7 @@ func mambaOut(fs *flag.FlagSet, ckpt string, w convert.Weights, do func() error)
 
 // benchModels is `vimconvert bench A B ...` (or one MambaOut model): every
 // model end to end, side by side (bench.Compare).
-func benchModels(fs *flag.FlagSet, f *benchFlags, pos []string, stdout, stderr io.Writer) error {
+func benchModels(fs *flag.FlagSet, f *benchFlags, srcs []*bench.Source, stdout, stderr io.Writer) error {
 	opts, err := f.options(fs)
 	fs.Visit(func(fl *flag.Flag) {
 		if err == nil && (fl.Name == "variants" || fl.Name == "plain") {
@@ -47,7 +47,7 @@ func benchModels(fs *flag.FlagSet, f *benchFlags, pos []string, stdout, stderr i
 	}
 	opts.Worker, opts.Progress = []string{exe, "bench", bench.WorkerFlag}, func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
 	mi := bench.MachineInfo() // its load average is the one at the start
-	recs, err := bench.Compare(pos, opts)
+	recs, err := bench.Compare(srcs, opts)
 	if err != nil {
 		return err
 	}

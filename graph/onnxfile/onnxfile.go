@@ -10,12 +10,33 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
 )
+
+// Ext is the file extension of an ONNX model.
+const Ext = ".onnx"
+
+// IsModelPath reports whether path names an ONNX model by its extension
+// (Ext, in any case): the module's one test of "an exported model, not a
+// checkpoint" for a path given on the command line or to an API.
+func IsModelPath(path string) bool { return strings.EqualFold(filepath.Ext(path), Ext) }
+
+// Stem is the base name of path without its Ext (in any case), e.g. the
+// default name of a model written to dir/vim_t.onnx is "vim_t"; a name
+// with another extension is returned whole.
+func Stem(path string) string {
+	base := filepath.Base(path)
+	if IsModelPath(base) {
+		return base[:len(base)-len(Ext)]
+	}
+	return base
+}
 
 // ErrModelMissing is returned (wrapped, with the path) by ReadFile and Read
 // when the .onnx file does not exist.

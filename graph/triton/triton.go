@@ -16,13 +16,12 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"path/filepath"
 	"regexp"
-	"strings"
 
 	"google.golang.org/protobuf/encoding/prototext"
 
 	"github.com/vimconvert/vimconvert/graph"
+	"github.com/vimconvert/vimconvert/graph/onnxfile"
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
 	"github.com/vimconvert/vimconvert/graph/triton/third_party/tritonpb"
 )
@@ -141,10 +140,8 @@ func (o Options) named(modelPath string) Options {
 }
 
 // NameFromModelPath is the default model name for the ONNX file at p: its
-// base name without ".onnx".
-func NameFromModelPath(p string) string {
-	return strings.TrimSuffix(path.Base(filepath.ToSlash(p)), ".onnx")
-}
+// base name without ".onnx" (onnxfile.Stem).
+func NameFromModelPath(p string) string { return onnxfile.Stem(p) }
 
 // ErrBadModel is returned (wrapped) when the ONNX model's interface cannot
 // be described to Triton.

@@ -2,10 +2,17 @@ package triton
 
 import (
 	"errors"
+	"fmt"
+	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/encoding/prototext"
@@ -15,6 +22,7 @@ import (
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
 	"github.com/vimconvert/vimconvert/graph/triton/third_party/tritonpb"
+	"github.com/vimconvert/vimconvert/internal/cleanup"
 )
 
 // dim is a concrete size, or the batch dim_param when size is 0.
@@ -301,5 +309,87 @@ func TestCheckTarget(t *testing.T) {
 		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("%s: err = %v, want %q", tc.reason, err, tc.want)
 		}
+	}
+}
+
+// TestWriteRepositoryStagingIsCleanedUp checks that the entry is staged in
+// an internal/cleanup temporary folder: a staging folder stranded by a
+// SIGKILLed writer (named after its dead process) is removed by the next
+// write into the repository, one of a live process is kept, and the
+// staging folder of this write is neither left in the repository nor in
+// the interrupt registry.
+func TestWriteRepositoryStagingIsCleanedUp(t *testing.T) {
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Skipf("cannot run true: %v", err)
+	}
+	dead := cmd.Process.Pid
+	if _, err := os.Stat(filepath.Join("/proc", strconv.Itoa(dead))); err == nil {
+		t.Skipf("pid %d was reused at once", dead)
+	}
+	repo := t.TempDir()
+	stale := fmt.Sprintf(".vimconvert-triton-%d-123", dead)
+	live := fmt.Sprintf(".vimconvert-triton-%d-456", os.Getpid())
+	for _, d := range []string{stale, live} {
+		if err := os.MkdirAll(filepath.Join(repo, d, VersionDir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := WriteRepository(repo, writeModel(t, vimModel(false)), "", Options{Name: "la"}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	entries, _ := os.ReadDir(repo)
+	for _, e := range entries {
+		got[e.Name()] = true
+	}
+	if want := map[string]bool{"la": true, live: true}; !maps.Equal(got, want) {
+		t.Errorf("repository holds %v, want %v (the dead writer's staging folder removed, nothing of this write but its entry)", slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(want)))
+	}
+	if p := cleanup.Pending(); len(p) != 0 {
+		t.Errorf("temporaries still registered after the write: %v", p)
+	}
+}
+
+// TestWriteRepositoryStagingIsRegistered holds WriteRepository inside its
+// staging (the plugin to copy is a named pipe nobody writes to yet) and
+// requires the staging folder to be registered with internal/cleanup, so
+// that an interrupt that ends the process there removes it.
+func TestWriteRepositoryStagingIsRegistered(t *testing.T) {
+	plugin := filepath.Join(t.TempDir(), PluginFile)
+	if err := syscall.Mkfifo(plugin, 0o644); err != nil {
+		t.Skipf("no named pipe: %v", err)
+	}
+	repo, model := t.TempDir(), writeModel(t, vimModel(true))
+	done := make(chan error, 1)
+	go func() {
+		_, err := WriteRepository(repo, model, plugin, Options{Name: "vim"})
+		done <- err
+	}()
+	staged := ""
+	for deadline := time.Now().Add(10 * time.Second); staged == "" && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		for _, p := range cleanup.Pending() {
+			if filepath.Dir(p) == repo && strings.HasPrefix(filepath.Base(p), ".vimconvert-triton-") {
+				staged = p
+			}
+		}
+	}
+	if staged == "" {
+		t.Errorf("no staging folder of %s registered with internal/cleanup while the entry is assembled", repo)
+	} else if fi, err := os.Stat(staged); err != nil || !fi.IsDir() {
+		t.Errorf("registered staging folder %s: %v", staged, err)
+	}
+	// Let the copy finish (opening the pipe waits for the writer's reader).
+	if err := os.WriteFile(plugin, []byte("plugin"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(filepath.Join(repo, "vim", PluginFile)); err != nil || string(got) != "plugin" {
+		t.Errorf("plugin copied as %q, %v", got, err)
+	}
+	if p := cleanup.Pending(); len(p) != 0 {
+		t.Errorf("temporaries still registered after the write: %v", p)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vimconvert/vimconvert/graph/onnxfile"
 	"github.com/vimconvert/vimconvert/graph/triton/third_party/tritonpb"
+	"github.com/vimconvert/vimconvert/internal/cleanup"
 )
 
 // Repository is the model entry WriteRepository wrote.
@@ -84,7 +85,10 @@ func CheckTarget(dir, modelPath string, o Options, usesPlugin bool, pluginPath s
 // modelPath) and, when the model imports the plugin's domain, a copy of the
 // plugin at pluginPath beside config.pbtxt. The entry is assembled in a
 // temporary folder inside dir and renamed into place, so an error leaves no
-// partial entry behind.
+// partial entry behind. That folder (dir/.vimconvert-triton-PID-RAND,
+// hidden from a server polling the repository) is registered with
+// internal/cleanup: an interrupt (cleanup.Notify) removes
+// it, and what a SIGKILL strands is removed by the next write into dir.
 func WriteRepository(dir, modelPath, pluginPath string, o Options) (*Repository, error) {
 	o = o.named(modelPath)
 	mp, err := onnxfile.ReadFile(modelPath)
@@ -107,14 +111,14 @@ func WriteRepository(dir, modelPath, pluginPath string, o Options) (*Repository,
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("triton: repository %s: %w", dir, err)
 	}
-	tmp, err := os.MkdirTemp(dir, "."+o.Name+".tmp-")
+	tmp, err := cleanup.MkdirHiddenTemp(dir, "triton")
 	if err != nil {
 		return nil, fmt.Errorf("triton: repository %s: %w", dir, err)
 	}
 	done := false
 	defer func() {
 		if !done {
-			os.RemoveAll(tmp)
+			cleanup.Remove(tmp)
 		}
 	}()
 	if err := os.Chmod(tmp, 0o755); err != nil {
@@ -123,7 +127,7 @@ func WriteRepository(dir, modelPath, pluginPath string, o Options) (*Repository,
 	if err := fillEntry(tmp, text, modelPath, pluginPath, usesPlugin); err != nil {
 		return nil, err
 	}
-	if err := os.Rename(tmp, final); err != nil {
+	if err := cleanup.Rename(tmp, final); err != nil {
 		return nil, fmt.Errorf("triton: moving the entry into place: %w", err)
 	}
 	done = true

@@ -38,8 +38,9 @@ const tempDirPrefix = "vimconvert-"
 var (
 	// staleFileRe matches CreateTemp's names: group 1 is the pid.
 	staleFileRe = regexp.MustCompile(`^\..+\.tmp-vimconvert-([0-9]+)-[0-9]+$`)
-	// staleDirRe matches MkdirTemp's names: group 1 is the pid.
-	staleDirRe = regexp.MustCompile(`^vimconvert-[a-z0-9]+-([0-9]+)-[0-9]+$`)
+	// staleDirRe matches MkdirTemp's and MkdirHiddenTemp's names: group 1
+	// is the pid.
+	staleDirRe = regexp.MustCompile(`^\.?vimconvert-[a-z0-9]+-([0-9]+)-[0-9]+$`)
 	// kindRe is what MkdirTemp accepts as a kind.
 	kindRe = regexp.MustCompile(`^[a-z0-9]+$`)
 )
@@ -73,6 +74,18 @@ func CreateTemp(dir, final string) (*os.File, error) {
 // registers it. kind is lower-case letters and digits ("verify", "bench").
 // Remove it (with everything in it) with Remove.
 func MkdirTemp(dir, kind string) (string, error) {
+	return mkdirTemp(dir, "", kind)
+}
+
+// MkdirHiddenTemp is MkdirTemp with a hidden name, .vimconvert-KIND-PID-RAND:
+// for staging inside a folder that another program lists, such as a model
+// repository a server polls. Hand it over with Rename, or drop it with
+// Remove.
+func MkdirHiddenTemp(dir, kind string) (string, error) {
+	return mkdirTemp(dir, ".", kind)
+}
+
+func mkdirTemp(dir, hidden, kind string) (string, error) {
 	if !kindRe.MatchString(kind) {
 		return "", fmt.Errorf("cleanup: temporary directory kind %q: want lower-case letters and digits", kind)
 	}
@@ -82,7 +95,7 @@ func MkdirTemp(dir, kind string) (string, error) {
 	_, _ = RemoveStale(dir)
 	registry.Lock()
 	defer registry.Unlock()
-	path, err := os.MkdirTemp(dir, tempDirPrefix+kind+"-"+strconv.Itoa(os.Getpid())+"-*")
+	path, err := os.MkdirTemp(dir, hidden+tempDirPrefix+kind+"-"+strconv.Itoa(os.Getpid())+"-*")
 	if err != nil {
 		return "", err
 	}

@@ -66,6 +66,16 @@ func TestCreateTempRenameRemove(t *testing.T) {
 	if _, err := MkdirTemp(dir, "Bad/kind"); err == nil {
 		t.Error("MkdirTemp accepted a kind with a slash")
 	}
+	h, err := MkdirHiddenTemp(dir, "triton")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if base := filepath.Base(h); base[0] != '.' || !staleDirRe.MatchString(base) || !slices.Contains(Pending(), h) {
+		t.Errorf("hidden temp dir %s: not hidden, not named like MkdirTemp's or not registered", h)
+	}
+	if err := Remove(h); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestRemoveStale(t *testing.T) {
@@ -80,6 +90,8 @@ func TestRemoveStale(t *testing.T) {
 		{".out.onnx.tmp-vimconvert-" + dead + "-123", false, true, "temp file of a dead process"},
 		{"vimconvert-verify-" + dead + "-456", true, true, "temp folder of a dead process"},
 		{"vimconvert-bench-" + dead + "-789", true, true, "bench folder of a dead process"},
+		{".vimconvert-triton-" + dead + "-789", true, true, "hidden staging folder of a dead process"},
+		{".vimconvert-triton-" + live + "-789", true, false, "hidden staging folder of a live process"},
 		{".out.onnx.tmp-vimconvert-" + live + "-123", false, false, "temp file of a live process (this one)"},
 		{"vimconvert-verify-" + live + "-1", true, false, "temp folder of a live process"},
 		{".out.onnx.tmp-123", false, false, "not named by this package (no pid): not ours to remove"},

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/convert/mambaout"
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
 )
@@ -32,4 +33,20 @@ func Write(tb testing.TB, mp *onnxpb.ModelProto) string {
 		tb.Fatalf("graph.WriteFile: %v", err)
 	}
 	return p
+}
+
+// MambaOutFile loads the MambaOut checkpoint at ckpt (its model weights),
+// builds it with the default options (graph.BuildMambaOut) and writes it
+// with Write, returning the model and its path; an error fails tb.
+func MambaOutFile(tb testing.TB, ckpt string) (*onnxpb.ModelProto, string) {
+	tb.Helper()
+	m, _, err := mambaout.Load(ckpt, mambaout.Options{})
+	if err != nil {
+		tb.Fatalf("mambaout.Load: %v", err)
+	}
+	mp, err := graph.BuildMambaOut(m, graph.MambaOutOptions{})
+	if err != nil {
+		tb.Fatalf("graph.BuildMambaOut: %v", err)
+	}
+	return mp, Write(tb, mp)
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -47,7 +46,8 @@ type compareSource struct {
 }
 
 // Compare times every source (a checkpoint or an ONNX file exported by
-// vimconvert, Vim or MambaOut) end to end, side by side: for each image
+// vimconvert, Vim or MambaOut, as ReadSources read it: a file is not read
+// again) end to end, side by side: for each image
 // size × batch × threads of opts (ImgSizes empty: the first source's own
 // size, 224 for MambaOut), each model in its own worker process, Rounds
 // times interleaved. A Vim model is the plugin variant of Run, its
@@ -55,7 +55,7 @@ type compareSource struct {
 // exported. Only the grid, Warmup, Runs, Rounds, MaxSeconds, Weights, Dir,
 // Worker and Progress of opts are used. A failed measurement is recorded
 // in its record's Error (see CompareFailure), not returned.
-func Compare(sources []string, opts Options) ([]CompareRecord, error) {
+func Compare(sources []*Source, opts Options) ([]CompareRecord, error) {
 	if len(sources) == 0 {
 		return nil, errors.New("bench: no model to compare")
 	}
@@ -72,10 +72,14 @@ func Compare(sources []string, opts Options) ([]CompareRecord, error) {
 	}
 	defer done()
 	srcs := make([]*compareSource, len(sources))
-	for i, p := range sources {
-		s, err := loadCompareSource(p, opts.Weights, dir, fmt.Sprintf("m%d", i), sources)
+	inputs := make([]string, len(sources)) // never overwritten by a generated model
+	for i, src := range sources {
+		inputs[i] = src.Path
+	}
+	for i, src := range sources {
+		s, err := loadCompareSource(src, opts.Weights, dir, fmt.Sprintf("m%d", i), inputs)
 		if err != nil {
-			return nil, fmt.Errorf("bench: %s: %w", p, err)
+			return nil, fmt.Errorf("bench: %s: %w", src.Path, err)
 		}
 		srcs[i] = s
 	}
@@ -91,7 +95,7 @@ func Compare(sources []string, opts Options) ([]CompareRecord, error) {
 		paths := make([]string, len(srcs))
 		for i, s := range srcs {
 			var err error
-			if paths[i], err = s.modelAt(size, dir, fmt.Sprintf("m%d", i), sources, si == 0); err != nil {
+			if paths[i], err = s.modelAt(size, dir, fmt.Sprintf("m%d", i), inputs, si == 0); err != nil {
 				return nil, fmt.Errorf("bench: %s at image size %d: %w", s.path, size, err)
 			}
 		}
@@ -104,26 +108,20 @@ func Compare(sources []string, opts Options) ([]CompareRecord, error) {
 	return records, nil
 }
 
-// loadCompareSource reads one source: its architecture, and for MambaOut
-// the ONNX model to time (a checkpoint is exported into dir first).
-func loadCompareSource(path, weights, dir, tag string, inputs []string) (*compareSource, error) {
+// loadCompareSource prepares one source read by ReadSource: for MambaOut
+// the ONNX model to time (a checkpoint is exported into dir first), for
+// Vim the model, from what src read.
+func loadCompareSource(src *Source, weights, dir, tag string, inputs []string) (*compareSource, error) {
+	path := src.Path
 	s := &compareSource{path: path}
-	if strings.HasSuffix(strings.ToLower(path), ".onnx") {
-		mp, err := onnxfile.ReadFile(path)
-		if err != nil {
-			return nil, err
-		}
-		a, _, _, err := graph.BuiltArchitecture(mp)
-		if err != nil {
-			return nil, err
-		}
-		if a == mambaout.Architecture {
-			s.arch, s.onnx, s.params = arch.MambaOut, path, onnxfile.ParamCount(mp)
-			return s, nil
-		}
-	} else if isMO, err := arch.IsMambaOut(path, convert.Weights(weights)); err != nil {
-		return nil, err
-	} else if isMO {
+	if src.err != nil {
+		return nil, src.err
+	}
+	if src.MambaOut && src.model != nil {
+		s.arch, s.onnx, s.params = arch.MambaOut, path, onnxfile.ParamCount(src.model)
+		return s, nil
+	}
+	if src.MambaOut {
 		m, _, err := mambaout.Load(path, mambaout.Options{Weights: convert.Weights(weights)})
 		if err != nil {
 			return nil, err
@@ -138,7 +136,7 @@ func loadCompareSource(path, weights, dir, tag string, inputs []string) (*compar
 		}
 		return s, graph.WriteFile(mp, s.onnx)
 	}
-	m, err := LoadModel(path, weights)
+	m, err := src.Model(weights)
 	if err != nil {
 		return nil, err
 	}
@@ -248,15 +246,4 @@ func PrintCompare(w io.Writer, rs []CompareRecord, mi Machine, opts Options, asJ
 			float64(r.Params)/1e6, r.Stats.MedianMS, r.Stats.P10MS, r.Stats.P90MS, r.Stats.CPUMedianMS, r.Stats.Runs, float64(r.OverFirstModel), r.Stats.PeakRSSMB)
 	}
 	return tw.Flush()
-}
-
-// IsMambaOut reports whether path is a MambaOut checkpoint or an ONNX
-// file exported by vimconvert from one; false when it cannot be read (the
-// Vim path reports why).
-func IsMambaOut(path, weights string) bool {
-	if !strings.HasSuffix(strings.ToLower(path), ".onnx") {
-		a, err := arch.DetectFile(path, convert.Weights(weights))
-		return err == nil && a == arch.MambaOut
-	}
-	return graph.IsMambaOutModel(path)
 }

@@ -28,7 +28,7 @@ func TestCompareRefusesOptions(t *testing.T) {
 	for _, tc := range cases {
 		o := good()
 		tc.edit(&o)
-		if _, err := Compare(tc.sources, o); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := Compare(ReadSources(tc.sources, ""), o); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: Compare = %v, want an error containing %q", tc.reason, err, tc.want)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgsvg"
 
+	"github.com/vimconvert/vimconvert/graph/onnxfile"
 	"github.com/vimconvert/vimconvert/internal/cleanup"
 )
 
@@ -37,7 +38,7 @@ func (l *sweepLine) add(size int, msPerImg, rss float64) {
 // and without a trailing "_<size>" (deit_t_224.onnx and deit_t_448.onnx
 // are one line, "deit_t").
 func plainLabel(path string, size int) string {
-	s := strings.TrimSuffix(filepath.Base(path), ".onnx")
+	s := onnxfile.Stem(path)
 	return strings.TrimSuffix(s, fmt.Sprintf("_%d", size))
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/graph/onnxfile"
 	"github.com/vimconvert/vimconvert/internal/cleanup"
 )
 
@@ -114,7 +115,7 @@ func RunContext(ctx context.Context, opts Options) ([]Record, error) {
 				if opts.Dir == "" && rec.PluginModel != "" && rec.PluginModel != opts.Source {
 					rec.PluginModel = ModelNotKept
 				}
-				if opts.Variants[VariantPlugin] && opts.isONNX() && !givenIsPlugin {
+				if opts.Variants[VariantPlugin] && onnxfile.IsModelPath(opts.Source) && !givenIsPlugin {
 					rec.PluginNote = fmt.Sprintf("%s %s: timed a plugin model built from its weights", opts.Source, pluginNote)
 				}
 				if first := findRecord(records, sizes[0], b, t); si > 0 && first != nil {
@@ -164,13 +165,10 @@ func isVariant(v string) bool {
 	return false
 }
 
-// isONNX reports whether Source is an .onnx file.
-func (o *Options) isONNX() bool { return strings.HasSuffix(strings.ToLower(o.Source), ".onnx") }
-
 // pluginVariantOfSource reports whether Source is timed as the plugin
 // variant itself, and why not (also written to Log).
 func (o *Options) pluginVariantOfSource() (bool, string, error) {
-	if !o.isONNX() || !o.Variants[VariantPlugin] {
+	if !onnxfile.IsModelPath(o.Source) || !o.Variants[VariantPlugin] {
 		return false, "", nil
 	}
 	is, note, err := isPluginVariant(o.Source, o.Model)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/graph"
+	"github.com/vimconvert/vimconvert/graph/onnxfile"
 	"github.com/vimconvert/vimconvert/internal/benchgraph"
 	"github.com/vimconvert/vimconvert/runtime"
 	"github.com/vimconvert/vimconvert/verify"
@@ -256,7 +257,7 @@ func peakRSSMB() (float64, error) {
 // LoadModel loads a checkpoint (weights: convert.WeightsModel or
 // convert.WeightsEMA), or reads back an ONNX file exported by vimconvert.
 func LoadModel(path, weights string) (*convert.Model, error) {
-	if strings.HasSuffix(strings.ToLower(path), ".onnx") {
+	if onnxfile.IsModelPath(path) {
 		return graph.ReadModel(path)
 	}
 	m, _, err := convert.Load(path, convert.Options{Weights: convert.Weights(weights)})

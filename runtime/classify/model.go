@@ -72,11 +72,7 @@ func (m *Model) Close() error {
 	return err
 }
 
-// IsONNX reports whether path names an ONNX model (by its .onnx suffix);
-// anything else is read as a checkpoint.
-func IsONNX(path string) bool { return strings.HasSuffix(strings.ToLower(path), ".onnx") }
-
-// Open loads the model at path: an exported ONNX model (IsONNX) run in ONNX
+// Open loads the model at path: an exported ONNX model (onnxfile.IsModelPath) run in ONNX
 // Runtime with the plugin, or a Vim or MambaOut checkpoint run with the
 // pure-Go reference. Errors name the file and the problem.
 func Open(path string, o ModelOptions) (*Model, error) {
@@ -88,7 +84,7 @@ func Open(path string, o ModelOptions) (*Model, error) {
 	}
 	var m *Model
 	var err error
-	if IsONNX(path) {
+	if onnxfile.IsModelPath(path) {
 		if o.Checkpoint != (convert.Options{}) {
 			return nil, fmt.Errorf("%s is an exported model: checkpoint options (weight set %q, cls token, stride) apply to a checkpoint only", path, o.Checkpoint.Weights)
 		}

@@ -1,12 +1,8 @@
 package mambaout
 
 import (
-	"errors"
 	"fmt"
-	"io"
-	"path/filepath"
 	"reflect"
-	"slices"
 	"time"
 
 	"github.com/vimconvert/vimconvert/convert"
@@ -14,7 +10,6 @@ import (
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/graph/onnxfile"
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
-	"github.com/vimconvert/vimconvert/internal/cleanup"
 	"github.com/vimconvert/vimconvert/runtime"
 	"github.com/vimconvert/vimconvert/verify"
 )
@@ -33,13 +28,10 @@ import (
 // the checkpoint's gets a warning. A failed comparison is a report with
 // Pass false (see verify.FileReport.Failure), not an error.
 func CheckFile(ckptPath, onnxPath string, opts verify.FileOptions) (*verify.FileReport, error) {
-	if opts.Log == nil {
-		opts.Log = io.Discard
+	res, err := verify.NewFileReport(ckptPath, onnxPath, &opts)
+	if err != nil {
+		return nil, err
 	}
-	if opts.Input == nil {
-		return nil, errors.New("verify: no Input function")
-	}
-	res := &verify.FileReport{Checkpoint: ckptPath, Model: onnxPath, Weights: opts.Weights, Tol: opts.Tol, Precision: opts.Precision.String()}
 	mp, layout, m, err := loadPair(ckptPath, onnxPath, opts.Weights)
 	if err != nil {
 		return nil, err
@@ -53,20 +45,22 @@ func CheckFile(ckptPath, onnxPath string, opts verify.FileOptions) (*verify.File
 		return nil, err
 	}
 	res.Input, res.InputShape = desc, shape[:]
-	got, created, ran, err := runONNX(onnxPath, x, shape, opts.Runtime)
+	run, err := verify.RunModel(onnxPath, nchw(x, shape), opts.Runtime)
 	if err != nil {
 		return nil, err
 	}
-	res.SessionMS, res.RunMS, res.ORTVersion = ms(created), ms(ran), runtime.Version()
+	got := run.Outputs
+	res.SessionMS, res.RunMS, res.ORTVersion = ms(run.Session), ms(run.Run), runtime.Version()
 	start := time.Now()
 	ref, err := Forward(m, x, shape, Options{Precision: opts.Precision, Intermediates: opts.PerLayer})
 	if err != nil {
 		return nil, fmt.Errorf("reference forward: %w", err)
 	}
 	res.ReferenceMS = ms(time.Since(start))
-	if err := compareOutputs(res, got, ref, onnxPath); err != nil {
-		return nil, err
+	if !res.AddOutput(got, graph.LogitsName, ref.Logits, true) {
+		return nil, fmt.Errorf("%s has no output %q (outputs: %v)", onnxPath, graph.LogitsName, run.OutputNames)
 	}
+	res.AddOutput(got, graph.FeaturesName, ref.Features, false)
 	if opts.PerLayer {
 		if err := compareStages(res, got, ref, m, mp, layout, x, shape, opts); err != nil {
 			return nil, err
@@ -114,56 +108,10 @@ func weightsWarning(mp *onnxpb.ModelProto, m *mo.Model, weights convert.Weights)
 	return fmt.Sprintf("initializer %s of the model differs from the checkpoint's %q weights (max |Δ| %.3g): was it converted from another checkpoint or weight set?", name, weights, maxAbs)
 }
 
-// runONNX runs the model at path on x and returns every output with the
-// session-creation and run times.
-func runONNX(path string, x []float32, shape [4]int, ro runtime.Options) (map[string]*runtime.Tensor, time.Duration, time.Duration, error) {
-	start := time.Now()
-	sess, err := runtime.NewSession(path, ro)
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	defer sess.Destroy()
-	created := time.Since(start)
-	if names := sess.InputNames(); !slices.Contains(names, graph.InputName) {
-		return nil, 0, 0, fmt.Errorf("%s has no input %q (inputs: %v)", path, graph.InputName, names)
-	}
-	x4 := []int64{int64(shape[0]), int64(shape[1]), int64(shape[2]), int64(shape[3])}
-	start = time.Now()
-	out, err := sess.Run(map[string]*runtime.Tensor{graph.InputName: {Shape: x4, Data: x}})
-	if err != nil {
-		return nil, 0, 0, fmt.Errorf("%s on input %v: %w", path, shape, err)
-	}
-	return out, created, time.Since(start), nil
-}
-
-// compareOutputs compares the logits and, when the model has it, the
-// features output, recording failures in res.
-func compareOutputs(res *verify.FileReport, got map[string]*runtime.Tensor, ref *Result, onnxPath string) error {
-	fail := func(f string, a ...any) { res.Failures = append(res.Failures, fmt.Sprintf(f, a...)) }
-	logits, ok := verify.CompareOutput(got, graph.LogitsName, ref.Logits)
-	if !ok {
-		return fmt.Errorf("%s has no output %q", onnxPath, graph.LogitsName)
-	}
-	res.Outputs = append(res.Outputs, verify.Named{Name: graph.LogitsName, Report: logits})
-	if logits.Mismatch != "" {
-		fail("logits: %s", logits.Mismatch)
-	} else {
-		if !logits.Pass(res.Tol) {
-			fail("logits max |Δ| %.3g > tol %g", logits.MaxAbs, res.Tol)
-		}
-		if !logits.Top1Within(res.Tol) {
-			fail("top-1 differs in %d of %d rows (expected margin up to %.3g > tol %g)", logits.Top1Rows-logits.Top1Agree, logits.Top1Rows, logits.Top1DiffMargin, res.Tol)
-		}
-	}
-	if feats, ok := verify.CompareOutput(got, graph.FeaturesName, ref.Features); ok {
-		// An argmax over feature channels is no class: no top-1 line.
-		feats = feats.WithoutTop1()
-		res.Outputs = append(res.Outputs, verify.Named{Name: graph.FeaturesName, Report: feats})
-		if !feats.Pass(res.Tol) {
-			fail("features max |Δ| %.3g > tol %g", feats.MaxAbs, res.Tol)
-		}
-	}
-	return nil
+// nchw is the float32 batch x of the given shape [B, C, H, W] as a model
+// input.
+func nchw(x []float32, shape [4]int) *runtime.Tensor {
+	return &runtime.Tensor{Shape: []int64{int64(shape[0]), int64(shape[1]), int64(shape[2]), int64(shape[3])}, Data: x}
 }
 
 // stageKeys lists the per-stage outputs in the order the network computes
@@ -215,20 +163,12 @@ func runStageCopy(res *verify.FileReport, got map[string]*runtime.Tensor, m *mo.
 	if err != nil {
 		return nil, fmt.Errorf("per-stage copy: %w", err)
 	}
-	dir, err := cleanup.MkdirTemp("", "verify")
-	if err != nil {
-		return nil, fmt.Errorf("temp dir for the per-stage model: %w", err)
-	}
-	defer cleanup.Remove(dir)
-	path := filepath.Join(dir, "per_stage.onnx")
-	if err := graph.WriteFileProgress(cp, path, nil); err != nil {
-		return nil, err
-	}
 	fmt.Fprintf(opts.Log, "%s has no per-stage outputs: built a per-stage copy from %s\n", res.Model, res.Checkpoint)
-	out, _, _, err := runONNX(path, x, shape, opts.Runtime)
+	run, err := verify.RunCopy(cp, "per_stage.onnx", nchw(x, shape), opts.Runtime)
 	if err != nil {
 		return nil, fmt.Errorf("per-stage copy: %w", err)
 	}
+	out := run.Outputs
 	if a, b := got[graph.LogitsName], out[graph.LogitsName]; a != nil && b != nil {
 		if r := verify.Compare(a.Data, b.Data, nil); !r.Pass(res.Tol) {
 			w := fmt.Sprintf("the per-stage copy's logits differ from %s's by %.3g: the per-stage table describes the checkpoint's rebuilt graph", res.Model, r.MaxAbs)

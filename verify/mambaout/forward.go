@@ -12,6 +12,7 @@ import (
 
 	mo "github.com/vimconvert/vimconvert/convert/mambaout"
 	"github.com/vimconvert/vimconvert/verify"
+	"github.com/vimconvert/vimconvert/verify/internal/linalg"
 )
 
 // Options configures Forward.
@@ -72,7 +73,7 @@ func Forward(m *mo.Model, x []float32, shape [4]int, opts Options) (*Result, err
 }
 
 // act is an NHWC activation: B*H*W rows of C channels.
-type act[T float] struct {
+type act[T verify.Float] struct {
 	data       []T
 	b, h, w, c int
 }
@@ -83,7 +84,7 @@ func (a act[T]) tensor() *verify.Tensor {
 	return toTensor(a.data, []int{a.b, a.h, a.w, a.c})
 }
 
-func toTensor[T float](d []T, shape []int) *verify.Tensor {
+func toTensor[T verify.Float](d []T, shape []int) *verify.Tensor {
 	out := &verify.Tensor{Shape: shape, Data: make([]float64, len(d))}
 	for i, v := range d {
 		out.Data[i] = float64(v)
@@ -91,7 +92,7 @@ func toTensor[T float](d []T, shape []int) *verify.Tensor {
 	return out
 }
 
-func forward[T float](m *mo.Model, x []float32, shape [4]int, opts Options) *Result {
+func forward[T verify.Float](m *mo.Model, x []float32, shape [4]int, opts Options) *Result {
 	c := &m.Config
 	res := &Result{}
 	if opts.Intermediates {
@@ -124,14 +125,14 @@ func forward[T float](m *mo.Model, x []float32, shape [4]int, opts Options) *Res
 		}
 	}
 	feat := meanPool(cur)
-	layerNormRows(feat, param[T](m.NormW), param[T](m.NormB), cur.b, cur.c, c.NormEps)
+	linalg.NormRows(feat, feat, param[T](m.NormW), param[T](m.NormB), cur.b, cur.c, c.NormEps, true)
 	res.Features = toTensor(feat, []int{cur.b, cur.c})
 	res.Logits = toTensor(head(m, feat, cur.b), []int{cur.b, c.NumClasses})
 	return res
 }
 
 // stem is StemLayer.forward (41-75): conv1, norm1, GELU, conv2, norm2.
-func stem[T float](m *mo.Model, x act[T], workers int) act[T] {
+func stem[T verify.Float](m *mo.Model, x act[T], workers int) act[T] {
 	s := &m.Stem
 	eps := m.Config.NormEps
 	y := convNorm(x, s.Conv1W, s.Conv1B, s.Norm1W, s.Norm1B, eps, workers)

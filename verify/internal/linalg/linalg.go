@@ -1,4 +1,9 @@
-package verify
+// Package linalg holds the numeric kernels shared by the pure-Go
+// references of package verify (Vim) and verify/mambaout (MambaOut): the
+// nn.Linear product (AVX2/FMA dot kernels for float32 where the CPU has
+// them, gonum otherwise), the bias add, a parallel loop and the float32 to
+// T widening. It knows no model.
+package linalg
 
 import (
 	"math"
@@ -18,11 +23,11 @@ type Float interface {
 
 var blasImpl gonum.Implementation
 
-// linear computes out[m×n] = a[m×k] · w[n×k]ᵀ, the nn.Linear product
+// Linear computes out[m×n] = a[m×k] · w[n×k]ᵀ, the nn.Linear product
 // without bias. Row r of a starts at a[r*lda] (lda ≥ k), so a column slice
 // of a wider matrix can be passed directly. gonum parallelises large
 // products over GOMAXPROCS goroutines.
-func linear[T Float](out, a []T, lda int, w []T, m, n, k int) {
+func Linear[T Float](out, a []T, lda int, w []T, m, n, k int) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -32,11 +37,11 @@ func linear[T Float](out, a []T, lda int, w []T, m, n, k int) {
 	}
 	switch o := any(out).(type) {
 	case []float32:
-		if useAVX2 && k%8 == 0 {
+		if UseAVX2 && k%8 == 0 {
 			linearF32AVX2(o, any(a).([]float32), lda, any(w).([]float32), m, n, k)
 			return
 		}
-		if useAVX2 && k < 64 {
+		if UseAVX2 && k < 64 {
 			// Small k (dt_proj: k = dt_rank = 12): zero-pad k to a multiple
 			// of 8; the added products are exact zeros.
 			kp := (k + 7) &^ 7
@@ -70,7 +75,7 @@ func linear[T Float](out, a []T, lda int, w []T, m, n, k int) {
 	}
 }
 
-// linearF32AVX2 is linear for float32 with the AVX2/FMA dot kernels:
+// linearF32AVX2 is Linear for float32 with the AVX2/FMA dot kernels:
 // 4×3 output blocks, edge rows and columns by single dot products, row
 // blocks spread over GOMAXPROCS goroutines. k must be a multiple of 8.
 func linearF32AVX2(out, a []float32, lda int, w []float32, m, n, k int) {
@@ -80,7 +85,7 @@ func linearF32AVX2(out, a []float32, lda int, w []float32, m, n, k int) {
 	_ = out[m*n-1]
 	n3 := n - n%3
 	tasks := (m + rowsPerTask - 1) / rowsPerTask
-	parallelFor(tasks, 0, func(task int) {
+	ParallelFor(tasks, 0, func(task int) {
 		r0, r1 := task*rowsPerTask, min(m, (task+1)*rowsPerTask)
 		r := r0
 		for ; r+4 <= r1; r += 4 {
@@ -101,8 +106,8 @@ func linearF32AVX2(out, a []float32, lda int, w []float32, m, n, k int) {
 	})
 }
 
-// addBias adds bias[n] to every row of out[m×n].
-func addBias[T Float](out []T, bias []T, m, n int) {
+// AddBias adds bias[n] to every row of out[m×n].
+func AddBias[T Float](out []T, bias []T, m, n int) {
 	if bias == nil {
 		return
 	}
@@ -114,85 +119,9 @@ func addBias[T Float](out []T, bias []T, m, n int) {
 	}
 }
 
-// expf returns e^x computed in float64 (fastExp) and rounded to T.
-func expf[T Float](x T) T {
-	return T(fastExp(float64(x)))
-}
-
-// silu returns x·sigmoid(x) = x / (1 + e^-x) (torch.nn.functional.silu).
-func silu[T Float](x T) T {
-	v := float64(x)
-	return T(v / (1 + fastExp(-v)))
-}
-
-// softplus returns log(1 + e^x), or x itself above the threshold 20, as
-// torch.nn.functional.softplus(x, beta=1, threshold=20) (SSI 109-112).
-func softplus[T Float](x T) T {
-	if x > 20 {
-		return x
-	}
-	return T(math.Log1p(fastExp(float64(x))))
-}
-
-// negExpF32 returns A = -exp(A_log) evaluated in float32, as the official
-// Mamba.forward does even for a float64 model (MS 192, 214:
-// -torch.exp(self.A_log.float())), with torch's own float32 exp (see
-// torchExpF32) so that A matches the official A bit for bit.
-func negExpF32(aLog float32) float32 {
-	return -torchExpF32(aLog)
-}
-
-// torchExpF32 is the float32 exp of PyTorch's CPU kernels on x86-64
-// (Vectorized<float>::exp = SLEEF expf_u10 with FMA, the AVX2 and AVX-512
-// builds alike). It is not correctly rounded: about one A in ten differs by
-// one ulp from the correctly rounded exp, enough to move float64 logits by
-// ~1e-9. The algorithm (public SLEEF): q = rint(x/ln2), s = x - q·ln2 in
-// two FMA steps, e^s by a degree-6 polynomial in FMA form, then ·2^q.
-func torchExpF32(d float32) float32 {
-	const (
-		rLn2 = float32(1.442695040888963407359924681001892137426645954152985934135449406931)
-		l2u  = float32(0.693145751953125)
-		l2l  = float32(1.428606765330187045e-06)
-	)
-	if d != d {
-		return d
-	}
-	q := int32(math.RoundToEven(float64(float32(d * rLn2))))
-	qf := float32(q)
-	s := fmaF32(qf, -l2u, d)
-	s = fmaF32(qf, -l2l, s)
-	u := float32(0.000198527617612853646278381)
-	u = fmaF32(u, s, 0.00139304355252534151077271)
-	u = fmaF32(u, s, 0.00833336077630519866943359)
-	u = fmaF32(u, s, 0.0416664853692054748535156)
-	u = fmaF32(u, s, 0.166666671633720397949219)
-	u = fmaF32(u, s, 0.5)
-	u = 1 + fmaF32(float32(s*s), u, s)
-	// u·2^q as u·2^(q>>1)·2^(q-(q>>1)), each factor a normal float32.
-	u = u * pow2F32(q>>1) * pow2F32(q-(q>>1))
-	if d < -104 {
-		return 0
-	}
-	if d > 100 {
-		return float32(math.Inf(1))
-	}
-	return u
-}
-
-// fmaF32 is a·b + c rounded once to float32 (a·b is exact in float64, so
-// only a float64 → float32 double rounding could differ, at ties).
-func fmaF32(a, b, c float32) float32 {
-	return float32(math.FMA(float64(a), float64(b), float64(c)))
-}
-
-// pow2F32 returns 2^q for q in the normal float32 exponent range.
-func pow2F32(q int32) float32 {
-	return math.Float32frombits(uint32(q+127) << 23)
-}
-
-// parallelFor runs fn(i) for i in [0, n) on up to workers goroutines
+// ParallelFor runs fn(i) for i in [0, n) on up to workers goroutines
 // (GOMAXPROCS when workers ≤ 0) and returns when all calls are done.
-func parallelFor(n, workers int, fn func(i int)) {
+func ParallelFor(n, workers int, fn func(i int)) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
@@ -221,9 +150,9 @@ func parallelFor(n, workers int, fn func(i int)) {
 	wg.Wait()
 }
 
-// toT returns the float32 data as []T: the same slice for T = float32
+// ToT returns the float32 data as []T: the same slice for T = float32
 // (callers must not modify it), a widened copy otherwise.
-func toT[T Float](d []float32) []T {
+func ToT[T Float](d []float32) []T {
 	if d == nil {
 		return nil
 	}
@@ -235,4 +164,54 @@ func toT[T Float](d []float32) []T {
 		out[i] = T(v)
 	}
 	return out
+}
+
+// NormRows normalises every row of x [rows, d] into out (which may be x
+// itself), as RMSNorm or, with layerNorm, as nn.LayerNorm (b may be nil).
+//
+// RMSNorm (every official Vim config, LN 118-119, 266-278; weight, no bias):
+//
+//	y = x · 1/sqrt(mean(x²) + eps) · w
+//
+// LayerNorm (Vim with rms_norm=False, F.layer_norm; MambaOut): with the
+// biased variance,
+//
+//	y = (x - mean(x)) · 1/sqrt(var(x) + eps) · w + b
+//
+// Moments are accumulated in float64.
+func NormRows[T Float](out, x, w, b []T, rows, d int, eps float64, layerNorm bool) {
+	for r := 0; r < rows; r++ {
+		xr := x[r*d : (r+1)*d]
+		or := out[r*d : (r+1)*d]
+		if !layerNorm {
+			var ss float64
+			for _, v := range xr {
+				ss += float64(v) * float64(v)
+			}
+			rstd := T(1 / math.Sqrt(ss/float64(d)+eps))
+			for j, v := range xr {
+				or[j] = (v * rstd) * w[j]
+			}
+			continue
+		}
+		var sum float64
+		for _, v := range xr {
+			sum += float64(v)
+		}
+		mean := sum / float64(d)
+		var ss float64
+		for _, v := range xr {
+			dv := float64(v) - mean
+			ss += dv * dv
+		}
+		rstd := T(1 / math.Sqrt(ss/float64(d)+eps))
+		mt := T(mean)
+		for j, v := range xr {
+			y := ((v - mt) * rstd) * w[j]
+			if b != nil {
+				y += b[j]
+			}
+			or[j] = y
+		}
+	}
 }
