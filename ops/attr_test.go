@@ -196,7 +196,7 @@ func TestAttributeCheckLifecycleHost(t *testing.T) {
 			t.Logf("ONNX Runtime %s not fetched: skipped", v)
 			continue
 		}
-		for mode, pass := range map[string]string{"--lifecycle": "lifecycle: pass", "--unlinked-copy": "unlinked copy: pass"} {
+		for mode, pass := range map[string]string{"--lifecycle": "lifecycle: pass", "--unlinked-copy": "host checks: pass"} {
 			out, err := exec.Command(host, lib, pluginLibrary(), "--testdata", "testdata", mode).CombinedOutput()
 			if err != nil || !strings.Contains(string(out), pass) {
 				t.Errorf("ORT %s %s: %v\n%s", v, mode, err, out)

@@ -2,6 +2,7 @@ package ops
 
 import (
 	"os"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
@@ -39,6 +40,33 @@ func TestMakefileFetchesTestedRuntimes(t *testing.T) {
 		slices.Sort(got)
 		if !slices.Equal(got, want) {
 			t.Errorf("%s (%s): versions %v, want ops.TestedRuntimes %v", tc.reason, tc.file, got, want)
+		}
+	}
+}
+
+// TestSecondRuntimeRefusedHost loads two ONNX Runtime libraries into one C
+// host process: the plugin registered with the first (1.29.0) must refuse
+// registration with each other fetched TestedRuntimes version by a status.
+// Before, the second registration succeeded and its session crashed the
+// process (the ops call the first runtime's API table).
+func TestSecondRuntimeRefusedHost(t *testing.T) {
+	host := repo.Path("build", "vimconvert_ops_host")
+	if _, err := os.Stat(host); err != nil {
+		t.Fatalf("%s not built: run `make -C ops` (%v)", host, err)
+	}
+	first := ortLibrary()
+	if _, err := os.Stat(first); err != nil {
+		t.Skipf("ONNX Runtime library %s absent: %v", first, err)
+	}
+	for _, v := range TestedRuntimes[1:] {
+		second := repo.Path("third_party", "onnxruntime", v, "libonnxruntime.so.1")
+		if _, err := os.Stat(second); err != nil {
+			t.Logf("ONNX Runtime %s not fetched: skipped", v)
+			continue
+		}
+		out, err := exec.Command(host, first, pluginLibrary(), "--testdata", "testdata", "--second-ort", second).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "second runtime refused") {
+			t.Errorf("second runtime %s: %v\n%s", v, err, out)
 		}
 	}
 }

@@ -101,6 +101,10 @@ static OrtCustomOp cpu_conv;
  * CUDA registration may keep its own static state. */
 static pthread_mutex_t register_lock = PTHREAD_MUTEX_INITIALIZER;
 static int ops_ready;
+/* The API table the op tables were filled with. The ops call it from every
+ * kernel, so a second ONNX Runtime library in the same process (another
+ * table) cannot use them: its registration is refused. */
+static const OrtApi *ops_api;
 
 __attribute__((visibility("default"))) OrtStatus *ORT_API_CALL
 RegisterCustomOps(OrtSessionOptions *options, const OrtApiBase *api_base) {
@@ -114,7 +118,14 @@ RegisterCustomOps(OrtSessionOptions *options, const OrtApiBase *api_base) {
                             "version 17 (ONNX Runtime >= 1.17)");
   }
   pthread_mutex_lock(&register_lock);
+  if (ops_ready && api != ops_api) {
+    pthread_mutex_unlock(&register_lock);
+    return api->CreateStatus(ORT_FAIL,
+                             "vimconvert ops: the plugin is already registered with another ONNX "
+                             "Runtime library in this process; one process can use it with one");
+  }
   if (!ops_ready) {
+    ops_api = api;
     vc_scan_op_init(&cpu_bidirectional, api, 1, NULL, cpu_compute);
     vc_scan_op_init(&cpu_unidirectional, api, 0, NULL, cpu_compute);
     vc_scan_op_init_typed(&cpu16_bidirectional, api, 1, NULL, cpu_compute,

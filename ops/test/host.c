@@ -465,6 +465,43 @@ static void unlinked_copy(const char *dir, const char *plugin) {
   api->ReleaseSessionOptions(opts);
 }
 
+/* A second ONNX Runtime library (ort2) in the same process, after the
+ * plugin was registered with the first: its registration must be refused
+ * with a status, not crash the process when a session runs the ops. */
+static void second_runtime(const char *dir, const char *plugin, const char *ort2) {
+  char err[1024];
+  OrtSession *s = open_model(dir, "scan_bidirectional.onnx", plugin, 0, err, sizeof err);
+  if (!s) {
+    fail("first runtime: %s%s", err, "");
+    return;
+  }
+  api->ReleaseSession(s);
+  void *lib = dlopen(ort2, RTLD_NOW | RTLD_LOCAL);
+  const OrtApiBase *(*get_base)(void) =
+      lib ? (const OrtApiBase *(*)(void))dlsym(lib, "OrtGetApiBase") : NULL;
+  const OrtApi *api2 = get_base ? get_base()->GetApi(HOST_API_VERSION) : NULL;
+  if (!api2) {
+    fail("cannot load %s: %s", ort2, lib ? "no C API 17" : dlerror());
+    return;
+  }
+  OrtEnv *env2 = NULL;
+  OrtSessionOptions *opts = NULL;
+  OrtStatus *st = api2->CreateEnv(ORT_LOGGING_LEVEL_FATAL, "vimconvert_ops_host2", &env2);
+  if (!st) st = api2->CreateSessionOptions(&opts);
+  if (!st) st = api2->RegisterCustomOpsLibrary_V2(opts, plugin);
+  if (!st) {
+    fail("second runtime %s: the plugin registered%s", get_base()->GetVersionString(), "");
+  } else {
+    if (!strstr(api2->GetErrorMessage(st), "another ONNX Runtime library"))
+      fail("second runtime: %s%s", api2->GetErrorMessage(st), "");
+    else
+      printf("ok    second runtime refused: %s\n", api2->GetErrorMessage(st));
+    api2->ReleaseStatus(st);
+  }
+  if (opts) api2->ReleaseSessionOptions(opts);
+  if (env2) api2->ReleaseEnv(env2);
+}
+
 static int lifecycle(const char *dir, const char *plugin, int log_level) {
   char bad[1024];
   snprintf(bad, sizeof bad, "%s/bad_unknown_attribute.onnx", dir);
@@ -599,7 +636,8 @@ static int parse_input(char *spec, tensor *t) {
 int main(int argc, char **argv) {
   if (argc < 3) {
     fprintf(stderr,
-            "usage: %s ORT_LIB PLUGIN [--testdata DIR] [--bench | --lifecycle | --unlinked-copy]\n"
+            "usage: %s ORT_LIB PLUGIN [--testdata DIR] [--bench | --lifecycle | --unlinked-copy | "
+            "--second-ort ORT_LIB2]\n"
             "       %s ORT_LIB PLUGIN --model M.onnx --input NAME=FILE:D0xD1... ... "
             "[--expect FILE] [--tol T] [--threads N] [--repeat N] [--log-level L] "
             "[--config KEY=VALUE]\n",
@@ -607,7 +645,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   const char *ort = argv[1], *plugin = argv[2];
-  const char *testdata = "ops/testdata", *model = NULL, *expect = NULL;
+  const char *testdata = "ops/testdata", *model = NULL, *expect = NULL, *second_ort = NULL;
   double tol = 1e-4;
   int threads = 0, repeat = 0, do_bench = 0, do_lifecycle = 0, do_unlinked = 0, log_level = ORT_LOGGING_LEVEL_FATAL;
   tensor inputs[32];
@@ -618,6 +656,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--bench")) do_bench = 1;
     else if (!strcmp(argv[i], "--lifecycle")) do_lifecycle = 1;
     else if (!strcmp(argv[i], "--unlinked-copy")) do_unlinked = 1;
+    else if (!strcmp(argv[i], "--second-ort") && more) second_ort = argv[++i];
     else if (!strcmp(argv[i], "--model") && more) model = argv[++i];
     else if (!strcmp(argv[i], "--expect") && more) expect = argv[++i];
     else if (!strcmp(argv[i], "--tol") && more) tol = atof(argv[++i]);
@@ -682,10 +721,11 @@ int main(int argc, char **argv) {
     fprintf(stderr, "CreateEnv: %s\n", msg);
     return 2;
   }
-  if (do_unlinked) {
-    unlinked_copy(testdata, plugin);
+  if (do_unlinked || second_ort) {
+    if (do_unlinked) unlinked_copy(testdata, plugin);
+    if (second_ort) second_runtime(testdata, plugin, second_ort);
     api->ReleaseEnv(env);
-    printf(failures ? "unlinked copy: %d failure(s)\n" : "unlinked copy: pass\n", failures);
+    printf(failures ? "host checks: %d failure(s)\n" : "host checks: pass\n", failures);
     return failures != 0;
   }
   int rc = model ? run_model(plugin, model, inputs, ninputs, expect, tol, threads, repeat)
