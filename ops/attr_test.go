@@ -18,12 +18,22 @@ import (
 // is the refusal of the op's kernel, which is all a host that turns the
 // check off ("vimconvert.attribute_check" = "0") or runs ORT < 1.23 gets;
 // "" where the kernel cannot see the problem and the session is created.
-var attrCases = []struct {
+type attrCase struct {
 	reason        string
 	model         string
 	names         []string
 	check, kernel string // substrings of the session error
-}{
+}
+
+// want is the session error expected with the check on or off ("" = none).
+func (c attrCase) want(checkOn bool) string {
+	if checkOn {
+		return c.check
+	}
+	return c.kernel
+}
+
+var attrCases = []attrCase{
 	{"divide_out = 0.0 (float) must not read as absent", "bad_divide_out_float.onnx", biInputs,
 		"attribute divide_out is a float, want an int", "attribute divide_out is a float, want an int"},
 	{"divide_out = \"zero\" (string)", "bad_divide_out_string.onnx", biInputs,
@@ -105,11 +115,7 @@ func TestAttributeRefusal(t *testing.T) {
 	for _, tc := range attrCases {
 		t.Run(tc.reason, func(t *testing.T) {
 			for _, on := range []bool{true, false} {
-				want := tc.check
-				if !on {
-					want = tc.kernel
-				}
-				err := attrSession(t, tc.model, tc.names, on)
+				want, err := tc.want(on), attrSession(t, tc.model, tc.names, on)
 				switch {
 				case want == "" && err != nil:
 					t.Errorf("check off: %v, want the session created (the kernel cannot see this)", err)
@@ -133,10 +139,7 @@ func TestAttributeRefusal(t *testing.T) {
 // the Go bindings): the check is an execution provider that the plugin
 // registers itself, which each runtime must accept.
 func TestAttributeRefusalHost(t *testing.T) {
-	host := repo.Path("build", "vimconvert_ops_host")
-	if _, err := os.Stat(host); err != nil {
-		t.Fatalf("%s not built: run `make -C ops` (%v)", host, err)
-	}
+	host := testHost(t)
 	for _, v := range TestedRuntimes {
 		t.Run(v, func(t *testing.T) {
 			lib := repo.Path("third_party", "onnxruntime", v, "libonnxruntime.so.1")
@@ -155,10 +158,7 @@ func TestAttributeRefusalHost(t *testing.T) {
 			}
 			for _, tc := range attrCases {
 				for _, on := range []bool{true, false} {
-					want, out := tc.check, run(tc.model, on)
-					if !on {
-						want = tc.kernel
-					}
+					want, out := tc.want(on), run(tc.model, on)
 					created := !strings.Contains(out, "session: ") && strings.Contains(out, "run: ")
 					switch {
 					case want == "" && !created:
@@ -186,10 +186,7 @@ func TestAttributeRefusalHost(t *testing.T) {
 // (so the check cannot register it) must fail registration naming the
 // opt-out, leave the options usable, and load with the check off.
 func TestAttributeCheckLifecycleHost(t *testing.T) {
-	host := repo.Path("build", "vimconvert_ops_host")
-	if _, err := os.Stat(host); err != nil {
-		t.Fatalf("%s not built: run `make -C ops` (%v)", host, err)
-	}
+	host := testHost(t)
 	for _, v := range TestedRuntimes {
 		lib := repo.Path("third_party", "onnxruntime", v, "libonnxruntime.so.1")
 		if _, err := os.Stat(lib); err != nil {

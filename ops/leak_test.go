@@ -29,10 +29,7 @@ func TestShapeInferenceStatusReleased(t *testing.T) {
 	if err != nil {
 		t.Skip("valgrind not installed (`make setup` installs it)")
 	}
-	host := repo.Path("build", "vimconvert_ops_host")
-	if _, err := os.Stat(host); err != nil {
-		t.Fatalf("%s not built: run `make -C ops` (%v)", host, err)
-	}
+	host := testHost(t)
 	lib := ortLibrary()
 	if _, err := os.Stat(lib); err != nil {
 		t.Skipf("ONNX Runtime library %s absent: %v", lib, err)

@@ -26,6 +26,17 @@ func ortLibrary() string {
 	return repo.Path("third_party", "onnxruntime", "1.29.0", "libonnxruntime.so.1")
 }
 
+// testHost returns the C test host (build/vimconvert_ops_host), failing t
+// when it is not built.
+func testHost(t *testing.T) string {
+	t.Helper()
+	host := repo.Path("build", "vimconvert_ops_host")
+	if _, err := os.Stat(host); err != nil {
+		t.Fatalf("%s not built: run `make -C ops` (%v)", host, err)
+	}
+	return host
+}
+
 // pluginLibrary returns $VIMCONVERT_PLUGIN or build/libvimconvert_ops.so.
 func pluginLibrary() string {
 	if p := os.Getenv("VIMCONVERT_PLUGIN"); p != "" {
@@ -628,10 +639,7 @@ func runReshaped(t *testing.T, s *ort.DynamicAdvancedSession, in []array, shape 
 // fetched TestedRuntimes version (onnxruntime_go needs C API 29 exactly, so
 // only 1.29.0 can be loaded in this process).
 func TestHostProgram(t *testing.T) {
-	host := repo.Path("build", "vimconvert_ops_host")
-	if _, err := os.Stat(host); err != nil {
-		t.Fatalf("%s not built: run `make -C ops` (%v)", host, err)
-	}
+	host := testHost(t)
 	if _, err := os.Stat(pluginLibrary()); err != nil {
 		t.Fatalf("plugin %q not built: run `make -C ops`: %v", pluginLibrary(), err)
 	}

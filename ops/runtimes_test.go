@@ -50,10 +50,7 @@ func TestMakefileFetchesTestedRuntimes(t *testing.T) {
 // Before, the second registration succeeded and its session crashed the
 // process (the ops call the first runtime's API table).
 func TestSecondRuntimeRefusedHost(t *testing.T) {
-	host := repo.Path("build", "vimconvert_ops_host")
-	if _, err := os.Stat(host); err != nil {
-		t.Fatalf("%s not built: run `make -C ops` (%v)", host, err)
-	}
+	host := testHost(t)
 	first := ortLibrary()
 	if _, err := os.Stat(first); err != nil {
 		t.Skipf("ONNX Runtime library %s absent: %v", first, err)

@@ -24,10 +24,7 @@ var ortWarningRe = regexp.MustCompile(`\[[WEF]:onnxruntime`)
 // match actual shape of {2,5,4}"); the *_unnamed models have no dim names
 // at all, so the op must make up its own.
 func TestShapeInferenceNoWarning(t *testing.T) {
-	host := repo.Path("build", "vimconvert_ops_host")
-	if _, err := os.Stat(host); err != nil {
-		t.Fatalf("%s not built: run `make -C ops` (%v)", host, err)
-	}
+	host := testHost(t)
 	const B, L, D, N, K, X = 2, 5, 4, 3, 3, 6
 	act, bc := []int{B, L, D}, []int{B, L, N}
 	scanShapes := [][]int{act, act, {D, N}, bc, bc, {D}, {D}}

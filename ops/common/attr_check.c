@@ -102,6 +102,46 @@ static int has_value(const OrtOpAttr *attr, OrtOpAttrType type) {
   return ok(check_api->ReadOpAttr(attr, ORT_OP_ATTR_INT, &v, sizeof v, &size));
 }
 
+/* The row of known_attributes for attribute name of op; NULL if none. */
+static const vc_attribute *find_attribute(const char *op, const char *name) {
+  for (size_t k = 0; k < sizeof known_attributes / sizeof *known_attributes; k++)
+    if (!strcmp(known_attributes[k].op, op) && !strcmp(known_attributes[k].name, name))
+      return &known_attributes[k];
+  return NULL;
+}
+
+/* Checks one attribute of a node of op (where names the node for the
+ * message); on a problem writes the message into err and returns 1. */
+static int check_attribute(const OrtOpAttr *a, const char *op, const char *where, char *err,
+                           size_t n) {
+  const char *attr = NULL;
+  OrtOpAttrType type = ORT_OP_ATTR_UNDEFINED;
+  if (!ok(check_api->OpAttr_GetName(a, &attr)) || !attr) {
+    snprintf(err, n, "%s: an attribute ONNX Runtime cannot name", where);
+    return 1;
+  }
+  /* OpAttr_GetType fails for the types it has no enum value for (graphs,
+   * tensors, sparse tensors, type protos): "another type". */
+  if (!ok(check_api->OpAttr_GetType(a, &type))) type = ORT_OP_ATTR_UNDEFINED;
+  const vc_attribute *known = find_attribute(op, attr);
+  if (!known) {
+    char takes[128];
+    describe_attributes(op, takes, sizeof takes);
+    snprintf(err, n, "%s: unknown attribute \"%s\" (the op takes %s)", where, attr, takes);
+  } else if (type != known->type) {
+    snprintf(err, n, "%s: attribute %s is %s, want %s", where, attr, attr_type_name(type),
+             attr_type_name(known->type));
+  } else if (!has_value(a, type)) {
+    snprintf(err, n,
+             "%s: attribute %s has no value (given by ref_attr_name, which only a function "
+             "body may do; ONNX Runtime would read it as 0)",
+             where, attr);
+  } else {
+    return 0;
+  }
+  return 1;
+}
+
 /* Checks one node; on a problem writes the message into err and returns 1. */
 static int check_node(const OrtNode *node, char *err, size_t n) {
   const OrtApi *api = check_api;
@@ -120,39 +160,8 @@ static int check_node(const OrtNode *node, char *err, size_t n) {
   else
     snprintf(where, sizeof where, "vimconvert ops: unnamed node (%s)", op);
   int bad = 0;
-  if (ok(api->Node_GetAttributes(node, attrs, count))) {
-    for (size_t i = 0; i < count && !bad; i++) {
-      const char *attr = NULL;
-      OrtOpAttrType type = ORT_OP_ATTR_UNDEFINED;
-      if (!ok(api->OpAttr_GetName(attrs[i], &attr)) || !attr) {
-        snprintf(err, n, "%s: an attribute ONNX Runtime cannot name", where);
-        bad = 1;
-        break;
-      }
-      /* OpAttr_GetType fails for the types it has no enum value for
-       * (graphs, tensors, sparse tensors, type protos): "another type". */
-      if (!ok(api->OpAttr_GetType(attrs[i], &type))) type = ORT_OP_ATTR_UNDEFINED;
-      const vc_attribute *known = NULL;
-      for (size_t k = 0; k < sizeof known_attributes / sizeof *known_attributes; k++)
-        if (!strcmp(known_attributes[k].op, op) && !strcmp(known_attributes[k].name, attr))
-          known = &known_attributes[k];
-      char takes[128];
-      describe_attributes(op, takes, sizeof takes);
-      bad = 1;
-      if (!known)
-        snprintf(err, n, "%s: unknown attribute \"%s\" (the op takes %s)", where, attr, takes);
-      else if (type != known->type)
-        snprintf(err, n, "%s: attribute %s is %s, want %s", where, attr, attr_type_name(type),
-                 attr_type_name(known->type));
-      else if (!has_value(attrs[i], type))
-        snprintf(err, n,
-                 "%s: attribute %s has no value (given by ref_attr_name, which only a "
-                 "function body may do; ONNX Runtime would read it as 0)",
-                 where, attr);
-      else
-        bad = 0;
-    }
-  }
+  if (ok(api->Node_GetAttributes(node, attrs, count)))
+    for (size_t i = 0; i < count && !bad; i++) bad = check_attribute(attrs[i], op, where, err, n);
   free(attrs);
   return bad;
 }
