@@ -128,10 +128,11 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}); ok && err != nil {
 		return err
 	} else if !ok {
-		m, _, err := convert.Load(f.checkpoint, *f.load)
+		m, info, err := convert.Load(f.checkpoint, *f.load)
 		if err != nil {
 			return err
 		}
+		printWarnings(stderr, info.Warnings) // the reference shares convert's guesses
 		shape := [4]int{xShape[0], xShape[1], xShape[2], xShape[3]}
 		res, err := verify.Forward(m, x, shape, verify.Options{Precision: prec})
 		if err != nil {

@@ -198,3 +198,20 @@ func TestPredictModelWithoutRuntime(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 }
+
+// TestPredictCheckpointWarns: predict --checkpoint runs the reference with
+// the guesses convert warns about, so it prints the same warning lines: a
+// {'model': sd} checkpoint without args has its cls placement guessed.
+func TestPredictCheckpointWarns(t *testing.T) {
+	dir := repo.Fixture("vim_t_stride8_d2")
+	out := filepath.Join(t.TempDir(), "y.npy")
+	args := []string{"predict", "--checkpoint", filepath.Join(dir, "checkpoint.pth"), "--input", filepath.Join(dir, "input.pth"), "--output", out}
+	code, _, stderr := runCLI(t, args...)
+	if code != 0 || !strings.Contains(stderr, "warning: "+convert.ClsGuessWarning+"\n") {
+		t.Errorf("predict on a checkpoint without args: exit %d, stderr %q; want the cls guess warning", code, stderr)
+	}
+	code, _, stderr = runCLI(t, append(args, "--cls-token", "middle")...)
+	if code != 0 || strings.Contains(stderr, "warning:") {
+		t.Errorf("predict --cls-token middle: exit %d, stderr %q; want no warning", code, stderr)
+	}
+}
