@@ -88,8 +88,9 @@ func ParseModelName(name string) (nc NameConfig, ok bool) {
 }
 
 // applyArgsModel settles, from args.model of a training checkpoint, what
-// the weights cannot show (the cls placement), before inference: it sets
-// opts.ClsToken when the user did not, and refuses a name that contradicts
+// the weights cannot show (the cls placement and, for weights without a cls
+// token, the final_pool_mean readout), before inference: it sets
+// opts.ClsToken (and opts.FinalPoolType) when the user did not, and refuses a name that contradicts
 // the weights (width, patch size, cls tensors) or the --cls-token flag. It
 // returns the notes for Info.Assumed. The stride, which needs the
 // inferred geometry, is checked by checkArgsModelGeometry.
@@ -112,7 +113,10 @@ func applyArgsModel(sd map[string]*Tensor, opts *Options, info *Info) ([]string,
 	}
 	states := fmt.Sprintf("%s: patch %d and stride %d (checked against the weights)", src, nc.Patch, nc.Stride)
 	if nc.PoolMean {
-		states += "; final_pool_mean (the readout assumed without a cls token)"
+		states += "; final_pool_mean (the readout without a cls token)"
+		if opts.FinalPoolType == "" && sd["cls_token"] == nil && sd["cls_token_head"] == nil {
+			opts.FinalPoolType = "mean"
+		}
 	}
 	if nc.DivideOut {
 		states += "; div2 (if_divide_out=True, as assumed)"

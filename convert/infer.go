@@ -40,20 +40,22 @@ func inferConfig(sd map[string]*Tensor, opts Options) (Config, []string, error) 
 	if err := checkSizeOptions(opts); err != nil {
 		return c, nil, err
 	}
-	assumed := inferBlocks(sd, &c)
+	assumed := inferBlocks(sd, &c, opts)
 	if h, ok := sd["head.weight"]; ok {
 		if len(h.Shape) != 2 {
 			return c, nil, fmt.Errorf("tensor head.weight has shape %v, want [num_classes, embed_dim]", h.Shape)
 		}
 		c.NumClasses = h.Shape[0]
 	}
-	note, err := inferClsToken(sd, opts.ClsToken, &c)
+	if err := inferClsToken(sd, opts.ClsToken, &c); err != nil {
+		return c, nil, err
+	}
+	notes, err := inferGrid(sd, opts, &c)
 	if err != nil {
 		return c, nil, err
 	}
-	assumed = append(assumed, note...)
-	notes, err := inferGrid(sd, opts, &c)
-	if err != nil {
+	assumed = append(assumed, notes...)
+	if notes, err = applyKwargs(opts, &c); err != nil {
 		return c, nil, err
 	}
 	assumed = append(assumed, notes...)
@@ -138,13 +140,16 @@ func inferDepth(sd map[string]*Tensor) (int, error) {
 }
 
 // inferBlocks sets the bimamba type, norm, norm eps and layer scale from
-// which tensors layer 0 has, returning what it assumed.
-func inferBlocks(sd map[string]*Tensor, c *Config) (assumed []string) {
+// which tensors layer 0 has, returning what it assumed (the defaults opts
+// does not set; applyKwargs applies those it does).
+func inferBlocks(sd map[string]*Tensor, c *Config, opts Options) (assumed []string) {
 	switch {
 	case sd["layers.0.mixer.conv1d_b.weight"] != nil:
 		c.BimambaType = BimambaV2
 		c.DivideOut = true
-		assumed = append(assumed, "if_divide_out=True for bimamba v2 (every registry entry; not stored in the weights)")
+		if opts.DivideOut == nil {
+			assumed = append(assumed, "if_divide_out=True for bimamba v2 (every registry entry and VisionMamba's default; not stored in the weights; --kwargs if_divide_out=False for a model built without it)")
+		}
 	case sd["layers.0.mixer.A_b_log"] != nil:
 		c.BimambaType = BimambaV1
 	default:
@@ -155,7 +160,9 @@ func inferBlocks(sd map[string]*Tensor, c *Config) (assumed []string) {
 		c.Norm = NormLayer
 	}
 	c.NormEps = 1e-5
-	assumed = append(assumed, "norm eps 1e-5 (norm_epsilon of every official config; not stored in the weights)")
+	if opts.NormEps == 0 {
+		assumed = append(assumed, "norm eps 1e-5 (norm_epsilon of every official config; not stored in the weights; --kwargs norm_epsilon=X for another)")
+	}
 	c.HasGamma = sd["layers.0.mixer.gamma"] != nil
 	return assumed
 }
@@ -163,11 +170,11 @@ func inferBlocks(sd map[string]*Tensor, c *Config) (assumed []string) {
 // inferClsToken sets the cls placement: want when given (checked against
 // the cls tensors), else what the tensors show, middle for a single token.
 // It also sets the readout default.
-func inferClsToken(sd map[string]*Tensor, want ClsToken, c *Config) (assumed []string, err error) {
+func inferClsToken(sd map[string]*Tensor, want ClsToken, c *Config) error {
 	single := sd["cls_token"] != nil
 	double := sd["cls_token_head"] != nil || sd["cls_token_tail"] != nil
 	if single && double {
-		return nil, fmt.Errorf("checkpoint has both cls_token and cls_token_head/cls_token_tail")
+		return fmt.Errorf("checkpoint has both cls_token and cls_token_head/cls_token_tail")
 	}
 	switch want {
 	case "":
@@ -182,28 +189,27 @@ func inferClsToken(sd map[string]*Tensor, want ClsToken, c *Config) (assumed []s
 		}
 	case ClsMiddle, ClsHead:
 		if !single {
-			return nil, fmt.Errorf("--cls-token %s needs a cls_token tensor, which this checkpoint does not have", want)
+			return fmt.Errorf("--cls-token %s needs a cls_token tensor, which this checkpoint does not have", want)
 		}
 		c.ClsToken = want
 	case ClsDouble:
 		if !double {
-			return nil, fmt.Errorf("--cls-token double needs cls_token_head and cls_token_tail, which this checkpoint does not have")
+			return fmt.Errorf("--cls-token double needs cls_token_head and cls_token_tail, which this checkpoint does not have")
 		}
 		c.ClsToken = ClsDouble
 	case ClsNone:
 		if single || double {
-			return nil, fmt.Errorf("--cls-token none, but the checkpoint has a cls token tensor")
+			return fmt.Errorf("--cls-token none, but the checkpoint has a cls token tensor")
 		}
 		c.ClsToken = ClsNone
 	default:
 		_, err := ParseClsToken(string(want))
-		return nil, err
+		return err
 	}
+	// without a cls token the readout is a guess unless Options says it:
+	// Load warns (ReadoutGuessWarning)
 	c.FinalPoolType = "mean"
-	if c.ClsToken == ClsNone {
-		assumed = append(assumed, "readout: mean over tokens (final_pool_type='mean' of every registry name; not stored in the weights)")
-	}
-	return assumed, nil
+	return nil
 }
 
 // inferGrid sets img_size and stride: from pos_embed's patch grid (see

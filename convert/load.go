@@ -33,6 +33,13 @@ type Options struct {
 	// once, from the weights' own grid to the ImgSize×ImgWidth grid
 	// (ResizePosEmbedHW).
 	ImgWidth int
+	// FinalPoolType, DivideOut and NormEps are the official constructor
+	// arguments final_pool_type, if_divide_out and norm_epsilon, which the
+	// weights cannot show ("", nil and 0: the registry's mean, True and
+	// 1e-5). ParseKwargs reads them from their Python spelling.
+	FinalPoolType string
+	DivideOut     *bool
+	NormEps       float64
 }
 
 // Info describes where a Model came from and what was assumed.
@@ -164,6 +171,9 @@ func LoadFrom(ra io.ReaderAt, size int64, opts Options) (*Model, *Info, error) {
 	}
 	if userCls == "" && opts.ClsToken == "" && c.ClsToken == ClsMiddle {
 		info.Warnings = append(info.Warnings, ClsGuessWarning)
+	}
+	if opts.FinalPoolType == "" && c.ClsToken == ClsNone {
+		info.Warnings = append(info.Warnings, ReadoutGuessWarning)
 	}
 	m, err := mapTensors(sd, c)
 	if err != nil {

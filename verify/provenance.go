@@ -220,3 +220,18 @@ func (fc *fileCheck) checkProvenance(p graph.Provenance, ok bool) {
 		fc.warn(fmt.Sprintf("%s was converted from the %s weights of this checkpoint, not %s: pass --weights %s", fc.onnxPath, p.Weights, fc.info.Weights, p.Weights))
 	}
 }
+
+// builtOptions are the load options that rebuild, from the checkpoint, the
+// model a converted one records (built): its weight set, geometry, cls
+// placement and the constructor arguments the weights cannot show
+// (final_pool_type, norm eps and, for bimamba v2, if_divide_out), so that
+// the reference computes what the export does.
+func builtOptions(weights convert.Weights, built convert.Config) convert.Options {
+	o := convert.Options{Weights: weights, ClsToken: built.ClsToken, ImgSize: built.ImgSize, Stride: built.Stride,
+		FinalPoolType: built.FinalPoolType, NormEps: built.NormEps}
+	if built.BimambaType == convert.BimambaV2 {
+		div := built.DivideOut
+		o.DivideOut = &div
+	}
+	return o
+}

@@ -158,9 +158,7 @@ func (fc *fileCheck) load() error {
 	}
 	fc.res.Weights = fc.opts.Weights
 	built := fc.built
-	fc.m, fc.info, err = convert.Load(fc.ckpt, convert.Options{
-		Weights: fc.opts.Weights, ClsToken: built.ClsToken, ImgSize: built.ImgSize, Stride: built.Stride,
-	})
+	fc.m, fc.info, err = convert.Load(fc.ckpt, builtOptions(fc.opts.Weights, built))
 	if err != nil {
 		if built.ImgSize > 0 {
 			if msg, sure := geometryMismatch(fc.ckpt, built, fc.opts.Weights); sure {

@@ -54,10 +54,10 @@ func usageError(fs *flag.FlagSet, format string, a ...any) error {
 }
 
 // checkpointFlagNames are the flags registered by addCheckpointFlags.
-var checkpointFlagNames = []string{"weights", "cls-token", "img-size", "stride"}
+var checkpointFlagNames = []string{"weights", "cls-token", "img-size", "stride", "kwargs"}
 
 // addCheckpointFlags registers the flags that pick what convert.Load reads
-// from a checkpoint (--weights, --cls-token, --img-size, --stride) on fs and
+// from a checkpoint (--weights, --cls-token, --img-size, --stride, --kwargs) on fs and
 // returns the convert.Options they fill in when fs is parsed.
 func addCheckpointFlags(fs *flag.FlagSet) *convert.Options {
 	o := &convert.Options{}
@@ -68,6 +68,7 @@ func addCheckpointFlags(fs *flag.FlagSet) *convert.Options {
 		return err
 	})
 	fs.IntVar(&o.Stride, "stride", 0, "patch stride, checked against the weights (default: inferred from pos_embed; 8 for the stride-8 models)")
+	fs.Func("kwargs", "official VisionMamba arguments the weights cannot show, NAME=VALUE,...: final_pool_type (readout without cls token), if_divide_out, norm_epsilon (default: the registry's); see README", func(s string) error { return convert.ParseKwargs(s, o) })
 	return o
 }
 

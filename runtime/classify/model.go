@@ -144,8 +144,9 @@ func openCheckpoint(path string, o ModelOptions) (*Model, error) {
 // (mambaout.EvalPreprocess) at its size or o.ImgSize: the network takes
 // any size.
 func openMambaOutCheckpoint(path string, o ModelOptions) (*Model, error) {
-	if vimOnly := (convert.Options{ClsToken: o.Checkpoint.ClsToken, Stride: o.Checkpoint.Stride, ImgWidth: o.Checkpoint.ImgWidth}); vimOnly != (convert.Options{}) {
-		return nil, fmt.Errorf("%s is a MambaOut checkpoint: the Vim options cls token, stride and width do not apply (%+v)", path, vimOnly)
+	if vimOnly := (convert.Options{ClsToken: o.Checkpoint.ClsToken, Stride: o.Checkpoint.Stride, ImgWidth: o.Checkpoint.ImgWidth,
+		FinalPoolType: o.Checkpoint.FinalPoolType, DivideOut: o.Checkpoint.DivideOut, NormEps: o.Checkpoint.NormEps}); vimOnly != (convert.Options{}) {
+		return nil, fmt.Errorf("%s is a MambaOut checkpoint: the Vim options cls token, stride, width and --kwargs do not apply", path)
 	}
 	mm, _, err := mambaout.Load(path, mambaout.Options{Weights: o.Checkpoint.Weights})
 	if err != nil {
