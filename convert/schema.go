@@ -461,10 +461,34 @@ func NewModel(c Config, tensors map[string]*Tensor) (*Model, error) {
 	return m, nil
 }
 
-// mappingError lists what NewModel could not map, in one sentence.
+// mappingError lists what NewModel could not map, in one sentence, and
+// names the official option behind unexpected tensors vimconvert knows
+// but does not implement (unsupportedFeature).
 func mappingError(c Config, missing, unexpected, badShape []string) error {
-	return fmt.Errorf("state dict does not match a %s Vim (embed_dim %d, depth %d, bimamba %s, cls %s): %s",
+	err := fmt.Errorf("state dict does not match a %s Vim (embed_dim %d, depth %d, bimamba %s, cls %s): %s",
 		c.Norm, c.EmbedDim, c.Depth, c.BimambaType, c.ClsToken, MismatchSummary(missing, unexpected, badShape))
+	if f := unsupportedFeature(unexpected); f != "" {
+		return fmt.Errorf("%w; %s", err, f)
+	}
+	return err
+}
+
+// unsupportedFeature names the official VisionMamba option that adds the
+// given unexpected tensors, when vimconvert does not implement it, or "".
+func unsupportedFeature(unexpected []string) string {
+	var found []string
+	for _, f := range []struct{ suffix, what string }{
+		{"rope.freqs_cos", "the rotary position embedding of if_rope=True (rope.freqs_cos/freqs_sin) is not supported"},
+		{"mixer.in_proj.bias", "biased in_proj/out_proj (ssm_cfg bias=True) are not supported"},
+	} {
+		for _, k := range unexpected {
+			if strings.HasSuffix(k, f.suffix) {
+				found = append(found, f.what)
+				break
+			}
+		}
+	}
+	return strings.Join(found, "; ")
 }
 
 // listSome joins up to 20 names.
