@@ -3,6 +3,7 @@ package classify
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/vimconvert/vimconvert/convert"
@@ -112,7 +113,7 @@ func openCheckpoint(path string, o ModelOptions) (*Model, error) {
 	}
 	lo := o.Checkpoint
 	lo.ImgSize = o.ImgSize
-	cm, _, err := convert.Load(path, lo)
+	cm, info, err := convert.Load(path, lo)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +124,9 @@ func openCheckpoint(path string, o ModelOptions) (*Model, error) {
 	if c.FinalPoolType == "all" && c.ClsToken == convert.ClsNone {
 		return nil, fmt.Errorf("%s: final_pool_type \"all\" gives per-token logits, not one class per image", path)
 	}
-	m := &Model{Path: path, Format: graph.InputFloatNCHW, Classes: c.NumClasses}
+	// the loader's guesses (a cls placement or readout nothing records)
+	// change the classes: the caller shows them with the other notes
+	m := &Model{Path: path, Format: graph.InputFloatNCHW, Classes: c.NumClasses, Notes: slices.Clone(info.Warnings)}
 	if m.Recipe, err = resolveRecipe(path, nil, c.ImgSize, o, &m.Notes); err != nil {
 		return nil, err
 	}
