@@ -80,6 +80,7 @@ func TestBadInputs(t *testing.T) {
 		{"builtins.eval", torchsave.ZipOf(t, map[string][]byte{"data.pkl": evil("builtins", "eval")}), "disallowed pickle global builtins.eval", "eval"},
 		{"builtins.exec", torchsave.ZipOf(t, map[string][]byte{"data.pkl": evil("builtins", "exec")}), "disallowed pickle global builtins.exec", "exec"},
 		{"subprocess.Popen", torchsave.ZipOf(t, map[string][]byte{"data.pkl": evil("subprocess", "Popen")}), "disallowed pickle global subprocess.Popen", "subprocess"},
+		{"whole model", torchsave.ZipOf(t, map[string][]byte{"data.pkl": evil("models_mamba", "VisionMamba")}), "disallowed pickle global models_mamba.VisionMamba (only torch tensor/storage rebuilders, collections.OrderedDict and argparse.Namespace are allowed; a pickled object of a class, such as a whole model saved with torch.save(model), can only be rebuilt by running its code, which a checkpoint reader must not do: save model.state_dict() instead)", "torch.save(model): the error says what to save instead"},
 		{"builtins.getattr", torchsave.ZipOf(t, map[string][]byte{"data.pkl": evil("builtins", "getattr")}), "disallowed pickle global builtins.getattr", "attribute walk to anything"},
 		{"torch.load", torchsave.ZipOf(t, map[string][]byte{"data.pkl": evil("torch", "load")}), "disallowed pickle global torch.load", "a torch function outside the allow-list"},
 		{"stack global", torchsave.ZipOf(t, map[string][]byte{"data.pkl": torchsave.NewPK().Str("os").Str("system").Op(pickleop.StackGlobal).Stop()}), "disallowed pickle global os.system", "protocol-4 STACK_GLOBAL"},

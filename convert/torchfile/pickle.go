@@ -10,6 +10,8 @@ import (
 	"math"
 	"math/big"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // This file holds a small, strict pickle virtual machine for the subset of
@@ -737,7 +739,12 @@ func resolveGlobal(module, name string) (*pyGlobal, error) {
 	full := module + "." + name
 	kind, ok := pickleGlobals[full]
 	if !ok {
-		return nil, fmt.Errorf("%w %s (only torch tensor/storage rebuilders, collections.OrderedDict and argparse.Namespace are allowed)", errDisallowedGlobal, quoteGlobal(full))
+		hint := ""
+		if r, _ := utf8.DecodeRuneInString(name); unicode.IsUpper(r) {
+			// a class: most often a whole model saved with torch.save(model)
+			hint = "; a pickled object of a class, such as a whole model saved with torch.save(model), can only be rebuilt by running its code, which a checkpoint reader must not do: save model.state_dict() instead"
+		}
+		return nil, fmt.Errorf("%w %s (only torch tensor/storage rebuilders, collections.OrderedDict and argparse.Namespace are allowed%s)", errDisallowedGlobal, quoteGlobal(full), hint)
 	}
 	g := &pyGlobal{module: module, name: name, kind: kind}
 	if kind == globalStorageClass {
