@@ -116,7 +116,7 @@ func LoadFrom(ra io.ReaderAt, size int64, opts Options) (*Model, *Info, error) {
 		return nil, nil, err
 	}
 	opts.Weights = info.Weights
-	userStride, userCls := opts.Stride, opts.ClsToken
+	userStride, userCls, userImg := opts.Stride, opts.ClsToken, opts.ImgSize
 	argsNotes, err := applyArgsModel(sd, &opts, info)
 	if err != nil {
 		return nil, nil, err
@@ -146,19 +146,30 @@ func LoadFrom(ra io.ReaderAt, size int64, opts Options) (*Model, *Info, error) {
 		o2 := opts
 		o2.ImgSize = info.ArgsInputSize
 		if _, _, err := inferConfig(sd, o2); err != nil {
-			if _, _, errAnySize := inferConfig(sd, opts); errAnySize != nil && !errors.Is(errAnySize, ErrGeometryMismatch) {
+			own, _, errAnySize := inferConfig(sd, opts)
+			if errAnySize != nil && !errors.Is(errAnySize, ErrGeometryMismatch) {
 				// Not about the size (an option the weights refuse,
 				// such as the cls token placement): say that alone.
 				return nil, nil, errAnySize
 			}
-			if opts.Stride > 0 && errors.Is(err, ErrGeometryMismatch) {
+			switch {
+			case opts.Stride > 0 && errors.Is(err, ErrGeometryMismatch):
 				// the stride is the user's: do not blame an Options.ImgSize they did not give
 				return nil, nil, fmt.Errorf("args.input_size %d of the training checkpoint does not fit --stride %d: it does not give the pos_embed grid at that stride (add --img-size to choose the size, or leave --stride out for the checkpoint's own)", info.ArgsInputSize, opts.Stride)
+			case userImg > 0 && errAnySize == nil:
+				// the user chose the size: the weights' own geometry, then
+				// their size (below), without the args that contradict them
+				info.Assumed = append(info.Assumed, fmt.Sprintf("args.input_size %d of the training checkpoint ignored: it does not give the weights' %d×%d pos_embed grid", info.ArgsInputSize, own.GridSize(), own.GridSize()))
+			case errAnySize == nil && errors.Is(err, ErrGeometryMismatch):
+				return nil, nil, fmt.Errorf("args.input_size %d does not fit the weights: their %d×%d pos_embed grid (patch %d) is img_size %d at stride %d, and no stride up to the patch size gives it at %d: the checkpoint's args do not describe its weights (--img-size N overrides them)",
+					info.ArgsInputSize, own.GridSize(), own.GridSize(), own.PatchSize, own.ImgSize, own.Stride, info.ArgsInputSize)
+			default:
+				return nil, nil, fmt.Errorf("args.input_size %d does not fit the weights: %w", info.ArgsInputSize, err)
 			}
-			return nil, nil, fmt.Errorf("args.input_size %d does not fit the weights: %w", info.ArgsInputSize, err)
+		} else {
+			opts = o2
+			info.Assumed = append(info.Assumed, fmt.Sprintf("img_size %d from args.input_size of the training checkpoint", o2.ImgSize))
 		}
-		opts = o2
-		info.Assumed = append(info.Assumed, fmt.Sprintf("img_size %d from args.input_size of the training checkpoint", o2.ImgSize))
 	}
 	c, assumed, err := inferConfig(sd, opts)
 	if err != nil {

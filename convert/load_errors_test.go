@@ -240,3 +240,35 @@ func TestLoadGeometry(t *testing.T) {
 		})
 	}
 }
+
+// TestArgsInputSizeContradiction: a training checkpoint whose
+// args.input_size cannot give its pos_embed grid is refused describing the
+// weights' own geometry (not an --img-size the user never passed), and an
+// explicit --img-size overrides the args, with a note.
+func TestArgsInputSizeContradiction(t *testing.T) {
+	g := loadSyntheticGolden(t)
+	var names []string
+	shapes := map[string][]int{}
+	for k, v := range g.Files["model_zip.pth"].Tensors {
+		names = append(names, k)
+		shapes[k] = v.Shape
+	}
+	sortStrings(names)
+	data := stateDictZipArgs(t, names, shapes, 224) // the synthetic grid is img_size 8
+	load := func(o Options) (*Model, *Info, error) { return LoadFrom(bytes.NewReader(data), int64(len(data)), o) }
+	_, _, err := load(Options{})
+	if err == nil || !strings.Contains(err.Error(), "args.input_size 224 does not fit the weights: their 2×2 pos_embed grid (patch 4) is img_size 8 at stride 4") ||
+		!strings.Contains(err.Error(), "--img-size N overrides them") || strings.Contains(err.Error(), "--img-size 224") {
+		t.Errorf("no options: %v; want a refusal describing the weights' geometry", err)
+	}
+	for _, img := range []int{8, 16} {
+		m, info, err := load(Options{ImgSize: img})
+		if err != nil {
+			t.Errorf("--img-size %d: %v; want the user's size to override the args", img, err)
+			continue
+		}
+		if m.Config.ImgSize != img || !strings.Contains(strings.Join(info.Assumed, "\n"), "args.input_size 224 of the training checkpoint ignored") {
+			t.Errorf("--img-size %d: img %d, assumed %q", img, m.Config.ImgSize, info.Assumed)
+		}
+	}
+}
