@@ -378,3 +378,40 @@ func TestVerifyModelWithoutProvenance(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyExpectedKwargs: a model converted with --kwargs records the
+// arguments, so verify rebuilds the same reference from the checkpoint and
+// both match the official logits; converted without, verify --expected
+// fails it.
+func TestVerifyExpectedKwargs(t *testing.T) {
+	needORT(t)
+	for _, tc := range kwargsCases {
+		ckpt, io := repo.Fixture("kwargs", tc.name+".pth"), repo.Fixture("kwargs", tc.name+"_io.pth")
+		for _, kw := range [][]string{nil, {"--kwargs", tc.kwargs}} {
+			model := filepath.Join(t.TempDir(), "m.onnx")
+			if code, _, stderr := runCLI(t, append([]string{"convert", ckpt, "-o", model}, kw...)...); code != 0 {
+				t.Fatalf("%s %v: convert: exit %d\n%s", tc.name, kw, code, stderr)
+			}
+			code, stdout, stderr := runCLI(t, "verify", ckpt, model, "--json", "--input", io, "--expected", io)
+			if kw == nil {
+				if code != 1 {
+					t.Errorf("%s without --kwargs: verify --expected exit %d, want 1 (FAIL against the official logits)\n%s", tc.name, code, stderr)
+				}
+				continue
+			}
+			var res verify.FileReport
+			if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+				t.Fatalf("%s: %v\n%s", tc.name, err, stderr)
+			}
+			if code != 0 || !res.Pass || len(res.ExpectedOutputs) != 2 {
+				t.Errorf("%s --kwargs %s: exit %d, pass %v, %d expected comparisons\n%s", tc.name, tc.kwargs, code, res.Pass, len(res.ExpectedOutputs), stderr)
+			}
+			for _, o := range res.ExpectedOutputs {
+				if o.Report.MaxAbs > 1e-4 {
+					t.Errorf("%s: %s: %s", tc.name, o.Name, o.Report)
+				}
+				t.Logf("%s --kwargs %s: %s vs official: max |Δ| %.3g", tc.name, tc.kwargs, o.Name, o.Report.MaxAbs)
+			}
+		}
+	}
+}

@@ -215,3 +215,44 @@ func TestPredictCheckpointWarns(t *testing.T) {
 		t.Errorf("predict --cls-token middle: exit %d, stderr %q; want no warning", code, stderr)
 	}
 }
+
+// kwargsCases are the official-code checkpoints of fixtures/kwargs, each
+// built with a VisionMamba argument the weights cannot show, and the
+// --kwargs that states it.
+var kwargsCases = []struct{ name, kwargs string }{
+	{"pool_none", "final_pool_type=none"},
+	{"pool_max", "final_pool_type=max"},
+	{"no_divide_out", "if_divide_out=False"},
+	{"eps_1e-2", "norm_epsilon=1e-2"},
+}
+
+// TestPredictKwargs: predict --checkpoint with --kwargs reproduces the
+// official logits of each fixtures/kwargs checkpoint, and without it
+// (the registry defaults) it does not: the fixtures can tell.
+func TestPredictKwargs(t *testing.T) {
+	for _, tc := range kwargsCases {
+		ckpt, io := repo.Fixture("kwargs", tc.name+".pth"), repo.Fixture("kwargs", tc.name+"_io.pth")
+		exp, err := convert.ReadTensorFile(io)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, kw := range [][]string{nil, {"--kwargs", tc.kwargs}} {
+			out := filepath.Join(t.TempDir(), "y.npy")
+			code, _, stderr := runCLI(t, append([]string{"predict", "--checkpoint", ckpt, "--input", io, "--output", out}, kw...)...)
+			if code != 0 {
+				t.Fatalf("%s %v: exit %d\n%s", tc.name, kw, code, stderr)
+			}
+			got, err := npy.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := maxAbs(got.Float32(), exp["logits"].Data)
+			if ok := d <= 1e-4; ok != (kw != nil) {
+				t.Errorf("%s %v: max |Δ| %.3g from the official logits; want ≤ 1e-4 exactly with --kwargs %s", tc.name, kw, d, tc.kwargs)
+			}
+			if strings.HasPrefix(tc.name, "pool_") && strings.Contains(stderr, "warning: readout assumed") != (kw == nil) {
+				t.Errorf("%s %v: stderr %q: a readout warning exactly without --kwargs", tc.name, kw, stderr)
+			}
+		}
+	}
+}
