@@ -227,8 +227,10 @@ func (fc *fileCheck) checkProvenance(p graph.Provenance, ok bool) {
 // (final_pool_type, norm eps and, for bimamba v2, if_divide_out), so that
 // the reference computes what the export does.
 func builtOptions(weights convert.Weights, built convert.Config) convert.Options {
-	o := convert.Options{Weights: weights, ClsToken: built.ClsToken, ImgSize: built.ImgSize, Stride: built.Stride,
-		FinalPoolType: built.FinalPoolType, NormEps: built.NormEps}
+	o := convert.Options{Weights: weights, ClsToken: built.ClsToken, ImgSize: built.ImgSize, Stride: built.Stride, NormEps: built.NormEps}
+	if built.ClsToken == convert.ClsNone { // the readout of a model with a cls token is that token
+		o.FinalPoolType = built.FinalPoolType
+	}
 	if built.BimambaType == convert.BimambaV2 {
 		div := built.DivideOut
 		o.DivideOut = &div
