@@ -60,3 +60,28 @@ func TestClassifyPreprocessErrors(t *testing.T) {
 		t.Errorf("classify --weights model_ema on a MambaOut training checkpoint: exit %d/%d (%s), same output for both weight sets: %v", code, codeEMA, stderr, model == emaOut)
 	}
 }
+
+// TestClassifyCheckpointSettlesGuesses: classify with a checkpoint warns
+// about the loader's guesses and takes the flags their warnings name
+// (--cls-token, --kwargs), which silence them; a model refuses both.
+func TestClassifyCheckpointSettlesGuesses(t *testing.T) {
+	img := filepath.Join(repo.Root(), "runtime", "preprocess", "testdata", "images", "photo_chelsea.png")
+	for _, tc := range []struct {
+		ckpt, warning string
+		settle        []string
+	}{
+		{repo.Fixture("kwargs", "pool_none.pth"), "warning: readout assumed", []string{"--kwargs", "final_pool_type=none"}},
+		{repo.Fixture("vim_t_stride8_d2", "checkpoint.pth"), "warning: cls token assumed", []string{"--cls-token", "middle"}},
+	} {
+		for _, settle := range [][]string{nil, tc.settle} {
+			code, _, stderr := runCLI(t, append([]string{"classify", tc.ckpt, img, "--top", "1"}, settle...)...)
+			if code != 0 || strings.Contains(stderr, tc.warning) != (settle == nil) {
+				t.Errorf("classify %s %v: exit %d, stderr %q; want %q exactly without %v", tc.ckpt, settle, code, stderr, tc.warning, tc.settle)
+			}
+		}
+	}
+	code, _, stderr := runCLI(t, "classify", repo.Fixture("vim_t_d2", "missing.onnx"), img, "--kwargs", "if_divide_out=False")
+	if code != 1 || !strings.Contains(stderr, "checkpoint options") {
+		t.Errorf("classify MODEL.onnx --kwargs: exit %d, stderr %q; want the checkpoint-only refusal", code, stderr)
+	}
+}

@@ -41,6 +41,10 @@ type ModelOptions struct {
 	Checkpoint convert.Options
 }
 
+// SetKwargs reads official VisionMamba constructor arguments into
+// o.Checkpoint (convert.ParseKwargs), the form a flag.Func takes.
+func (o *ModelOptions) SetKwargs(s string) error { return convert.ParseKwargs(s, &o.Checkpoint) }
+
 // Model is a classifier ready to run: how to feed it and how to name its
 // classes. Make it with Open; Close it when done.
 type Model struct {
