@@ -411,20 +411,34 @@ func selectWeights(root any, weights Weights, info *Info) (any, error) {
 		}
 		info.Ignored = append(info.Ignored, desc)
 		if ks == "args" {
-			if ns, ok := d.Value(i).(*torchfile.Object); ok {
-				if v, ok := ns.Attr("model"); ok {
-					info.ArgsModel, _ = v.(string)
-				}
-				if v, ok := ns.Attr("input_size"); ok {
-					if n, ok := v.(int64); ok && n > 0 && n < 1<<20 {
-						info.ArgsInputSize = int(n)
-					}
-				}
-			}
+			readArgs(d.Value(i), info)
 		}
 	}
 	v, _ := d.Get(key)
 	return v, nil
+}
+
+// readArgs sets info.ArgsModel and info.ArgsInputSize from a training
+// checkpoint's args: vim/main.py's argparse.Namespace, or a dict of the
+// same entries (vars(args)).
+func readArgs(args any, info *Info) {
+	var get func(string) (any, bool)
+	switch a := args.(type) {
+	case *torchfile.Object:
+		get = a.Attr
+	case *torchfile.Dict:
+		get = a.Get
+	default:
+		return
+	}
+	if v, ok := get("model"); ok {
+		info.ArgsModel, _ = v.(string)
+	}
+	if v, ok := get("input_size"); ok {
+		if n, ok := v.(int64); ok && n > 0 && n < 1<<20 {
+			info.ArgsInputSize = int(n)
+		}
+	}
 }
 
 func hasKey(d *torchfile.Dict, k string) bool {

@@ -27,15 +27,7 @@ func stateDictZipArgs(t testing.TB, names []string, shapes map[string][]int, inp
 // TestLoadErrors covers options that contradict the weights and state
 // dicts that do not match a Vim model.
 func TestLoadErrors(t *testing.T) {
-	g := loadSyntheticGolden(t)
-	base := g.Files["model_zip.pth"].Tensors
-	var names []string
-	shapes := map[string][]int{}
-	for k, v := range base {
-		names = append(names, k)
-		shapes[k] = v.Shape
-	}
-	sortStrings(names)
+	names, shapes := syntheticNamesShapes(t)
 	with := func(edit func(names []string, shapes map[string][]int) []string) []byte {
 		s2 := map[string][]int{}
 		for k, v := range shapes {
@@ -135,8 +127,8 @@ func TestLoadErrors(t *testing.T) {
 	}
 	// only a geometry mismatch is a resize (errors.Is), never a range error
 	sd := map[string]*Tensor{}
-	for k, v := range base {
-		sd[k] = &Tensor{Name: k, Shape: v.Shape}
+	for k, v := range shapes {
+		sd[k] = &Tensor{Name: k, Shape: v}
 	}
 	for _, tc := range []struct {
 		img, stride int
@@ -246,14 +238,7 @@ func TestLoadGeometry(t *testing.T) {
 // weights' own geometry (not an --img-size the user never passed), and an
 // explicit --img-size overrides the args, with a note.
 func TestArgsInputSizeContradiction(t *testing.T) {
-	g := loadSyntheticGolden(t)
-	var names []string
-	shapes := map[string][]int{}
-	for k, v := range g.Files["model_zip.pth"].Tensors {
-		names = append(names, k)
-		shapes[k] = v.Shape
-	}
-	sortStrings(names)
+	names, shapes := syntheticNamesShapes(t)
 	data := stateDictZipArgs(t, names, shapes, 224) // the synthetic grid is img_size 8
 	load := func(o Options) (*Model, *Info, error) { return LoadFrom(bytes.NewReader(data), int64(len(data)), o) }
 	_, _, err := load(Options{})
@@ -271,4 +256,33 @@ func TestArgsInputSizeContradiction(t *testing.T) {
 			t.Errorf("--img-size %d: img %d, assumed %q", img, m.Config.ImgSize, info.Assumed)
 		}
 	}
+}
+
+// TestArgsDict: args saved as a dict (vars(args)) are read like main.py's
+// Namespace: args.model settles the cls placement and args.input_size the
+// size.
+func TestArgsDict(t *testing.T) {
+	names, shapes := syntheticNamesShapes(t)
+	const name = "vim_toy_patch4_8_with_midclstok" // patch 4 as the synthetic weights
+	data := torchsave.StateDictArgsDict(t, names, shapes, name, 8)
+	_, info, err := LoadFrom(bytes.NewReader(data), int64(len(data)), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.ArgsModel != name || info.ArgsInputSize != 8 || info.Layout != "training" || len(info.Warnings) != 0 {
+		t.Errorf("args dict: args.model %q, input_size %d, layout %q, warnings %q; want %q, 8, training, none", info.ArgsModel, info.ArgsInputSize, info.Layout, info.Warnings, name)
+	}
+}
+
+// syntheticNamesShapes returns the sorted tensor names and the shapes of
+// fixtures/synthetic/model_zip.pth (a toy Vim: patch 4, 2×2 grid at img 8).
+func syntheticNamesShapes(t *testing.T) ([]string, map[string][]int) {
+	var names []string
+	shapes := map[string][]int{}
+	for k, v := range loadSyntheticGolden(t).Files["model_zip.pth"].Tensors {
+		names = append(names, k)
+		shapes[k] = v.Shape
+	}
+	sortStrings(names)
+	return names, shapes
 }

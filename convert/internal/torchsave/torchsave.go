@@ -146,6 +146,24 @@ var elemSize = map[string]int{"FloatStorage": 4, "HalfStorage": 2, "BFloat16Stor
 // argparse.Namespace with that input_size (a training checkpoint). The
 // file is a zip archive, or a legacy stream when legacy is set.
 func StateDict(t testing.TB, names []string, shapes map[string][]int, inputSize int64, storage string, legacy bool) []byte {
+	return stateDict(t, names, shapes, storage, legacy, func(p *PK) {
+		if inputSize > 0 {
+			p.Str("args").Global("argparse", "Namespace").Op(pickleop.EmptyTuple, pickleop.NewObj, pickleop.EmptyDict).Str("input_size").Int(inputSize).Op(pickleop.SetItem, pickleop.Build, pickleop.SetItem)
+		}
+	})
+}
+
+// StateDictArgsDict is StateDict (float32, zip) with 'args' a plain dict
+// holding model and input_size, as vars(args) saves them.
+func StateDictArgsDict(t testing.TB, names []string, shapes map[string][]int, model string, inputSize int64) []byte {
+	return stateDict(t, names, shapes, "FloatStorage", false, func(p *PK) {
+		p.Str("args").Op(pickleop.EmptyDict).Str("model").Str(model).Op(pickleop.SetItem).Str("input_size").Int(inputSize).Op(pickleop.SetItem, pickleop.SetItem)
+	})
+}
+
+// stateDict writes {'model': sd} after the entries args writes into the
+// top-level dict (see StateDict).
+func stateDict(t testing.TB, names []string, shapes map[string][]int, storage string, legacy bool, args func(p *PK)) []byte {
 	es, ok := elemSize[storage]
 	if !ok {
 		t.Fatalf("torchsave: unknown storage type %s", storage)
@@ -153,9 +171,7 @@ func StateDict(t testing.TB, names []string, shapes map[string][]int, inputSize 
 	p := NewPK()
 	p.Legacy = legacy
 	p.Op(pickleop.EmptyDict)
-	if inputSize > 0 {
-		p.Str("args").Global("argparse", "Namespace").Op(pickleop.EmptyTuple, pickleop.NewObj, pickleop.EmptyDict).Str("input_size").Int(inputSize).Op(pickleop.SetItem, pickleop.Build, pickleop.SetItem)
-	}
+	args(p)
 	p.Str("model").Op(pickleop.EmptyDict, pickleop.Mark)
 	entries := map[string][]byte{}
 	var keys []string
