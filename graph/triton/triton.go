@@ -15,6 +15,7 @@ package triton
 import (
 	"errors"
 	"fmt"
+	"math"
 	"path"
 	"regexp"
 
@@ -157,8 +158,14 @@ func (o Options) validate() (string, error) {
 	if o.MaxBatch < 0 {
 		return "", fmt.Errorf("triton: max batch %d is negative", o.MaxBatch)
 	}
+	if o.MaxBatch > math.MaxInt32 {
+		return "", fmt.Errorf("triton: max batch %d does not fit max_batch_size (int32, at most %d)", o.MaxBatch, math.MaxInt32)
+	}
 	if o.InstanceCount < 0 {
 		return "", fmt.Errorf("triton: instance count %d is negative", o.InstanceCount)
+	}
+	if o.InstanceCount > math.MaxInt32 {
+		return "", fmt.Errorf("triton: instance count %d does not fit the instance group's count (int32, at most %d)", o.InstanceCount, math.MaxInt32)
 	}
 	if _, err := o.Instances.proto(); err != nil {
 		return "", err

@@ -159,6 +159,8 @@ func TestConfigRefuses(t *testing.T) {
 		{"a name Triton cannot use as a folder", vimModel(true), Options{Name: "../x"}, "model name"},
 		{"an empty name", vimModel(true), Options{}, "model name"},
 		{"negative max batch", vimModel(true), Options{Name: "a", MaxBatch: -1}, "negative"},
+		{"max batch beyond int32 (was written wrapped: 3e9 as -1294967296)", vimModel(true), Options{Name: "a", MaxBatch: 3_000_000_000}, "does not fit max_batch_size"},
+		{"instance count beyond int32", vimModel(true), Options{Name: "a", InstanceCount: 1 << 32}, "does not fit the instance group"},
 		{"relative server path: dlopen would resolve it against the server's cwd", vimModel(true), Options{Name: "a", ServerRepo: "models"}, "absolute"},
 		{"unknown instance kind", vimModel(true), Options{Name: "a", Instances: InstanceKind(7)}, "instance kind"},
 		{"batching a model with a fixed batch", noBatch, Options{Name: "a", MaxBatch: 2}, "no leading"},
