@@ -166,6 +166,71 @@ func TestMambaOutLayoutsCLI(t *testing.T) {
 	}
 }
 
+// TestMambaOutVerifyExpected checks that verify --expected holds a MambaOut
+// model and its reference to the given outputs (it used to ignore them and
+// PASS): the reference's own logits pass, the same logits moved by 1e-3 in
+// one element fail for both sides.
+func TestMambaOutVerifyExpected(t *testing.T) {
+	needORT(t)
+	tmp := t.TempDir()
+	ckpt := repo.Fixture("mambaout_synthetic", "bare.pth")
+	model := filepath.Join(tmp, "mo.onnx")
+	if code, _, e := runCLI(t, ckpt, "-o", model); code != 0 {
+		t.Fatalf("convert: exit %d: %s", code, e)
+	}
+	x := filepath.Join(tmp, "x.npy")
+	data := make([]float32, 2*3*48*64)
+	for i := range data {
+		data[i] = float32((i*7919)%997)/500 - 1
+	}
+	if err := npy.WriteFileFloat32(x, []int{2, 3, 48, 64}, data); err != nil {
+		t.Fatal(err)
+	}
+	y := filepath.Join(tmp, "y.npy")
+	if code, _, e := runCLI(t, "predict", "--checkpoint", ckpt, "--input", x, "--output", y, "--precision", "float64"); code != 0 {
+		t.Fatalf("predict --checkpoint: exit %d: %s", code, e)
+	}
+	code, rep, e := verifyJSON(t, ckpt, model, "--input", x, "--expected", y, "--tol", "1e-5")
+	if outs, _ := rep["expected_outputs"].([]any); code != 0 || rep["pass"] != true || len(outs) != 2 {
+		t.Fatalf("verify --expected (the float64 reference's logits): exit %d, pass %v, %d expected comparisons (want 2): %s", code, rep["pass"], len(outs), e)
+	}
+	a, err := npy.ReadFile(y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := a.Float32()
+	off[3] += 1e-3
+	bad := filepath.Join(tmp, "bad.npy")
+	if err := npy.WriteFileFloat32(bad, a.Shape, off); err != nil {
+		t.Fatal(err)
+	}
+	code, rep, e = verifyJSON(t, ckpt, model, "--input", x, "--expected", bad, "--tol", "1e-5")
+	if code == 0 || rep["pass"] != false || !strings.Contains(e, "onnx logits vs expected "+bad) || !strings.Contains(e, "reference logits vs expected") {
+		t.Errorf("verify --expected with one logit off by 1e-3: exit %d, pass %v: %s; want FAIL for onnx and reference", code, rep["pass"], e)
+	}
+}
+
+// TestMambaOutVerifyRecordedWeights checks that verify compares a model
+// converted from the EMA weights with those weights when --weights is not
+// given (the weight set the model records, as for Vim; it used to load the
+// "model" set and FAIL), names them, and warns when told another set.
+func TestMambaOutVerifyRecordedWeights(t *testing.T) {
+	needORT(t)
+	ckpt := repo.Fixture("mambaout_synthetic", "training_ema.pth")
+	model := filepath.Join(t.TempDir(), "mo.onnx")
+	if code, _, e := runCLI(t, ckpt, "-o", model, "--weights", "model_ema"); code != 0 {
+		t.Fatalf("convert: exit %d: %s", code, e)
+	}
+	code, rep, e := verifyJSON(t, ckpt, model)
+	if code != 0 || rep["pass"] != true || rep["weights"] != "model_ema" || rep["provenance"] == nil {
+		t.Errorf("verify without --weights: exit %d, pass %v, weights %v, provenance %v: %s; want PASS with model_ema and the recorded provenance", code, rep["pass"], rep["weights"], rep["provenance"], e)
+	}
+	code, _, e = runCLI(t, "verify", ckpt, model, "--weights", "model")
+	if code == 0 || !strings.Contains(e, "converted from the model_ema weights of this checkpoint, not model") {
+		t.Errorf("verify --weights model of a model_ema model: exit %d: %s; want a FAIL with the weight-set warning", code, e)
+	}
+}
+
 // TestArchitectureInInspect checks that inspect --json always names the
 // architecture, Vim included.
 func TestArchitectureInInspect(t *testing.T) {
