@@ -76,6 +76,9 @@ type Info struct {
 	// training checkpoint ("" / 0 when absent).
 	ArgsModel     string `json:"args_model,omitempty"`
 	ArgsInputSize int    `json:"args_input_size,omitempty"`
+	// ResampledFrom is the weights' own patch grid [h, w] when pos_embed
+	// was resampled to another size (Options.ImgSize), else nil.
+	ResampledFrom []int `json:"pos_embed_resampled_from,omitempty"`
 }
 
 // Origin is how inspect names where the weights were read: the file format,
@@ -205,6 +208,7 @@ func resizeLoaded(m *Model, resizeTo, width int, info *Info) error {
 	if !n.Square() {
 		size = fmt.Sprintf("%d×%d", n.ImgSize, n.Width())
 	}
+	info.ResampledFrom = []int{gh, gw}
 	info.Assumed = append(info.Assumed, fmt.Sprintf("pos_embed resampled bicubically from the weights' %d×%d grid (img_size %d) to %d×%d for img_size %s (stride %d; cls token rows kept)",
 		gh, gw, c.ImgSize, nh, nw, size, n.Stride))
 	return nil
