@@ -8,7 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/encoding/prototext"
+
 	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/graph/triton/third_party/tritonpb"
 	"github.com/vimconvert/vimconvert/internal/npy"
 	"github.com/vimconvert/vimconvert/internal/repo"
 	"github.com/vimconvert/vimconvert/runtime/bench"
@@ -307,6 +310,18 @@ func TestMambaOutCLIErrors(t *testing.T) {
 			[]string{"--scan does not apply"}, "MambaOut has no scan to lower"},
 		{[]string{"verify", mo, vimModel}, 1,
 			[]string{"is not a MambaOut model"}, "a MambaOut checkpoint against a non-MambaOut model file"},
+		{[]string{"convert", mo, "-o", filepath.Join(tmp, "x.onnx"), "--dtype", "float16"}, 2,
+			[]string{"--dtype does not apply to a MambaOut checkpoint"}, "--dtype was ignored (a float32 model written)"},
+		{[]string{"convert", mo, "-o", filepath.Join(tmp, "x.onnx"), "--input-format", "uint8-nhwc"}, 2,
+			[]string{"--input-format does not apply"}, "--input-format was ignored (a float32 input)"},
+		{[]string{"convert", mo, "-o", filepath.Join(tmp, "x.onnx"), "--crop-pct", "0.9"}, 2,
+			[]string{"--crop-pct does not apply"}, "--crop-pct was ignored (crop_pct 1 recorded)"},
+		{[]string{"convert", mo, "-o", filepath.Join(tmp, "x.onnx"), "--labels", repo.Path("runtime", "preprocess", "imagenet1k.txt")}, 2,
+			[]string{"--labels does not apply"}, "--labels was ignored (no class names recorded)"},
+		{[]string{"convert", mo, "-o", filepath.Join(tmp, "x.onnx"), "--out-indices", "1"}, 2,
+			[]string{"--out-indices does not apply"}, "--out-indices was ignored (no feature maps)"},
+		{[]string{"convert", mo, "-o", filepath.Join(tmp, "x.onnx"), "--max-batch", "4"}, 1,
+			[]string{"apply only with --triton-repo"}, "Triton options without --triton-repo, as for Vim"},
 		{[]string{"verify", vim, moModel}, 1,
 			[]string{"is a mambaout model", "not a Vim one"}, "a Vim checkpoint against a MambaOut model"},
 		{[]string{"verify", repo.Fixture("mambaout_synthetic", "training.pth"), moModel, "--input", repo.Fixture("vim_t_d2", "expected.pth")}, 1,
@@ -331,6 +346,40 @@ func TestMambaOutCLIErrors(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(tmp, "x.onnx")); err == nil {
 		t.Error("a refused convert wrote its output")
+	}
+}
+
+// TestMambaOutTritonRepo checks that convert --triton-repo writes a Triton
+// entry for a MambaOut checkpoint (it used to be ignored silently): no
+// plugin, H and W -1, the batch left to Triton, 1/model.onnx the converted
+// model.
+func TestMambaOutTritonRepo(t *testing.T) {
+	tmp := t.TempDir()
+	out, tr := filepath.Join(tmp, "mo.onnx"), filepath.Join(tmp, "repo")
+	code, stdout, e := runCLI(t, "convert", repo.Fixture("mambaout_synthetic", "bare.pth"), "-o", out, "--triton-repo", tr, "--max-batch", "4")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, e)
+	}
+	cfg, err := os.ReadFile(filepath.Join(tr, "mo", "config.pbtxt"))
+	if err != nil {
+		t.Fatalf("no entry written: %v\n%s", err, stdout)
+	}
+	var c tritonpb.ModelConfig
+	if err := prototext.Unmarshal(cfg, &c); err != nil {
+		t.Fatalf("config.pbtxt: %v\n%s", err, cfg)
+	}
+	in, outs := c.GetInput(), c.GetOutput()
+	if c.GetName() != "mo" || c.GetMaxBatchSize() != 4 || len(in) != 1 || !slices.Equal(in[0].GetDims(), []int64{3, -1, -1}) ||
+		len(outs) != 1 || !slices.Equal(outs[0].GetDims(), []int64{5}) || c.GetModelOperations() != nil {
+		t.Errorf("config.pbtxt: %v; want mo, max batch 4, input [3 -1 -1], logits [5], no plugin", &c)
+	}
+	a, _ := os.ReadFile(out)
+	b, err := os.ReadFile(filepath.Join(tr, "mo", "1", "model.onnx"))
+	if err != nil || len(a) == 0 || string(a) != string(b) {
+		t.Errorf("1/model.onnx is not the converted model (%v)", err)
+	}
+	if _, err := os.Stat(filepath.Join(tr, "mo", "libvimconvert_ops.so")); err == nil {
+		t.Error("the plugin was copied for a MambaOut model")
 	}
 }
 
