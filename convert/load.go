@@ -76,6 +76,11 @@ type Info struct {
 	// training checkpoint ("" / 0 when absent).
 	ArgsModel     string `json:"args_model,omitempty"`
 	ArgsInputSize int    `json:"args_input_size,omitempty"`
+	// ArgsImgSize and ArgsCropPct are the evaluation size and crop fraction
+	// a timm training checkpoint's args record (args.input_size [3, N, N],
+	// else args.img_size; args.crop_pct), 0 when absent or None.
+	ArgsImgSize int     `json:"args_img_size,omitempty"`
+	ArgsCropPct float64 `json:"args_crop_pct,omitempty"`
 	// ResampledFrom is the weights' own patch grid [h, w] when pos_embed
 	// was resampled to another size (Options.ImgSize), else nil.
 	ResampledFrom []int `json:"pos_embed_resampled_from,omitempty"`
@@ -403,6 +408,7 @@ func selectWeights(root any, weights Weights, info *Info) (any, error) {
 						info.ArgsInputSize = int(n)
 					}
 				}
+				readTimmEvalArgs(ns, info)
 			}
 		}
 	}
@@ -499,4 +505,26 @@ var ErrNotCheckpoint = torchfile.ErrNotCheckpoint
 // torchfile.ReadTensorFile, kept here for the packages that hold Tensors.
 func ReadTensorFile(path string) (map[string]*Tensor, error) {
 	return torchfile.ReadTensorFile(path)
+}
+
+// readTimmEvalArgs records in info the evaluation size and crop fraction
+// of timm's train.py args (resolve_data_config: args.input_size [C, H, W]
+// first, then args.img_size; args.crop_pct). A non-square input_size is
+// left out (ArgsImgSize is one side).
+func readTimmEvalArgs(ns *torchfile.Object, info *Info) {
+	if v, ok := ns.Attr("img_size"); ok {
+		if n, ok := v.(int64); ok && n > 0 && n < 1<<20 {
+			info.ArgsImgSize = int(n)
+		}
+	}
+	if v, ok := ns.Attr("input_size"); ok {
+		if s, ok := torchfile.Ints(v); ok && len(s) == 3 && s[1] == s[2] && s[1] > 0 && s[1] < 1<<20 {
+			info.ArgsImgSize = int(s[1])
+		}
+	}
+	if v, ok := ns.Attr("crop_pct"); ok {
+		if f, ok := v.(float64); ok && f > 0 && f <= 1 {
+			info.ArgsCropPct = f
+		}
+	}
 }

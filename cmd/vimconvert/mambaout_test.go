@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -231,6 +233,60 @@ func TestMambaOutVerifyRecordedWeights(t *testing.T) {
 	code, _, e = runCLI(t, "verify", ckpt, model, "--weights", "model")
 	if code == 0 || !strings.Contains(e, "converted from the model_ema weights of this checkpoint, not model") {
 		t.Errorf("verify --weights model of a model_ema model: exit %d: %s; want a FAIL with the weight-set warning", code, e)
+	}
+}
+
+// TestMambaOutEvalArgs checks that the evaluation size and crop fraction a
+// timm training checkpoint's args record (input_size [3, 64, 64] over
+// img_size 48, crop_pct 0.9) are what inspect reports, the converted model
+// records and classify feeds, from the checkpoint and from the model alike,
+// each listed under "assumed" (they used to be replaced silently by the
+// released models' 224 and 1.0).
+func TestMambaOutEvalArgs(t *testing.T) {
+	needORT(t)
+	ckpt := repo.Fixture("mambaout_synthetic", "training_eval_args.pth")
+	model := filepath.Join(t.TempDir(), "mo.onnx")
+	if code, _, e := runCLI(t, ckpt, "-o", model); code != 0 {
+		t.Fatalf("convert: exit %d: %s", code, e)
+	}
+	for _, src := range []string{ckpt, model} {
+		obj := inspectJSON(t, src)
+		pre, _ := obj["preprocess"].(map[string]any)
+		assumed := fmt.Sprint(obj["assumed"])
+		if pre["input_size"] != 64.0 || pre["crop_pct"] != 0.9 || !strings.Contains(assumed, "evaluation size 64 from the training checkpoint's args") || !strings.Contains(assumed, "crop_pct 0.9 from") {
+			t.Errorf("inspect %s: preprocess %v, assumed %s; want input_size 64, crop_pct 0.9, both listed", src, pre, assumed)
+		}
+	}
+	photo := repo.Path("runtime", "preprocess", "testdata", "images", "photo_chelsea.png")
+	x := filepath.Join(t.TempDir(), "x.npy")
+	if code, _, e := runCLI(t, "preprocess", photo, "-o", x, "--img-size", "64", "--crop-pct", "0.9"); code != 0 {
+		t.Fatalf("preprocess: exit %d: %s", code, e)
+	}
+	y := filepath.Join(t.TempDir(), "y.npy")
+	if code, _, e := runCLI(t, "predict", "--checkpoint", ckpt, "--input", x, "--output", y); code != 0 {
+		t.Fatalf("predict: exit %d: %s", code, e)
+	}
+	a, err := npy.ReadFile(y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logits := a.Float32()
+	want := argmaxRows(logits, 5)[0]
+	sum := 0.0
+	for _, v := range logits {
+		sum += math.Exp(float64(v - logits[want]))
+	}
+	for _, src := range []string{ckpt, model} {
+		code, out, e := runCLI(t, "classify", src, photo, "--json", "--top", "1")
+		var rep struct {
+			Top []struct {
+				Index int
+				Prob  float64
+			} `json:"top"`
+		}
+		if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || len(rep.Top) != 1 || rep.Top[0].Index != want || math.Abs(rep.Top[0].Prob-1/sum) > 1e-5 {
+			t.Errorf("classify %s: exit %d, %s%s; want top-1 %d with p %.6f (the 64×64 crop at 0.9)", src, code, out, e, want, 1/sum)
+		}
 	}
 }
 
