@@ -72,13 +72,8 @@ func (t *TensorRef) Materialize(name string) (*Tensor, error) {
 // Ints returns the items of v when it is a Python list or tuple of ints
 // (an argparse value such as timm's args.input_size [3, 224, 224]).
 func Ints(v any) ([]int64, bool) {
-	var items []any
-	switch x := v.(type) {
-	case pyTuple:
-		items = x
-	case *pyList:
-		items = x.items
-	default:
+	items, err := sequenceItems(v, nil)
+	if err != nil {
 		return nil, false
 	}
 	out := make([]int64, len(items))
