@@ -141,9 +141,11 @@ func LoadFrom(ra io.ReaderAt, size int64, opts Options) (*Model, *Info, error) {
 			return nil, nil, err
 		}
 	}
-	if opts.ImgSize == 0 && info.ArgsInputSize > 0 {
+	if opts.ImgSize == 0 && info.ArgsInputSize > 0 && (resizeTo == 0 || opts.Stride == 0) {
 		// A training checkpoint records its input size: use it to pick
-		// the geometry, and say so.
+		// the geometry, and say so (not for --img-size with an explicit
+		// --stride that gives another grid: the weights' grid at that
+		// stride, resized to --img-size below, is what was asked).
 		o2 := opts
 		o2.ImgSize = info.ArgsInputSize
 		if _, _, err := inferConfig(sd, o2); err != nil {
