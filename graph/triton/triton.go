@@ -180,6 +180,18 @@ func (o Options) validate() (string, error) {
 	return path.Clean(server), nil
 }
 
+// CheckOpset refuses a default-domain opset that no ONNX Runtime runs yet,
+// so no Triton onnxruntime backend can load the model: graph.OpsetLinearAttention
+// (27; ORT 1.29 stops at 26). 0 (the default opset) and the opsets of the
+// plugin exports pass.
+func CheckOpset(opset int64) error {
+	if opset >= graph.OpsetLinearAttention {
+		return fmt.Errorf("triton: an ONNX opset %d model cannot be served: no ONNX Runtime runs opset %d yet (ORT 1.29 stops at 26), so Triton's onnxruntime backend would refuse it at load; export the entry with the default opset (--opset %d to %d)",
+			opset, graph.OpsetLinearAttention, graph.MinOpset, graph.MaxOpset)
+	}
+	return nil
+}
+
 // UsesPlugin reports whether the model imports the vimconvert plugin's
 // custom-op domain (graph.Domain), so that the server must load the plugin.
 func UsesPlugin(mp *onnxpb.ModelProto) bool {
@@ -218,6 +230,13 @@ func Config(mp *onnxpb.ModelProto, o Options) (*tritonpb.ModelConfig, error) {
 	g := mp.GetGraph()
 	if g == nil {
 		return nil, fmt.Errorf("%w: the ONNX model has no graph", ErrBadModel)
+	}
+	for _, imp := range mp.GetOpsetImport() {
+		if d := imp.GetDomain(); d == "" || d == "ai.onnx" {
+			if err := CheckOpset(imp.GetVersion()); err != nil {
+				return nil, err
+			}
+		}
 	}
 	inits := map[string]bool{}
 	for _, t := range g.GetInitializer() {

@@ -150,6 +150,8 @@ func TestConfigRefuses(t *testing.T) {
 	int8Out.Graph.Output[0] = valueInfo(graph.LogitsName, onnxpb.TensorProto_INT8, 0, 1000)
 	noShape := vimModel(true)
 	noShape.Graph.Output[0].Type = nil
+	opset27 := vimModel(false)
+	opset27.OpsetImport[0].Version = proto.Int64(graph.OpsetLinearAttention)
 	tests := []struct {
 		reason string
 		model  *onnxpb.ModelProto
@@ -167,6 +169,7 @@ func TestConfigRefuses(t *testing.T) {
 		{"an element type without mapping", int8Out, Options{Name: "a"}, "element type"},
 		{"an output without shape", noShape, Options{Name: "a"}, "no tensor type"},
 		{"no graph", &onnxpb.ModelProto{}, Options{Name: "a"}, "no graph"},
+		{"an opset 27 model, which no ONNX Runtime runs yet", opset27, Options{Name: "a"}, "no ONNX Runtime runs opset 27 yet"},
 	}
 	for _, tc := range tests {
 		_, err := Config(tc.model, tc.opts)
@@ -296,18 +299,21 @@ func TestCheckTarget(t *testing.T) {
 		opts   Options
 		plugin string
 		want   string // "" = accepted
+		opset  int
 	}{
-		{"a new entry in an existing repository", repo, Options{Name: "vim"}, "", ""},
-		{"a plugin model with its plugin", repo, Options{Name: "vim"}, plugin, ""},
-		{"a plugin model without the plugin", repo, Options{Name: "vim"}, filepath.Join(repo, "none.so"), "is not a file"},
-		{"a repository that does not exist yet", filepath.Join(repo, "new"), Options{Name: "vim"}, "", ""},
-		{"an existing entry", repo, Options{Name: "taken"}, "", "already exists"},
-		{"a repository that is a file", file, Options{Name: "vim"}, "", "not a directory"},
-		{"bad options are refused before converting", repo, Options{Name: "vim", MaxBatch: -2}, "", "negative"},
-		{"no repository", "", Options{Name: "vim"}, "", "no repository"},
+		{"a new entry in an existing repository", repo, Options{Name: "vim"}, "", "", 0},
+		{"a plugin model with its plugin", repo, Options{Name: "vim"}, plugin, "", 0},
+		{"a plugin model without the plugin", repo, Options{Name: "vim"}, filepath.Join(repo, "none.so"), "is not a file", 0},
+		{"a repository that does not exist yet", filepath.Join(repo, "new"), Options{Name: "vim"}, "", "", 0},
+		{"an existing entry", repo, Options{Name: "taken"}, "", "already exists", 0},
+		{"a repository that is a file", file, Options{Name: "vim"}, "", "not a directory", 0},
+		{"bad options are refused before converting", repo, Options{Name: "vim", MaxBatch: -2}, "", "negative", 0},
+		{"no repository", "", Options{Name: "vim"}, "", "no repository", 0},
+		{"an opset 27 export no ONNX Runtime runs (it used to be written, for Triton to refuse at load)", repo, Options{Name: "vim"}, "", "no ONNX Runtime runs opset 27 yet", 27},
+		{"an explicit opset the plugin exports use", repo, Options{Name: "vim"}, "", "", 23},
 	}
 	for _, tc := range tests {
-		err := CheckTarget(tc.dir, "m.onnx", tc.opts, tc.plugin != "", tc.plugin)
+		err := CheckTarget(tc.dir, "m.onnx", tc.opts, tc.opset, tc.plugin != "", tc.plugin)
 		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("%s: err = %v, want %q", tc.reason, err, tc.want)
 		}
