@@ -83,6 +83,14 @@ type Info struct {
 	// training checkpoint ("" / 0 when absent).
 	ArgsModel     string `json:"args_model,omitempty"`
 	ArgsInputSize int    `json:"args_input_size,omitempty"`
+	// ArgsImgSize and ArgsCropPct are the evaluation size and crop fraction
+	// a timm training checkpoint's args record (args.input_size [3, N, N],
+	// else args.img_size; args.crop_pct), 0 when absent or None.
+	ArgsImgSize int     `json:"args_img_size,omitempty"`
+	ArgsCropPct float64 `json:"args_crop_pct,omitempty"`
+	// ResampledFrom is the weights' own patch grid [h, w] when pos_embed
+	// was resampled to another size (Options.ImgSize), else nil.
+	ResampledFrom []int `json:"pos_embed_resampled_from,omitempty"`
 }
 
 // Origin is how inspect names where the weights were read: the file format,
@@ -140,9 +148,11 @@ func LoadFrom(ra io.ReaderAt, size int64, opts Options) (*Model, *Info, error) {
 			return nil, nil, err
 		}
 	}
-	if opts.ImgSize == 0 && info.ArgsInputSize > 0 {
+	if opts.ImgSize == 0 && info.ArgsInputSize > 0 && (resizeTo == 0 || opts.Stride == 0) {
 		// A training checkpoint records its input size: use it to pick
-		// the geometry, and say so.
+		// the geometry, and say so (not for --img-size with an explicit
+		// --stride that gives another grid: the weights' grid at that
+		// stride, resized to --img-size below, is what was asked).
 		o2 := opts
 		o2.ImgSize = info.ArgsInputSize
 		if _, _, err := inferConfig(sd, o2); err != nil {
@@ -226,6 +236,7 @@ func resizeLoaded(m *Model, resizeTo, width int, info *Info) error {
 	if !n.Square() {
 		size = fmt.Sprintf("%d×%d", n.ImgSize, n.Width())
 	}
+	info.ResampledFrom = []int{gh, gw}
 	info.Assumed = append(info.Assumed, fmt.Sprintf("pos_embed resampled bicubically from the weights' %d×%d grid (img_size %d) to %d×%d for img_size %s (stride %d; cls token rows kept)",
 		gh, gw, c.ImgSize, nh, nw, size, n.Stride))
 	return nil
@@ -439,6 +450,7 @@ func readArgs(args any, info *Info) {
 			info.ArgsInputSize = int(n)
 		}
 	}
+	readTimmEvalArgs(get, info)
 }
 
 func hasKey(d *torchfile.Dict, k string) bool {
@@ -530,4 +542,26 @@ var ErrNotCheckpoint = torchfile.ErrNotCheckpoint
 // torchfile.ReadTensorFile, kept here for the packages that hold Tensors.
 func ReadTensorFile(path string) (map[string]*Tensor, error) {
 	return torchfile.ReadTensorFile(path)
+}
+
+// readTimmEvalArgs records in info the evaluation size and crop fraction
+// of timm's train.py args (resolve_data_config: args.input_size [C, H, W]
+// first, then args.img_size; args.crop_pct). A non-square input_size is
+// left out (ArgsImgSize is one side).
+func readTimmEvalArgs(get func(string) (any, bool), info *Info) {
+	if v, ok := get("img_size"); ok {
+		if n, ok := v.(int64); ok && n > 0 && n < 1<<20 {
+			info.ArgsImgSize = int(n)
+		}
+	}
+	if v, ok := get("input_size"); ok {
+		if s, ok := torchfile.Ints(v); ok && len(s) == 3 && s[1] == s[2] && s[1] > 0 && s[1] < 1<<20 {
+			info.ArgsImgSize = int(s[1])
+		}
+	}
+	if v, ok := get("crop_pct"); ok {
+		if f, ok := v.(float64); ok && f > 0 && f <= 1 {
+			info.ArgsCropPct = f
+		}
+	}
 }

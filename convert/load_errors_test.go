@@ -195,6 +195,7 @@ func TestLoadGeometry(t *testing.T) {
 		{"resize 448", vimT, Options{ImgSize: 448}, 448, 16, 28, true, "to 28×28 for img_size 448 (stride 16", "448 is a resize at the native stride 16, not stride 33"},
 		{"resize 112", vimT, Options{ImgSize: 112}, 112, 16, 7, true, "to 7×7 for img_size 112 (stride 16", "112 (suggested for 120) is a downsizing resize at stride 16"},
 		{"explicit stride 8 at 120", vimT, Options{ImgSize: 120, Stride: 8}, 120, 8, 14, false, "note: stride 8 (--stride) is not the checkpoint's native stride 16", "the user's explicit choice: the grid matches, so allowed, but noted"},
+		{"explicit stride 8 at 224", vimT, Options{ImgSize: 224, Stride: 8}, 224, 8, 27, true, "14×14 grid (img_size 120) to 27×27 for img_size 224 (stride 8", "--stride 8 alone is refused asking for --img-size; with it, the weights' grid at stride 8 is resized (it used to be refused again by args.input_size)"},
 		{"explicit native stride", vimT, Options{ImgSize: 448, Stride: 16}, 448, 16, 28, true, "to 28×28 for img_size 448", "an explicit stride equal to the native one: a resize, and no stride note"},
 		{"stride-8 native size", vimT8, Options{ImgSize: 224}, 224, 8, 27, false, "official stride-8 layout", "224 is the stride-8 model's own size"},
 		{"stride-8 resize 448", vimT8, Options{ImgSize: 448}, 448, 8, 55, true, "27×27 grid (img_size 224) to 55×55 for img_size 448 (stride 8", "448 keeps stride 8: (448-16)/8+1 = 55"},

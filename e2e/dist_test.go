@@ -15,12 +15,9 @@ import (
 	"github.com/vimconvert/vimconvert/internal/repo"
 )
 
-// buildBundle runs scripts/make-dist.sh into a temporary folder and returns
-// the tarball's path.
-func buildBundle(t *testing.T) string {
-	t.Helper()
-	requireRuntime(t)
-	out := t.TempDir()
+// makeDist is the command running scripts/make-dist.sh into out with the
+// test's Go.
+func makeDist(out string) *exec.Cmd {
 	cmd := exec.Command("bash", filepath.Join(repo.Root(), "scripts", "make-dist.sh"), out)
 	cmd.Dir = repo.Root()
 	if gobin, err := exec.LookPath("go"); err == nil {
@@ -28,7 +25,16 @@ func buildBundle(t *testing.T) string {
 	} else {
 		cmd.Env = append(os.Environ(), "GO="+filepath.Join(goruntime.GOROOT(), "bin", "go"))
 	}
-	logs, err := cmd.CombinedOutput()
+	return cmd
+}
+
+// buildBundle runs scripts/make-dist.sh into a temporary folder and returns
+// the tarball's path.
+func buildBundle(t *testing.T) string {
+	t.Helper()
+	requireRuntime(t)
+	out := t.TempDir()
+	logs, err := makeDist(out).CombinedOutput()
 	if err != nil {
 		t.Fatalf("make-dist.sh: %v\n%s", err, logs)
 	}
@@ -172,4 +178,35 @@ func TestDistBundle(t *testing.T) {
 		t.Fatalf("convert --triton-repo: exit %d\n%s", code, out)
 	}
 	checkTritonEntry(t, filepath.Join(work, "models"), "served", filepath.Join(work, "served.onnx"), 8, true)
+}
+
+// TestDistFailedTarLeavesNothing runs make-dist.sh with a tar that writes
+// part of its archive and fails (a full disk, or an interrupt while the
+// archive is written): the output folder must hold nothing afterwards (it
+// used to keep the partial NAME.tar.gz.tmp).
+func TestDistFailedTarLeavesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the release binary")
+	}
+	requireRuntime(t)
+	fake := t.TempDir()
+	script := "#!/bin/sh\nwhile [ $# -gt 0 ]; do case $1 in -czf) echo partial > \"$2\";; esac; shift; done\nexit 1\n"
+	if err := os.WriteFile(filepath.Join(fake, "tar"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	cmd := makeDist(out)
+	cmd.Env = append(cmd.Env, "PATH="+fake+string(os.PathListSeparator)+os.Getenv("PATH"))
+	logs, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("make-dist.sh succeeded with a failing tar:\n%s", logs)
+	}
+	ents, _ := os.ReadDir(out)
+	var left []string
+	for _, e := range ents {
+		left = append(left, e.Name())
+	}
+	if len(left) > 0 {
+		t.Errorf("a failed make-dist.sh left %v in the output folder, want nothing\n%s", left, logs)
+	}
 }

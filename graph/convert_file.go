@@ -85,6 +85,10 @@ func ConvertFileContext(ctx context.Context, ckptPath, outPath string, opts Conv
 	if err != nil {
 		return nil, fmt.Errorf("load checkpoint: %w", err)
 	}
+	if g := info.ResampledFrom; opts.Build.DynamicSize && g != nil {
+		return nil, fmt.Errorf("--dynamic-size with --img-size %s is not supported: the dynamic-size model resamples pos_embed in the graph for every input size, and would resample the %s grid already resampled from the weights' %d×%d one (the logits move); leave --img-size out (the model takes any size), or export one model for that size without --dynamic-size",
+			sizeName(m.Config), gridName(m.Config), g[0], g[1])
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -148,4 +152,18 @@ func feedMetadata(opts *ConvertOptions, labels []string, c convert.Config, info 
 		info.Assumed = append(info.Assumed, "class names recorded in the model: ImageNet-1k's, for the 1000-class head (--labels FILE for others)")
 	}
 	return nil
+}
+
+// sizeName is the image size of c as --img-size takes it: N, or HxW.
+func sizeName(c convert.Config) string {
+	if c.Square() {
+		return fmt.Sprint(c.ImgSize)
+	}
+	return fmt.Sprintf("%dx%d", c.ImgSize, c.Width())
+}
+
+// gridName is the patch grid of c, h×w.
+func gridName(c convert.Config) string {
+	h, w := c.GridHW()
+	return fmt.Sprintf("%d×%d", h, w)
 }

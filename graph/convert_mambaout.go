@@ -163,7 +163,7 @@ func (r *MambaOutConverted) String() string {
 		return ""
 	}
 	var b strings.Builder
-	b.WriteString(mambaout.InspectText(r.Model.Config, r.Info, mambaout.EvalPreprocess))
+	b.WriteString(mambaout.InspectText(r.Model.Config, r.Info, r.Model.Preprocess))
 	for _, v := range r.ONNX.GetGraph().GetInput() {
 		fmt.Fprintf(&b, "%-13s %s %s float32\n", "onnx input", v.GetName(), shapeString(v))
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -222,5 +224,38 @@ func TestDynamicSizeRefusals(t *testing.T) {
 				t.Errorf("Build(%+v): %q lacks %q", o, err, w)
 			}
 		}
+	}
+}
+
+// TestDynamicSizeWithImgSize checks that ConvertFile refuses --dynamic-size
+// with an --img-size that resamples pos_embed, before writing anything (the
+// graph would resample the already resampled grid again: at 224 the model
+// was 0.013 from the official vim_t_d2 logits), and accepts the
+// checkpoint's own size, which changes nothing.
+func TestDynamicSizeWithImgSize(t *testing.T) {
+	ckpt := repo.Fixture("vim_t_d2", "checkpoint.pth")
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		h, w int
+		want string
+	}{
+		{160, 0, "--dynamic-size with --img-size 160 is not supported"},
+		{160, 224, "--dynamic-size with --img-size 160x224 is not supported"},
+		{224, 0, ""},
+	} {
+		out := filepath.Join(dir, fmt.Sprintf("m%d_%d.onnx", tc.h, tc.w))
+		_, err := graph.ConvertFile(ckpt, out, graph.ConvertOptions{Load: convert.Options{ImgSize: tc.h, ImgWidth: tc.w}, Build: graph.Options{DynamicSize: true}})
+		_, statErr := os.Stat(out)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("--img-size %d (the checkpoint's own) with --dynamic-size: %v", tc.h, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "weights' 14×14")):
+			t.Errorf("--img-size %d×%d with --dynamic-size: err %v, want one containing %q and the weights' grid", tc.h, tc.w, err, tc.want)
+		case tc.want != "" && statErr == nil:
+			t.Errorf("--img-size %d×%d with --dynamic-size: refused but %s was written", tc.h, tc.w, out)
+		}
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("%s holds %d entries, want only the accepted model", dir, len(ents))
 	}
 }

@@ -95,7 +95,11 @@ func BuildMambaOut(m *mambaout.Model, opts MambaOutOptions) (*onnxpb.ModelProto,
 		return nil, err
 	}
 	symbolicSpatialDims(g)
-	meta := map[string]any{MetaConfig: c, MetaPreprocess: mambaout.EvalPreprocess}
+	pre := m.Preprocess
+	if pre.InputSize == 0 {
+		pre = mambaout.EvalPreprocess // a Model not made by mambaout.Load
+	}
+	meta := map[string]any{MetaConfig: c, MetaPreprocess: pre}
 	props := []*onnxpb.StringStringEntryProto{
 		{Key: proto.String(MetaArchitecture), Value: proto.String(mambaout.Architecture)},
 		{Key: proto.String(MetaLayout), Value: proto.String(opts.Layout)},

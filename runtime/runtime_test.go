@@ -11,7 +11,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/vimconvert/vimconvert/graph/onnxfile"
 	"github.com/vimconvert/vimconvert/internal/repo"
 )
 
@@ -373,4 +375,35 @@ func addReluSession(t *testing.T) *Session {
 	}
 	t.Cleanup(func() { s.Destroy() })
 	return s
+}
+
+// TestNewSessionOpsetTooNew stamps add_relu.onnx with opset 27, which ONNX
+// Runtime 1.29 refuses: the error names the model's opset and the last one
+// the runtime runs (it used to be ORT's raw message only).
+func TestNewSessionOpsetTooNew(t *testing.T) {
+	requireORT(t)
+	mp, err := onnxfile.ReadFile(filepath.Join("testdata", "add_relu.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range mp.GetOpsetImport() {
+		if o.GetDomain() == "" {
+			o.Version = proto.Int64(27)
+		}
+	}
+	b, err := proto.Marshal(mp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "opset27.onnx")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = NewSession(p, Options{NoPlugin: true})
+	if err == nil {
+		t.Skipf("ONNX Runtime %s runs opset 27", Version())
+	}
+	if want := "the model is ONNX opset 27, but ONNX Runtime " + Version() + " runs models up to opset "; !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %v, want one containing %q", err, want)
+	}
 }

@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"sort"
 	"sync"
 
 	ort "github.com/yalue/onnxruntime_go"
 
 	"github.com/vimconvert/vimconvert/graph/onnxfile"
+	"github.com/vimconvert/vimconvert/graph/onnxpb"
 	"github.com/vimconvert/vimconvert/ops"
 )
 
@@ -109,7 +111,7 @@ func NewSession(modelPath string, opts Options) (*Session, error) {
 	}
 	sess, err := ort.NewDynamicAdvancedSession(modelPath, s.inNames, s.outName, so)
 	if err != nil {
-		return nil, fmt.Errorf("runtime: creating session for %s: %w", modelPath, err)
+		return nil, fmt.Errorf("runtime: creating session for %s: %w", modelPath, opsetTooNew(mp, err))
 	}
 	s.sess = sess
 	return s, nil
@@ -274,4 +276,27 @@ func elemName(t int) string {
 		return "uint8"
 	}
 	return fmt.Sprintf("element type %d", t)
+}
+
+// ortMaxOpset finds the last opset ONNX Runtime names when it refuses a
+// model stamped with a newer one ("... support for domain ai.onnx is till
+// opset 26.").
+var ortMaxOpset = regexp.MustCompile(`support for domain ai\.onnx is till opset (\d+)`)
+
+// opsetTooNew returns err, prefixed with a sentence naming the model's
+// opset and the last one the loaded ONNX Runtime runs when that is why ORT
+// refused the model (an --opset 27 export, which no released ORT runs yet).
+func opsetTooNew(mp *onnxpb.ModelProto, err error) error {
+	m := ortMaxOpset.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	opset := int64(0)
+	for _, o := range mp.GetOpsetImport() {
+		if d := o.GetDomain(); d == "" || d == "ai.onnx" {
+			opset = o.GetVersion()
+		}
+	}
+	return fmt.Errorf("the model is ONNX opset %d, but ONNX Runtime %s runs models up to opset %s only (an --opset 27 export is for runtimes to come; convert with the default opset to run it now): %w",
+		opset, Version(), m[1], err)
 }

@@ -90,7 +90,9 @@ libjpeg-turbo-copyright when lib/ holds a JPEG library.
 NOTE
 cp README.md "$b/README.md"
 
+# Written inside the staging folder (removed on exit, an interrupt or an
+# error included) and renamed into place: OUTDIR never holds a partial file.
 tarball=$outdir/$name.tar.gz
-tar --sort=name --owner=0 --group=0 --numeric-owner -C "$stage" -czf "$tarball.tmp" "$name"
-mv "$tarball.tmp" "$tarball"
+tar --sort=name --owner=0 --group=0 --numeric-owner -C "$stage" -czf "$stage/$name.tar.gz" "$name"
+mv "$stage/$name.tar.gz" "$tarball"
 echo "$tarball"

@@ -121,44 +121,57 @@ func ReadExpected(path, key string) (*Expected, error) {
 // compareExpected compares the ONNX output and the reference with the
 // expected outputs and records the comparisons and failures.
 func (fc *fileCheck) compareExpected(got map[string]*runtime.Tensor, ref *Result) error {
-	e, res, tol := fc.opts.Expected, fc.res, fc.opts.Tol
+	logits := ref.Logits
+	if fc.m.Config.NumClasses == 0 {
+		logits = nil
+	}
+	return fc.res.CompareExpected(fc.opts.Expected, got, logits, ref.Features, fc.shape[:])
+}
+
+// CompareExpected holds the ONNX outputs got and the reference's logits and
+// features (logits nil for a model without a head) to e, the outputs
+// produced elsewhere for the same input of shape input: it records both
+// comparisons in r.ExpectedOutputs and a failure for each beyond r.Tol or
+// with another top-1 (logits only). Expected outputs the model does not
+// have, or of another shape, are an error.
+func (r *FileReport) CompareExpected(e *Expected, got map[string]*runtime.Tensor, logits, features *Tensor, input []int) error {
 	name := e.Output
 	if name == "" {
 		name = graph.LogitsName
-		if fc.m.Config.NumClasses == 0 {
+		if logits == nil {
 			name = graph.FeaturesName
 		}
 	}
 	onnx, ok := got[name]
-	if !ok {
-		return fmt.Errorf("expected outputs %s are %s, but %s has no %q output (convert with --features to add it)", e.Source, name, fc.onnxPath, name)
-	}
-	want := ref.Logits
+	want := logits
 	if name == graph.FeaturesName {
-		want = ref.Features
+		want = features
 	}
-	res.Expected = e.Source
+	if !ok || want == nil {
+		return fmt.Errorf("expected outputs %s are %s, but %s has no %q output (convert with --features to add it)", e.Source, name, r.Model, name)
+	}
+	r.Expected = e.Source
 	if !slices.Equal(e.Shape, want.Shape) {
-		return fmt.Errorf("expected outputs %s have shape %v, but the model's %s for the input %v are %v (another batch or input?)", e.Source, e.Shape, name, fc.shape, want.Shape)
+		return fmt.Errorf("expected outputs %s have shape %v, but the model's %s for the input %v are %v (another batch or input?)", e.Source, e.Shape, name, input, want.Shape)
 	}
 	for _, side := range []struct {
 		who string
-		r   Report
+		rep Report
 	}{{"onnx", Compare(e.Data, onnx.Data, e.Shape)}, {"reference", Compare(e.Data, want.Data, e.Shape)}} {
-		r := side.r
+		rep := side.rep
 		if name != graph.LogitsName {
-			r = r.WithoutTop1()
+			rep = rep.WithoutTop1()
 		}
-		res.ExpectedOutputs = append(res.ExpectedOutputs, Named{side.who + " " + name, r})
-		if !r.Pass(tol) {
-			res.Failures = append(res.Failures, fmt.Sprintf("%s %s vs expected %s: max |Δ| %.3g > tol %g", side.who, name, e.Source, r.MaxAbs, tol))
+		r.ExpectedOutputs = append(r.ExpectedOutputs, Named{side.who + " " + name, rep})
+		if !rep.Pass(r.Tol) {
+			r.Failures = append(r.Failures, fmt.Sprintf("%s %s vs expected %s: max |Δ| %.3g > tol %g", side.who, name, e.Source, rep.MaxAbs, r.Tol))
 		}
-		if !r.Top1Within(tol) {
-			res.Failures = append(res.Failures, fmt.Sprintf("%s %s vs expected %s: top-1 differs in %d of %d rows (expected margin up to %.3g > tol %g)", side.who, name, e.Source, r.Top1Rows-r.Top1Agree, r.Top1Rows, r.Top1DiffMargin, tol))
+		if !rep.Top1Within(r.Tol) {
+			r.Failures = append(r.Failures, fmt.Sprintf("%s %s vs expected %s: top-1 differs in %d of %d rows (expected margin up to %.3g > tol %g)", side.who, name, e.Source, rep.Top1Rows-rep.Top1Agree, rep.Top1Rows, rep.Top1DiffMargin, r.Tol))
 		}
 	}
 	if n := countNonFinite(e.Data); n > 0 {
-		res.Failures = append(res.Failures, fmt.Sprintf("expected %s holds %d NaN/Inf values", e.Source, n))
+		r.Failures = append(r.Failures, fmt.Sprintf("expected %s holds %d NaN/Inf values", e.Source, n))
 	}
 	return nil
 }

@@ -211,13 +211,8 @@ func (fc *fileCheck) checkProvenance(p graph.Provenance, ok bool) {
 		fc.res.Assuming = append(fc.res.Assuming, w)
 		fc.warn(fmt.Sprintf("%s was converted with a guess that the reference shares (%s): %s", fc.onnxPath, check, w))
 	}
-	switch {
-	case !ok: // nothing recorded to compare
-	case p.SourceSHA256 != fc.info.SHA256:
-		fc.warn(fmt.Sprintf("%s was converted from another checkpoint: it records %s with sha256 %s, but %s has sha256 %s",
-			fc.onnxPath, p.SourceFile, p.SourceSHA256, fc.ckpt, fc.info.SHA256))
-	case p.Weights != fc.info.Weights:
-		fc.warn(fmt.Sprintf("%s was converted from the %s weights of this checkpoint, not %s: pass --weights %s", fc.onnxPath, p.Weights, fc.info.Weights, p.Weights))
+	if w := SourceWarning(fc.onnxPath, fc.ckpt, p, ok, fc.info); w != "" {
+		fc.warn(w)
 	}
 }
 
@@ -236,4 +231,30 @@ func builtOptions(weights convert.Weights, built convert.Config) convert.Options
 		o.DivideOut = &div
 	}
 	return o
+}
+
+// SourceWarning returns a warning when the provenance p recorded in the
+// model at onnxPath (ok false: none recorded) names another checkpoint
+// file (its sha256) or another weight set than the checkpoint ckpt loaded
+// with info, else "".
+func SourceWarning(onnxPath, ckpt string, p graph.Provenance, ok bool, info *convert.Info) string {
+	switch {
+	case !ok: // nothing recorded to compare
+	case p.SourceSHA256 != info.SHA256:
+		return fmt.Sprintf("%s was converted from another checkpoint: it records %s with sha256 %s, but %s has sha256 %s",
+			onnxPath, p.SourceFile, p.SourceSHA256, ckpt, info.SHA256)
+	case p.Weights != info.Weights:
+		return fmt.Sprintf("%s was converted from the %s weights of this checkpoint, not %s: pass --weights %s", onnxPath, p.Weights, info.Weights, p.Weights)
+	}
+	return ""
+}
+
+// RecordedWeights is the weight set verify compares when none is asked
+// for: the one the provenance p records the model was converted from
+// (ok: one is recorded), else convert.WeightsModel.
+func RecordedWeights(p graph.Provenance, ok bool) convert.Weights {
+	if ok && p.Weights != "" {
+		return p.Weights
+	}
+	return convert.WeightsModel
 }

@@ -151,10 +151,7 @@ func (fc *fileCheck) load() error {
 		if provErr != nil {
 			return provErr
 		}
-		fc.opts.Weights = convert.WeightsModel
-		if recorded && prov.Weights != "" {
-			fc.opts.Weights = prov.Weights
-		}
+		fc.opts.Weights = RecordedWeights(prov, recorded)
 	}
 	fc.res.Weights = fc.opts.Weights
 	built := fc.built

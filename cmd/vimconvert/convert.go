@@ -29,15 +29,11 @@ func init() {
 
 // convertFlags are the flags of `vimconvert convert`.
 type convertFlags struct {
-	output   string
-	load     *convert.Options // --weights, --cls-token, --img-size, --stride
-	opset    int
-	features bool
-	tokens   bool
-	perLayer bool
-	scan     string
-	conv     string
-	dtype    string
+	output                     string
+	load                       *convert.Options // --weights, --cls-token, --img-size, --stride
+	opset                      int
+	features, tokens, perLayer bool   // --features, --tokens, --per-layer
+	scan, conv, dtype          string // --scan, --conv, --dtype
 
 	tritonRepo string // --triton-repo and its options (convert_triton.go)
 	triton     triton.Options
@@ -109,45 +105,25 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if _, merr := convert.ParseFeatureMode(f.fmode); ierr != nil || merr != nil {
 		return usageError(fs, "%v", errors.Join(ierr, merr))
 	}
-	ckpt := pos[0]
-	if ok, err := mambaOut(fs, ckpt, f.load.Weights, func() error {
-		res, err := graph.ConvertMambaOutFile(ckpt, f.output, graph.MambaOutConvertOptions{Load: mambaout.Options{Weights: f.load.Weights},
-			Build: graph.MambaOutOptions{Opset: f.opset, Features: f.features, PerStage: f.perLayer}})
-		fmt.Fprint(stdout, res)
-		return err
-	}); ok {
+	ckpt, isMO := pos[0], false
+	if ok, err := mambaOut(fs, ckpt, f.load.Weights, func() error { isMO = true; return nil }); ok && err != nil {
 		return err
 	}
 	if f.opset == graph.OpsetLinearAttention && !flagSet(fs, "scan") && !flagSet(fs, "conv") {
 		f.scan, f.conv = string(graph.ScanONNXLinearAttention), string(graph.ConvCausalConvWithState)
 	}
-	if err := checkTriton(f, graph.ScanLowering(f.scan) == graph.ScanPlugin); err != nil {
+	if err := checkTriton(f, !isMO && graph.ScanLowering(f.scan) == graph.ScanPlugin); err != nil {
 		return err
 	}
-	opts := graph.ConvertOptions{Load: *f.load, CropPct: f.feed.CropPct, LabelsFile: f.feed.LabelsFile, Build: graph.Options{
-		DynamicSize: f.dynamic, OutIndices: idx, OfficialOutIndices: f.outIdx == "official", FeatureMode: convert.FeatureMode(f.fmode),
-		Opset:         f.opset,
-		Features:      f.features,
-		Tokens:        f.tokens,
-		PerLayer:      f.perLayer,
-		Scan:          graph.ScanLowering(f.scan),
-		DepthwiseConv: graph.DepthwiseConv(f.conv),
-		DType:         graph.DType(f.dtype),
-		InputFormat:   f.feed.Build.InputFormat,
-	}}
-	if progress.IsTerminal(stderr) {
-		opts.Loading = func() { fmt.Fprintf(stderr, "loading %s ...\n", ckpt) }
-		opts.Build.Progress = progress.Count(stderr, "building graph")
-		opts.WriteProgress = progress.Bytes(stderr, "writing "+filepath.Base(f.output))
-	}
-	res, err := graph.ConvertFileContext(ctx, ckpt, f.output, opts)
-	if err != nil {
+	var warnings []string
+	if isMO {
+		res, err := graph.ConvertMambaOutFile(ckpt, f.output, graph.MambaOutConvertOptions{Load: mambaout.Options{Weights: f.load.Weights},
+			Build: graph.MambaOutOptions{Opset: f.opset, Features: f.features, PerStage: f.perLayer}})
+		if fmt.Fprint(stdout, res); err != nil {
+			return err
+		}
+	} else if warnings, err = convertVim(ctx, f, ckpt, idx, stdout, stderr); err != nil {
 		return err
-	}
-	if res.WriteSummary(stdout, f.opset, f.scan, f.output) {
-		fmt.Fprint(stdout, "\n"+runtime.PluginUsage("", f.output))
-	} else {
-		fmt.Fprintf(stdout, "\nThe model uses no %s custom ops: load it in ONNX Runtime as is.\n", graph.Domain)
 	}
 	if f.tritonRepo != "" {
 		r, err := triton.WriteRepository(f.tritonRepo, f.output, runtime.DefaultPluginPath(), f.triton)
@@ -156,6 +132,30 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		fmt.Fprintf(stdout, "\n%s", r.Summary(f.triton.ServerRepo))
 	}
-	printWarnings(stderr, res.Info.Warnings) // last: what a user must not miss
+	printWarnings(stderr, warnings) // last: what a user must not miss
 	return nil
+}
+
+// convertVim converts the Vim checkpoint ckpt as f says, prints the summary, returns the warnings.
+func convertVim(ctx context.Context, f *convertFlags, ckpt string, idx []int, stdout, stderr io.Writer) ([]string, error) {
+	opts := graph.ConvertOptions{Load: *f.load, CropPct: f.feed.CropPct, LabelsFile: f.feed.LabelsFile, Build: graph.Options{
+		DynamicSize: f.dynamic, OutIndices: idx, OfficialOutIndices: f.outIdx == "official", FeatureMode: convert.FeatureMode(f.fmode),
+		Opset: f.opset, Features: f.features, Tokens: f.tokens, PerLayer: f.perLayer, Scan: graph.ScanLowering(f.scan),
+		DepthwiseConv: graph.DepthwiseConv(f.conv), DType: graph.DType(f.dtype), InputFormat: f.feed.Build.InputFormat,
+	}}
+	if progress.IsTerminal(stderr) {
+		opts.Loading = func() { fmt.Fprintf(stderr, "loading %s ...\n", ckpt) }
+		opts.Build.Progress = progress.Count(stderr, "building graph")
+		opts.WriteProgress = progress.Bytes(stderr, "writing "+filepath.Base(f.output))
+	}
+	res, err := graph.ConvertFileContext(ctx, ckpt, f.output, opts)
+	if err != nil {
+		return nil, err
+	}
+	if res.WriteSummary(stdout, f.opset, f.scan, f.output) {
+		fmt.Fprint(stdout, "\n"+runtime.PluginUsage("", f.output))
+	} else {
+		fmt.Fprintf(stdout, "\nThe model uses no %s custom ops: load it in ONNX Runtime as is.\n", graph.Domain)
+	}
+	return res.Info.Warnings, nil
 }

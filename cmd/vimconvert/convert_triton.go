@@ -23,5 +23,5 @@ func checkTriton(f *convertFlags, usesPlugin bool) error {
 	} else if f.tritonRepo == "" {
 		return nil
 	}
-	return triton.CheckTarget(f.tritonRepo, f.output, f.triton, usesPlugin, runtime.DefaultPluginPath())
+	return triton.CheckTarget(f.tritonRepo, f.output, f.triton, f.opset, usesPlugin, runtime.DefaultPluginPath())
 }

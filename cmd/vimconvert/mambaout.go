@@ -15,7 +15,7 @@ import (
 )
 
 // vimOnlyFlags are refused for a MambaOut checkpoint rather than ignored.
-var vimOnlyFlags = []string{"cls-token", "img-size", "stride", "kwargs", "tokens", "scan", "conv"}
+var vimOnlyFlags = []string{"cls-token", "img-size", "stride", "kwargs", "tokens", "scan", "conv", "dtype", "out-indices", "feature-mode", "input-format", "crop-pct", "labels"}
 
 // mambaOut runs do when ckpt is a MambaOut checkpoint (Vim-only flags set on fs refused); it reports
 // false for the Vim path (a Vim or unreadable checkpoint), an error for neither architecture.

@@ -2,13 +2,18 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/encoding/prototext"
+
 	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/graph/triton/third_party/tritonpb"
 	"github.com/vimconvert/vimconvert/internal/npy"
 	"github.com/vimconvert/vimconvert/internal/repo"
 	"github.com/vimconvert/vimconvert/runtime/bench"
@@ -166,6 +171,125 @@ func TestMambaOutLayoutsCLI(t *testing.T) {
 	}
 }
 
+// TestMambaOutVerifyExpected checks that verify --expected holds a MambaOut
+// model and its reference to the given outputs (it used to ignore them and
+// PASS): the reference's own logits pass, the same logits moved by 1e-3 in
+// one element fail for both sides.
+func TestMambaOutVerifyExpected(t *testing.T) {
+	needORT(t)
+	tmp := t.TempDir()
+	ckpt := repo.Fixture("mambaout_synthetic", "bare.pth")
+	model := filepath.Join(tmp, "mo.onnx")
+	if code, _, e := runCLI(t, ckpt, "-o", model); code != 0 {
+		t.Fatalf("convert: exit %d: %s", code, e)
+	}
+	x := filepath.Join(tmp, "x.npy")
+	data := make([]float32, 2*3*48*64)
+	for i := range data {
+		data[i] = float32((i*7919)%997)/500 - 1
+	}
+	if err := npy.WriteFileFloat32(x, []int{2, 3, 48, 64}, data); err != nil {
+		t.Fatal(err)
+	}
+	y := filepath.Join(tmp, "y.npy")
+	if code, _, e := runCLI(t, "predict", "--checkpoint", ckpt, "--input", x, "--output", y, "--precision", "float64"); code != 0 {
+		t.Fatalf("predict --checkpoint: exit %d: %s", code, e)
+	}
+	code, rep, e := verifyJSON(t, ckpt, model, "--input", x, "--expected", y, "--tol", "1e-5")
+	if outs, _ := rep["expected_outputs"].([]any); code != 0 || rep["pass"] != true || len(outs) != 2 {
+		t.Fatalf("verify --expected (the float64 reference's logits): exit %d, pass %v, %d expected comparisons (want 2): %s", code, rep["pass"], len(outs), e)
+	}
+	a, err := npy.ReadFile(y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := a.Float32()
+	off[3] += 1e-3
+	bad := filepath.Join(tmp, "bad.npy")
+	if err := npy.WriteFileFloat32(bad, a.Shape, off); err != nil {
+		t.Fatal(err)
+	}
+	code, rep, e = verifyJSON(t, ckpt, model, "--input", x, "--expected", bad, "--tol", "1e-5")
+	if code == 0 || rep["pass"] != false || !strings.Contains(e, "onnx logits vs expected "+bad) || !strings.Contains(e, "reference logits vs expected") {
+		t.Errorf("verify --expected with one logit off by 1e-3: exit %d, pass %v: %s; want FAIL for onnx and reference", code, rep["pass"], e)
+	}
+}
+
+// TestMambaOutVerifyRecordedWeights checks that verify compares a model
+// converted from the EMA weights with those weights when --weights is not
+// given (the weight set the model records, as for Vim; it used to load the
+// "model" set and FAIL), names them, and warns when told another set.
+func TestMambaOutVerifyRecordedWeights(t *testing.T) {
+	needORT(t)
+	ckpt := repo.Fixture("mambaout_synthetic", "training_ema.pth")
+	model := filepath.Join(t.TempDir(), "mo.onnx")
+	if code, _, e := runCLI(t, ckpt, "-o", model, "--weights", "model_ema"); code != 0 {
+		t.Fatalf("convert: exit %d: %s", code, e)
+	}
+	code, rep, e := verifyJSON(t, ckpt, model)
+	if code != 0 || rep["pass"] != true || rep["weights"] != "model_ema" || rep["provenance"] == nil {
+		t.Errorf("verify without --weights: exit %d, pass %v, weights %v, provenance %v: %s; want PASS with model_ema and the recorded provenance", code, rep["pass"], rep["weights"], rep["provenance"], e)
+	}
+	code, _, e = runCLI(t, "verify", ckpt, model, "--weights", "model")
+	if code == 0 || !strings.Contains(e, "converted from the model_ema weights of this checkpoint, not model") {
+		t.Errorf("verify --weights model of a model_ema model: exit %d: %s; want a FAIL with the weight-set warning", code, e)
+	}
+}
+
+// TestMambaOutEvalArgs checks that the evaluation size and crop fraction a
+// timm training checkpoint's args record (input_size [3, 64, 64] over
+// img_size 48, crop_pct 0.9) are what inspect reports, the converted model
+// records and classify feeds, from the checkpoint and from the model alike,
+// each listed under "assumed" (they used to be replaced silently by the
+// released models' 224 and 1.0).
+func TestMambaOutEvalArgs(t *testing.T) {
+	needORT(t)
+	ckpt := repo.Fixture("mambaout_synthetic", "training_eval_args.pth")
+	model := filepath.Join(t.TempDir(), "mo.onnx")
+	if code, _, e := runCLI(t, ckpt, "-o", model); code != 0 {
+		t.Fatalf("convert: exit %d: %s", code, e)
+	}
+	for _, src := range []string{ckpt, model} {
+		obj := inspectJSON(t, src)
+		pre, _ := obj["preprocess"].(map[string]any)
+		assumed := fmt.Sprint(obj["assumed"])
+		if pre["input_size"] != 64.0 || pre["crop_pct"] != 0.9 || !strings.Contains(assumed, "evaluation size 64 from the training checkpoint's args") || !strings.Contains(assumed, "crop_pct 0.9 from") {
+			t.Errorf("inspect %s: preprocess %v, assumed %s; want input_size 64, crop_pct 0.9, both listed", src, pre, assumed)
+		}
+	}
+	photo := repo.Path("runtime", "preprocess", "testdata", "images", "photo_chelsea.png")
+	x := filepath.Join(t.TempDir(), "x.npy")
+	if code, _, e := runCLI(t, "preprocess", photo, "-o", x, "--img-size", "64", "--crop-pct", "0.9"); code != 0 {
+		t.Fatalf("preprocess: exit %d: %s", code, e)
+	}
+	y := filepath.Join(t.TempDir(), "y.npy")
+	if code, _, e := runCLI(t, "predict", "--checkpoint", ckpt, "--input", x, "--output", y); code != 0 {
+		t.Fatalf("predict: exit %d: %s", code, e)
+	}
+	a, err := npy.ReadFile(y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logits := a.Float32()
+	want := argmaxRows(logits, 5)[0]
+	sum := 0.0
+	for _, v := range logits {
+		sum += math.Exp(float64(v - logits[want]))
+	}
+	for _, src := range []string{ckpt, model} {
+		code, out, e := runCLI(t, "classify", src, photo, "--json", "--top", "1")
+		var rep struct {
+			Top []struct {
+				Index int
+				Prob  float64
+			} `json:"top"`
+		}
+		if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || len(rep.Top) != 1 || rep.Top[0].Index != want || math.Abs(rep.Top[0].Prob-1/sum) > 1e-5 {
+			t.Errorf("classify %s: exit %d, %s%s; want top-1 %d with p %.6f (the 64×64 crop at 0.9)", src, code, out, e, want, 1/sum)
+		}
+	}
+}
+
 // TestArchitectureInInspect checks that inspect --json always names the
 // architecture, Vim included.
 func TestArchitectureInInspect(t *testing.T) {
@@ -242,6 +366,18 @@ func TestMambaOutCLIErrors(t *testing.T) {
 			[]string{"--scan does not apply"}, "MambaOut has no scan to lower"},
 		{[]string{"verify", mo, vimModel}, 1,
 			[]string{"is not a MambaOut model"}, "a MambaOut checkpoint against a non-MambaOut model file"},
+		{[]string{"convert", mo, "-o", filepath.Join(tmp, "x.onnx"), "--dtype", "float16"}, 2,
+			[]string{"--dtype does not apply to a MambaOut checkpoint"}, "--dtype was ignored (a float32 model written)"},
+		{[]string{"convert", mo, "-o", filepath.Join(tmp, "x.onnx"), "--input-format", "uint8-nhwc"}, 2,
+			[]string{"--input-format does not apply"}, "--input-format was ignored (a float32 input)"},
+		{[]string{"convert", mo, "-o", filepath.Join(tmp, "x.onnx"), "--crop-pct", "0.9"}, 2,
+			[]string{"--crop-pct does not apply"}, "--crop-pct was ignored (crop_pct 1 recorded)"},
+		{[]string{"convert", mo, "-o", filepath.Join(tmp, "x.onnx"), "--labels", repo.Path("runtime", "preprocess", "imagenet1k.txt")}, 2,
+			[]string{"--labels does not apply"}, "--labels was ignored (no class names recorded)"},
+		{[]string{"convert", mo, "-o", filepath.Join(tmp, "x.onnx"), "--out-indices", "1"}, 2,
+			[]string{"--out-indices does not apply"}, "--out-indices was ignored (no feature maps)"},
+		{[]string{"convert", mo, "-o", filepath.Join(tmp, "x.onnx"), "--max-batch", "4"}, 1,
+			[]string{"apply only with --triton-repo"}, "Triton options without --triton-repo, as for Vim"},
 		{[]string{"verify", vim, moModel}, 1,
 			[]string{"is a mambaout model", "not a Vim one"}, "a Vim checkpoint against a MambaOut model"},
 		{[]string{"verify", repo.Fixture("mambaout_synthetic", "training.pth"), moModel, "--input", repo.Fixture("vim_t_d2", "expected.pth")}, 1,
@@ -266,6 +402,40 @@ func TestMambaOutCLIErrors(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(tmp, "x.onnx")); err == nil {
 		t.Error("a refused convert wrote its output")
+	}
+}
+
+// TestMambaOutTritonRepo checks that convert --triton-repo writes a Triton
+// entry for a MambaOut checkpoint (it used to be ignored silently): no
+// plugin, H and W -1, the batch left to Triton, 1/model.onnx the converted
+// model.
+func TestMambaOutTritonRepo(t *testing.T) {
+	tmp := t.TempDir()
+	out, tr := filepath.Join(tmp, "mo.onnx"), filepath.Join(tmp, "repo")
+	code, stdout, e := runCLI(t, "convert", repo.Fixture("mambaout_synthetic", "bare.pth"), "-o", out, "--triton-repo", tr, "--max-batch", "4")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, e)
+	}
+	cfg, err := os.ReadFile(filepath.Join(tr, "mo", "config.pbtxt"))
+	if err != nil {
+		t.Fatalf("no entry written: %v\n%s", err, stdout)
+	}
+	var c tritonpb.ModelConfig
+	if err := prototext.Unmarshal(cfg, &c); err != nil {
+		t.Fatalf("config.pbtxt: %v\n%s", err, cfg)
+	}
+	in, outs := c.GetInput(), c.GetOutput()
+	if c.GetName() != "mo" || c.GetMaxBatchSize() != 4 || len(in) != 1 || !slices.Equal(in[0].GetDims(), []int64{3, -1, -1}) ||
+		len(outs) != 1 || !slices.Equal(outs[0].GetDims(), []int64{5}) || c.GetModelOperations() != nil {
+		t.Errorf("config.pbtxt: %v; want mo, max batch 4, input [3 -1 -1], logits [5], no plugin", &c)
+	}
+	a, _ := os.ReadFile(out)
+	b, err := os.ReadFile(filepath.Join(tr, "mo", "1", "model.onnx"))
+	if err != nil || len(a) == 0 || string(a) != string(b) {
+		t.Errorf("1/model.onnx is not the converted model (%v)", err)
+	}
+	if _, err := os.Stat(filepath.Join(tr, "mo", "libvimconvert_ops.so")); err == nil {
+		t.Error("the plugin was copied for a MambaOut model")
 	}
 }
 

@@ -92,7 +92,7 @@ func TestVerifyWrongCheckpoint(t *testing.T) {
 		want        []string
 	}{
 		{"stride-8 model, stride-16 checkpoint: the grids differ", d2, s8Model,
-			[]string{"the model was built for img 224, stride 8 (27×27 patches)", "this checkpoint's pos_embed has 14×14", "was the model converted from this checkpoint?"}},
+			[]string{"the model was built for img 224, stride 8 (27×27 patches)", "differs from this checkpoint's (14×14 patches) resampled to that grid", "was the model converted from this checkpoint?"}},
 		{"stride-16 model, stride-8 checkpoint: loading it at the model's geometry must not pass", s8, d2Model,
 			[]string{"was the model converted from this checkpoint"}},
 		{"a model resampled to 256 from another checkpoint: the stride-8 grid resampled to 16×16 is not the model's pos_embed", s8, d2At256,

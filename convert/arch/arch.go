@@ -61,8 +61,8 @@ func Detect(names []string) (string, error) {
 	case 1:
 		return found[0], nil
 	case 0:
-		return "", fmt.Errorf("%w: neither a Vim nor a MambaOut state dict (%d tensors: %s); %s",
-			ErrNotDetected, len(names), listKeys(sorted(names)), strings.Join(lacks, "; "))
+		return "", fmt.Errorf("%w: neither a Vim nor a MambaOut state dict (%d tensors: %s); %s%s",
+			ErrNotDetected, len(names), listKeys(sorted(names)), strings.Join(lacks, "; "), mambaout.TimmPortHint(names))
 	}
 	return "", fmt.Errorf("%w: the state dict has the keys of both %s", ErrNotDetected, strings.Join(found, " and "))
 }

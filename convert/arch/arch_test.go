@@ -57,6 +57,9 @@ func TestDetect(t *testing.T) {
 		{"both", append(append([]string{}, vimNames...), mo...), "", []string{"both vim and mambaout"},
 			"keys of both architectures are not guessed between"},
 		{"empty", nil, "", []string{"0 tensors: nothing"}, "an empty state dict is neither"},
+		{"timm port", []string{"stem.conv1.weight", "stem.conv2.weight", "stages.0.blocks.0.fc1.weight", "head.pre_logits.fc.weight", "head.fc.weight"}, "",
+			[]string{"not mambaout: missing downsample_layers.0.conv1.weight", "names are those of timm's own MambaOut port", "convert the official release"},
+			"timm's MambaOut names (the timm hub weights) are named as such, as mambaout.FromStateDict does (the CLI reports this error)"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

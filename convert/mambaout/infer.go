@@ -39,6 +39,18 @@ func Detect(names []string) (ok bool, missing []string) {
 	return len(missing) == 0, missing
 }
 
+// TimmPortHint returns, for tensor names of timm's own MambaOut port
+// (timm.models.mambaout: stem.*, stages.{i}.blocks.{j}.*, as the timm hub
+// weights are stored), a parenthesised note saying so for an error
+// message, else "".
+func TimmPortHint(names []string) string {
+	set := convert.KeySet(names)
+	if !set["stem.conv1.weight"] || !set["stages.0.blocks.0.fc1.weight"] {
+		return ""
+	}
+	return " (its stem.* and stages.{i}.blocks.{j}.* names are those of timm's own MambaOut port, timm.models.mambaout, which vimconvert does not read: convert the official release, yuweihao/MambaOut)"
+}
+
 // indexOf parses the integer path component of a key ("stages.3.1.fc1" at
 // position 1 is 3), rejecting anything but a canonical non-negative number.
 func indexOf(key, part string) (int, error) {
@@ -201,11 +213,7 @@ func FromStateDict(sd map[string]*convert.Tensor) (*Model, error) {
 	}
 	if ok, missing := Detect(names); !ok {
 		sort.Strings(missing)
-		hint := ""
-		if sd["stem.conv1.weight"] != nil && sd["stages.0.blocks.0.fc1.weight"] != nil {
-			hint = " (its stem.* and stages.{i}.blocks.{j}.* names are those of timm's own MambaOut port, timm.models.mambaout, which vimconvert does not read: convert the official release, yuweihao/MambaOut)"
-		}
-		return nil, fmt.Errorf("not a MambaOut state dict: it lacks %s%s", strings.Join(missing, ", "), hint)
+		return nil, fmt.Errorf("not a MambaOut state dict: it lacks %s%s", strings.Join(missing, ", "), TimmPortHint(names))
 	}
 	c, err := inferConfig(sd)
 	if err != nil {

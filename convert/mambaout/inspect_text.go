@@ -49,13 +49,13 @@ func InspectText(c Config, info *convert.Info, pre Preprocess) string {
 }
 
 // InspectReport loads the checkpoint at path and returns what `vimconvert
-// inspect` prints for it (Report with EvalPreprocess).
+// inspect` prints for it (Report with the model's Preprocess).
 func InspectReport(path string, opts Options, asJSON bool) (string, error) {
 	m, info, err := Load(path, opts)
 	if err != nil {
 		return "", err
 	}
-	return Report(m.Config, info, EvalPreprocess, asJSON)
+	return Report(m.Config, info, m.Preprocess, asJSON)
 }
 
 // Report returns InspectText, or with asJSON the InspectObject as indented

@@ -30,7 +30,9 @@ var readStateDict = convert.ReadStateDict
 // to float32, noted in Info.Assumed). It infers the architecture from the
 // names and shapes, maps every tensor through the name table and names the
 // registered variant it matches (Info.Variant) or the closest one
-// (Info.VariantNote).
+// (Info.VariantNote). Model.Preprocess is the evaluation recipe
+// (EvalRecipe: the args of a timm training checkpoint can change its size
+// and crop fraction).
 func Load(path string, opts Options) (*Model, *convert.Info, error) {
 	sd, info, err := readStateDict(path, opts.Weights)
 	if err != nil {
@@ -41,6 +43,9 @@ func Load(path string, opts Options) (*Model, *convert.Info, error) {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	info.Assumed = append(info.Assumed, Assumed...)
+	var notes []string
+	m.Preprocess, notes = EvalRecipe(info)
+	info.Assumed = append(info.Assumed, notes...)
 	info.Variant, info.VariantNote = MatchVariant(m.Config)
 	return m, info, nil
 }

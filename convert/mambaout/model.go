@@ -11,7 +11,11 @@
 // official PyTorch names, shapes and row-major layout.
 package mambaout
 
-import "github.com/vimconvert/vimconvert/convert"
+import (
+	"fmt"
+
+	"github.com/vimconvert/vimconvert/convert"
+)
 
 // Architecture is the name of this architecture in reports, ONNX metadata
 // and `inspect --json` ("architecture").
@@ -65,6 +69,24 @@ var EvalPreprocess = Preprocess{
 	Std:           [3]float64{0.229, 0.224, 0.225},
 }
 
+// EvalRecipe returns EvalPreprocess with the evaluation size and crop
+// fraction that info records from a timm training checkpoint's args
+// (convert.Info.ArgsImgSize, ArgsCropPct), and a note of each one taken
+// from there for Info.Assumed.
+func EvalRecipe(info *convert.Info) (Preprocess, []string) {
+	p := EvalPreprocess
+	var notes []string
+	if info.ArgsImgSize > 0 && info.ArgsImgSize != p.InputSize {
+		p.InputSize = info.ArgsImgSize
+		notes = append(notes, fmt.Sprintf("evaluation size %d from the training checkpoint's args (timm's input_size/img_size; the released models: %d)", p.InputSize, EvalPreprocess.InputSize))
+	}
+	if info.ArgsCropPct > 0 && info.ArgsCropPct != p.CropPct {
+		p.CropPct = info.ArgsCropPct
+		notes = append(notes, fmt.Sprintf("crop_pct %g from the training checkpoint's args (the released models: %g)", p.CropPct, EvalPreprocess.CropPct))
+	}
+	return p, notes
+}
+
 // Stem is downsample_layers.0, the official StemLayer: conv1 (3x3, stride
 // 2, padding 1), norm1, GELU, conv2 (3x3, stride 2, padding 1), norm2.
 type Stem struct {
@@ -93,6 +115,10 @@ type Block struct {
 // appears exactly once below.
 type Model struct {
 	Config Config
+	// Preprocess is the evaluation preprocessing: EvalPreprocess, with the
+	// size and crop fraction a timm training checkpoint's args record
+	// (Load; see EvalRecipe).
+	Preprocess Preprocess
 
 	Stem Stem
 	// Downsamples[i-1] is downsample_layers.{i}, i = 1 .. NumStages-1.

@@ -69,6 +69,24 @@ func (t *TensorRef) Materialize(name string) (*Tensor, error) {
 	return t.materialize(name)
 }
 
+// Ints returns the items of v when it is a Python list or tuple of ints
+// (an argparse value such as timm's args.input_size [3, 224, 224]).
+func Ints(v any) ([]int64, bool) {
+	items, err := sequenceItems(v, nil)
+	if err != nil {
+		return nil, false
+	}
+	out := make([]int64, len(items))
+	for i, it := range items {
+		n, ok := it.(int64)
+		if !ok {
+			return nil, false
+		}
+		out[i] = n
+	}
+	return out, true
+}
+
 // Class returns the qualified class name of o (e.g. argparse.Namespace).
 func (o *Object) Class() string { return o.class }
 

@@ -15,6 +15,7 @@ package triton
 import (
 	"errors"
 	"fmt"
+	"math"
 	"path"
 	"regexp"
 
@@ -157,8 +158,14 @@ func (o Options) validate() (string, error) {
 	if o.MaxBatch < 0 {
 		return "", fmt.Errorf("triton: max batch %d is negative", o.MaxBatch)
 	}
+	if o.MaxBatch > math.MaxInt32 {
+		return "", fmt.Errorf("triton: max batch %d does not fit max_batch_size (int32, at most %d)", o.MaxBatch, math.MaxInt32)
+	}
 	if o.InstanceCount < 0 {
 		return "", fmt.Errorf("triton: instance count %d is negative", o.InstanceCount)
+	}
+	if o.InstanceCount > math.MaxInt32 {
+		return "", fmt.Errorf("triton: instance count %d does not fit the instance group's count (int32, at most %d)", o.InstanceCount, math.MaxInt32)
 	}
 	if _, err := o.Instances.proto(); err != nil {
 		return "", err
@@ -171,6 +178,18 @@ func (o Options) validate() (string, error) {
 		return "", fmt.Errorf("triton: server repository path %q must be absolute (Triton's ORT backend dlopen()s the plugin path as given)", server)
 	}
 	return path.Clean(server), nil
+}
+
+// CheckOpset refuses a default-domain opset that no ONNX Runtime runs yet,
+// so no Triton onnxruntime backend can load the model: graph.OpsetLinearAttention
+// (27; ORT 1.29 stops at 26). 0 (the default opset) and the opsets of the
+// plugin exports pass.
+func CheckOpset(opset int64) error {
+	if opset >= graph.OpsetLinearAttention {
+		return fmt.Errorf("triton: an ONNX opset %d model cannot be served: no ONNX Runtime runs opset %d yet (ORT 1.29 stops at 26), so Triton's onnxruntime backend would refuse it at load; export the entry with the default opset (--opset %d to %d)",
+			opset, graph.OpsetLinearAttention, graph.MinOpset, graph.MaxOpset)
+	}
+	return nil
 }
 
 // UsesPlugin reports whether the model imports the vimconvert plugin's
@@ -211,6 +230,13 @@ func Config(mp *onnxpb.ModelProto, o Options) (*tritonpb.ModelConfig, error) {
 	g := mp.GetGraph()
 	if g == nil {
 		return nil, fmt.Errorf("%w: the ONNX model has no graph", ErrBadModel)
+	}
+	for _, imp := range mp.GetOpsetImport() {
+		if d := imp.GetDomain(); d == "" || d == "ai.onnx" {
+			if err := CheckOpset(imp.GetVersion()); err != nil {
+				return nil, err
+			}
+		}
 	}
 	inits := map[string]bool{}
 	for _, t := range g.GetInitializer() {

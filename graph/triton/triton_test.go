@@ -150,6 +150,8 @@ func TestConfigRefuses(t *testing.T) {
 	int8Out.Graph.Output[0] = valueInfo(graph.LogitsName, onnxpb.TensorProto_INT8, 0, 1000)
 	noShape := vimModel(true)
 	noShape.Graph.Output[0].Type = nil
+	opset27 := vimModel(false)
+	opset27.OpsetImport[0].Version = proto.Int64(graph.OpsetLinearAttention)
 	tests := []struct {
 		reason string
 		model  *onnxpb.ModelProto
@@ -159,12 +161,15 @@ func TestConfigRefuses(t *testing.T) {
 		{"a name Triton cannot use as a folder", vimModel(true), Options{Name: "../x"}, "model name"},
 		{"an empty name", vimModel(true), Options{}, "model name"},
 		{"negative max batch", vimModel(true), Options{Name: "a", MaxBatch: -1}, "negative"},
+		{"max batch beyond int32 (was written wrapped: 3e9 as -1294967296)", vimModel(true), Options{Name: "a", MaxBatch: 3_000_000_000}, "does not fit max_batch_size"},
+		{"instance count beyond int32", vimModel(true), Options{Name: "a", InstanceCount: 1 << 32}, "does not fit the instance group"},
 		{"relative server path: dlopen would resolve it against the server's cwd", vimModel(true), Options{Name: "a", ServerRepo: "models"}, "absolute"},
 		{"unknown instance kind", vimModel(true), Options{Name: "a", Instances: InstanceKind(7)}, "instance kind"},
 		{"batching a model with a fixed batch", noBatch, Options{Name: "a", MaxBatch: 2}, "no leading"},
 		{"an element type without mapping", int8Out, Options{Name: "a"}, "element type"},
 		{"an output without shape", noShape, Options{Name: "a"}, "no tensor type"},
 		{"no graph", &onnxpb.ModelProto{}, Options{Name: "a"}, "no graph"},
+		{"an opset 27 model, which no ONNX Runtime runs yet", opset27, Options{Name: "a"}, "no ONNX Runtime runs opset 27 yet"},
 	}
 	for _, tc := range tests {
 		_, err := Config(tc.model, tc.opts)
@@ -294,18 +299,21 @@ func TestCheckTarget(t *testing.T) {
 		opts   Options
 		plugin string
 		want   string // "" = accepted
+		opset  int
 	}{
-		{"a new entry in an existing repository", repo, Options{Name: "vim"}, "", ""},
-		{"a plugin model with its plugin", repo, Options{Name: "vim"}, plugin, ""},
-		{"a plugin model without the plugin", repo, Options{Name: "vim"}, filepath.Join(repo, "none.so"), "is not a file"},
-		{"a repository that does not exist yet", filepath.Join(repo, "new"), Options{Name: "vim"}, "", ""},
-		{"an existing entry", repo, Options{Name: "taken"}, "", "already exists"},
-		{"a repository that is a file", file, Options{Name: "vim"}, "", "not a directory"},
-		{"bad options are refused before converting", repo, Options{Name: "vim", MaxBatch: -2}, "", "negative"},
-		{"no repository", "", Options{Name: "vim"}, "", "no repository"},
+		{"a new entry in an existing repository", repo, Options{Name: "vim"}, "", "", 0},
+		{"a plugin model with its plugin", repo, Options{Name: "vim"}, plugin, "", 0},
+		{"a plugin model without the plugin", repo, Options{Name: "vim"}, filepath.Join(repo, "none.so"), "is not a file", 0},
+		{"a repository that does not exist yet", filepath.Join(repo, "new"), Options{Name: "vim"}, "", "", 0},
+		{"an existing entry", repo, Options{Name: "taken"}, "", "already exists", 0},
+		{"a repository that is a file", file, Options{Name: "vim"}, "", "not a directory", 0},
+		{"bad options are refused before converting", repo, Options{Name: "vim", MaxBatch: -2}, "", "negative", 0},
+		{"no repository", "", Options{Name: "vim"}, "", "no repository", 0},
+		{"an opset 27 export no ONNX Runtime runs (it used to be written, for Triton to refuse at load)", repo, Options{Name: "vim"}, "", "no ONNX Runtime runs opset 27 yet", 27},
+		{"an explicit opset the plugin exports use", repo, Options{Name: "vim"}, "", "", 23},
 	}
 	for _, tc := range tests {
-		err := CheckTarget(tc.dir, "m.onnx", tc.opts, tc.plugin != "", tc.plugin)
+		err := CheckTarget(tc.dir, "m.onnx", tc.opts, tc.opset, tc.plugin != "", tc.plugin)
 		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("%s: err = %v, want %q", tc.reason, err, tc.want)
 		}

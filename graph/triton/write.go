@@ -53,13 +53,17 @@ func (r *Repository) Summary(serverRepo string) string {
 var ErrExists = errors.New("triton: model directory already exists")
 
 // CheckTarget reports, before anything is converted, whether an entry with
-// options o for the model to be written at modelPath can be written to the
-// repository dir: the options are valid, DIR/NAME does not exist yet and,
-// when usesPlugin (the model will import the plugin's domain), the plugin to
-// copy from pluginPath is a file.
-func CheckTarget(dir, modelPath string, o Options, usesPlugin bool, pluginPath string) error {
+// options o for the model to be written at modelPath (ONNX opset opset, 0 =
+// the default) can be written to the repository dir: the options are
+// valid, the opset is one ONNX Runtime runs (CheckOpset), DIR/NAME does not
+// exist yet and, when usesPlugin (the model will import the plugin's
+// domain), the plugin to copy from pluginPath is a file.
+func CheckTarget(dir, modelPath string, o Options, opset int, usesPlugin bool, pluginPath string) error {
 	o = o.named(modelPath)
 	if _, err := o.validate(); err != nil {
+		return err
+	}
+	if err := CheckOpset(int64(opset)); err != nil {
 		return err
 	}
 	if usesPlugin {
@@ -104,7 +108,7 @@ func WriteRepository(dir, modelPath, pluginPath string, o Options) (*Repository,
 		return nil, err
 	}
 	usesPlugin := cfg.GetModelOperations() != nil
-	if err := CheckTarget(dir, modelPath, o, usesPlugin, pluginPath); err != nil {
+	if err := CheckTarget(dir, modelPath, o, 0, usesPlugin, pluginPath); err != nil {
 		return nil, err
 	}
 	final := filepath.Join(dir, o.Name)

@@ -148,7 +148,8 @@ func openCheckpoint(path string, o ModelOptions) (*Model, error) {
 // openMambaOutCheckpoint loads a MambaOut checkpoint (the weight set of
 // o.Checkpoint; its Vim geometry options are refused) for the Go
 // reference forward pass, fed with MambaOut's evaluation preprocessing
-// (mambaout.EvalPreprocess) at its size or o.ImgSize: the network takes
+// (mambaout.EvalRecipe: timm's default cfg, or what a training
+// checkpoint's args record) at its size or o.ImgSize: the network takes
 // any size.
 func openMambaOutCheckpoint(path string, o ModelOptions) (*Model, error) {
 	if vimOnly := (convert.Options{ClsToken: o.Checkpoint.ClsToken, Stride: o.Checkpoint.Stride, ImgWidth: o.Checkpoint.ImgWidth,
@@ -159,7 +160,7 @@ func openMambaOutCheckpoint(path string, o ModelOptions) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	rec, err := mambaOutRecipe(mambaout.EvalPreprocess)
+	rec, err := mambaOutRecipe(mm.Preprocess)
 	if err != nil {
 		return nil, err
 	}

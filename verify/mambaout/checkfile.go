@@ -32,14 +32,33 @@ func CheckFile(ckptPath, onnxPath string, opts verify.FileOptions) (*verify.File
 	if err != nil {
 		return nil, err
 	}
-	mp, layout, m, err := loadPair(ckptPath, onnxPath, opts.Weights)
+	mp, layout, err := readModel(ckptPath, onnxPath)
 	if err != nil {
 		return nil, err
 	}
-	if w := weightsWarning(mp, m, opts.Weights); w != "" {
-		res.Warnings = append(res.Warnings, w)
-		fmt.Fprintf(opts.Log, "warning: %s\n", w)
+	prov, recorded, err := graph.ReadProvenance(onnxPath, mp)
+	if err != nil {
+		return nil, err
 	}
+	if opts.Weights == "" {
+		opts.Weights = verify.RecordedWeights(prov, recorded)
+	}
+	res.Weights = opts.Weights
+	m, info, err := loadCheckpoint(ckptPath, onnxPath, mp, opts.Weights)
+	if err != nil {
+		return nil, err
+	}
+	if recorded {
+		res.Provenance = &prov
+	}
+	warn := func(w string) {
+		if w != "" {
+			res.Warnings = append(res.Warnings, w)
+			fmt.Fprintf(opts.Log, "warning: %s\n", w)
+		}
+	}
+	warn(verify.SourceWarning(onnxPath, ckptPath, prov, recorded, info))
+	warn(weightsWarning(mp, m, opts.Weights))
 	x, shape, desc, err := opts.Input(convert.Config{}, m.Config.InChans)
 	if err != nil {
 		return nil, err
@@ -61,6 +80,11 @@ func CheckFile(ckptPath, onnxPath string, opts verify.FileOptions) (*verify.File
 		return nil, fmt.Errorf("%s has no output %q (outputs: %v)", onnxPath, graph.LogitsName, run.OutputNames)
 	}
 	res.AddOutput(got, graph.FeaturesName, ref.Features, false)
+	if opts.Expected != nil {
+		if err := res.CompareExpected(opts.Expected, got, ref.Logits, ref.Features, shape[:]); err != nil {
+			return nil, err
+		}
+	}
 	if opts.PerLayer {
 		if err := compareStages(res, got, ref, m, mp, layout, x, shape, opts); err != nil {
 			return nil, err
@@ -70,32 +94,42 @@ func CheckFile(ckptPath, onnxPath string, opts verify.FileOptions) (*verify.File
 	return res, nil
 }
 
-// loadPair reads the model and the checkpoint and checks that the model is
-// a MambaOut one built from the checkpoint's configuration.
-func loadPair(ckptPath, onnxPath string, weights convert.Weights) (*onnxpb.ModelProto, string, *mo.Model, error) {
+// readModel reads the model at onnxPath and checks that it is a MambaOut
+// one; it returns the model and its layout.
+func readModel(ckptPath, onnxPath string) (*onnxpb.ModelProto, string, error) {
 	mp, err := onnxfile.ReadFile(onnxPath)
 	if err != nil {
-		return nil, "", nil, err
+		return nil, "", err
 	}
-	arch, built, layout, err := graph.BuiltArchitecture(mp)
+	arch, _, layout, err := graph.BuiltArchitecture(mp)
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("%s: %w", onnxPath, err)
+		return nil, "", fmt.Errorf("%s: %w", onnxPath, err)
 	}
 	if arch != mo.Architecture {
 		if arch == "" {
 			arch = "vim, or not exported by vimconvert"
 		}
-		return nil, "", nil, fmt.Errorf("%s is not a MambaOut model (architecture: %s) but %s is a MambaOut checkpoint: convert it with 'vimconvert convert %s -o OUT.onnx'", onnxPath, arch, ckptPath, ckptPath)
+		return nil, "", fmt.Errorf("%s is not a MambaOut model (architecture: %s) but %s is a MambaOut checkpoint: convert it with 'vimconvert convert %s -o OUT.onnx'", onnxPath, arch, ckptPath, ckptPath)
 	}
-	m, _, err := mo.Load(ckptPath, mo.Options{Weights: weights})
+	return mp, layout, nil
+}
+
+// loadCheckpoint loads the weight set weights of the checkpoint and checks
+// that the model mp was built from its configuration.
+func loadCheckpoint(ckptPath, onnxPath string, mp *onnxpb.ModelProto, weights convert.Weights) (*mo.Model, *convert.Info, error) {
+	_, built, _, err := graph.BuiltArchitecture(mp)
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("load checkpoint: %w", err)
+		return nil, nil, fmt.Errorf("%s: %w", onnxPath, err)
+	}
+	m, info, err := mo.Load(ckptPath, mo.Options{Weights: weights})
+	if err != nil {
+		return nil, nil, fmt.Errorf("load checkpoint: %w", err)
 	}
 	if !reflect.DeepEqual(*built, m.Config) {
-		return nil, "", nil, fmt.Errorf("%s was not converted from %s: the model has dims %v depths %v, %d classes; the checkpoint dims %v depths %v, %d classes",
+		return nil, nil, fmt.Errorf("%s was not converted from %s: the model has dims %v depths %v, %d classes; the checkpoint dims %v depths %v, %d classes",
 			onnxPath, ckptPath, built.Dims, built.Depths, built.NumClasses, m.Config.Dims, m.Config.Depths, m.Config.NumClasses)
 	}
-	return mp, layout, m, nil
+	return m, info, nil
 }
 
 // weightsWarning returns a warning when an initializer named like a
