@@ -54,6 +54,9 @@ func TestTopK(t *testing.T) {
 
 func TestResolveRecipe(t *testing.T) {
 	vim448, _ := preprocess.ImageNetRecipe(448, 0.875)
+	dyn09, _ := preprocess.ImageNetRecipe(224, 0.9) // resize 248
+	old09 := dyn09
+	old09.CropPct = 0 // a recipe recorded before crop_pct was
 	timm := preprocess.Recipe{InputSize: 224, ResizeShort: 224, Interpolation: preprocess.InterpolationBicubic,
 		Crop: preprocess.CropCenter, Mean: [3]float32{0.5, 0.5, 0.5}, Std: [3]float32{0.5, 0.5, 0.5},
 		ChannelOrder: preprocess.ChannelOrderRGB, Layout: preprocess.LayoutNCHW}
@@ -72,6 +75,8 @@ func TestResolveRecipe(t *testing.T) {
 		{"a fixed-size model refuses another size", &vim448, 448, ModelOptions{ImgSize: 224}, 0, 0, 0, "448x448 images only"},
 		{"any-size model: the trained size by default", &timm, -1, ModelOptions{}, 224, 224, 0, ""},
 		{"any-size model: --img-size keeps the recorded crop fraction", &timm, -1, ModelOptions{ImgSize: 288}, 288, 288, 0, ""},
+		{"any-size model: --img-size 448 at the recorded crop_pct 0.9 resizes to int(448/0.9), not 448*248/224", &dyn09, -1, ModelOptions{ImgSize: 448}, 448, 497, 0, ""},
+		{"a recipe without crop_pct: the ratio 224/248 stands in", &old09, -1, ModelOptions{ImgSize: 448}, 448, 496, 0, ""},
 		{"any-size model without a recipe needs --img-size", nil, -1, ModelOptions{}, 0, 0, 0, "give --img-size"},
 	} {
 		var notes []string
