@@ -12,8 +12,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-
-	"golang.org/x/image/bmp"
 )
 
 // MaxImagePixels is PIL's Image.MAX_IMAGE_PIXELS (int(1024*1024*1024 // 4 // 3)): the
@@ -96,6 +94,8 @@ func (d Decoder) decode(data []byte) (*RGB8, error) {
 		return nil, fmt.Errorf("%w: not a JPEG, PNG, GIF or BMP file (starts with %q)", ErrUnsupported, data[:min(len(data), 8)])
 	case "jpeg":
 		return d.decodeJPEG(data)
+	case "bmp":
+		return d.decodeBMP(data)
 	}
 	var cfg image.Config
 	var err error
@@ -104,8 +104,6 @@ func (d Decoder) decode(data []byte) (*RGB8, error) {
 		cfg, err = png.DecodeConfig(bytes.NewReader(data))
 	case "gif":
 		cfg, err = gif.DecodeConfig(bytes.NewReader(data))
-	case "bmp":
-		cfg, err = bmp.DecodeConfig(bytes.NewReader(data))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s header: %w", format, describe(err))
@@ -119,8 +117,6 @@ func (d Decoder) decode(data []byte) (*RGB8, error) {
 		img, err = png.Decode(bytes.NewReader(data))
 	case "gif":
 		img, err = decodeGIF(data)
-	case "bmp":
-		img, err = bmp.Decode(bytes.NewReader(data))
 	}
 	if err != nil {
 		if format == "png" && !bytes.HasSuffix(data, pngEnd) {
@@ -179,7 +175,8 @@ func (d Decoder) checkSize(format string, w, h int) error {
 	if w <= 0 || h <= 0 {
 		return fmt.Errorf("%s header gives an empty image (%dx%d)", format, w, h)
 	}
-	if px := int64(w) * int64(h); px > maxPixels {
+	// Either side over the limit first: a product of two 32-bit sides (BMP) can overflow.
+	if px := uint64(w) * uint64(h); int64(w) > maxPixels || int64(h) > maxPixels || px > uint64(maxPixels) {
 		return fmt.Errorf("%w: %s header claims %dx%d = %d pixels, over the limit of %d (a decompression bomb?)",
 			ErrTooLarge, format, w, h, px, maxPixels)
 	}

@@ -30,6 +30,11 @@ func TestBadFiles(t *testing.T) {
 		{"bomb_60000x60000.png", "60000x60000 = 3600000000 pixels, over the limit", ErrTooLarge, "header claims 3.6 Gpixels: refused before allocating"},
 		{"zero_0x0.png", "png header", nil, "0x0 image"},
 		{"zero_width.png", "png header", nil, "0x10 image"},
+		{"bmp_truncated.bmp", "truncated file", nil, "half of a 16-bit BMP"},
+		{"bmp_2bit.bmp", "2-bit BMP", ErrUnsupported, "PIL has no 2-bit BMP mode"},
+		{"bmp_rle8_early_end.bmp", "RLE data gives 4 of the 8 pixels", nil, "end-of-bitmap before the last row: PIL says not enough image data"},
+		{"bmp_header52.bmp", "BMP header of 52 bytes", ErrUnsupported, "PIL reads 12, 40, 64, 108 and 124-byte headers only"},
+		{"bmp_jpeg_compression.bmp", "BMP compression 4", ErrUnsupported, "JPEG inside a BMP"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
