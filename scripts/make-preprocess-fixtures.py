@@ -138,6 +138,18 @@ def bmp_rle(rows, rle4):
     return out
 
 
+def gif_frame_at(img, canvas, at, **kw):
+    """A one-frame GIF of img whose logical screen is canvas (w, h) and whose frame sits
+    at (x, y): a canvas the frame does not cover, or one it reaches past."""
+    buf = io.BytesIO()
+    img.save(buf, "GIF", **kw)
+    data = bytearray(buf.getvalue())
+    data[6:10] = struct.pack("<HH", *canvas)
+    pos = data.index(b"\x2c", 13 + 3 * (2 << (data[10] & 7)))  # the image descriptor
+    data[pos + 1:pos + 5] = struct.pack("<HH", *at)
+    return bytes(data)
+
+
 def make_bmps(d, small, src):
     """Writes the BMP variants of src (RGB, small) into d; returns their names."""
     w, h = src.size
@@ -248,6 +260,15 @@ def make_images(out):
     save(coffee, "bmp_rgb24.bmp", small)
     save(pal, "bmp_palette8.bmp", small)
     todo.update(make_bmps(d, small, coffee.resize((41, 29), Image.BICUBIC)))
+    gpal = coffee.resize((30, 20), Image.BICUBIC).quantize(colors=16)
+    for name, canvas, at, kw in [
+        ("gif_frame_inside.gif", (50, 40), (7, 9), {}),  # PIL fills the rest with index 0
+        ("gif_frame_inside_trns.gif", (50, 40), (7, 9), {"transparency": 2}),  # ... with the transparent index
+        ("gif_frame_beyond.gif", (20, 15), (4, 3), {}),  # PIL enlarges the canvas to 34x23
+    ]:
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(gif_frame_at(gpal, canvas, at, **kw))
+        todo[name] = small
 
     # Extreme shapes from the real photo (PNG lossless, JPEG through libjpeg).
     rocket = Image.open(os.path.join(SKDATA, "rocket.jpg")).convert("RGB")

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"image"
-	"image/gif"
 	"image/png"
 	"io"
 	"os"
@@ -27,7 +25,7 @@ const MaxFileBytes = 256 << 20
 const maxJPEGScans = 500
 
 // ErrUnsupported is wrapped by the errors for valid files this package cannot turn into
-// PIL's exact pixels (unknown formats, GIFs whose first frame does not cover the canvas).
+// PIL's exact pixels (unknown formats, 12-bit JPEG, BMP variants PIL cannot open).
 var ErrUnsupported = errors.New("unsupported image")
 
 // ErrTooLarge is wrapped by the errors for files or images over a Decoder's limits.
@@ -96,40 +94,31 @@ func (d Decoder) decode(data []byte) (*RGB8, error) {
 		return d.decodeJPEG(data)
 	case "bmp":
 		return d.decodeBMP(data)
-	}
-	var cfg image.Config
-	var err error
-	switch format {
-	case "png":
-		cfg, err = png.DecodeConfig(bytes.NewReader(data))
 	case "gif":
-		cfg, err = gif.DecodeConfig(bytes.NewReader(data))
+		return d.decodeGIF(data)
 	}
+	return d.decodePNG(data)
+}
+
+// decodePNG decodes a PNG with Go's decoder after checking its header's size.
+func (d Decoder) decodePNG(data []byte) (*RGB8, error) {
+	cfg, err := png.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
-		return nil, fmt.Errorf("%s header: %w", format, describe(err))
+		return nil, fmt.Errorf("png header: %w", describe(err))
 	}
-	if err := d.checkSize(format, cfg.Width, cfg.Height); err != nil {
+	if err := d.checkSize("png", cfg.Width, cfg.Height); err != nil {
 		return nil, err
 	}
-	var img image.Image
-	switch format {
-	case "png":
-		img, err = png.Decode(bytes.NewReader(data))
-	case "gif":
-		img, err = decodeGIF(data)
-	}
+	img, err := png.Decode(bytes.NewReader(data))
 	if err != nil {
-		if format == "png" && !bytes.HasSuffix(data, pngEnd) {
+		if !bytes.HasSuffix(data, pngEnd) {
 			return nil, fmt.Errorf("png data: truncated file (no IEND chunk at the end): %w", err)
 		}
-		return nil, fmt.Errorf("%s data: %w", format, describe(err))
+		return nil, fmt.Errorf("png data: %w", describe(err))
 	}
-	if b := img.Bounds(); b.Min != (image.Point{}) || b.Dx() != cfg.Width || b.Dy() != cfg.Height {
-		return nil, fmt.Errorf("%w: %s first frame covers %v of a %dx%d canvas", ErrUnsupported, format, b, cfg.Width, cfg.Height)
-	}
-	rgb, err := rgbFromGo(img, format == "png" && pngGray16(data))
+	rgb, err := rgbFromGo(img, pngGray16(data))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", format, err)
+		return nil, fmt.Errorf("png: %w", err)
 	}
 	return rgb, nil
 }

@@ -80,7 +80,7 @@ func TestUnsupportedVariants(t *testing.T) {
 		want   string
 		reason string
 	}{
-		{"small_frame.gif", gifFirstFrameAt(t, gifData, 1), "first frame covers", "PIL would fill the uncovered canvas"},
+		{"far_frame.gif", gifFirstFrameLeft(t, gifData, 65500), "first frame ends at 65740, past any canvas", "PIL would enlarge the canvas past GIF's 16-bit sides"},
 		{"riff.webp", []byte("RIFF\x00\x00\x00\x00WEBPVP8 "), "not a JPEG, PNG, GIF or BMP", "WebP is not decoded"},
 		{"jpeg_header_only.jpg", []byte{0xFF, 0xD8, 0xFF, 0xD9}, "jpeg header", "SOI then EOI: no frame"},
 	}
@@ -92,9 +92,8 @@ func TestUnsupportedVariants(t *testing.T) {
 	}
 }
 
-// gifFirstFrameAt widens a GIF's logical screen by dx columns, so that its first frame
-// no longer covers the canvas.
-func gifFirstFrameAt(t *testing.T, data []byte, dx int) []byte {
+// gifFirstFrameLeft moves a GIF's first frame to column left (the canvas stays).
+func gifFirstFrameLeft(t *testing.T, data []byte, left int) []byte {
 	t.Helper()
 	out := bytes.Clone(data)
 	pos := 13
@@ -111,10 +110,8 @@ func gifFirstFrameAt(t *testing.T, data []byte, dx int) []byte {
 	if out[pos] != 0x2C {
 		t.Fatalf("no image descriptor at %d", pos)
 	}
-	// Logical screen width: bytes 6-7, little-endian.
-	w := int(out[6]) | int(out[7])<<8
-	w += dx
-	out[6], out[7] = byte(w), byte(w>>8)
+	// Image descriptor: 0x2C, left (2 bytes, little-endian), top, width, height.
+	out[pos+1], out[pos+2] = byte(left), byte(left>>8)
 	return out
 }
 

@@ -26,7 +26,7 @@
 // (scripts/make-preprocess-fixtures.py).
 //
 // What it must not do: guess. Input it cannot reproduce exactly (an unknown format, a
-// GIF whose first frame does not cover its canvas, 12-bit JPEG) is an error naming the
+// GIF frame reaching past 65535 pixels, 12-bit JPEG) is an error naming the
 // file and the problem, never an approximation; untrusted files are size-checked from
 // their headers before any pixel buffer is allocated (MaxImagePixels); no EXIF
 // rotation, no colour management, no alpha compositing, because the reference applies
