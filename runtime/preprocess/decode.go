@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"image/gif"
 	"image/png"
 	"io"
 	"os"
@@ -47,17 +48,35 @@ func DecodeFile(path string) (*RGB8, error) { return Decoder{}.DecodeFile(path) 
 
 // DecodeFile reads and decodes the image file at path; errors name the path.
 func (d Decoder) DecodeFile(path string) (*RGB8, error) {
-	f, err := os.Open(path)
+	data, err := d.readFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("preprocess: %w", err)
+		return nil, err
 	}
-	defer f.Close()
-	return d.Decode(f, path)
+	return d.DecodeBytes(data, path)
 }
 
 // Decode reads an encoded image from r; name (a path, or any label for the input)
 // starts every error message.
 func (d Decoder) Decode(r io.Reader, name string) (*RGB8, error) {
+	data, err := d.readAll(r, name)
+	if err != nil {
+		return nil, err
+	}
+	return d.DecodeBytes(data, name)
+}
+
+// readFile reads the file at path within d.MaxBytes.
+func (d Decoder) readFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("preprocess: %w", err)
+	}
+	defer f.Close()
+	return d.readAll(f, path)
+}
+
+// readAll reads r within d.MaxBytes; name starts every error message.
+func (d Decoder) readAll(r io.Reader, name string) ([]byte, error) {
 	maxBytes := d.MaxBytes
 	if maxBytes <= 0 {
 		maxBytes = MaxFileBytes
@@ -69,7 +88,7 @@ func (d Decoder) Decode(r io.Reader, name string) (*RGB8, error) {
 	if int64(len(data)) > maxBytes {
 		return nil, fmt.Errorf("preprocess: %s: %w: file is larger than %d bytes", name, ErrTooLarge, maxBytes)
 	}
-	return d.DecodeBytes(data, name)
+	return data, nil
 }
 
 // DecodeBytes decodes an encoded image held in memory; name starts every error message.
@@ -155,12 +174,46 @@ func pngGray16(data []byte) bool {
 	return len(data) >= 26 && string(data[12:16]) == "IHDR" && data[24] == 16 && data[25] == 0
 }
 
+// headerPixels is the width*height an encoded image's header claims, read without
+// decoding any pixel (saturating; 0 when there is no readable header, which decoding
+// then reports).
+func headerPixels(data []byte) uint64 {
+	var w, h int
+	switch sniff(data) {
+	case "jpeg":
+		w, h = jpegHeaderSize(data)
+	case "png":
+		if c, err := png.DecodeConfig(bytes.NewReader(data)); err == nil {
+			w, h = c.Width, c.Height
+		}
+	case "gif":
+		if fixed, _, err := gifForGo(data); err == nil {
+			if c, err := gif.DecodeConfig(bytes.NewReader(fixed)); err == nil {
+				w, h = c.Width, c.Height
+			}
+		}
+	case "bmp":
+		if hd, err := readBMPHeader(data); err == nil {
+			w, h = hd.width, hd.height
+		}
+	}
+	if w <= 0 || h <= 0 {
+		return 0
+	}
+	return uint64(w) * uint64(h) // < 2^64: every format's sides fit in 32 bits
+}
+
+// maxPixels is d.MaxPixels or its default.
+func (d Decoder) maxPixels() int64 {
+	if d.MaxPixels <= 0 {
+		return MaxImagePixels
+	}
+	return d.MaxPixels
+}
+
 // checkSize refuses empty images and images over the pixel limit from header sizes.
 func (d Decoder) checkSize(format string, w, h int) error {
-	maxPixels := d.MaxPixels
-	if maxPixels <= 0 {
-		maxPixels = MaxImagePixels
-	}
+	maxPixels := d.maxPixels()
 	if w <= 0 || h <= 0 {
 		return fmt.Errorf("%s header gives an empty image (%dx%d)", format, w, h)
 	}
