@@ -98,7 +98,7 @@ func TestResolveRecipe(t *testing.T) {
 
 func TestExpandPaths(t *testing.T) {
 	dir := t.TempDir()
-	for _, f := range []string{"b.JPG", "a.png", "sub/c.bmp", "notes.txt", ".hidden.jpg", ".git/d.png"} {
+	for _, f := range []string{"b.JPG", "a.png", "sub/c.bmp", "notes.txt", ".hidden.jpg", ".git/d.png", "e.webp", "f.jfif", "g.TIFF", "h.xcf"} {
 		p := filepath.Join(dir, f)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
@@ -108,9 +108,10 @@ func TestExpandPaths(t *testing.T) {
 		}
 	}
 	got, err := ExpandPaths([]string{"given.txt", dir})
-	want := []string{"given.txt", filepath.Join(dir, "a.png"), filepath.Join(dir, "b.JPG"), filepath.Join(dir, "sub", "c.bmp")}
+	want := []string{"given.txt", filepath.Join(dir, "a.png"), filepath.Join(dir, "b.JPG"), filepath.Join(dir, "e.webp"),
+		filepath.Join(dir, "f.jfif"), filepath.Join(dir, "g.TIFF"), filepath.Join(dir, "sub", "c.bmp")}
 	if err != nil || !reflect.DeepEqual(got, want) {
-		t.Errorf("ExpandPaths = %q, %v; want %q (files as given, directories sorted, hidden and non-image names skipped)", got, err, want)
+		t.Errorf("ExpandPaths = %q, %v; want %q (files as given, directories sorted, hidden and non-image names skipped; WebP and TIFF kept to be reported, not skipped unseen)", got, err, want)
 	}
 	empty := t.TempDir()
 	if _, err := ExpandPaths([]string{empty}); err == nil || !strings.Contains(err.Error(), empty) {

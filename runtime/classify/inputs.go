@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/vimconvert/vimconvert/runtime/preprocess"
@@ -16,7 +17,9 @@ var ImageExtensions = preprocess.ImageExtensions
 
 // ExpandPaths turns command-line arguments into the list of files to
 // classify: a directory becomes the image files under it (recursively, in
-// sorted order, hidden names skipped), anything else stays as given, so
+// sorted order, hidden names skipped; with ImageExtensions, and with
+// preprocess.UndecodedExtensions so that a WebP or TIFF file gets an error
+// rather than being skipped unseen), anything else stays as given, so
 // that a missing or unreadable file gets its own error when classified.
 // A directory holding no image file is an error naming it.
 func ExpandPaths(args []string) ([]string, error) {
@@ -38,7 +41,7 @@ func ExpandPaths(args []string) ([]string, error) {
 				}
 				return nil
 			}
-			if !d.IsDir() && isImageName(d.Name()) {
+			if !d.IsDir() && (isImageName(d.Name()) || slices.Contains(preprocess.UndecodedExtensions, strings.ToLower(filepath.Ext(d.Name())))) {
 				out = append(out, p)
 			}
 			return nil

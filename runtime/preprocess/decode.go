@@ -108,6 +108,9 @@ func (d Decoder) decode(data []byte) (*RGB8, error) {
 		if len(data) == 0 {
 			return nil, fmt.Errorf("empty file")
 		}
+		if other := otherFormat(data); other != "" {
+			return nil, fmt.Errorf("%w: a %s file, which vimconvert does not decode (JPEG, PNG, GIF and BMP only; convert it to PNG)", ErrUnsupported, other)
+		}
 		return nil, fmt.Errorf("%w: not a JPEG, PNG, GIF or BMP file (starts with %q)", ErrUnsupported, data[:min(len(data), 8)])
 	case "jpeg":
 		return d.decodeJPEG(data)
@@ -163,6 +166,38 @@ func sniff(data []byte) string {
 		return "bmp"
 	}
 	return ""
+}
+
+// otherFormat names image formats PIL opens but this package does not decode, from
+// their signatures, for the error message ("" if none matches).
+func otherFormat(data []byte) string {
+	switch {
+	case len(data) >= 12 && string(data[:4]) == "RIFF" && string(data[8:12]) == "WEBP":
+		return "WebP"
+	case bytes.HasPrefix(data, []byte("II*\x00")), bytes.HasPrefix(data, []byte("MM\x00*")):
+		return "TIFF"
+	case len(data) >= 12 && string(data[4:8]) == "ftyp" && (string(data[8:12]) == "avif" || string(data[8:11]) == "hei" || string(data[8:12]) == "mif1"):
+		return "HEIF/AVIF"
+	case len(data) >= 2 && data[0] == 'P' && data[1] >= '1' && data[1] <= '6':
+		return "PNM (PBM/PGM/PPM)"
+	case bytes.HasPrefix(data, []byte("\x00\x00\x00\x0cjP  ")), bytes.HasPrefix(data, []byte("\xff\x4f\xff\x51")):
+		return "JPEG 2000"
+	}
+	return ""
+}
+
+// IsImageFile reports whether the file at path starts with the signature of an image
+// format, whatever its name says: one Decode reads, or one its error names as not
+// decoded (WebP, TIFF, ...). False if the file cannot be read.
+func IsImageFile(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 12)
+	n, _ := io.ReadFull(f, head)
+	return sniff(head[:n]) != "" || otherFormat(head[:n]) != ""
 }
 
 // pngEnd is the IEND chunk that ends every complete PNG file (length 0, type, CRC).
@@ -226,8 +261,13 @@ func (d Decoder) checkSize(format string, w, h int) error {
 }
 
 // ImageExtensions are the file name suffixes (compared in lower case) of
-// the formats Decode reads.
-var ImageExtensions = []string{".jpg", ".jpeg", ".png", ".gif", ".bmp"}
+// the formats Decode reads (PIL's for JPEG, PNG, GIF and BMP).
+var ImageExtensions = []string{".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".bmp", ".dib"}
+
+// UndecodedExtensions are the suffixes that torchvision's ImageFolder takes as
+// images (IMG_EXTENSIONS) but Decode does not read: a folder's files with them are
+// to be reported as unsupported, not skipped.
+var UndecodedExtensions = []string{".ppm", ".pgm", ".tif", ".tiff", ".webp"}
 
 // IsImageName reports whether name ends in one of ImageExtensions.
 func IsImageName(name string) bool {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"image"
 	"image/png"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -81,7 +82,9 @@ func TestUnsupportedVariants(t *testing.T) {
 		reason string
 	}{
 		{"far_frame.gif", gifFirstFrameLeft(t, gifData, 65500), "first frame ends at 65740, past any canvas", "PIL would enlarge the canvas past GIF's 16-bit sides"},
-		{"riff.webp", []byte("RIFF\x00\x00\x00\x00WEBPVP8 "), "not a JPEG, PNG, GIF or BMP", "WebP is not decoded"},
+		{"riff.webp", []byte("RIFF\x00\x00\x00\x00WEBPVP8 "), "a WebP file, which vimconvert does not decode", "WebP is not decoded"},
+		{"scan.tif", []byte("II*\x00\x08\x00\x00\x00"), "a TIFF file, which vimconvert does not decode", "TIFF is not decoded"},
+		{"random.jpg", []byte("\x00\x01\x02\x03"), "not a JPEG, PNG, GIF or BMP", "no known signature"},
 		{"jpeg_header_only.jpg", []byte{0xFF, 0xD8, 0xFF, 0xD9}, "jpeg header", "SOI then EOI: no frame"},
 	}
 	for _, tc := range tests {
@@ -192,5 +195,32 @@ func TestBombsRefusedBeforeAllocating(t *testing.T) {
 		if grew := after.TotalAlloc - before.TotalAlloc; grew > uint64(len(data))+1<<20 {
 			t.Errorf("%s bomb: allocated %d bytes before refusing (file %d bytes)", name, grew, len(data))
 		}
+	}
+}
+
+// TestIsImageFile: an image is known by its signature whatever its name; a tensor file
+// is not an image.
+func TestIsImageFile(t *testing.T) {
+	dir := t.TempDir()
+	for name, tc := range map[string]struct {
+		data []byte
+		want bool
+	}{
+		"photo":    {testutil.ReadFile(t, "testdata/images/tiny_7x5.jpg"), true},
+		"image.x":  {testutil.ReadFile(t, "testdata/images/bmp_rle4.bmp"), true},
+		"pic.webp": {[]byte("RIFF\x00\x00\x00\x00WEBPVP8 "), true},
+		"x.npy":    {[]byte("\x93NUMPY\x01\x00v\x00{'descr'"), false},
+		"x.pth":    {[]byte("PK\x03\x04\x00\x00\x08\x08"), false},
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, tc.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got := IsImageFile(p); got != tc.want {
+			t.Errorf("IsImageFile(%s) = %v, want %v", name, got, tc.want)
+		}
+	}
+	if IsImageFile(filepath.Join(dir, "missing.jpg")) {
+		t.Error("IsImageFile(missing file) = true")
 	}
 }
