@@ -90,6 +90,18 @@ def png_interlaced(path, array):
         f.write(data)
 
 
+def png_short_plte(path, w, h):
+    """An 8-bit palette PNG whose pixels index past its 4-entry PLTE (PIL reads the
+    grey ramp its palette starts as there; a decoder may fill black)."""
+    idx = (np.arange(w * h).reshape(h, w) * 7 % 256).astype(np.uint8)
+    rows = b"".join(b"\x00" + r.tobytes() for r in idx)
+    data = b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 3, 0, 0, 0))
+    data += png_chunk(b"PLTE", bytes([10, 20, 30, 200, 100, 50, 0, 255, 0, 9, 9, 9]))
+    data += png_chunk(b"IDAT", zlib.compress(rows)) + png_chunk(b"IEND", b"")
+    with open(path, "wb") as f:
+        f.write(data)
+
+
 def png_header_only(w, h, idat=b""):
     """A PNG whose IHDR claims w x h (8-bit RGB) with little or no pixel data."""
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
@@ -260,6 +272,8 @@ def make_images(out):
     save(coffee, "bmp_rgb24.bmp", small)
     save(pal, "bmp_palette8.bmp", small)
     todo.update(make_bmps(d, small, coffee.resize((41, 29), Image.BICUBIC)))
+    png_short_plte(os.path.join(d, "png_palette_short_plte.png"), 37, 23)
+    todo["png_palette_short_plte.png"] = small
     gpal = coffee.resize((30, 20), Image.BICUBIC).quantize(colors=16)
     for name, canvas, at, kw in [
         ("gif_frame_inside.gif", (50, 40), (7, 9), {}),  # PIL fills the rest with index 0

@@ -2,8 +2,11 @@ package preprocess
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"image"
+	"image/color"
 	"image/gif"
 	"image/png"
 	"io"
@@ -138,6 +141,9 @@ func (d Decoder) decodePNG(data []byte) (*RGB8, error) {
 		}
 		return nil, fmt.Errorf("png data: %w", describe(err))
 	}
+	if m, ok := img.(*image.Paletted); ok {
+		greyPastPLTE(m.Palette, pngPLTELen(data))
+	}
 	rgb, err := rgbFromGo(img, pngGray16(data))
 	if err != nil {
 		return nil, fmt.Errorf("png: %w", err)
@@ -198,6 +204,34 @@ func IsImageFile(path string) bool {
 	head := make([]byte, 12)
 	n, _ := io.ReadFull(f, head)
 	return sniff(head[:n]) != "" || otherFormat(head[:n]) != ""
+}
+
+// pngPLTELen is the number of entries of a PNG's PLTE chunk (0 if it has none before
+// its image data).
+func pngPLTELen(data []byte) int {
+	for pos := 8; pos+8 <= len(data); {
+		n := int(binary.BigEndian.Uint32(data[pos:]))
+		switch string(data[pos+4 : pos+8]) {
+		case "PLTE":
+			return n / 3
+		case "IDAT":
+			return 0
+		}
+		if n < 0 || n > len(data) {
+			return 0
+		}
+		pos += 12 + n // length, type, data, CRC
+	}
+	return 0
+}
+
+// greyPastPLTE sets the palette entries from n on to PIL's: a pixel index past the
+// file's PLTE reads an entry of the grey ramp (i, i, i) that PIL's palette starts as,
+// where Go's decoder gives opaque black.
+func greyPastPLTE(p color.Palette, n int) {
+	for i := n; i < len(p); i++ {
+		p[i] = color.RGBA{uint8(i), uint8(i), uint8(i), 255}
+	}
 }
 
 // pngEnd is the IEND chunk that ends every complete PNG file (length 0, type, CRC).
