@@ -113,6 +113,21 @@ func TestExpandPaths(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("ExpandPaths = %q, %v; want %q (files as given, directories sorted, hidden and non-image names skipped; WebP and TIFF kept to be reported, not skipped unseen)", got, err, want)
 	}
+	// Symlinked folders are walked (torchvision's ImageFolder follows them), a link
+	// back to an ancestor is not walked again, a broken link is listed to get its error.
+	linked := t.TempDir()
+	for _, l := range []struct{ target, name string }{
+		{filepath.Join(dir, "sub"), "m_sub"}, {linked, "z_loop"}, {filepath.Join(linked, "missing.jpg"), "broken.jpg"},
+	} {
+		if err := os.Symlink(l.target, filepath.Join(linked, l.name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err = ExpandPaths([]string{linked})
+	want = []string{filepath.Join(linked, "broken.jpg"), filepath.Join(linked, "m_sub", "c.bmp")}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("ExpandPaths(folder of links) = %q, %v; want %q", got, err, want)
+	}
 	empty := t.TempDir()
 	if _, err := ExpandPaths([]string{empty}); err == nil || !strings.Contains(err.Error(), empty) {
 		t.Errorf("empty directory: error %v, want one naming it", err)
