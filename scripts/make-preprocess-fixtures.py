@@ -283,6 +283,12 @@ def make_images(out):
         with open(os.path.join(d, name), "wb") as f:
             f.write(gif_frame_at(gpal, canvas, at, **kw))
         todo[name] = small
+    # No colour table at all: PIL opens mode L, each index its own grey level.
+    data = gif_frame_at(gpal, (30, 20), (0, 0))
+    table = 3 * (2 << (data[10] & 7))
+    with open(os.path.join(d, "gif_no_colour_table.gif"), "wb") as f:
+        f.write(data[:10] + bytes([data[10] & 0x70]) + data[11:13] + data[13 + table:])
+    todo["gif_no_colour_table.gif"] = small
 
     # Extreme shapes from the real photo (PNG lossless, JPEG through libjpeg).
     rocket = Image.open(os.path.join(SKDATA, "rocket.jpg")).convert("RGB")

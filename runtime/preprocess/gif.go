@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/draw"
 	"image/gif"
+	"slices"
 )
 
 // decodeGIF decodes a GIF's first frame on its canvas as PIL 9.4 does (GifImageFile
@@ -74,7 +75,10 @@ func gifForGo(data []byte) (out []byte, trns int, err error) {
 	for pos < len(out) {
 		switch out[pos] {
 		case 0x2C: // image descriptor: the first frame starts here
-			return out, trns, gifEnlargeScreen(out, pos)
+			if err := gifEnlargeScreen(out, pos); err != nil {
+				return nil, 0, err
+			}
+			return gifGreyTable(out, pos), trns, nil
 		case 0x21: // extension: label, then sub-blocks [len, bytes...] ending with 0
 			if pos+1 >= len(out) {
 				return nil, 0, fmt.Errorf("truncated file (GIF extension)")
@@ -121,4 +125,19 @@ func gifEnlargeScreen(out []byte, pos int) error {
 		}
 	}
 	return nil
+}
+
+// gifGreyTable gives a GIF whose first frame (image descriptor at pos) has neither a
+// local nor a global colour table the global table PIL reads it with: PIL opens such
+// a frame in mode L, each index its own grey level, where Go refuses "no color table".
+func gifGreyTable(out []byte, pos int) []byte {
+	if out[10]&0x80 != 0 || pos+9 >= len(out) || out[pos+9]&0x80 != 0 { // a table, or a truncated descriptor Go reports
+		return out
+	}
+	ramp := make([]byte, 3*256)
+	for i := range ramp {
+		ramp[i] = byte(i / 3)
+	}
+	out[10] |= 0x80 | 7 // global table of 2^(7+1) entries
+	return slices.Concat(out[:13], ramp, out[13:])
 }
