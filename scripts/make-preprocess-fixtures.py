@@ -27,7 +27,7 @@ import PIL
 import skimage
 import torch
 import torchvision
-from PIL import Image
+from PIL import Image, PngImagePlugin
 from torchvision import transforms as T
 
 MEAN = (0.485, 0.456, 0.406)  # timm IMAGENET_DEFAULT_MEAN, used by hustvl/Vim
@@ -100,6 +100,18 @@ def png_short_plte(path, w, h):
     data += png_chunk(b"IDAT", zlib.compress(rows)) + png_chunk(b"IEND", b"")
     with open(path, "wb") as f:
         f.write(data)
+
+
+def png_bad_crc(img, chunk):
+    """img as a PNG with a tEXt chunk before its image data, the CRC of chunk broken."""
+    info = PngImagePlugin.PngInfo()
+    info.add_text("comment", "crc test")
+    buf = io.BytesIO()
+    img.save(buf, "PNG", pnginfo=info)
+    data = bytearray(buf.getvalue())
+    pos = data.index(chunk)
+    data[pos + 4 + struct.unpack(">I", data[pos - 4:pos])[0]] ^= 0xFF
+    return bytes(data)
 
 
 def png_header_only(w, h, idat=b""):
@@ -283,6 +295,10 @@ def make_images(out):
         with open(os.path.join(d, name), "wb") as f:
             f.write(gif_frame_at(gpal, canvas, at, **kw))
         todo[name] = small
+    # A damaged IDAT CRC: PIL checks the CRCs before the image data only and reads on.
+    with open(os.path.join(d, "png_bad_idat_crc.png"), "wb") as f:
+        f.write(png_bad_crc(coffee.resize((37, 23), Image.BICUBIC), b"IDAT"))
+    todo["png_bad_idat_crc.png"] = small
     # No colour table at all: PIL opens mode L, each index its own grey level.
     data = gif_frame_at(gpal, (30, 20), (0, 0))
     table = 3 * (2 << (data[10] & 7))
@@ -321,6 +337,7 @@ def make_bad(out):
         "bomb_60000x60000.png": png_header_only(60000, 60000),
         "zero_0x0.png": png_header_only(0, 0),
         "zero_width.png": png_header_only(0, 10),
+        "png_bad_text_crc.png": png_bad_crc(Image.new("RGB", (4, 3), (9, 99, 199)), b"tEXt"),
         "bmp_truncated.bmp": bmpdata[: len(bmpdata) // 2],
         "bmp_2bit.bmp": bmp_file(4, 2, 2, [b"\x1b\0\0\0"] * 2, bytes(16), colors=4),
         "bmp_rle8_early_end.bmp": bmp_file(4, 2, 8, [b"\x04\x05\0\1"], bytes(1024), compression=1, colors=256),

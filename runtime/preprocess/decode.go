@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"image/gif"
@@ -134,7 +135,7 @@ func (d Decoder) decodePNG(data []byte) (*RGB8, error) {
 	if err := d.checkSize("png", cfg.Width, cfg.Height); err != nil {
 		return nil, err
 	}
-	img, err := png.Decode(bytes.NewReader(data))
+	img, err := png.Decode(bytes.NewReader(pngWithoutLateCRCErrors(data)))
 	if err != nil {
 		if !bytes.HasSuffix(data, pngEnd) {
 			return nil, fmt.Errorf("png data: truncated file (no IEND chunk at the end): %w", err)
@@ -206,23 +207,50 @@ func IsImageFile(path string) bool {
 	return sniff(head[:n]) != "" || otherFormat(head[:n]) != ""
 }
 
-// pngPLTELen is the number of entries of a PNG's PLTE chunk (0 if it has none before
-// its image data).
-func pngPLTELen(data []byte) int {
+// pngChunks calls fn with the offset, data length and type of each chunk of a PNG
+// whose header fits in data, in order, until fn returns false.
+func pngChunks(data []byte, fn func(pos, n int, typ string) bool) {
 	for pos := 8; pos+8 <= len(data); {
 		n := int(binary.BigEndian.Uint32(data[pos:]))
-		switch string(data[pos+4 : pos+8]) {
-		case "PLTE":
-			return n / 3
-		case "IDAT":
-			return 0
-		}
-		if n < 0 || n > len(data) {
-			return 0
+		if n > len(data) || !fn(pos, n, string(data[pos+4:pos+8])) {
+			return
 		}
 		pos += 12 + n // length, type, data, CRC
 	}
-	return 0
+}
+
+// pngPLTELen is the number of entries of a PNG's PLTE chunk (0 if it has none before
+// its image data).
+func pngPLTELen(data []byte) (entries int) {
+	pngChunks(data, func(_, n int, typ string) bool {
+		if typ == "PLTE" {
+			entries = n / 3
+		}
+		return typ != "PLTE" && typ != "IDAT"
+	})
+	return entries
+}
+
+// pngWithoutLateCRCErrors returns data, or a copy with the CRCs of the first IDAT
+// chunk and every chunk after it recomputed when one of them is wrong. PIL checks the
+// CRCs of the chunks before the image data only (a bad one there is refused by both)
+// and reads past a damaged IDAT CRC, where Go's decoder refuses the file.
+func pngWithoutLateCRCErrors(data []byte) []byte {
+	out, late, copied := data, false, false
+	pngChunks(data, func(pos, n int, typ string) bool {
+		late = late || typ == "IDAT"
+		end := pos + 8 + n
+		if late && end+4 <= len(data) {
+			if crc := crc32.ChecksumIEEE(data[pos+4 : end]); binary.BigEndian.Uint32(data[end:]) != crc {
+				if !copied {
+					out, copied = bytes.Clone(data), true
+				}
+				binary.BigEndian.PutUint32(out[end:], crc)
+			}
+		}
+		return true
+	})
+	return out
 }
 
 // greyPastPLTE sets the palette entries from n on to PIL's: a pixel index past the

@@ -31,6 +31,7 @@ func TestBadFiles(t *testing.T) {
 		{"bomb_60000x60000.png", "60000x60000 = 3600000000 pixels, over the limit", ErrTooLarge, "header claims 3.6 Gpixels: refused before allocating"},
 		{"zero_0x0.png", "png header", nil, "0x0 image"},
 		{"zero_width.png", "png header", nil, "0x10 image"},
+		{"png_bad_text_crc.png", "invalid checksum", nil, "a damaged CRC before the image data: PIL refuses it too"},
 		{"bmp_truncated.bmp", "truncated file", nil, "half of a 16-bit BMP"},
 		{"bmp_2bit.bmp", "2-bit BMP", ErrUnsupported, "PIL has no 2-bit BMP mode"},
 		{"bmp_rle8_early_end.bmp", "RLE data gives 4 of the 8 pixels", nil, "end-of-bitmap before the last row: PIL says not enough image data"},
