@@ -83,7 +83,7 @@ func ReadArray(path, key string, defaults ...string) (data []float32, shape []in
 // .pth dict holding it under "x" (or as its only tensor). An empty batch
 // (B = 0) is refused, and so is an image file, naming what to do instead.
 func ReadInput(path string) (x []float32, shape []int, err error) {
-	if preprocess.IsImageName(path) {
+	if preprocess.IsImageName(path) || preprocess.IsImageFile(path) {
 		return nil, nil, fmt.Errorf("%s is an image, but a tensor file is needed here (.npy, or a torch .pth dict holding x): write one with `vimconvert preprocess`, or give the image to an exported model (predict --model, classify)", path)
 	}
 	x, shape, _, err = ReadArray(path, "", "x")

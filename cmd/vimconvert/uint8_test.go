@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -51,6 +52,19 @@ func TestUint8InputModel(t *testing.T) {
 	yu8 := logits("predict", "--model", u8, "--input", photo)
 	if d := maxAbs(yu8, logits("predict", "--model", f32, "--input", photo)); !(d <= 1e-6) {
 		t.Errorf("photo: uint8 model vs float32 model: max |Δ| = %.3g, want ≤ 1e-6 (the same pixels, normalised in the graph or in Go)", d)
+	}
+	// An image is recognised by its content too: a photo named without an image
+	// suffix is decoded, not read as a tensor file.
+	data, err := os.ReadFile(photo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare := filepath.Join(dir, "photo_without_suffix")
+	if err := os.WriteFile(bare, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if d := maxAbs(yu8, logits("predict", "--model", u8, "--input", bare)); d != 0 {
+		t.Errorf("photo without suffix: max |Δ| = %.3g from the same photo named .png, want 0", d)
 	}
 	if d := maxAbs(yu8, logits("predict", "--checkpoint", ckpt, "--input", x)); !(d <= 1e-4) {
 		t.Errorf("photo: uint8 model vs reference on preprocess's tensor: max |Δ| = %.3g, want ≤ 1e-4", d)

@@ -54,6 +54,9 @@ func TestTopK(t *testing.T) {
 
 func TestResolveRecipe(t *testing.T) {
 	vim448, _ := preprocess.ImageNetRecipe(448, 0.875)
+	dyn09, _ := preprocess.ImageNetRecipe(224, 0.9) // resize 248
+	old09 := dyn09
+	old09.CropPct = 0 // a recipe recorded before crop_pct was
 	timm := preprocess.Recipe{InputSize: 224, ResizeShort: 224, Interpolation: preprocess.InterpolationBicubic,
 		Crop: preprocess.CropCenter, Mean: [3]float32{0.5, 0.5, 0.5}, Std: [3]float32{0.5, 0.5, 0.5},
 		ChannelOrder: preprocess.ChannelOrderRGB, Layout: preprocess.LayoutNCHW}
@@ -72,6 +75,8 @@ func TestResolveRecipe(t *testing.T) {
 		{"a fixed-size model refuses another size", &vim448, 448, ModelOptions{ImgSize: 224}, 0, 0, 0, "448x448 images only"},
 		{"any-size model: the trained size by default", &timm, -1, ModelOptions{}, 224, 224, 0, ""},
 		{"any-size model: --img-size keeps the recorded crop fraction", &timm, -1, ModelOptions{ImgSize: 288}, 288, 288, 0, ""},
+		{"any-size model: --img-size 448 at the recorded crop_pct 0.9 resizes to int(448/0.9), not 448*248/224", &dyn09, -1, ModelOptions{ImgSize: 448}, 448, 497, 0, ""},
+		{"a recipe without crop_pct: the ratio 224/248 stands in", &old09, -1, ModelOptions{ImgSize: 448}, 448, 496, 0, ""},
 		{"any-size model without a recipe needs --img-size", nil, -1, ModelOptions{}, 0, 0, 0, "give --img-size"},
 	} {
 		var notes []string
@@ -93,7 +98,7 @@ func TestResolveRecipe(t *testing.T) {
 
 func TestExpandPaths(t *testing.T) {
 	dir := t.TempDir()
-	for _, f := range []string{"b.JPG", "a.png", "sub/c.bmp", "notes.txt", ".hidden.jpg", ".git/d.png"} {
+	for _, f := range []string{"b.JPG", "a.png", "sub/c.bmp", "notes.txt", ".hidden.jpg", ".git/d.png", "e.webp", "f.jfif", "g.TIFF", "h.xcf"} {
 		p := filepath.Join(dir, f)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
@@ -103,9 +108,25 @@ func TestExpandPaths(t *testing.T) {
 		}
 	}
 	got, err := ExpandPaths([]string{"given.txt", dir})
-	want := []string{"given.txt", filepath.Join(dir, "a.png"), filepath.Join(dir, "b.JPG"), filepath.Join(dir, "sub", "c.bmp")}
+	want := []string{"given.txt", filepath.Join(dir, "a.png"), filepath.Join(dir, "b.JPG"), filepath.Join(dir, "e.webp"),
+		filepath.Join(dir, "f.jfif"), filepath.Join(dir, "g.TIFF"), filepath.Join(dir, "sub", "c.bmp")}
 	if err != nil || !reflect.DeepEqual(got, want) {
-		t.Errorf("ExpandPaths = %q, %v; want %q (files as given, directories sorted, hidden and non-image names skipped)", got, err, want)
+		t.Errorf("ExpandPaths = %q, %v; want %q (files as given, directories sorted, hidden and non-image names skipped; WebP and TIFF kept to be reported, not skipped unseen)", got, err, want)
+	}
+	// Symlinked folders are walked (torchvision's ImageFolder follows them), a link
+	// back to an ancestor is not walked again, a broken link is listed to get its error.
+	linked := t.TempDir()
+	for _, l := range []struct{ target, name string }{
+		{filepath.Join(dir, "sub"), "m_sub"}, {linked, "z_loop"}, {filepath.Join(linked, "missing.jpg"), "broken.jpg"},
+	} {
+		if err := os.Symlink(l.target, filepath.Join(linked, l.name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err = ExpandPaths([]string{linked})
+	want = []string{filepath.Join(linked, "broken.jpg"), filepath.Join(linked, "m_sub", "c.bmp")}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("ExpandPaths(folder of links) = %q, %v; want %q", got, err, want)
 	}
 	empty := t.TempDir()
 	if _, err := ExpandPaths([]string{empty}); err == nil || !strings.Contains(err.Error(), empty) {

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/vimconvert/vimconvert/runtime/preprocess"
@@ -16,7 +17,10 @@ var ImageExtensions = preprocess.ImageExtensions
 
 // ExpandPaths turns command-line arguments into the list of files to
 // classify: a directory becomes the image files under it (recursively, in
-// sorted order, hidden names skipped), anything else stays as given, so
+// sorted order, hidden names skipped, symlinked folders followed as
+// torchvision's ImageFolder follows them; with ImageExtensions, and with
+// preprocess.UndecodedExtensions so that a WebP or TIFF file gets an error
+// rather than being skipped unseen), anything else stays as given, so
 // that a missing or unreadable file gets its own error when classified.
 // A directory holding no image file is an error naming it.
 func ExpandPaths(args []string) ([]string, error) {
@@ -28,22 +32,7 @@ func ExpandPaths(args []string) ([]string, error) {
 			continue
 		}
 		n := len(out)
-		err = filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if p != a && strings.HasPrefix(d.Name(), ".") {
-				if d.IsDir() {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-			if !d.IsDir() && isImageName(d.Name()) {
-				out = append(out, p)
-			}
-			return nil
-		})
-		if err != nil {
+		if err := walkImages(a, map[string]bool{}, &out); err != nil {
 			return nil, fmt.Errorf("listing %s: %w", a, err)
 		}
 		if len(out) == n {
@@ -51,6 +40,45 @@ func ExpandPaths(args []string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// walkImages appends the files under dir that ExpandPaths lists to out, depth
+// first in name order. A symlink to a folder is walked like a folder; walking is
+// the set of real paths of the folders being walked (dir's ancestors), so that a
+// link back to one of them is not followed again.
+func walkImages(dir string, walking map[string]bool, out *[]string) error {
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return err
+	}
+	if walking[real] {
+		return nil
+	}
+	walking[real] = true
+	defer delete(walking, real)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		isDir := e.IsDir()
+		if e.Type()&fs.ModeSymlink != 0 {
+			st, err := os.Stat(p) // a broken link stays a file: it gets its own error
+			isDir = err == nil && st.IsDir()
+		}
+		if isDir {
+			if err := walkImages(p, walking, out); err != nil {
+				return err
+			}
+		} else if isImageName(e.Name()) || slices.Contains(preprocess.UndecodedExtensions, strings.ToLower(filepath.Ext(e.Name()))) {
+			*out = append(*out, p)
+		}
+	}
+	return nil
 }
 
 func isImageName(name string) bool { return preprocess.IsImageName(name) }

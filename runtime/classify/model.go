@@ -256,14 +256,14 @@ func describeONNX(path string, o ModelOptions, classes bool) (*Model, error) {
 
 // InputTensor returns the input of the exported model at modelPath for the
 // file at inputPath, in the type and layout the model declares. An image
-// file (ImageExtensions) is decoded, resized and cropped with the
+// file (by its name, ImageExtensions, or its content) is decoded, resized and cropped with the
 // preprocessing the model records (else hustvl/Vim's eval transform): the
 // float32 [1, 3, N, N] tensor, or for a uint8-nhwc model the uint8 crop
 // [1, N, N, 3] its graph normalises. Anything else is read as a float32
 // [B, C, H, W] tensor file (verify.ReadInput), which a uint8-nhwc model
 // cannot take: that is refused naming the model's input type.
 func InputTensor(modelPath, inputPath string) (*runtime.Tensor, error) {
-	if isImageName(inputPath) {
+	if isImageName(inputPath) || preprocess.IsImageFile(inputPath) {
 		m, err := describeONNX(modelPath, ModelOptions{}, false)
 		if err != nil {
 			return nil, err

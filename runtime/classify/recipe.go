@@ -75,7 +75,7 @@ func resolveRecipe(path string, rec *preprocess.Recipe, fixed int, o ModelOption
 			r := *rec
 			return r, r.Validate()
 		}
-		crop = float64(rec.InputSize) / float64(rec.ResizeShort)
+		crop = rec.EvalCropPct()
 	}
 	if crop == 0 {
 		crop = preprocess.VimEvalCropPct

@@ -46,11 +46,16 @@ type Crop struct {
 // LoadCrops decodes (within d's limits), resizes and crops the image files
 // at paths with up to workers goroutines (workers <= 0: GOMAXPROCS): one
 // Crop per path, in path order. A file that fails does not stop the others.
+// The goroutines together hold at most d.MaxPixels decoded pixels (by their
+// headers) at a time, or one image alone when it is larger, so that memory stays
+// that of one image at the limit (about 0.6 GB) whatever workers is: small
+// photos decode in parallel, huge ones one after another.
 func (d Decoder) LoadCrops(r Recipe, paths []string, workers int) []Crop {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	out := make([]Crop, len(paths))
+	budget := newPixelBudget(d.maxPixels())
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range min(workers, len(paths)) {
@@ -59,10 +64,7 @@ func (d Decoder) LoadCrops(r Recipe, paths []string, workers int) []Crop {
 			defer wg.Done()
 			for i := range next {
 				t0 := time.Now()
-				img, err := d.DecodeFile(paths[i])
-				if err == nil {
-					img, err = r.ResizeCrop(img)
-				}
+				img, err := d.loadCrop(r, paths[i], budget)
 				out[i] = Crop{Img: img, Err: err, Took: time.Since(t0)}
 			}
 		}()
@@ -100,4 +102,59 @@ func (b *Batch) NHWC() ([]uint8, error) {
 		copy(out[i*3*s*s:], c.Pix)
 	}
 	return out, nil
+}
+
+// loadCrop reads path, waits until budget holds its header's pixel count, decodes,
+// resizes and crops it, and gives the pixels back.
+func (d Decoder) loadCrop(r Recipe, path string, budget *pixelBudget) (*RGB8, error) {
+	data, err := d.readFile(path)
+	if err != nil {
+		return nil, err
+	}
+	n := budget.acquire(headerPixels(data))
+	defer budget.release(n)
+	img, err := d.DecodeBytes(data, path)
+	if err != nil {
+		return nil, err
+	}
+	return r.ResizeCrop(img)
+}
+
+// pixelBudget bounds the pixels that concurrent decoders hold: acquire waits until
+// the request fits, release gives it back. A request larger than the whole budget
+// waits for all of it. Requests are served in arrival order, so a large image is not
+// overtaken forever by small ones.
+type pixelBudget struct {
+	gate        sync.Mutex // held by the one request waiting for room
+	mu          sync.Mutex
+	room        *sync.Cond
+	free, total uint64
+}
+
+func newPixelBudget(total int64) *pixelBudget {
+	b := &pixelBudget{free: uint64(total), total: uint64(total)}
+	b.room = sync.NewCond(&b.mu)
+	return b
+}
+
+// acquire takes n pixels (at most the total) and returns what it took.
+func (b *pixelBudget) acquire(n uint64) uint64 {
+	n = min(n, b.total)
+	b.gate.Lock()
+	defer b.gate.Unlock()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for b.free < n {
+		b.room.Wait()
+	}
+	b.free -= n
+	return n
+}
+
+// release gives back n pixels taken by acquire.
+func (b *pixelBudget) release(n uint64) {
+	b.mu.Lock()
+	b.free += n
+	b.mu.Unlock()
+	b.room.Broadcast()
 }

@@ -5,6 +5,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/vimconvert/vimconvert/internal/testutil"
 )
 
 func TestLoadBatch(t *testing.T) {
@@ -60,5 +63,44 @@ func TestLoadBatch(t *testing.T) {
 	}
 	if _, err := b.NHWC(); err == nil || !strings.Contains(err.Error(), "batch item 1") {
 		t.Errorf("NHWC with a wrong-size crop: %v", err)
+	}
+}
+
+// TestPixelBudget: a request waits until the pixels held by others are given back, a
+// request over the total takes all of it, and waiting requests are served in order.
+func TestPixelBudget(t *testing.T) {
+	b := newPixelBudget(100)
+	if got := b.acquire(60); got != 60 {
+		t.Fatalf("acquire(60) took %d", got)
+	}
+	done := make(chan uint64)
+	go func() { done <- b.acquire(500) }() // more than the total: waits for all 100
+	select {
+	case n := <-done:
+		t.Fatalf("acquire(500) returned %d while 60 of 100 pixels were held", n)
+	case <-time.After(50 * time.Millisecond):
+	}
+	b.release(60)
+	if got := <-done; got != 100 {
+		t.Fatalf("acquire(500) took %d, want the total 100", got)
+	}
+	b.release(100)
+	if b.free != 100 {
+		t.Errorf("free = %d after every release, want 100", b.free)
+	}
+}
+
+// TestHeaderPixels: every format's size comes from its header without decoding.
+func TestHeaderPixels(t *testing.T) {
+	for file, want := range map[string]uint64{
+		"photo_rocket.jpg": 640 * 427, "png_rgba.png": 240 * 160, "gif_frame_beyond.gif": 34 * 23,
+		"bmp_os2_8bit.bmp": 41 * 29, "bmp_24_topdown.bmp": 41 * 29,
+	} {
+		if got := headerPixels(testutil.ReadFile(t, filepath.Join("testdata/images", file))); got != want {
+			t.Errorf("headerPixels(%s) = %d, want %d", file, got, want)
+		}
+	}
+	if got := headerPixels([]byte("not an image")); got != 0 {
+		t.Errorf("headerPixels(text) = %d, want 0", got)
 	}
 }

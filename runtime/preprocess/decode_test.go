@@ -5,6 +5,7 @@ import (
 	"errors"
 	"image"
 	"image/png"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -30,6 +31,12 @@ func TestBadFiles(t *testing.T) {
 		{"bomb_60000x60000.png", "60000x60000 = 3600000000 pixels, over the limit", ErrTooLarge, "header claims 3.6 Gpixels: refused before allocating"},
 		{"zero_0x0.png", "png header", nil, "0x0 image"},
 		{"zero_width.png", "png header", nil, "0x10 image"},
+		{"png_bad_text_crc.png", "invalid checksum", nil, "a damaged CRC before the image data: PIL refuses it too"},
+		{"bmp_truncated.bmp", "truncated file", nil, "half of a 16-bit BMP"},
+		{"bmp_2bit.bmp", "2-bit BMP", ErrUnsupported, "PIL has no 2-bit BMP mode"},
+		{"bmp_rle8_early_end.bmp", "RLE data gives 4 of the 8 pixels", nil, "end-of-bitmap before the last row: PIL says not enough image data"},
+		{"bmp_header52.bmp", "BMP header of 52 bytes", ErrUnsupported, "PIL reads 12, 40, 64, 108 and 124-byte headers only"},
+		{"bmp_jpeg_compression.bmp", "BMP compression 4", ErrUnsupported, "JPEG inside a BMP"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
@@ -75,8 +82,10 @@ func TestUnsupportedVariants(t *testing.T) {
 		want   string
 		reason string
 	}{
-		{"small_frame.gif", gifFirstFrameAt(t, gifData, 1), "first frame covers", "PIL would fill the uncovered canvas"},
-		{"riff.webp", []byte("RIFF\x00\x00\x00\x00WEBPVP8 "), "not a JPEG, PNG, GIF or BMP", "WebP is not decoded"},
+		{"far_frame.gif", gifFirstFrameLeft(t, gifData, 65500), "first frame ends at 65740, past any canvas", "PIL would enlarge the canvas past GIF's 16-bit sides"},
+		{"riff.webp", []byte("RIFF\x00\x00\x00\x00WEBPVP8 "), "a WebP file, which vimconvert does not decode", "WebP is not decoded"},
+		{"scan.tif", []byte("II*\x00\x08\x00\x00\x00"), "a TIFF file, which vimconvert does not decode", "TIFF is not decoded"},
+		{"random.jpg", []byte("\x00\x01\x02\x03"), "not a JPEG, PNG, GIF or BMP", "no known signature"},
 		{"jpeg_header_only.jpg", []byte{0xFF, 0xD8, 0xFF, 0xD9}, "jpeg header", "SOI then EOI: no frame"},
 	}
 	for _, tc := range tests {
@@ -87,9 +96,8 @@ func TestUnsupportedVariants(t *testing.T) {
 	}
 }
 
-// gifFirstFrameAt widens a GIF's logical screen by dx columns, so that its first frame
-// no longer covers the canvas.
-func gifFirstFrameAt(t *testing.T, data []byte, dx int) []byte {
+// gifFirstFrameLeft moves a GIF's first frame to column left (the canvas stays).
+func gifFirstFrameLeft(t *testing.T, data []byte, left int) []byte {
 	t.Helper()
 	out := bytes.Clone(data)
 	pos := 13
@@ -106,10 +114,8 @@ func gifFirstFrameAt(t *testing.T, data []byte, dx int) []byte {
 	if out[pos] != 0x2C {
 		t.Fatalf("no image descriptor at %d", pos)
 	}
-	// Logical screen width: bytes 6-7, little-endian.
-	w := int(out[6]) | int(out[7])<<8
-	w += dx
-	out[6], out[7] = byte(w), byte(w>>8)
+	// Image descriptor: 0x2C, left (2 bytes, little-endian), top, width, height.
+	out[pos+1], out[pos+2] = byte(left), byte(left>>8)
 	return out
 }
 
@@ -190,5 +196,32 @@ func TestBombsRefusedBeforeAllocating(t *testing.T) {
 		if grew := after.TotalAlloc - before.TotalAlloc; grew > uint64(len(data))+1<<20 {
 			t.Errorf("%s bomb: allocated %d bytes before refusing (file %d bytes)", name, grew, len(data))
 		}
+	}
+}
+
+// TestIsImageFile: an image is known by its signature whatever its name; a tensor file
+// is not an image.
+func TestIsImageFile(t *testing.T) {
+	dir := t.TempDir()
+	for name, tc := range map[string]struct {
+		data []byte
+		want bool
+	}{
+		"photo":    {testutil.ReadFile(t, "testdata/images/tiny_7x5.jpg"), true},
+		"image.x":  {testutil.ReadFile(t, "testdata/images/bmp_rle4.bmp"), true},
+		"pic.webp": {[]byte("RIFF\x00\x00\x00\x00WEBPVP8 "), true},
+		"x.npy":    {[]byte("\x93NUMPY\x01\x00v\x00{'descr'"), false},
+		"x.pth":    {[]byte("PK\x03\x04\x00\x00\x08\x08"), false},
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, tc.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got := IsImageFile(p); got != tc.want {
+			t.Errorf("IsImageFile(%s) = %v, want %v", name, got, tc.want)
+		}
+	}
+	if IsImageFile(filepath.Join(dir, "missing.jpg")) {
+		t.Error("IsImageFile(missing file) = true")
 	}
 }

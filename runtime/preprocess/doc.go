@@ -18,13 +18,15 @@
 // hard-coded, so that any model's eval transform can be described and recorded.
 //
 // Decoding matches PIL 9.4 with libjpeg-turbo (Debian's python3-pil): JPEG goes through
-// the system libjpeg via cgo with PIL's decoder settings, PNG/GIF/BMP through Go's
-// lossless decoders, and every PIL mode is converted to RGB with PIL's own rule.
+// the system libjpeg via cgo with PIL's decoder settings, PNG/GIF through Go's
+// lossless decoders, BMP through this package's reading of every variant PIL opens
+// (bmp.go: OS/2 and v3-v5 headers, 1/4/8/16/24/32 bits, bitfields, RLE4/RLE8), and
+// every PIL mode is converted to RGB with PIL's own rule.
 // Tests compare against tensors made by python3-pil + python3-torchvision
 // (scripts/make-preprocess-fixtures.py).
 //
 // What it must not do: guess. Input it cannot reproduce exactly (an unknown format, a
-// GIF whose first frame does not cover its canvas, 12-bit JPEG) is an error naming the
+// GIF frame reaching past 65535 pixels, 12-bit JPEG) is an error naming the
 // file and the problem, never an approximation; untrusted files are size-checked from
 // their headers before any pixel buffer is allocated (MaxImagePixels); no EXIF
 // rotation, no colour management, no alpha compositing, because the reference applies

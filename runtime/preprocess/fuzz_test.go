@@ -16,7 +16,8 @@ import (
 func fuzzSeeds(f *testing.F) [][]byte {
 	f.Helper()
 	var seeds [][]byte
-	for _, name := range []string{"testdata/images/tiny_7x5.png", "testdata/images/tiny_7x5.jpg", "testdata/images/one_pixel.png", "testdata/bad/truncated.jpg"} {
+	for _, name := range []string{"testdata/images/tiny_7x5.png", "testdata/images/tiny_7x5.jpg", "testdata/images/one_pixel.png", "testdata/bad/truncated.jpg",
+		"testdata/images/bmp_rle4.bmp", "testdata/images/bmp_rle8.bmp", "testdata/images/bmp_16_565_bitfields.bmp", "testdata/images/bmp_os2_8bit.bmp"} {
 		data := testutil.ReadFile(f, name)
 		seeds = append(seeds, data)
 	}

@@ -54,3 +54,15 @@ func (d Decoder) decodeJPEG(data []byte) (*RGB8, error) {
 		return out, nil
 	}
 }
+
+// jpegHeaderSize is the width and height a JPEG's frame header gives (0, 0 if its
+// headers cannot be read).
+func jpegHeaderSize(data []byte) (int, int) {
+	src := C.CBytes(data)
+	defer C.free(src)
+	var info C.vc_jpeg_info
+	if C.vc_jpeg_header((*C.uchar)(src), C.size_t(len(data)), &info) != 0 {
+		return 0, 0
+	}
+	return int(info.width), int(info.height)
+}

@@ -55,6 +55,11 @@ type Recipe struct {
 	ChannelOrder string `json:"channel_order"`
 	// Layout is the tensor layout: LayoutNCHW.
 	Layout string `json:"layout"`
+	// CropPct is the crop fraction ResizeShort was computed from
+	// (ResizeShort == ResizeShortSide(InputSize, CropPct)), the number that carries
+	// over to another input size. 0 (recipes recorded before vimconvert wrote it) means
+	// unknown: EvalCropPct then falls back to InputSize/ResizeShort.
+	CropPct float64 `json:"crop_pct,omitempty"`
 }
 
 // ResizeShortSide is the resize side for an input size and a crop percentage:
@@ -79,6 +84,7 @@ func ImageNetRecipe(inputSize int, cropPct float64) (Recipe, error) {
 		Std:           ImageNetStd,
 		ChannelOrder:  ChannelOrderRGB,
 		Layout:        LayoutNCHW,
+		CropPct:       cropPct,
 	}
 	return r, r.Validate()
 }
@@ -105,6 +111,10 @@ func (r Recipe) Validate() error {
 	case r.Layout != LayoutNCHW:
 		return fmt.Errorf("preprocess: recipe layout %q is not supported (only %q)", r.Layout, LayoutNCHW)
 	}
+	if r.CropPct != 0 && (!(r.CropPct > 0 && r.CropPct <= 1) || ResizeShortSide(r.InputSize, r.CropPct) != r.ResizeShort) {
+		return fmt.Errorf("preprocess: recipe crop_pct %v does not give resize_size %d for input_size %d (int(%d / %v) = %d)",
+			r.CropPct, r.ResizeShort, r.InputSize, r.InputSize, r.CropPct, ResizeShortSide(r.InputSize, r.CropPct))
+	}
 	for c := 0; c < 3; c++ {
 		m, s := float64(r.Mean[c]), float64(r.Std[c])
 		if math.IsNaN(m) || math.IsInf(m, 0) || !(s > 0) || math.IsInf(s, 0) {
@@ -112,6 +122,17 @@ func (r Recipe) Validate() error {
 		}
 	}
 	return nil
+}
+
+// EvalCropPct is the crop fraction to apply at another input size: CropPct, or for a
+// recipe that does not record it, InputSize/ResizeShort. That ratio is exact for the
+// usual fractions (0.875 = 224/256, 1.0) but not for every one: 224/0.9 gives 248, and
+// 448 * 248/224 = 496 where int(448/0.9) = 497.
+func (r Recipe) EvalCropPct() float64 {
+	if r.CropPct > 0 {
+		return r.CropPct
+	}
+	return float64(r.InputSize) / float64(r.ResizeShort)
 }
 
 // TensorLen is the number of float32 values Tensor writes for one image: 3*InputSize².
@@ -130,7 +151,8 @@ func (r Recipe) JSON() (string, error) {
 }
 
 // ParseRecipe reads a recipe's JSON form (as JSON writes it): unknown or missing
-// fields, trailing data and recipes Validate rejects are errors.
+// fields, trailing data and recipes Validate rejects are errors. crop_pct alone may be
+// missing (recipes recorded before it was written): CropPct is then 0.
 func ParseRecipe(data []byte) (Recipe, error) {
 	var probe map[string]json.RawMessage // also refuses data after the object
 	if err := json.Unmarshal(data, &probe); err != nil {

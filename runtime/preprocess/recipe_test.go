@@ -69,7 +69,7 @@ func TestRecipeJSONRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const want = `{"input_size":448,"resize_size":512,"interpolation":"bicubic","crop":"center","mean":[0.485,0.456,0.406],"std":[0.229,0.224,0.225],"channel_order":"RGB","layout":"NCHW"}`
+	const want = `{"input_size":448,"resize_size":512,"interpolation":"bicubic","crop":"center","mean":[0.485,0.456,0.406],"std":[0.229,0.224,0.225],"channel_order":"RGB","layout":"NCHW","crop_pct":0.875}`
 	if js != want {
 		t.Errorf("JSON() = %s\nwant     %s", js, want)
 	}
@@ -82,12 +82,31 @@ func TestRecipeJSONRoundTrip(t *testing.T) {
 		{strings.Replace(want, `,"crop":"center"`, ``, 1), `no "crop"`, "a missing field must not default silently"},
 		{strings.Replace(want, `"input_size":448`, `"input_size":600`, 1), "resize_size 512", "invalid recipe"},
 		{want + `{}`, "after top-level value", "trailing data"},
+		{strings.Replace(want, `"crop_pct":0.875`, `"crop_pct":0.9`, 1), "crop_pct 0.9 does not give resize_size 512", "crop_pct must be the one resize_size came from"},
+		{strings.Replace(want, `"crop_pct":0.875`, `"crop_pct":1.5`, 1), "crop_pct 1.5", "crop_pct outside (0, 1]"},
 		{`[1]`, "recipe JSON", "not an object"},
 	}
 	for _, tc := range bad {
 		if _, err := ParseRecipe([]byte(tc.json)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("ParseRecipe(%s) = %v; want %q (%s)", tc.json, err, tc.want, tc.reason)
 		}
+	}
+}
+
+// A recipe recorded before crop_pct existed still parses; its crop fraction is then the
+// ratio input_size/resize_size, while a recorded crop_pct is taken as is.
+func TestRecipeCropPct(t *testing.T) {
+	old := `{"input_size":224,"resize_size":248,"interpolation":"bicubic","crop":"center","mean":[0.485,0.456,0.406],"std":[0.229,0.224,0.225],"channel_order":"RGB","layout":"NCHW"}`
+	r, err := ParseRecipe([]byte(old))
+	if err != nil || r.CropPct != 0 || r.EvalCropPct() != 224.0/248 {
+		t.Errorf("ParseRecipe(without crop_pct) = %+v, %v; want CropPct 0, EvalCropPct 224/248", r, err)
+	}
+	r, err = ImageNetRecipe(224, 0.9)
+	if err != nil || r.ResizeShort != 248 || r.EvalCropPct() != 0.9 {
+		t.Fatalf("ImageNetRecipe(224, 0.9) = %+v, %v; want resize 248, EvalCropPct 0.9", r, err)
+	}
+	if got := ResizeShortSide(448, r.EvalCropPct()); got != 497 {
+		t.Errorf("at 448: resize %d, want int(448/0.9) = 497", got)
 	}
 }
 
