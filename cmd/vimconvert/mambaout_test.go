@@ -493,6 +493,42 @@ func TestBenchSideBySide(t *testing.T) {
 	}
 }
 
+// TestBenchEvalArgsSize checks that bench times a MambaOut training
+// checkpoint whose args record evaluation size 64 (and the model converted
+// from it) at 64 when no --img-size is given, saying so under "assumed"
+// in the table and in the JSON (it timed them at the released models' 224
+// silently), and that an explicit --img-size wins with no such note.
+func TestBenchEvalArgsSize(t *testing.T) {
+	needORT(t)
+	ckpt := repo.Fixture("mambaout_synthetic", "training_eval_args.pth")
+	model := filepath.Join(t.TempDir(), "mo.onnx")
+	if code, _, e := runCLI(t, ckpt, "-o", model); code != 0 {
+		t.Fatalf("convert: exit %d: %s", code, e)
+	}
+	timed := []string{"--runs", "1", "--warmup", "0", "--threads", "1"}
+	for _, src := range []string{ckpt, model} {
+		code, out, e := runCLI(t, append([]string{"bench", src}, timed...)...)
+		if code != 0 || !strings.Contains(out, "assumed: image size 64: the evaluation size") || !strings.Contains(e, "bench: assumed: image size 64") {
+			t.Errorf("bench %s: exit %d, stdout %q, stderr %q; want an assumed line for size 64 in both", src, code, out, e)
+		}
+		for _, tc := range []struct {
+			args     []string
+			size     int
+			wantNote bool
+		}{{nil, 64, true}, {[]string{"--img-size", "32"}, 32, false}} {
+			code, out, e := runCLI(t, append(append([]string{"bench", src, "--json"}, timed...), tc.args...)...)
+			var rep bench.CompareReport
+			if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || len(rep.Results) != 1 {
+				t.Fatalf("bench %s --json %v: exit %d: %s%s", src, tc.args, code, out, e)
+			}
+			r := rep.Results[0]
+			if r.ImgSize != tc.size || (r.ImgSizeNote != "") != tc.wantNote || tc.wantNote && !strings.Contains(r.ImgSizeNote, "training checkpoint's args") {
+				t.Errorf("bench %s %v: img %d, note %q; want img %d, a note: %v", src, tc.args, r.ImgSize, r.ImgSizeNote, tc.size, tc.wantNote)
+			}
+		}
+	}
+}
+
 // inspectJSON runs `vimconvert inspect --json` on ckpt and returns the
 // decoded report; a failed run or undecodable output fails the test.
 func inspectJSON(t *testing.T, ckpt string) map[string]any {

@@ -34,7 +34,12 @@ type CompareRecord struct {
 	// size, batch and threads.
 	OverFirstModel OptFloat `json:"ms_over_first_model"`
 	TimedModel     string   `json:"timed_model"` // the ONNX file timed
-	Error          string   `json:"error,omitempty"`
+	// ImgSizeNote says where ImgSize came from when it was not asked for
+	// (no --img-size) and is not the default: the evaluation size a
+	// MambaOut training checkpoint's args (or the model exported from one)
+	// record. PrintCompare lists it under "assumed".
+	ImgSizeNote string `json:"img_size_note,omitempty"`
+	Error       string `json:"error,omitempty"`
 }
 
 // compareSource is one model of Compare, ready to be timed at any size.
@@ -43,13 +48,16 @@ type compareSource struct {
 	params     int64
 	vim        *convert.Model // Vim: rebuilt with the plugin at each size
 	onnx       string         // MambaOut: one model of dynamic H and W
+	evalSize   int            // MambaOut: the evaluation size its recipe records
 }
 
 // Compare times every source (a checkpoint or an ONNX file exported by
 // vimconvert, Vim or MambaOut, as ReadSources read it: a file is not read
 // again) end to end, side by side: for each image
 // size × batch × threads of opts (ImgSizes empty: the first source's own
-// size, 224 for MambaOut), each model in its own worker process, Rounds
+// size: a Vim model's, a MambaOut model's evaluation size, 224 or what a
+// training checkpoint's args record, said in each record's ImgSizeNote
+// and to Progress), each model in its own worker process, Rounds
 // times interleaved. A Vim model is the plugin variant of Run, its
 // pos_embed resampled to each size; a MambaOut model runs at any size as
 // exported. Only the grid, Warmup, Runs, Rounds, MaxSeconds, Weights, Dir,
@@ -83,11 +91,11 @@ func Compare(sources []*Source, opts Options) ([]CompareRecord, error) {
 		}
 		srcs[i] = s
 	}
-	sizes := opts.ImgSizes
+	sizes, note := opts.ImgSizes, ""
 	if len(sizes) == 0 {
-		sizes = []int{mambaout.EvalPreprocess.InputSize}
-		if srcs[0].vim != nil {
-			sizes = []int{srcs[0].vim.Config.ImgSize}
+		sizes, note = srcs[0].ownSize()
+		if note != "" {
+			opts.Progress("bench: assumed: %s", note)
 		}
 	}
 	var records []CompareRecord
@@ -101,7 +109,10 @@ func Compare(sources []*Source, opts Options) ([]CompareRecord, error) {
 		}
 		for _, b := range opts.Batches {
 			for _, t := range opts.Threads {
-				records = append(records, opts.compareGroup(srcs, paths, size, b, t)...)
+				for _, r := range opts.compareGroup(srcs, paths, size, b, t) {
+					r.ImgSizeNote = note
+					records = append(records, r)
+				}
 			}
 		}
 	}
@@ -118,7 +129,13 @@ func loadCompareSource(src *Source, weights, dir, tag string, inputs []string) (
 		return nil, src.err
 	}
 	if src.MambaOut && src.model != nil {
-		s.arch, s.onnx, s.params = arch.MambaOut, path, onnxfile.ParamCount(src.model)
+		var pre mambaout.Preprocess // absent: the default size
+		if js, ok := onnxfile.Metadata(src.model)[graph.MetaPreprocess]; ok {
+			if err := json.Unmarshal([]byte(js), &pre); err != nil {
+				return nil, fmt.Errorf("metadata %s: %w", graph.MetaPreprocess, err)
+			}
+		}
+		s.arch, s.onnx, s.params, s.evalSize = arch.MambaOut, path, onnxfile.ParamCount(src.model), pre.InputSize
 		return s, nil
 	}
 	if src.MambaOut {
@@ -130,7 +147,7 @@ func loadCompareSource(src *Source, weights, dir, tag string, inputs []string) (
 		if err != nil {
 			return nil, err
 		}
-		s.arch, s.onnx, s.params = arch.MambaOut, filepath.Join(dir, tag+"_mambaout.onnx"), onnxfile.ParamCount(mp)
+		s.arch, s.onnx, s.params, s.evalSize = arch.MambaOut, filepath.Join(dir, tag+"_mambaout.onnx"), onnxfile.ParamCount(mp), m.Preprocess.InputSize
 		if err := graph.CheckOutput(s.onnx, "model.onnx", inputs...); err != nil {
 			return nil, err
 		}
@@ -142,6 +159,25 @@ func loadCompareSource(src *Source, weights, dir, tag string, inputs []string) (
 	}
 	s.arch, s.vim = arch.Vim, m
 	return s, nil
+}
+
+// ownSize is the image size to time s at when none is asked for: a Vim
+// model's own, a MambaOut model's evaluation size (the released models'
+// 224, or what a training checkpoint's args record, then with a note
+// saying so).
+func (s *compareSource) ownSize() ([]int, string) {
+	def := mambaout.EvalPreprocess.InputSize
+	switch {
+	case s.vim != nil:
+		return []int{s.vim.Config.ImgSize}, ""
+	case s.evalSize > 0 && s.evalSize != def:
+		what := "the training checkpoint's args record"
+		if onnxfile.IsModelPath(s.path) {
+			what = "the model records (from its training checkpoint's args)"
+		}
+		return []int{s.evalSize}, fmt.Sprintf("image size %d: the evaluation size %s (the released models: %d; --img-size to time others)", s.evalSize, what, def)
+	}
+	return []int{def}, ""
 }
 
 // modelAt returns the ONNX file of s to time at image size: the MambaOut
@@ -226,7 +262,8 @@ type CompareReport struct {
 }
 
 // PrintCompare writes the records as an aligned text table headed by the
-// machine line, or with asJSON as one indented CompareReport.
+// machine line (and, when the image size was assumed, an "assumed:" line
+// with its ImgSizeNote), or with asJSON as one indented CompareReport.
 func PrintCompare(w io.Writer, rs []CompareRecord, mi Machine, opts Options, asJSON bool) error {
 	if asJSON {
 		enc := json.NewEncoder(w)
@@ -235,6 +272,9 @@ func PrintCompare(w io.Writer, rs []CompareRecord, mi Machine, opts Options, asJ
 	}
 	fmt.Fprintf(w, "machine: %s, %d cores, ONNX Runtime %s, %s, load %s (%s)\n",
 		mi.CPU, mi.Cores, mi.ORTVersion, mi.GoVersion, mi.LoadAvg, time.Now().UTC().Format(time.RFC3339))
+	if len(rs) > 0 && rs[0].ImgSizeNote != "" {
+		fmt.Fprintf(w, "assumed: %s\n", rs[0].ImgSizeNote)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "img\tbatch\tthreads\tmodel\tarch\tparams\tmedian ms\tp10-p90 ms\tCPU ms\truns\tvs first\tpeak RSS MB\t")
 	for _, r := range rs {
