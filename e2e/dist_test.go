@@ -163,8 +163,14 @@ func TestDistBundle(t *testing.T) {
 	}
 
 	ckpt := repo.Fixture("vim_t_d2", "checkpoint.pth")
-	if out, code := runClean(t, bin, work, "convert", ckpt, "-o", "vim.onnx"); code != 0 {
+	out, code = runClean(t, bin, work, "convert", ckpt, "-o", "vim.onnx")
+	if code != 0 {
 		t.Fatalf("convert in %s: exit %d\n%s", work, code, out)
+	}
+	// The plugin usage after convert names the bundle's plugin and never a
+	// checkout's 'make plugin' (it did, inside a bundle).
+	if !strings.Contains(out, "plugin "+filepath.Join(root, "lib", "libvimconvert_ops.so")+" before") || !strings.Contains(out, "shipped in the release bundle") || strings.Contains(out, "make plugin") {
+		t.Errorf("convert's plugin usage in a bundle: want the bundle's lib/ plugin and no 'make plugin':\n%s", out)
 	}
 	out, code = runClean(t, bin, work, "verify", ckpt, "vim.onnx", "--threads", "1")
 	if code != 0 {
@@ -178,6 +184,15 @@ func TestDistBundle(t *testing.T) {
 		t.Fatalf("convert --triton-repo: exit %d\n%s", code, out)
 	}
 	checkTritonEntry(t, filepath.Join(work, "models"), "served", filepath.Join(work, "served.onnx"), 8, true)
+
+	// A bundle that lost its plugin says so, and where it belongs.
+	if err := os.Remove(filepath.Join(root, "lib", "libvimconvert_ops.so")); err != nil {
+		t.Fatal(err)
+	}
+	out, code = runClean(t, bin, work, "convert", ckpt, "-o", "again.onnx")
+	if code != 0 || !strings.Contains(out, filepath.Join(root, "lib", "libvimconvert_ops.so")+" (not found)") || !strings.Contains(out, "extract the bundle again") || strings.Contains(out, "make plugin") {
+		t.Errorf("convert in a bundle without its plugin: exit %d; want the lib/ path not found, 'extract the bundle again', no 'make plugin':\n%s", code, out)
+	}
 }
 
 // TestDistFailedTarLeavesNothing runs make-dist.sh with a tar that writes

@@ -132,3 +132,78 @@ func TestBundleLayout(t *testing.T) {
 		t.Error("the test binary is not in a bundle")
 	}
 }
+
+// TestPluginAdvice checks that the advice about the plugin follows what
+// the installation root holds: a checkout (Makefile, ops/Makefile) builds
+// it with 'make plugin'; a release bundle ships it in lib/ and is never
+// sent to 'make plugin' or a build/ folder it does not have (a bundle's
+// binary used to print "build it with 'make plugin' in the checkout");
+// anything else is told both and the variable.
+func TestPluginAdvice(t *testing.T) {
+	mk := func(files ...string) string {
+		root := t.TempDir()
+		for _, f := range files {
+			p := filepath.Join(root, f)
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return root
+	}
+	bundle := []string{"bin/vimconvert", "lib/libonnxruntime.so.1"}
+	cases := []struct {
+		reason      string
+		root        string
+		found       bool
+		want, avoid []string
+		plugin      string // where DefaultPluginPath looks first, relative to root
+	}{
+		{"a checkout with the plugin built", mk("Makefile", "ops/Makefile", "build/libvimconvert_ops.so"), true,
+			[]string{"built by 'make plugin' in the checkout"}, []string{"bundle"}, "build/libvimconvert_ops.so"},
+		{"a checkout without it", mk("Makefile", "ops/Makefile"), false,
+			[]string{"build it with 'make plugin' in the checkout", EnvPlugin}, []string{"bundle"}, "build/libvimconvert_ops.so"},
+		{"a bundle with its plugin", mk(append(bundle, "lib/libvimconvert_ops.so")...), true,
+			[]string{"shipped in the release bundle", "lib/libvimconvert_ops.so"}, []string{"make plugin", "checkout"}, "lib/libvimconvert_ops.so"},
+		{"a bundle missing its plugin", mk(bundle...), false,
+			[]string{"lacks its lib/libvimconvert_ops.so", "extract the bundle again", EnvPlugin}, []string{"make plugin", "checkout"}, "lib/libvimconvert_ops.so"},
+		{"neither (a binary copied elsewhere)", mk("bin/vimconvert"), false,
+			[]string{EnvPlugin, "lib/libvimconvert_ops.so of a release bundle", "build/libvimconvert_ops.so of a checkout after 'make plugin'"}, nil, "build/libvimconvert_ops.so"},
+	}
+	for _, tc := range cases {
+		got := pluginAdvice(tc.root, tc.found)
+		for _, w := range tc.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s: %q lacks %q", tc.reason, got, w)
+			}
+		}
+		for _, a := range tc.avoid {
+			if strings.Contains(got, a) {
+				t.Errorf("%s: %q says %q", tc.reason, got, a)
+			}
+		}
+		if p, want := firstFile(tc.root, pluginCandidates(tc.root)...), filepath.Join(tc.root, tc.plugin); p != want {
+			t.Errorf("%s: plugin looked for at %s, want %s", tc.reason, p, want)
+		}
+	}
+	// The plugin's own surroundings decide first: the checkout path that
+	// internal/ortenv puts into the variable is still a checkout's.
+	checkout := cases[1].root
+	t.Setenv(EnvPlugin, filepath.Join(checkout, "build", "libvimconvert_ops.so"))
+	if got := PluginAdvice(os.Getenv(EnvPlugin), false); !strings.Contains(got, "build it with 'make plugin' in the checkout "+checkout) {
+		t.Errorf("a checkout's missing plugin named by %s: %q, want 'make plugin' in that checkout", EnvPlugin, got)
+	}
+	bundleRoot := cases[3].root
+	if got := PluginAdvice(filepath.Join(bundleRoot, "lib", "libvimconvert_ops.so"), false); !strings.Contains(got, "the release bundle "+bundleRoot+" lacks") {
+		t.Errorf("a bundle's missing plugin: %q, want that bundle named", got)
+	}
+	t.Setenv(EnvPlugin, "/nowhere/plugin.so")
+	if got := PluginAdvice("/nowhere/plugin.so", false); !strings.Contains(got, EnvPlugin+" names no plugin") {
+		t.Errorf("a missing plugin that %s names: %q, want the variable blamed", EnvPlugin, got)
+	}
+	if got := PluginAdvice("/elsewhere/plugin.so", false); strings.Contains(got, "names no plugin") {
+		t.Errorf("a path other than %s's: %q blames the variable", EnvPlugin, got)
+	}
+}

@@ -81,13 +81,16 @@ func DefaultLibraryPath() string {
 
 // DefaultPluginPath returns $VIMCONVERT_PLUGIN when set, else the first that
 // exists of PluginRelPath and BundlePluginRelPath under the executable's
-// parent directory (ExeRelativeFile), else the checkout path. The returned file may not exist; NewSession
-// reports it. A program elsewhere sets the variable or Options.PluginPath.
+// parent directory, else the checkout path (the bundle path in a release
+// bundle). The returned file may not exist; NewSession reports it, with
+// PluginAdvice. A program elsewhere sets the variable or
+// Options.PluginPath.
 func DefaultPluginPath() string {
 	if p := os.Getenv(EnvPlugin); p != "" {
 		return p
 	}
-	return ExeRelativeFile(PluginRelPath, BundlePluginRelPath)
+	root := exeRoot()
+	return firstFile(root, pluginCandidates(root)...)
 }
 
 var (

@@ -83,10 +83,10 @@ func NewSession(modelPath string, opts Options) (*Session, error) {
 			plugin = DefaultPluginPath()
 		}
 		if plugin == "" {
-			return nil, fmt.Errorf("%w: no path (run `make plugin` in the checkout or set %s)", ErrPluginMissing, EnvPlugin)
+			return nil, fmt.Errorf("%w: no path (%s)", ErrPluginMissing, PluginAdvice("", false))
 		}
 		if _, err := os.Stat(plugin); err != nil {
-			return nil, fmt.Errorf("%w at %s (run `make plugin`, or set %s): %w", ErrPluginMissing, plugin, EnvPlugin, err)
+			return nil, fmt.Errorf("%w at %s (%s): %w", ErrPluginMissing, plugin, PluginAdvice(plugin, false), err)
 		}
 		if err := so.RegisterCustomOpsLibrary(plugin); err != nil {
 			return nil, fmt.Errorf("runtime: registering plugin %s: %w", plugin, err)
