@@ -9,8 +9,11 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/vimconvert/vimconvert/internal/repo"
 )
@@ -223,5 +226,58 @@ func TestDistFailedTarLeavesNothing(t *testing.T) {
 	}
 	if len(left) > 0 {
 		t.Errorf("a failed make-dist.sh left %v in the output folder, want nothing\n%s", left, logs)
+	}
+}
+
+// TestDistStaleStageRemoved SIGKILLs make-dist.sh (and the build it runs)
+// once its stage folder exists, which leaves the folder behind (no EXIT
+// trap runs), and checks that the next run removes it, as the stage folder
+// of a process that no longer runs, while it keeps one whose process runs
+// (this test's) and one whose name holds no process id; the run still
+// writes its tarball. Stage folders were never cleaned.
+func TestDistStaleStageRemoved(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the release binary")
+	}
+	requireRuntime(t)
+	out := t.TempDir()
+	cmd := makeDist(out)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // the kill reaches go build too
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var stale []string
+	for deadline := time.Now().Add(2 * time.Minute); len(stale) == 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		stale, _ = filepath.Glob(filepath.Join(out, ".stage-*"))
+	}
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	cmd.Wait()
+	if len(stale) != 1 {
+		t.Fatalf("make-dist.sh made stage folders %v before the kill, want one", stale)
+	}
+	if _, err := os.Stat(stale[0]); err != nil {
+		t.Fatalf("the killed run's stage folder is gone already (%v): the test kills too late", err)
+	}
+	live := filepath.Join(out, ".stage-"+strconv.Itoa(os.Getpid())+"-live01")
+	noPID := filepath.Join(out, ".stage-notapid")
+	for _, d := range []string{live, noPID} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logs, err := makeDist(out).CombinedOutput()
+	if err != nil {
+		t.Fatalf("make-dist.sh after a killed run: %v\n%s", err, logs)
+	}
+	if _, err := os.Stat(stale[0]); !os.IsNotExist(err) {
+		t.Errorf("the killed run's stage folder %s is still there (%v)", filepath.Base(stale[0]), err)
+	}
+	for _, d := range []string{live, noPID} {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("%s was removed (%v); want it kept", filepath.Base(d), err)
+		}
+	}
+	if m, _ := filepath.Glob(filepath.Join(out, "vimconvert-*-linux-*.tar.gz")); len(m) != 1 {
+		t.Errorf("make-dist.sh wrote %v, want the tarball\n%s", m, logs)
 	}
 }

@@ -34,7 +34,20 @@ plugin=build/libvimconvert_ops.so
 name=vimconvert-$version-linux-$arch
 mkdir -p "$outdir"
 outdir=$(cd "$outdir" && pwd)
-stage=$(mktemp -d "$outdir/.stage-XXXXXX")
+# Stage folders are named .stage-PID-XXXXXX. One whose make-dist.sh died
+# without its EXIT trap (a SIGKILL) is removed here: its PID runs no process
+# (kill -0 fails and /proc has no such entry; a process of another user,
+# which kill -0 may not signal, keeps its folder).
+for old in "$outdir"/.stage-*; do
+  [ -d "$old" ] || continue
+  pid=${old##*/.stage-}
+  pid=${pid%%-*}
+  case $pid in '' | *[!0-9]*) continue ;; esac
+  if ! kill -0 "$pid" 2>/dev/null && [ ! -e "/proc/$pid" ]; then
+    rm -rf "$old"
+  fi
+done
+stage=$(mktemp -d "$outdir/.stage-$$-XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 b=$stage/$name
 mkdir -p "$b/bin" "$b/lib" "$b/licenses"
