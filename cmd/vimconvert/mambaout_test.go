@@ -243,12 +243,7 @@ func TestMambaOutVerifyRecordedWeights(t *testing.T) {
 // each listed under "assumed" (they used to be replaced silently by the
 // released models' 224 and 1.0).
 func TestMambaOutEvalArgs(t *testing.T) {
-	needORT(t)
-	ckpt := repo.Fixture("mambaout_synthetic", "training_eval_args.pth")
-	model := filepath.Join(t.TempDir(), "mo.onnx")
-	if code, _, e := runCLI(t, ckpt, "-o", model); code != 0 {
-		t.Fatalf("convert: exit %d: %s", code, e)
-	}
+	ckpt, model := evalArgsModel(t)
 	for _, src := range []string{ckpt, model} {
 		obj := inspectJSON(t, src)
 		pre, _ := obj["preprocess"].(map[string]any)
@@ -493,18 +488,27 @@ func TestBenchSideBySide(t *testing.T) {
 	}
 }
 
+// evalArgsModel returns the MambaOut training checkpoint whose args record
+// evaluation size 64 and crop_pct 0.9, and the model converted from it
+// (into a temporary folder); it needs ONNX Runtime.
+func evalArgsModel(t *testing.T) (ckpt, model string) {
+	t.Helper()
+	needORT(t)
+	ckpt = repo.Fixture("mambaout_synthetic", "training_eval_args.pth")
+	model = filepath.Join(t.TempDir(), "mo.onnx")
+	if code, _, e := runCLI(t, ckpt, "-o", model); code != 0 {
+		t.Fatalf("convert: exit %d: %s", code, e)
+	}
+	return ckpt, model
+}
+
 // TestBenchEvalArgsSize checks that bench times a MambaOut training
 // checkpoint whose args record evaluation size 64 (and the model converted
 // from it) at 64 when no --img-size is given, saying so under "assumed"
 // in the table and in the JSON (it timed them at the released models' 224
 // silently), and that an explicit --img-size wins with no such note.
 func TestBenchEvalArgsSize(t *testing.T) {
-	needORT(t)
-	ckpt := repo.Fixture("mambaout_synthetic", "training_eval_args.pth")
-	model := filepath.Join(t.TempDir(), "mo.onnx")
-	if code, _, e := runCLI(t, ckpt, "-o", model); code != 0 {
-		t.Fatalf("convert: exit %d: %s", code, e)
-	}
+	ckpt, model := evalArgsModel(t)
 	timed := []string{"--runs", "1", "--warmup", "0", "--threads", "1"}
 	for _, src := range []string{ckpt, model} {
 		code, out, e := runCLI(t, append([]string{"bench", src}, timed...)...)
