@@ -546,17 +546,20 @@ func ReadTensorFile(path string) (map[string]*Tensor, error) {
 
 // readTimmEvalArgs records in info the evaluation size and crop fraction
 // of timm's train.py args (resolve_data_config: args.input_size [C, H, W]
-// first, then args.img_size; args.crop_pct). A non-square input_size is
-// left out (ArgsImgSize is one side).
+// whenever it is set, else args.img_size; args.crop_pct). A non-square
+// input_size leaves ArgsImgSize unset (it is one side), with a note: timm
+// never falls back to img_size then.
 func readTimmEvalArgs(get func(string) (any, bool), info *Info) {
-	if v, ok := get("img_size"); ok {
+	v, _ := get("input_size")
+	if s, ok := torchfile.Ints(v); ok && len(s) == 3 {
+		if s[1] == s[2] && s[1] > 0 && s[1] < 1<<20 {
+			info.ArgsImgSize = int(s[1])
+		} else {
+			info.Assumed = append(info.Assumed, fmt.Sprintf("args.input_size %v of the training checkpoint is not a square size: its evaluation size is not taken from the args", s))
+		}
+	} else if v, ok := get("img_size"); ok {
 		if n, ok := v.(int64); ok && n > 0 && n < 1<<20 {
 			info.ArgsImgSize = int(n)
-		}
-	}
-	if v, ok := get("input_size"); ok {
-		if s, ok := torchfile.Ints(v); ok && len(s) == 3 && s[1] == s[2] && s[1] > 0 && s[1] < 1<<20 {
-			info.ArgsImgSize = int(s[1])
 		}
 	}
 	if v, ok := get("crop_pct"); ok {

@@ -287,3 +287,25 @@ func syntheticNamesShapes(t *testing.T) ([]string, map[string][]int) {
 	sortStrings(names)
 	return names, shapes
 }
+
+// TestTimmArgsInputSizeFirst: timm's resolve_data_config takes args.input_size
+// whenever it is set and args.img_size only when it is not, so a non-square
+// input_size (which one evaluation size cannot state) leaves ArgsImgSize unset
+// rather than falling back to img_size.
+func TestTimmArgsInputSizeFirst(t *testing.T) {
+	names, shapes := syntheticNamesShapes(t)
+	for _, tc := range []struct {
+		input []int64
+		img   int64
+		want  int
+	}{{[]int64{3, 320, 320}, 288, 320}, {nil, 288, 288}, {[]int64{3, 224, 256}, 288, 0}} {
+		data := torchsave.StateDictTimmArgs(t, names, shapes, tc.input, tc.img)
+		_, info, err := LoadFrom(bytes.NewReader(data), int64(len(data)), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.ArgsImgSize != tc.want {
+			t.Errorf("args input_size %v img_size %d: ArgsImgSize %d, want %d", tc.input, tc.img, info.ArgsImgSize, tc.want)
+		}
+	}
+}

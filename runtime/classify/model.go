@@ -91,7 +91,7 @@ func Open(path string, o ModelOptions) (*Model, error) {
 	var err error
 	if onnxfile.IsModelPath(path) {
 		if o.Checkpoint != (convert.Options{}) {
-			return nil, fmt.Errorf("%s is an exported model: checkpoint options (weight set %q, cls token, stride) apply to a checkpoint only", path, o.Checkpoint.Weights)
+			return nil, fmt.Errorf("%s is an exported model: the checkpoint options (--weights, --cls-token, stride, --kwargs) apply to a checkpoint only", path)
 		}
 		m, err = openONNX(path, o)
 	} else {

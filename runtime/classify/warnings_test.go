@@ -2,6 +2,7 @@ package classify_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/vimconvert/vimconvert/convert"
@@ -26,5 +27,15 @@ func TestCheckpointGuessNotes(t *testing.T) {
 			t.Errorf("--cls-token %q: notes %q; the cls guess listed: %v, want %v", tc.cls, m.Notes, got, tc.want)
 		}
 		m.Close()
+	}
+}
+
+// TestExportedModelRefusesKwargs: --kwargs with an exported model is refused naming
+// --kwargs among the checkpoint-only options (the message listed the weight set, cls
+// token and stride only, so a --kwargs user could not tell what was refused).
+func TestExportedModelRefusesKwargs(t *testing.T) {
+	_, err := classify.Open("model.onnx", classify.ModelOptions{Checkpoint: convert.Options{FinalPoolType: "none"}})
+	if err == nil || !strings.Contains(err.Error(), "--kwargs") {
+		t.Errorf("Open(model.onnx) with --kwargs final_pool_type=none: error %v, want one naming --kwargs", err)
 	}
 }

@@ -98,6 +98,12 @@ func readBMPHeader(data []byte) (*bmpHeader, error) {
 	if h.offset == 14+size && h.bits <= 8 { // PIL: pixel data said to start at the palette
 		h.offset += 4 * h.colors
 	}
+	if h.offset == 0 { // PIL (offset or fp.tell()): the pixels follow what it has read
+		h.offset = pos
+		if h.bits <= 8 {
+			h.offset += h.pad * h.colors
+		}
+	}
 	var ok bool
 	if h.layout, ok = bmpRawLayouts[h.bits]; !ok {
 		return nil, fmt.Errorf("%w: %d-bit BMP (PIL reads 1, 4, 8, 16, 24 and 32 bits)", ErrUnsupported, h.bits)

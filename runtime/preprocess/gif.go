@@ -78,7 +78,7 @@ func gifForGo(data []byte) (out []byte, trns int, err error) {
 			if err := gifEnlargeScreen(out, pos); err != nil {
 				return nil, 0, err
 			}
-			return gifGreyTable(out, pos), trns, nil
+			return gifFullTable(out, pos), trns, nil
 		case 0x21: // extension: label, then sub-blocks [len, bytes...] ending with 0
 			if pos+1 >= len(out) {
 				return nil, 0, fmt.Errorf("truncated file (GIF extension)")
@@ -127,17 +127,33 @@ func gifEnlargeScreen(out []byte, pos int) error {
 	return nil
 }
 
-// gifGreyTable gives a GIF whose first frame (image descriptor at pos) has neither a
-// local nor a global colour table the global table PIL reads it with: PIL opens such
-// a frame in mode L, each index its own grey level, where Go refuses "no color table".
-func gifGreyTable(out []byte, pos int) []byte {
-	if out[10]&0x80 != 0 || pos+9 >= len(out) || out[pos+9]&0x80 != 0 { // a table, or a truncated descriptor Go reports
+// gifFullTable gives the colour table the first frame (image descriptor at pos) reads,
+// its local one or else the global one, PIL's 256 entries: PIL's palette starts as the
+// grey ramp (i, i, i) and the file's table overwrites only its first entries, so an
+// index past a short table reads grey i (and a frame with no table at all is read in
+// mode L, each index its own grey level), where Go refuses "invalid pixel value" or
+// "no color table". The table's size field becomes 256 and the ramp entries past the
+// stored ones are inserted after them.
+func gifFullTable(out []byte, pos int) []byte {
+	if pos+9 >= len(out) { // a truncated descriptor, which Go reports
 		return out
 	}
-	ramp := make([]byte, 3*256)
-	for i := range ramp {
-		ramp[i] = byte(i / 3)
+	flags, start := 10, 13 // global table: flags in the logical screen descriptor
+	if out[pos+9]&0x80 != 0 {
+		flags, start = pos+9, pos+10 // the frame's local table
 	}
-	out[10] |= 0x80 | 7 // global table of 2^(7+1) entries
-	return slices.Concat(out[:13], ramp, out[13:])
+	n := 0 // entries stored
+	if out[flags]&0x80 != 0 {
+		n = 1 << (out[flags]&7 + 1)
+	}
+	if n == 256 {
+		return out
+	}
+	ramp := make([]byte, 0, 3*(256-n))
+	for i := n; i < 256; i++ {
+		ramp = append(ramp, byte(i), byte(i), byte(i))
+	}
+	out[flags] |= 0x80 | 7
+	at := min(start+3*n, len(out)) // a table cut short stays short: Go reports it
+	return slices.Concat(out[:at], ramp, out[at:])
 }

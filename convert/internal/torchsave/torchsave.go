@@ -161,6 +161,22 @@ func StateDictArgsDict(t testing.TB, names []string, shapes map[string][]int, mo
 	})
 }
 
+// StateDictTimmArgs is StateDict (float32, zip) with 'args' a plain dict of
+// timm's train.py size arguments: input_size a tuple (absent when nil) and
+// img_size an int (absent when 0).
+func StateDictTimmArgs(t testing.TB, names []string, shapes map[string][]int, inputSize []int64, imgSize int64) []byte {
+	return stateDict(t, names, shapes, "FloatStorage", false, func(p *PK) {
+		p.Str("args").Op(pickleop.EmptyDict)
+		if inputSize != nil {
+			p.Str("input_size").Tuple(inputSize...).Op(pickleop.SetItem)
+		}
+		if imgSize > 0 {
+			p.Str("img_size").Int(imgSize).Op(pickleop.SetItem)
+		}
+		p.Op(pickleop.SetItem)
+	})
+}
+
 // stateDict writes {'model': sd} after the entries args writes into the
 // top-level dict (see StateDict).
 func stateDict(t testing.TB, names []string, shapes map[string][]int, storage string, legacy bool, args func(p *PK)) []byte {
