@@ -112,14 +112,21 @@ func applyArgsModel(sd map[string]*Tensor, opts *Options, info *Info) ([]string,
 		}
 	}
 	states := fmt.Sprintf("%s: patch %d and stride %d (checked against the weights)", src, nc.Patch, nc.Stride)
+	noCls := sd["cls_token"] == nil && sd["cls_token_head"] == nil
 	if nc.PoolMean {
 		states += "; final_pool_mean (the readout without a cls token)"
-		if opts.FinalPoolType == "" && sd["cls_token"] == nil && sd["cls_token_head"] == nil {
+		switch {
+		case noCls && opts.FinalPoolType == "":
 			opts.FinalPoolType = "mean"
+		case noCls && opts.FinalPoolType != "mean":
+			return nil, fmt.Errorf("--kwargs final_pool_type=%s contradicts %s, which says final_pool_type='mean' (final_pool_mean); leave final_pool_type out for a training checkpoint", opts.FinalPoolType, src)
 		}
 	}
 	if nc.DivideOut {
 		states += "; div2 (if_divide_out=True, as assumed)"
+		if opts.DivideOut != nil && !*opts.DivideOut {
+			return nil, fmt.Errorf("--kwargs if_divide_out=False contradicts %s, which says if_divide_out=True (div2); leave if_divide_out out for a training checkpoint", src)
+		}
 	}
 	notes := []string{states}
 	if !nc.MiddleCls {

@@ -13,7 +13,7 @@ import (
 // ReadoutGuessWarning is the Info.Warnings entry for a checkpoint without a
 // cls token whose readout (final_pool_type) nothing records.
 const ReadoutGuessWarning = "readout assumed to be the mean over tokens (final_pool_type='mean', as in every registry name): " +
-	"the checkpoint has no cls token and does not record its readout (no args.model), and the weights cannot show it; " +
+	"the checkpoint has no cls token and does not record its readout (no args.model naming final_pool_mean), and the weights cannot show it; " +
 	"VisionMamba's own default is 'none' (the last token), which gives other outputs: pass --kwargs final_pool_type=none for it, " +
 	"or --kwargs final_pool_type=mean to confirm"
 

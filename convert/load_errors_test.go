@@ -6,6 +6,7 @@ import (
 	"github.com/vimconvert/vimconvert/convert/internal/torchsave"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -306,6 +307,47 @@ func TestTimmArgsInputSizeFirst(t *testing.T) {
 		}
 		if info.ArgsImgSize != tc.want {
 			t.Errorf("args input_size %v img_size %d: ArgsImgSize %d, want %d", tc.input, tc.img, info.ArgsImgSize, tc.want)
+		}
+	}
+}
+
+// TestArgsModelContradictsKwargs: a training checkpoint's args.model states
+// the readout (final_pool_mean) and if_divide_out (div2) as --cls-token's
+// middle placement is stated by with_midclstok, so a --kwargs value that
+// contradicts it is refused like a contradicting --cls-token, and one that
+// agrees loads without the readout warning.
+func TestArgsModelContradictsKwargs(t *testing.T) {
+	names, shapes := syntheticNamesShapes(t)
+	var noCls []string // the toy model without its cls token: a 2×2 pos_embed
+	for _, n := range names {
+		if n != "cls_token" {
+			noCls = append(noCls, n)
+		}
+	}
+	pe := slices.Clone(shapes["pos_embed"])
+	pe[1]--
+	shapes["pos_embed"] = pe
+	const name = "vim_toy_patch4_8_bimambav2_final_pool_mean_div2"
+	data := torchsave.StateDictArgsDict(t, noCls, shapes, name, 8)
+	no, mean := false, "mean"
+	for _, tc := range []struct {
+		reason  string
+		opts    Options
+		wantErr string
+	}{
+		{"another readout than final_pool_mean", Options{FinalPoolType: "none"}, "final_pool_type=none contradicts"},
+		{"if_divide_out=False against div2", Options{DivideOut: &no}, "if_divide_out=False contradicts"},
+		{"the readout args.model states", Options{FinalPoolType: mean}, ""},
+		{"nothing stated", Options{}, ""},
+	} {
+		_, info, err := LoadFrom(bytes.NewReader(data), int64(len(data)), tc.opts)
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("%s: %v", tc.reason, err)
+		case tc.wantErr == "" && slices.Contains(info.Warnings, ReadoutGuessWarning):
+			t.Errorf("%s: readout warned though args.model states it: %q", tc.reason, info.Warnings)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), name)):
+			t.Errorf("%s: error %v, want one containing %q and %s", tc.reason, err, tc.wantErr, name)
 		}
 	}
 }
