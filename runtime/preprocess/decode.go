@@ -136,10 +136,15 @@ func (d Decoder) decodePNG(data []byte) (*RGB8, error) {
 		return nil, err
 	}
 	img, err := png.Decode(bytes.NewReader(pngWithoutLateCRCErrors(data)))
-	if err != nil {
-		if !bytes.HasSuffix(data, pngEnd) {
+	if err != nil && !bytes.HasSuffix(data, pngEnd) {
+		if ended, ok := pngEnded(data); ok { // PIL reads a file cut after its last chunk's data
+			img, err = png.Decode(bytes.NewReader(pngWithoutLateCRCErrors(ended)))
+		}
+		if err != nil {
 			return nil, fmt.Errorf("png data: truncated file (no IEND chunk at the end): %w", err)
 		}
+	}
+	if err != nil {
 		return nil, fmt.Errorf("png data: %w", describe(err))
 	}
 	if m, ok := img.(*image.Paletted); ok {
@@ -251,6 +256,32 @@ func pngWithoutLateCRCErrors(data []byte) []byte {
 		return true
 	})
 	return out
+}
+
+// pngEnded returns a copy of a PNG file without IEND as PIL reads it: PIL stops at the
+// end of the file after a chunk whose data is whole, even where the chunk's CRC or the
+// next chunk's header is cut, and refuses a file that cuts a chunk's data. The copy
+// ends after the last whole chunk (its CRC completed) with an IEND chunk; ok is false
+// for a cut chunk or a file that has its IEND (nothing to mend).
+func pngEnded(data []byte) (ended []byte, ok bool) {
+	end, last, hasEnd := 8, 8, false
+	pngChunks(data, func(pos, n int, typ string) bool {
+		if hasEnd = typ == "IEND"; hasEnd || pos+8+n > len(data) {
+			return false
+		}
+		last, end = pos, pos+12+n // length, type, data, CRC
+		return true
+	})
+	switch {
+	case hasEnd || len(data) < 8:
+		return nil, false
+	case end > len(data): // the last chunk's CRC is cut
+		out := binary.BigEndian.AppendUint32(bytes.Clone(data[:end-4]), crc32.ChecksumIEEE(data[last+4:end-4]))
+		return append(out, pngEnd...), true
+	case len(data)-end >= 8: // a whole chunk header whose data is cut
+		return nil, false
+	}
+	return append(bytes.Clone(data[:end]), pngEnd...), true
 }
 
 // greyPastPLTE sets the palette entries from n on to PIL's: a pixel index past the
