@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/convert/torchfile"
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/internal/npy"
 	"github.com/vimconvert/vimconvert/runtime"
@@ -30,10 +31,10 @@ type Expected struct {
 }
 
 // ReadArray reads a float32 array from a NumPy .npy file, or from a
-// torch.save'd dict of tensors (any other extension): the tensor under key,
-// or, with key "", under the first of defaults the dict holds, or its only
-// tensor. It returns the key read ("" for .npy). float64 values are
-// rounded to float32.
+// torch.save'd file (any other extension): a bare tensor (with key ""), or
+// a dict of tensors: the tensor under key, or, with key "", under the first
+// of defaults the dict holds, or its only tensor. It returns the key read
+// ("" for .npy and a bare tensor). float64 values are rounded to float32.
 func ReadArray(path, key string, defaults ...string) (data []float32, shape []int, used string, err error) {
 	if strings.EqualFold(filepath.Ext(path), ".npy") {
 		if key != "" {
@@ -47,7 +48,13 @@ func ReadArray(path, key string, defaults ...string) (data []float32, shape []in
 	}
 	ts, err := convert.ReadTensorFile(path)
 	if err != nil {
-		return nil, nil, "", fmt.Errorf("%s (want .npy, or a torch .pth dict of tensors): %w", path, err)
+		return nil, nil, "", fmt.Errorf("%s (want .npy, or a torch .pth tensor or dict of tensors): %w", path, err)
+	}
+	if t, ok := ts[torchfile.BareTensorKey]; ok {
+		if key != "" {
+			return nil, nil, "", fmt.Errorf("%s holds one bare tensor (torch.save(tensor)), not a dict; a key (%q) applies to a dict only", path, key)
+		}
+		return t.Data, t.Shape, "", nil
 	}
 	keys := make([]string, 0, len(ts))
 	for k := range ts {
@@ -80,7 +87,8 @@ func ReadArray(path, key string, defaults ...string) (data []float32, shape []in
 }
 
 // ReadInput reads an input batch [B, C, H, W]: a .npy file, or a torch
-// .pth dict holding it under "x" (or as its only tensor). An empty batch
+// .pth file holding it as a bare tensor or in a dict under "x" (or as its
+// only tensor). An empty batch
 // (B = 0) is refused, and so is an image file, naming what to do instead.
 func ReadInput(path string) (x []float32, shape []int, err error) {
 	if preprocess.IsImageName(path) || preprocess.IsImageFile(path) {

@@ -3,6 +3,7 @@ package verify
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -74,5 +75,43 @@ func TestVerdict(t *testing.T) {
 		if got := tc.r.Verdict(); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.reason, got, tc.want)
 		}
+	}
+}
+
+// wantInput is the batch of testdata/make_inputs.py: v[i] = i*0.5 - 3,
+// shape [2, 3, 4, 4] in C order.
+func wantInput() []float32 {
+	v := make([]float32, 96)
+	for i := range v {
+		v[i] = float32(i)*0.5 - 3
+	}
+	return v
+}
+
+// TestReadBareTensor: a file written by torch.save(tensor) (no dict) is
+// read as its tensor, honouring the view's storage offset and strides, as
+// --input and as --expected; a key on it is refused naming the file.
+func TestReadBareTensor(t *testing.T) {
+	x, shape, err := ReadInput("testdata/bare_x.pth")
+	if err != nil {
+		t.Fatalf("ReadInput of torch.save(tensor): %v", err)
+	}
+	if fmtShape(shape) != "[2 3 4 4]" || !slices.Equal(x, wantInput()) {
+		t.Errorf("bare_x.pth read as %v %v, want [2 3 4 4] %v", shape, x[:4], wantInput()[:4])
+	}
+	e, err := ReadExpected("testdata/bare_logits.pth", "")
+	if err != nil {
+		t.Fatalf("ReadExpected of torch.save(tensor): %v", err)
+	}
+	want := make([]float32, 6) // x[:, :, 0, 0]: a strided view
+	for i := range want {
+		want[i] = float32(16*i)*0.5 - 3
+	}
+	if fmtShape(e.Shape) != "[2 3]" || !slices.Equal(e.Data, want) || e.Source != "testdata/bare_logits.pth" || e.Output != "" {
+		t.Errorf("bare_logits.pth: %+v, want [2 3] %v", e, want)
+	}
+	if _, err := ReadExpected("testdata/bare_logits.pth", "logits"); err == nil ||
+		!strings.Contains(err.Error(), "bare_logits.pth holds one bare tensor") {
+		t.Errorf("--expected-key on a bare tensor: %v", err)
 	}
 }

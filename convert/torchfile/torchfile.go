@@ -694,12 +694,18 @@ func (t *TensorRef) materialize(name string) (*Tensor, error) {
 	return out, nil
 }
 
+// BareTensorKey is the key under which ReadTensorFile returns the tensor of
+// a file that holds one tensor rather than a dict (torch.save(x, path)); no
+// dict key can be it, since an empty-string key is refused.
+const BareTensorKey = ""
+
 // ReadTensorFile loads a torch.save'd flat dict of tensors (such as the
 // fixtures' input.pth, expected.pth and scan/*.pth) into Tensors keyed by
-// the dict key (Tensor.Name is the key). Storages of any float dtype are
-// converted to float32 in Data; float64 storages additionally keep their
-// full-precision values in Tensor.F64. A value that is not a tensor is an
-// error naming its key.
+// the dict key (Tensor.Name is the key), or a file holding one bare tensor
+// (torch.save(x, path)) as a map of that tensor under BareTensorKey.
+// Storages of any float dtype are converted to float32 in Data; float64
+// storages additionally keep their full-precision values in Tensor.F64. A
+// value that is not a tensor is an error naming its key.
 func ReadTensorFile(path string) (map[string]*Tensor, error) {
 	fh, err := os.Open(path)
 	if err != nil {
@@ -734,6 +740,13 @@ func readTensorDictFile(ra io.ReaderAt, size int64) (map[string]*Tensor, *File, 
 }
 
 func tensorDictOf(root any) (map[string]*Tensor, error) {
+	if tr, ok := root.(*TensorRef); ok {
+		t, err := tr.materialize("(the file's only tensor)")
+		if err != nil {
+			return nil, err
+		}
+		return map[string]*Tensor{BareTensorKey: t}, nil
+	}
 	d, ok := root.(*Dict)
 	if !ok {
 		return nil, fmt.Errorf("top-level object is a %s, not a dict of tensors", TypeName(root))
@@ -743,6 +756,9 @@ func tensorDictOf(root any) (map[string]*Tensor, error) {
 		name, ok := k.(string)
 		if !ok {
 			return nil, fmt.Errorf("dict key #%d is a %s, not a str", i, TypeName(k))
+		}
+		if name == BareTensorKey {
+			return nil, fmt.Errorf("dict key #%d is the empty string", i)
 		}
 		tr, ok := d.values[i].(*TensorRef)
 		if !ok {
