@@ -30,25 +30,42 @@ type Expected struct {
 	Data  []float32
 }
 
-// ReadArray reads a float32 array from a NumPy .npy file, or from a
-// torch.save'd file (any other extension): a bare tensor (with key ""), or
-// a dict of tensors: the tensor under key, or, with key "", under the first
-// of defaults the dict holds, or its only tensor. It returns the key read
-// ("" for .npy and a bare tensor). float64 values are rounded to float32.
+// ReadArray reads a float32 array from a NumPy .npy file, a NumPy .npz
+// archive, or a torch.save'd file (any other extension): a bare tensor
+// (with key ""), or a dict of tensors. Of a .npz or a dict it reads the
+// array under key, or, with key "", under the first of defaults it holds,
+// or its only array; anything else is an error naming the keys it holds.
+// It returns the key read ("" for .npy and a bare tensor). float64 values
+// are rounded to float32.
 func ReadArray(path, key string, defaults ...string) (data []float32, shape []int, used string, err error) {
-	if strings.EqualFold(filepath.Ext(path), ".npy") {
+	switch ext := strings.ToLower(filepath.Ext(path)); {
+	case ext == ".npy":
 		if key != "" {
-			return nil, nil, "", fmt.Errorf("%s: a .npy file holds one array; a key (%q) applies to a torch .pth dict only", path, key)
+			return nil, nil, "", fmt.Errorf("%s: a .npy file holds one array; a key (%q) applies to a .npz or a torch .pth dict only", path, key)
 		}
 		a, err := npy.ReadFile(path)
 		if err != nil {
 			return nil, nil, "", err
 		}
 		return a.Float32(), a.Shape, "", nil
+	case ext == ".npz":
+		z, err := npy.OpenArchive(path)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		defer z.Close()
+		if key, err = pickKey(path, key, z.Names(), defaults); err != nil {
+			return nil, nil, "", err
+		}
+		a, err := z.Read(key)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		return a.Float32(), a.Shape, key, nil
 	}
 	ts, err := convert.ReadTensorFile(path)
 	if err != nil {
-		return nil, nil, "", fmt.Errorf("%s (want .npy, or a torch .pth tensor or dict of tensors): %w", path, err)
+		return nil, nil, "", fmt.Errorf("%s (want .npy, .npz, or a torch .pth tensor or dict of tensors): %w", path, err)
 	}
 	if t, ok := ts[torchfile.BareTensorKey]; ok {
 		if key != "" {
@@ -61,29 +78,37 @@ func ReadArray(path, key string, defaults ...string) (data []float32, shape []in
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
+	if key, err = pickKey(path, key, keys, defaults); err != nil {
+		return nil, nil, "", err
+	}
+	return ts[key].Data, ts[key].Shape, key, nil
+}
+
+// pickKey chooses the array of a dict or .npz holding keys (sorted): key
+// when given, else the first of defaults it holds, else its only array.
+// A missing key, or several arrays and none of defaults, is an error
+// naming the keys the file holds.
+func pickKey(path, key string, keys, defaults []string) (string, error) {
 	if key == "" {
 		for _, d := range defaults {
-			if _, ok := ts[d]; ok {
-				key = d
-				break
+			if slices.Contains(keys, d) {
+				return d, nil
 			}
 		}
-		if key == "" && len(ts) == 1 {
-			key = keys[0]
+		if len(keys) == 1 {
+			return keys[0], nil
 		}
+	} else if slices.Contains(keys, key) {
+		return key, nil
 	}
-	t, ok := ts[key]
-	if !ok {
-		want := fmt.Sprintf("%q", key)
-		switch {
-		case key == "" && len(defaults) == 1:
-			want = "'" + defaults[0] + "'" // as verify --input always said
-		case key == "":
-			want = "any of " + fmt.Sprintf("%q", defaults)
-		}
-		return nil, nil, "", fmt.Errorf("%s: no tensor %s (keys: %v)", path, want, keys)
+	want := fmt.Sprintf("%q", key)
+	switch {
+	case key == "" && len(defaults) == 1:
+		want = "'" + defaults[0] + "'" // as verify --input always said
+	case key == "":
+		want = "any of " + fmt.Sprintf("%q", defaults)
 	}
-	return t.Data, t.Shape, key, nil
+	return "", fmt.Errorf("%s: no tensor %s (keys: %v)", path, want, keys)
 }
 
 // ReadInput reads an input batch [B, C, H, W]: a .npy file, or a torch

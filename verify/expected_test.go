@@ -36,7 +36,7 @@ func TestReadExpected(t *testing.T) {
 		{filepath.Join(fx, "expected.pth"), "embed_tokens", "", "", "want [batch, N]", "an intermediate is no output"},
 		{filepath.Join(fx, "expected.pth"), "nope", "", "", `no tensor "nope"`, "a missing key"},
 		{y, "", "", "[2 3]", "", "a .npy: the model's main output"},
-		{y, "logits", "", "", "applies to a torch .pth dict only", "a key on a .npy"},
+		{y, "logits", "", "", "applies to a .npz or a torch .pth dict only", "a key on a .npy"},
 		{x, "", "", "", "want [batch, N]", "an image batch is no output"},
 		{filepath.Join(dir, "missing.npy"), "", "", "", "missing.npy", "a missing file is named"},
 	} {
@@ -113,5 +113,33 @@ func TestReadBareTensor(t *testing.T) {
 	if _, err := ReadExpected("testdata/bare_logits.pth", "logits"); err == nil ||
 		!strings.Contains(err.Error(), "bare_logits.pth holds one bare tensor") {
 		t.Errorf("--expected-key on a bare tensor: %v", err)
+	}
+}
+
+// TestReadNPZ: a NumPy .npz archive (np.savez, np.savez_compressed) is
+// read like a dict: x (logits) by default, its only array, or the key
+// given; several arrays and none of the defaults is an error naming them.
+func TestReadNPZ(t *testing.T) {
+	for _, f := range []string{"x.npz", "xc.npz", "positional.npz", "golden.npz"} {
+		x, shape, err := ReadInput("testdata/" + f)
+		if err != nil || fmtShape(shape) != "[2 3 4 4]" || !slices.Equal(x, wantInput()) {
+			t.Errorf("ReadInput(%s): shape %v err %v (values equal: %v)", f, shape, err, err == nil && slices.Equal(x, wantInput()))
+		}
+	}
+	if _, _, err := ReadInput("testdata/two.npz"); err == nil || !strings.Contains(err.Error(), "two.npz") || !strings.Contains(err.Error(), "[a b]") {
+		t.Errorf("ReadInput of an .npz holding a and b: %v (want an error naming the file and its keys)", err)
+	}
+	e, err := ReadExpected("testdata/golden.npz", "")
+	if err != nil || e.Source != "testdata/golden.npz[logits]" || e.Output != "logits" || fmtShape(e.Shape) != "[2 3]" {
+		t.Fatalf("ReadExpected(golden.npz): %+v, %v", e, err)
+	}
+	if e, err := ReadExpected("testdata/x.npz", "y"); err != nil || e.Data[1] != wantInput()[16] {
+		t.Errorf("ReadExpected(x.npz, y): %+v, %v", e, err)
+	}
+	if _, err := ReadExpected("testdata/x.npz", "z"); err == nil || !strings.Contains(err.Error(), `no tensor "z" (keys: [x y])`) {
+		t.Errorf("a missing key of an .npz: %v", err)
+	}
+	if _, _, err := ReadInput("testdata/bare_x.npz"); err == nil || !strings.Contains(err.Error(), "bare_x.npz") {
+		t.Errorf("a missing .npz: %v", err)
 	}
 }

@@ -154,7 +154,7 @@ func TestVerifyExpectedErrors(t *testing.T) {
 		{[]string{"--input", in, "--expected", one}, 1, "have shape [1 1000], but the model's logits for the input [2 3 224 224] are [2 1000]", "batch 1 expected for a batch-2 input"},
 		{[]string{"--input", in, "--expected", exp, "--expected-key", "nope"}, 1, `no tensor "nope"`, "a missing key names the keys there are"},
 		{[]string{"--input", in, "--expected", exp, "--expected-key", "layers.0.residual"}, 1, "want [batch, N]", "a per-layer tensor is no output"},
-		{[]string{"--input", in, "--expected", one, "--expected-key", "logits"}, 1, "a key (\"logits\") applies to a torch .pth dict only", "a key for a .npy"},
+		{[]string{"--input", in, "--expected", one, "--expected-key", "logits"}, 1, "a key (\"logits\") applies to a .npz or a torch .pth dict only", "a key for a .npy"},
 		{[]string{"--expected", exp}, 2, "--expected needs --input", "outputs of noise nobody else has"},
 		{[]string{"--expected-key", "logits"}, 2, "--expected-key needs --expected", "a key alone"},
 	} {

@@ -17,3 +17,10 @@ t = torch.from_numpy(x.copy())
 big = torch.cat([torch.zeros(1, 3, 4, 4), t, t])
 torch.save(big[1:3], "bare_x.pth")
 torch.save(t[:, :, 0, 0], "bare_logits.pth")  # [2, 3]: expected outputs
+
+# NumPy .npz archives: the key is the keyword of np.savez.
+np.savez("x.npz", x=x, y=x[:, :, 0, 0])                 # x by default
+np.savez_compressed("xc.npz", x=x)                       # deflated members
+np.savez("positional.npz", x)                            # its only array, arr_0
+np.savez("two.npz", a=x, b=x)                            # ambiguous: refused
+np.savez("golden.npz", x=x, logits=x[:, :, 0, 0])        # verify --input/--expected
