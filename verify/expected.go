@@ -111,10 +111,11 @@ func pickKey(path, key string, keys, defaults []string) (string, error) {
 	return "", fmt.Errorf("%s: no tensor %s (keys: %v)", path, want, keys)
 }
 
-// ReadInput reads an input batch [B, C, H, W]: a .npy file, or a torch
-// .pth file holding it as a bare tensor or in a dict under "x" (or as its
-// only tensor). An empty batch
-// (B = 0) is refused, and so is an image file, naming what to do instead.
+// ReadInput reads an input batch [B, C, H, W]: a .npy file, or a .npz
+// archive or torch .pth file holding it as a bare tensor or under "x" (or
+// as its only array). An empty batch (B = 0) is refused, and so is an
+// image file, naming what to do instead, and a batch holding NaN or Inf
+// (naming the first), which no model maps to meaningful outputs.
 func ReadInput(path string) (x []float32, shape []int, err error) {
 	if preprocess.IsImageName(path) || preprocess.IsImageFile(path) {
 		return nil, nil, fmt.Errorf("%s is an image, but a tensor file is needed here (.npy, or a torch .pth dict holding x): write one with `vimconvert preprocess`, or give the image to an exported model (predict --model, classify)", path)
@@ -124,6 +125,10 @@ func ReadInput(path string) (x []float32, shape []int, err error) {
 		err = fmt.Errorf("%s has shape %v, want 4-D [B, C, H, W] (NCHW)", path, shape)
 	} else if err == nil && shape[0] < 1 {
 		err = fmt.Errorf("%s has an empty batch (shape %v)", path, shape)
+	} else if n := countNonFinite(x); err == nil && n > 0 {
+		i := slices.IndexFunc(x, func(v float32) bool { return math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) })
+		c := []int{i / (shape[1] * shape[2] * shape[3]), i / (shape[2] * shape[3]) % shape[1], i / shape[3] % shape[2], i % shape[3]}
+		err = fmt.Errorf("%s holds %d NaN/Inf values of %d (the first, %v, at [b c h w] = %v): every output would be NaN; fix the input", path, n, len(x), x[i], c)
 	}
 	return x, shape, err
 }

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -141,5 +142,23 @@ func TestReadNPZ(t *testing.T) {
 	}
 	if _, _, err := ReadInput("testdata/bare_x.npz"); err == nil || !strings.Contains(err.Error(), "bare_x.npz") {
 		t.Errorf("a missing .npz: %v", err)
+	}
+}
+
+// TestReadInputNonFinite: an input batch holding NaN or Inf is refused
+// when read, naming the file, the count and the first bad element, instead
+// of running the model into NaN outputs.
+func TestReadInputNonFinite(t *testing.T) {
+	dir := t.TempDir()
+	x := wantInput()
+	x[1*48+2*16+3*4+1] = float32(math.Inf(-1))
+	x[95] = float32(math.NaN())
+	p := filepath.Join(dir, "bad.npy")
+	if err := npy.WriteFileFloat32(p, []int{2, 3, 4, 4}, x); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := ReadInput(p)
+	if err == nil || !strings.Contains(err.Error(), "bad.npy holds 2 NaN/Inf values of 96 (the first, -Inf, at [b c h w] = [1 2 3 1])") {
+		t.Errorf("ReadInput of a batch with -Inf and NaN: %v", err)
 	}
 }
