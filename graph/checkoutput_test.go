@@ -52,3 +52,24 @@ func TestCheckOutput(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckOutputReadOnlyDir: a file in a directory the user cannot write
+// is refused before any work (the write would fail only after it, on the
+// temporary file). Root writes anywhere, so this runs as another user
+// only (e.g. `go test -exec 'setpriv --reuid=65534 --regid=65534 --clear-groups'`).
+func TestCheckOutputReadOnlyDir(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root can write into a read-only directory; run as another user")
+	}
+	dir := filepath.Join(t.TempDir(), "ro")
+	if err := os.Mkdir(dir, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chmod(dir, 0o755) })
+	if err := graph.CheckOutput(filepath.Join(dir, "y.npy"), "y.npy"); err == nil || !strings.Contains(err.Error(), "output directory "+dir+" is not writable") {
+		t.Errorf("output in a read-only directory: %v", err)
+	}
+	if err := graph.CheckOutput(filepath.Join(filepath.Dir(dir), "y.npy"), "y.npy"); err != nil {
+		t.Errorf("output in a writable directory: %v", err)
+	}
+}
