@@ -40,6 +40,10 @@ func TestCheckOutput(t *testing.T) {
 		{"a directory", dir, []string{in}, "is a directory; give a file name such as " + filepath.Join(dir, "y.npy")},
 		{"in a missing directory", filepath.Join(dir, "no", "y.npy"), []string{in}, "output directory " + filepath.Join(dir, "no")},
 		{"under a file", filepath.Join(other, "y.npy"), []string{in}, "is not a directory"},
+		{"a .npy under a .pth name (read back as a torch file)", filepath.Join(dir, "y.pth"), []string{in}, "is a NumPy .npy array; name it *.npy"},
+		{"a .npy under a .npz name", filepath.Join(dir, "y.npz"), []string{in}, "name it *.npy"},
+		{"a .npy without extension (np.save would add one)", filepath.Join(dir, "logits"), []string{in}, "name it *.npy"},
+		{"upper-case .NPY", filepath.Join(dir, "Y.NPY"), []string{in}, ""},
 	}
 	for _, tc := range tests {
 		err := graph.CheckOutput(tc.out, "y.npy", tc.inputs...)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
@@ -84,9 +85,11 @@ func Marshal(m *onnxpb.ModelProto) ([]byte, error) { return proto.Marshal(m) }
 
 // CheckOutput refuses, before any work is done, an output path that cannot
 // or must not be written: a directory, a file in a missing or read-only
-// directory (or under something that is not one), or one of inputs (the same file, also
-// through a symbolic or hard link). hint is a file name suggested when out
-// is a directory ("model.onnx"). Inputs that cannot be stat'ed are skipped:
+// directory (or under something that is not one), or one of inputs (the
+// same file, also through a symbolic or hard link). hint is a file name suggested when out
+// is a directory ("model.onnx"); when it is a .npy name, out must be one
+// too, since a .npy written under another name (y.pth, y.npz, y) is read
+// back as something else. Inputs that cannot be stat'ed are skipped:
 // reading them reports that.
 func CheckOutput(out, hint string, inputs ...string) error {
 	if fi, err := os.Stat(out); err == nil {
@@ -101,6 +104,9 @@ func CheckOutput(out, hint string, inputs ...string) error {
 				return fmt.Errorf("output %s is the input %s; refusing to overwrite it", out, in)
 			}
 		}
+	}
+	if strings.EqualFold(filepath.Ext(hint), ".npy") && !strings.EqualFold(filepath.Ext(out), ".npy") {
+		return fmt.Errorf("output %s: the file written is a NumPy .npy array; name it *.npy (other names are read back as torch files by --input/--expected, and np.save would add .npy)", out)
 	}
 	dir := filepath.Dir(out)
 	if fi, err := os.Stat(dir); err != nil {
