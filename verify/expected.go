@@ -5,6 +5,7 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/vimconvert/vimconvert/convert"
@@ -105,8 +106,14 @@ func pickKey(path, key string, keys, defaults []string) (string, error) {
 	switch {
 	case key == "" && len(defaults) == 1:
 		want = "'" + defaults[0] + "'" // as verify --input always said
+	case key == "" && len(defaults) == 0:
+		want = "to pick: it holds several"
 	case key == "":
-		want = "any of " + fmt.Sprintf("%q", defaults)
+		q := make([]string, len(defaults))
+		for i, d := range defaults {
+			q[i] = strconv.Quote(d)
+		}
+		want = strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
 	}
 	return "", fmt.Errorf("%s: no tensor %s (keys: %v)", path, want, keys)
 }
@@ -139,6 +146,9 @@ func ReadInput(path string) (x []float32, shape []int, err error) {
 // with the features output, any other with the logits.
 func ReadExpected(path, key string) (*Expected, error) {
 	data, shape, used, err := ReadArray(path, key, graph.LogitsName, graph.FeaturesName)
+	if err != nil && key == "" && strings.Contains(err.Error(), ": no tensor ") {
+		return nil, fmt.Errorf("%w; name the one to compare with --expected-key", err)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -162,3 +162,16 @@ func TestReadInputNonFinite(t *testing.T) {
 		t.Errorf("ReadInput of a batch with -Inf and NaN: %v", err)
 	}
 }
+
+// TestReadExpectedAmbiguous: a dict or .npz holding several arrays, none
+// of them logits or features, is refused naming its keys and the flag that
+// picks one.
+func TestReadExpectedAmbiguous(t *testing.T) {
+	_, err := ReadExpected("testdata/two.npz", "")
+	if err == nil || !strings.Contains(err.Error(), `testdata/two.npz: no tensor "logits" or "features" (keys: [a b]); name the one to compare with --expected-key`) {
+		t.Errorf("ReadExpected of an .npz holding a and b: %v", err)
+	}
+	if _, err := ReadExpected("testdata/two.npz", "b"); err == nil || !strings.Contains(err.Error(), "testdata/two.npz[b] have shape [2 3 4 4]") {
+		t.Errorf("ReadExpected(two.npz, b) of a 4-D array: %v (want b read, then its shape refused)", err)
+	}
+}
