@@ -58,6 +58,10 @@ func (a *Archive) Read(name string) (*Array, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s: no array %q in the .npz archive (have %v)", a.path, name, a.Names())
 	}
+	if lim := maxInflated(f.CompressedSize64); f.UncompressedSize64 > lim {
+		return nil, fmt.Errorf("%s[%s]: %w: member %s inflates from %d to %d bytes, more than the %d a .npz array may (a decompression bomb?)",
+			a.path, name, ErrFormat, f.Name, f.CompressedSize64, f.UncompressedSize64, lim)
+	}
 	rc, err := f.Open()
 	if err != nil {
 		return nil, fmt.Errorf("%s[%s]: %w: %v", a.path, name, ErrFormat, err)
@@ -69,6 +73,13 @@ func (a *Archive) Read(name string) (*Array, error) {
 	}
 	return arr, nil
 }
+
+// maxInflated bounds the decompressed size of a .npz member of
+// compressed bytes: 64 times that (deflate could give ~1032 times) plus
+// 64 MiB, so a mostly-zero batch of a few hundred MB still reads while a
+// few-MB file cannot claim gigabytes of memory. archive/zip holds a member
+// to its declared size.
+func maxInflated(compressed uint64) uint64 { return 64*compressed + 64<<20 }
 
 // Close closes the archive file.
 func (a *Archive) Close() error { return a.zr.Close() }
