@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/convert/torchfile"
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/internal/npy"
@@ -55,8 +54,8 @@ func ReadArray(path, key string, defaults ...string) (data []float32, shape []in
 			return nil, nil, "", err
 		}
 		defer z.Close()
-		if key, err = pickKey(path, key, z.Names(), defaults); err != nil {
-			return nil, nil, "", err
+		if key, err = pickKey(key, z.Names(), defaults); err != nil {
+			return nil, nil, "", fmt.Errorf("%s: %w", path, err)
 		}
 		a, err := z.Read(key)
 		if err != nil {
@@ -64,32 +63,29 @@ func ReadArray(path, key string, defaults ...string) (data []float32, shape []in
 		}
 		return a.Float32(), a.Shape, key, nil
 	}
-	ts, err := convert.ReadTensorFile(path)
-	if err != nil {
+	var pickErr error
+	t, used, err := torchfile.ReadTensorEntry(path, func(keys []string) (string, error) {
+		keys = slices.Sorted(slices.Values(keys))
+		k, err := pickKey(key, keys, defaults)
+		pickErr = err
+		return k, err
+	})
+	switch {
+	case pickErr != nil:
+		return nil, nil, "", fmt.Errorf("%s: %w", path, pickErr)
+	case err != nil:
 		return nil, nil, "", fmt.Errorf("%s (want .npy, .npz, or a torch .pth tensor or dict of tensors): %w", path, err)
+	case used == torchfile.BareTensorKey && key != "":
+		return nil, nil, "", fmt.Errorf("%s holds one bare tensor (torch.save(tensor)), not a dict; a key (%q) applies to a dict only", path, key)
 	}
-	if t, ok := ts[torchfile.BareTensorKey]; ok {
-		if key != "" {
-			return nil, nil, "", fmt.Errorf("%s holds one bare tensor (torch.save(tensor)), not a dict; a key (%q) applies to a dict only", path, key)
-		}
-		return t.Data, t.Shape, "", nil
-	}
-	keys := make([]string, 0, len(ts))
-	for k := range ts {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	if key, err = pickKey(path, key, keys, defaults); err != nil {
-		return nil, nil, "", err
-	}
-	return ts[key].Data, ts[key].Shape, key, nil
+	return t.Data, t.Shape, used, nil
 }
 
-// pickKey chooses the array of a dict or .npz holding keys (sorted): key
-// when given, else the first of defaults it holds, else its only array.
-// A missing key, or several arrays and none of defaults, is an error
+// pickKey chooses the entry of a dict or .npz holding keys (sorted): key
+// when given, else the first of defaults it holds, else its only entry.
+// A missing key, or several entries and none of defaults, is an error
 // naming the keys the file holds.
-func pickKey(path, key string, keys, defaults []string) (string, error) {
+func pickKey(key string, keys, defaults []string) (string, error) {
 	if key == "" {
 		for _, d := range defaults {
 			if slices.Contains(keys, d) {
@@ -115,7 +111,7 @@ func pickKey(path, key string, keys, defaults []string) (string, error) {
 		}
 		want = strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
 	}
-	return "", fmt.Errorf("%s: no tensor %s (keys: %v)", path, want, keys)
+	return "", fmt.Errorf("no tensor %s (keys: %v)", want, keys)
 }
 
 // ReadInput reads an input batch [B, C, H, W]: a .npy file, or a .npz

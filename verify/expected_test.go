@@ -175,3 +175,19 @@ func TestReadExpectedAmbiguous(t *testing.T) {
 		t.Errorf("ReadExpected(two.npz, b) of a 4-D array: %v (want b read, then its shape refused)", err)
 	}
 }
+
+// TestReadDictWithOtherEntries: a torch dict holding x beside entries
+// that are no float tensors (int64 labels, a note, a seed) is read for x;
+// only the entry chosen must be a float tensor.
+func TestReadDictWithOtherEntries(t *testing.T) {
+	x, shape, err := ReadInput("testdata/x_meta.pth")
+	if err != nil || fmtShape(shape) != "[2 3 4 4]" || !slices.Equal(x, wantInput()) {
+		t.Errorf("ReadInput(x_meta.pth): %v %v", shape, err)
+	}
+	if _, err := ReadExpected("testdata/x_meta.pth", "note"); err == nil || !strings.Contains(err.Error(), `x_meta.pth: entry "note" is a str, not a tensor`) {
+		t.Errorf("--expected-key naming a string entry: %v", err)
+	}
+	if _, err := ReadExpected("testdata/x_meta.pth", "labels"); err == nil || !strings.Contains(err.Error(), "tensor labels has dtype int64") {
+		t.Errorf("--expected-key naming an int64 tensor: %v", err)
+	}
+}

@@ -24,3 +24,6 @@ np.savez_compressed("xc.npz", x=x)                       # deflated members
 np.savez("positional.npz", x)                            # its only array, arr_0
 np.savez("two.npz", a=x, b=x)                            # ambiguous: refused
 np.savez("golden.npz", x=x, logits=x[:, :, 0, 0])        # verify --input/--expected
+
+# A dict whose other entries are no float tensors: only x is read.
+torch.save({"x": t, "labels": torch.tensor([3, 5]), "note": "made by make_inputs.py", "seed": 0}, "x_meta.pth")
