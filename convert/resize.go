@@ -266,3 +266,14 @@ func (c Config) CheckInputSize(h, w int) error {
 	}
 	return nil
 }
+
+// ChannelsLastHint returns, for an input shape that looks channels-last
+// (4-D [B, H, W, cin] whose axis 1 is not cin), the sentence telling how
+// to make it [B, cin, H, W]; else "". Callers append it to their shape
+// error, so an NHWC array is not blamed on the image size.
+func ChannelsLastHint(shape []int, cin int) string {
+	if len(shape) != 4 || shape[1] == cin || shape[3] != cin {
+		return ""
+	}
+	return fmt.Sprintf("; this looks channels-last (NHWC [B, H, W, %d]): the model takes NCHW, np.transpose(x, (0, 3, 1, 2)) or x.permute(0, 3, 1, 2)", cin)
+}

@@ -221,7 +221,7 @@ func CheckInputShape(name string, mp *onnxpb.ModelProto, shape []int) (dynamic b
 	}
 	dynamic = IsDynamicSize(mp)
 	if len(shape) != 4 || shape[0] < 1 || shape[1] != c.InChans {
-		return dynamic, fmt.Errorf("%s: input shape %v, want [B, %d, H, W]", name, shape, c.InChans)
+		return dynamic, fmt.Errorf("%s: input shape %v, want [B, %d, H, W]%s", name, shape, c.InChans, convert.ChannelsLastHint(shape, c.InChans))
 	}
 	h, w := shape[2], shape[3]
 	if dynamic {

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
+	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
@@ -82,10 +84,12 @@ var writeChunk = func(f *os.File, p []byte) (int, error) { return f.Write(p) }
 func Marshal(m *onnxpb.ModelProto) ([]byte, error) { return proto.Marshal(m) }
 
 // CheckOutput refuses, before any work is done, an output path that cannot
-// or must not be written: a directory, a file in a missing directory (or
-// under something that is not one), or one of inputs (the same file, also
-// through a symbolic or hard link). hint is a file name suggested when out
-// is a directory ("model.onnx"). Inputs that cannot be stat'ed are skipped:
+// or must not be written: a directory, a file in a missing or read-only
+// directory (or under something that is not one), or one of inputs (the
+// same file, also through a symbolic or hard link). hint is a file name suggested when out
+// is a directory ("model.onnx"); when it is a .npy name, out must be one
+// too, since a .npy written under another name (y.pth, y.npz, y) is read
+// back as something else. Inputs that cannot be stat'ed are skipped:
 // reading them reports that.
 func CheckOutput(out, hint string, inputs ...string) error {
 	if fi, err := os.Stat(out); err == nil {
@@ -101,11 +105,19 @@ func CheckOutput(out, hint string, inputs ...string) error {
 			}
 		}
 	}
+	if strings.EqualFold(filepath.Ext(hint), ".npy") && !strings.EqualFold(filepath.Ext(out), ".npy") {
+		return fmt.Errorf("output %s: the file written is a NumPy .npy array; name it *.npy (other names are read back as torch files by --input/--expected, and np.save would add .npy)", out)
+	}
 	dir := filepath.Dir(out)
 	if fi, err := os.Stat(dir); err != nil {
 		return fmt.Errorf("output directory %s: %w", dir, err)
 	} else if !fi.IsDir() {
 		return fmt.Errorf("output directory %s is not a directory", dir)
+	}
+	// The output is a temporary file created in dir and renamed, so dir
+	// must be writable (a read-only out itself is replaced).
+	if err := unix.Access(dir, unix.W_OK|unix.X_OK); err != nil {
+		return fmt.Errorf("output directory %s is not writable: %w", dir, err)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	ort "github.com/yalue/onnxruntime_go"
 
+	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/graph/onnxfile"
 	"github.com/vimconvert/vimconvert/graph/onnxpb"
 	"github.com/vimconvert/vimconvert/ops"
@@ -241,8 +242,12 @@ func checkShape(name string, t *Tensor, vi ValueInfo) error {
 			return fmt.Errorf("runtime: input %q: dimension %d is %d, must be positive", name, i, d)
 		}
 		if vi.Shape != nil && vi.Shape[i] > 0 && vi.Shape[i] != d {
-			return fmt.Errorf("runtime: input %q: dimension %d is %d, model wants %d (shape %v)",
-				name, i, d, vi.Shape[i], vi.Shape)
+			hint := ""
+			if len(t.Shape) == 4 && i == 1 {
+				hint = convert.ChannelsLastHint([]int{int(t.Shape[0]), int(d), int(t.Shape[2]), int(t.Shape[3])}, int(vi.Shape[1]))
+			}
+			return fmt.Errorf("runtime: input %q: dimension %d is %d, model wants %d (shape %v)%s",
+				name, i, d, vi.Shape[i], vi.Shape, hint)
 		}
 	}
 	if want := t.NumElements(); n != want {

@@ -5,9 +5,10 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
-	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/convert/torchfile"
 	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/internal/npy"
 	"github.com/vimconvert/vimconvert/runtime"
@@ -29,59 +30,95 @@ type Expected struct {
 	Data  []float32
 }
 
-// ReadArray reads a float32 array from a NumPy .npy file, or from a
-// torch.save'd dict of tensors (any other extension): the tensor under key,
-// or, with key "", under the first of defaults the dict holds, or its only
-// tensor. It returns the key read ("" for .npy). float64 values are
-// rounded to float32.
+// ReadArray reads a float32 array from a NumPy .npy file, a NumPy .npz
+// archive, or a torch.save'd file (any other extension): a bare tensor
+// (with key ""), or a dict of tensors. Of a .npz or a dict it reads the
+// array under key, or, with key "", under the first of defaults it holds,
+// or its only array; anything else is an error naming the keys it holds.
+// It returns the key read ("" for .npy and a bare tensor). float64 values
+// are rounded to float32.
 func ReadArray(path, key string, defaults ...string) (data []float32, shape []int, used string, err error) {
-	if strings.EqualFold(filepath.Ext(path), ".npy") {
+	switch ext := strings.ToLower(filepath.Ext(path)); {
+	case ext == ".npy":
 		if key != "" {
-			return nil, nil, "", fmt.Errorf("%s: a .npy file holds one array; a key (%q) applies to a torch .pth dict only", path, key)
+			return nil, nil, "", fmt.Errorf("%s: a .npy file holds one array; a key (%q) applies to a .npz or a torch .pth dict only", path, key)
 		}
 		a, err := npy.ReadFile(path)
 		if err != nil {
 			return nil, nil, "", err
 		}
 		return a.Float32(), a.Shape, "", nil
-	}
-	ts, err := convert.ReadTensorFile(path)
-	if err != nil {
-		return nil, nil, "", fmt.Errorf("%s (want .npy, or a torch .pth dict of tensors): %w", path, err)
-	}
-	keys := make([]string, 0, len(ts))
-	for k := range ts {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	if key == "" {
-		for _, d := range defaults {
-			if _, ok := ts[d]; ok {
-				key = d
-				break
-			}
+	case ext == ".npz":
+		z, err := npy.OpenArchive(path)
+		if err != nil {
+			return nil, nil, "", err
 		}
-		if key == "" && len(ts) == 1 {
-			key = keys[0]
+		defer z.Close()
+		if key, err = pickKey(key, z.Names(), defaults); err != nil {
+			return nil, nil, "", fmt.Errorf("%s: %w", path, err)
 		}
-	}
-	t, ok := ts[key]
-	if !ok {
-		want := fmt.Sprintf("%q", key)
-		switch {
-		case key == "" && len(defaults) == 1:
-			want = "'" + defaults[0] + "'" // as verify --input always said
-		case key == "":
-			want = "any of " + fmt.Sprintf("%q", defaults)
+		a, err := z.Read(key)
+		if err != nil {
+			return nil, nil, "", err
 		}
-		return nil, nil, "", fmt.Errorf("%s: no tensor %s (keys: %v)", path, want, keys)
+		return a.Float32(), a.Shape, key, nil
 	}
-	return t.Data, t.Shape, key, nil
+	var pickErr error
+	t, used, err := torchfile.ReadTensorEntry(path, func(keys []string) (string, error) {
+		keys = slices.Sorted(slices.Values(keys))
+		k, err := pickKey(key, keys, defaults)
+		pickErr = err
+		return k, err
+	})
+	switch {
+	case pickErr != nil:
+		return nil, nil, "", fmt.Errorf("%s: %w", path, pickErr)
+	case err != nil:
+		return nil, nil, "", fmt.Errorf("%s (want .npy, .npz, or a torch .pth tensor or dict of tensors): %w", path, err)
+	case used == torchfile.BareTensorKey && key != "":
+		return nil, nil, "", fmt.Errorf("%s holds one bare tensor (torch.save(tensor)), not a dict; a key (%q) applies to a dict only", path, key)
+	}
+	return t.Data, t.Shape, used, nil
 }
 
-// ReadInput reads an input batch [B, C, H, W]: a .npy file, or a torch
-// .pth dict holding it under "x" (or as its only tensor). An empty batch
-// (B = 0) is refused, and so is an image file, naming what to do instead.
+// pickKey chooses the entry of a dict or .npz holding keys (sorted): key
+// when given, else the first of defaults it holds, else its only entry.
+// A missing key, or several entries and none of defaults, is an error
+// naming the keys the file holds.
+func pickKey(key string, keys, defaults []string) (string, error) {
+	if key == "" {
+		for _, d := range defaults {
+			if slices.Contains(keys, d) {
+				return d, nil
+			}
+		}
+		if len(keys) == 1 {
+			return keys[0], nil
+		}
+	} else if slices.Contains(keys, key) {
+		return key, nil
+	}
+	want := fmt.Sprintf("%q", key)
+	switch {
+	case key == "" && len(defaults) == 1:
+		want = "'" + defaults[0] + "'" // as verify --input always said
+	case key == "" && len(defaults) == 0:
+		want = "to pick: it holds several"
+	case key == "":
+		q := make([]string, len(defaults))
+		for i, d := range defaults {
+			q[i] = strconv.Quote(d)
+		}
+		want = strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
+	}
+	return "", fmt.Errorf("no tensor %s (keys: %v)", want, keys)
+}
+
+// ReadInput reads an input batch [B, C, H, W]: a .npy file, or a .npz
+// archive or torch .pth file holding it as a bare tensor or under "x" (or
+// as its only array). An empty batch (B = 0) is refused, and so is an
+// image file, naming what to do instead, and a batch holding NaN or Inf
+// (naming the first), which no model maps to meaningful outputs.
 func ReadInput(path string) (x []float32, shape []int, err error) {
 	if preprocess.IsImageName(path) || preprocess.IsImageFile(path) {
 		return nil, nil, fmt.Errorf("%s is an image, but a tensor file is needed here (.npy, or a torch .pth dict holding x): write one with `vimconvert preprocess`, or give the image to an exported model (predict --model, classify)", path)
@@ -91,6 +128,10 @@ func ReadInput(path string) (x []float32, shape []int, err error) {
 		err = fmt.Errorf("%s has shape %v, want 4-D [B, C, H, W] (NCHW)", path, shape)
 	} else if err == nil && shape[0] < 1 {
 		err = fmt.Errorf("%s has an empty batch (shape %v)", path, shape)
+	} else if n := countNonFinite(x); err == nil && n > 0 {
+		i := slices.IndexFunc(x, func(v float32) bool { return math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) })
+		c := []int{i / (shape[1] * shape[2] * shape[3]), i / (shape[2] * shape[3]) % shape[1], i / shape[3] % shape[2], i % shape[3]}
+		err = fmt.Errorf("%s holds %d NaN/Inf values of %d (the first, %v, at [b c h w] = %v): every output would be NaN; fix the input", path, n, len(x), x[i], c)
 	}
 	return x, shape, err
 }
@@ -101,6 +142,9 @@ func ReadInput(path string) (x []float32, shape []int, err error) {
 // with the features output, any other with the logits.
 func ReadExpected(path, key string) (*Expected, error) {
 	data, shape, used, err := ReadArray(path, key, graph.LogitsName, graph.FeaturesName)
+	if err != nil && key == "" && strings.Contains(err.Error(), ": no tensor ") {
+		return nil, fmt.Errorf("%w; name the one to compare with --expected-key", err)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -191,6 +191,9 @@ func checkInput(m *convert.Model, x []float32, shape [4]int) error {
 	if shape[0] < 1 {
 		return fmt.Errorf("%w: batch size %d, want ≥ 1", ErrInput, shape[0])
 	}
+	if hint := convert.ChannelsLastHint(shape[:], cin); hint != "" {
+		return fmt.Errorf("%w: input shape %v, the model takes [B, %d, %d, %d]%s", ErrInput, shape, cin, cfg.ImgSize, cfg.Width(), hint)
+	}
 	if shape[1] != cin || shape[2] != cfg.ImgSize || shape[3] != cfg.Width() {
 		size := fmt.Sprint(cfg.ImgSize)
 		if !cfg.Square() {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/vimconvert/vimconvert/convert"
@@ -97,12 +98,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	srcs := bench.ReadSources(pos, f.weights) // each file read once, here
 	if len(srcs) > 1 || len(srcs) == 1 && srcs[0].MambaOut {
-		return benchModels(fs, f, srcs, stdout, stderr)
+		return benchModels(fs, f, srcs, pos, stdout, stderr)
 	}
 	if len(pos) != 1 {
 		return usageError(fs, "want one MODEL.onnx or CKPT.pth argument, got %d", len(pos))
 	}
-	opts, err := f.options(fs)
+	opts, err := f.options(fs, pos)
 	if err != nil {
 		return err
 	}
@@ -157,9 +158,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return errors.Join(err, bench.Failure(records), bench.PlainFailure(plain))
 }
 
-// options checks the flags (not the model) and returns the bench options
-// they give.
-func (f *benchFlags) options(fs *flag.FlagSet) (bench.Options, error) {
+// options checks the flags (not the model; --plot against the models in
+// pos and --plain) and returns the bench options they give.
+func (f *benchFlags) options(fs *flag.FlagSet, pos []string) (bench.Options, error) {
 	o := bench.Options{Weights: f.weights, Warmup: f.warmup, Runs: f.runs, Rounds: f.rounds, MaxSeconds: f.maxSeconds, Dir: f.keep}
 	var errs [4]error
 	o.Batches, errs[0] = bench.ParseList("batch", f.batches, false)
@@ -169,7 +170,7 @@ func (f *benchFlags) options(fs *flag.FlagSet) (bench.Options, error) {
 	if err := cmp.Or(errs[0], errs[1], errs[2], errs[3], o.Check()); err != nil {
 		return o, usageError(fs, "%v", err)
 	}
-	return o, nil
+	return o, bench.CheckPlot(f.plot, append(slices.Clone(pos), strings.Split(f.plain, ",")...)...)
 }
 
 // checkBenchSizes checks, before anything is timed, that the model resizes

@@ -225,3 +225,43 @@ func TestBenchRebuildsPluginVariant(t *testing.T) {
 		t.Errorf("plugin export: plugin_model %q note %q, want the given file and no note", rep.PluginModel, rep.PluginNote)
 	}
 }
+
+// TestBenchPlotRefusedBeforeTiming: a --plot path that is one of the
+// benchmarked files (a model, a second model of bench A B, a --plain
+// model), a directory, or in a missing folder is refused before anything
+// is measured, and the file is left as it was (a plot written over the
+// model used to replace it with an SVG after the timing).
+func TestBenchPlotRefusedBeforeTiming(t *testing.T) {
+	_, p := tinyONNX(t)
+	orig, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	p2 := filepath.Join(dir, "second.onnx")
+	if err := os.WriteFile(p2, orig, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, want string
+		args       []string
+	}{
+		{"the model", "is the input", []string{p, "--variants", "plugin", "--plot", p}},
+		{"a --plain model", "is the input", []string{p, "--variants", "plugin", "--plain", p2, "--plot", p2}},
+		{"the second model of bench A B", "is the input", []string{p, p2, "--plot", p2}},
+		{"a directory", "is a directory", []string{p, "--variants", "plugin", "--plot", dir}},
+		{"a missing folder", "output directory", []string{p, "--variants", "plugin", "--plot", filepath.Join(dir, "nope", "s.svg")}},
+	}
+	for _, tc := range cases {
+		var out, errb bytes.Buffer
+		code := run(append([]string{"bench", "--max-seconds", "0.1"}, tc.args...), &out, &errb)
+		if code != 1 || !strings.Contains(errb.String(), "--plot") || !strings.Contains(errb.String(), tc.want) || out.Len() > 0 {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q (want exit 1 naming --plot: %q, before any timing)", tc.name, code, out.String(), errb.String(), tc.want)
+		}
+	}
+	for _, f := range []string{p, p2} {
+		if b, err := os.ReadFile(f); err != nil || !bytes.Equal(b, orig) {
+			t.Errorf("%s changed by bench --plot (err %v)", f, err)
+		}
+	}
+}

@@ -154,7 +154,7 @@ func TestVerifyExpectedErrors(t *testing.T) {
 		{[]string{"--input", in, "--expected", one}, 1, "have shape [1 1000], but the model's logits for the input [2 3 224 224] are [2 1000]", "batch 1 expected for a batch-2 input"},
 		{[]string{"--input", in, "--expected", exp, "--expected-key", "nope"}, 1, `no tensor "nope"`, "a missing key names the keys there are"},
 		{[]string{"--input", in, "--expected", exp, "--expected-key", "layers.0.residual"}, 1, "want [batch, N]", "a per-layer tensor is no output"},
-		{[]string{"--input", in, "--expected", one, "--expected-key", "logits"}, 1, "a key (\"logits\") applies to a torch .pth dict only", "a key for a .npy"},
+		{[]string{"--input", in, "--expected", one, "--expected-key", "logits"}, 1, "a key (\"logits\") applies to a .npz or a torch .pth dict only", "a key for a .npy"},
 		{[]string{"--expected", exp}, 2, "--expected needs --input", "outputs of noise nobody else has"},
 		{[]string{"--expected-key", "logits"}, 2, "--expected-key needs --expected", "a key alone"},
 	} {
@@ -229,8 +229,10 @@ func TestVerifyProvenance(t *testing.T) {
 	}
 }
 
-// TestNonFiniteOutputs: NaN outputs are a failure of verify and an error of
-// predict (nothing written), never a silent pass.
+// TestNonFiniteOutputs: NaN outputs (here from a finite input too large
+// for float32 arithmetic) are a failure of verify and an error of predict
+// (nothing written), never a silent pass; a NaN in the input itself is
+// refused when it is read, naming the file.
 func TestNonFiniteOutputs(t *testing.T) {
 	needORT(t)
 	dir := t.TempDir()
@@ -245,15 +247,27 @@ func TestNonFiniteOutputs(t *testing.T) {
 	if err := npy.WriteFileFloat32(in, []int{1, 3, 8, 8}, x); err != nil {
 		t.Fatal(err)
 	}
+	for _, cmd := range [][]string{{"verify", ckpt, model}, {"predict", "--model", model, "--output", filepath.Join(dir, "y.npy")}} {
+		if code, _, stderr := runCLI(t, append(cmd, "--input", in)...); code != 1 || !strings.Contains(stderr, "nan.npy holds 1 NaN/Inf values of 192") {
+			t.Errorf("%s on a NaN input: exit %d, stderr %q (want the input refused)", cmd[0], code, stderr)
+		}
+	}
+	for i := range x { // the patch embedding's sums overflow to ±Inf, then NaN
+		x[i] = math.MaxFloat32
+	}
+	in = filepath.Join(dir, "huge.npy")
+	if err := npy.WriteFileFloat32(in, []int{1, 3, 8, 8}, x); err != nil {
+		t.Fatal(err)
+	}
 	code, stdout, stderr := runCLI(t, "verify", ckpt, model, "--input", in)
 	if code != 1 || !strings.Contains(stderr, "onnx logits hold") || strings.Contains(stdout, "PASS") {
-		t.Errorf("verify on a NaN input: exit %d\n%s%s\nwant a failure naming the NaN outputs (both sides NaN must not pass)", code, stdout, stderr)
+		t.Errorf("verify on a huge input: exit %d\n%s%s\nwant a failure naming the NaN outputs (both sides NaN must not pass)", code, stdout, stderr)
 	}
 	for _, src := range [][]string{{"--checkpoint", ckpt, "--cls-token", "head"}, {"--model", model}} {
 		out := filepath.Join(dir, "y.npy")
 		code, _, stderr := runCLI(t, append(append([]string{"predict"}, src...), "--input", in, "--output", out)...)
 		if _, err := os.Stat(out); code != 1 || !strings.Contains(stderr, "logits hold 3 NaN/Inf values of 3") || err == nil {
-			t.Errorf("predict %v on a NaN input: exit %d, stderr %q, output written: %v", src, code, stderr, err == nil)
+			t.Errorf("predict %v on a huge input: exit %d, stderr %q, output written: %v", src, code, stderr, err == nil)
 		}
 	}
 }

@@ -10,7 +10,8 @@ import (
 
 // inspectObject returns the object `vimconvert inspect --json` prints: the
 // config's keys (cls_token_position null without a cls token) plus
-// param_count, weights, dtype and the provenance fields of info.
+// param_count, weights, dtype, the provenance fields of info and
+// args_model ("" when the checkpoint has no args), every key always there.
 func inspectObject(c convert.Config, info *convert.Info) (map[string]any, error) {
 	b, err := c.MarshalJSON()
 	if err != nil {
@@ -24,8 +25,6 @@ func inspectObject(c convert.Config, info *convert.Info) (map[string]any, error)
 	}
 	obj["architecture"] = arch.Vim
 	convert.PutInfoFields(obj, info)
-	if info.ArgsModel != "" {
-		obj["args_model"] = info.ArgsModel
-	}
+	obj["args_model"] = info.ArgsModel
 	return obj, nil
 }

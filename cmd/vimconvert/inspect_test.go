@@ -1,8 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -72,5 +74,38 @@ func TestInspectText(t *testing.T) {
 	}
 	if code, _, _ := runCLI(t, "inspect"); code != 2 {
 		t.Errorf("no argument: exit %d, want 2", code)
+	}
+}
+
+// TestInspectJSONStableKeys: `inspect --json` prints the same keys for
+// every checkpoint and model of one architecture (bare state dict,
+// training checkpoint with args, exact or custom variant, the converted
+// model), so a script can index any of them; absent facts are "" or [].
+func TestInspectJSONStableKeys(t *testing.T) {
+	needORT(t)
+	dir := t.TempDir()
+	keysOf := func(path string) string {
+		obj := inspectJSON(t, path)
+		keys := make([]string, 0, len(obj))
+		for k := range obj {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		return strings.Join(keys, " ")
+	}
+	for _, group := range [][]string{
+		{repo.Fixture("synthetic", "bare.pth"), repo.Fixture("synthetic", "training.pth"), repo.Fixture("vim_t_d2", "checkpoint.pth")},
+		{repo.Fixture("mambaout_synthetic", "bare.pth"), repo.Fixture("mambaout_synthetic", "training.pth")},
+	} {
+		model := filepath.Join(dir, fmt.Sprintf("m%d.onnx", len(group)))
+		if code, _, e := runCLI(t, "convert", group[0], "-o", model); code != 0 {
+			t.Fatalf("convert %s: %s", group[0], e)
+		}
+		want := keysOf(group[0])
+		for _, p := range append(group[1:], model) {
+			if got := keysOf(p); got != want {
+				t.Errorf("inspect --json keys of %s:\n  %s\nwant those of %s:\n  %s", filepath.Base(p), got, filepath.Base(group[0]), want)
+			}
+		}
 	}
 }

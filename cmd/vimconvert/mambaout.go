@@ -34,8 +34,8 @@ func mambaOut(fs *flag.FlagSet, ckpt string, w convert.Weights, do func() error)
 
 // benchModels is `vimconvert bench A B ...` (or one MambaOut model): every
 // model end to end, side by side (bench.Compare).
-func benchModels(fs *flag.FlagSet, f *benchFlags, srcs []*bench.Source, stdout, stderr io.Writer) error {
-	opts, err := f.options(fs)
+func benchModels(fs *flag.FlagSet, f *benchFlags, srcs []*bench.Source, pos []string, stdout, stderr io.Writer) error {
+	opts, err := f.options(fs, pos)
 	fs.Visit(func(fl *flag.Flag) {
 		if err == nil && (fl.Name == "variants" || fl.Name == "plain") {
 			err = usageError(fs, "--%s applies to one Vim model; several models are each timed end to end", fl.Name)

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/vimconvert/vimconvert/convert"
+	"github.com/vimconvert/vimconvert/graph"
+	"github.com/vimconvert/vimconvert/internal/modeltest"
 	"github.com/vimconvert/vimconvert/internal/npy"
 	"github.com/vimconvert/vimconvert/internal/repo"
 )
@@ -139,6 +141,10 @@ func TestPredictErrors(t *testing.T) {
 	if err := npy.WriteFileFloat32(chans, []int{1, 1, 224, 224}, make([]float32, 224*224)); err != nil {
 		t.Fatal(err)
 	}
+	nhwc := filepath.Join(dir, "nhwc.npy")
+	if err := npy.WriteFileFloat32(nhwc, []int{1, 224, 224, 3}, make([]float32, 3*224*224)); err != nil {
+		t.Fatal(err)
+	}
 	junk := filepath.Join(dir, "junk.npy")
 	os.WriteFile(junk, []byte("not a numpy file"), 0o644)
 	out := filepath.Join(dir, "out.npy")
@@ -155,6 +161,7 @@ func TestPredictErrors(t *testing.T) {
 		{[]string{"--model", "m.onnx", "--threads", "100000", "--input", predictInput, "--output", out}, 2, "--threads 100000: want 0 to", "thread count above runtime.MaxThreads"},
 		{[]string{"--checkpoint", ckpt, "--input", chans, "--output", out}, 1, "[B, 3, 224, 224]", "one channel"},
 		{[]string{"--checkpoint", ckpt, "--input", rank3, "--output", out}, 1, "want 4-D", "missing batch axis"},
+		{[]string{"--checkpoint", ckpt, "--input", nhwc, "--output", out}, 1, "looks channels-last (NHWC [B, H, W, 3]): the model takes NCHW, np.transpose(x, (0, 3, 1, 2))", "NHWC: not blamed on pos_embed"},
 		{[]string{"--checkpoint", ckpt, "--input", "testdata/predict_f64_1x3x2x2.npy", "--output", out}, 1, "input shape [1 3 2 2], the model takes [B, 3, 224, 224]", "float64 is read (rounded to float32) as verify --input reads it; this tiny image is then refused for its size"},
 		{[]string{"--checkpoint", ckpt, "--input", junk, "--output", out}, 1, "bad magic", "not a .npy"},
 		{[]string{"--checkpoint", ckpt, "--input", repo.Path("runtime/preprocess/testdata/images/photo_rocket.jpg"), "--output", out}, 1, "vimconvert preprocess", "an image for the reference: say how to make a tensor of it"},
@@ -253,6 +260,28 @@ func TestPredictKwargs(t *testing.T) {
 			if strings.HasPrefix(tc.name, "pool_") && strings.Contains(stderr, "warning: readout assumed") != (kw == nil) {
 				t.Errorf("%s %v: stderr %q: a readout warning exactly without --kwargs", tc.name, kw, stderr)
 			}
+		}
+	}
+}
+
+// TestPredictChannelsLast: a channels-last (NHWC) batch is named as such,
+// with the transpose that fixes it, by predict --model (a fixed-size and a
+// dynamic-size Vim model) and verify --input, not reported as a bare
+// dimension or image-size mismatch.
+func TestPredictChannelsLast(t *testing.T) {
+	needORT(t)
+	m, fixed := tinyONNX(t)
+	dynamic := modeltest.File(t, m, graph.Options{DynamicSize: true})
+	dir := t.TempDir()
+	nhwc := filepath.Join(dir, "nhwc.npy")
+	if err := npy.WriteFileFloat32(nhwc, []int{2, 16, 16, 3}, make([]float32, 2*16*16*3)); err != nil {
+		t.Fatal(err)
+	}
+	const want = "looks channels-last (NHWC [B, H, W, 3]): the model takes NCHW, np.transpose(x, (0, 3, 1, 2))"
+	for _, model := range []string{fixed, dynamic} {
+		code, _, stderr := runCLI(t, "predict", "--model", model, "--input", nhwc, "--output", filepath.Join(dir, "y.npy"))
+		if code != 1 || !strings.Contains(stderr, want) {
+			t.Errorf("predict --model %s on NHWC: exit %d, stderr %q", filepath.Base(model), code, stderr)
 		}
 	}
 }

@@ -156,7 +156,7 @@ func verifyInput(fs *flag.FlagSet, f *verifyFlags, c convert.Config, channels in
 		return nil, want, "", fmt.Errorf("--input: %w", err)
 	}
 	if len(shape) != 4 || shape[0] < 1 || shape[1] != channels { // H×W: verify.CheckFile checks them against the model
-		return nil, want, "", fmt.Errorf("--input %s has shape %v, the model takes [B, %d, H, W]", f.input, shape, channels)
+		return nil, want, "", fmt.Errorf("--input %s has shape %v, the model takes [B, %d, H, W]%s", f.input, shape, channels, convert.ChannelsLastHint(shape, channels))
 	}
 	return x, [4]int{shape[0], shape[1], shape[2], shape[3]}, f.input, nil
 }

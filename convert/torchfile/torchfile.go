@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -694,12 +695,18 @@ func (t *TensorRef) materialize(name string) (*Tensor, error) {
 	return out, nil
 }
 
+// BareTensorKey is the key under which ReadTensorFile returns the tensor of
+// a file that holds one tensor rather than a dict (torch.save(x, path)); no
+// dict key can be it, since an empty-string key is refused.
+const BareTensorKey = ""
+
 // ReadTensorFile loads a torch.save'd flat dict of tensors (such as the
 // fixtures' input.pth, expected.pth and scan/*.pth) into Tensors keyed by
-// the dict key (Tensor.Name is the key). Storages of any float dtype are
-// converted to float32 in Data; float64 storages additionally keep their
-// full-precision values in Tensor.F64. A value that is not a tensor is an
-// error naming its key.
+// the dict key (Tensor.Name is the key), or a file holding one bare tensor
+// (torch.save(x, path)) as a map of that tensor under BareTensorKey.
+// Storages of any float dtype are converted to float32 in Data; float64
+// storages additionally keep their full-precision values in Tensor.F64. A
+// value that is not a tensor is an error naming its key.
 func ReadTensorFile(path string) (map[string]*Tensor, error) {
 	fh, err := os.Open(path)
 	if err != nil {
@@ -715,6 +722,66 @@ func ReadTensorFile(path string) (map[string]*Tensor, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return m, nil
+}
+
+// ReadTensorEntry reads one tensor of a torch.save'd file: a bare tensor
+// (returned with key BareTensorKey; pick is not called), or the entry of a
+// dict that pick chooses from the dict's keys (in file order; a key that
+// is not a string is an error). Only that entry is read, so other entries
+// of any type (labels, notes, integer tensors) do not matter; the chosen
+// one must be a float tensor.
+func ReadTensorEntry(path string, pick func(keys []string) (string, error)) (*Tensor, string, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, "", err
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return nil, "", err
+	}
+	t, key, err := readTensorEntry(fh, st.Size(), pick)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", path, err)
+	}
+	return t, key, nil
+}
+
+func readTensorEntry(ra io.ReaderAt, size int64, pick func(keys []string) (string, error)) (*Tensor, string, error) {
+	_, root, err := Open(ra, size)
+	if err != nil {
+		return nil, "", err
+	}
+	if tr, ok := root.(*TensorRef); ok {
+		t, err := tr.materialize("(the file's only tensor)")
+		return t, BareTensorKey, err
+	}
+	d, ok := root.(*Dict)
+	if !ok {
+		return nil, "", fmt.Errorf("top-level object is a %s, not a tensor or a dict of tensors", TypeName(root))
+	}
+	keys := make([]string, len(d.keys))
+	for i, k := range d.keys {
+		name, ok := k.(string)
+		if !ok {
+			return nil, "", fmt.Errorf("dict key #%d is a %s, not a str", i, TypeName(k))
+		}
+		keys[i] = name
+	}
+	key, err := pick(keys)
+	if err != nil {
+		return nil, "", err
+	}
+	i := slices.Index(keys, key)
+	if i < 0 {
+		return nil, "", fmt.Errorf("no entry %q (keys: %v)", key, keys)
+	}
+	tr, ok := d.values[i].(*TensorRef)
+	if !ok {
+		return nil, "", fmt.Errorf("entry %q is a %s, not a tensor", key, TypeName(d.values[i]))
+	}
+	t, err := tr.materialize(key)
+	return t, key, err
 }
 
 func readTensorDict(ra io.ReaderAt, size int64) (map[string]*Tensor, error) {
@@ -734,6 +801,13 @@ func readTensorDictFile(ra io.ReaderAt, size int64) (map[string]*Tensor, *File, 
 }
 
 func tensorDictOf(root any) (map[string]*Tensor, error) {
+	if tr, ok := root.(*TensorRef); ok {
+		t, err := tr.materialize("(the file's only tensor)")
+		if err != nil {
+			return nil, err
+		}
+		return map[string]*Tensor{BareTensorKey: t}, nil
+	}
 	d, ok := root.(*Dict)
 	if !ok {
 		return nil, fmt.Errorf("top-level object is a %s, not a dict of tensors", TypeName(root))
@@ -743,6 +817,9 @@ func tensorDictOf(root any) (map[string]*Tensor, error) {
 		name, ok := k.(string)
 		if !ok {
 			return nil, fmt.Errorf("dict key #%d is a %s, not a str", i, TypeName(k))
+		}
+		if name == BareTensorKey {
+			return nil, fmt.Errorf("dict key #%d is the empty string", i)
 		}
 		tr, ok := d.values[i].(*TensorRef)
 		if !ok {

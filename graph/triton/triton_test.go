@@ -320,6 +320,27 @@ func TestCheckTarget(t *testing.T) {
 	}
 }
 
+// TestCheckTargetReadOnly: a read-only repository, or a missing one under
+// a read-only folder, is refused before anything is converted (the -o
+// model used to be written, then the entry failed on its staging folder).
+// Root writes anywhere, so this runs as another user only (go test -exec
+// 'setpriv --reuid=65534 --regid=65534 --clear-groups').
+func TestCheckTargetReadOnly(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root can write into a read-only directory; run as another user")
+	}
+	ro := filepath.Join(t.TempDir(), "ro")
+	if err := os.Mkdir(ro, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chmod(ro, 0o755) })
+	for _, dir := range []string{ro, filepath.Join(ro, "new", "repo")} {
+		if err := CheckTarget(dir, "m.onnx", Options{Name: "vim"}, 0, false, ""); err == nil || !strings.Contains(err.Error(), ro+" is not writable") {
+			t.Errorf("repository %s: %v, want it refused naming %s", dir, err, ro)
+		}
+	}
+}
+
 // TestWriteRepositoryStagingIsCleanedUp checks that the entry is staged in
 // an internal/cleanup temporary folder: a staging folder stranded by a
 // SIGKILLed writer (named after its dead process) is removed by the next

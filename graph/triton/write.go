@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/vimconvert/vimconvert/graph/onnxfile"
 	"github.com/vimconvert/vimconvert/graph/triton/third_party/tritonpb"
 	"github.com/vimconvert/vimconvert/internal/cleanup"
@@ -56,7 +58,8 @@ var ErrExists = errors.New("triton: model directory already exists")
 // options o for the model to be written at modelPath (ONNX opset opset, 0 =
 // the default) can be written to the repository dir: the options are
 // valid, the opset is one ONNX Runtime runs (CheckOpset), DIR/NAME does not
-// exist yet and, when usesPlugin (the model will import the plugin's
+// exist yet, DIR (or, when missing, its nearest existing ancestor) is
+// writable and, when usesPlugin (the model will import the plugin's
 // domain), the plugin to copy from pluginPath is a file.
 func CheckTarget(dir, modelPath string, o Options, opset int, usesPlugin bool, pluginPath string) error {
 	o = o.named(modelPath)
@@ -80,6 +83,20 @@ func CheckTarget(dir, modelPath string, o Options, opset int, usesPlugin bool, p
 	}
 	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
 		return fmt.Errorf("triton: repository %s is not a directory", dir)
+	}
+	// The entry is assembled in dir (created when missing, so its nearest
+	// existing ancestor must take it): refuse a read-only one now, before
+	// the model is converted and written.
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			if err := unix.Access(d, unix.W_OK|unix.X_OK); err != nil {
+				return fmt.Errorf("triton: repository %s: %s is not writable: %w", dir, d, err)
+			}
+			break
+		}
+		if filepath.Dir(d) == d {
+			break
+		}
 	}
 	return nil
 }

@@ -1,11 +1,14 @@
 // Package npy reads and writes NumPy .npy files (format versions 1.0, 2.0
-// and 3.0) holding little-endian float32 or float64 arrays in C order.
+// and 3.0) holding float16, float32 or float64 arrays, and reads .npz
+// archives of them.
 //
 // It is the image and logits exchange format of `vimconvert predict`: NumPy
-// writes the input with np.save and reads the result with np.load.
-// Anything else (Fortran order, other dtypes, big-endian data, object
-// arrays, truncated or oversized files) is rejected with an error naming the
-// problem.
+// writes the input with np.save and reads the result with np.load. Either
+// byte order and Fortran (column-major) order are read exactly, into C
+// order; float16 is widened to float32. Anything else (integer or complex
+// dtypes, object or structured arrays, truncated or oversized files) is
+// rejected with an error naming the problem. Files are written as
+// little-endian float32 in C order.
 package npy
 
 import (
@@ -19,6 +22,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/x448/float16"
 
 	"github.com/vimconvert/vimconvert/internal/cleanup"
 )
@@ -36,7 +41,7 @@ var ErrFormat = errors.New("npy: unsupported or malformed file")
 // is set, according to DType.
 type Array struct {
 	Shape []int     // C-order dimensions; empty for a 0-d array
-	DType string    // "float32" or "float64"
+	DType string    // "float32" (also for float16 files) or "float64"
 	F32   []float32 // data when DType is "float32"
 	F64   []float64 // data when DType is "float64"
 }
@@ -82,8 +87,9 @@ func ReadFile(path string) (*Array, error) {
 }
 
 // Read parses one .npy array from r. It accepts format versions 1.0, 2.0
-// and 3.0 with dtype '<f4' or '<f8' and fortran_order False; every other
-// dtype (including big-endian '>f4') is an error. The stream must end
+// and 3.0 with a float dtype of either byte order ('<f2', '<f4', '<f8',
+// '>f4', ...) and either fortran_order; the Array is in C order, float16
+// widened to float32. Every other dtype is an error. The stream must end
 // right after the data.
 func Read(r io.Reader) (*Array, error) {
 	var pre [8]byte
@@ -123,18 +129,9 @@ func Read(r io.Reader) (*Array, error) {
 	if err != nil {
 		return nil, err
 	}
-	if fortran {
-		return nil, fmt.Errorf("%w: fortran_order True is not supported; save a C-contiguous array (np.ascontiguousarray)", ErrFormat)
-	}
-	var size int
-	var dtype string
-	switch descr {
-	case "<f4":
-		size, dtype = 4, "float32"
-	case "<f8":
-		size, dtype = 8, "float64"
-	default:
-		return nil, fmt.Errorf("%w: dtype '%s' (want little-endian float32 '<f4' or float64 '<f8')", ErrFormat, descr)
+	size, order, dtype, err := parseDescr(descr)
+	if err != nil {
+		return nil, err
 	}
 	n := 1
 	for _, d := range shape {
@@ -150,25 +147,92 @@ func Read(r io.Reader) (*Array, error) {
 	// before the data turns out to be missing.
 	raw, err := readExactly(r, n*size)
 	if err != nil {
-		return nil, fmt.Errorf("%w: data of shape %v %s: %v", ErrFormat, shape, dtype, err)
+		return nil, fmt.Errorf("%w: data of shape %v %s: %v", ErrFormat, shape, descr, err)
 	}
 	var extra [1]byte
 	if k, _ := r.Read(extra[:]); k > 0 {
 		return nil, fmt.Errorf("%w: trailing bytes after %d elements of shape %v", ErrFormat, n, shape)
 	}
 	a := &Array{Shape: shape, DType: dtype}
-	if size == 4 {
+	next := -1
+	src := func() int { next++; return next } // C order: the i-th element is stored i-th
+	if fortran {
+		src = fortranPositions(shape)
+	}
+	switch size {
+	case 2:
 		a.F32 = make([]float32, n)
 		for i := range a.F32 {
-			a.F32[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+			a.F32[i] = float16.Frombits(order.Uint16(raw[2*src():])).Float32()
 		}
-	} else {
+	case 4:
+		a.F32 = make([]float32, n)
+		for i := range a.F32 {
+			a.F32[i] = math.Float32frombits(order.Uint32(raw[4*src():]))
+		}
+	default:
 		a.F64 = make([]float64, n)
 		for i := range a.F64 {
-			a.F64[i] = math.Float64frombits(binary.LittleEndian.Uint64(raw[8*i:]))
+			a.F64[i] = math.Float64frombits(order.Uint64(raw[8*src():]))
 		}
 	}
 	return a, nil
+}
+
+// parseDescr reads a float dtype string ('<f4', '>f8', '=f2', ...): its
+// element size, byte order, and the Array.DType it is read as (float16 is
+// widened to float32, exactly). Any other dtype is an error.
+func parseDescr(descr string) (size int, order binary.ByteOrder, dtype string, err error) {
+	if len(descr) == 3 && descr[1] == 'f' {
+		switch descr[0] {
+		case '<', '=':
+			order = binary.LittleEndian // '=' is the writer's native order; NumPy writes '<' on little-endian machines
+		case '>':
+			order = binary.BigEndian
+		}
+		switch descr[2] {
+		case '2':
+			size, dtype = 2, "float32"
+		case '4':
+			size, dtype = 4, "float32"
+		case '8':
+			size, dtype = 8, "float64"
+		}
+	}
+	if order == nil || size == 0 {
+		return 0, nil, "", fmt.Errorf("%w: dtype '%s' (want float16, float32 or float64: '<f2', '<f4', '<f8', or big-endian '>f4' ...)", ErrFormat, descr)
+	}
+	return size, order, dtype, nil
+}
+
+// fortranPositions returns a function that, called once per element in C
+// order, gives the element's position in column-major (fortran_order)
+// data of shape: an odometer over the C-order digits, axis k having the
+// column-major stride prod(shape[:k]).
+func fortranPositions(shape []int) func() int {
+	stride := make([]int, len(shape))
+	digit := make([]int, len(shape))
+	s := 1
+	for k, d := range shape {
+		stride[k], s = s, s*d
+	}
+	pos, started := 0, false
+	return func() int {
+		if !started {
+			started = true
+			return 0
+		}
+		for k := len(shape) - 1; k >= 0; k-- {
+			digit[k]++
+			pos += stride[k]
+			if digit[k] < shape[k] {
+				break
+			}
+			pos -= stride[k] * shape[k]
+			digit[k] = 0
+		}
+		return pos
+	}
 }
 
 // readExactly reads n bytes, growing its buffer as data actually arrives.

@@ -14,6 +14,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgsvg"
 
+	"github.com/vimconvert/vimconvert/graph"
 	"github.com/vimconvert/vimconvert/graph/onnxfile"
 	"github.com/vimconvert/vimconvert/internal/cleanup"
 )
@@ -91,6 +92,21 @@ func sweepLines(vim []Record, plain []PlainRecord) []*sweepLine {
 		}
 	}
 	return s.lines()
+}
+
+// CheckPlot refuses, before anything is measured, a --plot path that
+// could not be written after minutes of timing or that would replace one
+// of the benchmarked files (inputs: models, checkpoints, --plain models):
+// a directory, a file in a missing folder, or an input itself, also through
+// a link (graph.CheckOutput). An empty path (no plot) passes.
+func CheckPlot(path string, inputs ...string) error {
+	if path == "" {
+		return nil
+	}
+	if err := graph.CheckOutput(path, "sweep.svg", inputs...); err != nil {
+		return fmt.Errorf("--plot: %w", err)
+	}
+	return nil
 }
 
 // PlotSweep writes an SVG plot of a resolution sweep to path: time per

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/vimconvert/vimconvert/convert"
 	mo "github.com/vimconvert/vimconvert/convert/mambaout"
 	"github.com/vimconvert/vimconvert/verify"
 	"github.com/vimconvert/vimconvert/verify/internal/linalg"
@@ -58,7 +59,7 @@ func Forward(m *mo.Model, x []float32, shape [4]int, opts Options) (*Result, err
 		}
 	}
 	if shape[1] != m.Config.InChans {
-		return nil, fmt.Errorf("%w: input has %d channels, the model takes %d (shape %v)", verify.ErrInput, shape[1], m.Config.InChans, shape)
+		return nil, fmt.Errorf("%w: input has %d channels, the model takes %d (shape %v)%s", verify.ErrInput, shape[1], m.Config.InChans, shape, convert.ChannelsLastHint(shape[:], m.Config.InChans))
 	}
 	if n := shape[0] * shape[1] * shape[2] * shape[3]; len(x) != n {
 		return nil, fmt.Errorf("%w: input shape %v needs %d values, got %d", verify.ErrInput, shape, n, len(x))
