@@ -91,7 +91,7 @@ func ReadModelInfo(path string) (*convert.Model, *convert.Info, *Provenance, err
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	m, err := ModelFromProto(path, mp)
+	m, err := modelFromProto(path, mp, true)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -99,9 +99,12 @@ func ReadModelInfo(path string) (*convert.Model, *convert.Info, *Provenance, err
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	info := &convert.Info{Path: path, Format: "onnx", DType: "float32", DTypes: map[string]int{}}
+	dt, _ := ModelDType(mp) // modelFromProto has checked it
+	info := &convert.Info{Path: path, Format: "onnx", DType: string(dt), DTypes: map[string]int{}}
+	inits := onnxfile.Initializers(mp)
 	_ = convert.EachTensor(&m.Config, func(key string, _ convert.TensorSpec, _ int) error {
 		info.TensorCount++
+		info.DTypes[onnxfile.StoredDType(inits[key])]++
 		return nil
 	})
 	for _, t := range mp.GetGraph().GetInitializer() {
@@ -111,7 +114,6 @@ func ReadModelInfo(path string) (*convert.Model, *convert.Info, *Provenance, err
 		}
 		info.ParamCount += n
 	}
-	info.DTypes["float32"] = info.TensorCount
 	info.Variant, info.VariantNote = convert.MatchRegistry(m.Config)
 	if !ok {
 		return m, info, nil, nil

@@ -4,11 +4,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/x448/float16"
 
 	"github.com/vimconvert/vimconvert/convert"
 	"github.com/vimconvert/vimconvert/convert/mambaout"
@@ -121,5 +124,49 @@ func TestMambaOutProvenance(t *testing.T) {
 	}
 	if graph.IsMambaOutModel(vim) || !graph.IsMambaOutModel(out) {
 		t.Error("IsMambaOutModel does not tell the Vim model from the MambaOut one")
+	}
+}
+
+// TestReadModelInfo16Bit: inspect reads a 16-bit model back (its float16 or
+// bfloat16 initializers widened exactly, so every weight equals the
+// checkpoint's rounded to that type) with the converted config and its
+// stored dtypes counted, while ReadModel, whose callers would run the
+// widened weights as if they were the model's, still refuses it.
+func TestReadModelInfo16Bit(t *testing.T) {
+	ckpt := repo.Fixture("vim_t_d2", "checkpoint.pth")
+	for _, d := range []graph.DType{graph.DTypeFloat16, graph.DTypeBFloat16} {
+		out := filepath.Join(t.TempDir(), "m.onnx")
+		res, err := graph.ConvertFile(ckpt, out, graph.ConvertOptions{Build: graph.Options{DType: d}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, info, p, err := graph.ReadModelInfo(out)
+		if err != nil {
+			t.Fatalf("%s: %v", d, err)
+		}
+		if p == nil || m.Config != res.Model.Config || info.DType != string(d) || info.ParamCount != res.Info.ParamCount {
+			t.Errorf("%s: read back config %+v dtype %q params %d, want the converted config, %s and %d", d, m.Config, info.DType, info.ParamCount, d, res.Info.ParamCount)
+		}
+		if info.DTypes[string(d)] == 0 || info.DTypes["float32"] == 0 || info.DTypes[string(d)]+info.DTypes["float32"] != info.TensorCount {
+			t.Errorf("%s: dtypes %v of %d tensors, want %s weights beside the float32 islands", d, info.DTypes, info.TensorCount, d)
+		}
+		// in_proj is stored in 16 bits: the value read back is the
+		// checkpoint's rounded to d, which differs from it somewhere.
+		got, want := m.Layers[0].InProj.Data, res.Model.Layers[0].InProj.Data
+		rounded, differs := true, false
+		for i := range want {
+			r := float16.Fromfloat32(want[i]).Float32()
+			if d == graph.DTypeBFloat16 {
+				r = math.Float32frombits(uint32(graph.BFloat16Bits(want[i])) << 16)
+			}
+			rounded = rounded && got[i] == r
+			differs = differs || got[i] != want[i]
+		}
+		if !rounded || !differs {
+			t.Errorf("%s: in_proj read back rounded to %s: %v, differing from float32 somewhere: %v; want both", d, d, rounded, differs)
+		}
+		if _, err := graph.ReadModel(out); err == nil || !strings.Contains(err.Error(), "is a "+string(d)+" model") {
+			t.Errorf("%s: ReadModel err %v, want the 16-bit refusal", d, err)
+		}
 	}
 }

@@ -45,6 +45,13 @@ func ReadModel(path string) (*convert.Model, error) {
 // with a missing or non-float32 initializer, or whose tensors do not fit
 // its config is refused.
 func ModelFromProto(name string, mp *onnxpb.ModelProto) (*convert.Model, error) {
+	return modelFromProto(name, mp, false)
+}
+
+// modelFromProto is ModelFromProto; widen16 reads a 16-bit model too, its
+// float16/bfloat16 initializers widened to float32 (for what the weights
+// describe, not to run them: the model computed with their 16-bit values).
+func modelFromProto(name string, mp *onnxpb.ModelProto, widen16 bool) (*convert.Model, error) {
 	c, ok, err := BuiltConfig(name, mp)
 	if err != nil {
 		return nil, err
@@ -52,7 +59,7 @@ func ModelFromProto(name string, mp *onnxpb.ModelProto) (*convert.Model, error) 
 	if !ok {
 		return nil, fmt.Errorf("%s has no %s metadata: a model exported by vimconvert (or the checkpoint) is needed", name, MetaConfig)
 	}
-	if d, err := ModelDType(mp); err != nil || d.Is16Bit() {
+	if d, err := ModelDType(mp); err != nil || (d.Is16Bit() && !widen16) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
@@ -64,7 +71,7 @@ func ModelFromProto(name string, mp *onnxpb.ModelProto) (*convert.Model, error) 
 	if c.Depth < 1 || c.Depth > len(inits) {
 		return nil, fmt.Errorf("%s: %s depth %d does not fit its %d initializers", name, MetaConfig, c.Depth, len(inits))
 	}
-	m, err := modelFromInitializers(c, inits)
+	m, err := modelFromInitializers(c, inits, widen16)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -78,7 +85,11 @@ func ModelFromProto(name string, mp *onnxpb.ModelProto) (*convert.Model, error) 
 // initializers named by their official state-dict keys (the tensor table
 // of convert says which ones c has); convert.NewModel lists what is
 // missing, unexpected or of the wrong shape.
-func modelFromInitializers(c convert.Config, inits map[string]*onnxpb.TensorProto) (*convert.Model, error) {
+func modelFromInitializers(c convert.Config, inits map[string]*onnxpb.TensorProto, widen16 bool) (*convert.Model, error) {
+	read := onnxfile.TensorFromProto
+	if widen16 {
+		read = onnxfile.WidenedTensorFromProto
+	}
 	named := map[string]*convert.Tensor{}
 	var unreadable []string
 	_ = convert.EachTensor(&c, func(key string, _ convert.TensorSpec, _ int) error {
@@ -86,7 +97,7 @@ func modelFromInitializers(c convert.Config, inits map[string]*onnxpb.TensorProt
 		if !ok {
 			return nil // NewModel names it
 		}
-		t, err := onnxfile.TensorFromProto(tp)
+		t, err := read(tp)
 		if err != nil {
 			unreadable = append(unreadable, fmt.Sprintf("%s (%v)", key, err))
 			return nil

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/x448/float16"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/vimconvert/vimconvert/convert"
@@ -120,14 +121,69 @@ func TensorFromProto(tp *onnxpb.TensorProto) (*convert.Tensor, error) {
 	if tp.GetDataType() != int32(onnxpb.TensorProto_FLOAT) {
 		return nil, fmt.Errorf("data type %d, want float32", tp.GetDataType())
 	}
+	return tensorFromProto(tp)
+}
+
+// WidenedTensorFromProto is TensorFromProto that also reads a float16 or
+// bfloat16 initializer (raw data), widened to float32 exactly; DType names
+// the stored type.
+func WidenedTensorFromProto(tp *onnxpb.TensorProto) (*convert.Tensor, error) {
+	var widen func(uint16) float32
+	switch tp.GetDataType() {
+	case int32(onnxpb.TensorProto_FLOAT):
+		return tensorFromProto(tp)
+	case int32(onnxpb.TensorProto_FLOAT16):
+		widen = func(h uint16) float32 { return float16.Frombits(h).Float32() }
+	case int32(onnxpb.TensorProto_BFLOAT16):
+		widen = func(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
+	default:
+		return nil, fmt.Errorf("data type %d, want float32, float16 or bfloat16", tp.GetDataType())
+	}
+	t, n, err := tensorShape(tp)
+	if err != nil {
+		return nil, err
+	}
+	raw := tp.GetRawData()
+	if len(raw) != 2*n {
+		return nil, fmt.Errorf("%d raw bytes for 16-bit shape %v", len(raw), t.Shape)
+	}
+	t.DType = StoredDType(tp)
+	t.Data = make([]float32, n)
+	for i := range t.Data {
+		t.Data[i] = widen(binary.LittleEndian.Uint16(raw[2*i:]))
+	}
+	return t, nil
+}
+
+// StoredDType names an initializer's element type as torch and numpy do
+// (float32, float16, bfloat16, ...).
+func StoredDType(tp *onnxpb.TensorProto) string {
+	if tp.GetDataType() == int32(onnxpb.TensorProto_FLOAT) {
+		return "float32"
+	}
+	return strings.ToLower(onnxpb.TensorProto_DataType(tp.GetDataType()).String())
+}
+
+// tensorShape returns a float32 tensor of tp's name and shape without data,
+// and its element count.
+func tensorShape(tp *onnxpb.TensorProto) (*convert.Tensor, int, error) {
 	t := &convert.Tensor{Name: tp.GetName(), DType: "float32"}
 	n := 1
 	for _, d := range tp.GetDims() {
 		if d < 0 || (d > 0 && n > math.MaxInt32/int(d)) {
-			return nil, fmt.Errorf("dims %v out of range", tp.GetDims())
+			return nil, 0, fmt.Errorf("dims %v out of range", tp.GetDims())
 		}
 		t.Shape = append(t.Shape, int(d))
 		n *= int(d)
+	}
+	return t, n, nil
+}
+
+// tensorFromProto reads a float32 initializer (raw or float_data).
+func tensorFromProto(tp *onnxpb.TensorProto) (*convert.Tensor, error) {
+	t, n, err := tensorShape(tp)
+	if err != nil {
+		return nil, err
 	}
 	switch {
 	case len(tp.GetRawData()) == 4*n:
