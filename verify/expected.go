@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -111,8 +112,13 @@ func pickKey(key string, keys, defaults []string) (string, error) {
 		}
 		want = strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
 	}
-	return "", fmt.Errorf("no tensor %s (keys: %v)", want, keys)
+	return "", noTensorError(fmt.Sprintf("no tensor %s (keys: %v)", want, keys))
 }
+
+// noTensorError is pickKey's error: the file holds no entry it may pick.
+type noTensorError string
+
+func (e noTensorError) Error() string { return string(e) }
 
 // ReadInput reads an input batch [B, C, H, W]: a .npy file, or a .npz
 // archive or torch .pth file holding it as a bare tensor or under "x" (or
@@ -142,7 +148,7 @@ func ReadInput(path string) (x []float32, shape []int, err error) {
 // with the features output, any other with the logits.
 func ReadExpected(path, key string) (*Expected, error) {
 	data, shape, used, err := ReadArray(path, key, graph.LogitsName, graph.FeaturesName)
-	if err != nil && key == "" && strings.Contains(err.Error(), ": no tensor ") {
+	if noTensor := noTensorError(""); key == "" && errors.As(err, &noTensor) {
 		return nil, fmt.Errorf("%w; name the one to compare with --expected-key", err)
 	}
 	if err != nil {
